@@ -1,0 +1,47 @@
+"""The `dla-explorer` command: a thin layer over the Python API.
+
+Exit codes: 0 success, 1 an error in the data or files, 2 a usage error (bad option or value).
+Each command lives in its own module with a `register(subparsers)` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import DlaError
+from . import prune, zoo
+
+COMMAND_MODULES = (zoo, prune)
+
+DESCRIPTION = """\
+Design-space explorer for sparse CNN inference on FPGA deep-learning accelerators.
+
+Typical flow:
+  dla-explorer models                                  list the model zoo
+  dla-explorer workload resnet50                       layer table of a network
+  dla-explorer prune models/resnet50_random90.yaml     prune a model from a recipe
+  dla-explorer inspect models/resnet50_random90.npz    summarise a pruned checkpoint
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dla-explorer", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except DlaError as exc:
+        print(f"dla-explorer {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"dla-explorer {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,65 @@
+"""`dla-explorer models` and `dla-explorer workload`."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import models
+from ..pruning import resolve_model
+from ..workload import Workload, extract, read_scalesim_csv, to_scalesim_csv
+from ._common import formatter, input_shape, print_table, si, write_csv
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("models", help="list the model zoo", formatter_class=formatter,
+                              description="List the networks built into dla-explorer.")
+    p.set_defaults(handler=run_models)
+
+    p = subparsers.add_parser(
+        "workload", help="print the layer table of a network", formatter_class=formatter,
+        description="Trace a network and print its compute layers (conv, depthwise/grouped conv, "
+                    "linear) with shapes, MACs and sizes.\n\nMODEL is a zoo name (see "
+                    "'dla-explorer models'), 'path/to/file.py:factory' (a function returning your "
+                    "nn.Module) or a SCALE-Sim topology .csv file.",
+        epilog="examples:\n  dla-explorer workload resnet50 --csv resnet50.csv\n"
+               "  dla-explorer workload mynet.py:build --input-shape 1,3,32,32\n"
+               "  dla-explorer workload resnet50 --scalesim resnet50_topology.csv")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--input-shape", type=input_shape, default=models.DEFAULT_INPUT_SHAPE,
+                   metavar="N,C,H,W", help="input tensor shape (default 1,3,224,224)")
+    p.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
+    p.add_argument("--scalesim", metavar="PATH", help="also write a SCALE-Sim topology CSV")
+    p.set_defaults(handler=run_workload)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    for name in models.names():
+        print(f"{name:14s} {models.describe(name)}")
+    return 0
+
+
+def load_workload(model: str, shape: tuple[int, ...]) -> Workload:
+    if model.endswith(".csv"):
+        return read_scalesim_csv(model)
+    module, name = resolve_model(model)
+    return extract(module, shape, name=name)
+
+
+def print_workload_summary(workload: Workload) -> None:
+    kinds = workload.to_frame()["kind"].value_counts().to_dict()
+    print(f"{workload.name}: {len(workload)} compute layers "
+          f"({', '.join(f'{n} {k}' for k, n in kinds.items())}), input {list(workload.input_shape)}")
+    print(f"  {si(workload.macs, 'MAC')}s, {si(workload.weights)} weights")
+
+
+def run_workload(args: argparse.Namespace) -> int:
+    workload = load_workload(args.model, args.input_shape)
+    frame = workload.to_frame()
+    print_table(frame)
+    print_workload_summary(workload)
+    if args.csv:
+        write_csv(frame, args.csv)
+    if args.scalesim:
+        to_scalesim_csv(workload, args.scalesim)
+        print(f"wrote {args.scalesim}")
+    return 0
