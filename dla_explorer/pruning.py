@@ -340,10 +340,7 @@ def prune(model: nn.Module | str, method: str = "random", sparsity: float = 0.0,
         for n, m in modules.items():
             m.weight.data = originals[n]
 
-    if isinstance(calibration, torch.Tensor):
-        source = "tensor"
-    else:
-        source = str(calibration or "synthetic")
+    source = "tensor" if isinstance(calibration, torch.Tensor) else str(calibration or "synthetic")
     recipe = {"method": method, "sparsity": sparsity, "seed": seed,
               "nm": f"{nm_pattern[0]}:{nm_pattern[1]}" if nm_pattern else None,
               "overrides": dict(overrides or {}), "calibration": source,

@@ -202,8 +202,8 @@ def extract(model: nn.Module, input_shape: Sequence[int] = (1, 3, 224, 224),
 
 
 # SCALE-Sim topology CSV (v2/v3 "conv" format). SCALE-Sim has no padding and no groups: we export
-# the padded input size so its (H - R) / stride + 1 gives our P x Q, and grouped layers with
-# Channels = C per group, which keeps the MAC count exact.
+# the padded input size so its (H - R) // stride + 1 gives our P x Q (torch's formula with the
+# padding added), and grouped layers with Channels = C per group, which keeps the MAC count exact.
 SCALESIM_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                     "Channels", "Num Filter", "Strides")
 
@@ -212,8 +212,7 @@ def to_scalesim_csv(workload: Workload, path: str | os.PathLike) -> None:
     """Write `workload` as a SCALE-Sim topology file (one row per layer, SCALE-Sim's column names)."""
     lines = [", ".join(SCALESIM_COLUMNS) + ","]
     for layer in workload:
-        height = (layer.P - 1) * layer.stride + layer.R
-        width = (layer.Q - 1) * layer.stride + layer.S
+        height, width = layer.H + 2 * layer.padding, layer.W + 2 * layer.padding
         row = (layer.name, height, width, layer.R, layer.S, layer.c_per_group, layer.K, layer.stride)
         lines.append(", ".join(str(v) for v in row) + ",")
     write_text_atomic(path, "\n".join(lines) + "\n")

@@ -1,0 +1,95 @@
+"""The command line: commands, help, exit codes 0/1/2 and one-line errors without tracebacks."""
+
+import subprocess
+import sys
+
+import pytest
+
+from dla_explorer.cli import main
+
+TINY = ["--model", "mobilenet_v2", "--input-shape", "1,3,64,64", "--calibration-size", "2"]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models_lists_the_zoo(capsys):
+    code, out, _ = run(capsys, "models")
+    assert code == 0
+    assert all(name in out for name in ("resnet50", "mobilenet_v1", "mobilenet_v2"))
+
+
+def test_workload_table_csv_and_scalesim(capsys, tmp_path):
+    code, out, _ = run(capsys, "workload", "resnet50", "--csv", str(tmp_path / "w.csv"),
+                       "--scalesim", str(tmp_path / "topo.csv"))
+    assert code == 0
+    assert "54 compute layers" in out and "4.09 GMACs" in out
+    assert (tmp_path / "w.csv").read_text().count("\n") == 55
+    code, out, _ = run(capsys, "workload", str(tmp_path / "topo.csv"))
+    assert code == 0 and "54 compute layers" in out
+
+
+def test_prune_then_inspect(capsys, tmp_path):
+    out_file = tmp_path / "mv2.npz"
+    code, out, _ = run(capsys, "prune", *TINY, "--method", "random", "--sparsity", "0.8",
+                       "--keep-dense", "features.0.0", "classifier.1", "-o", str(out_file))
+    assert code == 0 and out_file.is_file()
+    assert "target sparsity 80.0%" in out and "features.0.0=0" in out
+    code, out, _ = run(capsys, "inspect", str(out_file), "--csv", str(tmp_path / "l.csv"))
+    assert code == 0 and "features.18.0" in out and "act_density" in out
+
+
+def test_prune_from_recipe_with_command_line_override(capsys, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model: mobilenet_v2\nmethod: nm\nnm: '1:4'\ninput_shape: [1, 3, 32, 32]\n"
+                      "calibration_size: 2\n")
+    code, out, _ = run(capsys, "prune", str(recipe), "--nm", "2:4", "-o", str(tmp_path / "x.npz"))
+    assert code == 0 and "nm 2:4" in out
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["prune", *TINY, "--sparsity", "1.5", "-o", "x.npz"], 2, "key 'sparsity'"),
+    (["prune", *TINY, "--method", "prune-it", "-o", "x.npz"], 2, "key 'method'"),
+    (["prune", *TINY, "--method", "nm", "--nm", "3:2", "-o", "x.npz"], 2, "N must be between"),
+    (["prune", "--model", "vgg16", "--sparsity", "0.5", "-o", "x.npz"], 2, "unknown model 'vgg16'"),
+    (["prune", "--model", "resnet50", "--input-shape", "1,1,224,224", "-o", "x.npz"], 2,
+     "does not fit model"),
+    (["prune", "--sparsity", "0.5"], 2, "give a recipe file or --model"),
+    (["prune", *TINY], 2, "give -o/--output"),
+    (["inspect", "missing.npz"], 1, "checkpoint not found"),
+    (["workload", "missing.csv"], 1, "file not found"),
+])
+def test_errors_are_one_line_with_exit_code(capsys, argv, code, message):
+    got, out, err = run(capsys, *argv)
+    assert got == code
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_misspelled_recipe_key(capsys, tmp_path):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("model: resnet50\nmethod: random\nsparsty: 0.9\n")
+    code, _, err = run(capsys, "prune", str(recipe))
+    assert code == 2
+    assert f"{recipe}: key 'sparsty': unknown key" in err
+
+
+def test_truncated_checkpoint_via_the_real_executable(tmp_path):
+    bad = tmp_path / "cut.npz"
+    bad.write_bytes(b"PK\x03\x04" + b"\x00" * 50)
+    result = subprocess.run([sys.executable, "-m", "dla_explorer", "inspect", str(bad)],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("(corrupt or truncated: BadZipFile)")
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_error_exit_code_two_and_help():
+    result = subprocess.run([sys.executable, "-m", "dla_explorer", "prune", "--sparsity", "abc"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "invalid float value" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "dla_explorer", "prune", "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "examples:" in result.stdout
