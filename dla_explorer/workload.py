@@ -201,9 +201,21 @@ def extract(model: nn.Module, input_shape: Sequence[int] = (1, 3, 224, 224),
     return Workload(name, input_shape, tuple(layers))
 
 
-# SCALE-Sim topology CSV (v2/v3 "conv" format). SCALE-Sim has no padding and no groups: we export
-# the padded input size so its (H - R) // stride + 1 gives our P x Q (torch's formula with the
-# padding added), and grouped layers with Channels = C per group, which keeps the MAC count exact.
+# SCALE-Sim topology CSV (v2/v3 "conv" format). SCALE-Sim has no padding and no groups, and it
+# rounds the output size up: ceil((H - R + stride) / stride), so a stride that does not divide
+# H - R adds a partial edge window. We read with its rule, export an input size that its rule maps
+# back to our P x Q, and export grouped layers with Channels = C per group (exact MAC count).
+
+
+def scalesim_output_size(size: int, kernel: int, stride: int) -> int:
+    return -(-(size - kernel + stride) // stride)
+
+
+def _scalesim_input_size(layer: Layer, out: int, kernel: int, size: int) -> int:
+    padded = size + 2 * layer.padding
+    if scalesim_output_size(padded, kernel, layer.stride) == out:
+        return padded
+    return (out - 1) * layer.stride + kernel
 SCALESIM_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                     "Channels", "Num Filter", "Strides")
 
@@ -212,7 +224,8 @@ def to_scalesim_csv(workload: Workload, path: str | os.PathLike) -> None:
     """Write `workload` as a SCALE-Sim topology file (one row per layer, SCALE-Sim's column names)."""
     lines = [", ".join(SCALESIM_COLUMNS) + ","]
     for layer in workload:
-        height, width = layer.H + 2 * layer.padding, layer.W + 2 * layer.padding
+        height = _scalesim_input_size(layer, layer.P, layer.R, layer.H)
+        width = _scalesim_input_size(layer, layer.Q, layer.S, layer.W)
         row = (layer.name, height, width, layer.R, layer.S, layer.c_per_group, layer.K, layer.stride)
         lines.append(", ".join(str(v) for v in row) + ",")
     write_text_atomic(path, "\n".join(lines) + "\n")
@@ -243,6 +256,8 @@ def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workl
         if min(h, w, r, s, c, k, stride) < 1:
             raise UsageError(f"{path}: row {number} ('{cells[0]}'): sizes must be >= 1")
         kind = "linear" if (h, w, r, s) == (1, 1, 1, 1) else "conv"
-        layers.append(Layer(cells[0], kind, 1, c, k, r, s, h, w,
-                            (h - r) // stride + 1, (w - s) // stride + 1, stride))
+        layers.append(Layer(cells[0], kind, 1, c, k, r, s, h, w, scalesim_output_size(h, r, stride),
+                            scalesim_output_size(w, s, stride), stride))
+    if not layers:
+        raise UsageError(f"{path}: the topology has a header but no layers")
     return Workload(name or path.stem, (1, layers[0].C, layers[0].H, layers[0].W), tuple(layers))

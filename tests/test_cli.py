@@ -93,3 +93,20 @@ def test_usage_error_exit_code_two_and_help():
     result = subprocess.run([sys.executable, "-m", "dla_explorer", "prune", "--help"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "examples:" in result.stdout
+
+
+def test_systolic_command_writes_scalesim_cycles(capsys, tmp_path):
+    from pathlib import Path
+
+    import pandas as pd
+
+    data = Path(__file__).parent / "data" / "scalesim"
+    code, out, _ = run(capsys, "systolic", str(data / "resnet50_topology.csv"), "--rows", "32",
+                       "--cols", "32", "--dataflow", "os", "--csv", str(tmp_path / "c.csv"))
+    assert code == 0 and "overall utilisation" in out
+    ours = pd.read_csv(tmp_path / "c.csv")
+    reference = pd.read_csv(data / "resnet50_os_32x32.csv")
+    assert list(ours["layer"]) == list(reference["layer"])
+    assert (ours["compute_cycles"] == reference["cycles"]).all()
+    code, _, err = run(capsys, "systolic", str(data / "resnet50_topology.csv"), "--rows", "8")
+    assert code == 2 and "cols, dataflow not given" in err

@@ -69,7 +69,8 @@ def test_scalesim_reference_topology_reads():
     workload = read_scalesim_csv(DATA / "scalesim" / "resnet50_topology.csv")
     assert len(workload) == 54  # the file shipped with SCALE-Sim: blank line, trailing commas
     conv1 = workload["Conv1"]
-    assert (conv1.H, conv1.R, conv1.C, conv1.K, conv1.stride, conv1.P) == (224, 7, 3, 64, 2, 109)
+    # SCALE-Sim rounds the output up: ceil((224 - 7 + 2) / 2) = 110 (a partial edge window)
+    assert (conv1.H, conv1.R, conv1.C, conv1.K, conv1.stride, conv1.P) == (224, 7, 3, 64, 2, 110)
 
 
 def test_scalesim_round_trip_of_its_own_file(tmp_path):
@@ -79,8 +80,9 @@ def test_scalesim_round_trip_of_its_own_file(tmp_path):
     assert again == original
 
 
-def test_scalesim_export_keeps_output_size_and_macs(tmp_path):
-    workload = extract(models.get("mobilenet_v2"), name="mobilenet_v2")
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2"])
+def test_scalesim_export_keeps_output_size_and_macs(tmp_path, name):
+    workload = extract(models.get(name), name=name)
     to_scalesim_csv(workload, tmp_path / "mv2.csv")
     back = read_scalesim_csv(tmp_path / "mv2.csv")
     assert len(back) == len(workload)
@@ -92,6 +94,8 @@ def test_scalesim_export_keeps_output_size_and_macs(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     ("", "empty topology"),
+    ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+     "Strides,\n", "header but no layers"),
     ("Layer, H\nconv, 1\n", "header must start with"),
     ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
      "Strides,\nc1, 8, 8, 3, 3, 4, 4,\n", "row 2 has 7 columns"),

@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..errors import DlaError
-from . import prune, zoo
+from . import prune, systolic, zoo
 
-COMMAND_MODULES = (zoo, prune)
+COMMAND_MODULES = (zoo, prune, systolic)
 
 DESCRIPTION = """\
 Design-space explorer for sparse CNN inference on FPGA deep-learning accelerators.
@@ -22,6 +22,7 @@ Typical flow:
   dla-explorer workload resnet50                       layer table of a network
   dla-explorer prune models/resnet50_random90.yaml     prune a model from a recipe
   dla-explorer inspect models/resnet50_random90.npz    summarise a pruned checkpoint
+  dla-explorer systolic topology.csv --rows 32 --cols 32 --dataflow ws   SCALE-Sim-style cycles
 """
 
 
