@@ -11,7 +11,10 @@ TINY = ["--model", "mobilenet_v2", "--input-shape", "1,3,64,64", "--calibration-
 
 
 def run(capsys, *argv):
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's own usage errors
+        code = exit_.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -110,3 +113,42 @@ def test_systolic_command_writes_scalesim_cycles(capsys, tmp_path):
     assert (ours["compute_cycles"] == reference["cycles"]).all()
     code, _, err = run(capsys, "systolic", str(data / "resnet50_topology.csv"), "--rows", "8")
     assert code == 2 and "cols, dataflow not given" in err
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "mv2.npz"
+    assert main(["prune", *TINY, "--sparsity", "0.9", "-o", str(path)]) == 0
+    return path
+
+
+def test_pack_and_simulate_commands(capsys, small_checkpoint, tmp_path):
+    capsys.readouterr()
+    code, out, _ = run(capsys, "pack", str(small_checkpoint), "--k-vec", "32", "--c-vec", "8",
+                       "--alpha", "4", "--no-cache", "--csv", str(tmp_path / "p.csv"))
+    assert code == 0 and "utilisation" in out and (tmp_path / "p.csv").is_file()
+    code, out, _ = run(capsys, "simulate", str(small_checkpoint), "--memory", "ddr4_2666_x1",
+                       "--mode", "unpacked", "--no-cache", "--csv", str(tmp_path / "s.csv"))
+    assert code == 0 and "frames/s" in out and "resources" in out
+    import pandas as pd
+
+    layers = pd.read_csv(tmp_path / "s.csv")
+    assert len(layers) == 53 and set(layers["bound"]) <= {"compute", "memory"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--alpha", "0"], "alpha"),
+    (["--gamma", "-1"], "gamma"),
+    (["--k-vec", "0"], "k-vec"),
+])
+def test_pack_bad_options(capsys, small_checkpoint, argv, message):
+    code, _, err = run(capsys, "pack", str(small_checkpoint), *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_simulate_bad_configs(capsys, small_checkpoint):
+    code, _, err = run(capsys, "simulate", str(small_checkpoint), "--memory", "gddr7")
+    assert code == 2 and "memory config 'gddr7' not found" in err
+    code, _, err = run(capsys, "simulate", str(small_checkpoint), "--device", "arria10_gx1150",
+                       "--arch", "dla_a10", "--memory", "hbm2_x1")
+    assert code == 2 and "HBM2 pseudo-channels, Arria 10 GX 1150 has 0" in err

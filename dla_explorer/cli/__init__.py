@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..errors import DlaError
-from . import prune, systolic, zoo
+from . import pack, prune, simulate, systolic, zoo
 
-COMMAND_MODULES = (zoo, prune, systolic)
+COMMAND_MODULES = (zoo, prune, pack, simulate, systolic)
 
 DESCRIPTION = """\
 Design-space explorer for sparse CNN inference on FPGA deep-learning accelerators.
@@ -22,6 +22,10 @@ Typical flow:
   dla-explorer workload resnet50                       layer table of a network
   dla-explorer prune models/resnet50_random90.yaml     prune a model from a recipe
   dla-explorer inspect models/resnet50_random90.npz    summarise a pruned checkpoint
+  dla-explorer pack models/resnet50_random90.npz --k-vec 64 --c-vec 16 --alpha 8
+                                                       column-combine the sparse filters
+  dla-explorer simulate models/resnet50_random90.npz --memory hbm2_x2
+                                                       throughput, power, bounds of a design
   dla-explorer systolic topology.csv --rows 32 --cols 32 --dataflow ws   SCALE-Sim-style cycles
 """
 
