@@ -1,0 +1,119 @@
+"""Hardware configs: shipped files load, bad YAML is refused with the file, key and rule."""
+
+from pathlib import Path
+
+import pytest
+
+from dla_explorer import hw
+from dla_explorer.errors import DlaError, UsageError
+from dla_explorer.resources import resources
+
+CONFIGS = Path(hw.CONFIG_ROOT)
+
+
+@pytest.mark.parametrize("folder, loader", [("devices", hw.load_device), ("arch", hw.load_architecture),
+                                            ("memory", hw.load_memory), ("baselines", hw.load_baseline)])
+def test_every_shipped_config_loads(folder, loader):
+    files = sorted((CONFIGS / folder).glob("*.yaml"))
+    assert files
+    for path in files:
+        loader(path)
+
+
+def test_memory_bandwidths_match_the_public_figures():
+    assert hw.load_memory("ddr4_2400_x1").peak_gbps == pytest.approx(19.2)
+    assert hw.load_memory("ddr4_2666_x1").peak_gbps == pytest.approx(21.328)
+    assert hw.load_memory("hbm2_x1").peak_gbps == pytest.approx(256.0)  # 16 x 16 GB/s
+    assert hw.load_memory("hbm2_x2").peak_gbps == pytest.approx(512.0)
+    assert hw.load_memory("ddr4_2666_x2").effective_gbps == pytest.approx(2 * 21.328 * 0.8)
+
+
+def test_stratix10_mx_facts():
+    device = hw.load_device("stratix10_mx2100")
+    assert (device.dsp_blocks, device.hbm2_pseudo_channels, device.ddr4_max_rate_mtps) == \
+        (3960, 32, 2666)
+
+
+def write(tmp_path, folder, name, text):
+    path = tmp_path / f"{name}.yaml"
+    base = (CONFIGS / folder / f"{name}.yaml").read_text()
+    path.write_text(base + text)
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("k_vec: 0\n", "key 'k_vec': Input should be greater than 0 (got 0)"),
+    ("c_vec: -4\n", "key 'c_vec': Input should be greater than 0"),
+    ("stream_buffer_kb: 0\n", "key 'stream_buffer_kb'"),
+    ("precision: int4\n", "key 'precision'"),
+    ("kvec: 32\n", "key 'kvec': unknown key"),
+    ("gamma: -1\n", "key 'gamma'"),
+])
+def test_bad_architecture_files(tmp_path, text, message):
+    path = write(tmp_path, "arch", "dla_s10mx", text)
+    with pytest.raises(UsageError) as err:
+        hw.load_architecture(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("channels: 0\n", "key 'channels': Input should be greater than 0"),
+    ("kind: gddr6\n", "key 'kind'"),
+    ("controller_efficiency: 1.5\n", "key 'controller_efficiency'"),
+    ("bandwith: 3\n", "key 'bandwith': unknown key"),
+])
+def test_bad_memory_files(tmp_path, text, message):
+    path = write(tmp_path, "memory", "ddr4_2666_x1", text)
+    with pytest.raises(UsageError, match=message):
+        hw.load_memory(path)
+
+
+def test_bad_device_file_and_missing_files(tmp_path):
+    path = write(tmp_path, "devices", "stratix10_mx2100", "dsp_blocks: -1\n")
+    with pytest.raises(UsageError, match="key 'dsp_blocks'"):
+        hw.load_device(path)
+    with pytest.raises(UsageError, match="devices config 'virtex7' not found.*stratix10_mx2100"):
+        hw.load_device("virtex7")
+    (tmp_path / "broken.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(UsageError, match="not valid YAML at line"):
+        hw.load_memory(tmp_path / "broken.yaml")
+    with pytest.raises(UsageError, match="expected a mapping"):
+        (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+        hw.load_memory(tmp_path / "list.yaml")
+    with pytest.raises(DlaError):
+        hw.load_memory(str(tmp_path / "absent.yaml"))
+
+
+def test_device_compatibility_checks():
+    arch = hw.load_architecture("dla_s10mx")
+    s10, a10 = hw.load_device("stratix10_mx2100"), hw.load_device("arria10_gx1150")
+    assert hw.compatibility_errors(arch, hw.load_memory("hbm2_x2"), s10) == []
+    with pytest.raises(UsageError, match="clock_mhz': 450 MHz is above Arria 10 GX 1150's maximum of 400"):
+        hw.check_compatible(arch.model_copy(update={"clock_mhz": 450}), hw.load_memory("ddr4_2400_x1"),
+                            a10)
+    errors = hw.compatibility_errors(hw.load_architecture("dla_a10"), hw.load_memory("hbm2_x1"), a10)
+    assert errors == ["key 'channels': 16 HBM2 pseudo-channels, Arria 10 GX 1150 has 0"]
+    errors = hw.compatibility_errors(arch, hw.load_memory("ddr4_2666_x1"), a10)
+    assert any("DDR4-2666 is above Arria 10 GX 1150's DDR4-2400" in e for e in errors)
+    int8_only = s10.model_copy(update={"multipliers_per_dsp": {"int8": 2}})
+    with pytest.raises(UsageError, match="has no fp16 multipliers"):
+        hw.check_compatible(arch.model_copy(update={"precision": "fp16"}),
+                            hw.load_memory("hbm2_x1"), int8_only)
+
+
+def test_resources_hand_computed_and_overshoot_reported():
+    device = hw.load_device("stratix10_mx2100")
+    arch = hw.load_architecture("dla_s10mx")  # 64 x 16 x 7 x 1 = 7,168 int8 multipliers
+    report = resources(arch, device)
+    assert report.used["dsp"] == 7168 / 2
+    # stream buffer: 4096 KB = 33,554,432 bits / 20,480 = 1,638.4 -> 1,639 blocks (width 7,168 bits
+    # needs only 180); filter caches: 8 KB / 20 Kbit -> 4 blocks by capacity, but each reads
+    # 16 x (8 + 3 select bits) = 176 bits a cycle -> 5 blocks of 40 bits; x 64 PEs
+    assert report.used["m20k"] == 1639 + 64 * 5
+    assert report.used["alm"] == pytest.approx(80000 + 25 * 7168 + 7168 * 8 * 7 * 0.167)
+    assert report.feasible and report.violations == []
+    big = resources(arch.model_copy(update={"q_vec": 8}), device)  # 8,192 mults = 4,096 DSPs
+    assert not big.feasible
+    assert big.violations == ["dsp: needs 4,096 of 3,960 (+3.4%)"]
+    fp16 = resources(arch.model_copy(update={"precision": "fp16"}), device)
+    assert fp16.used["dsp"] == 7168  # one fp16 multiplier per DSP

@@ -1,0 +1,209 @@
+"""The DLA simulator against hand-computed layers, and its consistency properties."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from dla_explorer import hw, packing, pruning
+from dla_explorer.errors import UsageError
+from dla_explorer.simulator import design_row, simulate, simulate_batch
+
+DEVICE = hw.load_device("stratix10_mx2100")
+CLOCK = 400e6
+
+
+class HandNet(nn.Module):
+    """One 3x3 conv (64 -> 128 on 14x14) and a 128 -> 10 classifier: small enough to do by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(64, 128, 3, padding=1, bias=False)
+        self.fc = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+@pytest.fixture(scope="module")
+def hand():
+    torch.manual_seed(0)
+    return pruning.prune(HandNet(), "random", 0.0, input_shape=(1, 64, 14, 14), name="hand")
+
+
+@pytest.fixture(scope="module")
+def hand_sparse():
+    torch.manual_seed(0)
+    return pruning.prune(HandNet(), "random", 0.75, input_shape=(1, 64, 14, 14), name="hand")
+
+
+def arch(**changes):
+    base = dict(name="hand", k_vec=64, c_vec=16, q_vec=7, lanes=1, precision="int8",
+                clock_mhz=400, stream_buffer_kb=4096, filter_cache_kb=8, alpha=8, gamma=1.75,
+                double_buffering=True, compress_activations=False)
+    return hw.Architecture(**{**base, **changes})
+
+
+def memory(gbps: float, latency_ns: float = 0.0):
+    """A one-channel 64-bit memory of exactly `gbps` GB/s, no latency, no efficiency loss
+    (HBM2-kind: the device caps DDR4 data rates, not HBM2 ones)."""
+    return hw.Memory(name=f"{gbps} GB/s", kind="hbm2", channels=1, data_rate_mtps=gbps * 1e3 / 8,
+                     bus_width_bits=64, controller_efficiency=1.0, access_latency_ns=latency_ns,
+                     energy_pj_per_bit=10.0, interface_static_w_per_channel=0.0)
+
+
+def test_dense_cycles_by_hand(hand):
+    result = simulate(hand, arch(), memory(1000), DEVICE, mode="dense", cache=None)
+    conv, fc = result.layers.iloc[0], result.layers.iloc[1]
+    # conv: ceil(128/64) = 2 passes x 3*3 taps x ceil(64/16) = 72 steps per pixel tile;
+    # tiles = ceil(14/1 lane) x ceil(14/7 q_vec) = 28; + 2 passes x 64-PE chain fill
+    assert conv.compute_cycles == 72 * 28 + 2 * 64
+    # fc: 1 pass x ceil(128/16) = 8 steps, one pixel tile, + 64 fill
+    assert fc.compute_cycles == 8 * 1 + 64
+    assert conv.compute_s == pytest.approx(2144 / CLOCK)
+    # the conv fills every lane: 128*64*9*196 useful MACs = 2016 cycles x 7,168 multipliers
+    assert conv.useful_macs == conv.issued_macs == 128 * 64 * 9 * 196
+
+
+def test_dense_cycles_by_hand_other_geometry(hand):
+    a = arch(k_vec=32, c_vec=8, q_vec=4, lanes=2, pe_chain_fill_cycles=10)
+    layers = simulate(hand, a, memory(1000), DEVICE, mode="dense", cache=None).layers
+    # conv: 4 passes x 9 x ceil(64/8) = 288 steps; tiles ceil(14/2) x ceil(14/4) = 7 x 4 = 28
+    assert layers.compute_cycles[0] == 288 * 28 + 4 * 10
+    # fc: ceil(10/32) = 1 pass x ceil(128/8) = 16 steps; linear rows: ceil(1/(4*2)) = 1 tile
+    assert layers.compute_cycles[1] == 16 + 10
+
+
+def test_weight_and_activation_bytes_by_hand(hand):
+    layers = simulate(hand, arch(), memory(1000), DEVICE, mode="dense", cache=None).layers
+    assert layers.weight_bytes[0] == 128 * 64 * 9  # int8, dense, no metadata
+    assert layers.weight_bytes[1] == 10 * 128
+    # maps fit the 4 MB stream buffer: only the network input and output cross DRAM
+    assert layers.act_bytes[0] == 64 * 14 * 14 and layers.act_bytes[1] == 10
+    assert not layers.spill.any()
+    fp16 = simulate(hand, arch(precision="fp16"), memory(1000), DEVICE, mode="dense", cache=None)
+    assert fp16.layers.weight_bytes[0] == 2 * 128 * 64 * 9
+
+
+def test_memory_bound_switch(hand):
+    # conv: 2,144 cycles at 400 MHz = 5.36 us; 73,728 weight + 12,544 input bytes = 86,272 B:
+    # memory-bound below 86,272 B / 5.36 us = 16.1 GB/s
+    fast = simulate(hand, arch(), memory(20.0), DEVICE, mode="dense", cache=None).layers.iloc[0]
+    slow = simulate(hand, arch(), memory(10.0), DEVICE, mode="dense", cache=None).layers.iloc[0]
+    assert fast.bound == "compute" and slow.bound == "memory"
+    assert slow.memory_s == pytest.approx(86272 / 10e9)
+    assert slow.time_s == pytest.approx(86272 / 10e9)  # double buffered: max(compute, memory)
+    serial = simulate(hand, arch(double_buffering=False), memory(10.0, latency_ns=100), DEVICE,
+                      mode="dense", cache=None).layers.iloc[0]
+    assert serial.time_s == pytest.approx(2144 / CLOCK + 86272 / 10e9 + 100e-9)
+
+
+def test_spilled_maps_use_the_bitmap_format(hand):
+    tiny = arch(stream_buffer_kb=1)  # 12,544 + 25,088 bytes of maps do not fit 1 KB
+    raw = simulate(hand, tiny, memory(1000), DEVICE, mode="dense", cache=None).layers.iloc[0]
+    packed = simulate(hand, tiny.model_copy(update={"compress_activations": True}), memory(1000),
+                      DEVICE, mode="dense", cache=None).layers.iloc[0]
+    assert raw.spill and raw.act_bytes == 64 * 14 * 14 + 128 * 14 * 14
+    # an output map travels at the next layer's measured input density
+    density_out = hand.act_density["fc"]
+    expected_out = packing.compressed_activation_bytes(128 * 196, density_out, 1)
+    assert packed.act_bytes == 64 * 196 + expected_out  # input density 1: stored dense
+
+
+def test_energy_is_power_times_time_and_adds_up(hand_sparse):
+    result = simulate(hand_sparse, arch(), memory(20.0), DEVICE, mode="packed", batch=3, cache=None)
+    t, layers = result.totals, result.layers
+    dynamic = layers[["mac_j", "sram_j", "dram_j"]].to_numpy().sum()
+    assert t.energy_j_per_frame * 3 == pytest.approx(dynamic + t.static_w * t.latency_s)
+    assert t.power_w * t.latency_s == pytest.approx(t.energy_j_per_frame * 3)
+    assert t.fps_per_w == pytest.approx(t.fps / t.power_w)
+    assert t.static_w == DEVICE.static_power_w + DEVICE.board_power_w
+    # MAC energy by hand: useful x E + idle lane-slots x E x gated fraction
+    e = DEVICE.energy.mac_pj["int8"] * 1e-12
+    idle = layers.issued_macs - layers.useful_macs
+    expected = (layers.useful_macs * e + idle * e * DEVICE.energy.gated_mac_fraction).sum()
+    assert layers.mac_j.sum() == pytest.approx(expected)
+
+
+def test_packed_cycles_come_from_the_packed_layers(hand_sparse):
+    a = arch()
+    packed = packing.pack(hand_sparse, packing.Geometry(64, 16), "packed", alpha=8, gamma=1.75,
+                          cache=None)
+    result = simulate(packed, a, memory(1000), DEVICE)
+    conv = packed.layers[0]
+    assert result.layers.compute_cycles[0] == conv.steps(16) * 28 + conv.n_passes * 64
+    dense = simulate(hand_sparse, a, memory(1000), DEVICE, mode="unpacked", cache=None)
+    assert result.layers.compute_cycles[0] < dense.layers.compute_cycles[0]
+    assert result.mode == "packed"
+    # the packed format carries a 3-bit select per stored cell
+    assert result.layers.weight_bytes[0] == conv.weight_cells + conv.metadata_bytes
+
+
+def test_unpacked_equals_dense_time_with_less_mac_energy(hand_sparse):
+    a, m = arch(), memory(1000)
+    dense = simulate(hand_sparse, a, m, DEVICE, mode="dense", cache=None)
+    unpacked = simulate(hand_sparse, a, m, DEVICE, mode="unpacked", cache=None)
+    assert unpacked.totals.latency_s == dense.totals.latency_s
+    assert unpacked.layers.mac_j.sum() < dense.layers.mac_j.sum()
+    assert unpacked.totals.utilization == pytest.approx(dense.totals.utilization / 4, rel=0.02)
+
+
+def test_batch_amortises_weights(hand):
+    one = simulate(hand, arch(), memory(10.0), DEVICE, mode="dense", cache=None).totals
+    eight = simulate(hand, arch(), memory(10.0), DEVICE, mode="dense", batch=8, cache=None).totals
+    assert eight.dram_mb_per_frame < one.dram_mb_per_frame
+    assert eight.fps > one.fps
+
+
+def test_batch_api_equals_single_design_points(hand_sparse):
+    archs = [arch(), arch(k_vec=32, c_vec=8), arch(alpha=4, gamma=0.5)]
+    memories = [memory(10.0), memory(100.0, latency_ns=50)]
+    rows, singles = [], []
+    for a in archs:
+        for m in memories:
+            for mode in ("dense", "unpacked", "packed"):
+                rows.append(design_row(a, m, mode))
+                singles.append(simulate(hand_sparse, a, m, DEVICE, mode, cache=None).totals)
+    batch = simulate_batch(hand_sparse, pd.DataFrame(rows), DEVICE, cache=None)
+    expected = pd.DataFrame(singles).reset_index(drop=True)
+    for column in ("fps", "latency_s", "power_w", "utilization", "dram_mb_per_frame", "dsp"):
+        np.testing.assert_allclose(batch[column], expected[column], rtol=1e-12)
+    assert (batch["bound"] == expected["bound"]).all()
+
+
+def test_infeasible_designs_are_flagged_not_clipped(hand):
+    big = arch(k_vec=128, c_vec=32, q_vec=4)  # 16,384 multipliers = 8,192 DSPs
+    totals = simulate(hand, big, memory(100), DEVICE, mode="dense", cache=None).totals
+    assert not totals.feasible and totals.violation.startswith("dsp +")
+    assert totals.dsp == 8192 and totals.fps > 0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"batch": 0}, "batch must be >= 1"),
+    ({"mode": "sparse"}, "mode 'sparse' is not one of dense, unpacked, packed, nm"),
+])
+def test_bad_simulate_arguments(hand, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        simulate(hand, arch(), memory(10), DEVICE, **{"mode": "dense", **kwargs})
+
+
+def test_mismatched_packing_and_bad_design_tables(hand):
+    packed = packing.pack(hand, packing.Geometry(32, 16), "dense", cache=None)
+    with pytest.raises(UsageError, match="packed for k_vec 32"):
+        simulate(packed, arch(), memory(10), DEVICE)
+    rows = pd.DataFrame([design_row(arch(), memory(10), "dense")])
+    with pytest.raises(UsageError, match="lacks columns: mem_kind"):
+        simulate_batch(hand, rows.drop(columns="mem_kind"), DEVICE, cache=None)
+    with pytest.raises(UsageError, match="design 0: key 'c_vec' must be > 0"):
+        simulate_batch(hand, rows.assign(c_vec=0), DEVICE, cache=None)
+    with pytest.raises(UsageError, match="has no fp32 multipliers"):
+        simulate_batch(hand, rows.assign(precision="fp32"), DEVICE, cache=None)
+
+
+def test_incompatible_hardware_is_refused(hand):
+    with pytest.raises(UsageError, match="clock_mhz': 900 MHz is above"):
+        simulate(hand, arch(clock_mhz=900), memory(10), DEVICE, mode="dense", cache=None)
+    hbm = hw.load_memory("hbm2_x1")
+    with pytest.raises(UsageError, match="HBM2 pseudo-channels, Arria 10 GX 1150 has 0"):
+        simulate(hand, arch(clock_mhz=300), hbm, hw.load_device("arria10_gx1150"), mode="dense")
