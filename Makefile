@@ -8,7 +8,9 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint clean
+
+# make demo DEMO_FLAGS=--full   runs the whole study
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +29,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/dla-explorer prune models/resnet50_random90.yaml
+	$(BIN)/dla-explorer run experiments/paper.yaml --report $(DEMO_FLAGS)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

@@ -304,11 +304,13 @@ def prune(model: nn.Module | str, method: str = "random", sparsity: float = 0.0,
           nm: str | tuple[int, int] | None = None, overrides: Mapping[str, float] | None = None,
           seed: int = 0, input_shape: tuple[int, ...] = zoo.DEFAULT_INPUT_SHAPE,
           calibration: torch.Tensor | str | Path | None = None, calibration_size: int = 8,
-          name: str | None = None) -> SparseModel:
+          keep_first_last_dense: bool = False, name: str | None = None) -> SparseModel:
     """Prune every Conv2d/Linear of `model` (a module, a zoo name or 'file.py:factory').
 
     The module itself is not modified. With `method='nm'`, `nm` gives the pattern ('2:4') and
     `sparsity` is ignored (it is 1 - N/M); overrides can only keep layers dense (value 0).
+    `keep_first_last_dense` adds overrides for the first and the last compute layer (the usual
+    practice: the first conv and the classifier are small and sensitive).
     """
     if method not in METHODS:
         raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
@@ -319,6 +321,9 @@ def prune(model: nn.Module | str, method: str = "random", sparsity: float = 0.0,
         sparsity = 1.0 - nm_pattern[0] / nm_pattern[1]
     _check_sparsity(sparsity, "pruning")
     workload = extract(module, input_shape, name=name)
+    if keep_first_last_dense:
+        ends = {workload.layers[0].name: 0.0, workload.layers[-1].name: 0.0}
+        overrides = {**ends, **(overrides or {})}
     targets = layer_targets(workload, sparsity, overrides)
     if method == "nm" and any(v not in (0.0, sparsity) for v in targets.values()):
         raise UsageError("with method 'nm', per-layer overrides can only keep a layer dense (0)")
@@ -359,6 +364,7 @@ class Recipe(pydantic.BaseModel):
     nm: str | None = pydantic.Field(None, description="N:M pattern for method nm, e.g. '2:4'")
     seed: int = 0
     overrides: dict[str, float] = pydantic.Field(default_factory=dict)
+    keep_first_last_dense: bool = False
     input_shape: tuple[int, int, int, int] = zoo.DEFAULT_INPUT_SHAPE
     calibration: str = "synthetic"
     calibration_size: int = pydantic.Field(8, ge=1)
@@ -372,4 +378,5 @@ def load_recipe(path: str | Path) -> Recipe:
 def prune_recipe(recipe: Recipe) -> SparseModel:
     return prune(recipe.model, recipe.method, recipe.sparsity, nm=recipe.nm,
                  overrides=recipe.overrides, seed=recipe.seed, input_shape=recipe.input_shape,
-                 calibration=recipe.calibration, calibration_size=recipe.calibration_size)
+                 calibration=recipe.calibration, calibration_size=recipe.calibration_size,
+                 keep_first_last_dense=recipe.keep_first_last_dense)

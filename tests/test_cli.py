@@ -152,3 +152,13 @@ def test_simulate_bad_configs(capsys, small_checkpoint):
     code, _, err = run(capsys, "simulate", str(small_checkpoint), "--device", "arria10_gx1150",
                        "--arch", "dla_a10", "--memory", "hbm2_x1")
     assert code == 2 and "HBM2 pseudo-channels, Arria 10 GX 1150 has 0" in err
+
+
+def test_cli_reference_is_current():
+    from pathlib import Path
+
+    from dla_explorer.cli._docs import render
+
+    document = Path(__file__).parents[1] / "docs" / "cli.md"
+    assert document.read_text() == render(), \
+        "docs/cli.md is stale: python -m dla_explorer.cli._docs > docs/cli.md"

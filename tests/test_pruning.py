@@ -169,3 +169,11 @@ def test_model_from_a_python_file(tmp_path):
     assert [layer.name for layer in sparse.workload] == ["0", "2"]
     with pytest.raises(UsageError, match="has no function 'make'"):
         pruning.prune(f"{tmp_path}/mynet.py:make", "random", 0.5)
+
+
+def test_keep_first_last_dense(tiny_net):
+    sparse = _prune_tiny(tiny_net, "random", 0.8, keep_first_last_dense=True,
+                         overrides={"depthwise": 0.5})
+    assert sparse.layer_sparsity("stem") == 0.0 and sparse.layer_sparsity("head") == 0.0
+    assert abs(sparse.layer_sparsity("grouped") - 0.8) < 0.01
+    assert abs(sparse.layer_sparsity("depthwise") - 0.5) < 0.01

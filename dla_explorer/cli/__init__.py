@@ -10,14 +10,17 @@ import argparse
 import sys
 
 from ..errors import DlaError
-from . import pack, prune, simulate, systolic, zoo
+from . import experiment, pack, prune, simulate, systolic, zoo
 
-COMMAND_MODULES = (zoo, prune, pack, simulate, systolic)
+COMMAND_MODULES = (zoo, prune, pack, simulate, systolic, experiment)
 
 DESCRIPTION = """\
 Design-space explorer for sparse CNN inference on FPGA deep-learning accelerators.
 
-Typical flow:
+The main job:
+  dla-explorer run experiments/paper.yaml --report     the reference comparison, with a report
+
+Step by step:
   dla-explorer models                                  list the model zoo
   dla-explorer workload resnet50                       layer table of a network
   dla-explorer prune models/resnet50_random90.yaml     prune a model from a recipe
