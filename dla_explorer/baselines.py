@@ -16,7 +16,7 @@ from torch import nn
 from .errors import UsageError
 from .hw import Baseline
 from .pruning import SparseModel, resolve_model
-from .workload import Workload
+from .workload import Workload, module_of
 
 BYTES_PER_VALUE = {"int8": 1, "fp16": 2, "fp32": 4}
 
@@ -45,9 +45,8 @@ def roofline(baseline: Baseline, workload: Workload, precision: str | None = Non
 
 def load_sparse_weights(module: nn.Module, sparse: SparseModel) -> nn.Module:
     """Copy the pruned weights of `sparse` into `module` (in place) and return it."""
-    modules = dict(module.named_modules())
     for name, weight in sparse.weights.items():
-        target = modules.get(name.split("#")[0])
+        target = module_of(module, name)
         if target is None or tuple(target.weight.shape) != weight.shape:
             raise UsageError(f"model has no layer '{name}' of shape {weight.shape}; "
                              f"was the checkpoint made from this model?")
@@ -78,7 +77,8 @@ def measure_cpu_baseline(sparse: SparseModel, batch: int = 1, repeats: int = 5,
                          threads: int | None = None) -> dict[str, dict[str, float]]:
     """Measured dense and pruned (dense kernels) latency of the model `sparse` was made from."""
     shape = (batch, *sparse.workload.input_shape[1:])
-    dense, _ = resolve_model(sparse.model)
-    pruned = load_sparse_weights(resolve_model(sparse.model)[0], sparse)
+    seed = sparse.recipe.get("seed", 0)
+    dense, _ = resolve_model(sparse.model, seed)
+    pruned = load_sparse_weights(resolve_model(sparse.model, seed)[0], sparse)
     return {"dense": measure_cpu(dense, shape, repeats, threads=threads),
             "pruned": measure_cpu(pruned, shape, repeats, threads=threads)}

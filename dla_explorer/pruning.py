@@ -31,7 +31,7 @@ from torch import nn
 from . import models as zoo
 from .errors import UsageError
 from .fileio import load_yaml_model
-from .workload import Workload, extract
+from .workload import Workload, extract, module_of
 
 METHODS = ("random", "magnitude", "magnitude_global", "nm")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
@@ -103,8 +103,9 @@ def parse_nm(text: str | tuple[int, int]) -> tuple[int, int]:
     return n, m
 
 
-def resolve_model(model: nn.Module | str) -> tuple[nn.Module, str]:
-    """A module and its name, from a module, a zoo name or 'path/to/file.py:factory'."""
+def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str]:
+    """A module and its name, from a module, a zoo name or 'path/to/file.py:factory'. Models
+    built here are initialised from `seed`, so the same recipe gives the same weights."""
     if isinstance(model, nn.Module):
         return model, type(model).__name__
     if ":" in model and model.split(":")[0].endswith(".py"):
@@ -118,8 +119,10 @@ def resolve_model(model: nn.Module | str) -> tuple[nn.Module, str]:
         spec.loader.exec_module(module)
         if not callable(getattr(module, factory, None)):
             raise UsageError(f"model file '{path}' has no function '{factory}'")
-        return getattr(module, factory)().eval(), Path(path).stem
-    return zoo.get(model), model
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return getattr(module, factory)().eval(), Path(path).stem
+    return zoo.get(model, seed), model
 
 
 def layer_targets(workload: Workload, sparsity: float,
@@ -224,8 +227,7 @@ def _masks(weights: dict[str, np.ndarray], targets: dict[str, float], method: st
 
 
 def _compute_modules(model: nn.Module, workload: Workload) -> dict[str, nn.Module]:
-    modules = dict(model.named_modules())
-    return {layer.name: modules[layer.name.split("#")[0] or ""] for layer in workload}
+    return {layer.name: module_of(model, layer.name) for layer in workload}
 
 
 def calibration_batch(source: torch.Tensor | str | Path | None, input_shape: tuple[int, ...],
@@ -314,7 +316,7 @@ def prune(model: nn.Module | str, method: str = "random", sparsity: float = 0.0,
     """
     if method not in METHODS:
         raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
-    module, default_name = resolve_model(model)
+    module, default_name = resolve_model(model, seed)
     name = name or default_name
     nm_pattern = parse_nm(nm if nm is not None else "2:4") if method == "nm" else None
     if method == "nm":

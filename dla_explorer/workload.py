@@ -22,6 +22,13 @@ from .errors import DlaError, UsageError
 from .fileio import write_text_atomic
 
 LAYER_KINDS = ("conv", "depthwise", "grouped", "linear")
+ROOT_NAME = "model"  # the layer name of a model that is itself one Conv2d or Linear
+
+
+def module_of(model: nn.Module, layer_name: str) -> nn.Module | None:
+    """The module behind a workload layer name (`layer1.0.conv1`, `conv#2`, `model`)."""
+    name = layer_name.split("#")[0]
+    return dict(model.named_modules()).get("" if name == ROOT_NAME else name)
 
 
 @dataclass(frozen=True)
@@ -176,7 +183,7 @@ def extract(model: nn.Module, input_shape: Sequence[int] = (1, 3, 224, 224),
     handles = []
     for module_name, module in model.named_modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            handles.append(module.register_forward_hook(hook(module_name or "model")))
+            handles.append(module.register_forward_hook(hook(module_name or ROOT_NAME)))
         elif isinstance(module, _UNSUPPORTED):
             skipped.add(f"{module_name} ({type(module).__name__})")
     was_training = model.training

@@ -177,3 +177,25 @@ def test_keep_first_last_dense(tiny_net):
     assert sparse.layer_sparsity("stem") == 0.0 and sparse.layer_sparsity("head") == 0.0
     assert abs(sparse.layer_sparsity("grouped") - 0.8) < 0.01
     assert abs(sparse.layer_sparsity("depthwise") - 0.5) < 0.01
+
+
+def test_same_recipe_same_weights_across_processes():
+    import subprocess
+    import sys
+
+    code = ("from dla_explorer import pruning; print(pruning.prune('mobilenet_v2', 'random', 0.5, "
+            "input_shape=(1, 3, 32, 32), calibration_size=1).content_hash())")
+    hashes = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True).stdout for _ in range(2)}
+    assert len(hashes) == 1
+    before = torch.random.get_rng_state()
+    pruning.prune("mobilenet_v2", "random", 0.5, input_shape=(1, 3, 32, 32), calibration_size=1)
+    assert torch.equal(before, torch.random.get_rng_state())  # the caller's generator untouched
+
+
+@pytest.mark.parametrize("layer", [torch.nn.Conv2d(3, 8, 3), torch.nn.Linear(12, 4)])
+def test_a_model_that_is_one_layer(layer):
+    shape = (1, 3, 8, 8) if isinstance(layer, torch.nn.Conv2d) else (2, 12)
+    sparse = pruning.prune(layer, "random", 0.5, input_shape=shape)
+    assert list(sparse.masks) == ["model"]
+    assert abs(sparse.layer_sparsity("model") - 0.5) < 0.05

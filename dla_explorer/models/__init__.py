@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from ..errors import UsageError
@@ -32,10 +33,13 @@ def describe(name: str) -> str:
     return _REGISTRY[_check(name)][1]
 
 
-def get(name: str) -> nn.Module:
-    """A new instance of the named model in eval mode, with untrained (random) weights."""
-    model = _REGISTRY[_check(name)][0]()
-    return model.eval()
+def get(name: str, seed: int = 0) -> nn.Module:
+    """A new instance of the named model in eval mode, with untrained weights drawn from `seed`
+    (the global torch generator is left as it was)."""
+    factory = _REGISTRY[_check(name)][0]
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return factory().eval()
 
 
 def _check(name: str) -> str:
