@@ -33,6 +33,8 @@ class Energy(_Config):
     gated_mac_fraction: float = Field(ge=0, le=1, description="share of a MAC's energy a "
                                       "clock-gated (zero-operand or idle) lane still burns")
     m20k_pj_per_bit: PositiveFloat = Field(description="one bit read or written in an M20K block")
+    logic_pj_per_alm_cycle: float = Field(0.0, ge=0, description="clocked logic and routing: "
+                                          "energy per used ALM per clock cycle")
 
 
 class Device(_Config):

@@ -32,6 +32,14 @@ def dynamic_energy(device: Device, d: dict[str, np.ndarray], *, useful_macs: np.
     }
 
 
+def logic_energy(device: Device, d: dict[str, np.ndarray], alms: np.ndarray,
+                 time_s: np.ndarray) -> np.ndarray:
+    """Joules per layer of the clocked logic (control, accumulators, packing muxes): every used
+    ALM, every cycle, while the layer runs."""
+    watts = alms * d["clock_mhz"] * 1e6 * device.energy.logic_pj_per_alm_cycle * PICO
+    return watts[:, None] * time_s
+
+
 def static_power(device: Device, d: dict[str, np.ndarray]) -> np.ndarray:
     """Watts drawn whatever the load: FPGA static, the card around it, the memory interfaces."""
     interfaces = d["mem_channels"] * d["mem_interface_static_w_per_channel"]

@@ -40,6 +40,7 @@ DESIGN_COLUMNS = ("mode", *ARCH_COLUMNS, *(f"mem_{c}" for c in MEMORY_COLUMNS))
 POSITIVE_COLUMNS = ("k_vec", "c_vec", "q_vec", "lanes", "alpha", "clock_mhz", "stream_buffer_kb",
                     "filter_cache_kb", "mem_channels", "mem_data_rate_mtps", "mem_bus_width_bits",
                     "mem_controller_efficiency")
+ENERGY_TERMS = ("mac_j", "sram_j", "dram_j", "logic_j")  # dynamic energy per layer, joules
 TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB each at most)
 
 
@@ -204,10 +205,15 @@ def evaluate(tables: Sequence[LayerTable], index: np.ndarray, d: dict[str, np.nd
                  + base.ofmap * batch * bits)                                  # output writes
     energy = power.dynamic_energy(device, d, useful_macs=useful, issued_macs=issued,
                                   sram_bits=sram_bits, dram_bytes=dram_bytes)
+    used = usage(device, k_vec=d["k_vec"], c_vec=d["c_vec"], q_vec=d["q_vec"], lanes=d["lanes"],
+                 bits=bits[:, 0], alpha=d["alpha"], stream_buffer_kb=d["stream_buffer_kb"],
+                 filter_cache_kb=d["filter_cache_kb"],
+                 dsp_per_multiplier=1 / power.lookup(d["precision"], device.multipliers_per_dsp))
+    energy["logic_j"] = power.logic_energy(device, d, used["alm"], time_s)
     return {"compute_cycles": cycles, "compute_s": compute_s, "weight_bytes": weight_bytes,
             "act_bytes": act_bytes, "dram_bytes": dram_bytes, "memory_s": memory_s,
             "time_s": time_s, "useful_macs": useful, "issued_macs": issued, "spill": spill,
-            "multipliers": multipliers[:, 0], **energy}
+            "multipliers": multipliers[:, 0], "resources": used, **energy}
 
 
 def totals(per_layer: dict[str, np.ndarray], d: dict[str, np.ndarray], device: Device,
@@ -216,17 +222,14 @@ def totals(per_layer: dict[str, np.ndarray], d: dict[str, np.ndarray], device: D
     latency = per_layer["time_s"].sum(axis=1)
     compute = per_layer["compute_s"].sum(axis=1)
     memory = per_layer["memory_s"].sum(axis=1)
-    dynamic = sum(per_layer[k].sum(axis=1) for k in ("mac_j", "sram_j", "dram_j"))
+    dynamic = sum(per_layer[k].sum(axis=1) for k in ENERGY_TERMS)
     static_w = power.static_power(device, d)
     energy = dynamic + static_w * latency
     watts = energy / latency
     fps = batch / latency
     useful = per_layer["useful_macs"].sum(axis=1)
     memory_bound = per_layer["memory_s"] > per_layer["compute_s"]
-    used = usage(device, k_vec=d["k_vec"], c_vec=d["c_vec"], q_vec=d["q_vec"], lanes=d["lanes"],
-                 bits=power.lookup(d["precision"], PRECISION_BITS), alpha=d["alpha"],
-                 stream_buffer_kb=d["stream_buffer_kb"], filter_cache_kb=d["filter_cache_kb"],
-                 dsp_per_multiplier=1 / power.lookup(d["precision"], device.multipliers_per_dsp))
+    used = per_layer["resources"]
     over = {k: used[k] / v - 1 for k, v in limits(device).items()}
     violation = np.full(latency.size, "", dtype=object)
     for name, excess in over.items():
@@ -270,7 +273,7 @@ def simulate_batch(sparse: SparseModel, designs: pd.DataFrame, device: Device, b
 
 
 LAYER_OUTPUTS = ("compute_cycles", "compute_s", "memory_s", "time_s", "weight_bytes", "act_bytes",
-                 "dram_bytes", "useful_macs", "issued_macs", "spill", "mac_j", "sram_j", "dram_j")
+                 "dram_bytes", "useful_macs", "issued_macs", "spill", *ENERGY_TERMS)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from torch import nn
 
 from dla_explorer import hw, packing, pruning
 from dla_explorer.errors import UsageError
+from dla_explorer.resources import resources
 from dla_explorer.simulator import design_row, simulate, simulate_batch
 
 DEVICE = hw.load_device("stratix10_mx2100")
@@ -114,7 +115,7 @@ def test_spilled_maps_use_the_bitmap_format(hand):
 def test_energy_is_power_times_time_and_adds_up(hand_sparse):
     result = simulate(hand_sparse, arch(), memory(20.0), DEVICE, mode="packed", batch=3, cache=None)
     t, layers = result.totals, result.layers
-    dynamic = layers[["mac_j", "sram_j", "dram_j"]].to_numpy().sum()
+    dynamic = layers[["mac_j", "sram_j", "dram_j", "logic_j"]].to_numpy().sum()
     assert t.energy_j_per_frame * 3 == pytest.approx(dynamic + t.static_w * t.latency_s)
     assert t.power_w * t.latency_s == pytest.approx(t.energy_j_per_frame * 3)
     assert t.fps_per_w == pytest.approx(t.fps / t.power_w)
@@ -124,6 +125,10 @@ def test_energy_is_power_times_time_and_adds_up(hand_sparse):
     idle = layers.issued_macs - layers.useful_macs
     expected = (layers.useful_macs * e + idle * e * DEVICE.energy.gated_mac_fraction).sum()
     assert layers.mac_j.sum() == pytest.approx(expected)
+    # clocked logic: every used ALM, every cycle, for the whole run
+    alms = resources(arch(), DEVICE).used["alm"]
+    logic_w = alms * CLOCK * DEVICE.energy.logic_pj_per_alm_cycle * 1e-12
+    assert layers.logic_j.sum() == pytest.approx(logic_w * t.latency_s)
 
 
 def test_packed_cycles_come_from_the_packed_layers(hand_sparse):
