@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .workload import Layer, Workload
+from .workload import Layer, LayerSequence, Workload
 
 BITS_PER_BYTE = 8
 
@@ -164,7 +163,7 @@ FRAME_COLUMNS = ("layer", "kind", "mode", "schedule", "passes", "cols_before", "
 
 
 @dataclass(frozen=True, eq=False)
-class PackedWorkload:
+class PackedWorkload(LayerSequence):
     """The packing of every layer of a SparseModel for one k_vec (and alpha, gamma, algorithm)."""
 
     model: str
@@ -177,20 +176,6 @@ class PackedWorkload:
     layers: tuple[PackedLayer, ...]
     act_density: dict[str, float]
     workload: Workload
-
-    def __iter__(self) -> Iterator[PackedLayer]:
-        return iter(self.layers)
-
-    def __len__(self) -> int:
-        return len(self.layers)
-
-    def __getitem__(self, key: int | str) -> PackedLayer:
-        if isinstance(key, str):
-            for layer in self.layers:
-                if layer.name == key:
-                    return layer
-            raise KeyError(key)
-        return self.layers[key]
 
     def to_frame(self, c_vec: int) -> pd.DataFrame:
         """One row per layer (FRAME_COLUMNS) for PE width `c_vec`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,27 +94,33 @@ class Layer:
         return (self.K, self.c_per_group, self.R, self.S)
 
 
-@dataclass(frozen=True)
-class Workload:
-    """An ordered tuple of layers with the network name and the input shape it was traced with."""
+class LayerSequence:
+    """A sequence of `.layers` (each with a `.name`), indexable by position or by layer name."""
 
-    name: str
-    input_shape: tuple[int, ...]
-    layers: tuple[Layer, ...]
+    layers: tuple
 
     def __len__(self) -> int:
         return len(self.layers)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator:
         return iter(self.layers)
 
-    def __getitem__(self, key: int | str) -> Layer:
+    def __getitem__(self, key: int | str):
         if isinstance(key, str):
             for layer in self.layers:
                 if layer.name == key:
                     return layer
             raise KeyError(key)
         return self.layers[key]
+
+
+@dataclass(frozen=True)
+class Workload(LayerSequence):
+    """An ordered tuple of layers with the network name and the input shape it was traced with."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    layers: tuple[Layer, ...]
 
     @property
     def macs(self) -> int:
