@@ -131,6 +131,12 @@ class Baseline(_Config):
     source: str = ""
 
 
+ARCH_FIELDS = tuple(n for n in Architecture.model_fields if n != "name")
+MEMORY_FIELDS = tuple(n for n in Memory.model_fields if n != "name")
+# one design point as a flat row: the mode, every Architecture field, every Memory field as mem_*
+DESIGN_COLUMNS = ("mode", *ARCH_FIELDS, *(f"mem_{n}" for n in MEMORY_FIELDS))
+
+
 def resolve(name_or_path: str | Path, folder: str) -> Path:
     """A config path: an existing file, or a name in hw_configs/<folder>/ (with or without .yaml)."""
     path = Path(name_or_path)

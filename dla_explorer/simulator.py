@@ -27,16 +27,19 @@ import pandas as pd
 from . import memory as mem
 from . import packing, power
 from .errors import UsageError
-from .hw import PRECISION_BITS, Architecture, Device, Memory, check_compatible
+from .hw import (
+    ARCH_FIELDS,
+    DESIGN_COLUMNS,
+    MEMORY_FIELDS,
+    PRECISION_BITS,
+    Architecture,
+    Device,
+    Memory,
+    check_compatible,
+)
 from .pruning import SparseModel
 from .resources import limits, usage
 
-ARCH_COLUMNS = ("k_vec", "c_vec", "q_vec", "lanes", "precision", "clock_mhz", "stream_buffer_kb",
-                "filter_cache_kb", "alpha", "gamma", "double_buffering", "compress_activations",
-                "pe_chain_fill_cycles")
-MEMORY_COLUMNS = ("kind", "channels", "data_rate_mtps", "bus_width_bits", "controller_efficiency",
-                  "access_latency_ns", "energy_pj_per_bit", "interface_static_w_per_channel")
-DESIGN_COLUMNS = ("mode", *ARCH_COLUMNS, *(f"mem_{c}" for c in MEMORY_COLUMNS))
 POSITIVE_COLUMNS = ("k_vec", "c_vec", "q_vec", "lanes", "alpha", "clock_mhz", "stream_buffer_kb",
                     "filter_cache_kb", "mem_channels", "mem_data_rate_mtps", "mem_bus_width_bits",
                     "mem_controller_efficiency")
@@ -46,8 +49,8 @@ TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB eac
 
 def design_row(arch: Architecture, memory: Memory, mode: str = "packed") -> dict:
     """One design point as a flat dict (the row format of `simulate_batch`)."""
-    row = {"mode": mode, **{c: getattr(arch, c) for c in ARCH_COLUMNS}}
-    row.update({f"mem_{c}": getattr(memory, c) for c in MEMORY_COLUMNS})
+    row = {"mode": mode, **{c: getattr(arch, c) for c in ARCH_FIELDS}}
+    row.update({f"mem_{c}": getattr(memory, c) for c in MEMORY_FIELDS})
     return row
 
 

@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..errors import DlaError
-from . import experiment, pack, prune, simulate, systolic, zoo
+from . import experiment, pack, prune, search, simulate, systolic, zoo
 
-COMMAND_MODULES = (zoo, prune, pack, simulate, systolic, experiment)
+COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, experiment)
 
 DESCRIPTION = """\
 Design-space explorer for sparse CNN inference on FPGA deep-learning accelerators.
@@ -29,6 +29,9 @@ Step by step:
                                                        column-combine the sparse filters
   dla-explorer simulate models/resnet50_random90.npz --memory hbm2_x2
                                                        throughput, power, bounds of a design
+  dla-explorer sweep experiments/mobilenet_sweep.yaml  every design of a small space
+  dla-explorer search experiments/resnet50_hbm2_search.yaml   an Optuna study (resumable)
+  dla-explorer show results/resnet50_hbm2_search       best designs and the Pareto set
   dla-explorer systolic topology.csv --rows 32 --cols 32 --dataflow ws   SCALE-Sim-style cycles
 """
 

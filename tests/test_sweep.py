@@ -1,0 +1,93 @@
+"""Grid sweeps: every design once, the simulator's figures, resume after an interruption."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+import pytest
+
+from dla_explorer import evaluation, hw, simulator
+from dla_explorer.errors import UsageError
+from dla_explorer.spec import METRICS, load_spec
+from dla_explorer.sweep import run_sweep
+
+from . import test_search
+from .test_search import write_spec
+
+tiny_checkpoint = test_search.tiny_checkpoint  # the session fixture
+
+SPACE = {
+    "memory": ["ddr4_2666_x2", "hbm2_x1"],
+    "k_vec": {"type": "pow2", "low": 16, "high": 64},
+    "clock_mhz": {"type": "float", "low": 300, "high": 400, "step": 50},
+    "mem_channels": {"type": "int", "low": 16, "high": 32, "step": 16,
+                     "when": {"mem_kind": "hbm2"}},
+}
+GRID = 3 * 3 + 3 * 3 * 2  # DDR4: k_vec x clock; HBM2: also two channel counts
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("DLA_EXPLORER_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def sweep_spec(tmp_path, model, **changes):
+    return load_spec(write_spec(tmp_path, model, space=SPACE, modes=["dense", "packed"],
+                                **changes))
+
+
+def test_sweep_evaluates_the_grid_once(tmp_path, tiny_checkpoint):
+    spec = sweep_spec(tmp_path, tiny_checkpoint, sweep_batch=7)
+    report = run_sweep(spec, "spec.yaml", progress=False)
+    table = report.table
+    assert report.total == len(table) == 2 * GRID and report.evaluated == 2 * GRID
+    assert table["point"].tolist() == list(range(2 * GRID))
+    assert not table.duplicated(subset=["mode", "memory", "k_vec", "clock_mhz",
+                                        "mem_channels"]).any()
+    assert set(METRICS) | {"feasible", "violation", "c_device", "c_max_power_w", "model",
+                           "mode"} <= set(table.columns)
+    with sqlite3.connect(tmp_path / "results" / "results.db") as connection:
+        stored = pd.read_sql("SELECT * FROM sweep", connection)
+    assert len(stored) == len(table)
+
+
+def test_sweep_rows_match_the_simulator(tmp_path, tiny_checkpoint):
+    spec = sweep_spec(tmp_path, tiny_checkpoint)
+    table = run_sweep(spec, "spec.yaml", progress=False).table
+    row = table[(table["mode"] == "packed") & (table["memory"] == "hbm2_x1")].iloc[-1]
+    arch = hw.load_architecture("dla_s10mx").model_copy(
+        update={"k_vec": int(row["k_vec"]), "clock_mhz": float(row["clock_mhz"])})
+    memory = hw.load_memory("hbm2_x1").model_copy(update={"channels": int(row["mem_channels"])})
+    sparse = evaluation.load_model(spec.models[0])
+    result = simulator.simulate(sparse, arch, memory, hw.load_device(spec.device), "packed")
+    for metric in ("fps", "power_w", "latency_s", "dsp", "m20k"):
+        assert row[metric] == pytest.approx(result.totals[metric], rel=1e-9), metric
+
+
+def test_interrupted_sweep_resumes_without_duplicates(tmp_path, tiny_checkpoint, monkeypatch):
+    spec = sweep_spec(tmp_path, tiny_checkpoint, sweep_batch=5)
+    real = evaluation.Evaluator.evaluate
+    calls = {"n": 0}
+
+    def interrupted(self, designs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, designs)
+
+    monkeypatch.setattr(evaluation.Evaluator, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, "spec.yaml", progress=False)
+    partial = pd.read_csv(tmp_path / "results" / "sweep.csv")
+    assert len(partial) == 10  # two batches of five were kept
+    monkeypatch.setattr(evaluation.Evaluator, "evaluate", real)
+    report = run_sweep(spec, "spec.yaml", progress=False)
+    assert report.skipped == 10 and report.evaluated == 2 * GRID - 10
+    assert report.table["point"].tolist() == list(range(2 * GRID))
+
+
+def test_grid_too_large_is_refused(tmp_path, tiny_checkpoint):
+    spec = sweep_spec(tmp_path, tiny_checkpoint, max_grid=10)
+    with pytest.raises(UsageError, match="more than 10 designs.*dla-explorer search"):
+        run_sweep(spec, "spec.yaml", progress=False)
