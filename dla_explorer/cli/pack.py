@@ -14,7 +14,6 @@ from ..packing import (
     MODES,
     Geometry,
     PackedWorkload,
-    default_cache_dir,
     pack,
 )
 from ._common import formatter, positive_int, print_table, si, write_csv
@@ -50,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "            GAMMA conflicts per row on average; the largest weight of\n"
                     "            each (row, group) is kept (Kung et al., ASPLOS 2019)\n"
                     "  nm        N:M-pruned checkpoints (layers where C/g % M != 0 run dense)\n\n"
-                    f"Packed groupings are cached in {default_cache_dir()}\n"
+                    "Packed groupings are cached in ~/.cache/dla-explorer\n"
                     "($DLA_EXPLORER_CACHE overrides; --no-cache disables).",
         epilog="examples:\n"
                "  dla-explorer pack models/resnet50_random90.npz --k-vec 64 --c-vec 16 "
