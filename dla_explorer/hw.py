@@ -7,7 +7,6 @@ in the shipped YAML files and in docs/model.md.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Literal
 
@@ -193,7 +192,3 @@ def check_compatible(arch: Architecture, memory: Memory, device: Device) -> None
     if errors:
         raise UsageError(f"{arch.name} + {memory.name} on {device.name}: {errors[0]}")
 
-
-def select_bits(alpha: int) -> int:
-    """Bits of the select that names one of `alpha` columns (0 when there is nothing to choose)."""
-    return math.ceil(math.log2(alpha)) if alpha > 1 else 0

@@ -120,16 +120,12 @@ def test_rerun_reuses_models_and_refuses_another_spec(spec_file, results):
     (("ddr4_designs: [ddr4_x1]", "ddr4_designs: [hbm2]"), "'hbm2' does not use DDR4"),
     (("hbm2_design: hbm2", "hbm2_design: hbm3"), "design 'hbm3' is not in designs"),
     (("memory: ddr4_2666_x1}", "memory: ddr4_2666_x9}"), "memory config 'ddr4_2666_x9' not found"),
-    (("batch: 1\n", ""), None),
     (("device: stratix10_mx2100", "device: arria10_gx1150"), "design 'ddr4_x1'"),
     (("search: search.yaml", "serch: search.yaml"), "key 'serch': unknown key"),
 ])
 def test_bad_experiment_specs(tmp_path, change, message):
     path = tmp_path / "bad.yaml"
     path.write_text(SPEC.replace(*change))
-    if message is None:
-        experiment.load_experiment(path)  # batch is optional
-        return
     with pytest.raises(UsageError, match=message):
         experiment.load_experiment(path)
 
