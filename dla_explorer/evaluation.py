@@ -18,6 +18,7 @@ import pandas as pd
 from . import checkpoint, hw
 from .packing import default_cache_dir
 from .pruning import Recipe, SparseModel, load_recipe, prune_recipe
+from .resources import device_excess, relative_excess, violation_text
 from .space import DESIGN_COLUMNS, Space
 from .spec import ModelEntry, Spec
 
@@ -90,25 +91,6 @@ def constraint_columns(spec: Spec) -> list[str]:
     return names
 
 
-def _relative_excess(value: np.ndarray, bound: float | np.ndarray) -> np.ndarray:
-    return (value - bound) / np.where(bound == 0, 1.0, np.abs(bound))
-
-
-def _device_checks(table: pd.DataFrame, device: hw.Device) -> dict[str, np.ndarray]:
-    """Relative excess over each device limit: resources, clock, memory interfaces."""
-    hbm = (table["mem_kind"] == "hbm2").to_numpy()
-    return {
-        "dsp": _relative_excess(table["dsp"].to_numpy(), device.dsp_blocks),
-        "m20k": _relative_excess(table["m20k"].to_numpy(), device.m20k_blocks),
-        "alm": _relative_excess(table["alm"].to_numpy(), device.alms),
-        "clock_mhz": _relative_excess(table["clock_mhz"].to_numpy(), device.max_clock_mhz),
-        "mem_channels": _relative_excess(table["mem_channels"].to_numpy(), np.where(
-            hbm, device.hbm2_pseudo_channels, device.ddr4_max_channels)),
-        "mem_data_rate_mtps": np.where(hbm, -1.0, _relative_excess(
-            table["mem_data_rate_mtps"].to_numpy(), device.ddr4_max_rate_mtps)),
-    }
-
-
 def add_constraints(table: pd.DataFrame, spec: Spec, device: hw.Device) -> pd.DataFrame:
     """Append the c_* columns, `feasible` and `violation` (these two replace the simulator's
     resource-only ones). The device limits form one constraint, `c_device`, the largest relative
@@ -116,25 +98,21 @@ def add_constraints(table: pd.DataFrame, spec: Spec, device: hw.Device) -> pd.Da
     checks: dict[str, np.ndarray] = {}
     columns: dict[str, np.ndarray] = {}
     if spec.constraints.device:
-        device_checks = _device_checks(table, device)
+        used = {k: table[k].to_numpy() for k in ("dsp", "m20k", "alm")}
+        device_checks = device_excess(device, used, {k: table[k].to_numpy() for k in (
+            "clock_mhz", "mem_kind", "mem_channels", "mem_data_rate_mtps")})
         checks.update(device_checks)
         columns["c_device"] = np.max(np.stack(list(device_checks.values())), axis=0)
     for metric, bound in spec.constraints.max.items():
-        columns[f"c_max_{metric}"] = checks[f"{metric} > {bound:g}"] = _relative_excess(
-            table[metric].to_numpy(np.float64), bound)
+        columns[f"c_max_{metric}"] = checks[f"{metric} > {bound:g}"] = relative_excess(
+            table[metric], bound)
     for metric, bound in spec.constraints.min.items():
-        columns[f"c_min_{metric}"] = checks[f"{metric} < {bound:g}"] = -_relative_excess(
-            table[metric].to_numpy(np.float64), bound)
+        columns[f"c_min_{metric}"] = checks[f"{metric} < {bound:g}"] = -relative_excess(
+            table[metric], bound)
     out = table.drop(columns=["feasible", "violation"], errors="ignore")
-    text = np.full(len(table), "", dtype=np.str_)
-    for label, excess in checks.items():
-        hit = excess > 0
-        piece = np.strings.add(f"{label} +", np.strings.add(
-            np.round(excess * 100, 1).astype(np.str_), "%"))
-        sep = np.where(hit & (np.strings.str_len(text) > 0), "; ", "")
-        text = np.strings.add(np.strings.add(text, sep), np.where(hit, piece, ""))
+    text = violation_text(checks) if checks else np.full(len(table), "", dtype=object)
     feasible = np.all([v <= 0 for v in columns.values()], axis=0) if columns \
         else np.ones(len(table), dtype=bool)
-    extra = pd.DataFrame({**columns, "feasible": feasible, "violation": text.astype(object)},
+    extra = pd.DataFrame({**columns, "feasible": feasible, "violation": text},
                          index=table.index)
     return pd.concat([out, extra], axis=1)

@@ -52,6 +52,37 @@ def limits(device: Device) -> dict[str, int]:
     return {"dsp": device.dsp_blocks, "m20k": device.m20k_blocks, "alm": device.alms}
 
 
+def relative_excess(value: np.ndarray, bound: float | np.ndarray) -> np.ndarray:
+    """(value - bound) / |bound|: > 0 is over the bound, by that share of it."""
+    bound = np.asarray(bound, dtype=np.float64)
+    return (np.asarray(value, dtype=np.float64) - bound) / np.where(bound == 0, 1.0, np.abs(bound))
+
+
+def device_excess(device: Device, used: dict[str, np.ndarray],
+                  d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Relative excess of every design over every device limit (> 0 is infeasible): DSPs, M20Ks
+    and ALMs (`used`, from `usage`), the clock, and the memory interfaces (`d`: clock_mhz,
+    mem_kind, mem_channels, mem_data_rate_mtps)."""
+    hbm = np.asarray(d["mem_kind"]) == "hbm2"
+    excess = {k: relative_excess(used[k], v) for k, v in limits(device).items()}
+    excess["clock_mhz"] = relative_excess(d["clock_mhz"], device.max_clock_mhz)
+    excess["mem_channels"] = relative_excess(d["mem_channels"], np.where(
+        hbm, device.hbm2_pseudo_channels, device.ddr4_max_channels))
+    excess["mem_data_rate_mtps"] = np.where(  # only DDR4 rates are capped by the device
+        hbm, -1.0, relative_excess(d["mem_data_rate_mtps"], device.ddr4_max_rate_mtps))
+    return excess
+
+
+def violation_text(excess: dict[str, np.ndarray]) -> np.ndarray:
+    """Per design, '; '-joined 'name +x%' for every check it exceeds ('' when none)."""
+    size = len(next(iter(excess.values())))
+    text = np.full(size, "", dtype=object)
+    for name, over in excess.items():
+        for i in np.flatnonzero(over > 0):
+            text[i] += f"{'; ' if text[i] else ''}{name} +{over[i]:.1%}"
+    return text
+
+
 @dataclass(frozen=True)
 class ResourceReport:
     used: dict[str, float]

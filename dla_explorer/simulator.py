@@ -38,7 +38,7 @@ from .hw import (
     check_compatible,
 )
 from .pruning import SparseModel
-from .resources import limits, usage
+from .resources import device_excess, usage, violation_text
 
 POSITIVE_COLUMNS = ("k_vec", "c_vec", "q_vec", "lanes", "alpha", "clock_mhz", "stream_buffer_kb",
                     "filter_cache_kb", "mem_channels", "mem_data_rate_mtps", "mem_bus_width_bits",
@@ -233,11 +233,7 @@ def totals(per_layer: dict[str, np.ndarray], d: dict[str, np.ndarray], device: D
     useful = per_layer["useful_macs"].sum(axis=1)
     memory_bound = per_layer["memory_s"] > per_layer["compute_s"]
     used = per_layer["resources"]
-    over = {k: used[k] / v - 1 for k, v in limits(device).items()}
-    violation = np.full(latency.size, "", dtype=object)
-    for name, excess in over.items():
-        for i in np.flatnonzero(excess > 0):
-            violation[i] += f"{'; ' if violation[i] else ''}{name} +{excess[i]:.1%}"
+    over = device_excess(device, used, d)
     return {
         "latency_s": latency, "fps": fps, "power_w": watts, "energy_j_per_frame": energy / batch,
         "fps_per_w": fps / watts,
@@ -251,7 +247,8 @@ def totals(per_layer: dict[str, np.ndarray], d: dict[str, np.ndarray], device: D
         "bound": np.where(memory > compute, "memory", "compute"),
         "dsp": used["dsp"], "m20k": used["m20k"], "alm": used["alm"],
         "dynamic_w": dynamic / latency, "static_w": static_w,
-        "feasible": np.all([o <= 0 for o in over.values()], axis=0), "violation": violation,
+        "feasible": np.all([o <= 0 for o in over.values()], axis=0),
+        "violation": violation_text(over),
     }
 
 

@@ -184,6 +184,17 @@ def test_infeasible_designs_are_flagged_not_clipped(hand):
     assert totals.dsp == 8192 and totals.fps > 0
 
 
+def test_batch_flags_designs_beyond_the_device_clock_and_memory(hand):
+    rows = pd.DataFrame([design_row(arch(), memory(10), "dense"),
+                         design_row(arch(clock_mhz=600), memory(10), "dense"),
+                         design_row(arch(), hw.load_memory("ddr4_2666_x4").model_copy(
+                             update={"channels": 6}), "dense")])
+    out = simulate_batch(hand, rows, DEVICE, cache=None)
+    assert list(out["feasible"]) == [True, False, False]
+    assert out["violation"][1] == "clock_mhz +20.0%"  # 600 MHz on a 500 MHz device
+    assert out["violation"][2] == "mem_channels +50.0%"  # 6 DDR4 channels where 4 fit
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"batch": 0}, "batch must be >= 1"),
     ({"mode": "sparse"}, "mode 'sparse' is not one of dense, unpacked, packed, nm"),
