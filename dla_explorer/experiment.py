@@ -155,19 +155,15 @@ def sparse_model(spec: ExperimentSpec, model: str, sparsity: float, folder: Path
 def _simulate_model(spec: ExperimentSpec, sparse: pruning.SparseModel, device: hw.Device,
                     hardware: dict[str, tuple[hw.Architecture, hw.Memory]]
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rows, labels = [], []
+    totals, layer_frames = [], []
     for name, (arch, memory) in hardware.items():
         for mode in spec.modes:
-            rows.append(simulator.design_row(arch, memory, mode))
-            labels.append({"design": name, "memory": memory.name, "mode": mode})
-    totals = simulator.simulate_batch(sparse, pd.DataFrame(rows), device, spec.batch)
-    totals = pd.concat([pd.DataFrame(labels), totals.drop(columns="mode")], axis=1)
-    layer_frames = []
-    for label, row in zip(labels, rows, strict=True):
-        arch, memory = hardware[label["design"]]
-        result = simulator.simulate(sparse, arch, memory, device, row["mode"], spec.batch)
-        layer_frames.append(result.layers.assign(**label))
-    return totals, pd.concat(layer_frames, ignore_index=True)
+            label = {"design": name, "memory": memory.name, "mode": mode}
+            result = simulator.simulate(sparse, arch, memory, device, mode, spec.batch)
+            row = {**simulator.design_row(arch, memory, mode), **label}
+            totals.append({**row, **result.totals.to_dict()})
+            layer_frames.append(result.layers.assign(**label))
+    return pd.DataFrame(totals), pd.concat(layer_frames, ignore_index=True)
 
 
 def _packing_tables(sparse: pruning.SparseModel, arch: hw.Architecture

@@ -143,7 +143,9 @@ def packed_table(sparse: SparseModel, mode: str, k_vec: int, alpha: int = 1, gam
     (the disk cache holds the groupings; rebuilding a table from it takes ~0.5 s on ResNet-50)."""
     if mode != "packed":
         alpha, gamma = 1, 0.0  # only packing reads them: one table serves every alpha and gamma
-    key = (sparse.content_hash(), mode, int(k_vec), int(alpha), float(gamma))
+    # the content hash covers weights and masks; the densities (another calibration batch) count too
+    densities = tuple(sorted(sparse.act_density.items()))
+    key = (sparse.content_hash(), densities, mode, int(k_vec), int(alpha), float(gamma))
     if key in _TABLES:
         _TABLES.move_to_end(key)
         return _TABLES[key]

@@ -223,3 +223,14 @@ def test_incompatible_hardware_is_refused(hand):
     hbm = hw.load_memory("hbm2_x1")
     with pytest.raises(UsageError, match="HBM2 pseudo-channels, Arria 10 GX 1150 has 0"):
         simulate(hand, arch(clock_mhz=300), hbm, hw.load_device("arria10_gx1150"), mode="dense")
+
+
+def test_same_weights_other_densities_are_not_confused(hand_sparse):
+    import dataclasses
+
+    sparser_maps = dataclasses.replace(hand_sparse, act_density={
+        name: density / 4 for name, density in hand_sparse.act_density.items()})
+    tiny = arch(stream_buffer_kb=1, compress_activations=True)  # maps spill, compressed
+    first = simulate(hand_sparse, tiny, memory(10), DEVICE, cache=None).totals
+    second = simulate(sparser_maps, tiny, memory(10), DEVICE, cache=None).totals
+    assert second.dram_mb_per_frame < first.dram_mb_per_frame
