@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import DlaError
-from . import experiment, pack, prune, search, simulate, systolic, zoo
+from dla_explorer.cli import experiment, pack, prune, search, simulate, systolic, zoo
+from dla_explorer.core.errors import DlaError
 
 COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, experiment)
 
@@ -38,8 +38,8 @@ Step by step:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dla-explorer", description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="dla-explorer", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(subparsers)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..fileio import atomic_open
+from dla_explorer.core.fileio import atomic_open
 
 
 def positive_int(text: str) -> int:
@@ -35,8 +35,7 @@ def formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def print_table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> None:
-    with pd.option_context("display.max_rows", None, "display.max_columns", None,
-                           "display.width", 200):
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
         print(frame.to_string(index=False, float_format=float_format.format))
 
 

@@ -4,31 +4,43 @@ from __future__ import annotations
 
 import argparse
 
-from .. import systolic
-from ._common import formatter, positive_int, print_table, write_csv
+from dla_explorer.cli._common import (
+    formatter,
+    positive_int,
+    print_table,
+    write_csv,
+)
+from dla_explorer.sim import systolic
 
 COLUMNS = ["layer", "macs", "row_folds", "col_folds", "compute_cycles", "utilization"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "systolic", help="SCALE-Sim-compatible cycles of a 2-D systolic array",
+        "systolic",
+        help="SCALE-Sim-compatible cycles of a 2-D systolic array",
         formatter_class=formatter,
         description="Dense compute cycles and utilisation of a rows x cols systolic array with an "
-                    "output-, weight- or input-stationary dataflow, per layer of a SCALE-Sim "
-                    "topology CSV. The cycles equal SCALE-Sim v3's compute cycles (see "
-                    "docs/systolic.md); SRAM and DRAM stalls are not modelled.",
+        "output-, weight- or input-stationary dataflow, per layer of a SCALE-Sim "
+        "topology CSV. The cycles equal SCALE-Sim v3's compute cycles (see "
+        "docs/systolic.md); SRAM and DRAM stalls are not modelled.",
         epilog="examples:\n"
-               "  dla-explorer systolic resnet50.csv --rows 32 --cols 32 --dataflow ws\n"
-               "  dla-explorer systolic resnet50.csv --config scale.cfg --csv cycles.csv\n"
-               "  dla-explorer workload resnet50 --scalesim resnet50.csv   # make a topology")
+        "  dla-explorer systolic resnet50.csv --rows 32 --cols 32 --dataflow ws\n"
+        "  dla-explorer systolic resnet50.csv --config scale.cfg --csv cycles.csv\n"
+        "  dla-explorer workload resnet50 --scalesim resnet50.csv   # make a topology",
+    )
     p.add_argument("topology", metavar="TOPOLOGY.csv", help="SCALE-Sim topology file")
     p.add_argument("--rows", type=positive_int, help="array rows (ArrayHeight)")
     p.add_argument("--cols", type=positive_int, help="array columns (ArrayWidth)")
-    p.add_argument("--dataflow", choices=systolic.DATAFLOWS, type=str.lower,
-                   help="os (output), ws (weight) or is (input) stationary")
-    p.add_argument("--config", metavar="X.cfg",
-                   help="SCALE-Sim config; --rows/--cols/--dataflow override its values")
+    p.add_argument(
+        "--dataflow",
+        choices=systolic.DATAFLOWS,
+        type=str.lower,
+        help="os (output), ws (weight) or is (input) stationary",
+    )
+    p.add_argument(
+        "--config", metavar="X.cfg", help="SCALE-Sim config; --rows/--cols/--dataflow override its values"
+    )
     p.add_argument("--csv", metavar="OUT", help="write the per-layer table as CSV")
     p.set_defaults(handler=run)
 
@@ -38,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
     print_table(frame[COLUMNS], "{:.2f}")
     total = frame["compute_cycles"].sum()
     overall = (frame["utilization"] * frame["compute_cycles"]).sum() / total  # cycle-weighted
-    print(f"total: {total:,} compute cycles for {frame['macs'].sum():,} MACs, "
-          f"overall utilisation {overall:.1f}%")
+    print(
+        f"total: {total:,} compute cycles for {frame['macs'].sum():,} MACs, "
+        f"overall utilisation {overall:.1f}%"
+    )
     if args.csv:
         write_csv(frame, args.csv)
     return 0

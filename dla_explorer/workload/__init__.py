@@ -1,0 +1,33 @@
+"""Stage 1, workloads: the table of compute layers of a network.
+
+`extract` runs a torch model once with forward hooks; `zoo` holds the built-in networks;
+`scalesim` reads and writes SCALE-Sim topology CSVs.
+"""
+
+from dla_explorer.workload.layers import (
+    LAYER_KINDS,
+    Layer,
+    LayerSequence,
+    Workload,
+    extract,
+    module_of,
+)
+from dla_explorer.workload.scalesim import (
+    SCALESIM_COLUMNS,
+    read_scalesim_csv,
+    scalesim_output_size,
+    to_scalesim_csv,
+)
+
+__all__ = [
+    "LAYER_KINDS",
+    "Layer",
+    "LayerSequence",
+    "SCALESIM_COLUMNS",
+    "Workload",
+    "extract",
+    "module_of",
+    "read_scalesim_csv",
+    "scalesim_output_size",
+    "to_scalesim_csv",
+]
