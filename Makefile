@@ -34,8 +34,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
+# ruff (lint and format), the stage layers contract (import-linter) and mypy with the pydantic plugin
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check dla_explorer tests benchmarks
+	$(BIN)/ruff format --check dla_explorer tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy dla_explorer
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -5,7 +5,9 @@
 """
 
 from dla_explorer.workload.layers import (
+    AUX_KINDS,
     LAYER_KINDS,
+    AuxOp,
     Layer,
     LayerSequence,
     Workload,
@@ -20,6 +22,8 @@ from dla_explorer.workload.scalesim import (
 )
 
 __all__ = [
+    "AUX_KINDS",
+    "AuxOp",
     "LAYER_KINDS",
     "Layer",
     "LayerSequence",

@@ -111,13 +111,65 @@ class LayerSequence:
         return self.layers[key]
 
 
+AUX_KINDS = ("pool", "eltwise", "concat", "activation", "other")
+
+
+@dataclass(frozen=True)
+class AuxOp:
+    """A node without weights that the DLA runs on its auxiliary blocks (or cannot run: "other").
+
+    `op` names the operation (maxpool, avgpool, add, mul, concat, relu, ...). Shapes are of the
+    output: N x K x P x Q, from inputs of C channels at H x W (a concat's C is the sum of its
+    inputs). `inputs` are the names of the producing layers or ops ("input" for the network
+    input), `after` the compute layer it runs after in execution order ("" before the first).
+    For "other" nodes, `macs` and `params` say how much of the network they carry (reported, never
+    silently dropped).
+    """
+
+    name: str
+    kind: str
+    op: str
+    N: int
+    C: int
+    K: int
+    H: int
+    W: int
+    P: int
+    Q: int
+    R: int = 1
+    S: int = 1
+    stride: int = 1
+    inputs: tuple[str, ...] = ()
+    after: str = ""
+    macs: int = 0
+    params: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in AUX_KINDS:
+            raise UsageError(f"op '{self.name}': kind '{self.kind}' is not one of {AUX_KINDS}")
+        for field in ("N", "C", "K", "H", "W", "P", "Q", "R", "S", "stride"):
+            if getattr(self, field) < 1:
+                raise UsageError(f"op '{self.name}': {field} must be >= 1")
+
+    @property
+    def ifmap(self) -> int:
+        return self.N * self.C * self.H * self.W
+
+    @property
+    def ofmap(self) -> int:
+        return self.N * self.K * self.P * self.Q
+
+
 @dataclass(frozen=True)
 class Workload(LayerSequence):
-    """An ordered tuple of layers with the network name and the input shape it was traced with."""
+    """An ordered tuple of compute layers with the network name and the input shape it was traced
+    with; `ops` holds the weightless nodes (pooling, element-wise adds, concat, activations) in
+    execution order (each names its producers, so shortcuts are visible)."""
 
     name: str
     input_shape: tuple[int, ...]
     layers: tuple[Layer, ...]
+    ops: tuple[AuxOp, ...] = ()
 
     @property
     def macs(self) -> int:
