@@ -14,6 +14,8 @@ from dla_explorer.sim.units import BITS_PER_BYTE, PICO
 
 def lookup(values: np.ndarray, table: dict) -> np.ndarray:
     """table[value] for every entry of a (small-alphabet) array, vectorised."""
+    if values.size == 1:  # one design point: skip np.unique's sort
+        return np.array([table[values.reshape(-1)[0]]], dtype=np.float64)
     keys, inverse = np.unique(values, return_inverse=True)
     return np.array([table[k] for k in keys], dtype=np.float64)[inverse.reshape(-1)]
 

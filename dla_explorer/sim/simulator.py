@@ -198,6 +198,21 @@ def _memo(key: tuple, build) -> LayerTable:
     return _TABLES[key]
 
 
+_OPS_KEYS: dict[int, tuple[tuple, int]] = {}
+
+
+def _ops_key(ops: tuple) -> int:
+    """The content hash of a workload's weightless nodes, computed once per tuple object (hashing
+    a few dozen frozen dataclasses costs more than a whole design point); the tuple is kept
+    beside its hash so its id cannot be reused."""
+    entry = _OPS_KEYS.get(id(ops))
+    if entry is None or entry[0] is not ops:
+        if len(_OPS_KEYS) > TABLE_MEMO_SIZE:
+            _OPS_KEYS.clear()
+        entry = _OPS_KEYS[id(ops)] = (ops, hash(ops))
+    return entry[1]
+
+
 def packed_table(
     sparse: SparseModel,
     mode: str,
@@ -213,7 +228,15 @@ def packed_table(
     # the content hash covers weights and masks; the densities (another calibration batch) and
     # the weightless nodes of the graph count too
     densities = tuple(sorted(sparse.act_density.items()))
-    key = (sparse.content_hash(), densities, sparse.workload.ops, mode, int(k_vec), int(alpha), float(gamma))
+    key = (
+        sparse.content_hash(),
+        densities,
+        _ops_key(sparse.workload.ops),
+        mode,
+        int(k_vec),
+        int(alpha),
+        float(gamma),
+    )
 
     def build() -> LayerTable:
         geometry = packing.Geometry(int(k_vec), 1)
