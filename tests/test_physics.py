@@ -322,3 +322,17 @@ def test_zoo_ops_of_resnet50_and_mobilenet_v2():
     mobilenet = zoo_ops(extract(zoo.get("mobilenet_v2"), name="mobilenet_v2"))
     # inverted residual blocks with matching shapes: 10 in MobileNet v2
     assert [op.kind for op in mobilenet.ops].count("eltwise") == 10
+
+
+def test_bad_new_design_columns_are_refused(block):
+    import pandas as pd
+
+    from dla_explorer.core.errors import UsageError
+
+    rows = pd.DataFrame([design_row(arch(), memory(channels=4), "dense")])
+    with pytest.raises(UsageError, match="design 0: key 'stream_buffer_esram_kb' must be >= 0"):
+        simulate_batch(block, rows.assign(stream_buffer_esram_kb=-1.0), FIXED, cache=None)
+    with pytest.raises(UsageError, match="key 'mem_weight_channels' must leave channels for the feature maps"):
+        simulate_batch(block, rows.assign(mem_weight_channels=4), FIXED, cache=None)
+    with pytest.raises(UsageError, match="key 'drain_vec' must be > 0"):
+        simulate_batch(block, rows.assign(drain_vec=0), FIXED, cache=None)

@@ -260,6 +260,13 @@ def compatibility_errors(arch: Architecture, memory: Memory, device: Device) -> 
             f"key 'channels': {memory.channels} DDR4 channels, {device.name} "
             f"supports {device.ddr4_max_channels}"
         )
+    if memory.weight_channels and memory.weight_channels >= memory.channels:
+        errors.append(
+            f"key 'weight_channels': {memory.weight_channels} of {memory.channels} channels for "
+            "the weights leaves none for the feature maps"
+        )
+    if arch.stream_buffer_esram_kb and not device.esram_blocks:
+        errors.append(f"key 'stream_buffer_esram_kb': {device.name} has no eSRAM")
     if memory.kind == "ddr4" and memory.data_rate_mtps > device.ddr4_max_rate_mtps:
         errors.append(
             f"key 'data_rate_mtps': DDR4-{memory.data_rate_mtps:g} is above "

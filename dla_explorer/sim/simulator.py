@@ -67,6 +67,7 @@ POSITIVE_COLUMNS = (
     "mem_bus_width_bits",
     "mem_controller_efficiency",
 )
+NONNEGATIVE_COLUMNS = ("stream_buffer_esram_kb", "mem_port_width_bits", "mem_weight_channels")
 ENERGY_TERMS = ("mac_j", "sram_j", "dram_j", "logic_j")  # dynamic energy per layer, joules
 TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB each at most)
 
@@ -93,6 +94,10 @@ def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
         bad = np.flatnonzero(~(d[name] > 0))
         if bad.size:
             raise UsageError(f"design {bad[0]}: key '{name}' must be > 0 (got {d[name][bad[0]]!r})")
+    for name in NONNEGATIVE_COLUMNS:
+        bad = np.flatnonzero(~(d[name] >= 0))
+        if bad.size:
+            raise UsageError(f"design {bad[0]}: key '{name}' must be >= 0 (got {d[name][bad[0]]!r})")
     unknown = set(d["precision"]) - set(device.multipliers_per_dsp)
     if unknown:
         raise UsageError(f"key 'precision': {device.name} has no {sorted(unknown)[0]} multipliers")
