@@ -332,7 +332,7 @@ def test_bad_new_design_columns_are_refused(block):
     rows = pd.DataFrame([design_row(arch(), memory(channels=4), "dense")])
     with pytest.raises(UsageError, match="design 0: key 'stream_buffer_esram_kb' must be >= 0"):
         simulate_batch(block, rows.assign(stream_buffer_esram_kb=-1.0), FIXED, cache=None)
-    with pytest.raises(UsageError, match="key 'mem_weight_channels' must leave channels for the feature maps"):
+    with pytest.raises(UsageError, match="'mem_weight_channels' must leave channels"):
         simulate_batch(block, rows.assign(mem_weight_channels=4), FIXED, cache=None)
     with pytest.raises(UsageError, match="key 'drain_vec' must be > 0"):
         simulate_batch(block, rows.assign(drain_vec=0), FIXED, cache=None)
