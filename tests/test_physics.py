@@ -336,3 +336,30 @@ def test_bad_new_design_columns_are_refused(block):
         simulate_batch(block, rows.assign(mem_weight_channels=4), FIXED, cache=None)
     with pytest.raises(UsageError, match="key 'drain_vec' must be > 0"):
         simulate_batch(block, rows.assign(drain_vec=0), FIXED, cache=None)
+
+
+class Depthwise(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dw = nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False)
+
+    def forward(self, x):
+        return self.dw(x)
+
+
+def test_depthwise_block_takes_depthwise_layers():
+    torch.manual_seed(0)
+    sparse = pruning.prune(Depthwise(), "random", 0.0, input_shape=(1, 32, 14, 14), name="dw")
+    a = arch(k_vec=16, c_vec=16, q_vec=7)
+    tiles = 14 * 2
+    on_pes = run(sparse, a).layers.iloc[0]
+    # on the PE array: 2 passes of 16 channels, each 9 taps x ceil(16 / 16): 18 steps a tile
+    assert on_pes.pe_cycles == 18 * tiles + 2 * 16
+    block = run(sparse, a.model_copy(update={"depthwise_vec": 16}))
+    layer = block.layers.iloc[0]
+    # on a 16-channel depthwise block: ceil(32 / 16) x ceil(9 / 9) = 2 cycles a tile, no fill
+    assert layer.pe_cycles == 2 * tiles
+    # every issued multiplier is useful: 16 channels x 9 taps x 7 pixels, 56 cycles
+    assert layer.issued_macs == layer.useful_macs == 56 * 16 * 9 * 7
+    # its multipliers: 16 x 9 x 7 = 1,008 more int8 multipliers = 504 more DSPs
+    assert block.totals.dsp == run(sparse, a).totals.dsp + 504

@@ -131,6 +131,12 @@ class Architecture(_Config):
     pool_vec: PositiveInt = Field(4, description="channels the pool block takes per cycle (x q_vec x lanes)")
     eltwise_vec: PositiveInt = Field(16, description="channels the element-wise block adds per cycle")
     activation_vec: PositiveInt = Field(16, description="channels the activation block takes per cycle")
+    depthwise_vec: int = Field(
+        0,
+        ge=0,
+        description="channels of the depthwise block (a 3x3 window each, for q_vec x lanes pixels a "
+        "cycle); 0: depthwise layers run on the PE array",
+    )
     alpha: PositiveInt = Field(
         1, description="packing mux width: original columns per packed column (1 = no packing hardware)"
     )
@@ -204,6 +210,7 @@ class Baseline(_Config):
 ARCH_FIELDS = tuple(n for n in Architecture.model_fields if n != "name")
 MEMORY_FIELDS = tuple(n for n in Memory.model_fields if n != "name")
 # one design point as a flat row: the mode, every Architecture field, every Memory field as mem_*
+DEPTHWISE_WINDOW = 9  # multipliers per channel of the depthwise block: one 3x3 window a cycle
 DESIGN_COLUMNS = ("mode", *ARCH_FIELDS, *(f"mem_{n}" for n in MEMORY_FIELDS))
 
 

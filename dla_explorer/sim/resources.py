@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dla_explorer.sim.config import FORMATS, Architecture, Device
+from dla_explorer.sim.config import DEPTHWISE_WINDOW, FORMATS, Architecture, Device
 from dla_explorer.sim.units import KIB_BITS
 
 
@@ -37,25 +37,28 @@ def usage(
     filter_cache_kb,
     dsp_per_multiplier,
     stream_buffer_esram_kb=0.0,
+    depthwise_vec=0,
 ) -> dict[str, np.ndarray]:
     """DSPs, M20Ks, eSRAM blocks and ALMs per design (all arguments broadcast as numpy arrays).
 
     The stream buffer must deliver c_vec feature values to each of the q_vec x lanes pixel columns
     per cycle, alpha times wider when packed columns gather up to alpha inputs (the input-packing
     cost); each PE's filter scratchpad delivers c_vec mantissas, their block exponent and their
-    selects per cycle. The packing mux switches mantissas.
+    selects per cycle. The packing mux switches mantissas. A depthwise block adds depthwise_vec
+    x 9 x q_vec x lanes multipliers (a 3x3 window per channel and pixel).
     """
     k_vec, c_vec, q_vec, lanes, alpha = (np.asarray(v) for v in (k_vec, c_vec, q_vec, lanes, alpha))
     mantissa_bits, feature_bits, exponent_bits = (
         np.asarray(v, dtype=np.float64) for v in (mantissa_bits, feature_bits, exponent_bits)
     )
-    multipliers = k_vec * c_vec * q_vec * lanes
+    pe_multipliers = k_vec * c_vec * q_vec * lanes
+    multipliers = pe_multipliers + np.asarray(depthwise_vec) * DEPTHWISE_WINDOW * q_vec * lanes
     select = select_bits(alpha)
     stream_width = c_vec * alpha * q_vec * lanes * feature_bits
     stream = _blocks(np.asarray(stream_buffer_kb) * KIB_BITS, stream_width, device)
     filter_width = c_vec * (mantissa_bits + select) + exponent_bits
     filters = k_vec * _blocks(np.asarray(filter_cache_kb) * KIB_BITS, filter_width, device)
-    mux_alms = multipliers * mantissa_bits * (alpha - 1) * device.alms_per_mux_bit
+    mux_alms = pe_multipliers * mantissa_bits * (alpha - 1) * device.alms_per_mux_bit  # PE array only
     esram_bits = np.asarray(stream_buffer_esram_kb, dtype=np.float64) * KIB_BITS
     return {
         "multipliers": multipliers,
@@ -172,6 +175,7 @@ def resources(arch: Architecture, device: Device) -> ResourceReport:
         filter_cache_kb=arch.filter_cache_kb,
         dsp_per_multiplier=1 / device.multipliers_per_dsp[arch.precision],
         stream_buffer_esram_kb=arch.stream_buffer_esram_kb,
+        depthwise_vec=arch.depthwise_vec,
     )
     fmax = float(fmax_mhz(device, used, arch.alpha))
     return ResourceReport({k: float(v) for k, v in used.items()}, limits(device), fmax)

@@ -36,6 +36,7 @@ from dla_explorer.sim import memory as mem
 from dla_explorer.sim import power
 from dla_explorer.sim.config import (
     ARCH_FIELDS,
+    DEPTHWISE_WINDOW,
     DESIGN_COLUMNS,
     FORMATS,
     MEMORY_FIELDS,
@@ -67,7 +68,12 @@ POSITIVE_COLUMNS = (
     "mem_bus_width_bits",
     "mem_controller_efficiency",
 )
-NONNEGATIVE_COLUMNS = ("stream_buffer_esram_kb", "mem_port_width_bits", "mem_weight_channels")
+NONNEGATIVE_COLUMNS = (
+    "depthwise_vec",
+    "stream_buffer_esram_kb",
+    "mem_port_width_bits",
+    "mem_weight_channels",
+)
 ENERGY_TERMS = ("mac_j", "sram_j", "dram_j", "logic_j")  # dynamic energy per layer, joules
 TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB each at most)
 
@@ -127,6 +133,9 @@ class LayerTable:
     in_rows: np.ndarray  # input rows (H; 1 for a linear layer)
     halo_rows: np.ndarray  # input rows two neighbouring output-row slices share: max(R - stride, 0)
     linear: np.ndarray
+    depthwise: np.ndarray  # depthwise layers (the depthwise block can take them)
+    in_channels: np.ndarray  # C
+    taps: np.ndarray  # R x S
     macs: np.ndarray  # dense MACs per image
     useful_macs: np.ndarray  # MACs with a kept non-zero weight, per image
     passes: np.ndarray
@@ -172,6 +181,9 @@ def layer_table(packed: packing.PackedWorkload) -> LayerTable:
         in_rows=shape(lambda la: la.H),
         halo_rows=np.maximum(shape(lambda la: la.R - la.stride), 0.0),
         linear=linear,
+        depthwise=np.array([la.kind == "depthwise" for la in workload]),
+        in_channels=shape(lambda la: la.C),
+        taps=shape(lambda la: la.R * la.S),
         macs=shape(lambda la: la.macs),
         useful_macs=per_layer(lambda x: x.nnz_after) * n * np.where(linear, 1.0, rows * cols),
         passes=per_layer(lambda x: x.n_passes),
@@ -313,6 +325,18 @@ def pe_cycles(
     return steps * tiles + passes * fill
 
 
+def depthwise_block(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> dict[str, np.ndarray]:
+    """Depthwise layers on the depthwise block (docs/model.md, "Auxiliary blocks"), where the design
+    has one: each of its depthwise_vec channels computes a 3x3 window for the tile's q_vec x lanes
+    pixels a cycle: cycles = tiles x ceil(C / depthwise_vec) x ceil(R x S / 9). `on_block` marks
+    the (design, layer) entries it takes; `lanes` is its multipliers."""
+    dw_vec = _col(d, "depthwise_vec")
+    on_block = t.depthwise & (dw_vec > 0)
+    cycles = tiles * np.ceil(t.in_channels / np.maximum(dw_vec, 1)) * np.ceil(t.taps / DEPTHWISE_WINDOW)
+    lanes = dw_vec * DEPTHWISE_WINDOW * _col(d, "q_vec") * _col(d, "lanes")
+    return {"on_block": on_block, "cycles": cycles, "lanes": lanes}
+
+
 def drain_cycles(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> np.ndarray:
     """Cycles the crossbar needs to drain the outputs (docs/model.md, "Drain"): each pixel tile's
     K channels leave drain_vec channels (of q_vec x lanes pixels) a cycle: tiles x ceil(K / drain_vec)."""
@@ -385,6 +409,7 @@ def sram_bits(
     d: dict[str, np.ndarray],
     fmt: dict[str, np.ndarray],
     mac_cycles: np.ndarray,
+    dw: dict[str, np.ndarray],
     batch: int,
 ) -> np.ndarray:
     """On-chip bits read and written per layer (docs/model.md, "Power and energy"): stream-buffer
@@ -392,12 +417,13 @@ def sram_bits(
     second operands (a shortcut read from the stream buffer)."""
     pixels = batch * t.rows * t.cols
     stream_reads = _stack(tables, index, "feeder_reads") * pixels * fmt["feature_bits"]
-    filter_reads = (
-        mac_cycles
-        * _col(d, "k_vec")
-        * _col(d, "c_vec")
-        * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
+    # the PE array reads k_vec x c_vec weights a cycle; the depthwise block a 3x3 window a channel
+    width = np.where(
+        dw["on_block"],
+        dw["lanes"] / (_col(d, "q_vec") * _col(d, "lanes")),
+        _col(d, "k_vec") * _col(d, "c_vec"),
     )
+    filter_reads = mac_cycles * width * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
     writes = (t.ofmap + t.graph.eltwise_out) * batch * fmt["feature_bits"]
     shortcut_reads = t.graph.eltwise_reads * batch * fmt["feature_bits"]
     return stream_reads + filter_reads + writes + shortcut_reads
@@ -421,6 +447,7 @@ def resource_use(
         filter_cache_kb=d["filter_cache_kb"],
         dsp_per_multiplier=1 / power.lookup(d["precision"], device.multipliers_per_dsp),
         stream_buffer_esram_kb=d["stream_buffer_esram_kb"],
+        depthwise_vec=d["depthwise_vec"],
     )
 
 
@@ -436,8 +463,10 @@ def evaluate(
     clock_hz = clock["clock_mhz_used"] * MEGA
 
     tiles = pixel_tiles(t, d, batch)
-    mac_cycles = _steps(tables, index, d["c_vec"]) * tiles
-    pe = pe_cycles(_steps(tables, index, d["c_vec"]), tiles, _stack(tables, index, "passes"), d)
+    steps = _steps(tables, index, d["c_vec"])
+    dw = depthwise_block(t, d, tiles)
+    mac_cycles = np.where(dw["on_block"], dw["cycles"], steps * tiles)
+    pe = np.where(dw["on_block"], dw["cycles"], pe_cycles(steps, tiles, _stack(tables, index, "passes"), d))
     drain = drain_cycles(t, d, tiles)
     aux = aux_cycles(t, d, batch)
     cycles = np.maximum(np.maximum(pe, drain), aux)
@@ -465,7 +494,7 @@ def evaluate(
 
     multipliers = _col(d, "k_vec") * _col(d, "c_vec") * _col(d, "q_vec") * _col(d, "lanes")
     useful = _stack(tables, index, "useful_macs") * batch
-    issued = mac_cycles * multipliers
+    issued = mac_cycles * np.where(dw["on_block"], dw["lanes"], multipliers)
     dram_bytes = w_bytes + act_bytes
     return {
         "compute_cycles": cycles,
@@ -488,7 +517,7 @@ def evaluate(
         "resources": used,
         **clock,
         "mac_j": power.mac_energy(device, d, useful, issued),
-        "sram_j": power.sram_energy(device, sram_bits(t, tables, index, d, fmt, mac_cycles, batch)),
+        "sram_j": power.sram_energy(device, sram_bits(t, tables, index, d, fmt, mac_cycles, dw, batch)),
         "dram_j": power.dram_energy(d, dram_bytes),
         "logic_j": power.logic_energy(device, clock_hz, used["alm"], time_s),
     }
