@@ -55,6 +55,7 @@ def stream_buffer(
     ifmap: np.ndarray,
     ofmap: np.ndarray,
     in_rows: np.ndarray,
+    kernel_rows: np.ndarray,
     out_rows: np.ndarray,
     halo_rows: np.ndarray,
     graph: GraphArrays,
@@ -75,7 +76,7 @@ def stream_buffer(
     buffer = buffer_bytes[:, None]
     in_b, out_b = ifmap * feature_bytes, ofmap * feature_bytes
     # the smallest slice: one output row and the input rows it needs
-    min_slice = (ifmap / in_rows * (halo_rows + 1) + ofmap / out_rows) * feature_bytes
+    min_slice = (ifmap / in_rows * np.minimum(kernel_rows, in_rows) + ofmap / out_rows) * feature_bytes
     resident_all = graph.resident * feature_bytes
     # a shortcut spills (written once, read back once) if any layer of its life has no room for
     # the smallest slice beside the shortcuts resident then

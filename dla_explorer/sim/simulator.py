@@ -131,6 +131,7 @@ class LayerTable:
     cols: np.ndarray  # output columns per image (Q; 1 for a linear layer)
     out_channels: np.ndarray  # K: values per output pixel
     in_rows: np.ndarray  # input rows (H; 1 for a linear layer)
+    kernel_rows: np.ndarray  # R: input rows one output row needs
     halo_rows: np.ndarray  # input rows two neighbouring output-row slices share: max(R - stride, 0)
     linear: np.ndarray
     depthwise: np.ndarray  # depthwise layers (the depthwise block can take them)
@@ -179,6 +180,7 @@ def layer_table(packed: packing.PackedWorkload) -> LayerTable:
         cols=np.where(linear, 1.0, cols),
         out_channels=shape(lambda la: la.K),
         in_rows=shape(lambda la: la.H),
+        kernel_rows=shape(lambda la: la.R),
         halo_rows=np.maximum(shape(lambda la: la.R - la.stride), 0.0),
         linear=linear,
         depthwise=np.array([la.kind == "depthwise" for la in workload]),
@@ -476,6 +478,7 @@ def evaluate(
         ifmap=t.ifmap,
         ofmap=t.ofmap,
         in_rows=t.in_rows,
+        kernel_rows=t.kernel_rows,
         out_rows=np.where(t.linear, 1.0, t.rows),
         halo_rows=t.halo_rows,
         graph=t.graph,
