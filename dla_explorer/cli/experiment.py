@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
-from dla_explorer.cli._common import formatter
-from dla_explorer.study import experiment, report
+from dla_explorer.cli._common import add_parser
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "run",
         help="run an experiment (e.g. the reference work's comparison)",
-        formatter_class=formatter,
         description="Prune every model at every sparsity, simulate every design (DDR4 and HBM2) "
         "in every mode (dense, unpacked, packed), add the CPU and GPU baselines and "
         "run the design-space search; write CSV tables to the results folder. "
-        "Running again resumes (pruned models are reused, the search continues).",
+        "Running again resumes (pruned models are reused, the search continues). "
+        "Ends with the headline figures per model (frames/s, frames/s/W, what packing and "
+        "HBM2 buy).",
         epilog="examples:\n  dla-explorer run experiments/paper.yaml        # default size\n"
         "  dla-explorer run experiments/paper.yaml --full # the whole study\n"
         "  dla-explorer report results/paper",
@@ -30,10 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--report", action="store_true", help="write the report when done")
     p.set_defaults(handler=run)
 
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "report",
         help="write the HTML report and Markdown summary of a results folder",
-        formatter_class=formatter,
         description="Turn the tables of 'dla-explorer run' into report.html (self-contained, "
         "images embedded) and report.md (images in figures/) in the same folder.",
     )
@@ -42,17 +44,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dla_explorer.study import analysis, experiment, report
+
     spec = experiment.load_experiment(args.spec)
     folder = experiment.run_experiment(
         spec, args.spec, args.out, full=args.full, run_search=not args.no_search
     )
     print(f"results in {folder}/")
+    print("headline:")
+    for line in report.summary(analysis.load(folder)):
+        print(textwrap.fill(line, width=100, initial_indent="  ", subsequent_indent="    "))
     if args.report:
         return run_report(argparse.Namespace(results=folder))
     return 0
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from dla_explorer.study import report
+
     html_path, md_path = report.write_report(args.results)
     print(f"report: {html_path} (open it in a browser)\nsummary: {md_path}")
     return 0

@@ -31,9 +31,17 @@ import numpy as np
 from tqdm import tqdm
 
 from dla_explorer.core.errors import UsageError
+from dla_explorer.core.vocab import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    DEFAULT_ALPHA,
+    DEFAULT_GAMMA,
+    MODES,
+    Algorithm,
+    Mode,
+)
 from dla_explorer.packing import cache as _packcache
 from dla_explorer.packing.activations import compressed_activation_bytes
-from dla_explorer.packing.combine import ALGORITHMS
 from dla_explorer.packing.format import PackedPass, singleton_labels
 from dla_explorer.packing.format import passes as _passes_of
 from dla_explorer.packing.format import pruned_weight as _pruned_weight
@@ -46,12 +54,10 @@ from dla_explorer.packing.packed import (
     positive_int,
 )
 from dla_explorer.packing.passes import PassPlan, plan
+from dla_explorer.packing.store import load as load_packed
+from dla_explorer.packing.store import save as save_packed
 from dla_explorer.sparsity.pruning import SparseModel, parse_nm
 
-MODES = ("dense", "unpacked", "packed", "nm")
-DEFAULT_ALPHA = 8
-DEFAULT_GAMMA = 1.75
-DEFAULT_ALGORITHM = "fast"
 # tqdm shows the bar only when packing outlasts this many seconds
 PROGRESS_DELAY_S = 1.0
 # where packed groupings are cached: True for default_cache_dir(), a folder, or None for none
@@ -60,20 +66,27 @@ DEFAULT_CACHE: CacheSpec = True
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "DEFAULT_ALPHA",
     "DEFAULT_CACHE",
+    "DEFAULT_GAMMA",
     "FRAME_COLUMNS",
     "MODES",
+    "Algorithm",
     "CacheSpec",
     "Geometry",
     "PackedLayer",
     "PackedPass",
+    "Mode",
     "PackedWorkload",
     "compressed_activation_bytes",
     "conflict_pruned_weights",
     "default_cache_dir",
+    "load_packed",
     "pack",
     "packed_passes",
     "pruned_layer_weight",
+    "save_packed",
 ]
 
 default_cache_dir = _packcache.default_cache_dir
