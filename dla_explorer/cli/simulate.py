@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(target, packing.PackedWorkload):
         if args.mode not in (None, target.mode):
             raise UsageError(
-                f"{args.model}: packed in mode {target.mode}; --mode {args.mode} needs 'pack' again"
+                f"{args.model}: packed in mode {target.mode}; for --mode {args.mode} run 'pack' again"
             )
         print(
             f"{args.model}: packed in mode {target.mode} for k_vec {target.k_vec} "
