@@ -19,12 +19,13 @@ def test_index_bits_scalar_and_array_agree_with_hand_values(choices, bits):
 def test_sizes():
     assert units.precision_bytes("int8") == 1 and units.precision_bytes("fp16") == 2
     assert units.bytes_for_bits(0) == 0 and units.bytes_for_bits(1) == 1 and units.bytes_for_bits(17) == 3
-    assert units.MIB == 1_048_576 and units.PICO * units.TERA == pytest.approx(1.0)
+    assert units.MIB == 1_048_576 and units.PICO == 1e-12 and units.TERA == 1e12
 
 
 def test_vocabularies_are_their_literal_types():
     assert vocab.MODES == ("dense", "unpacked", "packed", "nm")
-    assert vocab.PRUNING_METHODS == typing.get_args(vocab.PruningMethod)
+    assert vocab.PRUNING_METHODS == ("random", "magnitude", "magnitude_global", "nm")
+    assert typing.get_args(vocab.Sampler) == vocab.SAMPLERS and "cmaes" in vocab.SAMPLERS
     assert vocab.DEFAULT_ALGORITHM in vocab.ALGORITHMS
 
 
