@@ -55,7 +55,7 @@ def test_packed_file_round_trip_and_errors(sparse_file, tmp_path):
         assert a.layer == b.layer and a.schedule == b.schedule and a.select_bits == b.select_bits
         assert np.array_equal(a.labels, b.labels) and np.array_equal(a.packed_columns, b.packed_columns)
     pd.testing.assert_frame_equal(back.to_frame(8), packed.to_frame(8))
-    with pytest.raises(DlaError, match="a pruned checkpoint: give it to 'pack' first"):
+    with pytest.raises(DlaError, match="a pruned checkpoint, not a packed workload: give it to 'pack' first"):
         packing.load_packed(sparse_file)
     damaged = tmp_path / "cut.npz"
     damaged.write_bytes((tmp_path / "p.npz").read_bytes()[:-100])

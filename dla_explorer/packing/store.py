@@ -13,35 +13,25 @@ import dataclasses
 import hashlib
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dla_explorer.core.errors import DlaError
-from dla_explorer.core.fileio import atomic_open
+from dla_explorer.core.npzfile import load_npz, npz_format, save_npz
 from dla_explorer.packing.packed import PackedLayer, PackedWorkload
+from dla_explorer.sparsity import checkpoint
 from dla_explorer.workload import AuxOp, Layer, Workload
 
 FORMAT = "dla-explorer.packed-workload"
 FORMAT_VERSION = 1
 #: PackedLayer fields stored as arrays (one entry per pass; labels one per column, or absent)
+__all__ = ["ARRAY_FIELDS", "FORMAT", "FORMAT_VERSION", "load", "npz_format", "save"]
 ARRAY_FIELDS = ("rows", "channels", "columns", "nonzero_columns", "packed_columns", "labels")
 _SCALAR_FIELDS = tuple(
     f.name for f in dataclasses.fields(PackedLayer) if f.name not in ARRAY_FIELDS and f.name != "layer"
 )
-
-
-def npz_format(path: str | os.PathLike) -> str | None:
-    """The `format` an .npz file's JSON manifest declares (checkpoints and packed files both have
-    one), or None when the file has no readable manifest."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            manifest = json.loads(archive["manifest"].tobytes().decode())
-    except (OSError, ValueError, KeyError, EOFError, UnicodeDecodeError, zipfile.BadZipFile):
-        return None
-    return manifest.get("format") if isinstance(manifest, dict) else None
 
 
 def _digest(manifest: dict, arrays: dict[str, np.ndarray]) -> str:
@@ -71,7 +61,6 @@ def save(packed: PackedWorkload, path: str | os.PathLike) -> Path:
     Returns:
         The path written.
     """
-    path = Path(path)
     arrays: dict[str, Any] = {}
     layers = []
     for index, layer in enumerate(packed.layers):
@@ -101,10 +90,7 @@ def save(packed: PackedWorkload, path: str | os.PathLike) -> Path:
         "packed_layers": layers,
     }
     manifest["sha256"] = _digest(manifest, arrays)
-    arrays["manifest"] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
-    with atomic_open(path, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    return path
+    return save_npz(path, manifest, arrays)
 
 
 def load(path: str | os.PathLike) -> PackedWorkload:
@@ -120,35 +106,13 @@ def load(path: str | os.PathLike) -> PackedWorkload:
         DlaError: the file is missing, is not a packed workload (a checkpoint, say), was written
             by a newer dla-explorer, or is corrupt or truncated.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DlaError(f"{path}: packed workload not found")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            manifest = json.loads(archive["manifest"].tobytes().decode())
-            _check_manifest(path, manifest)
-            arrays = {name: archive[name] for name in archive.files if name != "manifest"}
-    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError, UnicodeDecodeError) as exc:
-        raise DlaError(
-            f"{path}: not a readable packed workload (corrupt or truncated: {type(exc).__name__})"
-        ) from None
+    if Path(path).is_file() and npz_format(path) == checkpoint.FORMAT:
+        raise DlaError(f"{path}: a pruned checkpoint, not a packed workload: give it to 'pack' first")
+    manifest, arrays = load_npz(path, FORMAT, FORMAT_VERSION, "packed workload")
     stored = manifest.pop("sha256", None)
     if stored != _digest(manifest, arrays):
         raise DlaError(f"{path}: checksum mismatch (the file is corrupt)")
     return _build(manifest, arrays)
-
-
-def _check_manifest(path: Path, manifest: Any) -> None:
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        hint = " (a pruned checkpoint: give it to 'pack' first)" if found else ""
-        raise DlaError(f"{path}: not a packed workload written by 'dla-explorer pack --out'{hint}")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise DlaError(
-            f"{path}: written in format version {version}; this dla-explorer reads versions up to "
-            f"{FORMAT_VERSION}: upgrade dla-explorer"
-        )
 
 
 def _tuples(fields: dict[str, Any]) -> dict[str, Any]:
