@@ -18,7 +18,7 @@ from dla_explorer.sim import simulator
 from dla_explorer.sparsity import checkpoint, pruning
 from dla_explorer.workload import read_scalesim_csv, to_scalesim_csv
 
-HEAVY = ("torch", "optuna", "matplotlib", "pandas", "numba")
+HEAVY = ("torch", "optuna", "matplotlib", "pandas", "numba", "numpy")
 
 
 def test_cli_import_loads_no_heavy_package():

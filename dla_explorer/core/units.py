@@ -8,9 +8,11 @@ DRAM figures (GB/s, MB/frame) are decimal, as memory vendors quote them.
 from __future__ import annotations
 
 import math
-from typing import overload
+import numbers
+from typing import TYPE_CHECKING, overload
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported when an array is given: the CLI's start-up stays light
+    import numpy as np
 
 BITS_PER_BYTE = 8
 KIB = 1024  # bytes in a binary kilobyte (KiB)
@@ -69,7 +71,9 @@ def index_bits(choices: int | np.ndarray) -> int | np.ndarray:
     Returns:
         The bit width, of the same kind as `choices` (an int, or an int64 array).
     """
-    if isinstance(choices, np.ndarray):
-        safe = np.maximum(choices, 1)
-        return np.where(safe > 1, np.ceil(np.log2(safe)), 0).astype(np.int64)
-    return math.ceil(math.log2(choices)) if choices > 1 else 0
+    if isinstance(choices, numbers.Integral):
+        return math.ceil(math.log2(choices)) if choices > 1 else 0
+    import numpy as np
+
+    safe = np.maximum(choices, 1)
+    return np.where(safe > 1, np.ceil(np.log2(safe)), 0).astype(np.int64)
