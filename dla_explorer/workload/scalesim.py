@@ -83,15 +83,16 @@ def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workl
     if not lines:
         raise UsageError(f"{path}: empty topology file")
     header = [h.strip() for h in lines[0].rstrip(",").split(",")]
-    if [h.lower() for h in header[:8]] != [c.lower() for c in SCALESIM_COLUMNS]:
+    width = len(SCALESIM_COLUMNS)
+    if [h.lower() for h in header[:width]] != [c.lower() for c in SCALESIM_COLUMNS]:
         raise UsageError(f"{path}: header must start with: {', '.join(SCALESIM_COLUMNS)}")
     layers = []
     for number, line in enumerate(lines[1:], start=2):
         cells = [c.strip() for c in line.rstrip(",").split(",")]
-        if len(cells) < 8:
-            raise UsageError(f"{path}: row {number} has {len(cells)} columns, expected 8")
+        if len(cells) < width:
+            raise UsageError(f"{path}: row {number} has {len(cells)} columns, expected {width}")
         try:
-            h, w, r, s, c, k, stride = (int(v) for v in cells[1:8])
+            h, w, r, s, c, k, stride = (int(v) for v in cells[1:width])
         except ValueError:
             raise UsageError(f"{path}: row {number}: sizes must be whole numbers") from None
         if r > h or s > w:
