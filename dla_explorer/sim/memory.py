@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dla_explorer.core.units import BITS_PER_BYTE, KIB, MEGA, NANO
 from dla_explorer.packing import compressed_activation_bytes
-from dla_explorer.sim.units import BITS_PER_BYTE, KIB, MEGA, NANO
 
 if TYPE_CHECKING:
     from dla_explorer.sim.graph import GraphArrays

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dla_explorer.core.units import BITS_PER_BYTE, PICO
 from dla_explorer.sim.config import Device
-from dla_explorer.sim.units import BITS_PER_BYTE, PICO
 
 
 def lookup(values: np.ndarray, table: dict) -> np.ndarray:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dla_explorer.core.units import BITS_PER_BYTE, KIB, index_bits
 from dla_explorer.sim.config import DEPTHWISE_WINDOW, FORMATS, Architecture, Device
-from dla_explorer.sim.units import KIB_BITS
 
 
 def _blocks(bits: np.ndarray, width: np.ndarray, device: Device) -> np.ndarray:
@@ -55,11 +55,11 @@ def usage(
     multipliers = pe_multipliers + np.asarray(depthwise_vec) * DEPTHWISE_WINDOW * q_vec * lanes
     select = select_bits(alpha)
     stream_width = c_vec * alpha * q_vec * lanes * feature_bits
-    stream = _blocks(np.asarray(stream_buffer_kb) * KIB_BITS, stream_width, device)
+    stream = _blocks(np.asarray(stream_buffer_kb) * KIB * BITS_PER_BYTE, stream_width, device)
     filter_width = c_vec * (mantissa_bits + select) + exponent_bits
-    filters = k_vec * _blocks(np.asarray(filter_cache_kb) * KIB_BITS, filter_width, device)
+    filters = k_vec * _blocks(np.asarray(filter_cache_kb) * KIB * BITS_PER_BYTE, filter_width, device)
     mux_alms = pe_multipliers * mantissa_bits * (alpha - 1) * device.alms_per_mux_bit  # PE array only
-    esram_bits = np.asarray(stream_buffer_esram_kb, dtype=np.float64) * KIB_BITS
+    esram_bits = np.asarray(stream_buffer_esram_kb, dtype=np.float64) * KIB * BITS_PER_BYTE
     return {
         "multipliers": multipliers,
         "dsp": np.ceil(multipliers * np.asarray(dsp_per_multiplier)),
@@ -73,8 +73,7 @@ def usage(
 
 def select_bits(alpha) -> np.ndarray:
     """ceil(log2 alpha) select bits per packed weight (0 without packing hardware)."""
-    alpha = np.asarray(alpha)
-    return np.where(alpha > 1, np.ceil(np.log2(np.maximum(alpha, 1))), 0)
+    return index_bits(np.asarray(alpha))
 
 
 def fmax_mhz(device: Device, used: dict[str, np.ndarray], alpha) -> np.ndarray:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from dla_explorer import packing
 from dla_explorer.core.errors import UsageError
+from dla_explorer.core.units import BITS_PER_BYTE, GIGA, KIB, MEGA, OPS_PER_MAC
 from dla_explorer.sim import memory as mem
 from dla_explorer.sim import power
 from dla_explorer.sim.config import (
@@ -47,7 +48,6 @@ from dla_explorer.sim.config import (
 )
 from dla_explorer.sim.graph import GraphArrays, graph_arrays
 from dla_explorer.sim.resources import device_excess, fmax_mhz, usage, violation_text
-from dla_explorer.sim.units import BITS_PER_BYTE, GIGA, KIB_BITS, MEGA
 from dla_explorer.sparsity.pruning import SparseModel
 
 POSITIVE_COLUMNS = (
@@ -383,7 +383,7 @@ def weight_fetches(
         / (passes * _col(d, "k_vec"))
         * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
     )
-    fits = per_pe_bits <= _col(d, "filter_cache_kb") * KIB_BITS
+    fits = per_pe_bits <= _col(d, "filter_cache_kb") * KIB * BITS_PER_BYTE
     fetches = np.where(fits, np.where(passes > 1, slices, 1.0), tiles)
     return {"fetches": fetches, "filter_fits": fits}
 
@@ -551,9 +551,9 @@ def totals(
         "power_w": watts,
         "energy_j_per_frame": energy / batch,
         "fps_per_w": fps / watts,
-        "gops_effective": 2 * useful / latency / GIGA,
-        "gops_dense_equiv": 2 * dense_macs * batch / latency / GIGA,
-        "gops_peak": 2 * per_layer["multipliers"] * per_layer["clock_mhz_used"] * MEGA / GIGA,
+        "gops_effective": OPS_PER_MAC * useful / latency / GIGA,
+        "gops_dense_equiv": OPS_PER_MAC * dense_macs * batch / latency / GIGA,
+        "gops_peak": OPS_PER_MAC * per_layer["multipliers"] * per_layer["clock_mhz_used"] * MEGA / GIGA,
         "utilization": useful / per_layer["issued_macs"].sum(axis=1),
         "compute_s": compute,
         "memory_s": memory,
