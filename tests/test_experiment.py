@@ -27,8 +27,8 @@ cpu_baseline: skylake_xeon
 gpu_baseline: v100
 search: search.yaml
 buffer_sweep_kb: [512, 4096]
-default: {search_trials: 6, cpu_repeats: 1}
-full: {search_trials: 8, cpu_repeats: 1}
+default: {search_trials: 6, cpu_seconds: 0.2, uncertainty: 64}
+full: {search_trials: 8, cpu_seconds: 0.2}
 paper:
   hbm2_over_ddr4: {mobilenet_v2: 3.0}
   over_cpu: {mobilenet_v2: 2.1}
@@ -76,13 +76,33 @@ def test_tables_cover_every_case(results):
     assert set(baselines["baseline"]) == {
         "skylake_xeon",
         "v100",
+        "skylake_xeon (roofline bound)",
+        "v100 (roofline bound)",
         "this machine (dense)",
         "this machine (pruned)",
     }
+    published = baselines[baselines["kind"] == "published"].set_index("baseline")
+    assert published.loc["v100", "fps"] == 738  # hw_configs/baselines/v100.yaml, mobilenet_v2
+    assert (published["fps_p5"] < published["fps"]).all() and (published["fps"] < published["fps_p95"]).all()
     sweep = pd.read_csv(results / "buffer_sweep.csv")
     assert sorted(sweep["stream_buffer_kb"].unique()) == [512, 4096]
     record = json.loads((results / "experiment.json").read_text())
     assert record["search"]["trials"]["COMPLETE"] == 6
+
+
+def test_uncertainty_bands(results):
+    comparison = pd.read_csv(results / "comparison.csv")
+    headline = comparison[comparison.sparsity == 0.9]
+    # bands on the headline rows only; the nominal figure lies inside its 5-95% band
+    assert headline["fps_p5"].notna().all() and comparison[comparison.sparsity == 0.5]["fps_p5"].isna().all()
+    for figure in ("fps", "power_w", "fps_per_w"):
+        assert (headline[f"{figure}_p5"] <= headline[figure] * 1.0001).all()
+        assert (headline[figure] <= headline[f"{figure}_p95"] * 1.0001).all()
+    assert (headline["power_w_p95"] > headline["power_w_p5"]).all()  # static power is an estimate
+    ratios = pd.read_csv(results / "uncertainty.csv")
+    assert set(ratios["figure"]) == {"hbm2_over_ddr4", "over_cpu", "v100_speed", "v100_power_efficiency"}
+    assert (ratios["p5"] <= ratios["p50"]).all() and (ratios["p50"] <= ratios["p95"]).all()
+    assert (ratios["samples"] == 64).all()
 
 
 def test_speedups_beside_the_paper(results):

@@ -28,9 +28,10 @@ from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import atomic_open, load_yaml_model, write_text_atomic
 from dla_explorer.dse import search
 from dla_explorer.dse.spec import load_spec
-from dla_explorer.sim import baselines, simulator
+from dla_explorer.sim import baselines, simulator, uncertainty
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity import checkpoint, pruning
+from dla_explorer.study import bands
 from dla_explorer.workload import zoo as models
 
 RECORD = "experiment.json"
@@ -50,7 +51,8 @@ class Size(_Strict):
     """What a run at this size does (the default finishes in minutes; --full is the whole study)."""
 
     search_trials: PositiveInt
-    cpu_repeats: PositiveInt = 3
+    cpu_seconds: pydantic.PositiveFloat = Field(3.0, description="time budget of each CPU measurement")
+    uncertainty: int = Field(0, ge=0, description="Monte-Carlo samples for the 5-95% bands (0: none)")
 
 
 class PaperFigures(_Strict):
@@ -81,6 +83,7 @@ class ExperimentSpec(_Strict):
     cpu_baseline: str
     gpu_baseline: str
     measure_cpu: bool = True
+    cpu_threads: PositiveInt = Field(1, description="torch threads of the CPU measurement (pinned)")
     search: str | None = Field(None, description="search spec, relative to this file")
     buffer_sweep_kb: list[pydantic.PositiveFloat] = Field(
         default_factory=list, description="stream-buffer sizes for the HBM2-vs-DDR4 sensitivity"
@@ -208,15 +211,22 @@ def _buffer_sweep(
 
 
 def _baselines(
-    spec: ExperimentSpec, sparse_models: dict[str, pruning.SparseModel], repeats: int
+    spec: ExperimentSpec, sparse_models: dict[str, pruning.SparseModel], seconds: float
 ) -> pd.DataFrame:
+    """Per model: each baseline's published point (named after the baseline: what comparisons
+    use), its roofline (an upper bound only), and this machine's CPU measured here."""
     rows = []
     for model, sparse in sparse_models.items():
         for name in (spec.cpu_baseline, spec.gpu_baseline):
-            point = baselines.roofline(hw.load_baseline(name), sparse.workload, batch=spec.batch)
-            rows.append({"model": model, "baseline": name, "kind": "roofline", **point})
+            baseline = hw.load_baseline(name)
+            published = baselines.measured(baseline, model)
+            if published is not None:
+                rows.append({"model": model, "baseline": name, "kind": "published", **published})
+            bound = name if published is None else f"{name} (roofline bound)"
+            roofline = baselines.roofline(baseline, sparse.workload, batch=spec.batch)
+            rows.append({"model": model, "baseline": bound, "kind": "roofline", **roofline})
         if spec.measure_cpu:
-            measured = baselines.measure_cpu_baseline(sparse, spec.batch, repeats)
+            measured = baselines.measure_cpu_baseline(sparse, spec.batch, spec.cpu_threads, seconds)
             for variant, point in measured.items():
                 rows.append(
                     {
@@ -231,6 +241,56 @@ def _baselines(
     return pd.DataFrame(rows)
 
 
+def _bands(
+    spec: ExperimentSpec,
+    headline: dict[str, pruning.SparseModel],
+    device: hw.Device,
+    hardware: dict[str, tuple[hw.Architecture, hw.Memory]],
+    samples: int,
+    comparison: pd.DataFrame,
+    baseline_table: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """5-95% bands at the headline sparsity: `<figure>_p5` / `<figure>_p95` columns on the
+    comparison and published-baseline rows, and the paper's ratios as bands (uncertainty.csv)."""
+    design_bands, baseline_bands, ratios = [], [], []
+    cpu, gpu = hw.load_baseline(spec.cpu_baseline), hw.load_baseline(spec.gpu_baseline)
+    names = {k: d.memory for k, d in spec.designs.items()} | {
+        "cpu": spec.cpu_baseline,
+        "gpu": spec.gpu_baseline,
+    }
+    for model, sparse in headline.items():
+        drawn = bands.design_samples(
+            sparse, hardware, list(spec.modes), device, samples, spec.batch, spec.seed
+        )
+        design_bands.append(uncertainty.bands(drawn, ["design", "mode"], bands.FIGURES).assign(model=model))
+        cpu_drawn = bands.baseline_samples(cpu, spec.cpu_baseline, model, samples, spec.seed)
+        gpu_drawn = bands.baseline_samples(gpu, spec.gpu_baseline, model, samples, spec.seed)
+        both = pd.concat([cpu_drawn, gpu_drawn], ignore_index=True)
+        if len(both):
+            baseline_bands.append(
+                uncertainty.bands(both, ["baseline"], bands.BASELINE_FIGURES).assign(model=model)
+            )
+        ratios.append(
+            bands.ratio_bands(
+                drawn,
+                cpu_drawn,
+                gpu_drawn,
+                model,
+                spec.hbm2_design,
+                spec.ddr4_designs,
+                spec.paper.model_dump(),
+                names,
+            )
+        )
+    keys = ["model", "design", "mode"]
+    table = pd.concat(design_bands, ignore_index=True).assign(sparsity=spec.headline_sparsity)
+    comparison = comparison.merge(table, on=[*keys, "sparsity"], how="left")
+    if baseline_bands:
+        published = pd.concat(baseline_bands, ignore_index=True).assign(kind="published")
+        baseline_table = baseline_table.merge(published, on=["model", "baseline", "kind"], how="left")
+    return comparison, baseline_table, pd.concat(ratios, ignore_index=True).assign(samples=samples)
+
+
 def run_experiment(
     spec: ExperimentSpec,
     source: str | Path,
@@ -238,8 +298,10 @@ def run_experiment(
     full: bool = False,
     run_search: bool = True,
     progress: bool = True,
+    uncertainty: int | None = None,
 ) -> Path:
-    """Run the experiment into `out` (default results/<name>) and return the folder."""
+    """Run the experiment into `out` (default results/<name>) and return the folder.
+    `uncertainty` samples (default: the size's) add 5-95% bands (see `_bands`)."""
     folder = Path(out or Path("results") / spec.name)
     _check_folder(folder, spec, str(source))
     folder.mkdir(parents=True, exist_ok=True)
@@ -264,12 +326,20 @@ def run_experiment(
         if sparsity == spec.headline_sparsity:
             headline[model] = sparse
             buffers.append(_buffer_sweep(spec, sparse, device, hardware).assign(**labels))
-    _write_csv(pd.concat(totals, ignore_index=True), folder / "comparison.csv")
+    comparison = pd.concat(totals, ignore_index=True)
+    baseline_table = _baselines(spec, headline, size.cpu_seconds)
+    samples = size.uncertainty if uncertainty is None else uncertainty
+    if samples:
+        comparison, baseline_table, ratios = _bands(
+            spec, headline, device, hardware, samples, comparison, baseline_table
+        )
+        _write_csv(ratios, folder / "uncertainty.csv")
+    _write_csv(comparison, folder / "comparison.csv")
     _write_csv(pd.concat(layers, ignore_index=True), folder / "layers.csv")
     _write_csv(pd.concat(packed, ignore_index=True), folder / "packing.csv")
     _write_csv(pd.DataFrame(packed_totals), folder / "packing_totals.csv")
     _write_csv(pd.concat(buffers, ignore_index=True), folder / "buffer_sweep.csv")
-    _write_csv(_baselines(spec, headline, size.cpu_repeats), folder / "baselines.csv")
+    _write_csv(baseline_table, folder / "baselines.csv")
 
     previous = folder / RECORD
     search_summary = json.loads(previous.read_text()).get("search") if previous.is_file() else None
