@@ -142,3 +142,22 @@ def test_bands_are_percentiles():
         assert table.loc[group, "x_p5"] == pytest.approx(np.percentile(values, 5))
         assert table.loc[group, "x_p95"] == pytest.approx(np.percentile(values, 95))
         assert table.loc[group, "x_p50"] == pytest.approx(np.median(values))
+
+
+def test_cli_bands(tiny_sparse, tmp_path, capsys):
+    from dla_explorer.cli import build_parser, main
+    from dla_explorer.sparsity import checkpoint
+
+    path = tmp_path / "tiny.npz"
+    checkpoint.save(tiny_sparse, path)
+    assert main(["simulate", str(path), "--memory", "ddr4_2666_x1", "--no-cache", "--uncertainty", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "5-95% over 200 samples of 14 estimates" in out  # 10 in the device YAML, 4 in the memory's
+    power = next(line for line in out.splitlines() if line.strip().startswith("power") and ".." in line)
+    before, after = power.split("..")
+    low, high = float(before.split()[-1].replace(",", "")), float(after.split()[0].replace(",", ""))
+    assert low < high
+    assert build_parser().parse_args(["run", "x.yaml", "--uncertainty", "0"]).uncertainty == 0
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["run", "x.yaml", "--uncertainty", "-1"])
+    assert exit_.value.code == 2

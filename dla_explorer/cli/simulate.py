@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from dla_explorer import packing
 from dla_explorer.cli._common import (
     formatter,
@@ -13,10 +16,17 @@ from dla_explorer.cli._common import (
     write_csv,
 )
 from dla_explorer.sim import config as hw
-from dla_explorer.sim import simulator
+from dla_explorer.sim import simulator, uncertainty
 from dla_explorer.sim.resources import resources
 from dla_explorer.sparsity import checkpoint, pruning
 
+BAND_FIGURES = (
+    ("fps", "throughput", 1, "frames/s"),
+    ("power_w", "power", 1, "W"),
+    ("fps_per_w", "efficiency", 1, "frames/s/W"),
+    ("latency_s", "latency", 1e3, "ms"),
+    ("energy_j_per_frame", "energy", 1e3, "mJ/frame"),
+)
 LAYER_COLUMNS = ["layer", "kind", "bound", "compute_us", "memory_us", "time_us", "utilization", "dram_kb"]
 
 
@@ -49,6 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=positive_int, default=1, help="frames per batch (default 1)")
     p.add_argument("--csv", metavar="PATH", help="write the per-layer table as CSV")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the packing cache")
+    p.add_argument(
+        "--uncertainty",
+        type=positive_int,
+        metavar="N",
+        help="also draw N Monte-Carlo samples of every estimate (ranges in hw_configs/) and print "
+        "the 5-95%% band of each headline figure",
+    )
     p.set_defaults(handler=run)
 
 
@@ -101,6 +118,29 @@ def run(args: argparse.Namespace) -> int:
     )
     print_table(layers[LAYER_COLUMNS], "{:.2f}")
     print_totals(result)
+    if args.uncertainty:
+        print_bands(sparse, arch, memory, device, args.mode, args.batch, args.uncertainty, cache)
     if args.csv:
         write_csv(layers, args.csv)
     return 0
+
+
+def print_bands(
+    sparse: pruning.SparseModel,
+    arch: hw.Architecture,
+    memory: hw.Memory,
+    device: hw.Device,
+    mode: str,
+    batch: int,
+    n: int,
+    cache: packing.CacheSpec,
+) -> None:
+    """The 5-95% band of each headline figure over n samples of the estimates (one batch call)."""
+    base = pd.DataFrame([simulator.design_row(arch, memory, mode)])
+    samples = uncertainty.monte_carlo(base, [(arch, memory)], device, n)
+    drawn = simulator.simulate_batch(sparse, samples, device, batch, cache=cache)
+    count = len(uncertainty.design_estimates(arch, memory, device))
+    print(f"  bands       5-95% over {n} samples of {count} estimates:")
+    for figure, label, scale, unit in BAND_FIGURES:
+        p5, p50, p95 = np.percentile(drawn[figure] * scale, [5, 50, 95])
+        print(f"    {label:<12}{p5:,.2f} .. {p95:,.2f} {unit} (median {p50:,.2f})")
