@@ -150,7 +150,9 @@ def test_cli_bands(tiny_sparse, tmp_path, capsys):
 
     path = tmp_path / "tiny.npz"
     checkpoint.save(tiny_sparse, path)
-    assert main(["simulate", str(path), "--memory", "ddr4_2666_x1", "--no-cache", "--uncertainty", "200"]) == 0
+    assert (
+        main(["simulate", str(path), "--memory", "ddr4_2666_x1", "--no-cache", "--uncertainty", "200"]) == 0
+    )
     out = capsys.readouterr().out
     assert "5-95% over 200 samples of 14 estimates" in out  # 10 in the device YAML, 4 in the memory's
     power = next(line for line in out.splitlines() if line.strip().startswith("power") and ".." in line)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from dla_explorer.core.errors import UsageError
+from dla_explorer.workload.zoo.classic import AlexNet, ResNet8, ResNet18
 from dla_explorer.workload.zoo.mobilenet import MobileNetV1, MobileNetV2
 from dla_explorer.workload.zoo.resnet import resnet50
 
@@ -21,6 +22,10 @@ _REGISTRY: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "resnet50": (resnet50, "ResNet-50 v1.5 (He et al. 2016): 25.6 M parameters, 4.1 GMACs"),
     "mobilenet_v1": (MobileNetV1, "MobileNet v1 1.0 (Howard et al. 2017): 4.2 M params, 569 MMACs"),
     "mobilenet_v2": (MobileNetV2, "MobileNet v2 1.0 (Sandler et al. 2018): 3.5 M params, 300 MMACs"),
+    # networks of published DLA measurements (validation/points.yaml)
+    "alexnet": (AlexNet, "AlexNet (Krizhevsky et al. 2012, one tower): 61 M params, 0.71 GMACs"),
+    "resnet18": (ResNet18, "ResNet-18 (He et al. 2016): 11.7 M params, 1.8 GMACs"),
+    "resnet8": (ResNet8, "MLPerf Tiny ResNet-8 (CIFAR-10, 32x32 input): 78 K params, 12.5 MMACs"),
 }
 
 
