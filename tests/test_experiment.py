@@ -68,7 +68,7 @@ def results(spec_file):
 
 def test_tables_cover_every_case(results):
     comparison = pd.read_csv(results / "comparison.csv")
-    assert len(comparison) == 2 * 2 * 2  # sparsities x designs x modes
+    assert len(comparison) == 2 * 2 * 2 + 2  # sparsities x designs x modes + the DSE pair
     assert set(comparison["mode"]) == {"unpacked", "packed"}
     layers = pd.read_csv(results / "layers.csv")
     assert len(layers) == 8 * 53 and {"compute_s", "memory_s", "time_s"} <= set(layers)
@@ -100,9 +100,53 @@ def test_uncertainty_bands(results):
         assert (headline[figure] <= headline[f"{figure}_p95"] * 1.0001).all()
     assert (headline["power_w_p95"] > headline["power_w_p5"]).all()  # static power is an estimate
     ratios = pd.read_csv(results / "uncertainty.csv")
-    assert set(ratios["figure"]) == {"hbm2_over_ddr4", "over_cpu", "v100_speed", "v100_power_efficiency"}
+    assert set(ratios["figure"]) == {
+        "hbm2_over_ddr4",
+        "over_cpu",
+        "v100_speed",
+        "v100_power_efficiency",
+        "dse_hbm2_over_ddr4",
+    }
     assert (ratios["p5"] <= ratios["p50"]).all() and (ratios["p50"] <= ratios["p95"]).all()
     assert (ratios["samples"] == 64).all()
+
+
+def test_packed_figures_carry_effective_sparsity(results):
+    comparison = pd.read_csv(results / "comparison.csv")
+    packed = comparison[(comparison["mode"] == "packed") & comparison["design"].isin(["ddr4_x1", "hbm2"])]
+    unpacked = comparison[comparison["mode"] == "unpacked"].set_index(["sparsity", "design"])
+    from dla_explorer.workload import extract, zoo
+
+    total = sum(la.weights for la in extract(zoo.get("mobilenet_v2")).layers)
+    packing_totals = pd.read_csv(results / "packing_totals.csv").set_index("sparsity")
+    for row in packed.itertuples():
+        # effective sparsity = 1 - kept non-zeros / all weights; conflict pruning only removes
+        network = packing_totals.loc[row.sparsity]
+        assert row.effective_sparsity == pytest.approx(1 - network["nnz_after"] / total)
+        assert row.effective_sparsity >= 1 - network["nnz_before"] / total
+        assert row.pruned_share == pytest.approx(network["pruned_share"])
+        assert row.packed_speedup_bound == pytest.approx(1 / (1 - row.effective_sparsity))
+        assert row.packed_speedup == pytest.approx(row.fps / unpacked.loc[(row.sparsity, row.design), "fps"])
+        above = row.packed_speedup > row.packed_speedup_bound * 1.001
+        assert above == (
+            isinstance(row.packed_speedup_note, str) and row.packed_speedup_note.startswith("above")
+        )
+
+
+def test_dse_best_is_compared_on_both_memories(results):
+    """The searched design and the same design on DDR4: only the memory differs."""
+    comparison = pd.read_csv(results / "comparison.csv")
+    pair = comparison[comparison["design"].isin(["dse_best_hbm2", "dse_best_ddr4"])].set_index("design")
+    assert len(pair) == 2
+    same = ["k_vec", "c_vec", "q_vec", "lanes", "clock_mhz", "alpha", "gamma", "stream_buffer_kb"]
+    assert (pair.loc["dse_best_hbm2", same] == pair.loc["dse_best_ddr4", same]).all()
+    assert pair.loc["dse_best_ddr4", "mem_kind"] == "ddr4" and pair.loc["dse_best_hbm2", "mem_kind"] == "hbm2"
+    assert (pair["pruned_share"] <= 0.02).all()
+    search = pd.read_csv(json.loads((results / "experiment.json").read_text())["search"]["table"])
+    fastest = search[search["feasible"].astype(bool)]["fps"].max()
+    assert pair.loc["dse_best_hbm2", "fps"] <= fastest * (1 + 1e-9)
+    ratios = pd.read_csv(results / "uncertainty.csv").set_index("figure")
+    assert "dse_hbm2_over_ddr4" in ratios.index
 
 
 def test_speedups_beside_the_paper(results):

@@ -61,6 +61,21 @@ def _band(values: np.ndarray) -> dict[str, float]:
     return {"p5": p5, "p50": p50, "p95": p95}
 
 
+def ratio_row(figure: str, label: str, model: str, values: np.ndarray, reference: float | None) -> dict:
+    """One ratio's band beside the paper's figure: inside the 5-95% band or not, and how wide."""
+    band = _band(values)
+    return {
+        "figure": figure,
+        "comparison": label,
+        "model": model,
+        **band,
+        "paper": reference,
+        "paper_inside_band": bool(reference is not None and band["p5"] <= reference <= band["p95"]),
+        "half_width": (band["p95"] - band["p5"]) / 2 / band["p50"],
+        "within_limit": (band["p95"] - band["p5"]) / 2 / band["p50"] <= BAND_LIMIT,
+    }
+
+
 def ratio_bands(
     designs: pd.DataFrame,
     cpu: pd.DataFrame,
@@ -79,19 +94,7 @@ def ratio_bands(
     rows = []
 
     def add(figure: str, label: str, values: np.ndarray) -> None:
-        reference = paper.get(figure, {}).get(model)
-        band = _band(values)
-        rows.append(
-            {
-                "figure": figure,
-                "comparison": label,
-                "model": model,
-                **band,
-                "paper": reference,
-                "paper_inside_band": bool(reference is not None and band["p5"] <= reference <= band["p95"]),
-                "half_width": (band["p95"] - band["p5"]) / 2 / band["p50"],
-            }
-        )
+        rows.append(ratio_row(figure, label, model, values, paper.get(figure, {}).get(model)))
 
     for name in ddr4:
         add(
@@ -105,6 +108,4 @@ def ratio_bands(
         add("v100_speed", f"speed vs {names['gpu']} (published)", fpga / gpu["fps"].to_numpy())
         efficiency = packed[("fps_per_w", hbm2)].to_numpy() / gpu["fps_per_w"].to_numpy()
         add("v100_power_efficiency", f"power efficiency vs {names['gpu']} (published)", efficiency)
-    table = pd.DataFrame(rows)
-    table["within_limit"] = table["half_width"] <= BAND_LIMIT
-    return table
+    return pd.DataFrame(rows)

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import atomic_open, load_yaml_model, write_text_atomic
 from dla_explorer.dse import search
-from dla_explorer.dse.spec import load_spec
+from dla_explorer.dse.spec import METRICS, load_spec
 from dla_explorer.sim import baselines, simulator, uncertainty
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity import checkpoint, pruning
@@ -85,6 +85,9 @@ class ExperimentSpec(_Strict):
     measure_cpu: bool = True
     cpu_threads: PositiveInt = Field(1, description="torch threads of the CPU measurement (pinned)")
     search: str | None = Field(None, description="search spec, relative to this file")
+    max_pruned_share: float = Field(
+        0.02, ge=0, le=1, description="the searched design may conflict-prune at most this share of |w|"
+    )
     buffer_sweep_kb: list[pydantic.PositiveFloat] = Field(
         default_factory=list, description="stream-buffer sizes for the HBM2-vs-DDR4 sensitivity"
     )
@@ -318,6 +321,7 @@ def run_experiment(
         sparse = sparse_model(spec, model, sparsity, folder)
         labels = {"model": model, "sparsity": sparsity}
         model_totals, model_layers = _simulate_model(spec, sparse, device, hardware)
+        model_totals = _packing_fairness(model_totals, sparse)
         totals.append(model_totals.assign(**labels))
         layers.append(model_layers.assign(**labels))
         per_layer, network = _packing_tables(sparse, hardware[spec.hbm2_design][0])
@@ -357,13 +361,130 @@ def run_experiment(
         "search": search_summary,
         "spec": spec.model_dump(mode="json"),
     }
+    if search_summary:
+        _dse_memory_pair(spec, search_summary, device, headline, folder, samples)
     write_text_atomic(folder / RECORD, json.dumps(record, indent=1))
     return folder
+
+
+def _pruned_share(sparse: pruning.SparseModel, k_vec: int, alpha: int, gamma: float) -> tuple[float, float]:
+    """(effective sparsity after packing, share of |w| conflict pruning removed) of a packing."""
+    packed = simulator.packed_table(sparse, "packed", k_vec, alpha, gamma).packed
+    network = packed.totals(1)
+    total = float(sum(la.weights for la in sparse.workload.layers))
+    return 1 - network["nnz_after"] / total, float(network["pruned_share"])
+
+
+def _packing_fairness(totals: pd.DataFrame, sparse: pruning.SparseModel) -> pd.DataFrame:
+    """Beside every packed figure: the effective sparsity after packing (conflict pruning drops
+    weights), the share of |w| it dropped, the packed over unpacked speedup of the same design and
+    its fair bound 1 / (1 - effective sparsity), with the reason when the speedup exceeds it."""
+    totals = totals.copy()
+    for column in ("effective_sparsity", "pruned_share", "packed_speedup", "packed_speedup_bound"):
+        totals[column] = float("nan")
+    totals["packed_speedup_note"] = ""
+    for i in totals.index[totals["mode"] == "packed"]:
+        row = totals.loc[i]
+        effective, share = _pruned_share(sparse, int(row["k_vec"]), int(row["alpha"]), float(row["gamma"]))
+        bound = 1 / (1 - effective)
+        totals.loc[i, ["effective_sparsity", "pruned_share", "packed_speedup_bound"]] = [
+            effective,
+            share,
+            bound,
+        ]
+        unpacked = totals[(totals["design"] == row["design"]) & (totals["mode"] == "unpacked")]
+        if unpacked.empty:
+            continue
+        speedup = float(row["fps"] / unpacked["fps"].iloc[0])
+        totals.loc[i, "packed_speedup"] = speedup
+        if speedup > bound * 1.001:
+            share_bound = float(unpacked["memory_bound_share"].iloc[0])
+            totals.loc[i, "packed_speedup_note"] = (
+                f"above 1/(1 - effective sparsity) = {bound:.2f}: the unpacked design is memory-bound "
+                f"{share_bound:.0%} of its time and stores every weight cell, zeros included; the "
+                "packed one fetches only the kept cells"
+                if share_bound > 0
+                else f"above 1/(1 - effective sparsity) = {bound:.2f}: the dense schedule leaves lanes "
+                "idle on layers narrower than the array, packing fills them"
+            )
+    return totals
+
+
+def _dse_memory_pair(
+    spec: ExperimentSpec,
+    summary: dict,
+    device: hw.Device,
+    headline: dict[str, pruning.SparseModel],
+    folder: Path,
+    samples: int,
+) -> None:
+    """The search's fastest feasible design whose packing prunes at most `max_pruned_share` of
+    |w|, simulated as searched (HBM2) and with the first DDR4 design's memory: the same array,
+    clock and packing, so "HBM2 DSE best vs DDR4" compares memories only. Rows `dse_best_hbm2`
+    and `dse_best_ddr4` are appended to comparison.csv (and their ratio band to uncertainty.csv)."""
+    table_path = Path(summary["table"])
+    if not table_path.is_file() or not Path(summary["spec"]).is_file():
+        return
+    table = pd.read_csv(table_path)
+    if "fps" not in table or "feasible" not in table:
+        return
+    table = table[table["feasible"].fillna(False).astype(bool) & table["fps"].notna()]
+    search_spec = load_spec(summary["spec"])
+    recipe = search_spec.models[0].recipe
+    model = recipe.model if isinstance(recipe, pruning.Recipe) else search_spec.models[0].label
+    if model not in headline:
+        return
+    sparse = headline[model]
+    base_arch, base_memory = (
+        hw.load_architecture(search_spec.base.arch),
+        hw.load_memory(search_spec.base.memory),
+    )
+    arch_fields = [c for c in hw.ARCH_FIELDS if c in table]
+    memory_fields = [c for c in hw.MEMORY_FIELDS if f"mem_{c}" in table]
+    candidates = []
+    for _, row in table.sort_values("fps", ascending=False).iterrows():
+        arch = base_arch.model_copy(update={c: row[c] for c in arch_fields})
+        arch = hw.Architecture.model_validate(arch.model_dump())  # back to the fields' types
+        _, share = _pruned_share(sparse, arch.k_vec, arch.alpha, arch.gamma)
+        if share <= spec.max_pruned_share:
+            memory = base_memory.model_copy(update={c: row[f"mem_{c}"] for c in memory_fields})
+            candidates.append((arch, hw.Memory.model_validate(memory.model_dump())))
+            break
+    if not candidates:
+        return
+    arch, hbm2 = candidates[0]
+    ddr4 = hw.load_memory(spec.designs[spec.ddr4_designs[0]].memory)
+    hardware = {"dse_best_hbm2": (arch, hbm2), "dse_best_ddr4": (arch, ddr4)}
+    pair = _packing_fairness(_simulate_model(spec, sparse, device, hardware)[0], sparse)
+    pair = pair[pair["mode"] == "packed"].assign(model=model, sparsity=spec.headline_sparsity)
+    comparison = pd.read_csv(folder / "comparison.csv")
+    comparison = comparison[~comparison["design"].isin(list(hardware))]
+    if samples:
+        drawn = bands.design_samples(sparse, hardware, ["packed"], device, samples, spec.batch, spec.seed)
+        pair = pair.merge(uncertainty.bands(drawn, ["design", "mode"], bands.FIGURES), on=["design", "mode"])
+        fps = drawn.pivot(index="sample", columns="design", values="fps")
+        ratio = bands.ratio_row(
+            "dse_hbm2_over_ddr4",
+            f"HBM2 DSE best vs DDR4 ({ddr4.name}), same array, packed",
+            model,
+            (fps["dse_best_hbm2"] / fps["dse_best_ddr4"]).to_numpy(),
+            spec.paper.hbm2_over_ddr4.get(model),
+        )
+        path = folder / "uncertainty.csv"
+        if path.is_file():
+            ratios = pd.read_csv(path)
+            ratios = ratios[ratios["figure"] != "dse_hbm2_over_ddr4"]
+            _write_csv(pd.concat([ratios, pd.DataFrame([ratio]).assign(samples=samples)]), path)
+    _write_csv(pd.concat([comparison, pair], ignore_index=True), folder / "comparison.csv")
 
 
 def _run_search(spec: ExperimentSpec, path: Path, folder: Path, trials: int, progress: bool) -> dict:
     search_spec = load_spec(path)
     search_spec = search_spec.model_copy(update={"results": str(folder / "search")})
+    if "pruned_share" in METRICS:  # the search itself respects the limit when it can measure it
+        limits = {**search_spec.constraints.max, "pruned_share": spec.max_pruned_share}
+        constraints = search_spec.constraints.model_copy(update={"max": limits})
+        search_spec = search_spec.model_copy(update={"constraints": constraints})
     report = search.run_search(
         search_spec, str(path), search.SearchOptions(n_trials=trials, progress=progress)
     )
