@@ -140,3 +140,9 @@ def test_validate_command(small_points, tmp_path, capsys):
     table = pd.read_csv(tmp_path / "t.csv")
     expected = 0 if abs(table.loc[table.id == "r8_a", "error"].iloc[0]) <= 0.15 else 1
     assert main(["validate", str(small_points), "--no-docs", "--check"]) == expected
+
+
+def test_cli_defaults_match_the_study_module():
+    from dla_explorer.cli import validate
+
+    assert validate.DEFAULT_POINTS == validation.DEFAULT_POINTS and validate.DEFAULT_DOCS == validation.DOCS

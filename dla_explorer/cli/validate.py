@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from dla_explorer.cli._common import formatter, print_table, write_csv
-from dla_explorer.study import validation
+from dla_explorer.cli._common import add_parser, print_table, write_csv
 
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_POINTS = (
+    ROOT / "validation" / "points.yaml"
+)  # study.validation.DEFAULT_POINTS (a test keeps them equal)
+DEFAULT_DOCS = ROOT / "docs" / "validation.md"
 COLUMNS = ["id", "set", "model", "figure", "published", "simulated", "error", "ddr_error", "power_error"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "validate",
         help="simulate published data points and compare",
-        formatter_class=formatter,
         description="Simulate every published data point of POINTS.yaml (device, architecture as "
         "published, model, precision, clock, memory; published frames/s and, where given, DRAM MB "
         "per frame and power, or a ratio of two designs), print simulated against published with "
@@ -25,13 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "points",
         nargs="?",
-        default=str(validation.DEFAULT_POINTS),
         metavar="POINTS.yaml",
-        help="the points (default validation/points.yaml)",
+        help="the points (default validation/points.yaml of the repository)",
     )
     p.add_argument("--no-docs", action="store_true", help="do not write the table into docs/validation.md")
     p.add_argument(
-        "--docs", default=str(validation.DOCS), metavar="PATH", help="the Markdown file to write into"
+        "--docs",
+        metavar="PATH",
+        help="the Markdown file to write into (default docs/validation.md of the repository)",
     )
     p.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
     p.add_argument(
@@ -41,7 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    table = validation.run(args.points)
+    from dla_explorer.study import validation
+
+    points = args.points or DEFAULT_POINTS
+    table = validation.run(points)
     print_table(table[COLUMNS], "{:.3f}")
     for name, check in validation.summary(table).items():
         print(
@@ -54,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(table, args.csv)
     if not args.no_docs:
-        validation.write_docs(
-            validation.markdown(table, validation.load_points(args.points).sources), args.docs
-        )
-        print(f"table written into {args.docs}")
+        docs = args.docs or DEFAULT_DOCS
+        validation.write_docs(validation.markdown(table, validation.load_points(points).sources), docs)
+        print(f"table written into {docs}")
     return 1 if args.check and not ok else 0
