@@ -148,6 +148,9 @@ def test_dse_best_is_compared_on_both_memories(results):
     assert pair.loc["dse_best_hbm2", "fps"] <= fastest * (1 + 1e-9)
     ratios = pd.read_csv(results / "uncertainty.csv").set_index("figure")
     assert "dse_hbm2_over_ddr4" in ratios.index
+    table = analysis.speedups(analysis.load(results))
+    row = table[table.comparison.str.startswith("HBM2 DSE best")].iloc[0]
+    assert row.simulated == pytest.approx(pair.loc["dse_best_hbm2", "fps"] / pair.loc["dse_best_ddr4", "fps"])
 
 
 def test_speedups_beside_the_paper(results):
