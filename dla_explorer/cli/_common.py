@@ -78,10 +78,9 @@ def print_table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    from dla_explorer.core.fileio import atomic_open
+    from dla_explorer.core.fileio import write_csv_atomic
 
-    with atomic_open(path, "w") as handle:
-        frame.to_csv(handle, index=False)
+    write_csv_atomic(frame, path)
     print(f"wrote {path}")
 
 
