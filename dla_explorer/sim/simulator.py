@@ -96,14 +96,16 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
 
 
 def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
-    for name in POSITIVE_COLUMNS:
-        bad = np.flatnonzero(~(d[name] > 0))
-        if bad.size:
-            raise UsageError(f"design {bad[0]}: key '{name}' must be > 0 (got {d[name][bad[0]]!r})")
-    for name in NONNEGATIVE_COLUMNS:
-        bad = np.flatnonzero(~(d[name] >= 0))
-        if bad.size:
-            raise UsageError(f"design {bad[0]}: key '{name}' must be >= 0 (got {d[name][bad[0]]!r})")
+    for names, rule, holds in (
+        (POSITIVE_COLUMNS, "> 0", np.greater),
+        (NONNEGATIVE_COLUMNS, ">= 0", np.greater_equal),
+    ):
+        for name in names:
+            ok = holds(d[name], 0)
+            if ok.all():  # the common case: no index search
+                continue
+            bad = np.flatnonzero(~ok)
+            raise UsageError(f"design {bad[0]}: key '{name}' must be {rule} (got {d[name][bad[0]]!r})")
     unknown = set(d["precision"]) - set(device.multipliers_per_dsp)
     if unknown:
         raise UsageError(f"key 'precision': {device.name} has no {sorted(unknown)[0]} multipliers")
