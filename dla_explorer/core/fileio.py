@@ -7,6 +7,7 @@ interrupted run never leaves a half-written file behind under a name a later run
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -64,16 +65,93 @@ def format_validation_error(source: str, err: pydantic.ValidationError) -> str:
     return f"{source}: key '{key}': {msg}{more}"
 
 
-def read_yaml(path: str | os.PathLike) -> Any:
+def write_csv_atomic(frame: Any, path: str | os.PathLike) -> Path:
+    """A pandas DataFrame as CSV (no index), written atomically."""
+    with atomic_open(path, "w") as handle:
+        frame.to_csv(handle, index=False)
+    return Path(path)
+
+
+def read_text(path: str | os.PathLike, what: str = "file") -> str:
+    """A UTF-8 text file; a missing, unreadable or binary file is a one-line DlaError."""
     path = Path(path)
     if not path.is_file():
-        raise DlaError(f"{path}: file not found")
+        raise DlaError(f"{path}: {what} not found")
     try:
-        return yaml.safe_load(path.read_text())
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DlaError(f"{path}: not UTF-8 text (byte {exc.start}); is it a binary file?") from None
+
+
+# A YAML document whose aliases expand to more nodes than this is refused: a few lines of
+# nested aliases (the "billion laughs") would otherwise expand to gigabytes when validated,
+# hashed or dumped. Real specs and configs have a few hundred nodes.
+MAX_YAML_NODES = 100_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that counts the nodes of the document with every alias expanded."""
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None:
+            _expanded_size(node, {}, set())
+        return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], active: set[int]) -> int:
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in active:
+        raise yaml.YAMLError("a recursive alias (an anchor used inside itself)")
+    active.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(n, sizes, active) for n in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(
+            _expanded_size(k, sizes, active) + _expanded_size(v, sizes, active) for k, v in node.value
+        )
+    active.discard(key)
+    if size > MAX_YAML_NODES:
+        raise yaml.YAMLError(f"aliases expand to more than {MAX_YAML_NODES:,} values (an alias bomb?)")
+    sizes[key] = size
+    return size
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    text = read_text(path)
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise UsageError(f"{path}: not valid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise UsageError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+
+
+# Whole numbers in configs, recipes and specs stay within the exactly representable doubles:
+# counts beyond this overflow numpy's int64 arithmetic downstream (10^300 fill cycles did).
+MAX_INT = 2**53
+
+
+def check_int_bounds(model: pydantic.BaseModel) -> None:
+    """Raise ValueError naming the first int field (or int in a list / dict field) beyond MAX_INT;
+    used by the `after` validators of the config base classes."""
+    for name, value in model:
+        values = (
+            value.values()
+            if isinstance(value, dict)
+            else value
+            if isinstance(value, list | tuple)
+            else [value]
+        )
+        for item in values:
+            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+                raise ValueError(f"{name}: {item:.3g} is out of range (at most 2**53 in magnitude)")
 
 
 def validate(model: type[M], data: Any, source: str) -> M:
@@ -89,3 +167,28 @@ def validate(model: type[M], data: Any, source: str) -> M:
 def load_yaml_model(model: type[M], path: str | os.PathLike) -> M:
     """Read a YAML file and validate it as `model`; errors name the file and the key."""
     return validate(model, read_yaml(path), str(path))
+
+
+class FileLock:
+    """An exclusive fcntl lock on a file, released by the kernel when the process dies (so a
+    killed run never leaves a stale lock behind). `blocking=False` raises DlaError(busy) at once
+    when another process holds it."""
+
+    def __init__(self, path: str | os.PathLike, blocking: bool = True, busy: str = "") -> None:
+        self.path = Path(path)
+        self.blocking, self.busy = blocking, busy
+        self._handle: Any = None
+
+    def __enter__(self) -> FileLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.path, "a")  # noqa: SIM115 - held until __exit__
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | (0 if self.blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self._handle.close()
+            raise DlaError(self.busy or f"{self.path}: locked by another process") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()

@@ -8,13 +8,13 @@ in the shipped YAML files and in docs/model.md.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pydantic
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from dla_explorer.core.errors import UsageError
-from dla_explorer.core.fileio import load_yaml_model
+from dla_explorer.core.fileio import check_int_bounds, load_yaml_model
 
 Precision = Literal["int8", "fp16"]
 PRECISION_BITS = {"int8": 8, "fp16": 16}
@@ -22,7 +22,13 @@ CONFIG_ROOT = Path(__file__).resolve().parents[2] / "hw_configs"
 
 
 class _Config(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    # .inf / .nan in a YAML file are refused at load (they gave power "nan W")
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @pydantic.model_validator(mode="after")
+    def _bounded_ints(self) -> Any:
+        check_int_bounds(self)
+        return self
 
 
 class Energy(_Config):
