@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dla_explorer.core.errors import DlaError
+from dla_explorer.core.fileio import cut_torn_tail
 from dla_explorer.dse.results import (
     append_csv,
-    cut_torn_tail,
     best_per_objective,
     hypervolume,
     load_results,

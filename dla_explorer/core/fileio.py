@@ -83,6 +83,17 @@ def read_text(path: str | os.PathLike, what: str = "file") -> str:
         raise DlaError(f"{path}: not UTF-8 text (byte {exc.start}); is it a binary file?") from None
 
 
+def cut_torn_tail(path: Path) -> None:
+    """Cut a last line left incomplete by a killed writer or a full disk. Only for the file's
+    writer, under its lock: a reader must never write (it would cut rows being appended)."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "rb+") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
 # A YAML document whose aliases expand to more nodes than this is refused: a few lines of
 # nested aliases (the "billion laughs") would otherwise expand to gigabytes when validated,
 # hashed or dumped. Real specs and configs have a few hundred nodes.

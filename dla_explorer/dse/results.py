@@ -112,23 +112,12 @@ def _write_sqlite(table: pd.DataFrame, folder: Path, kind: str) -> None:
 
 def append_csv(table: pd.DataFrame, path: Path) -> None:
     """Append rows (with the header when the file is new); flushed so a kill loses at most the
-    batch being written, which the writer cuts (`cut_torn_tail`) before appending again."""
+    batch being written, which the writer cuts (fileio.cut_torn_tail) before appending again."""
     new = not path.is_file() or path.stat().st_size == 0
     with open(path, "a", newline="") as handle:
         table.to_csv(handle, index=False, header=new)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def cut_torn_tail(path: Path) -> None:
-    """Cut a last line left incomplete by a killed writer. Only for the file's writer, which
-    holds the folder's lock: a reader must never write (it would cut rows being appended)."""
-    if not path.is_file():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        with open(path, "rb+") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
 
 
 def read_csv_complete(path: Path, key: str | None = None) -> pd.DataFrame | None:
@@ -280,7 +269,11 @@ def load_results(target: str) -> Loaded:
     if "://" in target or path.suffix in (".log", ".journal") or path.name == STUDY_DB:
         return _load_study(target)
     if path.is_dir():
-        tables = {kind: t for kind in TABLES if (t := read_csv_complete(path / f"{kind}.csv", _KEYS[kind]))}
+        tables = {
+            kind: t
+            for kind in TABLES
+            if (t := read_csv_complete(path / f"{kind}.csv", _KEYS[kind])) is not None
+        }
         if (path / STUDY_DB).is_file():
             # the study is the source of truth: search.csv is only exported at the end of a
             # run, so after a killed run it misses trials the study holds

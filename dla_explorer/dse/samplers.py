@@ -38,7 +38,9 @@ def option_errors(name: str, options: dict[str, Any]) -> list[tuple[str, str]]:
             return [(option, f"not an option of the {name} sampler (options: {', '.join(allowed)})")]
         default = params[option].default
         if isinstance(default, bool | int | float) and default is not inspect.Parameter.empty:
-            expected = bool if isinstance(default, bool) else (int, float) if isinstance(default, float) else int
+            expected = (
+                bool if isinstance(default, bool) else (int, float) if isinstance(default, float) else int
+            )
             if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, expected):
                 kind = type(default).__name__
                 return [(option, f"must be of type {kind} (its default is {default!r}; got {value!r})")]

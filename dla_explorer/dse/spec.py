@@ -248,7 +248,6 @@ class SamplerSpec(_Strict):
         description="keyword arguments of the Optuna sampler (e.g. n_startup_trials, multivariate)",
     )
 
-
     @pydantic.field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
@@ -285,7 +284,9 @@ def _objectives(value: Any) -> Any:
 
 
 class Spec(_Strict):
-    name: str = Field(pattern=NAME_PATTERN, description="results/<name>/ and study name (a plain folder name)")
+    name: str = Field(
+        pattern=NAME_PATTERN, description="results/<name>/ and study name (a plain folder name)"
+    )
     description: str = ""
     models: list[ModelEntry] = Field(min_length=1)
     device: str

@@ -18,11 +18,10 @@ import pandas as pd
 from tqdm import tqdm
 
 from dla_explorer.core.errors import DlaError
-from dla_explorer.core.fileio import FileLock
+from dla_explorer.core.fileio import FileLock, cut_torn_tail
 from dla_explorer.dse.evaluation import Evaluator
 from dla_explorer.dse.results import (
     append_csv,
-    cut_torn_tail,
     prepare_dir,
     read_csv_complete,
     write_sqlite,
@@ -61,7 +60,9 @@ def run_sweep(spec: Spec, source: str, batch_size: int | None = None, progress: 
         if done is not None:
             points = done["point"].to_numpy()
             if points.min() < 0 or points.max() >= len(grid):
-                raise DlaError(f"{path}: holds points outside the grid of {len(grid)} (delete it to start over)")
+                raise DlaError(
+                    f"{path}: holds points outside the grid of {len(grid)} (delete it to start over)"
+                )
             finished[points] = True
         todo = grid[~finished].sort_values(PACKING_ORDER, kind="stable")
         evaluator = Evaluator(spec, space)
