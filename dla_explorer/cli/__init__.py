@@ -56,3 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dla-explorer {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # read-only folder, a folder as output, disk full, unwritable cache
+        print(f"dla-explorer {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"dla-explorer {args.command}: error: out of memory (inputs too large?)", file=sys.stderr)
+        return 1
+
+
+def os_error_text(exc: OSError) -> str:
+    """'path: reason' in one line (e.g. 'results/x/sweep.csv: No space left on device')."""
+    where = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{where}: {reason}" if where else str(reason)

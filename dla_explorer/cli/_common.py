@@ -10,6 +10,9 @@ import pandas as pd
 from dla_explorer.core.fileio import atomic_open
 
 
+MAX_COUNT = 10**9  # the largest count an option takes (array sizes, trials, workers, rows)
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -17,6 +20,8 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if value > MAX_COUNT:  # beyond int64 products downstream (--rows 10^20 overflowed)
+        raise argparse.ArgumentTypeError(f"{value} must be at most {MAX_COUNT:,}")
     return value
 
 

@@ -135,7 +135,7 @@ def _recipe_from_args(args: argparse.Namespace) -> tuple[Recipe, str]:
 def run_prune(args: argparse.Namespace) -> int:
     recipe, output = _recipe_from_args(args)
     sparse = prune_recipe(recipe)
-    checkpoint.save(sparse, output)
+    checkpoint.save(sparse, output, source_key=checkpoint.recipe_key(recipe))  # reused by search
     print_summary(sparse, output)
     return 0
 

@@ -45,7 +45,7 @@ def claim_folder(folder: Path, record: str, digest: str, source: str, data: dict
     run resumed with a changed spec is refused too."""
     path = folder / record
     if path.is_file():
-        old = _read_json(path)
+        old = read_json(path)
         if old.get("hash") != digest:
             raise DlaError(
                 f"{folder}: holds results of {what} {old.get('source')} (hash "
@@ -61,7 +61,7 @@ def claim_folder(folder: Path, record: str, digest: str, source: str, data: dict
     return folder
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -79,7 +79,7 @@ def prepare_dir(spec: Spec, source: str) -> Path:
 
 def read_spec_record(folder: Path) -> dict | None:
     record = folder / SPEC_FILE
-    return _read_json(record) if record.is_file() else None
+    return read_json(record) if record.is_file() else None
 
 
 # -- tables --------------------------------------------------------------------------------------
@@ -114,10 +114,13 @@ def append_csv(table: pd.DataFrame, path: Path) -> None:
     """Append rows (with the header when the file is new); flushed so a kill loses at most the
     batch being written, which the writer cuts (fileio.cut_torn_tail) before appending again."""
     new = not path.is_file() or path.stat().st_size == 0
-    with open(path, "a", newline="") as handle:
-        table.to_csv(handle, index=False, header=new)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(path, "a", newline="") as handle:
+            table.to_csv(handle, index=False, header=new)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:  # a full disk: the torn batch is cut when the sweep is run again
+        raise DlaError(f"{path}: cannot write ({exc.strerror or exc}); run again to resume") from None
 
 
 def read_csv_complete(path: Path, key: str | None = None) -> pd.DataFrame | None:

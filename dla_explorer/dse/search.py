@@ -179,6 +179,7 @@ class SearchReport:
     feasible: int
     seconds: float
     table: Path
+    resumed_from: int = 0  # finished trials the study held before this run
 
 
 def run_worker(
@@ -269,6 +270,7 @@ def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
     evaluator.load_models()
     opened = open_storage(target, spec.heartbeat, spec.name)
     study = open_study(spec, source, opened, make_sampler(spec, evaluator.space))
+    resumed_from = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
     budget = budget_of(spec, evaluator.space, n_trials)
     deadline = time.time() + timeout if timeout else None
     progress = Progress(spec, budget, options.progress)
@@ -300,7 +302,8 @@ def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
     counts = counts_of(trials)
     feasible = int(table.get("feasible", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
     ran = sum(t.state.is_finished() and _pid(t.user_attrs.get("worker")) in pids for t in trials)
-    return SearchReport(redact(target), spec.name, ran, counts, feasible, time.monotonic() - start, path)
+    seconds = time.monotonic() - start
+    return SearchReport(redact(target), spec.name, ran, counts, feasible, seconds, path, resumed_from)
 
 
 def _pid(worker: str | None) -> int | None:
