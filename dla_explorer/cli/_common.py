@@ -9,7 +9,6 @@ import pandas as pd
 
 from dla_explorer.core.fileio import atomic_open
 
-
 MAX_COUNT = 10**9  # the largest count an option takes (array sizes, trials, workers, rows)
 
 
