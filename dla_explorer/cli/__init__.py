@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args) or 0
-    except DlaError as exc:
-        print(f"dla-explorer {args.command}: error: {exc}", file=sys.stderr)
+    except DlaError as exc:  # one line, always (a library message may quote several)
+        text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"dla-explorer {args.command}: error: {text}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"dla-explorer {args.command}: interrupted", file=sys.stderr)

@@ -150,7 +150,8 @@ def read_yaml(path: str | os.PathLike) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise UsageError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = str(getattr(exc, "problem", None) or exc).strip().splitlines()
+        raise UsageError(f"{path}: not valid YAML{where}: {problem[0] if problem else 'parse error'}") from None
 
 
 # Whole numbers in configs, recipes and specs stay within the exactly representable doubles:
