@@ -151,7 +151,9 @@ def read_yaml(path: str | os.PathLike) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = str(getattr(exc, "problem", None) or exc).strip().splitlines()
-        raise UsageError(f"{path}: not valid YAML{where}: {problem[0] if problem else 'parse error'}") from None
+        raise UsageError(
+            f"{path}: not valid YAML{where}: {problem[0] if problem else 'parse error'}"
+        ) from None
 
 
 # Whole numbers in configs, recipes and specs stay within the exactly representable doubles:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ def load_model(entry: ModelEntry) -> SparseModel:
     checkpoint is used when `prune` wrote it from the same recipe content (no silent re-prune)."""
     if entry.checkpoint is not None:
         return checkpoint.load(entry.checkpoint)
-    recipe = entry.recipe if isinstance(entry.recipe, Recipe) else load_recipe(entry.recipe)
+    recipe = entry.recipe if isinstance(entry.recipe, Recipe) else load_recipe(str(entry.recipe))
     key = checkpoint.recipe_key(recipe)
     path = default_cache_dir() / "models" / f"{key}.npz"
     # where `prune` writes the recipe's checkpoint: its output, else models/<recipe stem>.npz
@@ -55,7 +56,7 @@ def load_model(entry: ModelEntry) -> SparseModel:
 
 def check_modes(spec: Spec, label: str, sparse: SparseModel) -> None:
     """Mode 'nm' needs a model pruned to an N:M pattern (otherwise every trial failed)."""
-    modes = set(spec.modes)
+    modes: set[Any] = set(spec.modes)
     if "mode" in spec.space and hasattr(spec.space["mode"], "choices"):
         modes |= set(spec.space["mode"].choices)
     if "nm" in modes and not sparse.recipe.get("nm"):

@@ -325,7 +325,7 @@ def _run_processes(
     pids: set[int],
 ) -> None:
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
+    context: Any = multiprocessing.get_context(method)
     _FORKED["evaluator"] = evaluator
     engine = getattr(opened.storage, "engine", None)
     if engine is not None:

@@ -70,13 +70,11 @@ class Space:
             **memory_row(hw.load_memory(spec.base.memory)),
         }
         self.configs = {"arch": {}, "memory": {}}
-        for kind, loader, to_row in (
-            ("arch", hw.load_architecture, arch_row),
-            ("memory", hw.load_memory, memory_row),
-        ):
-            param = self.params.get(kind)
-            for name in param.choices if param is not None else []:
-                self.configs[kind][name] = to_row(loader(name))
+        arch_param, memory_param = self.params.get("arch"), self.params.get("memory")
+        for name in arch_param.choices if arch_param is not None else []:
+            self.configs["arch"][name] = arch_row(hw.load_architecture(name))
+        for name in memory_param.choices if memory_param is not None else []:
+            self.configs["memory"][name] = memory_row(hw.load_memory(name))
 
     # -- one trial -------------------------------------------------------------------------------
 

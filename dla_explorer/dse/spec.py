@@ -206,7 +206,7 @@ class ModelEntry(_Strict):
             return self.name
         if isinstance(self.recipe, Recipe):
             return f"{self.recipe.model}_{self.recipe.method}{round(self.recipe.sparsity * 100)}"
-        return Path(self.recipe or self.checkpoint).stem
+        return Path(str(self.recipe or self.checkpoint)).stem
 
 
 class Base(_Strict):
@@ -291,7 +291,7 @@ class Spec(_Strict):
     models: list[ModelEntry] = Field(min_length=1)
     device: str
     batch: PositiveInt = 1
-    modes: list[Mode] = Field(default_factory=lambda: ["packed"], min_length=1)
+    modes: list[Mode] = Field(default_factory=lambda: list[Mode](["packed"]), min_length=1)
     base: Base
     space: dict[str, Param] = Field(default_factory=dict)
     objectives: Annotated[list[Objective], pydantic.BeforeValidator(_objectives), Field(min_length=1)]
@@ -337,7 +337,7 @@ class Spec(_Strict):
         return self
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Direction]:
         return [o.direction for o in self.objectives]
 
     @property
@@ -388,7 +388,7 @@ def _model_source(entry: ModelEntry) -> Any:
         return entry.recipe.model_dump(mode="json")
     if entry.recipe is not None and Path(entry.recipe).is_file():
         return load_recipe(entry.recipe).model_dump(mode="json")
-    return Path(entry.recipe or entry.checkpoint).name
+    return Path(str(entry.recipe or entry.checkpoint)).name
 
 
 class _KeyError(ValueError):

@@ -25,6 +25,7 @@ from typing import Any
 
 import optuna
 import sqlalchemy
+from optuna.storages.journal import JournalFileBackend
 
 from dla_explorer.core.errors import DlaError
 from dla_explorer.core.fileio import FileLock, cut_torn_tail
@@ -101,7 +102,7 @@ def open_storage(target: str, heartbeat: Heartbeat, study_name: str, create: boo
                 cut_torn_tail(path)
             finally:
                 lock.release()
-        backend = optuna.storages.journal.JournalFileBackend(str(path), lock_obj=lock)  # type: ignore[arg-type]
+        backend = JournalFileBackend(str(path), lock_obj=lock)  # type: ignore[arg-type]  # duck-typed lock
         return OpenedStorage(
             optuna.storages.JournalStorage(backend), FileLock(Path(f"{path}.budget.lock")), target
         )

@@ -186,7 +186,7 @@ def claim(
 
 
 def _metrics_attr(record: pd.Series) -> dict[str, Any]:
-    out = {m: float(record[m]) for m in METRICS if m in record}
+    out: dict[str, Any] = {m: float(record[m]) for m in METRICS if m in record}
     out.update(
         {
             "feasible": bool(record["feasible"]),

@@ -94,7 +94,7 @@ def save(sparse: SparseModel, path: str | os.PathLike, source_key: str | None = 
         arrays[f"mask{index}"] = np.packbits(mask.ravel())
         arrays[f"values{index}"] = sparse.weights[layer.name][mask].astype(np.float32)
     with atomic_open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub takes the kwargs as bools
     return path
 
 
