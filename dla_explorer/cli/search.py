@@ -14,7 +14,6 @@ from dla_explorer.dse.results import (
     load_results,
     pareto_front,
     parse_objectives,
-    searched,
 )
 from dla_explorer.dse.space import KEY_COLUMNS
 from dla_explorer.dse.spec import load_spec
@@ -180,12 +179,7 @@ def run_show_command(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Loaded:
-    if args.study:
-        from dla_explorer.dse.search import load_study_table
-
-        table, spec = load_study_table(args.target, args.study)
-        return Loaded(args.target, {"search": table}, list(spec.objectives), searched(spec.space))
-    return load_results(args.target)
+    return load_results(args.target, args.study)
 
 
 def show_table(

@@ -66,11 +66,12 @@ def format_validation_error(source: str, err: pydantic.ValidationError) -> str:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling)"
     elif first["type"] != "missing" and not isinstance(first.get("input"), dict | list):
-        msg = f"{msg} (got {first.get('input')!r})"
+        got = repr(first.get("input"))
+        msg = f"{msg} (got {got if len(got) <= 60 else got[:57] + '...'})"
     return f"{source}: key '{key}': {msg}{more}"
 
 
@@ -161,20 +162,16 @@ def read_yaml(path: str | os.PathLike) -> Any:
 MAX_INT = 2**53
 
 
-def check_int_bounds(model: pydantic.BaseModel) -> None:
-    """Raise ValueError naming the first int field (or int in a list / dict field) beyond MAX_INT;
-    used by the `after` validators of the config base classes."""
-    for name, value in model:
-        values = (
-            value.values()
-            if isinstance(value, dict)
-            else value
-            if isinstance(value, list | tuple)
-            else [value]
-        )
-        for item in values:
-            if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
-                raise ValueError(f"{name}: {item:.3g} is out of range (at most 2**53 in magnitude)")
+def check_int_bounds(value: Any) -> Any:
+    """`value` unchanged, or ValueError when it is (or holds, in a list / dict) an int beyond
+    MAX_INT; a wildcard field validator of the config base classes, so the error names the key."""
+    items = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
+    )
+    for item in items:
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+            raise ValueError(f"{item:.3g} is out of range (at most 2**53 in magnitude)")
+    return value
 
 
 def validate(model: type[M], data: Any, source: str) -> M:

@@ -265,12 +265,13 @@ def parse_objectives(text: str) -> list[Objective]:
     return out
 
 
-def load_results(target: str) -> Loaded:
+def load_results(target: str, study: str | None = None) -> Loaded:
     """A results folder, a results CSV or results.db, or an Optuna storage (URL / journal /
-    study.db). Reading never creates or changes anything."""
+    study.db; `study` names one when the storage holds several). Reading never creates or
+    changes anything."""
     path = Path(target)
-    if "://" in target or path.suffix in (".log", ".journal") or path.name == STUDY_DB:
-        return _load_study(target)
+    if study is not None or "://" in target or path.suffix in (".log", ".journal") or path.name == STUDY_DB:
+        return _load_study(target, study)
     if path.is_dir():
         tables = {
             kind: t
@@ -302,10 +303,10 @@ def load_results(target: str) -> Loaded:
 _KEYS = {"sweep": "point", "search": "trial"}
 
 
-def _load_study(target: str) -> Loaded:
+def _load_study(target: str, study: str | None = None) -> Loaded:
     from dla_explorer.dse.search import load_study_table  # optuna is needed only for studies
 
-    table, spec = load_study_table(target)
+    table, spec = load_study_table(target, study)
     return Loaded(target, {"search": table}, list(spec.objectives), searched(spec.space))
 
 

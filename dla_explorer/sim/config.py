@@ -25,10 +25,10 @@ class _Config(pydantic.BaseModel):
     # .inf / .nan in a YAML file are refused at load (they gave power "nan W")
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    @pydantic.model_validator(mode="after")
-    def _bounded_ints(self) -> Any:
-        check_int_bounds(self)
-        return self
+    @pydantic.field_validator("*", mode="after")
+    @classmethod
+    def _bounded_ints(cls, value: Any) -> Any:
+        return check_int_bounds(value)
 
 
 class Energy(_Config):
