@@ -49,10 +49,12 @@ def finished_trials(out: Path) -> int:
 
 def run_until(spec: str, out: Path, ready, rng: random.Random, what: str) -> float:
     """Start the run, wait until ready(), sleep a random moment, kill -9. Returns when killed."""
-    process = subprocess.Popen(command(spec, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = out.parent / f"{out.name}.{what}.log"  # a file, not a pipe: nobody reads it meanwhile
+    with open(log, "wb") as handle:
+        process = subprocess.Popen(command(spec, out), stdout=subprocess.DEVNULL, stderr=handle)
     while not ready():
         if process.poll() is not None:
-            raise SystemExit(f"the run ended before the {what} kill: {process.stderr.read().decode()[-500:]}")
+            raise SystemExit(f"the run ended before the {what} kill: {log.read_bytes().decode()[-500:]}")
         time.sleep(0.05)
     time.sleep(rng.uniform(0.0, 2.0))
     process.send_signal(signal.SIGKILL)
@@ -84,6 +86,7 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = Path(args.work or tempfile.mkdtemp(prefix="kill_resume_"))
+    work.mkdir(parents=True, exist_ok=True)
     whole, killed = work / "whole", work / "killed"
     for folder in (whole, killed):
         shutil.rmtree(folder, ignore_errors=True)
