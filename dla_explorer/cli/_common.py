@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dla_explorer.core.fileio import atomic_open
+from dla_explorer.core.fileio import write_csv_atomic
 
 MAX_COUNT = 10**9  # the largest count an option takes (array sizes, trials, workers, rows)
 
@@ -44,8 +44,7 @@ def print_table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    with atomic_open(path, "w") as handle:
-        frame.to_csv(handle, index=False)
+    write_csv_atomic(frame, path)
     print(f"wrote {path}")
 
 
