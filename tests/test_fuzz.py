@@ -13,6 +13,7 @@ import contextlib
 import io
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +132,20 @@ def mutated(draw: st.DrawFn, base: dict) -> str:
     return yaml.safe_dump(_replace(base, path, value), allow_unicode=True)
 
 
+@contextlib.contextmanager
+def _inside(folder: str) -> Iterator[None]:
+    """chdir for the block (contextlib.chdir needs Python 3.11; the project supports 3.10)."""
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def _run(files: dict[str, str | bytes], argv: list[str], may_succeed: bool = False) -> None:
     """Run the CLI in a fresh folder and check the error contract."""
-    with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
+    with tempfile.TemporaryDirectory() as folder, _inside(folder):
         for name, content in files.items():
             mode = "wb" if isinstance(content, bytes) else "w"
             with open(name, mode) as handle:
