@@ -71,7 +71,8 @@ def tables(out: Path) -> dict[str, pd.DataFrame]:
         if path.name == "baselines.csv":
             frame = frame[frame["kind"] != "measured"]  # timed on this machine
         if path.name == "search.csv":  # the retried copies of killed trials aside
-            frame = frame[frame["state"] == "COMPLETE"].reset_index(drop=True)
+            # (whose empty cells made the column types object: infer them again)
+            frame = frame[frame["state"] == "COMPLETE"].reset_index(drop=True).infer_objects()
         found[str(path.relative_to(out))] = frame.drop(columns=[c for c in TIMING if c in frame])
     return found
 
