@@ -281,8 +281,8 @@ def load_results(target: str, study: str | None = None) -> Loaded:
         if (path / STUDY_DB).is_file():
             # the study is the source of truth: search.csv is only exported at the end of a
             # run, so after a killed run it misses trials the study holds
-            record = read_spec_record(path) or {}
-            name = record.get("name") if isinstance(record.get("name"), str) else None
+            named = read_spec_record(path) or {}
+            name = named.get("name") if isinstance(named.get("name"), str) else None
             tables["search"] = _load_study(str(path / STUDY_DB), name).tables["search"]
         folder = path
     elif path.is_file() and path.suffix == ".csv":
