@@ -119,6 +119,22 @@ def si(value: float, unit: str = "") -> str:
     return f"{value:.3g} {unit}".rstrip()
 
 
+def require_extra(module: str, extra: str, needed_for: str) -> None:
+    """A one-line usage error, before any work, when an optional package is not installed.
+
+    Raises:
+        UsageError: `module` cannot be imported; the message names the extra that installs it.
+    """
+    import importlib.util
+
+    from dla_explorer.core.errors import UsageError
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(
+            f"{needed_for} needs the optional package '{module}': pip install 'dla-explorer[{extra}]'"
+        )
+
+
 @contextlib.contextmanager
 def working(description: str) -> Iterator[None]:
     """A progress line with the elapsed time (on a terminal only) while a step that reports no

@@ -61,6 +61,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
+def write_csv_atomic(frame: Any, path: str | os.PathLike) -> None:
+    """Write a pandas DataFrame as CSV (no index) atomically: readers never see half a table."""
+    with atomic_open(path, "w") as handle:
+        frame.to_csv(handle, index=False)
+
+
 def format_validation_error(source: str, err: pydantic.ValidationError) -> str:
     """One line naming the file, the key and the rule that failed (first error only)."""
     first = err.errors()[0]
@@ -73,13 +79,6 @@ def format_validation_error(source: str, err: pydantic.ValidationError) -> str:
         got = repr(first.get("input"))
         msg = f"{msg} (got {got if len(got) <= 60 else got[:57] + '...'})"
     return f"{source}: key '{key}': {msg}{more}"
-
-
-def write_csv_atomic(frame: Any, path: str | os.PathLike) -> Path:
-    """A pandas DataFrame as CSV (no index), written atomically."""
-    with atomic_open(path, "w") as handle:
-        frame.to_csv(handle, index=False)
-    return Path(path)
 
 
 def read_text(path: str | os.PathLike, what: str = "file") -> str:
