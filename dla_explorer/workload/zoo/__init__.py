@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from dla_explorer.core.errors import UsageError
+from dla_explorer.workload.zoo.digits import DIGITS_INPUT_SHAPE, DigitsCNN
 from dla_explorer.workload.zoo.mobilenet import MobileNetV1, MobileNetV2
 from dla_explorer.workload.zoo.resnet import resnet50
 
@@ -21,7 +22,10 @@ _REGISTRY: dict[str, tuple[Callable[[], nn.Module], str]] = {
     "resnet50": (resnet50, "ResNet-50 v1.5 (He et al. 2016): 25.6 M parameters, 4.1 GMACs"),
     "mobilenet_v1": (MobileNetV1, "MobileNet v1 1.0 (Howard et al. 2017): 4.2 M params, 569 MMACs"),
     "mobilenet_v2": (MobileNetV2, "MobileNet v2 1.0 (Sandler et al. 2018): 3.5 M params, 300 MMACs"),
+    "digits_cnn": (DigitsCNN, "4-conv CNN for the built-in digits task (16x16 grey): 70 k params, 3 MMACs"),
 }
+# models whose natural input is not a 224x224 RGB image
+_INPUT_SHAPES: dict[str, tuple[int, ...]] = {"digits_cnn": DIGITS_INPUT_SHAPE}
 
 
 def names() -> list[str]:
@@ -31,6 +35,12 @@ def names() -> list[str]:
 
 def describe(name: str) -> str:
     return _REGISTRY[_check(name)][1]
+
+
+def input_shape(name: str) -> tuple[int, ...]:
+    """The input shape a zoo model is meant for (N, C, H, W); DEFAULT_INPUT_SHAPE for the
+    ImageNet networks and for names outside the zoo."""
+    return _INPUT_SHAPES.get(name, DEFAULT_INPUT_SHAPE)
 
 
 def get(name: str, seed: int = 0) -> nn.Module:
