@@ -160,13 +160,14 @@ def run_accuracy(args: argparse.Namespace) -> int:
         )
         print_table(frame, "{:.4f}")
         top1 = dict(zip(frame["stage"], frame["top1"], strict=True))
+        reference = top1["sparse (retrained)"]
         print(
             f"{sparse.model} on {data.name} ({len(data.test)} held-out images), {label}, "
             f"{args.epochs} epochs in {args.iterations} rounds"
         )
         print(
-            f"  packing costs {100 * (top1['sparse (retrained)'] - top1['packed']):.2f} points of top-1 before "
-            f"fine-tuning, {100 * (top1['sparse (retrained)'] - top1['packed (fine-tuned)']):.2f} after "
+            f"  packing costs {100 * (reference - top1['packed']):.2f} points of top-1 before "
+            f"fine-tuning, {100 * (reference - top1['packed (fine-tuned)']):.2f} after "
             "(against the retrained sparse model)"
         )
         print(
