@@ -202,3 +202,49 @@ def test_cli_train_accuracy_and_fidelity(capsys, tmp_path, monkeypatch, digits):
     assert code == 2 and err.count("\n") == 1 and "neither a built-in task" in err
     code, _, err = run(capsys, "finetune", recipe, "--data", images, "-o", tmp_path / "o.npz")
     assert code == 2 and "labelled" in err
+
+
+def _spec(extra: dict) -> dict:
+    return {
+        "name": "t",
+        "models": [{"recipe": {"model": "digits_cnn", "method": "magnitude", "sparsity": 0.9}}],
+        "device": "stratix10_mx2100",
+        "base": {"arch": "dla_s10mx", "memory": "ddr4_2666_x1"},
+        **extra,
+    }
+
+
+def test_spec_accuracy_metrics_need_data():
+    from dla_explorer.dse.spec import parse_spec
+
+    with pytest.raises(UsageError, match="accuracy"):
+        parse_spec(_spec({"objectives": ["fps", "accuracy"]}), "s.yaml")
+    spec = parse_spec(_spec({"objectives": ["fps", "accuracy"], "accuracy": {"data": "digits"}}), "s.yaml")
+    assert spec.directions == ["maximize", "maximize"] and spec.accuracy.epochs == 0
+    # pruned share needs no data
+    parse_spec(_spec({"objectives": {"fps": "maximize", "pruned_share": "minimize"}}), "s.yaml")
+
+
+def test_design_metrics_match_direct_evaluation(sparse, trained, digits, tmp_path):
+    import pandas as pd
+
+    from dla_explorer.packing import pack
+
+    designs = pd.DataFrame(
+        {
+            "mode": ["packed", "unpacked", "packed"],
+            "k_vec": [32, 32, 32],
+            "alpha": [4, 4, 4],
+            "gamma": [1.0, 1.0, 1.0],
+        }
+    )
+    settings = ft.AccuracySettings(data="digits")
+    table = ft.design_metrics(sparse, designs, {"accuracy", "pruned_share"}, settings, trained, tmp_path)
+    packed = pack(sparse, Geometry(32, 4), "packed", 4, 1.0, cache=None)
+    assert table["pruned_share"].tolist() == pytest.approx(
+        [packed.totals(4)["pruned_share"], 0.0, packed.totals(4)["pruned_share"]]
+    )
+    weights = {p.name: pruned_layer_weight(sparse.weights[p.name], p) for p in packed}
+    expected = tasks.evaluate(ft.with_weights(trained, weights), digits.test)["top1"]
+    unpacked = tasks.evaluate(ft.with_weights(trained, sparse.weights), digits.test)["top1"]
+    assert table["accuracy"].tolist() == pytest.approx([expected, unpacked, expected])

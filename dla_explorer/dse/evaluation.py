@@ -18,6 +18,7 @@ import pandas as pd
 from dla_explorer.dse.space import DESIGN_COLUMNS, Space
 from dla_explorer.dse.spec import ModelEntry, Spec
 from dla_explorer.packing import default_cache_dir
+from dla_explorer.packing.finetune import ACCURACY_METRICS, WEIGHT_METRICS, design_metrics
 from dla_explorer.sim import config as hw
 from dla_explorer.sim.resources import device_excess, relative_excess, violation_text
 from dla_explorer.sparsity import checkpoint
@@ -81,7 +82,12 @@ class Evaluator:
 
         out = simulate_batch(self.model(label), designs[list(DESIGN_COLUMNS)], self.device, self.spec.batch)
         out.index = designs.index
-        return out.drop(columns=list(DESIGN_COLUMNS))
+        out = out.drop(columns=list(DESIGN_COLUMNS))
+        wanted = {*self.spec.metrics, *self.spec.constraints.max, *self.spec.constraints.min}
+        if wanted & {*WEIGHT_METRICS, *ACCURACY_METRICS}:  # packs (and maybe trains): only when asked
+            extra = design_metrics(self.model(label), designs, wanted, self.spec.accuracy)
+            out = pd.concat([out, extra], axis=1)
+        return out
 
     @cached_property
     def constraint_names(self) -> list[str]:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pydantic
 from torch import nn
 
 from dla_explorer.core.fileio import atomic_open
@@ -329,3 +330,93 @@ def _read_entry(path: Path, key: str) -> dict[str, float] | None:
     if not isinstance(entry, dict) or entry.get("key") != key or not isinstance(entry.get("result"), dict):
         return None
     return {str(k): float(v) for k, v in entry["result"].items()}
+
+
+# ----------------------------------------------------------------------------- searches
+
+
+class AccuracySettings(pydantic.BaseModel):
+    """The `accuracy:` block of a search spec: the data accuracy is measured on and how much
+    packing-aware fine-tuning each packing gets (0: conflict pruning only, the cheap bound)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    data: str = pydantic.Field(description="a built-in task (digits) or an image folder")
+    epochs: int = pydantic.Field(0, ge=0, description="fine-tuning epochs per packing (0: none)")
+    iterations: int = pydantic.Field(DEFAULT_ITERATIONS, ge=1, description="combine + retrain rounds")
+    lr: float = pydantic.Field(tasks.FINETUNE_LR, gt=0)
+    seed: int = 0
+
+
+ACCURACY_METRICS = ("accuracy", "top5")
+WEIGHT_METRICS = ("pruned_share",)
+
+
+def base_model(sparse: SparseModel) -> nn.Module:
+    """The trained dense torch model a SparseModel was pruned from: its model name (zoo name or
+    file.py:factory) with the recipe's weights, when it recorded any."""
+    from dla_explorer.sparsity.pruning import load_model
+
+    model, _ = load_model(sparse.model, sparse.recipe.get("weights"), int(sparse.recipe.get("seed", 0)))
+    return model
+
+
+def design_metrics(
+    sparse: SparseModel,
+    designs: pd.DataFrame,
+    metrics: set[str],
+    settings: AccuracySettings | None = None,
+    base: nn.Module | None = None,
+    cache: CacheSpec = DEFAULT_CACHE,
+) -> pd.DataFrame:
+    """Per design row (columns mode, k_vec, alpha, gamma): `pruned_share` (share of |w| conflict
+    pruning removes; 0 outside packed mode) and, given `settings`, `accuracy` and `top5` (of the
+    packed and fine-tuned model; outside packed mode, of the pruned model). Designs sharing a
+    packing share one evaluation (and the disk cache spans runs)."""
+    packed = designs["mode"].to_numpy() == "packed"
+    keys = pd.MultiIndex.from_arrays(
+        [
+            packed,
+            np.where(packed, designs["k_vec"], 0),
+            np.where(packed, designs["alpha"], 1),
+            np.where(packed, designs["gamma"], 0.0),
+        ]
+    )
+    index, unique = pd.factorize(keys)
+    wanted = set(metrics)
+    rows = []
+    data = (
+        tasks.load_data(settings.data, sparse.workload.input_shape)
+        if settings and wanted & set(ACCURACY_METRICS)
+        else None
+    )
+    for is_packed, k_vec, alpha, gamma in unique:
+        row: dict[str, float] = {}
+        packing = Packing(Geometry(int(k_vec) or 1, 1), int(alpha), float(gamma))
+        if is_packed and "pruned_share" in wanted:
+            row["pruned_share"] = pack(
+                sparse, packing.geometry, "packed", packing.alpha, packing.gamma, cache=cache
+            ).totals(1)["pruned_share"]
+        elif "pruned_share" in wanted:
+            row["pruned_share"] = 0.0
+        if data is not None and settings is not None:
+            model = base if base is not None else base_model(sparse)
+            if is_packed:
+                scores = packed_accuracy(
+                    model,
+                    sparse,
+                    data,
+                    packing,
+                    settings.epochs,
+                    settings.iterations,
+                    settings.lr,
+                    settings.seed,
+                    cache,
+                )
+            else:
+                scores = tasks.evaluate(with_weights(model, sparse.weights), data.test)
+            row["accuracy"], row["top5"] = scores["top1"], scores["top5"]
+        rows.append(row)
+    table = pd.DataFrame(rows).iloc[index].reset_index(drop=True)
+    table.index = designs.index
+    return table
