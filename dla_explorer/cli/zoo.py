@@ -19,6 +19,7 @@ from dla_explorer.workload import (
     to_scalesim_csv,
 )
 from dla_explorer.workload import zoo as models
+from dla_explorer.workload.onnx_import import read_onnx
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,6 +65,8 @@ def run_models(args: argparse.Namespace) -> int:
 def load_workload(model: str, shape: tuple[int, ...]) -> Workload:
     if model.endswith(".csv"):
         return read_scalesim_csv(model)
+    if model.endswith(".onnx"):
+        return read_onnx(model, None if shape == models.DEFAULT_INPUT_SHAPE else shape)
     module, name = resolve_model(model)
     return extract(module, shape, name=name)
 

@@ -18,7 +18,7 @@ import numpy as np
 from dla_explorer.core.errors import DlaError
 from dla_explorer.core.fileio import atomic_open
 from dla_explorer.sparsity.pruning import SparseModel
-from dla_explorer.workload import Layer, Workload
+from dla_explorer.workload import AuxOp, Layer, Workload
 
 FORMAT = "dla-explorer.sparse-model"
 FORMAT_VERSION = 1
@@ -34,6 +34,7 @@ def save(sparse: SparseModel, path: str | os.PathLike) -> Path:
         "input_shape": list(sparse.workload.input_shape),
         "workload_name": sparse.workload.name,
         "layers": [dataclasses.asdict(layer) for layer in sparse.workload],
+        "ops": [dataclasses.asdict(op) for op in sparse.workload.ops],
         "act_density": sparse.act_density,
         "recipe": sparse.recipe,
         "sha256": sparse.content_hash(),
@@ -44,7 +45,7 @@ def save(sparse: SparseModel, path: str | os.PathLike) -> Path:
         arrays[f"mask{index}"] = np.packbits(mask.ravel())
         arrays[f"values{index}"] = sparse.weights[layer.name][mask].astype(np.float32)
     with atomic_open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy stubs type **kwds as allow_pickle
     return path
 
 
@@ -77,7 +78,9 @@ def _check_manifest(path: Path, manifest: dict) -> None:
 
 def _build(path: Path, manifest: dict, archive) -> SparseModel:
     layers = tuple(Layer(**fields) for fields in manifest["layers"])
-    workload = Workload(manifest["workload_name"], tuple(manifest["input_shape"]), layers)
+    # files written before ops existed have none: an empty tuple, as for a model without them
+    ops = tuple(AuxOp(**{**fields, "inputs": tuple(fields["inputs"])}) for fields in manifest.get("ops", []))
+    workload = Workload(manifest["workload_name"], tuple(manifest["input_shape"]), layers, ops)
     weights, masks = {}, {}
     for index, layer in enumerate(layers):
         shape = layer.weight_shape

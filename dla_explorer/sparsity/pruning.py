@@ -107,6 +107,10 @@ def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str
     built here are initialised from `seed`, so the same recipe gives the same weights."""
     if isinstance(model, nn.Module):
         return model, type(model).__name__
+    if model.endswith(".onnx"):
+        raise UsageError(
+            f"'{model}': an ONNX model has no torch module to run or train (use a zoo name or file.py)"
+        )
     if ":" in model and model.split(":")[0].endswith(".py"):
         import importlib.util
 
@@ -417,6 +421,10 @@ def prune(
     """
     if method not in METHODS:
         raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
+    if isinstance(model, str) and model.endswith(".onnx"):
+        return _prune_onnx(
+            model, method, sparsity, nm, overrides, seed, input_shape, keep_first_last_dense, name
+        )
     input_shape = tuple(input_shape or default_input_shape(model))
     module, default_name = load_model(model, weights, seed)
     name = name or default_name
@@ -465,12 +473,53 @@ def prune(
     return SparseModel(name, workload, pruned, masks, density, recipe)
 
 
+def _prune_onnx(
+    path: str,
+    method: str,
+    sparsity: float,
+    nm: str | tuple[int, int] | None,
+    overrides: Mapping[str, float] | None,
+    seed: int,
+    input_shape: tuple[int, ...] | None,
+    keep_first_last_dense: bool,
+    name: str | None,
+) -> SparseModel:
+    """Prune an ONNX model's weights (its initializers). The graph is not run, so activation
+    density is not measured: every layer's input counts as dense (1.0), the recipe says so."""
+    from dla_explorer.workload.onnx_import import load_onnx
+
+    workload, trained = load_onnx(path, input_shape, name)
+    nm_pattern = parse_nm(nm if nm is not None else "2:4") if method == "nm" else None
+    if nm_pattern is not None:
+        sparsity = 1.0 - nm_pattern[0] / nm_pattern[1]
+    _check_sparsity(sparsity, "pruning")
+    if keep_first_last_dense:
+        overrides = {workload.layers[0].name: 0.0, workload.layers[-1].name: 0.0, **(overrides or {})}
+    targets = layer_targets(workload, sparsity, overrides)
+    overridden = {
+        layer.name for layer in workload if any(fnmatch.fnmatchcase(layer.name, p) for p in (overrides or {}))
+    }
+    masks = _masks(trained, targets, method, nm_pattern, np.random.default_rng(seed), overridden)
+    pruned = {n: np.where(masks[n], w, np.float32(0)) for n, w in trained.items()}
+    recipe = {
+        "method": method,
+        "sparsity": sparsity,
+        "seed": seed,
+        "nm": f"{nm_pattern[0]}:{nm_pattern[1]}" if nm_pattern else None,
+        "overrides": dict(overrides or {}),
+        "calibration": "none (ONNX graph not run: activation density taken as 1)",
+        "calibration_size": 0,
+    }
+    density = {layer.name: 1.0 for layer in workload}
+    return SparseModel(workload.name, workload, pruned, masks, density, recipe)
+
+
 class Recipe(pydantic.BaseModel):
     """A pruning recipe, as written in `models/*.yaml`."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    model: str = pydantic.Field(description="zoo name or 'path/to/file.py:factory'")
+    model: str = pydantic.Field(description="zoo name, 'path/to/file.py:factory' or model.onnx")
     weights: str | None = pydantic.Field(
         None, description="trained weights: a state dict (.pt, .pth) or a checkpoint (.npz)"
     )
