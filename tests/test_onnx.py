@@ -18,7 +18,8 @@ from dla_explorer.cli import main  # noqa: E402
 from dla_explorer.core.errors import UsageError  # noqa: E402
 from dla_explorer.sparsity.pruning import prune  # noqa: E402
 from dla_explorer.workload import extract, zoo  # noqa: E402
-from dla_explorer.workload.onnx_import import load_onnx, read_onnx, uncovered  # noqa: E402
+from dla_explorer.workload.layers import uncovered  # noqa: E402
+from dla_explorer.workload.onnx_import import load_onnx, read_onnx  # noqa: E402
 
 
 def export(model: torch.nn.Module, shape: tuple[int, ...], path) -> None:

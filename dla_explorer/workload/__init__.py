@@ -13,6 +13,8 @@ from dla_explorer.workload.layers import (
     Workload,
     extract,
     module_of,
+    uncovered,
+    warn_uncovered,
 )
 from dla_explorer.workload.scalesim import (
     SCALESIM_COLUMNS,
@@ -34,4 +36,6 @@ __all__ = [
     "read_scalesim_csv",
     "scalesim_output_size",
     "to_scalesim_csv",
+    "uncovered",
+    "warn_uncovered",
 ]

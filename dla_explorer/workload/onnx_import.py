@@ -21,14 +21,13 @@ exported with torch.onnx gives the same table as the torch path.
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dla_explorer.core.errors import DlaError, UsageError
-from dla_explorer.workload.layers import AuxOp, Layer, Workload
+from dla_explorer.workload.layers import AuxOp, Layer, Workload, warn_uncovered
 
 POOL_OPS = {
     "MaxPool": "maxpool",
@@ -262,7 +261,7 @@ def _walk(
     if not layers:
         raise UsageError(f"{source}: no Conv, Gemm or MatMul-with-weights nodes to analyse")
     workload = Workload(name, tuple(input_shape), tuple(layers), tuple(ops))
-    warn_uncovered(workload)
+    warn_uncovered(workload, stacklevel=3)
     return workload
 
 
@@ -312,27 +311,3 @@ def _aux(
     elif kind == "Einsum":
         macs = 0  # arithmetic not derived here; its share is reported as unknown
     return AuxOp(label, "other", kind, **common, after=after, macs=macs, params=params)
-
-
-def uncovered(workload: Workload) -> list[tuple[AuxOp, float, float]]:
-    """The ops the DLA cannot run, with their share of the network's MACs and parameters."""
-    others = [op for op in workload.ops if op.kind == "other"]
-    macs = workload.macs + sum(op.macs for op in others)
-    params = workload.weights + sum(op.params for op in others)
-    return [(op, op.macs / max(macs, 1), op.params / max(params, 1)) for op in others]
-
-
-def warn_uncovered(workload: Workload) -> None:
-    """One warning listing the ops outside the workload table with their shares (if any)."""
-    rows = uncovered(workload)
-    if not rows:
-        return
-    mac_share = sum(r[1] for r in rows)
-    param_share = sum(r[2] for r in rows)
-    listed = ", ".join(f"{op.name} ({op.op}, {m:.1%} MACs, {p:.1%} params)" for op, m, p in rows[:8])
-    more = f" and {len(rows) - 8} more" if len(rows) > 8 else ""
-    warnings.warn(
-        f"{workload.name}: {len(rows)} nodes the DLA cannot run are not in the layer table "
-        f"({mac_share:.1%} of MACs, {param_share:.1%} of parameters): {listed}{more}",
-        stacklevel=3,
-    )
