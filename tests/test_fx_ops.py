@@ -88,3 +88,17 @@ def test_untraceable_models_keep_their_layers_and_say_ops_are_unknown():
     with pytest.warns(UserWarning, match="torch.fx cannot trace"):
         workload = extract(Dynamic().eval(), (1, 3, 8, 8))
     assert [layer.name for layer in workload] == ["conv"] and workload.ops == ()
+
+
+@pytest.mark.parametrize("library", ["torchvision", "timm"])
+def test_library_models_name_the_missing_extra(monkeypatch, library):
+    import sys
+
+    from dla_explorer.core.errors import UsageError
+    from dla_explorer.sparsity.pruning import resolve_model
+
+    monkeypatch.setitem(sys.modules, library, None)  # as if not installed
+    monkeypatch.setitem(sys.modules, f"{library}.models", None)
+    with pytest.raises(UsageError, match=rf"pip install 'dla-explorer\[{library}\]'") as info:
+        resolve_model(f"{library}:resnet18")
+    assert "\n" not in str(info.value)

@@ -107,6 +107,12 @@ def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str
     built here are initialised from `seed`, so the same recipe gives the same weights."""
     if isinstance(model, nn.Module):
         return model, type(model).__name__
+    from dla_explorer.workload.library import is_library_name, library_model
+
+    if is_library_name(model):
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return library_model(model), model.split(":", 1)[1]
     if model.endswith(".onnx"):
         raise UsageError(
             f"'{model}': an ONNX model has no torch module to run or train (use a zoo name or file.py)"
