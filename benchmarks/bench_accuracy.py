@@ -19,6 +19,7 @@ import time
 from dla_explorer.packing import Geometry
 from dla_explorer.packing import finetune as ft
 from dla_explorer.sparsity import tasks
+from dla_explorer.sparsity import training_defaults as defaults
 from dla_explorer.sparsity.pruning import prune
 from dla_explorer.workload import zoo
 
@@ -27,9 +28,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--epochs", type=int, default=tasks.DEFAULT_EPOCHS)
-    parser.add_argument("--finetune-epochs", type=int, default=ft.DEFAULT_FINETUNE_EPOCHS)
-    parser.add_argument("--iterations", type=int, default=ft.DEFAULT_ITERATIONS)
+    parser.add_argument("--epochs", type=int, default=defaults.DEFAULT_EPOCHS)
+    parser.add_argument("--finetune-epochs", type=int, default=defaults.DEFAULT_FINETUNE_EPOCHS)
+    parser.add_argument("--iterations", type=int, default=defaults.DEFAULT_ITERATIONS)
     parser.add_argument("--k-vec", type=int, default=64)
     parser.add_argument("--alpha", type=int, default=8)
     parser.add_argument("--gamma", type=float, default=1.75)

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from dla_explorer.cli._common import formatter, positive_int, print_table, write_csv
-from dla_explorer.cli.pack import DEFAULT_K_VEC, non_negative_float
+from dla_explorer.cli._common import add_parser, non_negative_float, positive_int, print_table, write_csv
+from dla_explorer.cli.pack import DEFAULT_K_VEC
 from dla_explorer.core.errors import UsageError
-from dla_explorer.core.fileio import atomic_open
-from dla_explorer.packing import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_ALPHA, DEFAULT_GAMMA, Geometry
-from dla_explorer.packing import finetune as ft
-from dla_explorer.sparsity import checkpoint, tasks
-from dla_explorer.sparsity.pruning import Recipe, default_input_shape, load_model, load_recipe, prune_recipe
+from dla_explorer.core.vocab import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_ALPHA, DEFAULT_GAMMA
+from dla_explorer.sparsity import training_defaults as defaults
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from dla_explorer.packing import finetune as ft
+    from dla_explorer.sparsity import tasks
+    from dla_explorer.sparsity.pruning import Recipe
 
 DATA_HELP = (
-    f"a built-in task ({', '.join(tasks.TASKS)}) or an image folder: class sub-folders "
+    f"a built-in task ({', '.join(defaults.TASKS)}) or an image folder: class sub-folders "
     "(torchvision ImageFolder style, optionally under train/ and val/), or bare images for "
     "output fidelity without labels"
 )
@@ -45,35 +48,35 @@ def _packing_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--iterations",
         type=positive_int,
-        default=ft.DEFAULT_ITERATIONS,
+        default=defaults.DEFAULT_ITERATIONS,
         metavar="N",
-        help=f"combine + retrain rounds (default {ft.DEFAULT_ITERATIONS})",
+        help=f"combine + retrain rounds (default {defaults.DEFAULT_ITERATIONS})",
     )
     p.add_argument(
-        "--lr", type=non_negative_float, default=tasks.FINETUNE_LR, help="retraining learning rate"
+        "--lr", type=non_negative_float, default=defaults.FINETUNE_LR, help="retraining learning rate"
     )
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the packing cache")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "train",
         help="train a model on a built-in task or an image folder",
-        formatter_class=formatter,
         description="Train a zoo model (dense) and save its state dict, for recipes' 'weights:'.",
         epilog="example:\n  dla-explorer train digits --model digits_cnn -o models/digits_cnn.pt",
     )
     p.add_argument("data", metavar="DATA", help=DATA_HELP)
     p.add_argument("--model", default="digits_cnn", help="zoo name or path/to/file.py:factory")
-    p.add_argument("--epochs", type=positive_int, default=tasks.DEFAULT_EPOCHS, metavar="N")
+    p.add_argument("--epochs", type=positive_int, default=defaults.DEFAULT_EPOCHS, metavar="N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, metavar="PATH", help="state dict to write (.pt)")
     p.set_defaults(handler=run_train)
 
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "accuracy",
         help="accuracy of the dense, pruned, packed and fine-tuned model",
-        formatter_class=formatter,
         description="Prune the recipe's model, pack it, fine-tune the packing and print top-1 and "
         "top-5 per stage: dense, pruned, sparse (retrained with its masks), packed (after "
         "conflict pruning, no retraining) and packed (fine-tuned, packing-aware). With a folder "
@@ -86,18 +89,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--epochs",
         type=int,
-        default=ft.DEFAULT_FINETUNE_EPOCHS,
+        default=defaults.DEFAULT_FINETUNE_EPOCHS,
         metavar="N",
-        help=f"retraining epochs per retrained stage (default {ft.DEFAULT_FINETUNE_EPOCHS}; 0: none)",
+        help=f"retraining epochs per retrained stage (default {defaults.DEFAULT_FINETUNE_EPOCHS}; 0: none)",
     )
     _packing_options(p)
     p.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
     p.set_defaults(handler=run_accuracy)
 
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "finetune",
         help="packing-aware fine-tuning; writes a checkpoint whose masks are the packed ones",
-        formatter_class=formatter,
         description="Prune the recipe's model, then iterate (pack and conflict-prune, masked "
         "retraining) as Kung et al. do, and save the result: a checkpoint (.npz) whose masks "
         "are the packed ones and, beside it, the full state dict (.pt) it names.",
@@ -106,7 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("recipe", metavar="RECIPE.yaml")
     p.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
-    p.add_argument("--epochs", type=positive_int, default=ft.DEFAULT_FINETUNE_EPOCHS, metavar="N")
+    p.add_argument("--epochs", type=positive_int, default=defaults.DEFAULT_FINETUNE_EPOCHS, metavar="N")
     _packing_options(p)
     p.add_argument(
         "-o", "--output", metavar="PATH", help="checkpoint to write (default models/STEM_packed.npz)"
@@ -114,12 +117,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_finetune)
 
 
-def _save_state(model: torch.nn.Module, path: Path) -> None:
+def _save_state(model: nn.Module, path: Path) -> None:
+    import torch
+
+    from dla_explorer.core.fileio import atomic_open
+
     with atomic_open(path, "wb") as handle:
         torch.save(model.state_dict(), handle)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from dla_explorer.sparsity import tasks
+    from dla_explorer.sparsity.pruning import default_input_shape, load_model
+
     if not args.output.endswith((".pt", ".pth")):
         raise UsageError(f"--output '{args.output}': write a state dict, .pt or .pth")
     model, name = load_model(args.model, None, args.seed)
@@ -135,7 +145,12 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _setup(args: argparse.Namespace) -> tuple[Recipe, torch.nn.Module, tasks.Data, ft.Packing]:
+def _setup(args: argparse.Namespace) -> tuple[Recipe, nn.Module, tasks.Data, ft.Packing]:
+    from dla_explorer.packing import Geometry
+    from dla_explorer.packing import finetune as ft
+    from dla_explorer.sparsity import tasks
+    from dla_explorer.sparsity.pruning import default_input_shape, load_model, load_recipe
+
     recipe = load_recipe(args.recipe)
     base, _ = load_model(recipe.model, recipe.weights, recipe.seed)
     data = tasks.load_data(args.data, recipe.input_shape or default_input_shape(recipe.model))
@@ -146,6 +161,9 @@ def _setup(args: argparse.Namespace) -> tuple[Recipe, torch.nn.Module, tasks.Dat
 def run_accuracy(args: argparse.Namespace) -> int:
     if args.epochs < 0:
         raise UsageError(f"--epochs {args.epochs}: must be >= 0")
+    from dla_explorer.packing import finetune as ft
+    from dla_explorer.sparsity.pruning import prune_recipe
+
     recipe, base, data, packing = _setup(args)
     sparse = prune_recipe(recipe)
     cache = None if args.no_cache else True
@@ -179,6 +197,10 @@ def run_accuracy(args: argparse.Namespace) -> int:
 
 
 def run_finetune(args: argparse.Namespace) -> int:
+    from dla_explorer.packing import finetune as ft
+    from dla_explorer.sparsity import checkpoint, tasks
+    from dla_explorer.sparsity.pruning import prune_recipe
+
     recipe, base, data, packing = _setup(args)
     if not data.train.labelled:
         raise UsageError(f"data '{args.data}': fine-tuning needs labelled images")

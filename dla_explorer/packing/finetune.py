@@ -48,9 +48,8 @@ from dla_explorer.packing import (
 from dla_explorer.packing import cache as _packcache
 from dla_explorer.sparsity import tasks
 from dla_explorer.sparsity.pruning import SparseModel
+from dla_explorer.sparsity.training_defaults import DEFAULT_FINETUNE_EPOCHS, DEFAULT_ITERATIONS, FINETUNE_LR
 
-DEFAULT_ITERATIONS = 3  # combine + retrain rounds (Kung et al. iterate; 3 recover digits fully)
-DEFAULT_FINETUNE_EPOCHS = 10
 ACCURACY_SUBFOLDER = "accuracy"
 ACCURACY_CODE_VERSION = 1  # bump when training or evaluation changes what a cached entry means
 
@@ -126,7 +125,7 @@ def retrain_sparse(
     sparse: SparseModel,
     data: tasks.Labelled,
     epochs: int,
-    lr: float = tasks.FINETUNE_LR,
+    lr: float = FINETUNE_LR,
     seed: int = 0,
 ) -> tuple[nn.Module, SparseModel]:
     """Masked retraining of `sparse` (its masks fixed): the unpacked reference."""
@@ -142,7 +141,7 @@ def finetune(
     packing: Packing,
     epochs: int = DEFAULT_FINETUNE_EPOCHS,
     iterations: int = DEFAULT_ITERATIONS,
-    lr: float = tasks.FINETUNE_LR,
+    lr: float = FINETUNE_LR,
     seed: int = 0,
     cache: CacheSpec = DEFAULT_CACHE,
     evaluate_on: tasks.Labelled | None = None,
@@ -193,7 +192,7 @@ def accuracy_table(
     packing: Packing,
     epochs: int = DEFAULT_FINETUNE_EPOCHS,
     iterations: int = DEFAULT_ITERATIONS,
-    lr: float = tasks.FINETUNE_LR,
+    lr: float = FINETUNE_LR,
     seed: int = 0,
     cache: CacheSpec = DEFAULT_CACHE,
 ) -> tuple[pd.DataFrame, Finetuned]:
@@ -285,7 +284,7 @@ def packed_accuracy(
     packing: Packing,
     epochs: int = DEFAULT_FINETUNE_EPOCHS,
     iterations: int = DEFAULT_ITERATIONS,
-    lr: float = tasks.FINETUNE_LR,
+    lr: float = FINETUNE_LR,
     seed: int = 0,
     cache: CacheSpec = DEFAULT_CACHE,
 ) -> dict[str, float]:
@@ -344,7 +343,7 @@ class AccuracySettings(pydantic.BaseModel):
     data: str = pydantic.Field(description="a built-in task (digits) or an image folder")
     epochs: int = pydantic.Field(0, ge=0, description="fine-tuning epochs per packing (0: none)")
     iterations: int = pydantic.Field(DEFAULT_ITERATIONS, ge=1, description="combine + retrain rounds")
-    lr: float = pydantic.Field(tasks.FINETUNE_LR, gt=0)
+    lr: float = pydantic.Field(FINETUNE_LR, gt=0)
     seed: int = 0
 
 

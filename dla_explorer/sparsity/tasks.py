@@ -25,9 +25,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.sparsity.training_defaults import DEFAULT_EPOCHS, DEFAULT_LR, TASKS
 from dla_explorer.workload import module_of
 
-TASKS = ("digits",)
 DIGITS_SIZE = 16  # upsampled side (the zoo's digits_cnn input)
 DIGITS_MAX = 16.0  # sklearn's digits are integers 0..16 (load_digits docs)
 TEST_SHARE = 0.25  # held-out share when a dataset has no split of its own
@@ -38,9 +38,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 GREY_MEAN, GREY_STD = 0.5, 0.5
 # training defaults for the built-in task (Adam; see benchmarks/bench_accuracy.py for the figures)
-DEFAULT_EPOCHS = 12
-DEFAULT_LR = 1e-2  # one-cycle peak; 12 epochs reach ~98.9% on digits (bench_accuracy.py)
-FINETUNE_LR = 5e-3  # retraining starts from trained weights: half the training peak (bench_accuracy.py)
 DEFAULT_BATCH = 64
 EVAL_BATCH = 512
 # small convs train fastest on one intra-op thread (measured 5x faster than 2 on a loaded
