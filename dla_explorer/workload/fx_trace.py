@@ -1,4 +1,4 @@
-"""The weightless nodes of a torch model, from a torch.fx trace with shapes (ShapeProp).
+"""The weightless nodes of a torch model, from a torch.fx trace run once with shapes recorded.
 
 The forward hooks of `extract` see every Conv2d and Linear call; the fx graph shows what runs
 between them: pooling, element-wise adds (the shortcuts), concatenations and activations become
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 import operator
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 from torch.nn import functional as F
 
 from dla_explorer.workload.layers import AuxOp
@@ -105,10 +105,21 @@ def _nchw(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     return math.prod(shape[:-1]), shape[-1], 1, 1
 
 
+class _Shapes(fx.Interpreter):
+    """Runs the graph and records each tensor's shape in node.meta (what ShapeProp does, without
+    ShapeProp printing a traceback when the input does not fit: extract turns that into one line)."""
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        if isinstance(result, torch.Tensor):
+            n.meta["tensor_meta"] = SimpleNamespace(shape=tuple(result.shape))
+        return result
+
+
 def run_and_collect_ops(gm: fx.GraphModule, inputs: torch.Tensor, root: str) -> tuple[AuxOp, ...]:
-    """Run `gm` on `inputs` once (ShapeProp; forward hooks on its modules fire as usual) and
+    """Run `gm` on `inputs` once (recording shapes; forward hooks on its modules fire as usual) and
     return the weightless nodes in execution order. `root` names a model that is one module."""
-    ShapeProp(gm).propagate(inputs)
+    _Shapes(gm).run(inputs)
     modules = dict(gm.named_modules())
     producer: dict[fx.Node, str] = {}
     calls: dict[str, int] = {}
