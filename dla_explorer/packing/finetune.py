@@ -348,6 +348,8 @@ class AccuracySettings(pydantic.BaseModel):
 
 
 ACCURACY_METRICS = ("accuracy", "top5")
+# pruned share per (model content, k_vec, alpha, gamma), for the process
+_PRUNED_SHARE: dict[tuple[str, int, int, float], float] = {}
 WEIGHT_METRICS = ("pruned_share",)
 
 
@@ -373,6 +375,10 @@ def design_metrics(
     packed and fine-tuned model; outside packed mode, of the pruned model). Designs sharing a
     packing share one evaluation (and the disk cache spans runs)."""
     packed = designs["mode"].to_numpy() == "packed"
+    if designs.empty:
+        return pd.DataFrame(
+            index=designs.index, columns=sorted(metrics & {*ACCURACY_METRICS, *WEIGHT_METRICS})
+        )
     keys = pd.MultiIndex.from_arrays(
         [
             packed,
@@ -393,11 +399,17 @@ def design_metrics(
         row: dict[str, float] = {}
         packing = Packing(Geometry(int(k_vec) or 1, 1), int(alpha), float(gamma))
         if is_packed and "pruned_share" in wanted:
-            row["pruned_share"] = pack(
-                sparse, packing.geometry, "packed", packing.alpha, packing.gamma, cache=cache
-            ).totals(1)["pruned_share"]
+            key = (sparse.content_hash(), packing.geometry.k_vec, packing.alpha, packing.gamma)
+            if key not in _PRUNED_SHARE:
+                packed_workload = pack(
+                    sparse, packing.geometry, "packed", packing.alpha, packing.gamma, cache=cache
+                )
+                _PRUNED_SHARE[key] = packed_workload.totals(1)["pruned_share"]
+            row["pruned_share"] = _PRUNED_SHARE[key]
         elif "pruned_share" in wanted:
             row["pruned_share"] = 0.0
+        if wanted & set(ACCURACY_METRICS) and data is None:
+            row["accuracy"] = row["top5"] = float("nan")  # no data given: not measured
         if data is not None and settings is not None:
             model = base if base is not None else base_model(sparse)
             if is_packed:
