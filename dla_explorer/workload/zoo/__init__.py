@@ -39,6 +39,22 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
         "DigitsCNN",
         "4-conv CNN for the built-in digits task (16x16 grey): 70 k params, 3 MMACs",
     ),
+    # networks of published DLA measurements (validation/points.yaml)
+    "alexnet": (
+        "dla_explorer.workload.zoo.classic",
+        "AlexNet",
+        "AlexNet (Krizhevsky et al. 2012, one tower): 61 M params, 0.71 GMACs",
+    ),
+    "resnet18": (
+        "dla_explorer.workload.zoo.classic",
+        "ResNet18",
+        "ResNet-18 (He et al. 2016): 11.7 M params, 1.8 GMACs",
+    ),
+    "resnet8": (
+        "dla_explorer.workload.zoo.classic",
+        "ResNet8",
+        "MLPerf Tiny ResNet-8 (CIFAR-10, 32x32 input): 78 K params, 12.5 MMACs",
+    ),
 }
 # models whose natural input is not a 224x224 RGB image
 # (digits.DIGITS_INPUT_SHAPE, written out so listing the zoo does not import torch)
