@@ -31,9 +31,9 @@ from dla_explorer.dse.spec import load_spec
 from dla_explorer.sim import baselines, simulator
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity import checkpoint, pruning
+from dla_explorer.study.records import RECORD
 from dla_explorer.workload import zoo as models
 
-RECORD = "experiment.json"
 Mode = Literal["dense", "unpacked", "packed", "nm"]
 
 

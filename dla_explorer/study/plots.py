@@ -14,6 +14,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from dla_explorer.sim import config as hw  # noqa: E402
 from dla_explorer.study.analysis import Results, search_pareto, sparsity_curves  # noqa: E402
+from dla_explorer.study.records import ExperimentView  # noqa: E402
 
 MODEL_LABELS = {"resnet50": "ResNet-50", "mobilenet_v1": "MobileNet v1", "mobilenet_v2": "MobileNet v2"}
 
@@ -24,11 +25,11 @@ def _label(model: str) -> str:
 
 def _color(results: Results, model: str) -> str:
     """One colour per model in every figure, in the spec's model order."""
-    return f"C{results.spec['models'].index(model) % 10}"
+    return f"C{results.spec.models.index(model) % 10}"
 
 
-def _memory(spec: dict, design: str) -> str:
-    return hw.load_memory(spec["designs"][design]["memory"]).name
+def _memory(spec: ExperimentView, design: str) -> str:
+    return hw.load_memory(spec.designs[design].memory).name
 
 
 def _layers(results: Results, model: str, design: str, mode: str) -> pd.DataFrame:
@@ -45,7 +46,7 @@ def layer_latency(results: Results, model: str = "resnet50") -> Figure:
     """Per-layer time of the packed model on each memory system, split into compute and the
     memory time that compute does not hide."""
     spec = results.spec
-    designs = [*spec["ddr4_designs"][:1], spec["hbm2_design"]]
+    designs = [*spec.ddr4_designs[:1], spec.hbm2_design]
     fig, axes = plt.subplots(len(designs), 1, figsize=(11, 3.2 * len(designs)), sharex=True, sharey=True)
     for ax, design in zip(np.atleast_1d(axes), designs, strict=True):
         layers = _layers(results, model, design, "packed")
@@ -73,14 +74,14 @@ def roofline(results: Results, model: str = "resnet50") -> Figure:
     """Attained useful GOPS against operational intensity (useful ops per DRAM byte) of every
     layer of the packed model, under the compute roof and each memory system's roof."""
     spec = results.spec
-    designs = [*spec["ddr4_designs"], spec["hbm2_design"]]
-    arch = hw.load_architecture(spec["designs"][spec["hbm2_design"]]["arch"])
+    designs = [*spec.ddr4_designs, spec.hbm2_design]
+    arch = hw.load_architecture(spec.designs[spec.hbm2_design].arch)
     peak = 2 * arch.multipliers * arch.clock_mhz * 1e6 / 1e9
     fig, ax = plt.subplots(figsize=(8, 5.5))
     x = np.logspace(-1, 4, 200)
     markers = ["o", "s", "^", "D"]
     for design, marker in zip(designs, markers, strict=False):
-        memory = hw.load_memory(spec["designs"][design]["memory"])
+        memory = hw.load_memory(spec.designs[design].memory)
         line = ax.plot(
             x,
             np.minimum(peak, memory.effective_gbps * x),
@@ -114,7 +115,7 @@ def roofline(results: Results, model: str = "resnet50") -> Figure:
 def utilisation(results: Results) -> Figure:
     """MAC utilisation per layer before (sparse weights on the dense schedule) and after
     packing, at the headline sparsity."""
-    models = results.spec["models"]
+    models = results.spec.models
     fig, axes = plt.subplots(len(models), 1, figsize=(11, 2.8 * len(models)))
     for ax, model in zip(np.atleast_1d(axes), models, strict=True):
         frame = results.packing
@@ -137,7 +138,7 @@ def speedup_vs_sparsity(results: Results) -> Figure:
     """Packing's speedup (HBM2), HBM2's speedup over DDR4, and the weights packing prunes by
     conflicts, against sparsity, per model."""
     curves = sparsity_curves(results)
-    ddr4 = _memory(results.spec, results.spec["ddr4_designs"][0])
+    ddr4 = _memory(results.spec, results.spec.ddr4_designs[0])
     fig, (left, right, cost) = plt.subplots(1, 3, figsize=(14, 4.2))
     for model, rows in results.packing_totals.groupby("model", sort=False):
         cost.plot(
@@ -204,7 +205,7 @@ def pareto(results: Results) -> Figure | None:
     default = base[
         (base.model == "resnet50")
         & np.isclose(base.sparsity, results.headline)
-        & (base.design == results.spec["hbm2_design"])
+        & (base.design == results.spec.hbm2_design)
         & (base["mode"] == "packed")
     ]
     if len(default):
@@ -230,9 +231,9 @@ def pareto(results: Results) -> Figure | None:
 def throughput(results: Results) -> Figure:
     """Frames/s of every model, design and mode at the headline sparsity."""
     frame = results.comparison[np.isclose(results.comparison.sparsity, results.headline)]
-    designs = list(results.spec["designs"])
-    modes = results.spec["modes"]
-    models = results.spec["models"]
+    designs = list(results.spec.designs)
+    modes = results.spec.modes
+    models = results.spec.models
     fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 4), sharey=True)
     width = 0.8 / len(modes)
     for ax, model in zip(np.atleast_1d(axes), models, strict=True):
@@ -257,7 +258,7 @@ def buffer_sensitivity(results: Results) -> Figure | None:
     if sweep.empty:
         return None
     spec = results.spec
-    ddr4, hbm2 = spec["ddr4_designs"][0], spec["hbm2_design"]
+    ddr4, hbm2 = spec.ddr4_designs[0], spec.hbm2_design
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for model, rows in sweep.groupby("model", sort=False):
         fps = rows.pivot_table(index="stream_buffer_kb", columns=["design", "mode"], values="fps")
@@ -277,7 +278,7 @@ def buffer_sensitivity(results: Results) -> Figure | None:
             color=color,
             label=f"{_label(model)} unpacked",
         )
-        paper = spec["paper"]["hbm2_over_ddr4"].get(model)
+        paper = spec.paper.hbm2_over_ddr4.get(model)
         if paper:
             ax.axhline(paper, color=color, ls="--", lw=0.8, alpha=0.7)
     ax.set_xscale("log", base=2)
