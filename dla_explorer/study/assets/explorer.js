@@ -147,10 +147,15 @@ function initExplorer() {
     const text = document.createElement("span");
     row.append(`${upper ? "max" : "min"} ${label(key)} `, input, text);
     sliderBox.appendChild(row);
+    let pending = null;
     const update = () => {
       text.textContent = (upper ? "≤ " : "≥ ") + show(key, +input.value);
-      const open = upper ? +input.value >= hi : +input.value <= lo;
-      setRange(key, open ? null : upper ? [lo - 1e-9, +input.value] : [+input.value, hi + 1e-9]);
+      // redraw once the slider rests: the parallel coordinates redraw slowly without a GPU
+      clearTimeout(pending);
+      pending = setTimeout(() => {
+        const open = upper ? +input.value >= hi : +input.value <= lo;
+        setRange(key, open ? null : upper ? [lo - 1e-9, +input.value] : [+input.value, hi + 1e-9]);
+      }, 150);
     };
     input.addEventListener("input", update);
     sliders[key] = { input, text, lo, hi, upper };
