@@ -34,10 +34,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report",
         help="write the HTML report and Markdown summary of a results folder",
         formatter_class=formatter,
-        description="Turn the tables of 'dla-explorer run' into report.html (self-contained, "
-        "images embedded) and report.md (images in figures/) in the same folder.",
+        description="Turn a results folder into report.html (one self-contained file that works "
+        "offline: an interactive design explorer, sortable tables, figures embedded) and report.md "
+        "(figures in figures/ as PNG at 300 dpi, and SVG/PDF). With a second folder: both side by "
+        "side, the differences highlighted.",
+        epilog="examples:\n  dla-explorer report results/paper\n"
+        "  dla-explorer report results/paper --format png,svg,pdf\n"
+        "  dla-explorer report results/paper results/paper_b   # compare two runs",
     )
-    p.add_argument("results", metavar="RESULTS_DIR", help="folder written by 'dla-explorer run'")
+    p.add_argument(
+        "results", metavar="RESULTS_DIR", help="folder written by 'dla-explorer run', 'search' or 'sweep'"
+    )
+    p.add_argument(
+        "other",
+        metavar="OTHER_DIR",
+        nargs="?",
+        help="a second results folder: both side by side, differences highlighted (written to RESULTS_DIR)",
+    )
+    p.add_argument(
+        "--format",
+        default="png,svg",
+        metavar="LIST",
+        help="figure files to write in figures/: any of png,svg,pdf (PNG at 300 dpi)",
+    )
     p.set_defaults(handler=run_report)
 
 
@@ -53,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    html_path, md_path = report.write_report(args.results)
+    formats = report.parse_formats(getattr(args, "format", "png,svg"))
+    if getattr(args, "other", None):
+        html_path, md_path = report.write_comparison(args.results, args.other)
+    else:
+        html_path, md_path = report.write_report(args.results, formats)
     print(f"report: {html_path} (open it in a browser)\nsummary: {md_path}")
     return 0

@@ -11,6 +11,7 @@ import pandas as pd
 
 from dla_explorer.core.errors import DlaError
 from dla_explorer.dse.results import pareto_mask
+from dla_explorer.dse.space import KEY_COLUMNS
 from dla_explorer.study.records import ExperimentView, RunRecord, read_record
 
 # A simulated ratio this far from the paper's is explained in docs/validation.md.
@@ -102,7 +103,8 @@ def search_pareto(results: Results) -> pd.DataFrame:
         return pd.DataFrame()
     feasible = table[table["feasible"].fillna(False).astype(bool)].dropna(subset=["fps", "power_w"])
     mask = pareto_mask(feasible[["fps", "power_w"]].to_numpy(), [True, False])
-    return feasible[mask].sort_values("power_w")
+    keys = [c for c in KEY_COLUMNS if c in feasible]  # a search may evaluate one design twice
+    return feasible[mask].drop_duplicates(subset=keys).sort_values("power_w")
 
 
 def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:

@@ -327,9 +327,10 @@ def _save(fig: Figure, folder: Path, name: str, formats: Sequence[str]) -> bytes
     """Save a figure in every format (PNG at print resolution) and return the page's PNG."""
     for fmt in formats:
         with atomic_open(folder / f"{name}.{fmt}", "wb") as handle:
-            fig.savefig(handle, format=fmt, dpi=PAPER_DPI if fmt == "png" else None)
+            # tight: the legends sit outside the axes and must be in the file
+            fig.savefig(handle, format=fmt, dpi=PAPER_DPI if fmt == "png" else None, bbox_inches="tight")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=PAGE_DPI)
+    fig.savefig(buffer, format="png", dpi=PAGE_DPI, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
 
@@ -560,3 +561,7 @@ def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) ->
     raise DlaError(
         f"{folder}: no {RECORD} or spec.json: not a results folder of 'dla-explorer run', 'search' or 'sweep'"
     )
+
+
+def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]:
+    raise UsageError("comparing two results folders is not implemented yet")
