@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 import dla_explorer
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import atomic_open, write_text_atomic
+from dla_explorer.sim import config as hw
 from dla_explorer.study import analysis, explorer, plots
 from dla_explorer.study.records import RECORD
 
@@ -563,5 +564,151 @@ def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) ->
     )
 
 
+# -- two results folders side by side ------------------------------------------------------------
+
+# a relative difference above this is highlighted (below it: rounding and timing noise)
+CHANGE_THRESHOLD = 0.01
+
+
+def _flatten(value: object, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: json.dumps(value, sort_keys=True) if isinstance(value, list) else str(value)}
+
+
+def spec_differences(a: dict, b: dict) -> pd.DataFrame:
+    """Every spec key whose value differs between two runs (absent keys show as '–')."""
+    fa, fb = _flatten(a), _flatten(b)
+    keys = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+    return pd.DataFrame(
+        {"key": keys, "A": [fa.get(k, "–") for k in keys], "B": [fb.get(k, "–") for k in keys]}
+    )
+
+
+def side_by_side(
+    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metrics: dict[str, str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows matched on `keys`: each metric of A, of B and B/A; the second value marks the cells of
+    B and B/A that differ by more than CHANGE_THRESHOLD (and rows present in one run only)."""
+    merged = a[keys + list(metrics)].merge(
+        b[keys + list(metrics)], on=keys, how="outer", suffixes=(" A", " B")
+    )
+    out = merged[keys].copy()
+    marks = [np.zeros(len(merged), dtype=bool) for _ in keys]
+    for column, heading in metrics.items():
+        first, second = merged[f"{column} A"].astype(float), merged[f"{column} B"].astype(float)
+        ratio = second / first
+        changed = ~(np.abs(ratio - 1) <= CHANGE_THRESHOLD)  # NaN (a row in one run only) counts
+        out[f"{heading} A"], out[f"{heading} B"], out[f"{heading} B/A"] = first, second, ratio
+        marks += [np.zeros(len(merged), dtype=bool), changed.to_numpy(), changed.to_numpy()]
+    return out, np.stack(marks, axis=1)
+
+
+def _search_summary(frame: pd.DataFrame) -> dict[str, float]:
+    ok = frame[frame["feasible"]]
+    return {
+        "designs evaluated": float(len(frame)),
+        "feasible": float(len(ok)),
+        "on the front": float(frame["front"].sum()),
+        "best frames/s": float(ok["fps"].max()) if len(ok) else float("nan"),
+        "least W": float(ok["power_w"].min()) if len(ok) else float("nan"),
+        "best frames/s/W": float(ok["fps_per_w"].max()) if len(ok) else float("nan"),
+    }
+
+
+def _folder_kind(folder: Path) -> str:
+    if (folder / RECORD).is_file():
+        return "experiment"
+    if (folder / "spec.json").is_file():
+        return "dse"
+    raise DlaError(f"{folder}: not a results folder of 'dla-explorer run', 'search' or 'sweep'")
+
+
+def _dse_tables(folder: Path) -> tuple[dict, pd.DataFrame]:
+    """A search's raw spec and its designs (derived columns, front flags; no drill-downs)."""
+    table, spec = explorer.load_dse_folder(folder)
+    frame = explorer.design_table(table, hw.load_device(spec.device))
+    objectives = [(o.metric, "max" if o.direction == "maximize" else "min") for o in spec.objectives]
+    frame["front"] = explorer.front_mask(frame, objectives)
+    return spec.model_dump(mode="json"), frame
+
+
 def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]:
-    raise UsageError("comparing two results folders is not implemented yet")
+    """Two results folders side by side, differences highlighted: written into the first as
+    report_vs_<second folder's name>.html and .md."""
+    a, b = Path(first), Path(second)
+    kinds = (_folder_kind(a), _folder_kind(b))
+    if kinds[0] != kinds[1]:
+        raise UsageError(f"{a} is a{'n' if kinds[0] == 'experiment' else ''} {kinds[0]} folder, {b} is not")
+    doc = Document(f"dla-explorer: {a} (A) against {b} (B)")
+    doc.paragraph(
+        f"A = {a}, B = {b}. Highlighted: values of B that differ from A by more than "
+        f"{CHANGE_THRESHOLD:.0%}, and rows present in one run only. Numbers: {DEFAULT_FIDELITY}."
+    )
+    sections: list[tuple[str, pd.DataFrame, np.ndarray | None]] = []
+    if kinds[0] == "experiment":
+        ra, rb = analysis.load(a), analysis.load(b)
+        # the specs as recorded, every key (the typed view holds only what the report reads)
+        raw = [json.loads((f / RECORD).read_text()).get("spec", {}) for f in (a, b)]
+        specs = (raw[0], raw[1])
+        heads = [r.comparison[np.isclose(r.comparison.sparsity, r.headline)] for r in (ra, rb)]
+        metrics = {
+            "fps": "frames/s",
+            "power_w": "W",
+            "fps_per_w": "frames/s/W",
+            "utilization": "MAC util.",
+            "dram_mb_per_frame": "DRAM MB/frame",
+        }
+        table, marks = side_by_side(heads[0], heads[1], ["model", "memory", "mode"], metrics)
+        sections.append(("Designs at the headline sparsity", table, marks))
+        speed = [analysis.speedups(r)[["comparison", "model", "simulated", "paper"]] for r in (ra, rb)]
+        table, marks = side_by_side(speed[0], speed[1], ["comparison", "model"], {"simulated": "ratio"})
+        sections.append(("Comparison with the reference work", table, marks))
+        if ra.search_folder is not None and rb.search_folder is not None:
+            searches = [_dse_tables(f)[1] for f in (ra.search_folder, rb.search_folder)]
+            summary_rows = pd.DataFrame([_search_summary(f) for f in searches], index=["A", "B"]).T
+            summary_rows = summary_rows.reset_index(names="search")
+            table, marks = side_by_side(
+                summary_rows[["search", "A"]].rename(columns={"A": "value"}),
+                summary_rows[["search", "B"]].rename(columns={"B": "value"}),
+                ["search"],
+                {"value": "value"},
+            )
+            sections.append(("Design-space search", table, marks))
+    else:
+        (spec_a, frame_a), (spec_b, frame_b) = _dse_tables(a), _dse_tables(b)
+        specs = (spec_a, spec_b)
+        summary_rows = pd.DataFrame([_search_summary(frame_a), _search_summary(frame_b)], index=["A", "B"]).T
+        summary_rows = summary_rows.reset_index(names="search")
+        table, marks = side_by_side(
+            summary_rows[["search", "A"]].rename(columns={"A": "value"}),
+            summary_rows[["search", "B"]].rename(columns={"B": "value"}),
+            ["search"],
+            {"value": "value"},
+        )
+        sections.append(("Design-space search", table, marks))
+    differences = spec_differences(*specs)
+    doc.heading(f"What changed in the spec ({len(differences)} keys)")
+    if differences.empty:
+        doc.paragraph("The two runs used the same spec.", "note")
+    else:
+        marks = np.zeros(differences.shape, dtype=bool)
+        marks[:, 2] = True
+        doc.html.append(html_table(differences, marks))
+        doc.md += [markdown_table(differences), ""]
+    for heading, table, changed in sections:
+        doc.heading(heading)
+        doc.html.append(html_table(table, changed))
+        shown = table.copy().astype(object)
+        if changed is not None:  # Markdown: changed values in bold
+            for r, c in zip(*np.nonzero(changed), strict=True):
+                shown.iat[r, c] = f"**{_fmt(table.iat[r, c])}**"
+        doc.md += [markdown_table(shown), ""]
+    name = b.resolve().name or "other"
+    html_path, md_path = a / f"report_vs_{name}.html", a / f"report_vs_{name}.md"
+    write_text_atomic(html_path, _page(doc.title, doc.html, False))
+    write_text_atomic(md_path, "\n".join([f"# {doc.title}", "", *doc.md]).rstrip() + "\n")
+    return html_path, md_path
