@@ -79,7 +79,7 @@ img { max-width: 100%; } figcaption { color: #555; font-size: 0.9em; margin-bott
 .note, .fidelity { color: #555; font-size: 0.9em; }
 .provenance { background: #f7f7f7; border-left: 4px solid #0072B2; padding: 0.5em 1em; }
 .controls { display: flex; gap: 1.5em; align-items: center; flex-wrap: wrap; margin: 0.5em 0; }
-#sliders { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 0.3em 2em;
+#sliders { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 0.3em 2em;
            font-size: 0.9em; }
 .slider input { width: 140px; vertical-align: middle; }
 #drill { border-top: 2px solid #0072B2; margin-top: 1.5em; padding-top: 0.5em; }
@@ -430,7 +430,8 @@ class Document:
 
     def write(self, folder: Path) -> tuple[Path, Path]:
         html_path, md_path = folder / "report.html", folder / "report.md"
-        write_text_atomic(html_path, _page(self.title, self.html, self.interactive))
+        body = [f"<h1>{html.escape(self.title)}</h1>", *self.html]
+        write_text_atomic(html_path, _page(self.title, body, self.interactive))
         write_text_atomic(md_path, "\n".join([f"# {self.title}", "", *self.md]).rstrip() + "\n")
         return html_path, md_path
 
@@ -709,6 +710,6 @@ def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]
         doc.md += [markdown_table(shown), ""]
     name = b.resolve().name or "other"
     html_path, md_path = a / f"report_vs_{name}.html", a / f"report_vs_{name}.md"
-    write_text_atomic(html_path, _page(doc.title, doc.html, False))
+    write_text_atomic(html_path, _page(doc.title, [f"<h1>{html.escape(doc.title)}</h1>", *doc.html], False))
     write_text_atomic(md_path, "\n".join([f"# {doc.title}", "", *doc.md]).rstrip() + "\n")
     return html_path, md_path

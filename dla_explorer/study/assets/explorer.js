@@ -145,7 +145,8 @@ function initExplorer() {
     Object.assign(input, { type: "range", min: lo, max: hi, step: (hi - lo) / 200, id: `slider-${key}` });
     input.value = upper ? hi : lo;
     const text = document.createElement("span");
-    row.append(`${upper ? "max" : "min"} ${label(key)} `, input, text);
+    const name = isShare(key) ? `${metric[key].label} (%)` : label(key);
+    row.append(`${upper ? "max" : "min"} ${name} `, input, text);
     sliderBox.appendChild(row);
     let pending = null;
     const update = () => {
@@ -227,8 +228,8 @@ function initExplorer() {
       traces.push(trace([state.selected], `trial ${D.trial[state.selected]}`, { color: PALETTE.orange, size: 18, symbol: "star", line: { color: "black", width: 1 } }));
     }
     Plotly.react(scatterEl, traces, {
-      xaxis: { title: { text: label(state.x) }, zeroline: false },
-      yaxis: { title: { text: label(state.y) }, zeroline: false },
+      xaxis: { title: { text: label(state.x) }, zeroline: false, tickformat: isShare(state.x) ? ".0%" : "" },
+      yaxis: { title: { text: label(state.y) }, zeroline: false, tickformat: isShare(state.y) ? ".0%" : "" },
       margin: { l: 70, r: 20, t: 30, b: 60 }, hovermode: "closest",
       legend: { orientation: "h", y: 1.08, x: 0 },
     }, { displaylogo: false, responsive: true });
