@@ -28,8 +28,37 @@ def module_of(model: nn.Module, layer_name: str) -> nn.Module | None:
     return dict(model.named_modules()).get("" if name == ROOT_NAME else name)
 
 
+class _Tensors:
+    """Feature-map sizes and the checks shared by compute layers and weightless ops."""
+
+    name: str
+    kind: str
+    N: int
+    C: int
+    K: int
+    H: int
+    W: int
+    P: int
+    Q: int
+
+    def _check(self, what: str, kinds: tuple[str, ...], fields: tuple[str, ...]) -> None:
+        if self.kind not in kinds:
+            raise UsageError(f"{what} '{self.name}': kind '{self.kind}' is not one of {kinds}")
+        for field in fields:
+            if getattr(self, field) < 1:
+                raise UsageError(f"{what} '{self.name}': {field} must be >= 1")
+
+    @property
+    def ifmap(self) -> int:
+        return self.N * self.C * self.H * self.W
+
+    @property
+    def ofmap(self) -> int:
+        return self.N * self.K * self.P * self.Q
+
+
 @dataclass(frozen=True)
-class Layer:
+class Layer(_Tensors):
     """One compute layer. Sizes in elements; C and K count all channels (not per group).
 
     N batch, C input channels, K output channels (filters), R x S kernel, H x W input,
@@ -52,11 +81,7 @@ class Layer:
     groups: int = 1
 
     def __post_init__(self) -> None:
-        if self.kind not in LAYER_KINDS:
-            raise UsageError(f"layer '{self.name}': kind '{self.kind}' is not one of {LAYER_KINDS}")
-        for field in ("N", "C", "K", "R", "S", "H", "W", "P", "Q", "stride", "groups"):
-            if getattr(self, field) < 1:
-                raise UsageError(f"layer '{self.name}': {field} must be >= 1")
+        self._check("layer", LAYER_KINDS, ("N", "C", "K", "R", "S", "H", "W", "P", "Q", "stride", "groups"))
         if self.C % self.groups or self.K % self.groups:
             raise UsageError(f"layer '{self.name}': C and K must be divisible by groups")
 
@@ -75,14 +100,6 @@ class Layer:
     @property
     def weights(self) -> int:
         return self.K * self.c_per_group * self.R * self.S
-
-    @property
-    def ifmap(self) -> int:
-        return self.N * self.C * self.H * self.W
-
-    @property
-    def ofmap(self) -> int:
-        return self.N * self.K * self.P * self.Q
 
     @property
     def weight_shape(self) -> tuple[int, ...]:
@@ -115,7 +132,7 @@ AUX_KINDS = ("pool", "eltwise", "concat", "activation", "other")
 
 
 @dataclass(frozen=True)
-class AuxOp:
+class AuxOp(_Tensors):
     """A node without weights that the DLA runs on its auxiliary blocks (or cannot run: "other").
 
     `op` names the operation (maxpool, avgpool, add, mul, concat, relu, ...). Shapes are of the
@@ -145,19 +162,7 @@ class AuxOp:
     params: int = 0
 
     def __post_init__(self) -> None:
-        if self.kind not in AUX_KINDS:
-            raise UsageError(f"op '{self.name}': kind '{self.kind}' is not one of {AUX_KINDS}")
-        for field in ("N", "C", "K", "H", "W", "P", "Q", "R", "S", "stride"):
-            if getattr(self, field) < 1:
-                raise UsageError(f"op '{self.name}': {field} must be >= 1")
-
-    @property
-    def ifmap(self) -> int:
-        return self.N * self.C * self.H * self.W
-
-    @property
-    def ofmap(self) -> int:
-        return self.N * self.K * self.P * self.Q
+        self._check("op", AUX_KINDS, ("N", "C", "K", "H", "W", "P", "Q", "R", "S", "stride"))
 
 
 @dataclass(frozen=True)
