@@ -144,6 +144,25 @@ def test_explorer_in_a_browser(results, browser):
     )
     assert brush[1] == pytest.approx(cap)
 
+    # brush by hand: drag along the frames/s axis of the parallel coordinates
+    titles = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#parcoords .y-axis .axis-title'))"
+        ".map(e => e.textContent)"
+    )
+    axis = browser.find_elements(By.CSS_SELECTOR, "#parcoords .axis-brush rect.background")[
+        titles.index("frames/s")
+    ]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", axis)
+    height = axis.rect["height"]
+    drag = ActionChains(browser).move_to_element_with_offset(axis, 0, int(-0.45 * height)).click_and_hold()
+    drag.move_by_offset(0, int(0.7 * height)).release().perform()
+    _wait(browser, lambda d: d.execute_script("return !!window.dlaExplorer.state.ranges.fps"))
+    low, high = browser.execute_script("return window.dlaExplorer.state.ranges.fps[0]")
+    within = within[within["fps"].between(low, high)]
+    assert len(within) > 0
+    _wait(browser, lambda d: d.find_element(By.ID, "shown-count").text.startswith(f"{len(within)} of "))
+    assert _table_trials(browser) == _front(within, "power_w", "fps_per_w", better)
+
     # click a design on the front (a point of the scatter, through real mouse events)
     # the front is the one trace drawn with a line
     front_points = "#scatter .scatterlayer .trace:has(path.js-line) path.point"
