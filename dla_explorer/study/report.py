@@ -31,6 +31,7 @@ from matplotlib.figure import Figure
 import dla_explorer
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import atomic_open, write_text_atomic
+from dla_explorer.dse.results import read_spec_record
 from dla_explorer.sim import config as hw
 from dla_explorer.study import analysis, explorer, plots
 from dla_explorer.study.records import RECORD
@@ -534,9 +535,10 @@ def dse_report(folder: Path) -> tuple[Path, Path]:
     if started is not None and started.notna().any() and "duration_s" in table:
         end = (started + pd.to_timedelta(table["duration_s"].fillna(0), unit="s")).max()
         duration = (end - started.min()).total_seconds()
+    source = (read_spec_record(folder) or {}).get("source") or str(folder / "spec.json")
     provenance = Provenance(
         spec.name,
-        str(folder / "spec.json"),
+        str(source),
         spec.content_hash(),
         _mtime(folder / "spec.json"),
         _duration(duration),
