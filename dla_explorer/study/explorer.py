@@ -86,6 +86,10 @@ def design_table(table: pd.DataFrame, device: hw.Device) -> pd.DataFrame:
     done["energy_mj"] = done["energy_j_per_frame"] * 1e3
     for name, bound in limits(device).items():
         done[f"{name}_share"] = done[name] / bound
+    # accuracy under the names an accuracy stage may give it (a slider when present)
+    for alias in ("top1", "accuracy_top1", "top1_accuracy"):
+        if "accuracy" not in done and alias in done:
+            done["accuracy"] = done[alias]
     if "memory" not in done and "mem_kind" in done:
         done["memory"] = done["mem_kind"]
     return done.reset_index(drop=True)
