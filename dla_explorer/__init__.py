@@ -9,7 +9,8 @@ The public API is one module per concept, reachable from the top level (imported
 
 - `models.get`, `workload.extract`: a torch CNN and its table of compute layers;
 - `pruning.prune`, `checkpoint.save` / `load`: sparse weights and measured activation density;
-- `packing.pack`, `executor.run_layer`: column combining and its functional check;
+- `packing.pack`, `packing.save_packed` / `load_packed`, `executor.run_layer`: column combining,
+  packed files and the functional check;
 - `hw.load_*`, `resources.resources`, `simulator.simulate` / `simulate_batch`: hardware configs,
   FPGA resources, throughput, latency, power and energy;
 - `systolic.run`: SCALE-Sim-compatible systolic-array cycles;

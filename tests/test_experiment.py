@@ -140,3 +140,20 @@ def test_bad_experiment_specs(tmp_path, change, message):
 def test_report_of_a_folder_that_is_not_results(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 1
     assert "not a results folder" in capsys.readouterr().err
+
+
+def test_run_headline_matches_the_comparison_table(results, capsys):
+    from dla_explorer.cli.experiment import headline, print_headline
+
+    loaded = analysis.load(results)
+    table = headline(loaded).set_index("model")
+    comparison = pd.read_csv(results / "comparison.csv").query("sparsity == 0.9")
+    fps = comparison.set_index(["design", "mode"])["fps"]
+    row = table.loc["mobilenet_v2"]
+    assert row["frames/s"] == pytest.approx(fps["hbm2", "packed"])
+    assert row["hbm2_over_ddr4"] == pytest.approx(fps["hbm2", "packed"] / fps["ddr4_x1", "packed"])
+    assert row["packed_over_unpacked"] == pytest.approx(fps["hbm2", "packed"] / fps["hbm2", "unpacked"])
+    packed = comparison.set_index(["design", "mode"]).loc[("hbm2", "packed")]
+    assert row["W"] == pytest.approx(packed["power_w"])
+    print_headline(loaded)
+    assert "headline: packed on hbm2 at 90% sparsity" in capsys.readouterr().out

@@ -32,6 +32,7 @@ Step by step:
   dla-explorer sweep experiments/mobilenet_sweep.yaml  every design of a small space
   dla-explorer search experiments/resnet50_hbm2_search.yaml   an Optuna study (resumable)
   dla-explorer show results/resnet50_hbm2_search       best designs and the Pareto set
+  dla-explorer workload resnet50 --scalesim topology.csv   export a SCALE-Sim topology
   dla-explorer systolic topology.csv --rows 32 --cols 32 --dataflow ws   SCALE-Sim-style cycles
 """
 

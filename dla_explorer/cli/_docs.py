@@ -5,6 +5,7 @@ python -m dla_explorer.cli._docs > docs/cli.md
 
 from __future__ import annotations
 
+import argparse
 import os
 
 HELP_WIDTH = "100"  # argparse wraps help to $COLUMNS; fix it so the document is reproducible
@@ -15,7 +16,9 @@ def render() -> str:
     from dla_explorer.cli import build_parser
 
     parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # argparse has no public accessor
+    # argparse has no public accessor for the subcommands: find the subparsers action
+    (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands: dict[str, argparse.ArgumentParser] = action.choices
     parts = [
         "# Command-line reference",
         "",

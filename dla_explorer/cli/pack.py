@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import math
+from typing import TYPE_CHECKING
 
 from dla_explorer.cli._common import (
-    formatter,
+    add_parser,
+    for_display,
+    non_negative_float,
     positive_int,
     print_table,
     si,
     write_csv,
 )
-from dla_explorer.packing import (
-    ALGORITHMS,
-    DEFAULT_ALGORITHM,
-    DEFAULT_ALPHA,
-    DEFAULT_GAMMA,
-    MODES,
-    Geometry,
-    PackedWorkload,
-    pack,
-)
-from dla_explorer.sparsity import checkpoint
+from dla_explorer.core.vocab import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_ALPHA, DEFAULT_GAMMA, MODES
 
+if TYPE_CHECKING:
+    from dla_explorer.packing import PackedWorkload
+
+# the reference design's array (hw_configs/arch/dla_s10mx.yaml)
 DEFAULT_K_VEC, DEFAULT_C_VEC = 64, 16
+UTIL_COLUMNS = ("util_before", "util_after")
 TABLE_COLUMNS = [
     "layer",
     "kind",
@@ -33,34 +30,25 @@ TABLE_COLUMNS = [
     "cols_before",
     "cols_after",
     "steps",
-    "util_before",
-    "util_after",
+    "util_before_pct",
+    "util_after_pct",
     "pruned_share",
     "metadata_bytes",
     "feeder_width",
 ]
 
 
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "pack",
         help="pack a pruned checkpoint for a PE array (column combining, N:M)",
-        formatter_class=formatter,
         description="Map every layer of a pruned checkpoint onto k_vec PEs of width c_vec and\n"
         "print per layer: columns before and after packing, c_vec-wide steps per\n"
-        "output pixel, array utilisation before (sparse weights on the dense\n"
-        "schedule) and after, the share of |weight| lost to conflict pruning and\n"
-        "the packing metadata; then the network totals.\n\n"
+        "output pixel, array utilisation in percent before (sparse weights on the\n"
+        "dense schedule) and after, the share of |weight| lost to conflict pruning\n"
+        "and the packing metadata; then the network totals. --out saves the packed\n"
+        "workload for 'dla-explorer simulate' (which then does not pack again).\n\n"
         "modes:\n"
         "  dense     every weight counts (the masks are ignored)\n"
         "  unpacked  sparse weights on the dense schedule (zeros gated)\n"
@@ -72,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "($DLA_EXPLORER_CACHE overrides; --no-cache disables).",
         epilog="examples:\n"
         "  dla-explorer pack models/resnet50_random90.npz --k-vec 64 --c-vec 16 "
-        "--alpha 8 --gamma 1.75\n"
+        "--alpha 8 --gamma 1.75 --out r50_packed.npz\n"
         "  dla-explorer pack models/r50.npz --mode unpacked --csv unpacked.csv\n"
         "  dla-explorer pack models/mv2_24.npz --mode nm --k-vec 32 --c-vec 8",
     )
@@ -113,6 +101,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"packed: grouping algorithm (default {DEFAULT_ALGORITHM}; reference is Kung et al.'s greedy)",
     )
     p.add_argument("--csv", metavar="PATH", help="also write the full per-layer table as CSV")
+    p.add_argument(
+        "--out", metavar="FILE.npz", help="save the packed workload (for 'dla-explorer simulate FILE.npz')"
+    )
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.set_defaults(handler=run_pack)
 
@@ -131,7 +122,7 @@ def print_totals(packed: PackedWorkload, c_vec: int) -> None:
         f"(speedup {t['speedup']:.2f}x, weighted by output pixels)"
     )
     print(
-        f"  utilisation  {t['util_before']:.3f} -> {t['util_after']:.3f} "
+        f"  utilisation  {t['util_before']:.1%} -> {t['util_after']:.1%} "
         "(useful MACs / issued MAC slots over one inference)"
     )
     print(
@@ -141,6 +132,9 @@ def print_totals(packed: PackedWorkload, c_vec: int) -> None:
 
 
 def run_pack(args: argparse.Namespace) -> int:
+    from dla_explorer.packing import Geometry, pack, save_packed
+    from dla_explorer.sparsity import checkpoint
+
     sparse = checkpoint.load(args.file)
     packed = pack(
         sparse,
@@ -152,11 +146,14 @@ def run_pack(args: argparse.Namespace) -> int:
         cache=None if args.no_cache else True,
         progress=True,
     )
-    frame = packed.to_frame(args.c_vec)
+    frame = for_display(packed.to_frame(args.c_vec), UTIL_COLUMNS)
     print_table(frame[TABLE_COLUMNS])
     for layer, reason in frame.loc[frame["reason"] != "", ["layer", "reason"]].itertuples(index=False):
         print(f"note: {layer}: {reason}")
     print_totals(packed, args.c_vec)
     if args.csv:
         write_csv(frame, args.csv)
+    if args.out:
+        save_packed(packed, args.out)
+        print(f"wrote {args.out} (for 'dla-explorer simulate' with an architecture of k_vec {packed.k_vec})")
     return 0

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dla_explorer.cli._common import (
-    formatter,
+    add_parser,
     input_shape,
     positive_int,
     print_table,
     si,
+    working,
     write_csv,
 )
 from dla_explorer.core.errors import UsageError
-from dla_explorer.sparsity import checkpoint
-from dla_explorer.sparsity.pruning import (
-    METHODS,
-    Recipe,
-    SparseModel,
-    load_recipe,
-    prune_recipe,
-)
+from dla_explorer.core.vocab import PRUNING_METHODS
+
+if TYPE_CHECKING:
+    from dla_explorer.sparsity.pruning import Recipe, SparseModel
 
 INSPECT_COLUMNS = [
     "name",
@@ -42,14 +40,14 @@ INSPECT_COLUMNS = [
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "prune",
         help="prune a model and save the sparse checkpoint",
-        formatter_class=formatter,
         description="Prune every conv and linear layer of a model, measure the input-activation "
         "density of each layer on a calibration batch, and save the result (.npz).\n\n"
         "Give either a recipe file (models/*.yaml) or --model with options.\n"
-        f"Methods: {', '.join(METHODS)}.",
+        f"Methods: {', '.join(PRUNING_METHODS)}.",
         epilog="examples:\n  dla-explorer prune models/resnet50_random90.yaml\n"
         "  dla-explorer prune --model resnet50 --method random --sparsity 0.9 "
         "--keep-dense conv1 fc -o models/r50.npz\n"
@@ -57,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("recipe", nargs="?", metavar="RECIPE.yaml", help="pruning recipe")
     p.add_argument("--model", help="zoo name or path/to/file.py:factory")
-    p.add_argument("--method", help=f"one of {', '.join(METHODS)} (default random)")
+    p.add_argument("--method", help=f"one of {', '.join(PRUNING_METHODS)} (default random)")
     p.add_argument("--sparsity", type=float, help="share of weights to prune, in [0, 1)")
     p.add_argument("--nm", metavar="N:M", help="pattern for --method nm (default 2:4)")
     p.add_argument(
@@ -85,10 +83,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="PATH", help="checkpoint to write (.npz)")
     p.set_defaults(handler=run_prune)
 
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "inspect",
         help="summarise a pruned checkpoint",
-        formatter_class=formatter,
         description="Print the layers, sparsity and activation density of a checkpoint "
         "written by 'dla-explorer prune'.",
     )
@@ -98,6 +96,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _recipe_from_args(args: argparse.Namespace) -> tuple[Recipe, str]:
+    from dla_explorer.sparsity.pruning import Recipe, load_recipe
+
     options = {
         key: getattr(args, key)
         for key in (
@@ -127,15 +127,20 @@ def _recipe_from_args(args: argparse.Namespace) -> tuple[Recipe, str]:
     from dla_explorer.core.fileio import validate
 
     recipe = validate(Recipe, {**base, **options}, source)
-    if recipe.output is None and default_output is None:
+    output = recipe.output or default_output
+    if output is None:
         raise UsageError("give -o/--output PATH for the checkpoint")
-    return recipe, recipe.output or default_output
+    return recipe, output
 
 
 def run_prune(args: argparse.Namespace) -> int:
     recipe, output = _recipe_from_args(args)
-    sparse = prune_recipe(recipe)
-    checkpoint.save(sparse, output)
+    with working(f"pruning {recipe.model} ({recipe.method}) and measuring activations"):
+        from dla_explorer.sparsity import checkpoint
+        from dla_explorer.sparsity.pruning import prune_recipe
+
+        sparse = prune_recipe(recipe)
+        checkpoint.save(sparse, output)
     print_summary(sparse, output)
     return 0
 
@@ -168,6 +173,8 @@ def print_summary(sparse: SparseModel, source: str) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from dla_explorer.sparsity import checkpoint
+
     sparse = checkpoint.load(args.file)
     frame = sparse.to_frame()
     print_table(frame[INSPECT_COLUMNS])

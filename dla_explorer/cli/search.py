@@ -3,40 +3,26 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from dla_explorer.cli._common import formatter, positive_int, print_table
+from dla_explorer.cli._common import add_parser, for_display, positive_float, positive_int, print_table
 from dla_explorer.core.errors import DlaError
-from dla_explorer.dse.results import (
-    Loaded,
-    best_per_objective,
-    load_results,
-    pareto_front,
-    parse_objectives,
-    searched,
-)
-from dla_explorer.dse.space import KEY_COLUMNS
-from dla_explorer.dse.spec import load_spec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dla_explorer.dse.results import Loaded
 
 SPEC_HELP = "experiment spec (YAML, see docs/search.md)"
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value:g} must be > 0")
-    return value
+# shown beside the objectives (latency in ms, resource counts as whole numbers: see for_display)
+EXTRA_METRICS = ("fps", "power_w", "fps_per_w", "latency_s", "dsp")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "search",
         help="search a design space with Optuna (resumable, parallel)",
-        formatter_class=formatter,
         description="Run an Optuna study over the spec's design space: each trial simulates one\n"
         "design and reports the spec's objectives; constraints (device resources,\n"
         "power cap, minimum fps) mark designs infeasible without stopping the study.\n\n"
@@ -72,15 +58,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="total trials of the study (overrides the spec's n_trials)",
     )
     p.add_argument(
-        "--timeout", type=_positive_float, metavar="S", help="stop starting trials after S seconds (this run)"
+        "--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds (this run)"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_search_command)
 
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "sweep",
         help="evaluate every design of a (small) space",
-        formatter_class=formatter,
         description="Evaluate the full grid of the spec's space (conditionals respected) in\n"
         "batches, appending to results/<name>/sweep.csv as it goes; running it again\n"
         "skips the designs already there. Grids larger than the spec's max_grid\n"
@@ -98,12 +84,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_sweep_command)
 
-    p = subparsers.add_parser(
+    p = add_parser(
+        subparsers,
         "show",
         help="best designs and the Pareto set of a sweep or search",
-        formatter_class=formatter,
         description="Print the best feasible design for each objective and the Pareto set\n"
-        "(feasible designs no other design beats on every objective).",
+        "(feasible designs no other design beats on every objective). Latency is shown\n"
+        "in ms (latency_ms), utilisation in percent, resource counts as whole numbers.",
         epilog="examples:\n  dla-explorer show results/mobilenet_sweep\n"
         "  dla-explorer show results/resnet50_hbm2_search/search.csv\n"
         "  dla-explorer show postgresql://user:pw@db-host/optuna --study resnet50_search\n"
@@ -128,6 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_search_command(args: argparse.Namespace) -> int:
     from dla_explorer.dse.search import SearchOptions, run_search
+    from dla_explorer.dse.spec import load_spec
 
     spec = load_spec(args.spec)
     report = run_search(
@@ -152,6 +140,7 @@ def run_search_command(args: argparse.Namespace) -> int:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
+    from dla_explorer.dse.spec import load_spec
     from dla_explorer.dse.sweep import run_sweep
 
     spec = load_spec(args.spec)
@@ -168,6 +157,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 def run_show_command(args: argparse.Namespace) -> int:
     if args.study and "://" not in args.target and not args.target.endswith((".log", ".db")):
         raise DlaError("--study applies to a study storage (a URL or journal file)")
+    from dla_explorer.dse.results import parse_objectives
+
     loaded = _load(args)
     objectives = parse_objectives(args.objectives) if args.objectives else loaded.objectives
     if not objectives:
@@ -180,6 +171,8 @@ def run_show_command(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Loaded:
+    from dla_explorer.dse.results import Loaded, load_results, searched
+
     if args.study:
         from dla_explorer.dse.search import load_study_table
 
@@ -191,11 +184,14 @@ def _load(args: argparse.Namespace) -> Loaded:
 def show_table(
     title: str, table: pd.DataFrame, objectives: list, params: list[str], args: argparse.Namespace
 ) -> None:
+    from dla_explorer.dse.results import best_per_objective, pareto_front
+    from dla_explorer.dse.space import KEY_COLUMNS
+
     done = table[table["state"] == "COMPLETE"] if "state" in table else table
     feasible = int(done["feasible"].astype(bool).sum()) if "feasible" in done else len(done)
     print(f"{title}: {len(table)} designs, {len(done)} evaluated, {feasible} feasible")
     metrics = [o.metric for o in objectives]
-    extra = [m for m in ("fps", "power_w", "fps_per_w", "latency_s", "dsp") if m not in metrics]
+    extra = [m for m in EXTRA_METRICS if m not in metrics]
     # the searched parameters that vary (every design column when there is no spec)
     varying = [c for c in (params or KEY_COLUMNS) if c in done and done[c].nunique() > 1]
     ident = [c for c in ("trial", "point") if c in table]
@@ -205,12 +201,16 @@ def show_table(
         print("  no feasible design" + ("" if args.all else " (--all shows infeasible ones)"))
         return
     print("best per objective:")
-    print_table(best[["objective", *columns]], "{:.4g}")
+    print_table(_display(best[["objective", *columns]]), "{:.4g}")
     front = pareto_front(table, objectives, feasible_only=not args.all)
     shown = f", first {args.top}" if len(front) > args.top else ""
     print(f"Pareto set: {len(front)} designs{shown}")
-    print_table(front[columns].head(args.top), "{:.4g}")
+    print_table(_display(front[columns].head(args.top)), "{:.4g}")
     if args.csv:
         from dla_explorer.cli._common import write_csv
 
-        write_csv(front, args.csv)
+        write_csv(_display(front), args.csv)
+
+
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    return for_display(frame, ("utilization", "memory_bound_share"))

@@ -31,9 +31,17 @@ import numpy as np
 from tqdm import tqdm
 
 from dla_explorer.core.errors import UsageError
+from dla_explorer.core.vocab import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    DEFAULT_ALPHA,
+    DEFAULT_GAMMA,
+    MODES,
+    Algorithm,
+    Mode,
+)
 from dla_explorer.packing import cache as _packcache
 from dla_explorer.packing.activations import compressed_activation_bytes
-from dla_explorer.packing.combine import ALGORITHMS
 from dla_explorer.packing.format import PackedPass, singleton_labels
 from dla_explorer.packing.format import passes as _passes_of
 from dla_explorer.packing.format import pruned_weight as _pruned_weight
@@ -46,12 +54,10 @@ from dla_explorer.packing.packed import (
     positive_int,
 )
 from dla_explorer.packing.passes import PassPlan, plan
+from dla_explorer.packing.store import load as load_packed
+from dla_explorer.packing.store import save as save_packed
 from dla_explorer.sparsity.pruning import SparseModel, parse_nm
 
-MODES = ("dense", "unpacked", "packed", "nm")
-DEFAULT_ALPHA = 8
-DEFAULT_GAMMA = 1.75
-DEFAULT_ALGORITHM = "fast"
 # tqdm shows the bar only when packing outlasts this many seconds
 PROGRESS_DELAY_S = 1.0
 # where packed groupings are cached: True for default_cache_dir(), a folder, or None for none
@@ -60,20 +66,27 @@ DEFAULT_CACHE: CacheSpec = True
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "DEFAULT_ALPHA",
     "DEFAULT_CACHE",
+    "DEFAULT_GAMMA",
     "FRAME_COLUMNS",
     "MODES",
+    "Algorithm",
     "CacheSpec",
     "Geometry",
     "PackedLayer",
     "PackedPass",
+    "Mode",
     "PackedWorkload",
     "compressed_activation_bytes",
     "conflict_pruned_weights",
     "default_cache_dir",
+    "load_packed",
     "pack",
     "packed_passes",
     "pruned_layer_weight",
+    "save_packed",
 ]
 
 default_cache_dir = _packcache.default_cache_dir
@@ -115,11 +128,26 @@ def pack(
     cache: CacheSpec = DEFAULT_CACHE,
     progress: bool = False,
 ) -> PackedWorkload:
-    """Pack every layer of `sparse` for `geometry.k_vec` PEs in `mode` (one of MODES).
+    """Pack every layer of a sparse model for an array of `geometry.k_vec` PEs.
 
-    alpha: columns per group; gamma: conflicts per row on average; algorithm: one of ALGORITHMS
-    (packed mode only). cache: True for the default folder (default_cache_dir()), a folder, or
-    None to disable. progress: show a progress bar on stderr when packing takes a while.
+    Args:
+        sparse: the pruned model (`pruning.prune` or `checkpoint.load`).
+        geometry: the array; only k_vec shapes the packing (one packing serves every c_vec).
+        mode: one of MODES: dense, unpacked, packed (column combining) or nm (N:M).
+        alpha: packed mode: at most this many columns combined into one group.
+        gamma: packed mode: conflicts allowed per row of a pass, on average.
+        algorithm: packed mode: one of ALGORITHMS ("reference" is Kung et al.'s greedy).
+        cache: where packed groupings are cached: True for `default_cache_dir()`, a folder, or
+            None for no cache.
+        progress: show a progress bar on stderr when packing takes more than a second.
+
+    Returns:
+        The PackedWorkload: per layer its passes, columns, steps and metadata; `save_packed`
+        writes it for `simulate`.
+
+    Raises:
+        UsageError: an unknown mode or algorithm, alpha < 1, gamma < 0 or not finite, a geometry
+            that is not a Geometry, or mode nm on a model that was not N:M-pruned.
     """
     if not isinstance(geometry, Geometry):
         raise UsageError(f"geometry must be a Geometry(k_vec, c_vec), got {type(geometry).__name__}")
@@ -176,15 +204,38 @@ def _checked_weight(weight: np.ndarray, packed: PackedLayer) -> np.ndarray:
 
 
 def packed_passes(weight: np.ndarray, packed: PackedLayer) -> list[PackedPass]:
-    """The layer as the array stores it, pass by pass (see PackedPass). Non-packed schedules
-    appear as one column per group (every column of the pass, zeros included)."""
+    """The layer as the array stores it, pass by pass.
+
+    Args:
+        weight: the layer's sparse weight (`packed.layer.weight_shape`).
+        packed: the layer's packing.
+
+    Returns:
+        One PackedPass per pass: kept values, selects and group descriptors. Non-packed schedules
+        appear as one column per group (every column of the pass, zeros included).
+
+    Raises:
+        UsageError: `weight` does not have the layer's shape.
+    """
     weight = _checked_weight(weight, packed)
     plan_ = plan(packed.layer, packed.k_vec)
     return _passes_of(weight, packed.layer, plan_, _layer_labels(packed, plan_))
 
 
 def pruned_layer_weight(weight: np.ndarray, packed: PackedLayer) -> np.ndarray:
-    """`weight` after conflict pruning (unchanged unless the schedule is packed)."""
+    """One layer's weight after conflict pruning.
+
+    Args:
+        weight: the layer's sparse weight (`packed.layer.weight_shape`).
+        packed: the layer's packing.
+
+    Returns:
+        A copy of `weight` with the entries conflict pruning removed set to 0 (unchanged unless
+        the layer's schedule is packed).
+
+    Raises:
+        UsageError: `weight` does not have the layer's shape.
+    """
     weight = _checked_weight(weight, packed)
     if packed.schedule != "packed":
         return weight.copy()
@@ -193,7 +244,18 @@ def pruned_layer_weight(weight: np.ndarray, packed: PackedLayer) -> np.ndarray:
 
 
 def conflict_pruned_weights(sparse: SparseModel, packed: PackedWorkload) -> dict[str, np.ndarray]:
-    """Every layer's weights after conflict pruning, by layer name."""
+    """Every layer's weights after conflict pruning (what the packed array computes with).
+
+    Args:
+        sparse: the model that was packed.
+        packed: its packing.
+
+    Returns:
+        Layer name -> weight (layer.weight_shape) with the conflict-pruned entries set to 0.
+
+    Raises:
+        UsageError: `packed` was made from another model (the content hashes differ).
+    """
     if packed.content_hash != sparse.content_hash():
         raise UsageError(
             f"the packing was made from another model (content hash "

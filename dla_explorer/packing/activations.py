@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dla_explorer.core.errors import UsageError
-from dla_explorer.packing.packed import BITS_PER_BYTE
+from dla_explorer.core.units import BITS_PER_BYTE
 
 
 def compressed_activation_bytes(

@@ -54,12 +54,12 @@ def entry_key(content_hash: str, layer: str, k_vec: int, alpha: int, gamma: floa
     return json.dumps(fields, sort_keys=True)
 
 
-def _path(folder: Path, key: str) -> Path:
+def _path(folder: str | os.PathLike, key: str) -> Path:
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return folder / SUBFOLDER / digest[:_KEY_PREFIX_CHARS] / f"{digest}.npz"
+    return Path(folder) / SUBFOLDER / digest[:_KEY_PREFIX_CHARS] / f"{digest}.npz"
 
 
-def load(folder: Path, key: str, columns: int) -> np.ndarray | None:
+def load(folder: str | os.PathLike, key: str, columns: int) -> np.ndarray | None:
     """The cached labels for `key`, or None if absent, unreadable or not `columns` long."""
     path = _path(folder, key)
     if not path.is_file():
@@ -75,6 +75,6 @@ def load(folder: Path, key: str, columns: int) -> np.ndarray | None:
     return labels
 
 
-def store(folder: Path, key: str, labels: np.ndarray) -> None:
+def store(folder: str | os.PathLike, key: str, labels: np.ndarray) -> None:
     with atomic_open(_path(folder, key), "wb") as handle:
         np.savez(handle, key=np.frombuffer(key.encode(), dtype=np.uint8), labels=labels.astype(np.int32))

@@ -33,7 +33,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-ALGORITHMS = ("fast", "reference")
+from dla_explorer.core.vocab import ALGORITHMS
+
+__all__ = ["ALGORITHMS", "WORD_BITS", "TIE_CAP"]
 WORD_BITS = 64
 # magnitude tie-breaks evaluated per growth step among equally dense unions: once a group covers
 # every row all candidates tie, and scoring each costs its non-zero count; 64 keeps the quality
@@ -111,7 +113,7 @@ def _popcount64(x: np.uint64) -> int:  # pragma: no cover - compiled
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
     x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
     # int64: uint64 + int64 arithmetic would otherwise promote to float64
-    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+    return int(np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56)))
 
 
 @numba.njit(cache=True, inline="always")

@@ -47,10 +47,21 @@ def run_pass(columns: np.ndarray, packed: PackedPass) -> np.ndarray:
 
 
 def run_layer(x: np.ndarray, weight: np.ndarray, packed: PackedLayer) -> np.ndarray:
-    """Output of `packed`'s layer on input `x` (N, C, H, W), or (N, C) for a linear layer.
+    """Run one layer from its packed format, pass by pass, the way the PE array would.
 
-    `weight` is the layer's sparse weight (layer.weight_shape); the stored format (and so the
-    conflict pruning) is rebuilt from it and the packing's group labels. No bias.
+    The stored format (and so the conflict pruning) is rebuilt from `weight` and the packing's
+    group labels; comparing the output with a dense convolution checks the packing end to end.
+
+    Args:
+        x: the layer's input, (N, C, H, W), or (N, C) for a linear layer.
+        weight: the layer's sparse weight, of shape `packed.layer.weight_shape`.
+        packed: the layer's packing (an element of `pack(...).layers`).
+
+    Returns:
+        The output (N, K, P, Q), or (N, K) for a linear layer; no bias.
+
+    Raises:
+        UsageError: `x` or `weight` does not have the layer's shape.
     """
     layer = packed.layer
     x = np.asarray(x)

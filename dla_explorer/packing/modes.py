@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dla_explorer.core import units
 from dla_explorer.core.errors import UsageError
 from dla_explorer.packing import cache as _packcache
 from dla_explorer.packing.combine import combine
@@ -17,7 +18,7 @@ from dla_explorer.packing.format import (
     pass_stats,
     singleton_labels,
 )
-from dla_explorer.packing.packed import PackedLayer, bits_for
+from dla_explorer.packing.packed import PackedLayer
 from dla_explorer.packing.passes import (
     PassPlan,
     pass_matrix,
@@ -97,6 +98,7 @@ def _follows_nm(weight: np.ndarray, n: int, m: int) -> bool:
 
 
 def _pack_nm(base: dict, layer: Layer, weight: np.ndarray, params: Params) -> PackedLayer:
+    assert params.nm is not None, "pack() resolves the N:M pattern before packing in mode nm"
     n, m = params.nm
     if layer.c_per_group % m:
         return _dense_schedule(base, layer, weight, "nm not applicable: C/g not a multiple of M")
@@ -117,8 +119,8 @@ def _pack_nm(base: dict, layer: Layer, weight: np.ndarray, params: Params) -> Pa
         pruned=0,
         pruned_magnitude=0.0,
         weight_cells=kept,
-        select_bits=bits_for(m),
-        metadata_bits=kept * bits_for(m),
+        select_bits=units.index_bits(m),
+        metadata_bits=kept * units.index_bits(m),
         feeder_width=m,
         feeder_reads=int(base["columns"].sum()),
     )
@@ -194,8 +196,8 @@ def _pack_packed(
         # order (identity descriptors), so no selects and no descriptors are stored
         select_bits, metadata = 0, 0
     else:
-        select_bits = bits_for(params.alpha)  # also the width of a group's size field (size - 1)
-        index_bits = np.array([bits_for(int(c)) for c in plan_.columns], dtype=np.int64)
+        select_bits = units.index_bits(params.alpha)  # also the width of a group's size field (size - 1)
+        index_bits = units.index_bits(np.asarray(plan_.columns, dtype=np.int64))
         descriptors = int((groups * select_bits + nonzero_columns * index_bits).sum())
         metadata = cells * select_bits + descriptors
     nnz_after = sum(st.nnz_after for st in stats)

@@ -6,7 +6,6 @@ frame are formulas over them, so one packing serves every c_vec a design sweep t
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 
@@ -14,20 +13,14 @@ import numpy as np
 import pandas as pd
 
 from dla_explorer.core.errors import UsageError
+from dla_explorer.core.units import bytes_for_bits
 from dla_explorer.workload import Layer, LayerSequence, Workload
-
-BITS_PER_BYTE = 8
 
 
 def positive_int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise UsageError(f"{what} = {value!r}: must be a positive whole number")
     return int(value)
-
-
-def bits_for(choices: int) -> int:
-    """Bits to tell `choices` things apart (0 for one)."""
-    return math.ceil(math.log2(choices)) if choices > 1 else 0
 
 
 @dataclass(frozen=True)
@@ -122,7 +115,7 @@ class PackedLayer:
 
     @property
     def metadata_bytes(self) -> int:
-        return -(-self.metadata_bits // BITS_PER_BYTE)
+        return bytes_for_bits(self.metadata_bits)
 
     def dense_steps_per_pass(self, c_vec: int) -> np.ndarray:
         c_vec = positive_int(c_vec, "c_vec")

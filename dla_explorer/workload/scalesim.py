@@ -16,6 +16,7 @@ from dla_explorer.workload.layers import Layer, Workload
 
 
 def scalesim_output_size(size: int, kernel: int, stride: int) -> int:
+    """SCALE-Sim's output size: ceil((size - kernel + stride) / stride) (no padding, rounded up)."""
     return -(-(size - kernel + stride) // stride)
 
 
@@ -39,7 +40,15 @@ SCALESIM_COLUMNS = (
 
 
 def to_scalesim_csv(workload: Workload, path: str | os.PathLike) -> None:
-    """Write `workload` as a SCALE-Sim topology file (one row per layer, SCALE-Sim's column names)."""
+    """Write a workload as a SCALE-Sim topology CSV (one row per compute layer).
+
+    Input sizes are chosen so that SCALE-Sim's output-size rule gives back our P x Q; grouped
+    layers are written with Channels = C per group (the exact MAC count).
+
+    Args:
+        workload: the layer table.
+        path: the CSV to write (atomically).
+    """
     lines = [", ".join(SCALESIM_COLUMNS) + ","]
     for layer in workload:
         height = _scalesim_input_size(layer, layer.P, layer.R, layer.H)
@@ -50,7 +59,23 @@ def to_scalesim_csv(workload: Workload, path: str | os.PathLike) -> None:
 
 
 def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workload:
-    """Read a SCALE-Sim topology CSV (blank lines and trailing commas are accepted, as SCALE-Sim does)."""
+    """Read a SCALE-Sim topology CSV (v2/v3 "conv" format) as a Workload.
+
+    Blank lines and trailing commas are accepted, as SCALE-Sim accepts them. Rows with a 1x1
+    input and a 1x1 filter are linear layers; output sizes follow SCALE-Sim's rule.
+
+    Args:
+        path: the topology file.
+        name: the workload's name (default: the file name without its suffix).
+
+    Returns:
+        The Workload, batch 1, input shape from the first row.
+
+    Raises:
+        DlaError: the file does not exist.
+        UsageError: a wrong header, a short row, a size that is not a whole number >= 1, or a
+            filter larger than its input (the message names the file and the row).
+    """
     path = Path(path)
     if not path.is_file():
         raise DlaError(f"{path}: file not found")
@@ -58,15 +83,16 @@ def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workl
     if not lines:
         raise UsageError(f"{path}: empty topology file")
     header = [h.strip() for h in lines[0].rstrip(",").split(",")]
-    if [h.lower() for h in header[:8]] != [c.lower() for c in SCALESIM_COLUMNS]:
+    width = len(SCALESIM_COLUMNS)
+    if [h.lower() for h in header[:width]] != [c.lower() for c in SCALESIM_COLUMNS]:
         raise UsageError(f"{path}: header must start with: {', '.join(SCALESIM_COLUMNS)}")
     layers = []
     for number, line in enumerate(lines[1:], start=2):
         cells = [c.strip() for c in line.rstrip(",").split(",")]
-        if len(cells) < 8:
-            raise UsageError(f"{path}: row {number} has {len(cells)} columns, expected 8")
+        if len(cells) < width:
+            raise UsageError(f"{path}: row {number} has {len(cells)} columns, expected {width}")
         try:
-            h, w, r, s, c, k, stride = (int(v) for v in cells[1:8])
+            h, w, r, s, c, k, stride = (int(v) for v in cells[1:width])
         except ValueError:
             raise UsageError(f"{path}: row {number}: sizes must be whole numbers") from None
         if r > h or s > w:
