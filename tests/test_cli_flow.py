@@ -107,3 +107,18 @@ def test_for_display_units():
     assert shown["latency_ms"].tolist() == pytest.approx([0.3917, 2.0])
     assert shown["dsp"].tolist() == [1234, 100] and shown["dsp"].dtype == np.int64
     assert frame["utilization"].tolist() == [0.25, 0.5]  # the caller's frame is left as it was
+
+
+def test_missing_optional_package_is_one_line_naming_the_extra(monkeypatch):
+    import importlib.util
+
+    from dla_explorer.cli._common import require_extra
+    from dla_explorer.core.errors import UsageError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "cmaes" else real(name, *a)
+    )
+    with pytest.raises(UsageError, match=r"pip install 'dla-explorer\[cmaes\]'"):
+        require_extra("cmaes", "cmaes", "spec.yaml: sampler 'cmaes'")
+    require_extra("numpy", "none", "anything")  # an installed package passes

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dla_explorer.cli import experiment, pack, prune, search, simulate, systolic, zoo
+from dla_explorer.cli import experiment, pack, prune, search, simulate, systolic, validate, zoo
 from dla_explorer.core.errors import DlaError
 
-COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, experiment)
+COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, experiment, validate)
 
 DESCRIPTION = """\
 Design-space explorer for sparse CNN inference on FPGA deep-learning accelerators.
@@ -34,6 +34,7 @@ Step by step:
   dla-explorer show results/resnet50_hbm2_search       best designs and the Pareto set
   dla-explorer workload resnet50 --scalesim topology.csv   export a SCALE-Sim topology
   dla-explorer systolic topology.csv --rows 32 --cols 32 --dataflow ws   SCALE-Sim-style cycles
+  dla-explorer validate                                the simulator against published data points
 """
 
 

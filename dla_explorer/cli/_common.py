@@ -78,10 +78,9 @@ def print_table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    from dla_explorer.core.fileio import atomic_open
+    from dla_explorer.core.fileio import write_csv_atomic
 
-    with atomic_open(path, "w") as handle:
-        frame.to_csv(handle, index=False)
+    write_csv_atomic(frame, path)
     print(f"wrote {path}")
 
 
@@ -114,6 +113,22 @@ def si(value: float, unit: str = "") -> str:
         if abs(value) >= threshold:
             return f"{value / threshold:.2f} {prefix}{unit}"
     return f"{value:.3g} {unit}".rstrip()
+
+
+def require_extra(module: str, extra: str, needed_for: str) -> None:
+    """A one-line usage error, before any work, when an optional package is not installed.
+
+    Raises:
+        UsageError: `module` cannot be imported; the message names the extra that installs it.
+    """
+    import importlib.util
+
+    from dla_explorer.core.errors import UsageError
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(
+            f"{needed_for} needs the optional package '{module}': pip install 'dla-explorer[{extra}]'"
+        )
 
 
 @contextlib.contextmanager

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 # the reference design's array (hw_configs/arch/dla_s10mx.yaml)
 DEFAULT_K_VEC, DEFAULT_C_VEC = 64, 16
-UTIL_COLUMNS = ("util_before", "util_after")
+# shares shown in percent, like every utilisation the CLI prints
+PERCENT_COLUMNS = ("util_before", "util_after", "pruned_share")
 TABLE_COLUMNS = [
     "layer",
     "kind",
@@ -32,7 +33,7 @@ TABLE_COLUMNS = [
     "steps",
     "util_before_pct",
     "util_after_pct",
-    "pruned_share",
+    "pruned_share_pct",
     "metadata_bytes",
     "feeder_width",
 ]
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "print per layer: columns before and after packing, c_vec-wide steps per\n"
         "output pixel, array utilisation in percent before (sparse weights on the\n"
         "dense schedule) and after, the share of |weight| lost to conflict pruning\n"
-        "and the packing metadata; then the network totals. --out saves the packed\n"
+        "(percent) and the packing metadata; then the network totals. --out saves the packed\n"
         "workload for 'dla-explorer simulate' (which then does not pack again).\n\n"
         "modes:\n"
         "  dense     every weight counts (the masks are ignored)\n"
@@ -146,7 +147,7 @@ def run_pack(args: argparse.Namespace) -> int:
         cache=None if args.no_cache else True,
         progress=True,
     )
-    frame = for_display(packed.to_frame(args.c_vec), UTIL_COLUMNS)
+    frame = for_display(packed.to_frame(args.c_vec), PERCENT_COLUMNS)
     print_table(frame[TABLE_COLUMNS])
     for layer, reason in frame.loc[frame["reason"] != "", ["layer", "reason"]].itertuples(index=False):
         print(f"note: {layer}: {reason}")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from dla_explorer.cli._common import add_parser, for_display, positive_float, positive_int, print_table
+from dla_explorer.cli._common import (
+    add_parser,
+    for_display,
+    positive_float,
+    positive_int,
+    print_table,
+    require_extra,
+)
 from dla_explorer.core.errors import DlaError
 
 if TYPE_CHECKING:
@@ -118,6 +125,8 @@ def run_search_command(args: argparse.Namespace) -> int:
     from dla_explorer.dse.spec import load_spec
 
     spec = load_spec(args.spec)
+    if spec.sampler.name == "cmaes":  # Optuna would fail every trial instead, one by one
+        require_extra("cmaes", "cmaes", f"{args.spec}: sampler 'cmaes'")
     report = run_search(
         spec,
         args.spec,

@@ -12,7 +12,8 @@ from dla_explorer.core.units import KIB, MICRO, MILLI
 from dla_explorer.core.vocab import MODES
 
 if TYPE_CHECKING:
-    from dla_explorer.packing import PackedWorkload
+    from dla_explorer.packing import CacheSpec, PackedWorkload
+    from dla_explorer.sim.config import Architecture, Device, Memory
     from dla_explorer.sim.simulator import Result
     from dla_explorer.sparsity.pruning import SparseModel
     from dla_explorer.workload import Workload
@@ -30,6 +31,14 @@ LAYER_COLUMNS = [
 # a SCALE-Sim topology has no weights and no measured activations: it is simulated dense, with
 # every activation counted as non-zero (no compression, no gating: the conservative reading)
 TOPOLOGY_ACT_DENSITY = 1.0
+# headline figures whose 5-95% band --uncertainty prints: column, label, scale, unit
+BAND_FIGURES = (
+    ("fps", "throughput", 1, "frames/s"),
+    ("power_w", "power", 1, "W"),
+    ("fps_per_w", "efficiency", 1, "frames/s/W"),
+    ("latency_s", "latency", 1 / MILLI, "ms"),
+    ("energy_j_per_frame", "energy", 1 / MILLI, "mJ/frame"),
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,6 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=positive_int, default=1, help="frames per batch (default 1)")
     p.add_argument("--csv", metavar="PATH", help="write the per-layer table as CSV")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the packing cache")
+    p.add_argument(
+        "--uncertainty",
+        type=positive_int,
+        metavar="N",
+        help="also draw N Monte-Carlo samples of every estimate (ranges in hw_configs/) and print "
+        "the 5-95%% band of each headline figure",
+    )
     p.set_defaults(handler=run)
 
 
@@ -170,6 +186,36 @@ def run(args: argparse.Namespace) -> int:
     layers = for_display(layers, ("utilization",))
     print_table(layers[LAYER_COLUMNS], "{:.2f}")
     print_totals(result)
+    if args.uncertainty:
+        if isinstance(target, packing.PackedWorkload):
+            raise UsageError(f"{args.model}: --uncertainty needs a checkpoint, a zoo model or a topology")
+        print_bands(target, arch, memory, device, mode, args.batch, args.uncertainty, cache)
     if args.csv:
         write_csv(layers, args.csv)
     return 0
+
+
+def print_bands(
+    sparse: SparseModel,
+    arch: Architecture,
+    memory: Memory,
+    device: Device,
+    mode: str,
+    batch: int,
+    n: int,
+    cache: CacheSpec,
+) -> None:
+    """The 5-95% band of each headline figure over n samples of the estimates (one batch call)."""
+    import numpy as np
+    import pandas as pd
+
+    from dla_explorer.sim import simulator, uncertainty
+
+    base = pd.DataFrame([simulator.design_row(arch, memory, mode)])
+    samples = uncertainty.monte_carlo(base, [(arch, memory)], device, n)
+    drawn = simulator.simulate_batch(sparse, samples, device, batch, cache=cache)
+    count = len(uncertainty.design_estimates(arch, memory, device))
+    print(f"  bands       5-95% over {n} samples of {count} estimates:")
+    for figure, label, scale, unit in BAND_FIGURES:
+        p5, p50, p95 = np.percentile(drawn[figure] * scale, [5, 50, 95])
+        print(f"    {label:<12}{p5:,.2f} .. {p95:,.2f} {unit} (median {p50:,.2f})")

@@ -51,6 +51,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
+def write_csv_atomic(frame: Any, path: str | os.PathLike) -> None:
+    """Write a pandas DataFrame as CSV (no index) atomically: readers never see half a table."""
+    with atomic_open(path, "w") as handle:
+        frame.to_csv(handle, index=False)
+
+
 def format_validation_error(source: str, err: pydantic.ValidationError) -> str:
     """One line naming the file, the key and the rule that failed (first error only)."""
     first = err.errors()[0]

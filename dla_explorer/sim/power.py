@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from dla_explorer.sim.config import Device
+from dla_explorer.sim.uncertainty import coefficient, per_precision
 
 PICO = 1e-12
 
@@ -29,11 +30,14 @@ def dynamic_energy(
 ) -> dict[str, np.ndarray]:
     """Joules per layer: MACs (idle and zero-weight lanes are clock-gated, at a fraction of a
     MAC's energy), M20K bits read and written, and DRAM bits moved."""
-    mac_pj = lookup(d["precision"], device.energy.mac_pj)[:, None]
+    # device coefficients per design point: Monte-Carlo samples carry them as dev: columns
+    mac_pj = per_precision(d, device, "energy.mac_pj")[:, None]
+    gated = coefficient(d, device, "energy.gated_mac_fraction")[:, None]
+    m20k_pj = coefficient(d, device, "energy.m20k_pj_per_bit")[:, None]
     idle = issued_macs - useful_macs
     return {
-        "mac_j": (useful_macs + idle * device.energy.gated_mac_fraction) * mac_pj * PICO,
-        "sram_j": sram_bits * device.energy.m20k_pj_per_bit * PICO,
+        "mac_j": (useful_macs + idle * gated) * mac_pj * PICO,
+        "sram_j": sram_bits * m20k_pj * PICO,
         "dram_j": dram_bytes * 8 * d["mem_energy_pj_per_bit"][:, None] * PICO,
     }
 
@@ -43,11 +47,12 @@ def logic_energy(
 ) -> np.ndarray:
     """Joules per layer of the clocked logic (control, accumulators, packing muxes): every used
     ALM, every cycle, while the layer runs."""
-    watts = alms * d["clock_mhz"] * 1e6 * device.energy.logic_pj_per_alm_cycle * PICO
+    watts = alms * d["clock_mhz"] * 1e6 * coefficient(d, device, "energy.logic_pj_per_alm_cycle") * PICO
     return watts[:, None] * time_s
 
 
 def static_power(device: Device, d: dict[str, np.ndarray]) -> np.ndarray:
     """Watts drawn whatever the load: FPGA static, the card around it, the memory interfaces."""
     interfaces = d["mem_channels"] * d["mem_interface_static_w_per_channel"]
-    return device.static_power_w + device.board_power_w + interfaces
+    fixed = coefficient(d, device, "static_power_w") + coefficient(d, device, "board_power_w")
+    return fixed + interfaces

@@ -27,7 +27,7 @@ import pandas as pd
 from dla_explorer import packing
 from dla_explorer.core.errors import UsageError
 from dla_explorer.sim import memory as mem
-from dla_explorer.sim import power
+from dla_explorer.sim import power, uncertainty
 from dla_explorer.sim.config import (
     ARCH_FIELDS,
     DESIGN_COLUMNS,
@@ -333,6 +333,7 @@ def simulate_batch(
     """
     designs = designs.reset_index(drop=True)
     d = design_arrays(designs)
+    d.update(uncertainty.coefficient_arrays(designs))  # sampled device coefficients, if any
     _check_designs(d, device)
     packed_alpha = np.where(d["mode"] == "packed", d["alpha"], 1)
     packed_gamma = np.where(d["mode"] == "packed", d["gamma"], 0.0)

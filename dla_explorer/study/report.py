@@ -261,11 +261,15 @@ def fidelity(frame: pd.DataFrame | None) -> str:
         if "fidelity" in frame
         else "level 0 (analytical model)"
     )
-    bands = sorted(
-        {c[: -len("_lo")] for c in frame.columns if c.endswith("_lo")}
-        & {c[: -len("_hi")] for c in frame.columns if c.endswith("_hi")}
-    )
-    return f"{level}, " + (f"uncertainty bands on {', '.join(bands)}" if bands else "no uncertainty bands")
+    for low, high, kind in (("_p5", "_p95", "5-95% bands"), ("_lo", "_hi", "uncertainty bands")):
+        # the Monte-Carlo bands of study/bands.py (<figure>_p5 / _p95), or any <figure>_lo / _hi
+        named = sorted(
+            {c[: -len(low)] for c in frame.columns if c.endswith(low)}
+            & {c[: -len(high)] for c in frame.columns if c.endswith(high)}
+        )
+        if named:
+            return f"{level}, {kind} on {', '.join(named)} (Monte-Carlo over the estimates' ranges)"
+    return f"{level}, no uncertainty bands"
 
 
 @dataclass
@@ -458,7 +462,10 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
             continue
         png = _save(fig, folder, name, formats)
         source = results.search if name == "pareto" else results.comparison
-        caption = f"{CAPTIONS[name]} Numbers: {fidelity(source)}."
+        numbers = fidelity(source)
+        if "bands on" in numbers:  # the tables carry them; these figures draw medians only
+            numbers = numbers.split(",")[0] + "; uncertainty bands are in the results tables, not drawn here"
+        caption = f"{CAPTIONS[name]} Numbers: {numbers}."
         first = "png" if "png" in formats else formats[0]
         others = ", ".join(f"[{f}](figures/{name}.{f})" for f in formats if f != first)
         doc.md += [
