@@ -463,7 +463,7 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
         png = _save(fig, folder, name, formats)
         source = results.search if name == "pareto" else results.comparison
         numbers = fidelity(source)
-        if "bands on" in numbers:  # the tables carry them; these figures draw medians only
+        if "bands on" in numbers:  # the tables carry them; these figures draw the nominal values
             numbers = numbers.split(",")[0] + "; uncertainty bands are in the results tables, not drawn here"
         caption = f"{CAPTIONS[name]} Numbers: {numbers}."
         first = "png" if "png" in formats else formats[0]
