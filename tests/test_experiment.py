@@ -167,7 +167,7 @@ def test_speedups_beside_the_paper(results):
 def test_report_is_self_contained(results):
     html_path, md_path = report.write_report(results)
     page = html_path.read_text()
-    images = re.findall(r'src="data:image/png;base64,', page)
+    images = re.findall(r'<img alt="[a-z_]+" src="data:image/png;base64,', page)
     assert len(images) == len(list((results / "figures").glob("*.png"))) == 7
     assert 'src="figures/' not in page and "Comparison with the reference work" in page
     markdown = md_path.read_text()

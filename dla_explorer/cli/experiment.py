@@ -59,10 +59,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "report",
         help="write the HTML report and Markdown summary of a results folder",
-        description="Turn the tables of 'dla-explorer run' into report.html (self-contained, "
-        "images embedded) and report.md (images in figures/) in the same folder.",
+        description="Turn a results folder into report.html (one self-contained file that works "
+        "offline: an interactive design explorer, sortable tables, figures embedded) and report.md "
+        "(figures in figures/ as PNG at 300 dpi, and SVG/PDF). With a second folder: both side by "
+        "side, the differences highlighted.",
+        epilog="examples:\n  dla-explorer report results/paper\n"
+        "  dla-explorer report results/paper --format png,svg,pdf\n"
+        "  dla-explorer report results/paper results/paper_b   # compare two runs",
     )
-    p.add_argument("results", metavar="RESULTS_DIR", help="folder written by 'dla-explorer run'")
+    p.add_argument(
+        "results", metavar="RESULTS_DIR", help="folder written by 'dla-explorer run', 'search' or 'sweep'"
+    )
+    p.add_argument(
+        "other",
+        metavar="OTHER_DIR",
+        nargs="?",
+        help="a second results folder: both side by side, differences highlighted (written to RESULTS_DIR)",
+    )
+    p.add_argument(
+        "--format",
+        default="png,svg",
+        metavar="LIST",
+        help="figure files to write in figures/: any of png,svg,pdf (PNG at 300 dpi)",
+    )
     p.set_defaults(handler=run_report)
 
 
@@ -90,7 +109,7 @@ def headline(results: Results) -> pd.DataFrame:
     spec, frame = results.spec, results.comparison
     curves = analysis.sparsity_curves(results)
     at = np.isclose(frame["sparsity"], results.headline) & (frame["mode"] == "packed")
-    hbm2 = frame[at & (frame["design"] == spec["hbm2_design"])].set_index("model")
+    hbm2 = frame[at & (frame["design"] == spec.hbm2_design)].set_index("model")
     ratios = curves[np.isclose(curves["sparsity"], results.headline)].set_index("model")
     table = hbm2[["fps", "power_w", "fps_per_w"]].join(ratios[["hbm2_over_ddr4", "packed_over_unpacked"]])
     return table.rename(columns={"fps": "frames/s", "power_w": "W", "fps_per_w": "frames/s/W"}).reset_index()
@@ -100,8 +119,8 @@ def print_headline(results: Results) -> None:
     from dla_explorer.study import report
 
     print(
-        f"headline: packed on {results.spec['hbm2_design']} at {results.headline:.0%} sparsity "
-        f"(x: HBM2 over {results.spec['ddr4_designs'][0]}, packed over unpacked)"
+        f"headline: packed on {results.spec.hbm2_design} at {results.headline:.0%} sparsity "
+        f"(x: HBM2 over {results.spec.ddr4_designs[0]}, packed over unpacked)"
     )
     print_table(headline(results), "{:,.2f}")
     for line in report.summary(results):
@@ -111,6 +130,10 @@ def print_headline(results: Results) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from dla_explorer.study import report
 
-    html_path, md_path = report.write_report(args.results)
+    formats = report.parse_formats(getattr(args, "format", "png,svg"))
+    if getattr(args, "other", None):
+        html_path, md_path = report.write_comparison(args.results, args.other)
+    else:
+        html_path, md_path = report.write_report(args.results, formats)
     print(f"report: {html_path} (open it in a browser)\nsummary: {md_path}")
     return 0

@@ -3,7 +3,6 @@ figures, the search's best designs. Used by the report and the notebooks."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import pandas as pd
 
 from dla_explorer.core.errors import DlaError
 from dla_explorer.dse.results import pareto_mask
-from dla_explorer.study.experiment import RECORD
+from dla_explorer.dse.space import KEY_COLUMNS
+from dla_explorer.study.records import ExperimentView, RunRecord, read_record
 
 # A simulated ratio this far from the paper's is explained in docs/validation.md.
 EXPLAIN_BEYOND = 0.30
@@ -23,7 +23,7 @@ class Results:
     """The tables `run_experiment` wrote, read back."""
 
     folder: Path
-    record: dict
+    record: RunRecord
     comparison: pd.DataFrame
     layers: pd.DataFrame
     packing: pd.DataFrame
@@ -33,21 +33,31 @@ class Results:
     search: pd.DataFrame | None
 
     @property
-    def spec(self) -> dict:
-        return self.record["spec"]
+    def spec(self) -> ExperimentView:
+        return self.record.spec
 
     @property
     def headline(self) -> float:
-        return self.spec["headline_sparsity"]
+        return self.spec.headline_sparsity
+
+    @property
+    def search_folder(self) -> Path | None:
+        """The search's own results folder (spec.json, search.csv), if the run searched."""
+        return search_table_path(self.folder, self.record).parent if self.search is not None else None
+
+
+def search_table_path(folder: Path, record: RunRecord) -> Path:
+    """The search table a run recorded: its path as recorded (relative to where the run was
+    started), else the same file name in the results folder's search/ (a moved folder)."""
+    if record.search is None:
+        return folder / "search" / "search.csv"
+    recorded = Path(record.search.table)
+    return recorded if recorded.is_file() else folder / "search" / recorded.name
 
 
 def load(folder: str | Path) -> Results:
     folder = Path(folder)
-    if not (folder / RECORD).is_file():
-        raise DlaError(
-            f"{folder}: no {RECORD}: not a results folder of 'dla-explorer run' (run the experiment first)"
-        )
-    record = json.loads((folder / RECORD).read_text())
+    record = read_record(folder)
     tables = {}
     for name in ("comparison", "layers", "packing", "packing_totals", "baselines", "buffer_sweep"):
         path = folder / f"{name}.csv"
@@ -55,8 +65,9 @@ def load(folder: str | Path) -> Results:
             raise DlaError(f"{folder}: {path.name} is missing (an interrupted run? run it again)")
         tables[name] = pd.read_csv(path)
     search = None
-    if record.get("search") and Path(record["search"]["table"]).is_file():
-        search = pd.read_csv(record["search"]["table"])
+    table = search_table_path(folder, record)
+    if record.search is not None and table.is_file():
+        search = pd.read_csv(table)
     return Results(folder, record, search=search, **tables)
 
 
@@ -92,14 +103,15 @@ def search_pareto(results: Results) -> pd.DataFrame:
         return pd.DataFrame()
     feasible = table[table["feasible"].fillna(False).astype(bool)].dropna(subset=["fps", "power_w"])
     mask = pareto_mask(feasible[["fps", "power_w"]].to_numpy(), [True, False])
-    return feasible[mask].sort_values("power_w")
+    keys = [c for c in KEY_COLUMNS if c in feasible]  # a search may evaluate one design twice
+    return feasible[mask].drop_duplicates(subset=keys).sort_values("power_w")
 
 
 def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
     """The comparison table: our ratio beside the paper's, one row per comparison and model."""
     spec, comparison = results.spec, results.comparison
     sparsity = results.headline if sparsity is None else sparsity
-    hbm2, paper = spec["hbm2_design"], spec["paper"]
+    hbm2, paper = spec.hbm2_design, spec.paper
     rows = []
 
     def add(what: str, model: str, ours: float, reference: float | None, detail: str) -> None:
@@ -116,7 +128,7 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
             }
         )
 
-    for model in spec["models"]:
+    for model in spec.models:
         packed = _fps(comparison, model, sparsity, hbm2, "packed")
         packed_eff = _fps(comparison, model, sparsity, hbm2, "packed", "fps_per_w")
         add(
@@ -126,21 +138,21 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
             None,
             f"{packed:,.0f} frames/s packed on HBM2",
         )
-        for ddr4 in spec["ddr4_designs"]:
-            memory = spec["designs"][ddr4]["memory"]
+        for ddr4 in spec.ddr4_designs:
+            memory = spec.designs[ddr4].memory
             add(
                 f"HBM2 vs DDR4 ({memory}), packed",
                 model,
                 packed / _fps(comparison, model, sparsity, ddr4, "packed"),
-                paper["hbm2_over_ddr4"].get(model),
+                paper.hbm2_over_ddr4.get(model),
                 f"same array; {hbm2} vs {ddr4}",
             )
-        cpu = spec["cpu_baseline"]
+        cpu = spec.cpu_baseline
         add(
             f"vs server CPU ({cpu}, published)",
             model,
             packed / _baseline(results, model, cpu),
-            paper["over_cpu"].get(model),
+            paper.over_cpu.get(model),
             "CPU runs the dense model",
         )
         measured = _baseline(results, model, "this machine (pruned)")
@@ -148,19 +160,19 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
             add(
                 "vs this machine's CPU (torch, pruned model)", model, packed / measured, None, "measured here"
             )
-        gpu = spec["gpu_baseline"]
+        gpu = spec.gpu_baseline
         add(
             f"speed vs {gpu}",
             model,
             packed / _baseline(results, model, gpu),
-            paper["v100_speed"].get(model),
+            paper.v100_speed.get(model),
             "GPU runs the dense model",
         )
         add(
             f"power efficiency vs {gpu}",
             model,
             packed_eff / _baseline(results, model, gpu, "fps_per_w"),
-            paper["v100_power_efficiency"].get(model),
+            paper.v100_power_efficiency.get(model),
             "frames/s/W; the GPU's published point (power an estimate)",
         )
     pair = comparison[comparison["design"].isin(["dse_best_hbm2", "dse_best_ddr4"])]
@@ -171,7 +183,7 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
             f"HBM2 DSE best vs the same design on DDR4 ({by_design.loc['dse_best_ddr4', 'memory']}), packed",
             model,
             float(fps["dse_best_hbm2"] / fps["dse_best_ddr4"]),
-            paper["hbm2_over_ddr4"].get(model),
+            paper.hbm2_over_ddr4.get(model),
             "the search's fastest feasible design within the pruned-|w| limit; only the memory differs",
         )
     return pd.DataFrame(rows)
@@ -180,7 +192,7 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
 def sparsity_curves(results: Results) -> pd.DataFrame:
     """Per model and sparsity: packed/unpacked on HBM2 and HBM2/DDR4 (packed) speedups."""
     spec, frame = results.spec, results.comparison
-    hbm2, ddr4 = spec["hbm2_design"], spec["ddr4_designs"][0]
+    hbm2, ddr4 = spec.hbm2_design, spec.ddr4_designs[0]
     pivot = frame.pivot_table(index=["model", "sparsity"], columns=["design", "mode"], values="fps")
     return pd.DataFrame(
         {

@@ -33,9 +33,9 @@ from dla_explorer.sim import baselines, simulator, uncertainty
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity import checkpoint, pruning
 from dla_explorer.study import bands
+from dla_explorer.study.records import RECORD
 from dla_explorer.workload import zoo as models
 
-RECORD = "experiment.json"
 Mode = Literal["dense", "unpacked", "packed", "nm"]
 
 

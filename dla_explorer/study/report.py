@@ -1,57 +1,107 @@
-"""`dla-explorer report RESULTS_DIR`: a self-contained HTML report (images embedded) and a
-Markdown summary (images beside it in figures/) of an experiment's results."""
+"""`dla-explorer report RESULTS_DIR [OTHER_DIR]`: a self-contained HTML report and a Markdown
+summary of a results folder (an experiment of `run`, or a `search` / `sweep` folder).
+
+report.html is one file that works offline: the static figures embedded as PNG, the tables
+sortable, and the interactive design explorer (plotly's JavaScript embedded, the designs and their
+per-layer drill-downs as JSON in the page). report.md links the figures saved beside it in
+figures/ (PNG at 300 dpi, and SVG / PDF on request) for papers.
+
+With two folders, the report sets them side by side: what changed between two runs or two design
+choices, with the differences highlighted.
+"""
 
 from __future__ import annotations
 
 import base64
+import datetime
 import html
 import io
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
+import dla_explorer
+from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import atomic_open, write_text_atomic
-from dla_explorer.study import analysis, plots
+from dla_explorer.dse.results import read_spec_record
+from dla_explorer.sim import config as hw
+from dla_explorer.study import analysis, explorer, plots
+from dla_explorer.study.records import RECORD
+
+FORMATS = ("png", "svg", "pdf")
+PAPER_DPI = 300  # the PNGs in figures/ (print resolution)
+PAGE_DPI = 110  # the PNGs embedded in report.html (screen resolution keeps the page small)
+REFERENCE = {
+    "title": "Optimized FPGA-based Deep Learning Accelerator for Sparse CNN using High Bandwidth Memory",
+    "venue": "IEEE FCCM 2021 (Field-Programmable Custom Computing Machines)",
+    "year": 2021,
+    "link": "https://acemap.info/paper/63302066",
+}
+# What each figure's numbers rest on. The simulator is analytical today (level 0) with no
+# uncertainty bands; a results table that carries `fidelity` / `*_lo`, `*_hi` columns says so.
+DEFAULT_FIDELITY = "level 0 (analytical model), no uncertainty bands"
+DOCS = ("model.md", "validation.md", "cli.md")
 
 CAPTIONS = {
-    "throughput": "Throughput of every model, memory system and mode at the headline sparsity.",
+    "throughput": "Throughput of every model, memory system and mode at the headline sparsity "
+    "(values on the bars).",
     "speedup_vs_sparsity": "Where the gains come from, against sparsity: packing (left), HBM2's "
-    "bandwidth (middle; dotted: without packing), and what packing costs: "
-    "the weights its conflicts prune (right).",
-    "layer_latency": "Per-layer latency of packed ResNet-50, split into compute and the memory "
-    "time that double buffering does not hide.",
-    "roofline": "Roofline of both memory systems with ResNet-50's packed layers placed on it.",
-    "buffer_sensitivity": "HBM2's gain over DDR4 depends on whether feature maps spill: with a "
-    "small stream buffer the DDR4 design is memory-bound.",
-    "utilisation": "MAC utilisation per layer before and after packing.",
+    "bandwidth (middle; dotted: without packing; dashed: the paper's ratios), and what packing "
+    "costs: the weights its conflicts prune (right).",
+    "layer_latency": "Per-layer latency of packed ResNet-50 on each memory system, split into "
+    "compute and the memory time that double buffering does not hide.",
+    "roofline": "Roofline of the three memory systems with ResNet-50's packed layers placed on "
+    "each (one marker shape per memory system; the axes span the data).",
+    "buffer_sensitivity": "HBM2's gain over DDR4 against the stream-buffer size: with a small "
+    "buffer feature maps spill and the DDR4 design is memory-bound. The star marks the design's "
+    "own buffer; dashed lines are the paper's ratios.",
+    "utilisation": "MAC utilisation per layer before and after packing (depthwise layers marked).",
     "pareto": "The design-space search: every trial, and the Pareto front of frames/s against power.",
 }
-TABLE_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1150px; margin: 2em auto; color: #222; }
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; color: #222;
+       padding: 0 1em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f0f0f0; } td.text, th:first-child { text-align: left; }
+table.sortable th, #front-table th { cursor: pointer; user-select: none; }
+th[data-order="asc"]::after { content: " ▲"; } th[data-order="desc"]::after { content: " ▼"; }
+#front-table tbody tr { cursor: pointer; } #front-table tbody tr:hover { background: #fff3d6; }
+.scroll { overflow-x: auto; max-height: 32em; overflow-y: auto; }
 img { max-width: 100%; } figcaption { color: #555; font-size: 0.9em; margin-bottom: 1.5em; }
-.note { color: #555; font-size: 0.9em; }
+.note, .fidelity { color: #555; font-size: 0.9em; }
+.provenance { background: #f7f7f7; border-left: 4px solid #0072B2; padding: 0.5em 1em; }
+.controls { display: flex; gap: 1.5em; align-items: center; flex-wrap: wrap; margin: 0.5em 0; }
+#sliders { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 0.3em 2em;
+           font-size: 0.9em; }
+.slider input { width: 140px; vertical-align: middle; }
+#drill { border-top: 2px solid #0072B2; margin-top: 1.5em; padding-top: 0.5em; }
+#drill-summary { display: flex; gap: 2em; flex-wrap: wrap; }
+#drill-time, #drill-traffic, #drill-util { height: 340px; }
+td.changed { background: #fde0c5; font-weight: 600; }
+.compare { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }
 """
 
 
-def _figure_png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+# -- formatting ----------------------------------------------------------------------------------
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else ""
     if isinstance(value, (float, np.floating)):
-        if np.isnan(value):
+        number = float(value)
+        if np.isnan(number):
             return "–"
-        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+        return f"{number:,.2f}" if abs(number) < 100 else f"{number:,.0f}"
     return str(value)
 
 
@@ -61,15 +111,29 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def html_table(frame: pd.DataFrame) -> str:
+def html_table(frame: pd.DataFrame, changed: np.ndarray | None = None) -> str:
+    """A sortable table (numbers sort by value); `changed` (rows x columns) marks cells."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
 
-    def cell(value) -> str:
-        kind = ' class="text"' if isinstance(value, str) else ""
-        return f"<td{kind}>{html.escape(_fmt(value))}</td>"
+    def cell(value, mark: bool) -> str:
+        classes = ["text"] if isinstance(value, str) else []
+        if mark:
+            classes.append("changed")
+        kind = f' class="{" ".join(classes)}"' if classes else ""
+        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        data = f' data-value="{float(value)!r}"' if number and not np.isnan(float(value)) else ""
+        return f"<td{kind}{data}>{html.escape(_fmt(value))}</td>"
 
-    body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in frame.itertuples(False))
-    return f"<table><tr>{head}</tr>{body}</table>"
+    marks = np.zeros(frame.shape, dtype=bool) if changed is None else changed
+    body = "".join(
+        "<tr>" + "".join(cell(v, bool(m)) for v, m in zip(row, marks[r], strict=True)) + "</tr>"
+        for r, row in enumerate(frame.itertuples(False))
+    )
+    table = f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="scroll">{table}</div>'
+
+
+# -- tables --------------------------------------------------------------------------------------
 
 
 def design_table(results: analysis.Results) -> pd.DataFrame:
@@ -106,47 +170,56 @@ def baseline_table(results: analysis.Results) -> pd.DataFrame:
     )
 
 
-def search_table(results: analysis.Results, rows: int = 8) -> pd.DataFrame:
-    front = analysis.search_pareto(results)
-    if front.empty:
-        return front
-    keep = [
-        c
-        for c in (
-            "k_vec",
-            "c_vec",
-            "q_vec",
-            "lanes",
-            "clock_mhz",
-            "stream_buffer_kb",
-            "alpha",
-            "mem_channels",
-            "fps",
-            "power_w",
-            "fps_per_w",
-            "dsp",
-            "m20k",
-        )
-        if c in front
-    ]
-    picks = np.unique(np.linspace(0, len(front) - 1, min(rows, len(front))).round().astype(int))
-    return front.iloc[picks][keep].reset_index(drop=True)
+# the front table: (column, heading, scale) in the order an architect reads a design
+FRONT_COLUMNS = (
+    ("trial", "trial", 1),
+    ("model", "model", 1),
+    ("k_vec", "k_vec", 1),
+    ("c_vec", "c_vec", 1),
+    ("q_vec", "q_vec", 1),
+    ("lanes", "lanes", 1),
+    ("clock_mhz", "clock (MHz)", 1),
+    ("stream_buffer_kb", "stream buffer (KB)", 1),
+    ("filter_cache_kb", "filter cache (KB)", 1),
+    ("alpha", "alpha", 1),
+    ("gamma", "gamma", 1),
+    ("memory", "memory", 1),
+    ("mem_channels", "memory channels", 1),
+    ("fps", "frames/s", 1),
+    ("power_w", "W", 1),
+    ("fps_per_w", "frames/s/W", 1),
+    ("pruned_share", "pruned (%)", 100),
+    ("accuracy", "accuracy", 1),
+    ("dsp_share", "DSP (%)", 100),
+    ("m20k_share", "M20K (%)", 100),
+    ("alm_share", "ALM (%)", 100),
+)
+
+
+def front_table(front: pd.DataFrame) -> pd.DataFrame:
+    """Every design on the front with its full array configuration, memory and resources."""
+    out = {}
+    for column, heading, scale in FRONT_COLUMNS:
+        if column in front and not (column == "model" and front[column].nunique() == 1):
+            values = front[column]
+            out[heading] = values * scale if scale != 1 else values
+    return pd.DataFrame(out).reset_index(drop=True)
 
 
 def summary(results: analysis.Results) -> list[str]:
     """A few sentences per model: where the time goes and what packing and HBM2 buy."""
     spec, lines = results.spec, []
     curves = analysis.sparsity_curves(results).set_index(["model", "sparsity"])
-    ddr4 = spec["ddr4_designs"][0]
+    ddr4 = spec.ddr4_designs[0]
     frame = results.comparison
-    for model in spec["models"]:
+    for model in spec.models:
         at = (
             np.isclose(frame.sparsity, results.headline)
             & (frame.model == model)
             & (frame["mode"] == "packed")
         )
         on_ddr4 = frame[at & (frame.design == ddr4)].iloc[0]
-        on_hbm2 = frame[at & (frame.design == spec["hbm2_design"])].iloc[0]
+        on_hbm2 = frame[at & (frame.design == spec.hbm2_design)].iloc[0]
         curve = curves.loc[(model, results.headline)]
         lines.append(
             f"{plots.MODEL_LABELS.get(model, model)} at {results.headline:.0%} sparsity: packing "
@@ -160,71 +233,492 @@ def summary(results: analysis.Results) -> list[str]:
     return lines
 
 
-def write_report(folder: str | Path) -> tuple[Path, Path]:
-    """Write report.html (self-contained) and report.md (+ figures/) into the results folder."""
-    results = analysis.load(folder)
-    folder = results.folder
-    figures = {}
+# -- provenance ----------------------------------------------------------------------------------
+
+
+def _git_commit() -> str:
+    """The commit of the installed source tree, if it is a git checkout (else '')."""
+    root = Path(dla_explorer.__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def fidelity(frame: pd.DataFrame | None) -> str:
+    """The fidelity level and uncertainty bands a table's numbers carry."""
+    if frame is None or frame.empty:
+        return DEFAULT_FIDELITY
+    level = (
+        ", ".join(sorted(map(str, frame["fidelity"].dropna().unique())))
+        if "fidelity" in frame
+        else "level 0 (analytical model)"
+    )
+    for low, high, kind in (("_p5", "_p95", "5-95% bands"), ("_lo", "_hi", "uncertainty bands")):
+        # the Monte-Carlo bands of study/bands.py (<figure>_p5 / _p95), or any <figure>_lo / _hi
+        named = sorted(
+            {c[: -len(low)] for c in frame.columns if c.endswith(low)}
+            & {c[: -len(high)] for c in frame.columns if c.endswith(high)}
+        )
+        if named:
+            return f"{level}, {kind} on {', '.join(named)} (Monte-Carlo over the estimates' ranges)"
+    return f"{level}, no uncertainty bands"
+
+
+@dataclass
+class Provenance:
+    name: str
+    source: str
+    spec_hash: str
+    run_date: str
+    duration: str
+    extra: list[tuple[str, str]] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, str]]:
+        commit = _git_commit()
+        version = dla_explorer.__version__ + (f" (commit {commit})" if commit else "")
+        docs_root = Path(dla_explorer.__file__).resolve().parent.parent / "docs"
+        docs = ", ".join(f"docs/{name}" for name in DOCS if (docs_root / name).is_file()) or "docs/"
+        ref = REFERENCE
+        return [
+            ("reference work", f'"{ref["title"]}", {ref["venue"]}'),
+            ("experiment", f"{self.name} from {self.source}"),
+            ("spec hash", self.spec_hash),
+            ("run", f"{self.run_date}, {self.duration}"),
+            ("tool", f"dla-explorer {version}"),
+            *self.extra,
+            ("model and coefficients", f"{docs} and hw_configs/ (every coefficient with its source)"),
+        ]
+
+    def html(self) -> str:
+        items = []
+        for key, value in self.rows():
+            text = html.escape(value)
+            if key == "reference work":
+                text += f' (<a href="{REFERENCE["link"]}">abstract</a>)'
+            items.append(f"<li><b>{html.escape(key)}</b>: {text}</li>")
+        return f'<div class="provenance"><ul>{"".join(items)}</ul></div>'
+
+    def markdown(self) -> list[str]:
+        lines = []
+        for key, value in self.rows():
+            if key == "reference work":
+                value += f" ([abstract]({REFERENCE['link']}))"
+            lines.append(f"- **{key}**: {value}")
+        return lines
+
+
+def _mtime(path: Path) -> str:
+    stamp = datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc)
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "duration not recorded"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+# -- figures -------------------------------------------------------------------------------------
+
+
+def _save(fig: Figure, folder: Path, name: str, formats: Sequence[str]) -> bytes:
+    """Save a figure in every format (PNG at print resolution) and return the page's PNG."""
+    for fmt in formats:
+        with atomic_open(folder / f"{name}.{fmt}", "wb") as handle:
+            # tight: the legends sit outside the axes and must be in the file
+            fig.savefig(handle, format=fmt, dpi=PAPER_DPI if fmt == "png" else None, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PAGE_DPI, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise UsageError(f"--format: '{text}': each of {', '.join(FORMATS)} (comma-separated)")
+    return formats
+
+
+# -- the page ------------------------------------------------------------------------------------
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs  # the bundled plotly.min.js: no network needed
+
+    return get_plotlyjs()
+
+
+def _explorer_js() -> str:
+    return resources.files("dla_explorer.study").joinpath("assets/explorer.js").read_text()
+
+
+def explorer_section(built: explorer.Explorer, fidelity_text: str) -> str:
+    """The interactive explorer's markup and data (the script is added once per page)."""
+    data = json.dumps(built.payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    note = built.payload["drill_note"]
+    return f"""
+<h2 id="explore">Explore the designs</h2>
+<p class="note">Choose the two objectives; the blue line is their Pareto front among the designs that
+meet the constraints. Set constraints with the sliders or by dragging along an axis of the parallel
+coordinates (drag again to add a range, click the axis to clear it). Hover a point for its parameters;
+click a point or a row of the front's table for its drill-down. {html.escape(note)}</p>
+<p class="fidelity">Numbers: {html.escape(fidelity_text)}.</p>
+<div class="controls">
+  <label>x: <select id="x-metric"></select></label>
+  <label>y: <select id="y-metric"></select></label>
+  <label><input type="checkbox" id="show-infeasible"> show infeasible designs</label>
+  <span id="shown-count" class="note"></span>
+</div>
+<div id="sliders"></div>
+<div id="scatter" style="height:500px"></div>
+<div id="parcoords" style="height:440px"></div>
+<h3>Front of the current view: <span id="front-count"></span></h3>
+<div class="scroll"><table id="front-table"></table></div>
+<div id="drill" data-trial="">
+  <h3 id="drill-title">Click a design (a point or a row) for its drill-down</h3>
+  <div id="drill-summary"></div>
+  <p id="drill-note" class="note"></p>
+  <div id="drill-time"></div><div id="drill-traffic"></div><div id="drill-util"></div>
+  <div id="drill-resources"></div>
+</div>
+<script id="explorer-data" type="application/json">{data}</script>
+"""
+
+
+def _page(title: str, body: list[str], interactive: bool) -> str:
+    scripts = ""
+    if interactive:
+        scripts = f"<script>{_plotly_js()}</script>"
+    scripts += f"<script>{_explorer_js()}</script>"  # sortable tables, and the explorer if present
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(body)}{scripts}</body></html>"
+    )
+
+
+@dataclass
+class Document:
+    """The report's parts, written out as HTML and Markdown."""
+
+    title: str
+    html: list[str] = field(default_factory=list)
+    md: list[str] = field(default_factory=list)
+    interactive: bool = False
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.html.append(f"<h{level}>{html.escape(text)}</h{level}>")
+        self.md += ["#" * level + " " + text, ""]
+
+    def paragraph(self, text: str, css: str = "") -> None:
+        kind = f' class="{css}"' if css else ""
+        self.html.append(f"<p{kind}>{html.escape(text)}</p>")
+        self.md += [f"*{text}*" if css else text, ""]
+
+    def table(self, heading: str, frame: pd.DataFrame, note: str = "") -> None:
+        if frame.empty:
+            return
+        self.heading(heading)
+        if note:
+            self.paragraph(note, "note")
+        self.html.append(html_table(frame))
+        self.md += [markdown_table(frame), ""]
+
+    def write(self, folder: Path) -> tuple[Path, Path]:
+        html_path, md_path = folder / "report.html", folder / "report.md"
+        body = [f"<h1>{html.escape(self.title)}</h1>", *self.html]
+        write_text_atomic(html_path, _page(self.title, body, self.interactive))
+        write_text_atomic(md_path, "\n".join([f"# {self.title}", "", *self.md]).rstrip() + "\n")
+        return html_path, md_path
+
+
+def _front_section(doc: Document, built: explorer.Explorer, objectives: str) -> None:
+    front = built.front()
+    doc.table(
+        f"Search: all {len(front)} designs on the Pareto front ({objectives})",
+        front_table(front),
+        f"{len(front)} of {int(built.frame['feasible'].sum())} feasible designs "
+        f"({len(built.frame)} evaluated). Resources are shares of the device; 'pruned' is the share "
+        "of weight magnitude that packing's conflicts remove.",
+    )
+
+
+def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -> None:
+    folder = results.folder / "figures"
+    folder.mkdir(exist_ok=True)
+    doc.heading("Figures")
     for name, make in plots.FIGURES.items():
         fig = make(results)
-        if fig is not None:
-            figures[name] = _figure_png(fig)
-    (folder / "figures").mkdir(exist_ok=True)
-    for name, png in figures.items():
-        with atomic_open(folder / "figures" / f"{name}.png", "wb") as handle:
-            handle.write(png)
-    speedups = analysis.speedups(results)
-    speedup_view = speedups.rename(
+        if fig is None:
+            continue
+        png = _save(fig, folder, name, formats)
+        source = results.search if name == "pareto" else results.comparison
+        numbers = fidelity(source)
+        if "bands on" in numbers:  # the tables carry them; these figures draw the nominal values
+            numbers = numbers.split(",")[0] + "; uncertainty bands are in the results tables, not drawn here"
+        caption = f"{CAPTIONS[name]} Numbers: {numbers}."
+        first = "png" if "png" in formats else formats[0]
+        others = ", ".join(f"[{f}](figures/{name}.{f})" for f in formats if f != first)
+        doc.md += [
+            f"![{name}](figures/{name}.{first})",
+            "",
+            f"*{caption}*" + (f" ({others})" if others else ""),
+        ]
+        doc.md.append("")
+        encoded = base64.b64encode(png).decode()
+        doc.html.append(
+            f'<figure><img alt="{name}" src="data:image/png;base64,{encoded}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+
+
+def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]:
+    results = analysis.load(folder)
+    spec, record = results.spec, results.record
+    doc = Document(f"dla-explorer report: {spec.name}")
+    built = None
+    if results.search is not None and results.search_folder is not None:
+        table, search_spec = explorer.load_dse_folder(results.search_folder)
+        built = explorer.build(
+            table, search_spec, doc.title, cache=results.search_folder / "explorer-cache.json"
+        )
+    extra = [("device and batch", f"{spec.device}, batch {spec.batch}, run size '{record.size}'")]
+    extra.append(("fidelity", f"{fidelity(results.comparison)} (per figure below)"))
+    provenance = Provenance(
+        spec.name, record.source, record.hash, _mtime(folder / RECORD), _duration(record.seconds), extra
+    )
+    doc.html.append(f"<p>{html.escape(spec.description)}</p>" if spec.description else "")
+    doc.html.append(provenance.html())
+    doc.md += (
+        [spec.description, "", *provenance.markdown(), ""] if spec.description else provenance.markdown()
+    )
+    lines = summary(results)
+    doc.html.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>")
+    doc.md += ["", *[f"- {line}" for line in lines], ""]
+    speedups = analysis.speedups(results).rename(
         columns={
             "ours_over_paper": "ours / paper",
             "explained_in_validation": "> 30% off: see docs/validation.md",
         }
     )
-    sections = [
-        ("Comparison with the reference work", speedup_view),
-        (f"Designs at {results.headline:.0%} sparsity", design_table(results)),
-        ("CPU and GPU baselines", baseline_table(results)),
-        ("Search: designs on the Pareto front", search_table(results)),
-    ]
-    title = f"dla-explorer report: {results.spec['name']}"
-    intro = (
-        f"{results.spec.get('description', '')}. Device {results.spec['device']}, batch "
-        f"{results.spec['batch']}, run size '{results.record.get('size')}', "
-        f"{results.record.get('seconds')} s."
-    )
-    md = [f"# {title}", "", intro, "", *[f"- {line}" for line in summary(results)], ""]
-    body = [
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>{html.escape(intro)}</p>",
-        "<ul>",
-        *[f"<li>{html.escape(line)}</li>" for line in summary(results)],
-        "</ul>",
-    ]
-    for heading, table in sections:
-        if table.empty:
-            continue
-        md += [f"## {heading}", "", markdown_table(table), ""]
-        body += [f"<h2>{html.escape(heading)}</h2>", html_table(table)]
-    md += ["## Figures", ""]
-    body.append("<h2>Figures</h2>")
-    for name, png in figures.items():
-        md += [f"![{name}](figures/{name}.png)", "", f"*{CAPTIONS[name]}*", ""]
-        encoded = base64.b64encode(png).decode()
-        body.append(
-            f'<figure><img alt="{name}" src="data:image/png;base64,{encoded}">'
-            f"<figcaption>{html.escape(CAPTIONS[name])}</figcaption></figure>"
-        )
-    note = (
+    doc.table("Comparison with the reference work", speedups, f"The paper's ratios: {REFERENCE['title']}.")
+    doc.table(f"Designs at {results.headline:.0%} sparsity", design_table(results))
+    doc.table("CPU and GPU baselines", baseline_table(results))
+    if built is not None:
+        objectives = " vs ".join(built.payload["objectives"])
+        _front_section(doc, built, objectives)
+        doc.html.append(explorer_section(built, fidelity(results.search)))
+        doc.interactive = True
+        doc.md += [
+            "The interactive explorer (any two objectives, constraints, per-design drill-down) "
+            "is in report.html.",
+            "",
+        ]
+    _figures(doc, results, formats)
+    doc.paragraph(
         "Ratios more than 30% away from the paper's are explained in docs/validation.md. "
-        "Every coefficient is in hw_configs/ and docs/model.md."
+        "Every coefficient is in hw_configs/ and docs/model.md.",
+        "note",
     )
-    md.append(note)
-    body.append(f'<p class="note">{html.escape(note)}</p>')
-    page = (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-        f"</title><style>{TABLE_STYLE}</style></head><body>{''.join(body)}</body></html>"
+    return doc.write(folder)
+
+
+def dse_report(folder: Path) -> tuple[Path, Path]:
+    """The report of a `search` or `sweep` folder: the front's table and the explorer."""
+    table, spec = explorer.load_dse_folder(folder)
+    doc = Document(f"dla-explorer report: {spec.name}")
+    built = explorer.build(table, spec, doc.title, cache=folder / "explorer-cache.json")
+    started = pd.to_datetime(table["datetime_start"], errors="coerce") if "datetime_start" in table else None
+    duration = None
+    if started is not None and started.notna().any() and "duration_s" in table:
+        end = (started + pd.to_timedelta(table["duration_s"].fillna(0), unit="s")).max()
+        duration = (end - started.min()).total_seconds()
+    source = (read_spec_record(folder) or {}).get("source") or str(folder / "spec.json")
+    provenance = Provenance(
+        spec.name,
+        str(source),
+        spec.content_hash(),
+        _mtime(folder / "spec.json"),
+        _duration(duration),
+        [("device and batch", f"{spec.device}, batch {spec.batch}"), ("fidelity", fidelity(table))],
     )
-    html_path, md_path = folder / "report.html", folder / "report.md"
-    write_text_atomic(html_path, page)
-    write_text_atomic(md_path, "\n".join(md) + "\n")
+    if spec.description:
+        doc.paragraph(spec.description)
+    doc.html.append(provenance.html())
+    doc.md += [*provenance.markdown(), ""]
+    _front_section(doc, built, " vs ".join(built.payload["objectives"]))
+    doc.html.append(explorer_section(built, fidelity(table)))
+    doc.interactive = True
+    doc.md += ["The interactive explorer is in report.html.", ""]
+    return doc.write(folder)
+
+
+def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) -> tuple[Path, Path]:
+    """Write report.html (self-contained) and report.md (+ figures/) into the results folder."""
+    folder = Path(folder)
+    if (folder / RECORD).is_file():
+        return experiment_report(folder, formats)
+    if (folder / "spec.json").is_file():
+        return dse_report(folder)
+    raise DlaError(
+        f"{folder}: no {RECORD} or spec.json: not a results folder of 'dla-explorer run', 'search' or 'sweep'"
+    )
+
+
+# -- two results folders side by side ------------------------------------------------------------
+
+# a relative difference above this is highlighted (below it: rounding and timing noise)
+CHANGE_THRESHOLD = 0.01
+
+
+def _flatten(value: object, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: json.dumps(value, sort_keys=True) if isinstance(value, list) else str(value)}
+
+
+def spec_differences(a: dict, b: dict) -> pd.DataFrame:
+    """Every spec key whose value differs between two runs (absent keys show as '–')."""
+    fa, fb = _flatten(a), _flatten(b)
+    keys = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+    return pd.DataFrame(
+        {"key": keys, "A": [fa.get(k, "–") for k in keys], "B": [fb.get(k, "–") for k in keys]}
+    )
+
+
+def side_by_side(
+    a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metrics: dict[str, str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows matched on `keys`: each metric of A, of B and B/A; the second value marks the cells of
+    B and B/A that differ by more than CHANGE_THRESHOLD (and rows present in one run only)."""
+    merged = a[keys + list(metrics)].merge(
+        b[keys + list(metrics)], on=keys, how="outer", suffixes=(" A", " B")
+    )
+    out = merged[keys].copy()
+    marks = [np.zeros(len(merged), dtype=bool) for _ in keys]
+    for column, heading in metrics.items():
+        first, second = merged[f"{column} A"].astype(float), merged[f"{column} B"].astype(float)
+        ratio = second / first
+        changed = ~(np.abs(ratio - 1) <= CHANGE_THRESHOLD)  # NaN (a row in one run only) counts
+        out[f"{heading} A"], out[f"{heading} B"], out[f"{heading} B/A"] = first, second, ratio
+        marks += [np.zeros(len(merged), dtype=bool), changed.to_numpy(), changed.to_numpy()]
+    return out, np.stack(marks, axis=1)
+
+
+def _search_summary(frame: pd.DataFrame) -> dict[str, float]:
+    ok = frame[frame["feasible"]]
+    return {
+        "designs evaluated": float(len(frame)),
+        "feasible": float(len(ok)),
+        "on the front": float(frame["front"].sum()),
+        "best frames/s": float(ok["fps"].max()) if len(ok) else float("nan"),
+        "least W": float(ok["power_w"].min()) if len(ok) else float("nan"),
+        "best frames/s/W": float(ok["fps_per_w"].max()) if len(ok) else float("nan"),
+    }
+
+
+def _folder_kind(folder: Path) -> str:
+    if (folder / RECORD).is_file():
+        return "experiment"
+    if (folder / "spec.json").is_file():
+        return "dse"
+    raise DlaError(f"{folder}: not a results folder of 'dla-explorer run', 'search' or 'sweep'")
+
+
+def _dse_tables(folder: Path) -> tuple[dict, pd.DataFrame]:
+    """A search's raw spec and its designs (derived columns, front flags; no drill-downs)."""
+    table, spec = explorer.load_dse_folder(folder)
+    frame = explorer.design_table(table, hw.load_device(spec.device))
+    objectives = [(o.metric, "max" if o.direction == "maximize" else "min") for o in spec.objectives]
+    frame["front"] = explorer.front_mask(frame, objectives)
+    return spec.model_dump(mode="json"), frame
+
+
+def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]:
+    """Two results folders side by side, differences highlighted: written into the first as
+    report_vs_<second folder's name>.html and .md."""
+    a, b = Path(first), Path(second)
+    kinds = (_folder_kind(a), _folder_kind(b))
+    if kinds[0] != kinds[1]:
+        raise UsageError(f"{a} is a{'n' if kinds[0] == 'experiment' else ''} {kinds[0]} folder, {b} is not")
+    doc = Document(f"dla-explorer: {a} (A) against {b} (B)")
+    doc.paragraph(
+        f"A = {a}, B = {b}. Highlighted: values of B that differ from A by more than "
+        f"{CHANGE_THRESHOLD:.0%}, and rows present in one run only. Numbers: {DEFAULT_FIDELITY}."
+    )
+    sections: list[tuple[str, pd.DataFrame, np.ndarray | None]] = []
+    if kinds[0] == "experiment":
+        ra, rb = analysis.load(a), analysis.load(b)
+        # the specs as recorded, every key (the typed view holds only what the report reads)
+        raw = [json.loads((f / RECORD).read_text()).get("spec", {}) for f in (a, b)]
+        specs = (raw[0], raw[1])
+        heads = [r.comparison[np.isclose(r.comparison.sparsity, r.headline)] for r in (ra, rb)]
+        metrics = {
+            "fps": "frames/s",
+            "power_w": "W",
+            "fps_per_w": "frames/s/W",
+            "utilization": "MAC util.",
+            "dram_mb_per_frame": "DRAM MB/frame",
+        }
+        table, marks = side_by_side(heads[0], heads[1], ["model", "memory", "mode"], metrics)
+        sections.append(("Designs at the headline sparsity", table, marks))
+        speed = [analysis.speedups(r)[["comparison", "model", "simulated", "paper"]] for r in (ra, rb)]
+        table, marks = side_by_side(speed[0], speed[1], ["comparison", "model"], {"simulated": "ratio"})
+        sections.append(("Comparison with the reference work", table, marks))
+        if ra.search_folder is not None and rb.search_folder is not None:
+            searches = [_dse_tables(f)[1] for f in (ra.search_folder, rb.search_folder)]
+            summary_rows = pd.DataFrame([_search_summary(f) for f in searches], index=["A", "B"]).T
+            summary_rows = summary_rows.reset_index(names="search")
+            table, marks = side_by_side(
+                summary_rows[["search", "A"]].rename(columns={"A": "value"}),
+                summary_rows[["search", "B"]].rename(columns={"B": "value"}),
+                ["search"],
+                {"value": "value"},
+            )
+            sections.append(("Design-space search", table, marks))
+    else:
+        (spec_a, frame_a), (spec_b, frame_b) = _dse_tables(a), _dse_tables(b)
+        specs = (spec_a, spec_b)
+        summary_rows = pd.DataFrame([_search_summary(frame_a), _search_summary(frame_b)], index=["A", "B"]).T
+        summary_rows = summary_rows.reset_index(names="search")
+        table, marks = side_by_side(
+            summary_rows[["search", "A"]].rename(columns={"A": "value"}),
+            summary_rows[["search", "B"]].rename(columns={"B": "value"}),
+            ["search"],
+            {"value": "value"},
+        )
+        sections.append(("Design-space search", table, marks))
+    differences = spec_differences(*specs)
+    doc.heading(f"What changed in the spec ({len(differences)} keys)")
+    if differences.empty:
+        doc.paragraph("The two runs used the same spec.", "note")
+    else:
+        marks = np.zeros(differences.shape, dtype=bool)
+        marks[:, 2] = True
+        doc.html.append(html_table(differences, marks))
+        doc.md += [markdown_table(differences), ""]
+    for heading, table, changed in sections:
+        doc.heading(heading)
+        doc.html.append(html_table(table, changed))
+        shown = table.copy().astype(object)
+        if changed is not None:  # Markdown: changed values in bold
+            for r, c in zip(*np.nonzero(changed), strict=True):
+                shown.iat[r, c] = f"**{_fmt(table.iat[r, c])}**"
+        doc.md += [markdown_table(shown), ""]
+    name = b.resolve().name or "other"
+    html_path, md_path = a / f"report_vs_{name}.html", a / f"report_vs_{name}.md"
+    write_text_atomic(html_path, _page(doc.title, [f"<h1>{html.escape(doc.title)}</h1>", *doc.html], False))
+    write_text_atomic(md_path, "\n".join([f"# {doc.title}", "", *doc.md]).rstrip() + "\n")
     return html_path, md_path
