@@ -166,14 +166,14 @@ def run(
         rows = cfg.rows if rows is None else rows
         cols = cfg.cols if cols is None else cols
         dataflow = cfg.dataflow if dataflow is None else dataflow
-    missing = [
-        name for name, value in (("rows", rows), ("cols", cols), ("dataflow", dataflow)) if value is None
-    ]
-    if missing:
+    if rows is None or cols is None or dataflow is None:
+        missing = [
+            name for name, value in (("rows", rows), ("cols", cols), ("dataflow", dataflow)) if value is None
+        ]
         raise UsageError(
             f"systolic: {', '.join(missing)} not given: pass --rows, --cols and "
             "--dataflow, or a SCALE-Sim --config file"
         )
-    dataflow = dataflow.strip().lower() if isinstance(dataflow, str) else dataflow
+    dataflow = dataflow.strip().lower()
     check_array(rows, cols, dataflow)
     return systolic_cycles(read_scalesim_csv(topology), rows, cols, dataflow)
