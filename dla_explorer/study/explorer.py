@@ -85,7 +85,8 @@ def design_table(table: pd.DataFrame, device: hw.Device) -> pd.DataFrame:
     done["latency_ms"] = done["latency_s"] * 1e3
     done["energy_mj"] = done["energy_j_per_frame"] * 1e3
     for name, bound in limits(device).items():
-        done[f"{name}_share"] = done[name] / bound
+        if name in done:  # a search table carries only the resources its constraints check
+            done[f"{name}_share"] = done[name] / bound
     # accuracy under the names an accuracy stage may give it (a slider when present)
     for alias in ("top1", "accuracy_top1", "top1_accuracy"):
         if "accuracy" not in done and alias in done:
