@@ -1,0 +1,478 @@
+"""The cycle-level DRAM controller: one numba function that runs a whole trace.
+
+Structure (per channel, all channels on one clock): a transaction read queue and write buffer fed
+in order by the requester, per-bank command queues, and a scheduler that each clock
+
+1. inserts a pending refresh when the refresh timer fires (all-bank per rank, staggered over the
+   ranks, or per-bank round robin) and, while one is pending, precharges the rank's open banks and
+   issues REF (the rank's command queues are held meanwhile);
+2. otherwise picks, round robin over the banks, the first command ready in a bank's queue, in queue
+   order (first-ready FCFS): a READ/WRITE to the open row, an ACT to a closed bank, or a PRE for the
+   head request when no queued request hits the open row any more or the row already served
+   `row_hit_cap` column commands; HBM2 may issue a row and a column command in the same clock;
+3. moves one transaction from the read queue (or from the write buffer while draining writes) to
+   its bank's command queue if there is room.
+
+Every JEDEC constraint is kept as an earliest-issue time at the level it binds: per bank (tRCD,
+tRAS, tRC, tRP, tRTP, tWR), per bank group (tCCD_L, tRRD_L, tWTR_L), per rank (tCCD_S, tRRD_S,
+tWTR_S, tFAW, tRFC, turnaround) and across ranks (tRTRS). When nothing can happen, the clock
+jumps to the earliest time something can, so idle and blocked stretches cost nothing.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# indices into the int64 parameter vector
+(P_CHANNELS, P_RANKS, P_BGS, P_BPG, P_RQ, P_WQ, P_CQ, P_BURST, P_READ_DELAY, P_WRITE_DELAY,
+ P_TRCD, P_TRP, P_TRAS, P_TRC, P_TRRD_S, P_TRRD_L, P_TFAW, P_RTRL, P_RTRS, P_RTRO, P_RTW, P_RTWO,
+ P_WTRL, P_WTRS, P_WTRO, P_WTWL, P_WTWS, P_WTWO, P_RTP, P_WTP, P_REF_INTERVAL, P_TRFC,
+ P_REF_MODE, P_HIT_CAP, P_CLOSED_PAGE, P_DRAIN_HIGH, P_DRAIN_IDLE, P_DRAIN_LOW, P_DUAL,
+ P_MAX_OUT, P_NPARAMS) = range(41)
+REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
+
+# indices into the int64 statistics vector
+(S_ACT, S_PRE, S_RD, S_WR, S_REF, S_RD_HIT, S_WR_HIT, S_LAST_ACCEPT, S_CMDS_AT_LAST_ACCEPT,
+ S_END, S_ACTIVE_RANK_CYCLES, S_IDLE_RANK_CYCLES, S_LOOPS, S_NSTATS) = range(14)
+
+NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
+FAR = np.int64(1) << 62
+
+
+@numba.njit(cache=True, inline="always")
+def _mx(a: int, b: int) -> int:
+    return a if a > b else b
+
+
+@numba.njit(cache=True)
+def _heap_push(heap: np.ndarray, size: int, value: int) -> int:
+    i = size
+    heap[i] = value
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap[parent] <= heap[i]:
+            break
+        heap[parent], heap[i] = heap[i], heap[parent]
+        i = parent
+    return size + 1
+
+
+@numba.njit(cache=True)
+def _heap_pop(heap: np.ndarray, size: int) -> int:
+    size -= 1
+    heap[0] = heap[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        small = left
+        if left + 1 < size and heap[left + 1] < heap[left]:
+            small = left + 1
+        if heap[i] <= heap[small]:
+            break
+        heap[i], heap[small] = heap[small], heap[i]
+        i = small
+    return size
+
+
+@numba.njit(cache=True)
+def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: np.ndarray,
+             req_write: np.ndarray, req_arrival: np.ndarray, port_interval: float,
+             added: np.ndarray, done: np.ndarray, stats: np.ndarray) -> None:
+    """Run the trace to completion; fill added/done (cycles) per request and `stats`.
+
+    req_bank is the bank's index within its channel: (rank * bank_groups + bank_group) *
+    banks_per_group + bank. Requests are offered in order; one that cannot be accepted (queue
+    full, not yet arrived, port busy, too many outstanding) holds back all later ones.
+    """
+    n = req_ch.shape[0]
+    nch = p[P_CHANNELS]
+    nranks = p[P_RANKS]
+    nbgs = p[P_BGS]
+    bpg = p[P_BPG]
+    banks_per_rank = nbgs * bpg
+    nb = nranks * banks_per_rank
+    rqcap = p[P_RQ]
+    wqcap = p[P_WQ]
+    cqcap = p[P_CQ]
+    trfc = p[P_TRFC]
+    ref_mode = p[P_REF_MODE]
+    ref_interval = p[P_REF_INTERVAL]
+    hit_cap = p[P_HIT_CAP]
+    closed_page = p[P_CLOSED_PAGE] != 0
+    dual = p[P_DUAL] != 0
+    max_out = p[P_MAX_OUT]
+    read_delay = p[P_READ_DELAY]
+    write_delay = p[P_WRITE_DELAY]
+
+    rq = np.zeros((nch, rqcap), np.int64)
+    rql = np.zeros(nch, np.int64)
+    wb = np.zeros((nch, wqcap), np.int64)
+    wbl = np.zeros(nch, np.int64)
+    cq = np.zeros((nch, nb, cqcap), np.int64)
+    cql = np.zeros((nch, nb), np.int64)
+    cq_total = np.zeros(nch, np.int64)
+    open_row = np.full((nch, nb), -1, np.int64)
+    hitc = np.zeros((nch, nb), np.int64)
+    t_act = np.zeros((nch, nb), np.int64)
+    t_rd = np.zeros((nch, nb), np.int64)
+    t_wr = np.zeros((nch, nb), np.int64)
+    t_pre = np.zeros((nch, nb), np.int64)
+    t_ref = np.zeros((nch, nb), np.int64)
+    g_rd = np.zeros((nch, nranks * nbgs), np.int64)
+    g_wr = np.zeros((nch, nranks * nbgs), np.int64)
+    g_act = np.zeros((nch, nranks * nbgs), np.int64)
+    k_rd = np.zeros((nch, nranks), np.int64)
+    k_wr = np.zeros((nch, nranks), np.int64)
+    k_act = np.zeros((nch, nranks), np.int64)
+    faw = np.full((nch, nranks, 4), -FAR, np.int64)
+    faw_i = np.zeros((nch, nranks), np.int64)
+    nopen = np.zeros((nch, nranks), np.int64)
+    ref_q = np.zeros((nch, 64), np.int64)
+    ref_head = np.zeros(nch, np.int64)
+    ref_len = np.zeros(nch, np.int64)
+    ref_next = np.zeros(nch, np.int64)
+    rr = np.zeros(nch, np.int64)
+    draining = np.zeros(nch, np.int64)
+    rq_blk = np.zeros(nch, np.bool_)
+    wb_blk = np.zeros(nch, np.bool_)
+    port_next = np.zeros(nch, np.float64)
+    heap = np.zeros(max(1, max_out + 1), np.int64)
+    heap_n = 0
+    outstanding = 0
+    for s in range(stats.shape[0]):
+        stats[s] = 0
+
+    nxt = 0  # next request to offer
+    clk = 0
+    next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
+    while True:
+        progress = False
+        wake = FAR
+        # refresh timer: queue a refresh for the next rank (or bank) of every channel
+        if clk >= next_ref_tick:
+            for c in range(nch):
+                if ref_len[c] < 64:
+                    ref_q[c, (ref_head[c] + ref_len[c]) % 64] = ref_next[c]
+                    ref_len[c] += 1
+                if ref_mode == REF_ALL_BANK:
+                    ref_next[c] = (ref_next[c] + 1) % nranks
+                else:
+                    ref_next[c] = (ref_next[c] + 1) % nb
+            next_ref_tick += ref_interval
+            progress = True
+        # the requester: offer requests in order
+        while nxt < n:
+            if req_arrival[nxt] > clk:
+                wake = min(wake, req_arrival[nxt])
+                break
+            c = req_ch[nxt]
+            if port_interval > 0.0 and port_next[c] > clk:
+                wake = min(wake, np.int64(np.ceil(port_next[c])))
+                break
+            if max_out > 0:
+                while heap_n > 0 and heap[0] <= clk:
+                    heap_n = _heap_pop(heap, heap_n)
+                    outstanding -= 1
+                if outstanding >= max_out:
+                    if heap_n > 0:
+                        wake = min(wake, heap[0])
+                    break
+            if req_write[nxt]:
+                if wbl[c] >= wqcap:
+                    break
+                wb[c, wbl[c]] = nxt
+                wbl[c] += 1
+                wb_blk[c] = False
+                done[nxt] = -1
+                if max_out > 0:
+                    heap_n = _heap_push(heap, heap_n, clk + 1)
+                    outstanding += 1
+            else:
+                if rql[c] >= rqcap:
+                    break
+                rq[c, rql[c]] = nxt
+                rql[c] += 1
+                rq_blk[c] = False
+                if max_out > 0:
+                    outstanding += 1
+            added[nxt] = clk
+            if port_interval > 0.0:
+                port_next[c] = max(port_next[c], float(clk)) + port_interval
+            nxt += 1
+            progress = True
+            if nxt == n:
+                stats[S_LAST_ACCEPT] = clk
+                stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+
+        for c in range(nch):
+            # ---- command issue ----
+            issued = NONE
+            ref_rank = -1
+            ref_bank = -1
+            if ref_len[c] > 0:
+                target = ref_q[c, ref_head[c]]
+                if ref_mode == REF_ALL_BANK:
+                    ref_rank = target
+                    b0 = target * banks_per_rank
+                    b1 = b0 + banks_per_rank
+                else:
+                    ref_bank = target
+                    b0 = target
+                    b1 = target + 1
+                all_ready = True
+                for b in range(b0, b1):
+                    if open_row[c, b] >= 0:
+                        all_ready = False
+                        if t_pre[c, b] <= clk:
+                            open_row[c, b] = -1
+                            hitc[c, b] = 0
+                            nopen[c, b // banks_per_rank] -= 1
+                            t_act[c, b] = _mx(t_act[c, b], clk + p[P_TRP])
+                            t_ref[c, b] = _mx(t_ref[c, b], clk + p[P_TRP])
+                            stats[S_PRE] += 1
+                            issued = PRE
+                            progress = True
+                            break
+                        wake = min(wake, t_pre[c, b])
+                    elif t_ref[c, b] > clk:
+                        all_ready = False
+                        wake = min(wake, t_ref[c, b])
+                if issued == NONE and all_ready:
+                    for b in range(b0, b1):
+                        t_act[c, b] = _mx(t_act[c, b], clk + trfc)
+                        t_ref[c, b] = _mx(t_ref[c, b], clk + trfc)
+                    ref_head[c] = (ref_head[c] + 1) % 64
+                    ref_len[c] -= 1
+                    stats[S_REF] += 1
+                    issued = PRE  # a non-column command
+                    progress = True
+                    ref_rank = -1
+                    ref_bank = -1
+            count = 0 if issued == NONE else 1
+            limit = 2 if dual else 1
+            while count < limit:
+                found = NONE
+                fq = -1
+                fe = -1
+                for _k in range(nb):
+                    q = rr[c] + 1
+                    if q == nb:
+                        q = 0
+                    rr[c] = q
+                    ln = cql[c, q]
+                    if ln == 0:
+                        continue
+                    rank = q // banks_per_rank
+                    if rank == ref_rank or q == ref_bank:
+                        continue
+                    grp = q // bpg
+                    orow = open_row[c, q]
+                    if orow < 0:
+                        t = _mx(_mx(t_act[c, q], g_act[c, grp]), k_act[c, rank])
+                        t = _mx(t, faw[c, rank, faw_i[c, rank]] + p[P_TFAW])
+                        if t <= clk:
+                            found = ACT
+                            fq = q
+                            fe = 0
+                        else:
+                            wake = min(wake, t)
+                    else:
+                        trd = _mx(_mx(t_rd[c, q], g_rd[c, grp]), k_rd[c, rank])
+                        twr = _mx(_mx(t_wr[c, q], g_wr[c, grp]), k_wr[c, rank])
+                        for e in range(ln):
+                            r = cq[c, q, e]
+                            if req_row[r] == orow:
+                                t = twr if req_write[r] else trd
+                                if t <= clk:
+                                    found = WR if req_write[r] else RD
+                                    fq = q
+                                    fe = e
+                                    break
+                                wake = min(wake, t)
+                            elif e == 0:
+                                allowed = hitc[c, q] >= hit_cap
+                                if not allowed:
+                                    allowed = True
+                                    for e2 in range(1, ln):
+                                        if req_row[cq[c, q, e2]] == orow:
+                                            allowed = False
+                                            break
+                                if allowed:
+                                    if t_pre[c, q] <= clk:
+                                        found = PRE
+                                        fq = q
+                                        fe = 0
+                                        break
+                                    wake = min(wake, t_pre[c, q])
+                    if found != NONE:
+                        break
+                if found == NONE:
+                    break
+                if count == 1 and (found == RD or found == WR) == (issued == RD or issued == WR):
+                    break  # a second command must use the other (row or column) command bus
+                # ---- issue `found` at bank fq ----
+                q = fq
+                rank = q // banks_per_rank
+                grp = q // bpg
+                if found == ACT:
+                    r = cq[c, q, 0]
+                    open_row[c, q] = req_row[r]
+                    hitc[c, q] = 0
+                    nopen[c, rank] += 1
+                    t_act[c, q] = _mx(t_act[c, q], clk + p[P_TRC])
+                    t_rd[c, q] = _mx(t_rd[c, q], clk + p[P_TRCD])
+                    t_wr[c, q] = _mx(t_wr[c, q], clk + p[P_TRCD])
+                    t_pre[c, q] = _mx(t_pre[c, q], clk + p[P_TRAS])
+                    g_act[c, grp] = _mx(g_act[c, grp], clk + p[P_TRRD_L])
+                    k_act[c, rank] = _mx(k_act[c, rank], clk + p[P_TRRD_S])
+                    faw[c, rank, faw_i[c, rank]] = clk
+                    faw_i[c, rank] = (faw_i[c, rank] + 1) & 3
+                    stats[S_ACT] += 1
+                elif found == PRE:
+                    open_row[c, q] = -1
+                    hitc[c, q] = 0
+                    nopen[c, rank] -= 1
+                    t_act[c, q] = _mx(t_act[c, q], clk + p[P_TRP])
+                    t_ref[c, q] = _mx(t_ref[c, q], clk + p[P_TRP])
+                    stats[S_PRE] += 1
+                else:
+                    r = cq[c, q, fe]
+                    ln = cql[c, q]
+                    for e in range(fe, ln - 1):
+                        cq[c, q, e] = cq[c, q, e + 1]
+                    cql[c, q] = ln - 1
+                    cq_total[c] -= 1
+                    rq_blk[c] = False
+                    wb_blk[c] = False
+                    if hitc[c, q] > 0:
+                        stats[S_RD_HIT if found == RD else S_WR_HIT] += 1
+                    hitc[c, q] += 1
+                    if found == RD:
+                        stats[S_RD] += 1
+                        done[r] = clk + read_delay
+                        if max_out > 0:
+                            heap_n = _heap_push(heap, heap_n, clk + read_delay + 1)
+                        t_pre[c, q] = _mx(t_pre[c, q], clk + p[P_RTP])
+                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + p[P_RTRL])
+                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + p[P_RTRS])
+                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + p[P_RTW])
+                        for o in range(nranks):
+                            if o != rank:
+                                k_rd[c, o] = _mx(k_rd[c, o], clk + p[P_RTRO])
+                                k_wr[c, o] = _mx(k_wr[c, o], clk + p[P_RTWO])
+                    else:
+                        stats[S_WR] += 1
+                        done[r] = clk + write_delay
+                        t_pre[c, q] = _mx(t_pre[c, q], clk + p[P_WTP])
+                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + p[P_WTRL])
+                        g_wr[c, grp] = _mx(g_wr[c, grp], clk + p[P_WTWL])
+                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + p[P_WTRS])
+                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + p[P_WTWS])
+                        for o in range(nranks):
+                            if o != rank:
+                                k_rd[c, o] = _mx(k_rd[c, o], clk + p[P_WTRO])
+                                k_wr[c, o] = _mx(k_wr[c, o], clk + p[P_WTWO])
+                    if closed_page:
+                        # auto-precharge unless another queued request hits this row
+                        orow = open_row[c, q]
+                        keep = False
+                        for e in range(cql[c, q]):
+                            if req_row[cq[c, q, e]] == orow:
+                                keep = True
+                                break
+                        if not keep:
+                            t_start = _mx(t_pre[c, q], clk)
+                            open_row[c, q] = -1
+                            hitc[c, q] = 0
+                            nopen[c, rank] -= 1
+                            t_act[c, q] = _mx(t_act[c, q], t_start + p[P_TRP])
+                            t_ref[c, q] = _mx(t_ref[c, q], t_start + p[P_TRP])
+                            stats[S_PRE] += 1
+                progress = True
+                if count == 0:
+                    issued = found
+                count += 1
+            # ---- move one transaction to its bank's command queue ----
+            if draining[c] == 0 and wbl[c] > 0:
+                if wbl[c] >= p[P_DRAIN_HIGH] or (wbl[c] > p[P_DRAIN_IDLE] and cq_total[c] == 0):
+                    draining[c] = max(1, wbl[c] - p[P_DRAIN_LOW])
+            if draining[c] > 0:
+                if not wb_blk[c]:
+                    moved = False
+                    for i in range(wbl[c]):
+                        r = wb[c, i]
+                        q = req_bank[r]
+                        if cql[c, q] < cqcap:
+                            cq[c, q, cql[c, q]] = r
+                            cql[c, q] += 1
+                            cq_total[c] += 1
+                            for j in range(i, wbl[c] - 1):
+                                wb[c, j] = wb[c, j + 1]
+                            wbl[c] -= 1
+                            draining[c] -= 1
+                            if wbl[c] == 0:
+                                draining[c] = 0
+                            moved = True
+                            break
+                    if moved:
+                        progress = True
+                    else:
+                        wb_blk[c] = True
+            elif not rq_blk[c]:
+                moved = False
+                for i in range(rql[c]):
+                    r = rq[c, i]
+                    q = req_bank[r]
+                    if cql[c, q] < cqcap:
+                        cq[c, q, cql[c, q]] = r
+                        cql[c, q] += 1
+                        cq_total[c] += 1
+                        for j in range(i, rql[c] - 1):
+                            rq[c, j] = rq[c, j + 1]
+                        rql[c] -= 1
+                        moved = True
+                        break
+                if moved:
+                    progress = True
+                else:
+                    rq_blk[c] = True
+            if draining[c] == 0 and wbl[c] > p[P_DRAIN_IDLE] and cq_total[c] == 0:
+                progress = True  # the idle drain starts next clock
+
+        # ---- advance the clock ----
+        finished = nxt >= n
+        if finished:
+            for c in range(nch):
+                if rql[c] > 0 or wbl[c] > 0 or cq_total[c] > 0:
+                    finished = False
+                    break
+        if finished:
+            break
+        nclk = clk + 1
+        if not progress:
+            wake = min(wake, next_ref_tick)
+            if wake > nclk:
+                nclk = wake
+            if nclk >= FAR:
+                nclk = clk + 1
+        span = nclk - clk
+        for c in range(nch):
+            for k in range(nranks):
+                if nopen[c, k] > 0:
+                    stats[S_ACTIVE_RANK_CYCLES] += span
+                else:
+                    stats[S_IDLE_RANK_CYCLES] += span
+        stats[S_LOOPS] += 1
+        clk = nclk
+    last = clk
+    for i in range(n):
+        if done[i] < 0:
+            done[i] = added[i] + 1
+        if done[i] > last:
+            last = done[i]
+    stats[S_END] = last
+    if n > 0 and stats[S_LAST_ACCEPT] == 0:
+        stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
