@@ -38,6 +38,17 @@ REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 
 NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
 FAR = np.int64(1) << 62
+MAX_BANKS = 62  # banks per channel (command queues are tracked in a 64-bit mask)
+_DEBRUIJN = 0x03F79D71B4CB0A89
+_CTZ = np.zeros(64, np.int64)
+for _i in range(64):
+    _CTZ[(((1 << _i) * _DEBRUIJN) & ((1 << 64) - 1)) >> 58] = _i
+
+
+@numba.njit(cache=True, inline="always")
+def _ctz(x: int) -> int:
+    """Index of the lowest set bit of x (x > 0, below 2**63)."""
+    return _CTZ[(((x & -x) * _DEBRUIJN) >> 58) & 63]
 
 
 @numba.njit(cache=True, inline="always")
@@ -114,6 +125,11 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
     cq = np.zeros((nch, nb, cqcap), np.int64)
     cql = np.zeros((nch, nb), np.int64)
     cq_total = np.zeros(nch, np.int64)
+    cqw = np.zeros((nch, nb), np.int64)  # writes in each command queue
+    nonempty = np.zeros(nch, np.int64)  # bit q: bank q's command queue holds a request
+    rank_bits = (np.int64(1) << banks_per_rank) - 1
+    act_since = np.zeros((nch, nranks), np.int64)
+    active_cycles = 0
     open_row = np.full((nch, nb), -1, np.int64)
     hitc = np.zeros((nch, nb), np.int64)
     t_act = np.zeros((nch, nb), np.int64)
@@ -230,6 +246,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                             open_row[c, b] = -1
                             hitc[c, b] = 0
                             nopen[c, b // banks_per_rank] -= 1
+                            if nopen[c, b // banks_per_rank] == 0:
+                                active_cycles += clk - act_since[c, b // banks_per_rank]
                             t_act[c, b] = _mx(t_act[c, b], clk + p[P_TRP])
                             t_ref[c, b] = _mx(t_ref[c, b], clk + p[P_TRP])
                             stats[S_PRE] += 1
@@ -257,17 +275,18 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                 found = NONE
                 fq = -1
                 fe = -1
-                for _k in range(nb):
-                    q = rr[c] + 1
-                    if q == nb:
-                        q = 0
-                    rr[c] = q
+                mask = nonempty[c]
+                if ref_rank >= 0:
+                    mask &= ~(rank_bits << (ref_rank * banks_per_rank))
+                if ref_bank >= 0:
+                    mask &= ~(np.int64(1) << ref_bank)
+                start = rr[c]
+                while mask != 0:
+                    hi = mask & ~((np.int64(2) << start) - 1)
+                    q = _ctz(hi) if hi != 0 else _ctz(mask)
+                    mask &= ~(np.int64(1) << q)
                     ln = cql[c, q]
-                    if ln == 0:
-                        continue
                     rank = q // banks_per_rank
-                    if rank == ref_rank or q == ref_bank:
-                        continue
                     grp = q // bpg
                     orow = open_row[c, q]
                     if orow < 0:
@@ -280,34 +299,55 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                         else:
                             wake = min(wake, t)
                     else:
-                        trd = _mx(_mx(t_rd[c, q], g_rd[c, grp]), k_rd[c, rank])
-                        twr = _mx(_mx(t_wr[c, q], g_wr[c, grp]), k_wr[c, rank])
-                        for e in range(ln):
-                            r = cq[c, q, e]
-                            if req_row[r] == orow:
-                                t = twr if req_write[r] else trd
-                                if t <= clk:
-                                    found = WR if req_write[r] else RD
-                                    fq = q
-                                    fe = e
-                                    break
-                                wake = min(wake, t)
-                            elif e == 0:
-                                allowed = hitc[c, q] >= hit_cap
-                                if not allowed:
-                                    allowed = True
-                                    for e2 in range(1, ln):
-                                        if req_row[cq[c, q, e2]] == orow:
-                                            allowed = False
-                                            break
-                                if allowed:
-                                    if t_pre[c, q] <= clk:
-                                        found = PRE
-                                        fq = q
-                                        fe = 0
+                        head = cq[c, q, 0]
+                        if req_row[head] != orow:
+                            # PRE for the head: only once no queued request hits the open row,
+                            # or the row has served row_hit_cap column commands
+                            allowed = hitc[c, q] >= hit_cap
+                            if not allowed:
+                                allowed = True
+                                for e2 in range(1, ln):
+                                    if req_row[cq[c, q, e2]] == orow:
+                                        allowed = False
                                         break
+                            if allowed:
+                                if t_pre[c, q] <= clk:
+                                    found = PRE
+                                    fq = q
+                                    fe = 0
+                                else:
                                     wake = min(wake, t_pre[c, q])
+                        if found == NONE:
+                            nw = cqw[c, q]
+                            rd_ok = False
+                            wr_ok = False
+                            if nw < ln:
+                                trd = _mx(_mx(t_rd[c, q], g_rd[c, grp]), k_rd[c, rank])
+                                rd_ok = trd <= clk
+                                if not rd_ok:
+                                    wake = min(wake, trd)
+                            if nw > 0:
+                                twr = _mx(_mx(t_wr[c, q], g_wr[c, grp]), k_wr[c, rank])
+                                wr_ok = twr <= clk
+                                if not wr_ok:
+                                    wake = min(wake, twr)
+                            if rd_ok or wr_ok:
+                                for e in range(ln):
+                                    r = cq[c, q, e]
+                                    if req_row[r] == orow:
+                                        if req_write[r]:
+                                            if wr_ok:
+                                                found = WR
+                                                fq = q
+                                                fe = e
+                                                break
+                                        elif rd_ok:
+                                            found = RD
+                                            fq = q
+                                            fe = e
+                                            break
                     if found != NONE:
+                        rr[c] = q
                         break
                 if found == NONE:
                     break
@@ -322,6 +362,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     open_row[c, q] = req_row[r]
                     hitc[c, q] = 0
                     nopen[c, rank] += 1
+                    if nopen[c, rank] == 1:
+                        act_since[c, rank] = clk
                     t_act[c, q] = _mx(t_act[c, q], clk + p[P_TRC])
                     t_rd[c, q] = _mx(t_rd[c, q], clk + p[P_TRCD])
                     t_wr[c, q] = _mx(t_wr[c, q], clk + p[P_TRCD])
@@ -335,6 +377,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     open_row[c, q] = -1
                     hitc[c, q] = 0
                     nopen[c, rank] -= 1
+                    if nopen[c, rank] == 0:
+                        active_cycles += clk - act_since[c, rank]
                     t_act[c, q] = _mx(t_act[c, q], clk + p[P_TRP])
                     t_ref[c, q] = _mx(t_ref[c, q], clk + p[P_TRP])
                     stats[S_PRE] += 1
@@ -344,6 +388,10 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     for e in range(fe, ln - 1):
                         cq[c, q, e] = cq[c, q, e + 1]
                     cql[c, q] = ln - 1
+                    if req_write[r]:
+                        cqw[c, q] -= 1
+                    if ln == 1:
+                        nonempty[c] &= ~(np.int64(1) << q)
                     cq_total[c] -= 1
                     rq_blk[c] = False
                     wb_blk[c] = False
@@ -388,6 +436,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                             open_row[c, q] = -1
                             hitc[c, q] = 0
                             nopen[c, rank] -= 1
+                            if nopen[c, rank] == 0:
+                                active_cycles += t_start - act_since[c, rank]
                             t_act[c, q] = _mx(t_act[c, q], t_start + p[P_TRP])
                             t_ref[c, q] = _mx(t_ref[c, q], t_start + p[P_TRP])
                             stats[S_PRE] += 1
@@ -408,6 +458,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                         if cql[c, q] < cqcap:
                             cq[c, q, cql[c, q]] = r
                             cql[c, q] += 1
+                            cqw[c, q] += 1
+                            nonempty[c] |= np.int64(1) << q
                             cq_total[c] += 1
                             for j in range(i, wbl[c] - 1):
                                 wb[c, j] = wb[c, j + 1]
@@ -429,6 +481,7 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     if cql[c, q] < cqcap:
                         cq[c, q, cql[c, q]] = r
                         cql[c, q] += 1
+                        nonempty[c] |= np.int64(1) << q
                         cq_total[c] += 1
                         for j in range(i, rql[c] - 1):
                             rq[c, j] = rq[c, j + 1]
@@ -458,13 +511,6 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                 nclk = wake
             if nclk >= FAR:
                 nclk = clk + 1
-        span = nclk - clk
-        for c in range(nch):
-            for k in range(nranks):
-                if nopen[c, k] > 0:
-                    stats[S_ACTIVE_RANK_CYCLES] += span
-                else:
-                    stats[S_IDLE_RANK_CYCLES] += span
         stats[S_LOOPS] += 1
         clk = nclk
     last = clk
@@ -474,5 +520,11 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
         if done[i] > last:
             last = done[i]
     stats[S_END] = last
+    for c in range(nch):
+        for k in range(nranks):
+            if nopen[c, k] > 0:
+                active_cycles += last - act_since[c, k]
+    stats[S_ACTIVE_RANK_CYCLES] = active_cycles
+    stats[S_IDLE_RANK_CYCLES] = last * nch * nranks - active_cycles
     if n > 0 and stats[S_LAST_ACCEPT] == 0:
         stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
