@@ -34,7 +34,7 @@ REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 
 # indices into the int64 statistics vector
 (S_ACT, S_PRE, S_RD, S_WR, S_REF, S_RD_HIT, S_WR_HIT, S_LAST_ACCEPT, S_CMDS_AT_LAST_ACCEPT,
- S_END, S_ACTIVE_RANK_CYCLES, S_IDLE_RANK_CYCLES, S_LOOPS, S_NSTATS) = range(14)
+ S_END, S_ACTIVE_RANK_CYCLES, S_IDLE_RANK_CYCLES, S_LOOPS, S_CHECKS, S_CHLOOPS, S_NSTATS) = range(16)
 
 NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
 FAR = np.int64(1) << 62
@@ -54,6 +54,11 @@ def _ctz(x: int) -> int:
 @numba.njit(cache=True, inline="always")
 def _mx(a: int, b: int) -> int:
     return a if a > b else b
+
+
+@numba.njit(cache=True, inline="always")
+def _mn(a: int, b: int) -> int:
+    return a if a < b else b
 
 
 @numba.njit(cache=True)
@@ -88,7 +93,7 @@ def _heap_pop(heap: np.ndarray, size: int) -> int:
     return size
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: np.ndarray,
              req_write: np.ndarray, req_arrival: np.ndarray, port_interval: float,
              added: np.ndarray, done: np.ndarray, stats: np.ndarray) -> None:
@@ -118,15 +123,24 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
     read_delay = p[P_READ_DELAY]
     write_delay = p[P_WRITE_DELAY]
 
-    rq = np.zeros((nch, rqcap), np.int64)
-    rql = np.zeros(nch, np.int64)
-    wb = np.zeros((nch, wqcap), np.int64)
-    wbl = np.zeros(nch, np.int64)
+    # transaction queues (0: reads, 1: write buffer) kept as one FIFO per bank
+    tcap = _mx(rqcap, wqcap)
+    tqf = np.zeros((nch, 2, nb, tcap), np.int64)
+    tq_head = np.zeros((nch, 2, nb), np.int64)
+    tq_len = np.zeros((nch, 2, nb), np.int64)
+    tq_has = np.zeros((nch, 2), np.int64)  # bit q: bank q has a queued transaction
+    tq_total = np.zeros((nch, 2), np.int64)
     cq = np.zeros((nch, nb, cqcap), np.int64)
     cql = np.zeros((nch, nb), np.int64)
     cq_total = np.zeros(nch, np.int64)
     cqw = np.zeros((nch, nb), np.int64)  # writes in each command queue
+    # earliest clock anything in a bank's queue may issue: timing constraints only ever grow, so
+    # it stays a valid bound until the queue or the bank changes (then it is reset to 0)
+    nbt = np.zeros((nch, nb), np.int64)
+    due = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: queue q may be ready now
+    pend_min = np.full(nch, FAR, np.int64)  # earliest nbt of the queues not in `due`
     nonempty = np.zeros(nch, np.int64)  # bit q: bank q's command queue holds a request
+    room = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q's queue has room
     rank_bits = (np.int64(1) << banks_per_rank) - 1
     act_since = np.zeros((nch, nranks), np.int64)
     active_cycles = 0
@@ -151,11 +165,10 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
     ref_len = np.zeros(nch, np.int64)
     ref_next = np.zeros(nch, np.int64)
     rr = np.zeros(nch, np.int64)
+    ch_wake = np.zeros(nch, np.int64)
     draining = np.zeros(nch, np.int64)
-    rq_blk = np.zeros(nch, np.bool_)
-    wb_blk = np.zeros(nch, np.bool_)
     port_next = np.zeros(nch, np.float64)
-    heap = np.zeros(max(1, max_out + 1), np.int64)
+    heap = np.zeros(_mx(1, max_out + 1), np.int64)
     heap_n = 0
     outstanding = 0
     for s in range(stats.shape[0]):
@@ -179,14 +192,16 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     ref_next[c] = (ref_next[c] + 1) % nb
             next_ref_tick += ref_interval
             progress = True
+            for c in range(nch):
+                ch_wake[c] = 0
         # the requester: offer requests in order
         while nxt < n:
             if req_arrival[nxt] > clk:
-                wake = min(wake, req_arrival[nxt])
+                wake = _mn(wake, req_arrival[nxt])
                 break
             c = req_ch[nxt]
             if port_interval > 0.0 and port_next[c] > clk:
-                wake = min(wake, np.int64(np.ceil(port_next[c])))
+                wake = _mn(wake, np.int64(np.ceil(port_next[c])))
                 break
             if max_out > 0:
                 while heap_n > 0 and heap[0] <= clk:
@@ -194,29 +209,28 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     outstanding -= 1
                 if outstanding >= max_out:
                     if heap_n > 0:
-                        wake = min(wake, heap[0])
+                        wake = _mn(wake, heap[0])
                     break
-            if req_write[nxt]:
-                if wbl[c] >= wqcap:
-                    break
-                wb[c, wbl[c]] = nxt
-                wbl[c] += 1
-                wb_blk[c] = False
+            kind = 1 if req_write[nxt] else 0
+            if tq_total[c, kind] >= (wqcap if kind else rqcap):
+                break
+            q = req_bank[nxt]
+            slot = tq_head[c, kind, q] + tq_len[c, kind, q]
+            tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
+            tq_len[c, kind, q] += 1
+            tq_has[c, kind] |= np.int64(1) << q
+            tq_total[c, kind] += 1
+            ch_wake[c] = 0
+            if kind == 1:
                 done[nxt] = -1
                 if max_out > 0:
                     heap_n = _heap_push(heap, heap_n, clk + 1)
                     outstanding += 1
-            else:
-                if rql[c] >= rqcap:
-                    break
-                rq[c, rql[c]] = nxt
-                rql[c] += 1
-                rq_blk[c] = False
-                if max_out > 0:
-                    outstanding += 1
+            elif max_out > 0:
+                outstanding += 1
             added[nxt] = clk
             if port_interval > 0.0:
-                port_next[c] = max(port_next[c], float(clk)) + port_interval
+                port_next[c] = _mx(port_next[c], float(clk)) + port_interval
             nxt += 1
             progress = True
             if nxt == n:
@@ -224,6 +238,24 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                 stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
 
         for c in range(nch):
+            if ch_wake[c] > clk:  # nothing in this channel can change before then
+                wake = _mn(wake, ch_wake[c])
+                continue
+            cw = FAR
+            chprog = False
+            stats[S_CHLOOPS] += 1
+            if clk >= pend_min[c]:  # some waiting queues are due: move them to the due set
+                waiting = nonempty[c] & ~due[c]
+                low = FAR
+                while waiting != 0:
+                    q = _ctz(waiting)
+                    waiting &= waiting - 1
+                    if nbt[c, q] <= clk:
+                        due[c] |= np.int64(1) << q
+                    else:
+                        low = _mn(low, nbt[c, q])
+                pend_min[c] = low
+            cw = _mn(cw, pend_min[c])
             # ---- command issue ----
             issued = NONE
             ref_rank = -1
@@ -244,6 +276,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                         all_ready = False
                         if t_pre[c, b] <= clk:
                             open_row[c, b] = -1
+                            nbt[c, b] = 0
+                            due[c] |= np.int64(1) << b
                             hitc[c, b] = 0
                             nopen[c, b // banks_per_rank] -= 1
                             if nopen[c, b // banks_per_rank] == 0:
@@ -252,12 +286,12 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                             t_ref[c, b] = _mx(t_ref[c, b], clk + p[P_TRP])
                             stats[S_PRE] += 1
                             issued = PRE
-                            progress = True
+                            chprog = True
                             break
-                        wake = min(wake, t_pre[c, b])
+                        cw = _mn(cw, t_pre[c, b])
                     elif t_ref[c, b] > clk:
                         all_ready = False
-                        wake = min(wake, t_ref[c, b])
+                        cw = _mn(cw, t_ref[c, b])
                 if issued == NONE and all_ready:
                     for b in range(b0, b1):
                         t_act[c, b] = _mx(t_act[c, b], clk + trfc)
@@ -266,7 +300,7 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     ref_len[c] -= 1
                     stats[S_REF] += 1
                     issued = PRE  # a non-column command
-                    progress = True
+                    chprog = True
                     ref_rank = -1
                     ref_bank = -1
             count = 0 if issued == NONE else 1
@@ -275,7 +309,7 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                 found = NONE
                 fq = -1
                 fe = -1
-                mask = nonempty[c]
+                mask = nonempty[c] & due[c]
                 if ref_rank >= 0:
                     mask &= ~(rank_bits << (ref_rank * banks_per_rank))
                 if ref_bank >= 0:
@@ -285,6 +319,11 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     hi = mask & ~((np.int64(2) << start) - 1)
                     q = _ctz(hi) if hi != 0 else _ctz(mask)
                     mask &= ~(np.int64(1) << q)
+                    if nbt[c, q] > clk:  # nothing in this queue can issue before then
+                        cw = _mn(cw, nbt[c, q])
+                        continue
+                    qwake = FAR
+                    stats[S_CHECKS] += 1
                     ln = cql[c, q]
                     rank = q // banks_per_rank
                     grp = q // bpg
@@ -297,7 +336,7 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                             fq = q
                             fe = 0
                         else:
-                            wake = min(wake, t)
+                            qwake = _mn(qwake, t)
                     else:
                         head = cq[c, q, 0]
                         if req_row[head] != orow:
@@ -316,7 +355,7 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                                     fq = q
                                     fe = 0
                                 else:
-                                    wake = min(wake, t_pre[c, q])
+                                    qwake = _mn(qwake, t_pre[c, q])
                         if found == NONE:
                             nw = cqw[c, q]
                             rd_ok = False
@@ -325,12 +364,12 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                                 trd = _mx(_mx(t_rd[c, q], g_rd[c, grp]), k_rd[c, rank])
                                 rd_ok = trd <= clk
                                 if not rd_ok:
-                                    wake = min(wake, trd)
+                                    qwake = _mn(qwake, trd)
                             if nw > 0:
                                 twr = _mx(_mx(t_wr[c, q], g_wr[c, grp]), k_wr[c, rank])
                                 wr_ok = twr <= clk
                                 if not wr_ok:
-                                    wake = min(wake, twr)
+                                    qwake = _mn(qwake, twr)
                             if rd_ok or wr_ok:
                                 for e in range(ln):
                                     r = cq[c, q, e]
@@ -346,6 +385,12 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                                             fq = q
                                             fe = e
                                             break
+                    if found == NONE:
+                        nbt[c, q] = qwake
+                        if qwake > clk:
+                            due[c] &= ~(np.int64(1) << q)
+                            pend_min[c] = _mn(pend_min[c], qwake)
+                        cw = _mn(cw, qwake)
                     if found != NONE:
                         rr[c] = q
                         break
@@ -360,6 +405,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                 if found == ACT:
                     r = cq[c, q, 0]
                     open_row[c, q] = req_row[r]
+                    nbt[c, q] = 0
+                    due[c] |= np.int64(1) << q
                     hitc[c, q] = 0
                     nopen[c, rank] += 1
                     if nopen[c, rank] == 1:
@@ -375,6 +422,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     stats[S_ACT] += 1
                 elif found == PRE:
                     open_row[c, q] = -1
+                    nbt[c, q] = 0
+                    due[c] |= np.int64(1) << q
                     hitc[c, q] = 0
                     nopen[c, rank] -= 1
                     if nopen[c, rank] == 0:
@@ -388,13 +437,14 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     for e in range(fe, ln - 1):
                         cq[c, q, e] = cq[c, q, e + 1]
                     cql[c, q] = ln - 1
+                    nbt[c, q] = 0
+                    due[c] |= np.int64(1) << q
+                    room[c] |= np.int64(1) << q
                     if req_write[r]:
                         cqw[c, q] -= 1
                     if ln == 1:
                         nonempty[c] &= ~(np.int64(1) << q)
                     cq_total[c] -= 1
-                    rq_blk[c] = False
-                    wb_blk[c] = False
                     if hitc[c, q] > 0:
                         stats[S_RD_HIT if found == RD else S_WR_HIT] += 1
                     hitc[c, q] += 1
@@ -434,6 +484,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                         if not keep:
                             t_start = _mx(t_pre[c, q], clk)
                             open_row[c, q] = -1
+                            nbt[c, q] = 0
+                            due[c] |= np.int64(1) << q
                             hitc[c, q] = 0
                             nopen[c, rank] -= 1
                             if nopen[c, rank] == 0:
@@ -441,72 +493,72 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                             t_act[c, q] = _mx(t_act[c, q], t_start + p[P_TRP])
                             t_ref[c, q] = _mx(t_ref[c, q], t_start + p[P_TRP])
                             stats[S_PRE] += 1
-                progress = True
+                chprog = True
                 if count == 0:
                     issued = found
                 count += 1
             # ---- move one transaction to its bank's command queue ----
-            if draining[c] == 0 and wbl[c] > 0:
-                if wbl[c] >= p[P_DRAIN_HIGH] or (wbl[c] > p[P_DRAIN_IDLE] and cq_total[c] == 0):
-                    draining[c] = max(1, wbl[c] - p[P_DRAIN_LOW])
-            if draining[c] > 0:
-                if not wb_blk[c]:
-                    moved = False
-                    for i in range(wbl[c]):
-                        r = wb[c, i]
-                        q = req_bank[r]
-                        if cql[c, q] < cqcap:
-                            cq[c, q, cql[c, q]] = r
-                            cql[c, q] += 1
-                            cqw[c, q] += 1
-                            nonempty[c] |= np.int64(1) << q
-                            cq_total[c] += 1
-                            for j in range(i, wbl[c] - 1):
-                                wb[c, j] = wb[c, j + 1]
-                            wbl[c] -= 1
-                            draining[c] -= 1
-                            if wbl[c] == 0:
-                                draining[c] = 0
-                            moved = True
-                            break
-                    if moved:
-                        progress = True
-                    else:
-                        wb_blk[c] = True
-            elif not rq_blk[c]:
-                moved = False
-                for i in range(rql[c]):
-                    r = rq[c, i]
-                    q = req_bank[r]
-                    if cql[c, q] < cqcap:
-                        cq[c, q, cql[c, q]] = r
-                        cql[c, q] += 1
-                        nonempty[c] |= np.int64(1) << q
-                        cq_total[c] += 1
-                        for j in range(i, rql[c] - 1):
-                            rq[c, j] = rq[c, j + 1]
-                        rql[c] -= 1
-                        moved = True
-                        break
-                if moved:
-                    progress = True
-                else:
-                    rq_blk[c] = True
-            if draining[c] == 0 and wbl[c] > p[P_DRAIN_IDLE] and cq_total[c] == 0:
-                progress = True  # the idle drain starts next clock
+            # (the oldest one, from the read queue or while draining the write buffer, whose bank's
+            # command queue has room: requests enter in order, so the oldest has the lowest index)
+            if draining[c] == 0 and tq_total[c, 1] > 0:
+                if tq_total[c, 1] >= p[P_DRAIN_HIGH] or (tq_total[c, 1] > p[P_DRAIN_IDLE]
+                                                         and cq_total[c] == 0):
+                    draining[c] = _mx(1, tq_total[c, 1] - p[P_DRAIN_LOW])
+            kind = 1 if draining[c] > 0 else 0
+            movable = tq_has[c, kind] & room[c]
+            if movable != 0:
+                best = -1
+                q = -1
+                while movable != 0:
+                    b = _ctz(movable)
+                    movable &= movable - 1
+                    r = tqf[c, kind, b, tq_head[c, kind, b]]
+                    if best < 0 or r < best:
+                        best = r
+                        q = b
+                r = best
+                h = tq_head[c, kind, q] + 1
+                tq_head[c, kind, q] = 0 if h == tcap else h
+                tq_len[c, kind, q] -= 1
+                if tq_len[c, kind, q] == 0:
+                    tq_has[c, kind] &= ~(np.int64(1) << q)
+                tq_total[c, kind] -= 1
+                cq[c, q, cql[c, q]] = r
+                cql[c, q] += 1
+                if cql[c, q] == cqcap:
+                    room[c] &= ~(np.int64(1) << q)
+                if kind == 1:
+                    cqw[c, q] += 1
+                    draining[c] -= 1
+                    if tq_total[c, 1] == 0:
+                        draining[c] = 0
+                nonempty[c] |= np.int64(1) << q
+                nbt[c, q] = 0
+                due[c] |= np.int64(1) << q
+                cq_total[c] += 1
+                chprog = True
+            if draining[c] == 0 and tq_total[c, 1] > p[P_DRAIN_IDLE] and cq_total[c] == 0:
+                chprog = True  # the idle drain starts next clock
+
+            if chprog:
+                progress = True
+                ch_wake[c] = 0
+            else:
+                ch_wake[c] = cw
+                wake = _mn(wake, cw)
 
         # ---- advance the clock ----
         finished = nxt >= n
         if finished:
             for c in range(nch):
-                if rql[c] > 0 or wbl[c] > 0 or cq_total[c] > 0:
+                if tq_total[c, 0] > 0 or tq_total[c, 1] > 0 or cq_total[c] > 0:
                     finished = False
                     break
         if finished:
             break
         nclk = clk + 1
         if not progress:
-            wake = min(wake, next_ref_tick)
+            wake = _mn(wake, next_ref_tick)
             if wake > nclk:
                 nclk = wake
             if nclk >= FAR:
