@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..errors import DlaError
-from . import experiment, pack, prune, search, simulate, systolic, zoo
+from . import dram, experiment, pack, prune, search, simulate, systolic, zoo
 
-COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, experiment)
+COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, dram, experiment)
 
 DESCRIPTION = """\
 Design-space explorer for sparse CNN inference on FPGA deep-learning accelerators.
@@ -33,6 +33,7 @@ Step by step:
   dla-explorer search experiments/resnet50_hbm2_search.yaml   an Optuna study (resumable)
   dla-explorer show results/resnet50_hbm2_search       best designs and the Pareto set
   dla-explorer systolic topology.csv --rows 32 --cols 32 --dataflow ws   SCALE-Sim-style cycles
+  dla-explorer dram trace.csv --memory dramsim3_hbm2_8gb_x128   cycle-level DRAM replay
 """
 
 

@@ -38,6 +38,7 @@ REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 
 NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
 FAR = np.int64(1) << 62
+STALL_LIMIT = 1 << 26  # clocks without any progress that mean the model is stuck
 MAX_BANKS = 62  # banks per channel (command queues are tracked in a 64-bit mask)
 _DEBRUIJN = 0x03F79D71B4CB0A89
 _CTZ = np.zeros(64, np.int64)
@@ -175,6 +176,7 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
         stats[s] = 0
 
     nxt = 0  # next request to offer
+    last_progress = 0
     clk = 0
     next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
     while True:
@@ -236,6 +238,8 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
             if nxt == n:
                 stats[S_LAST_ACCEPT] = clk
                 stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+                for c2 in range(nch):
+                    ch_wake[c2] = 0  # the end-of-trace write flush may start
 
         for c in range(nch):
             if ch_wake[c] > clk:  # nothing in this channel can change before then
@@ -501,8 +505,12 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
             # (the oldest one, from the read queue or while draining the write buffer, whose bank's
             # command queue has room: requests enter in order, so the oldest has the lowest index)
             if draining[c] == 0 and tq_total[c, 1] > 0:
-                if tq_total[c, 1] >= p[P_DRAIN_HIGH] or (tq_total[c, 1] > p[P_DRAIN_IDLE]
-                                                         and cq_total[c] == 0):
+                # drain when the buffer reaches the high watermark, when more than the idle
+                # threshold wait and the command queues are empty, or (end of the trace) when
+                # nothing else is left to do
+                idle = cq_total[c] == 0
+                if tq_total[c, 1] >= p[P_DRAIN_HIGH] or (idle and (
+                        tq_total[c, 1] > p[P_DRAIN_IDLE] or (nxt >= n and tq_total[c, 0] == 0))):
                     draining[c] = _mx(1, tq_total[c, 1] - p[P_DRAIN_LOW])
             kind = 1 if draining[c] > 0 else 0
             movable = tq_has[c, kind] & room[c]
@@ -557,12 +565,14 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
         if finished:
             break
         nclk = clk + 1
-        if not progress:
+        if progress:
+            last_progress = clk
+        else:
             wake = _mn(wake, next_ref_tick)
             if wake > nclk:
                 nclk = wake
-            if nclk >= FAR:
-                nclk = clk + 1
+            if nclk >= FAR or nclk - last_progress > STALL_LIMIT:
+                raise RuntimeError("DRAM controller model stalled (a bug): no command can issue")
         stats[S_LOOPS] += 1
         clk = nclk
     last = clk
