@@ -102,7 +102,9 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
 
     req_bank is the bank's index within its channel: (rank * bank_groups + bank_group) *
     banks_per_group + bank. Requests are offered in order; one that cannot be accepted (queue
-    full, not yet arrived, port busy, too many outstanding) holds back all later ones.
+    full, not yet arrived, too many outstanding) holds back all later ones. port_interval > 0:
+    clocks per burst of the FPGA-side port of a channel; a queued transaction is scheduled only
+    once the port has carried it.
     """
     n = req_ch.shape[0]
     nch = p[P_CHANNELS]
@@ -169,6 +171,7 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
     ch_wake = np.zeros(nch, np.int64)
     draining = np.zeros(nch, np.int64)
     port_next = np.zeros(nch, np.float64)
+    avail = np.zeros(n, np.int64)  # clock a transaction has crossed the FPGA port
     heap = np.zeros(_mx(1, max_out + 1), np.int64)
     heap_n = 0
     outstanding = 0
@@ -202,9 +205,6 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                 wake = _mn(wake, req_arrival[nxt])
                 break
             c = req_ch[nxt]
-            if port_interval > 0.0 and port_next[c] > clk:
-                wake = _mn(wake, np.int64(np.ceil(port_next[c])))
-                break
             if max_out > 0:
                 while heap_n > 0 and heap[0] <= clk:
                     heap_n = _heap_pop(heap, heap_n)
@@ -232,7 +232,10 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                 outstanding += 1
             added[nxt] = clk
             if port_interval > 0.0:
-                port_next[c] = _mx(port_next[c], float(clk)) + port_interval
+                # the FPGA-side port delivers one burst per port_interval clocks per channel
+                start = _mx(port_next[c], float(clk))
+                avail[nxt] = np.int64(np.ceil(start))
+                port_next[c] = start + port_interval
             nxt += 1
             progress = True
             if nxt == n:
@@ -514,9 +517,9 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                     draining[c] = _mx(1, tq_total[c, 1] - p[P_DRAIN_LOW])
             kind = 1 if draining[c] > 0 else 0
             movable = tq_has[c, kind] & room[c]
+            q = -1
             if movable != 0:
                 best = -1
-                q = -1
                 while movable != 0:
                     b = _ctz(movable)
                     movable &= movable - 1
@@ -525,6 +528,10 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                         best = r
                         q = b
                 r = best
+                if avail[r] > clk:  # still crossing the port (later ones are behind it)
+                    cw = _mn(cw, avail[r])
+                    q = -1
+            if q >= 0:
                 h = tq_head[c, kind, q] + 1
                 tq_head[c, kind, q] = 0 if h == tcap else h
                 tq_len[c, kind, q] -= 1
