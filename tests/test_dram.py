@@ -17,13 +17,15 @@ from dla_explorer.sim.dram.config import DramConfig
 from dla_explorer.sim.dram.energy import energy_pj
 
 REFERENCE = Path(__file__).parent / "data" / "dramsim3_basic_patterns.csv"
-CONFIGS = {"DDR4_8Gb_x8_2666": "dramsim3_ddr4_8gb_x8_2666",
-           "DDR4_8Gb_x8_2666_bgint": "dramsim3_ddr4_8gb_x8_2666_bgint",
-           "DDR4_8Gb_x16_2666_1rank": "dramsim3_ddr4_8gb_x16_2666_1rank",
-           "HBM2_8Gb_x128": "dramsim3_hbm2_8gb_x128"}
+CONFIGS = {
+    "DDR4_8Gb_x8_2666": "dramsim3_ddr4_8gb_x8_2666",
+    "DDR4_8Gb_x8_2666_bgint": "dramsim3_ddr4_8gb_x8_2666_bgint",
+    "DDR4_8Gb_x16_2666_1rank": "dramsim3_ddr4_8gb_x16_2666_1rank",
+    "HBM2_8Gb_x128": "dramsim3_hbm2_8gb_x128",
+}
 ROWS = pd.read_csv(REFERENCE).to_dict("records")
 SATURATED = 60_000  # the reference ran 500,000; the rate settles within a few thousand
-UNLOADED = 10_000   # the reference ran 20,000
+UNLOADED = 10_000  # the reference ran 20,000
 
 
 def stream(pattern: str, n: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -49,8 +51,7 @@ def test_matches_dramsim3_reference(row):
     qd1 = row["pattern"].endswith("_qd1")
     n = UNLOADED if qd1 else SATURATED
     addresses, is_write = stream(row["pattern"], n)
-    res = simulate_trace(CONFIGS[row["config"]], addresses, is_write,
-                         max_outstanding=1 if qd1 else 0)
+    res = simulate_trace(CONFIGS[row["config"]], addresses, is_write, max_outstanding=1 if qd1 else 0)
     assert res.peak_gbps == pytest.approx(row["peak_gbps"], rel=1e-3)
     assert res.bandwidth_gbps == pytest.approx(row["bandwidth_gbps"], rel=0.10)
     if qd1:
@@ -58,6 +59,7 @@ def test_matches_dramsim3_reference(row):
 
 
 # ---- closed forms (cycle counts from the config, not from a run) ----
+
 
 def test_sequential_row_hits_run_at_the_burst_rate_less_refresh():
     # bgint: consecutive lines rotate over the 4 bank groups, so bursts need only tCCD_S = BL/2
@@ -114,8 +116,9 @@ def test_read_after_write_pays_the_write_to_read_turnaround():
     # one request in flight, alternating write and read to one open row, writes drained at
     # once: each read waits for the write's data (CWL + BL/2) plus tWTR_L, then CL + BL/2
     name = "dramsim3_ddr4_8gb_x8_2666"
-    cfg = variant(name, controller__refresh="none", controller__write_drain_high=1,
-                  controller__write_drain_idle=0)
+    cfg = variant(
+        name, controller__refresh="none", controller__write_drain_high=1, controller__write_drain_idle=0
+    )
     n = 2000
     addresses = (np.arange(n, dtype=np.uint64) % 128) * np.uint64(64)
     is_write = np.arange(n) % 2 == 1
@@ -137,8 +140,7 @@ def test_refresh_and_turnaround_cost_a_saturated_mix():
 
 
 def test_port_width_caps_bandwidth():
-    cfg = variant("dramsim3_hbm2_8gb_x128", controller__port_width_bits=256,
-                  controller__port_clock_mhz=300.0)
+    cfg = variant("dramsim3_hbm2_8gb_x128", controller__port_width_bits=256, controller__port_clock_mhz=300.0)
     res = simulate_trace(cfg, pt.sequential(40_000))
     cap = cfg.organization.channels * 256 / 8 * 0.3  # 9.6 GB/s per channel
     assert cap * 0.9 < res.bandwidth_gbps <= cap * 1.001
@@ -146,8 +148,7 @@ def test_port_width_caps_bandwidth():
 
 def test_arrival_times_pace_the_source():
     n = 2000
-    res = simulate_trace("dramsim3_ddr4_8gb_x8_2666_bgint", pt.sequential(n),
-                         arrival_ns=np.arange(n) * 100.0)
+    res = simulate_trace("dramsim3_ddr4_8gb_x8_2666_bgint", pt.sequential(n), arrival_ns=np.arange(n) * 100.0)
     assert res.bandwidth_gbps == pytest.approx(0.64, rel=0.02)  # 64 B per 100 ns
     t = load_dram("dramsim3_ddr4_8gb_x8_2666_bgint").timing
     hit = (1 + t.cl + 4) * t.tck_ns  # queued, issued next clock, CL + burst
@@ -163,18 +164,19 @@ def test_closed_page_precharges_after_each_access():
 
 
 def test_large_requests_become_bursts():
-    res = simulate_trace("dramsim3_ddr4_8gb_x8_2666_bgint", pt.sequential(1000, stride=256),
-                         request_bytes=256)
+    res = simulate_trace(
+        "dramsim3_ddr4_8gb_x8_2666_bgint", pt.sequential(1000, stride=256), request_bytes=256
+    )
     assert res.commands["read"] == 4000
     assert res.bursts == 4000 and res.requests == 1000
 
 
 # ---- energy ----
 
+
 def test_energy_follows_the_idd_formulas():
     cfg = load_dram("dramsim3_ddr4_8gb_x8_2666")
-    e = energy_pj(cfg, activates=1, reads=1, writes=0, refreshes=0, active_rank_cycles=0,
-                  idle_rank_cycles=0)
+    e = energy_pj(cfg, activates=1, reads=1, writes=0, refreshes=0, active_rank_cycles=0, idle_rank_cycles=0)
     # 8 devices, tCK 0.75 ns; ACT: 1.2 V * (51*62 - (46*43 + 35*19)) mA*clk + 2.5 V * 3 mA * 62
     assert e["activate"] == pytest.approx((1.2 * 519 + 2.5 * 3.0 * 62) * 0.75 * 8)
     assert e["read"] == pytest.approx(1.2 * (146 - 46) * 4 * 0.75 * 8)  # 2880 pJ per 64 B
@@ -186,13 +188,13 @@ def test_energy_follows_the_idd_formulas():
 
 # ---- level-1 table ----
 
+
 def test_efficiency_table_is_cached_and_ordered(tmp_path):
     table = efficiency_table("dramsim3_ddr4_8gb_x8_2666", requests=3000, cache=tmp_path)
     files = list(tmp_path.glob("*.json"))
     assert len(files) == 1
     assert table["seq_read"]["efficiency"] > table["two_streams_same_bank"]["efficiency"]
-    assert table["random_read_qd1"]["avg_read_latency_ns"] > table["seq_read_qd1"][
-        "avg_read_latency_ns"]
+    assert table["random_read_qd1"]["avg_read_latency_ns"] > table["seq_read_qd1"]["avg_read_latency_ns"]
     stored = json.loads(files[0].read_text())
     stored["table"]["seq_read"]["efficiency"] = 0.123  # the cache is what is returned
     files[0].write_text(json.dumps(stored))
@@ -205,6 +207,7 @@ def test_efficiency_table_is_cached_and_ordered(tmp_path):
 
 # ---- configs ----
 
+
 def test_every_shipped_config_loads_and_runs():
     for path in sorted(Path(load_dram.__code__.co_filename).parents[3].glob("hw_configs/dram/*.yaml")):
         cfg = load_dram(path)
@@ -212,12 +215,15 @@ def test_every_shipped_config_loads_and_runs():
         assert 0 < res.efficiency <= 1, path.name
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"address_map": "ro,ba,bg,co"}, "address_map"),
-    ({"timing": {"trc": 10}}, "trc"),
-    ({"controller": {"port_width_bits": 256}}, "port_clock_mhz"),
-    ({"bogus": 1}, "unknown key"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"address_map": "ro,ba,bg,co"}, "address_map"),
+        ({"timing": {"trc": 10}}, "trc"),
+        ({"controller": {"port_width_bits": 256}}, "port_clock_mhz"),
+        ({"bogus": 1}, "unknown key"),
+    ],
+)
 def test_bad_config_is_one_line(tmp_path, change, message):
     import yaml
 
@@ -236,6 +242,7 @@ def test_bad_config_is_one_line(tmp_path, change, message):
 
 # ---- CLI ----
 
+
 def write(path: Path, text: str | bytes) -> Path:
     if isinstance(text, bytes):
         path.write_bytes(text)
@@ -245,33 +252,59 @@ def write(path: Path, text: str | bytes) -> Path:
 
 
 def test_cli_json(tmp_path, capsys):
-    trace = write(tmp_path / "t.csv", "address,op\n" + "".join(
-        f"{hex(64 * i) if i % 2 else 64 * i},{'W' if i % 5 == 4 else 'r'}\n" for i in range(200)))
+    trace = write(
+        tmp_path / "t.csv",
+        "address,op\n"
+        + "".join(f"{hex(64 * i) if i % 2 else 64 * i},{'W' if i % 5 == 4 else 'r'}\n" for i in range(200)),
+    )
     assert main(["dram", str(trace), "--memory", "dramsim3_ddr4_8gb_x8_2666", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"bandwidth_gbps", "peak_gbps", "efficiency", "avg_read_latency_ns",
-                        "row_hit_rate", "requests", "time_ns"}
+    assert set(out) == {
+        "bandwidth_gbps",
+        "peak_gbps",
+        "efficiency",
+        "avg_read_latency_ns",
+        "row_hit_rate",
+        "requests",
+        "time_ns",
+    }
     assert out["requests"] == 200 and 0 < out["efficiency"] <= 1
 
 
 def test_cli_text_with_times(tmp_path, capsys):
     trace = write(tmp_path / "t.csv", "time_ns,op,address\n0,R,0\n100,R,64\n200,W,128\n")
-    assert main(["dram", str(trace), "--memory", "dramsim3_hbm2_8gb_x128",
-                 "--max-outstanding", "1", "--request-bytes", "128"]) == 0
+    assert (
+        main(
+            [
+                "dram",
+                str(trace),
+                "--memory",
+                "dramsim3_hbm2_8gb_x128",
+                "--max-outstanding",
+                "1",
+                "--request-bytes",
+                "128",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "bandwidth_gbps" in out and "requests" in out
 
 
-@pytest.mark.parametrize("content, code, fragment", [
-    ("addr,op\n0,R\n", 1, "missing column"),
-    ("address,op\n0,X\n", 1, "op 'X'"),
-    ("address,op\n0xZZ,R\n", 1, "address '0xZZ'"),
-    ("address,op\n-5,R\n", 1, "outside"),
-    ("", 1, "empty file"),
-    ("address,op\n", 1, "no requests"),
-    (b"address,op\n\xff\xfe,R\n", 1, "not UTF-8"),
-    ("address,op,time_ns\n0,R,soon\n", 1, "time_ns 'soon'"),
-])
+@pytest.mark.parametrize(
+    "content, code, fragment",
+    [
+        ("addr,op\n0,R\n", 1, "missing column"),
+        ("address,op\n0,X\n", 1, "op 'X'"),
+        ("address,op\n0xZZ,R\n", 1, "address '0xZZ'"),
+        ("address,op\n-5,R\n", 1, "outside"),
+        ("", 1, "empty file"),
+        ("address,op\n", 1, "no requests"),
+        (b"address,op\n\xff\xfe,R\n", 1, "not UTF-8"),
+        ("address,op,time_ns\n0,R,soon\n", 1, "time_ns 'soon'"),
+    ],
+)
 def test_cli_bad_trace(tmp_path, capsys, content, code, fragment):
     trace = write(tmp_path / "t.csv", content)
     assert main(["dram", str(trace), "--memory", "dramsim3_ddr4_8gb_x8_2666"]) == code
@@ -283,5 +316,4 @@ def test_cli_bad_memory(tmp_path, capsys):
     trace = write(tmp_path / "t.csv", "address,op\n0,R\n")
     assert main(["dram", str(trace), "--memory", "no_such_dram"]) == 2
     assert "not found" in capsys.readouterr().err
-    assert main(["dram", str(tmp_path / "missing.csv"), "--memory",
-                 "dramsim3_ddr4_8gb_x8_2666"]) == 1
+    assert main(["dram", str(tmp_path / "missing.csv"), "--memory", "dramsim3_ddr4_8gb_x8_2666"]) == 1

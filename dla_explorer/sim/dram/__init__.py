@@ -12,5 +12,14 @@ from .model import MODEL_VERSION, DramResult, decode
 from .model import run as simulate_trace
 from .trace import read_trace
 
-__all__ = ["MODEL_VERSION", "TRAFFIC_CLASSES", "DramConfig", "DramResult", "decode",
-           "efficiency_table", "load_dram", "read_trace", "simulate_trace"]
+__all__ = [
+    "MODEL_VERSION",
+    "TRAFFIC_CLASSES",
+    "DramConfig",
+    "DramResult",
+    "decode",
+    "efficiency_table",
+    "load_dram",
+    "read_trace",
+    "simulate_trace",
+]

@@ -73,8 +73,9 @@ class Timing(_Config):
     twtr_l: PositiveInt = Field(description="end of write data to READ, same bank group")
     trtp: PositiveInt = Field(description="READ to PRE, same bank")
     twr: PositiveInt = Field(description="write recovery: end of write data to PRE")
-    trtrs: NonNegativeInt = Field(1, description="rank-to-rank (and read-to-write) bus turnaround "
-                                  "gap the controller inserts")
+    trtrs: NonNegativeInt = Field(
+        1, description="rank-to-rank (and read-to-write) bus turnaround gap the controller inserts"
+    )
     trefi: PositiveInt = Field(description="average refresh interval (all-bank REF per rank)")
     trfc: PositiveInt = Field(description="all-bank refresh cycle time")
     trfcb: PositiveInt | None = Field(None, description="per-bank refresh cycle time (HBM2 REFSB)")
@@ -114,18 +115,25 @@ class Controller(_Config):
     write_queue: PositiveInt = Field(32, le=4096, description="write buffer entries")
     command_queue: PositiveInt = Field(8, le=64, description="command queue entries per bank")
     page_policy: Literal["open", "closed"] = "open"
-    row_hit_cap: PositiveInt = Field(4, description="FR-FCFS: a conflicting request may close the "
-                                     "row after this many column commands to it")
-    write_drain_high: PositiveInt | None = Field(None, description="start draining writes when the "
-                                                 "buffer holds this many (default: full)")
-    write_drain_idle: NonNegativeInt = Field(8, description="also drain when more than this many "
-                                             "writes wait and every command queue is empty")
+    row_hit_cap: PositiveInt = Field(
+        4,
+        description="FR-FCFS: a conflicting request may close the row after this many column commands to it",
+    )
+    write_drain_high: PositiveInt | None = Field(
+        None, description="start draining writes when the buffer holds this many (default: full)"
+    )
+    write_drain_idle: NonNegativeInt = Field(
+        8, description="also drain when more than this many writes wait and every command queue is empty"
+    )
     write_drain_low: NonNegativeInt = Field(0, description="stop draining at this many writes")
     refresh: Literal["all_bank", "per_bank", "none"] = "all_bank"
-    dual_command_issue: bool = Field(False, description="HBM2: a row and a column command may "
-                                     "issue in the same clock (separate command buses)")
-    port_width_bits: PositiveInt | None = Field(None, description="FPGA-side port data width per "
-                                                "channel (HBM2 AXI port, DDR4 EMIF user port)")
+    dual_command_issue: bool = Field(
+        False,
+        description="HBM2: a row and a column command may issue in the same clock (separate command buses)",
+    )
+    port_width_bits: PositiveInt | None = Field(
+        None, description="FPGA-side port data width per channel (HBM2 AXI port, DDR4 EMIF user port)"
+    )
     port_clock_mhz: PositiveFloat | None = Field(None, description="clock of that port")
 
     @pydantic.model_validator(mode="after")
@@ -134,8 +142,10 @@ class Controller(_Config):
             raise ValueError("give both port_width_bits and port_clock_mhz, or neither")
         high = self.write_drain_high or self.write_queue
         if not self.write_drain_low < high <= self.write_queue:
-            raise ValueError(f"need write_drain_low < write_drain_high <= write_queue "
-                             f"(got {self.write_drain_low}, {high}, {self.write_queue})")
+            raise ValueError(
+                f"need write_drain_low < write_drain_high <= write_queue "
+                f"(got {self.write_drain_low}, {high}, {self.write_queue})"
+            )
         return self
 
     @property
@@ -155,9 +165,11 @@ class DramConfig(_Config):
     timing: Timing
     power: Power
     controller: Controller = Controller()
-    address_map: str = Field(description="fields from most to least significant above the burst "
-                             "offset, comma separated: ro (row), ra (rank), bg (bank group), "
-                             "ba (bank), ch (channel), co (column)")
+    address_map: str = Field(
+        description="fields from most to least significant above the burst "
+        "offset, comma separated: ro (row), ra (rank), bg (bank group), "
+        "ba (bank), ch (channel), co (column)"
+    )
 
     @pydantic.field_validator("address_map")
     @classmethod
@@ -170,16 +182,24 @@ class DramConfig(_Config):
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> DramConfig:
         org = self.organization
-        for what, n in (("bank_groups", org.bank_groups), ("banks_per_group", org.banks_per_group),
-                        ("ranks", org.ranks), ("channels", org.channels), ("rows", org.rows)):
+        for what, n in (
+            ("bank_groups", org.bank_groups),
+            ("banks_per_group", org.banks_per_group),
+            ("ranks", org.ranks),
+            ("channels", org.channels),
+            ("rows", org.rows),
+        ):
             if n & (n - 1):
                 raise ValueError(f"organization.{what} = {n} must be a power of two")
         columns = org.row_bytes // max(1, org.burst_bytes)
         if org.row_bytes % org.burst_bytes or columns & (columns - 1):
-            raise ValueError(f"organization.row_bytes ({org.row_bytes}) must be a power-of-two "
-                             f"multiple of the burst ({org.burst_bytes} B)")
-        if self.controller.refresh == "per_bank" and (self.timing.trfcb is None
-                                                       or self.timing.trefib is None):
+            raise ValueError(
+                f"organization.row_bytes ({org.row_bytes}) must be a power-of-two "
+                f"multiple of the burst ({org.burst_bytes} B)"
+            )
+        if self.controller.refresh == "per_bank" and (
+            self.timing.trfcb is None or self.timing.trefib is None
+        ):
             raise ValueError("controller.refresh = per_bank needs timing.trfcb and timing.trefib")
         return self
 
@@ -204,9 +224,14 @@ class DramConfig(_Config):
 
     def field_bits(self) -> dict[str, int]:
         org = self.organization
-        return {"ch": _log2(org.channels), "ra": _log2(org.ranks), "bg": _log2(org.bank_groups),
-                "ba": _log2(org.banks_per_group), "ro": _log2(org.rows),
-                "co": _log2(self.columns_per_row)}
+        return {
+            "ch": _log2(org.channels),
+            "ra": _log2(org.ranks),
+            "bg": _log2(org.bank_groups),
+            "ba": _log2(org.banks_per_group),
+            "ro": _log2(org.rows),
+            "co": _log2(self.columns_per_row),
+        }
 
     def content_hash(self) -> str:
         """Digest of every value (not the file's layout or comments)."""

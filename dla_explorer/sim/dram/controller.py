@@ -25,16 +25,70 @@ import numba
 import numpy as np
 
 # indices into the int64 parameter vector
-(P_CHANNELS, P_RANKS, P_BGS, P_BPG, P_RQ, P_WQ, P_CQ, P_BURST, P_READ_DELAY, P_WRITE_DELAY,
- P_TRCD, P_TRP, P_TRAS, P_TRC, P_TRRD_S, P_TRRD_L, P_TFAW, P_RTRL, P_RTRS, P_RTRO, P_RTW, P_RTWO,
- P_WTRL, P_WTRS, P_WTRO, P_WTWL, P_WTWS, P_WTWO, P_RTP, P_WTP, P_REF_INTERVAL, P_TRFC,
- P_REF_MODE, P_HIT_CAP, P_CLOSED_PAGE, P_DRAIN_HIGH, P_DRAIN_IDLE, P_DRAIN_LOW, P_DUAL,
- P_MAX_OUT, P_NPARAMS) = range(41)
+(
+    P_CHANNELS,
+    P_RANKS,
+    P_BGS,
+    P_BPG,
+    P_RQ,
+    P_WQ,
+    P_CQ,
+    P_BURST,
+    P_READ_DELAY,
+    P_WRITE_DELAY,
+    P_TRCD,
+    P_TRP,
+    P_TRAS,
+    P_TRC,
+    P_TRRD_S,
+    P_TRRD_L,
+    P_TFAW,
+    P_RTRL,
+    P_RTRS,
+    P_RTRO,
+    P_RTW,
+    P_RTWO,
+    P_WTRL,
+    P_WTRS,
+    P_WTRO,
+    P_WTWL,
+    P_WTWS,
+    P_WTWO,
+    P_RTP,
+    P_WTP,
+    P_REF_INTERVAL,
+    P_TRFC,
+    P_REF_MODE,
+    P_HIT_CAP,
+    P_CLOSED_PAGE,
+    P_DRAIN_HIGH,
+    P_DRAIN_IDLE,
+    P_DRAIN_LOW,
+    P_DUAL,
+    P_MAX_OUT,
+    P_NPARAMS,
+) = range(41)
 REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 
 # indices into the int64 statistics vector
-(S_ACT, S_PRE, S_RD, S_WR, S_REF, S_RD_HIT, S_WR_HIT, S_LAST_ACCEPT, S_CMDS_AT_LAST_ACCEPT,
- S_END, S_ACTIVE_RANK_CYCLES, S_IDLE_RANK_CYCLES, S_LOOPS, S_CHECKS, S_CHLOOPS, S_NSTATS) = range(16)
+(
+    S_ACT,
+    S_PRE,
+    S_RD,
+    S_WR,
+    S_REF,
+    S_RD_HIT,
+    S_WR_HIT,
+    S_LAST_ACCEPT,
+    S_CMDS_AT_LAST_ACCEPT,
+    S_END,
+    S_ACTIVE_RANK_CYCLES,
+    S_IDLE_RANK_CYCLES,
+    S_LOOPS,
+    S_CHECKS,
+    S_CHLOOPS,
+    S_NSTATS,
+) = range(16)
 
 NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
 FAR = np.int64(1) << 62
@@ -95,9 +149,18 @@ def _heap_pop(heap: np.ndarray, size: int) -> int:
 
 
 @numba.njit(cache=True, error_model="numpy")
-def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: np.ndarray,
-             req_write: np.ndarray, req_arrival: np.ndarray, port_interval: float,
-             added: np.ndarray, done: np.ndarray, stats: np.ndarray) -> None:
+def simulate(
+    p: np.ndarray,
+    req_ch: np.ndarray,
+    req_bank: np.ndarray,
+    req_row: np.ndarray,
+    req_write: np.ndarray,
+    req_arrival: np.ndarray,
+    port_interval: float,
+    added: np.ndarray,
+    done: np.ndarray,
+    stats: np.ndarray,
+) -> None:
     """Run the trace to completion; fill added/done (cycles) per request and `stats`.
 
     req_bank is the bank's index within its channel: (rank * bank_groups + bank_group) *
@@ -403,7 +466,7 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                         break
                 if found == NONE:
                     break
-                if count == 1 and (found == RD or found == WR) == (issued == RD or issued == WR):
+                if count == 1 and (found >= RD) == (issued >= RD):  # RD, WR: column commands
                     break  # a second command must use the other (row or column) command bus
                 # ---- issue `found` at bank fq ----
                 q = fq
@@ -512,8 +575,9 @@ def simulate(p: np.ndarray, req_ch: np.ndarray, req_bank: np.ndarray, req_row: n
                 # threshold wait and the command queues are empty, or (end of the trace) when
                 # nothing else is left to do
                 idle = cq_total[c] == 0
-                if tq_total[c, 1] >= p[P_DRAIN_HIGH] or (idle and (
-                        tq_total[c, 1] > p[P_DRAIN_IDLE] or (nxt >= n and tq_total[c, 0] == 0))):
+                if tq_total[c, 1] >= p[P_DRAIN_HIGH] or (
+                    idle and (tq_total[c, 1] > p[P_DRAIN_IDLE] or (nxt >= n and tq_total[c, 0] == 0))
+                ):
                     draining[c] = _mx(1, tq_total[c, 1] - p[P_DRAIN_LOW])
             kind = 1 if draining[c] > 0 else 0
             movable = tq_has[c, kind] & room[c]

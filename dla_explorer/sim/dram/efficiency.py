@@ -40,8 +40,7 @@ def _classes(cfg: DramConfig) -> dict[str, Callable[[int], Stream]]:
         "seq_write": lambda n: (pt.sequential(n), np.ones(n, np.bool_)),
         "random_read": lambda n: (pt.random_lines(n, span), None),
         "rw_mix_2to1": lambda n: pt.mix(n, 3, pt.random_lines(n, span, seed=1)),
-        "seq_read_write": lambda n: (pt.interleaved(n, (0, span // 2)),
-                                     np.arange(n) % 2 == 1),
+        "seq_read_write": lambda n: (pt.interleaved(n, (0, span // 2)), np.arange(n) % 2 == 1),
         "stride_256": lambda n: (pt.sequential(n, stride=256), None),
         "stride_2k": lambda n: (pt.sequential(n, stride=2048), None),
         "stride_8k": lambda n: (pt.sequential(n, stride=8192), None),
@@ -51,9 +50,21 @@ def _classes(cfg: DramConfig) -> dict[str, Callable[[int], Stream]]:
     }
 
 
-TRAFFIC_CLASSES = ("seq_read", "seq_write", "random_read", "rw_mix_2to1", "seq_read_write", "stride_256",
-                   "stride_2k", "stride_8k", "tiled_fmap", "two_streams", "two_streams_same_bank",
-                   "seq_read_qd1", "random_read_qd1")
+TRAFFIC_CLASSES = (
+    "seq_read",
+    "seq_write",
+    "random_read",
+    "rw_mix_2to1",
+    "seq_read_write",
+    "stride_256",
+    "stride_2k",
+    "stride_8k",
+    "tiled_fmap",
+    "two_streams",
+    "two_streams_same_bank",
+    "seq_read_qd1",
+    "random_read_qd1",
+)
 
 
 def _compute(cfg: DramConfig, requests: int) -> dict[str, dict[str, float]]:
@@ -61,16 +72,26 @@ def _compute(cfg: DramConfig, requests: int) -> dict[str, dict[str, float]]:
     for name, make in _classes(cfg).items():
         addresses, is_write = make(requests)
         res = run(cfg, addresses, is_write)
-        table[name] = {"efficiency": res.efficiency, "bandwidth_gbps": res.bandwidth_gbps,
-                       "avg_read_latency_ns": _finite(res.avg_read_latency_ns),
-                       "row_hit_rate": res.row_hit_rate, "pj_per_bit": _finite(res.pj_per_bit)}
+        table[name] = {
+            "efficiency": res.efficiency,
+            "bandwidth_gbps": res.bandwidth_gbps,
+            "avg_read_latency_ns": _finite(res.avg_read_latency_ns),
+            "row_hit_rate": res.row_hit_rate,
+            "pj_per_bit": _finite(res.pj_per_bit),
+        }
     unloaded = max(1000, requests // 20)
-    for name, addresses in (("seq_read_qd1", pt.sequential(unloaded)),
-                            ("random_read_qd1", pt.random_lines(unloaded, 1 << 32, seed=2))):
+    for name, addresses in (
+        ("seq_read_qd1", pt.sequential(unloaded)),
+        ("random_read_qd1", pt.random_lines(unloaded, 1 << 32, seed=2)),
+    ):
         res = run(cfg, addresses, max_outstanding=1)
-        table[name] = {"efficiency": res.efficiency, "bandwidth_gbps": res.bandwidth_gbps,
-                       "avg_read_latency_ns": _finite(res.avg_read_latency_ns),
-                       "row_hit_rate": res.row_hit_rate, "pj_per_bit": _finite(res.pj_per_bit)}
+        table[name] = {
+            "efficiency": res.efficiency,
+            "bandwidth_gbps": res.bandwidth_gbps,
+            "avg_read_latency_ns": _finite(res.avg_read_latency_ns),
+            "row_hit_rate": res.row_hit_rate,
+            "pj_per_bit": _finite(res.pj_per_bit),
+        }
     return table
 
 
@@ -79,14 +100,18 @@ def _finite(x: float) -> float:
 
 
 def cache_key(cfg: DramConfig, requests: int) -> str:
-    fields = {"config": cfg.content_hash(), "model": MODEL_VERSION, "table": TABLE_VERSION,
-              "requests": requests}
+    fields = {
+        "config": cfg.content_hash(),
+        "model": MODEL_VERSION,
+        "table": TABLE_VERSION,
+        "requests": requests,
+    }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def efficiency_table(config: DramConfig | str, *, requests: int = 50_000,
-                     cache: str | os.PathLike | bool | None = True
-                     ) -> dict[str, dict[str, float]]:
+def efficiency_table(
+    config: DramConfig | str, *, requests: int = 50_000, cache: str | os.PathLike | bool | None = True
+) -> dict[str, dict[str, float]]:
     """{traffic class: {efficiency, bandwidth_gbps, avg_read_latency_ns, row_hit_rate,
     pj_per_bit}} for a DRAM config; cache: True (default folder), a folder, or None/False."""
     cfg = load_dram(config)
@@ -103,8 +128,14 @@ def efficiency_table(config: DramConfig | str, *, requests: int = 50_000,
             pass  # unreadable: recompute and rewrite
     table = _compute(cfg, requests)
     if path is not None:
-        write_text_atomic(path, json.dumps({"key": cache_key(cfg, requests), "config": cfg.name,
-                                            "table": table}, indent=1, sort_keys=True))
+        write_text_atomic(
+            path,
+            json.dumps(
+                {"key": cache_key(cfg, requests), "config": cfg.name, "table": table},
+                indent=1,
+                sort_keys=True,
+            ),
+        )
     return table
 
 

@@ -16,8 +16,16 @@ from __future__ import annotations
 from .config import DramConfig
 
 
-def energy_pj(cfg: DramConfig, *, activates: int, reads: int, writes: int, refreshes: int,
-              active_rank_cycles: int, idle_rank_cycles: int) -> dict[str, float]:
+def energy_pj(
+    cfg: DramConfig,
+    *,
+    activates: int,
+    reads: int,
+    writes: int,
+    refreshes: int,
+    active_rank_cycles: int,
+    idle_rank_cycles: int,
+) -> dict[str, float]:
     """Energy by component (pJ) for the given command counts and rank-state cycles."""
     t, pw = cfg.timing, cfg.power
     devices = cfg.organization.devices_per_rank
@@ -36,8 +44,10 @@ def energy_pj(cfg: DramConfig, *, activates: int, reads: int, writes: int, refre
         "read": reads * read * scale,
         "write": writes * write * scale,
         "refresh": refreshes * refresh * scale,
-        "background": (active_rank_cycles * pw.vdd_v * pw.idd3n_ma
-                       + idle_rank_cycles * pw.vdd_v * pw.idd2n_ma) * scale,
+        "background": (
+            active_rank_cycles * pw.vdd_v * pw.idd3n_ma + idle_rank_cycles * pw.vdd_v * pw.idd2n_ma
+        )
+        * scale,
     }
     out["total"] = sum(out.values())
     return out

@@ -41,10 +41,15 @@ class DramResult:
 
     def summary(self) -> dict[str, float | int]:
         """The CLI's keys."""
-        return {"bandwidth_gbps": self.bandwidth_gbps, "peak_gbps": self.peak_gbps,
-                "efficiency": self.efficiency, "avg_read_latency_ns": self.avg_read_latency_ns,
-                "row_hit_rate": self.row_hit_rate, "requests": self.requests,
-                "time_ns": self.time_ns}
+        return {
+            "bandwidth_gbps": self.bandwidth_gbps,
+            "peak_gbps": self.peak_gbps,
+            "efficiency": self.efficiency,
+            "avg_read_latency_ns": self.avg_read_latency_ns,
+            "row_hit_rate": self.row_hit_rate,
+            "requests": self.requests,
+            "time_ns": self.time_ns,
+        }
 
 
 def decode(cfg: DramConfig, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,7 +62,7 @@ def decode(cfg: DramConfig, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarr
         width = bits[name]
         values[name] = (line & np.uint64((1 << width) - 1)).astype(np.int64)
         line = line >> np.uint64(width)
-    bank = ((values["ra"] * org.bank_groups + values["bg"]) * org.banks_per_group + values["ba"])
+    bank = (values["ra"] * org.bank_groups + values["bg"]) * org.banks_per_group + values["ba"]
     return values["ch"], bank, values["ro"]
 
 
@@ -72,26 +77,47 @@ def params(cfg: DramConfig, max_outstanding: int = 0) -> np.ndarray:
     write_delay = t.cwl + burst
     p = np.zeros(k.P_NPARAMS, np.int64)
     values = {
-        k.P_CHANNELS: org.channels, k.P_RANKS: org.ranks, k.P_BGS: org.bank_groups,
-        k.P_BPG: org.banks_per_group, k.P_RQ: ctl.read_queue, k.P_WQ: ctl.write_queue,
-        k.P_CQ: ctl.command_queue, k.P_BURST: burst, k.P_READ_DELAY: read_delay,
-        k.P_WRITE_DELAY: write_delay, k.P_TRCD: t.trcd, k.P_TRP: t.trp, k.P_TRAS: t.tras,
-        k.P_TRC: t.trc, k.P_TRRD_S: t.trrd_s, k.P_TRRD_L: trrd_l, k.P_TFAW: t.tfaw,
+        k.P_CHANNELS: org.channels,
+        k.P_RANKS: org.ranks,
+        k.P_BGS: org.bank_groups,
+        k.P_BPG: org.banks_per_group,
+        k.P_RQ: ctl.read_queue,
+        k.P_WQ: ctl.write_queue,
+        k.P_CQ: ctl.command_queue,
+        k.P_BURST: burst,
+        k.P_READ_DELAY: read_delay,
+        k.P_WRITE_DELAY: write_delay,
+        k.P_TRCD: t.trcd,
+        k.P_TRP: t.trp,
+        k.P_TRAS: t.tras,
+        k.P_TRC: t.trc,
+        k.P_TRRD_S: t.trrd_s,
+        k.P_TRRD_L: trrd_l,
+        k.P_TFAW: t.tfaw,
         # column-to-column spacing: same bank group, other group, other rank
-        k.P_RTRL: max(burst, tccd_l), k.P_RTRS: max(burst, t.tccd_s), k.P_RTRO: burst + t.trtrs,
+        k.P_RTRL: max(burst, tccd_l),
+        k.P_RTRS: max(burst, t.tccd_s),
+        k.P_RTRO: burst + t.trtrs,
         # read to write: the read burst must leave the bus before the write burst arrives
         k.P_RTW: t.cl + burst - t.cwl + t.trtrs,
         k.P_RTWO: read_delay + burst + t.trtrs - write_delay,
         # write to read: write data, then tWTR before the read command
-        k.P_WTRL: write_delay + twtr_l, k.P_WTRS: write_delay + t.twtr_s,
+        k.P_WTRL: write_delay + twtr_l,
+        k.P_WTRS: write_delay + t.twtr_s,
         k.P_WTRO: write_delay + burst + t.trtrs - read_delay,
-        k.P_WTWL: max(burst, tccd_l), k.P_WTWS: max(burst, t.tccd_s), k.P_WTWO: burst,
-        k.P_RTP: t.trtp, k.P_WTP: t.cwl + burst + t.twr,
+        k.P_WTWL: max(burst, tccd_l),
+        k.P_WTWS: max(burst, t.tccd_s),
+        k.P_WTWO: burst,
+        k.P_RTP: t.trtp,
+        k.P_WTP: t.cwl + burst + t.twr,
         k.P_TRFC: t.trfc if ctl.refresh != "per_bank" else (t.trfcb or t.trfc),
-        k.P_HIT_CAP: ctl.row_hit_cap, k.P_CLOSED_PAGE: int(ctl.page_policy == "closed"),
+        k.P_HIT_CAP: ctl.row_hit_cap,
+        k.P_CLOSED_PAGE: int(ctl.page_policy == "closed"),
         k.P_DRAIN_HIGH: ctl.write_drain_high or ctl.write_queue,
-        k.P_DRAIN_IDLE: ctl.write_drain_idle, k.P_DRAIN_LOW: ctl.write_drain_low,
-        k.P_DUAL: int(ctl.dual_command_issue), k.P_MAX_OUT: max_outstanding,
+        k.P_DRAIN_IDLE: ctl.write_drain_idle,
+        k.P_DRAIN_LOW: ctl.write_drain_low,
+        k.P_DUAL: int(ctl.dual_command_issue),
+        k.P_MAX_OUT: max_outstanding,
     }
     if ctl.refresh == "all_bank":
         values[k.P_REF_MODE] = k.REF_ALL_BANK
@@ -107,9 +133,15 @@ def params(cfg: DramConfig, max_outstanding: int = 0) -> np.ndarray:
     return p
 
 
-def run(config: DramConfig | str, addresses: np.ndarray, is_write: np.ndarray | None = None,
-        arrival_ns: np.ndarray | None = None, *, request_bytes: int = 64,
-        max_outstanding: int = 0) -> DramResult:
+def run(
+    config: DramConfig | str,
+    addresses: np.ndarray,
+    is_write: np.ndarray | None = None,
+    arrival_ns: np.ndarray | None = None,
+    *,
+    request_bytes: int = 64,
+    max_outstanding: int = 0,
+) -> DramResult:
     """Simulate requests (byte addresses, in the order the requester offers them).
 
     is_write: per request (default all reads). arrival_ns: earliest time each may be offered
@@ -121,8 +153,7 @@ def run(config: DramConfig | str, addresses: np.ndarray, is_write: np.ndarray | 
     cfg = load_dram(config)
     addresses = np.asarray(addresses, dtype=np.uint64).ravel()
     n = addresses.shape[0]
-    writes = (np.zeros(n, np.bool_) if is_write is None
-              else np.asarray(is_write, dtype=np.bool_).ravel())
+    writes = np.zeros(n, np.bool_) if is_write is None else np.asarray(is_write, dtype=np.bool_).ravel()
     if writes.shape[0] != n:
         raise UsageError(f"is_write has {writes.shape[0]} entries for {n} addresses")
     if request_bytes < 1:
@@ -150,13 +181,30 @@ def run(config: DramConfig | str, addresses: np.ndarray, is_write: np.ndarray | 
     added = np.zeros(n * per, np.int64)
     done = np.zeros(n * per, np.int64)
     stats = np.zeros(k.S_NSTATS, np.int64)
-    k.simulate(params(cfg, max_outstanding * per), ch, bank, row, burst_write.astype(np.bool_),
-               arrival, float(port_interval), added, done, stats)
+    k.simulate(
+        params(cfg, max_outstanding * per),
+        ch,
+        bank,
+        row,
+        burst_write.astype(np.bool_),
+        arrival,
+        float(port_interval),
+        added,
+        done,
+        stats,
+    )
     return _summarise(cfg, n, per, added, done, writes, stats)
 
 
-def _summarise(cfg: DramConfig, n: int, per: int, added: np.ndarray, done: np.ndarray,
-               writes: np.ndarray, stats: np.ndarray) -> DramResult:
+def _summarise(
+    cfg: DramConfig,
+    n: int,
+    per: int,
+    added: np.ndarray,
+    done: np.ndarray,
+    writes: np.ndarray,
+    stats: np.ndarray,
+) -> DramResult:
     tck = cfg.timing.tck_ns
     burst_bytes = cfg.organization.burst_bytes
     req_added = added.reshape(n, per).min(axis=1) if n else added
@@ -171,10 +219,15 @@ def _summarise(cfg: DramConfig, n: int, per: int, added: np.ndarray, done: np.nd
         bandwidth = (stats[k.S_RD] + stats[k.S_WR]) * burst_bytes / max(window * tck, tck)
     columns = int(stats[k.S_RD] + stats[k.S_WR])
     hits = int(stats[k.S_RD_HIT] + stats[k.S_WR_HIT])
-    energy = energy_pj(cfg, activates=int(stats[k.S_ACT]), reads=int(stats[k.S_RD]),
-                       writes=int(stats[k.S_WR]), refreshes=int(stats[k.S_REF]),
-                       active_rank_cycles=int(stats[k.S_ACTIVE_RANK_CYCLES]),
-                       idle_rank_cycles=int(stats[k.S_IDLE_RANK_CYCLES]))
+    energy = energy_pj(
+        cfg,
+        activates=int(stats[k.S_ACT]),
+        reads=int(stats[k.S_RD]),
+        writes=int(stats[k.S_WR]),
+        refreshes=int(stats[k.S_REF]),
+        active_rank_cycles=int(stats[k.S_ACTIVE_RANK_CYCLES]),
+        idle_rank_cycles=int(stats[k.S_IDLE_RANK_CYCLES]),
+    )
     bits = columns * burst_bytes * 8
     pct = {}
     if lat.size:
@@ -183,14 +236,27 @@ def _summarise(cfg: DramConfig, n: int, per: int, added: np.ndarray, done: np.nd
         pct["max"] = float(lat.max())
     peak = cfg.peak_gbps
     return DramResult(
-        config=cfg.name, requests=n, bursts=n * per, peak_gbps=peak,
-        bandwidth_gbps=float(bandwidth), efficiency=float(bandwidth / peak),
-        time_ns=window * tck, completion_ns=float(stats[k.S_END] * tck),
+        config=cfg.name,
+        requests=n,
+        bursts=n * per,
+        peak_gbps=peak,
+        bandwidth_gbps=float(bandwidth),
+        efficiency=float(bandwidth / peak),
+        time_ns=window * tck,
+        completion_ns=float(stats[k.S_END] * tck),
         avg_read_latency_ns=float(lat.mean()) if lat.size else float("nan"),
         read_latency_percentiles_ns=pct,
         row_hit_rate=hits / columns if columns else 0.0,
-        commands={"activate": int(stats[k.S_ACT]), "precharge": int(stats[k.S_PRE]),
-                  "read": int(stats[k.S_RD]), "write": int(stats[k.S_WR]),
-                  "refresh": int(stats[k.S_REF])},
-        energy_pj=energy, pj_per_bit=energy["total"] / bits if bits else float("nan"),
-        added_ns=req_added * tck, done_ns=req_done * tck, is_write=writes)
+        commands={
+            "activate": int(stats[k.S_ACT]),
+            "precharge": int(stats[k.S_PRE]),
+            "read": int(stats[k.S_RD]),
+            "write": int(stats[k.S_WR]),
+            "refresh": int(stats[k.S_REF]),
+        },
+        energy_pj=energy,
+        pj_per_bit=energy["total"] / bits if bits else float("nan"),
+        added_ns=req_added * tck,
+        done_ns=req_done * tck,
+        is_write=writes,
+    )

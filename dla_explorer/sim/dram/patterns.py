@@ -9,7 +9,7 @@ LINE = 64
 
 def sequential(n: int, base: int = 0, stride: int = LINE) -> np.ndarray:
     """base, base + stride, base + 2*stride, ..."""
-    return (np.uint64(base) + np.arange(n, dtype=np.uint64) * np.uint64(stride))
+    return np.uint64(base) + np.arange(n, dtype=np.uint64) * np.uint64(stride)
 
 
 def random_lines(n: int, span_bytes: int = 1 << 32, seed: int = 0, line: int = LINE) -> np.ndarray:
@@ -41,8 +41,9 @@ def tiled(n: int, row_pitch: int, tile_bytes: int, base: int = 0, line: int = LI
     return addr.astype(np.uint64)
 
 
-def mix(n: int, write_every: int, addresses: np.ndarray | None = None,
-        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def mix(
+    n: int, write_every: int, addresses: np.ndarray | None = None, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A read/write mix: every `write_every`-th request is a write (random lines by default)."""
     addr = random_lines(n, seed=seed) if addresses is None else np.asarray(addresses, np.uint64)
     is_write = (np.arange(n) % write_every) == write_every - 1

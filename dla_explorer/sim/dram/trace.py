@@ -34,10 +34,15 @@ def read_trace(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndar
     names = [h.strip().lower() for h in header]
     missing = [c for c in ("address", "op") if c not in names]
     if missing:
-        raise DlaError(f"{path}: missing column(s) {', '.join(missing)} in the header "
-                       f"(found: {', '.join(names) or 'none'}); need address,op[,time_ns]")
-    ia, io_, it = names.index("address"), names.index("op"), (
-        names.index("time_ns") if "time_ns" in names else -1)
+        raise DlaError(
+            f"{path}: missing column(s) {', '.join(missing)} in the header "
+            f"(found: {', '.join(names) or 'none'}); need address,op[,time_ns]"
+        )
+    ia, io_, it = (
+        names.index("address"),
+        names.index("op"),
+        (names.index("time_ns") if "time_ns" in names else -1),
+    )
     addresses: list[int] = []
     writes: list[bool] = []
     times: list[float] = []
@@ -51,8 +56,9 @@ def read_trace(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndar
         try:
             value = int(cell, 16) if cell.lower().startswith("0x") else int(cell, 10)
         except ValueError:
-            raise DlaError(f"{path}: line {line}: address '{cell}' is not a decimal or 0x-hex "
-                           f"number") from None
+            raise DlaError(
+                f"{path}: line {line}: address '{cell}' is not a decimal or 0x-hex number"
+            ) from None
         if not 0 <= value < 1 << 63:
             raise DlaError(f"{path}: line {line}: address {cell} is outside 0 .. 2**63-1")
         op = row[io_].strip().upper()
