@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 PIP    := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint notebooks clean
 
 # make demo DEMO_FLAGS=--full   runs the whole study
 
@@ -24,6 +24,8 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(PIP) install -e .
 	touch $@
 
+# the test extra: pytest, hypothesis, the notebook runner, the optional features the suite tests
+# (psycopg for PostgreSQL storage, cmaes) and the linters of `make lint`
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP) install -e ".[test]"
 	touch $@
@@ -34,8 +36,17 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
+# the notebooks in Jupyter (the "notebooks" extra: jupyter and a kernel)
+notebooks: $(VENV)/.installed
+	$(PIP) install -e ".[notebooks]"
+	$(BIN)/jupyter lab notebooks/
+
+# ruff (lint and format), the stage layers contract (import-linter) and mypy with the pydantic plugin
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check dla_explorer tests benchmarks
+	$(BIN)/ruff format --check dla_explorer tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy dla_explorer
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -18,7 +18,8 @@ CASE = r"""
 import json, resource, sys, time
 import torch
 torch.set_num_threads({threads})
-from dla_explorer import models, pruning
+from dla_explorer.workload import zoo as models
+from dla_explorer.sparsity import pruning
 from dla_explorer.workload import extract
 
 case = "{case}"
@@ -45,16 +46,18 @@ LABELS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"{'case':52s} {'best s':>8s} {'peak GB':>8s}")
     for case in LABELS:
         code = CASE.format(case=case, threads=args.threads, repeats=args.repeats)
-        result = json.loads(subprocess.run([sys.executable, "-c", code], check=True,
-                                           capture_output=True, text=True).stdout)
+        result = json.loads(
+            subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+        )
         print(f"{LABELS[case]:52s} {result['best_s']:8.2f} {result['peak_gb']:8.2f}")
 
 

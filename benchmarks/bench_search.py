@@ -28,12 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dla_explorer import evaluation, simulator
-from dla_explorer.results import hypervolume, pareto_mask
-from dla_explorer.search import SearchOptions, run_search
-from dla_explorer.space import Space
-from dla_explorer.spec import parse_spec
-from dla_explorer.sweep import run_sweep
+from dla_explorer.dse import evaluation
+from dla_explorer.dse.results import hypervolume, pareto_mask
+from dla_explorer.dse.search import SearchOptions, run_search
+from dla_explorer.dse.space import Space
+from dla_explorer.dse.spec import parse_spec
+from dla_explorer.dse.sweep import run_sweep
+from dla_explorer.sim import simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = {
@@ -44,27 +45,40 @@ SPACE = {
     "clock_mhz": {"type": "float", "low": 300, "high": 450, "step": 50},
     "alpha": {"type": "pow2", "low": 2, "high": 8},
 }
-GRID_SPACE = {**SPACE, "q_vec": {"type": "int", "low": 1, "high": 7},  # 10,080 designs
-              "clock_mhz": {"type": "float", "low": 250, "high": 475, "step": 25}}
+GRID_SPACE = {
+    **SPACE,
+    "q_vec": {"type": "int", "low": 1, "high": 7},  # 10,080 designs
+    "clock_mhz": {"type": "float", "low": 250, "high": 475, "step": 25},
+}
 
 
-def make_spec(name: str, folder: Path, space: dict, sampler: str = "tpe", seed: int = 0,
-              options: dict | None = None, n_trials: int = 1000):
+def make_spec(
+    name: str,
+    folder: Path,
+    space: dict,
+    sampler: str = "tpe",
+    seed: int = 0,
+    options: dict | None = None,
+    n_trials: int = 1000,
+):
     data = {
-        "name": name, "models": [{"recipe": str(ROOT / "models" / "resnet50_random90.yaml")}],
-        "device": "stratix10_mx2100", "modes": ["packed"],
-        "base": {"arch": "dla_s10mx", "memory": "hbm2_x1"}, "space": space,
+        "name": name,
+        "models": [{"recipe": str(ROOT / "models" / "resnet50_random90.yaml")}],
+        "device": "stratix10_mx2100",
+        "modes": ["packed"],
+        "base": {"arch": "dla_s10mx", "memory": "hbm2_x1"},
+        "space": space,
         "objectives": {"fps": "maximize", "power_w": "minimize"},
         "sampler": {"name": sampler, "seed": seed, "options": options or {}},
-        "n_trials": n_trials, "results": str(folder / name),
+        "n_trials": n_trials,
+        "results": str(folder / name),
     }
     return parse_spec(data, "bench_search.py")
 
 
 def normalised_hv(fps: np.ndarray, power: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     """Hypervolume of (fps, power) with both mapped to costs in [0, 1], reference 1.1."""
-    costs = np.column_stack([(high[0] - fps) / (high[0] - low[0]),
-                             (power - low[1]) / (high[1] - low[1])])
+    costs = np.column_stack([(high[0] - fps) / (high[0] - low[0]), (power - low[1]) / (high[1] - low[1])])
     return hypervolume(costs, np.array([1.1, 1.1]), [False, False])
 
 
@@ -78,25 +92,32 @@ def quality(args: argparse.Namespace, folder: Path) -> None:
     high = np.array([values[:, 0].max(), values[:, 1].max()])
     front = pareto_mask(values, [True, False])
     exact = normalised_hv(values[front, 0], values[front, 1], low, high)
-    print(f"space: {len(grid)} designs, {len(ok)} feasible, exact front {front.sum()} designs, "
-          f"normalised hypervolume {exact:.4f}")
-    print(f"{'sampler':8s} {'seed':>4s} " + " ".join(f"{n:>7d}" for n in args.trials)
-          + "   (share of the exact hypervolume)")
+    print(
+        f"space: {len(grid)} designs, {len(ok)} feasible, exact front {front.sum()} designs, "
+        f"normalised hypervolume {exact:.4f}"
+    )
+    print(
+        f"{'sampler':8s} {'seed':>4s} "
+        + " ".join(f"{n:>7d}" for n in args.trials)
+        + "   (share of the exact hypervolume)"
+    )
     for sampler in ("tpe", "nsga2", "random"):
         shares = []
         for seed in range(args.seeds):
-            spec = make_spec(f"{sampler}{seed}", folder, SPACE, sampler, seed, {},
-                             max(args.trials))
-            run_search(spec, "bench", SearchOptions(storage=str(folder / f"{sampler}{seed}.log"),
-                                                    progress=False))
+            spec = make_spec(f"{sampler}{seed}", folder, SPACE, sampler, seed, {}, max(args.trials))
+            run_search(
+                spec, "bench", SearchOptions(storage=str(folder / f"{sampler}{seed}.log"), progress=False)
+            )
             table = evaluation.pd.read_csv(folder / f"{sampler}{seed}" / "search.csv")
             table = table.sort_values("trial")
             row = []
             for n in args.trials:
-                first = table[(table["trial"] < n) & (table["state"] == "COMPLETE")
-                              & table["feasible"].astype(bool)]
-                row.append(normalised_hv(first["fps"].to_numpy(), first["power_w"].to_numpy(),
-                                         low, high) / exact)
+                first = table[
+                    (table["trial"] < n) & (table["state"] == "COMPLETE") & table["feasible"].astype(bool)
+                ]
+                row.append(
+                    normalised_hv(first["fps"].to_numpy(), first["power_w"].to_numpy(), low, high) / exact
+                )
             shares.append(row)
             print(f"{sampler:8s} {seed:4d} " + " ".join(f"{v:7.1%}" for v in row))
         mean = np.mean(shares, axis=0)
@@ -108,8 +129,10 @@ def speed(args: argparse.Namespace, folder: Path) -> None:
     warm = evaluation.Evaluator(spec)
     start = time.perf_counter()
     warm.evaluate(Space(spec).grid(spec.max_grid))  # packs (or loads) every geometry once
-    print(f"warm-up (load the model, pack or load {len(simulator._TABLES)} packings): "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"warm-up (load the model, pack or load {len(simulator._TABLES)} packings): "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     spent = {"evaluate": 0.0, "calls": 0}
     real = evaluation.Evaluator.evaluate
 
@@ -127,12 +150,16 @@ def speed(args: argparse.Namespace, folder: Path) -> None:
     total = time.perf_counter() - start
     evaluation.Evaluator.evaluate = real
     trials = report.counts["COMPLETE"]
-    print(f"TPE search, {trials} trials, SQLite storage: {total:.1f} s "
-          f"({total / max(trials, 1) * 1000:.1f} ms a trial)")
-    print(f"  simulator (Evaluator.evaluate): {spent['evaluate']:.1f} s "
-          f"({spent['evaluate'] / total:.0%}), Optuna and storage: "
-          f"{total - spent['evaluate']:.1f} s ({1 - spent['evaluate'] / total:.0%}) "
-          "(packings in memory since the warm-up)")
+    print(
+        f"TPE search, {trials} trials, SQLite storage: {total:.1f} s "
+        f"({total / max(trials, 1) * 1000:.1f} ms a trial)"
+    )
+    print(
+        f"  simulator (Evaluator.evaluate): {spent['evaluate']:.1f} s "
+        f"({spent['evaluate'] / total:.0%}), Optuna and storage: "
+        f"{total - spent['evaluate']:.1f} s ({1 - spent['evaluate'] / total:.0%}) "
+        "(packings in memory since the warm-up)"
+    )
     grid_spec = make_spec("grid", folder, GRID_SPACE)
     size = len(Space(grid_spec).grid(grid_spec.max_grid))
     start = time.perf_counter()
@@ -142,12 +169,18 @@ def speed(args: argparse.Namespace, folder: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", choices=["quality", "speed"])
     parser.add_argument("--seeds", type=int, default=1, help="seeds per sampler (quality)")
-    parser.add_argument("--trials", type=int, nargs="+", default=None,
-                        help="trial counts (quality: 100 300 1000; speed: 1000)")
+    parser.add_argument(
+        "--trials",
+        type=int,
+        nargs="+",
+        default=None,
+        help="trial counts (quality: 100 300 1000; speed: 1000)",
+    )
     args = parser.parse_args()
     args.trials = sorted(args.trials or ([100, 300, 1000] if args.what == "quality" else [1000]))
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:

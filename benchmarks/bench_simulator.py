@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 from bench_systolic import DATA, DEFAULT_LAYERS, median_seconds, time_scalesim
 
-from dla_explorer import hw, pruning, simulator
+from dla_explorer.sim import config as hw
+from dla_explorer.sim import simulator
+from dla_explorer.sparsity import pruning
 from dla_explorer.workload import read_scalesim_csv
 
 MEMORIES = ("ddr4_2666_x1", "ddr4_2666_x2", "ddr4_2666_x4", "hbm2_x1", "hbm2_x2")
@@ -29,21 +31,39 @@ def design_grid(count: int, rng: np.random.Generator) -> pd.DataFrame:
     """`count` random designs of a Cartesian grid over the array and the memory."""
     base = hw.load_architecture("dla_s10mx")
     memories = [hw.load_memory(m) for m in MEMORIES]
-    grid = list(itertools.product((32, 64), (4, 8, 16, 32, 64), range(1, 9), (1, 2),
-                                  range(200, 501, 50), (512, 1024, 2048, 4096, 8192), memories))
+    grid = list(
+        itertools.product(
+            (32, 64),
+            (4, 8, 16, 32, 64),
+            range(1, 9),
+            (1, 2),
+            range(200, 501, 50),
+            (512, 1024, 2048, 4096, 8192),
+            memories,
+        )
+    )
     picks = rng.choice(len(grid), size=count, replace=count > len(grid))
     rows = []
     for i in picks:
         k, c, q, lanes, clock, buffer, memory = grid[i]
-        arch = base.model_copy(update={"k_vec": k, "c_vec": c, "q_vec": q, "lanes": lanes,
-                                       "clock_mhz": clock, "stream_buffer_kb": buffer})
+        arch = base.model_copy(
+            update={
+                "k_vec": k,
+                "c_vec": c,
+                "q_vec": q,
+                "lanes": lanes,
+                "clock_mhz": clock,
+                "stream_buffer_kb": buffer,
+            }
+        )
         rows.append(simulator.design_row(arch, memory, "packed"))
     return pd.DataFrame(rows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--designs", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=500)
     parser.add_argument("--scalesim-python", help="python of a venv with scalesim==3.0.0")
@@ -53,10 +73,11 @@ def main() -> None:
     device = hw.load_device("stratix10_mx2100")
     arch, memory = hw.load_architecture("dla_s10mx"), hw.load_memory("hbm2_x2")
     simulator.simulate(sparse, arch, memory, device)  # pack (or load the cache) once
-    single = median_seconds(lambda: simulator.simulate(sparse, arch, memory, device),
-                            args.repeats)
-    print(f"one design point, packed ResNet-50 (packing cached): {single * 1e3:.3f} ms "
-          f"(median of {args.repeats})")
+    single = median_seconds(lambda: simulator.simulate(sparse, arch, memory, device), args.repeats)
+    print(
+        f"one design point, packed ResNet-50 (packing cached): {single * 1e3:.3f} ms "
+        f"(median of {args.repeats})"
+    )
 
     designs = design_grid(args.designs, np.random.default_rng(0))
     for k_vec in designs["k_vec"].unique():  # pack every k_vec before timing
@@ -64,8 +85,10 @@ def main() -> None:
     start = time.perf_counter()
     results = simulator.simulate_batch(sparse, designs, device)
     batch = time.perf_counter() - start
-    print(f"batch API: {len(designs):,} designs in {batch:.3f} s = "
-          f"{len(designs) / batch:,.0f} designs/s ({results['feasible'].mean():.0%} feasible)")
+    print(
+        f"batch API: {len(designs):,} designs in {batch:.3f} s = "
+        f"{len(designs) / batch:,.0f} designs/s ({results['feasible'].mean():.0%} feasible)"
+    )
 
     if args.scalesim_python:
         topology = read_scalesim_csv(DATA / "resnet50_topology.csv")
@@ -73,8 +96,10 @@ def main() -> None:
         sim = time_scalesim(args.scalesim_python, topology, names, 32, 32, "os")
         macs = np.array([topology[n].macs for n in names])
         network = sim["seconds"].sum() / macs.sum() * topology.macs + sim["startup"].iloc[0]
-        print(f"SCALE-Sim 3.0.0, ResNet-50 on 32x32 os: {network:.0f} s per network "
-              f"(layers {', '.join(names)} timed, extrapolated by MACs)")
+        print(
+            f"SCALE-Sim 3.0.0, ResNet-50 on 32x32 os: {network:.0f} s per network "
+            f"(layers {', '.join(names)} timed, extrapolated by MACs)"
+        )
         print(f"ratio SCALE-Sim / one design point here: {network / single:,.0f}x")
 
 

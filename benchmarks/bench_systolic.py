@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dla_explorer.systolic import read_scalesim_cfg, run, systolic_cycles
+from dla_explorer.sim.systolic import read_scalesim_cfg, run, systolic_cycles
 from dla_explorer.workload import SCALESIM_COLUMNS, Workload, read_scalesim_csv
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "scalesim"
@@ -48,8 +48,9 @@ def scalesim_cfg(rows: int, cols: int, dataflow: str, folder: Path) -> Path:
     return path
 
 
-def time_scalesim(python: str, workload: Workload, names: list[str], rows: int, cols: int,
-                  dataflow: str) -> pd.DataFrame:
+def time_scalesim(
+    python: str, workload: Workload, names: list[str], rows: int, cols: int, dataflow: str
+) -> pd.DataFrame:
     """Run SCALE-Sim once per layer; wall time minus start-up, and its reported cycles."""
     with tempfile.TemporaryDirectory(prefix="bench_scalesim_") as tmp:
         folder = Path(tmp)
@@ -67,13 +68,33 @@ def time_scalesim(python: str, workload: Workload, names: list[str], rows: int, 
             out = folder / f"out_{name}"
             start = time.perf_counter()
             # -l: SCALE-Sim insists on a layout file even when it does not use one.
-            subprocess.run([python, "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topo),
-                            "-l", str(topo), "-p", str(out)], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    python,
+                    "-m",
+                    "scalesim.scale",
+                    "-c",
+                    str(cfg),
+                    "-t",
+                    str(topo),
+                    "-l",
+                    str(topo),
+                    "-p",
+                    str(out),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             seconds = time.perf_counter() - start
             report = pd.read_csv(next(out.glob("*/COMPUTE_REPORT.csv")), skipinitialspace=True)
-            rows_out.append({"layer": name, "seconds": seconds - startup,
-                             "scalesim_cycles": int(report["Total Cycles"].iloc[0])})
+            rows_out.append(
+                {
+                    "layer": name,
+                    "seconds": seconds - startup,
+                    "scalesim_cycles": int(report["Total Cycles"].iloc[0]),
+                }
+            )
     return pd.DataFrame(rows_out).assign(startup=startup)
 
 
@@ -90,11 +111,13 @@ def main() -> None:
 
     workload = read_scalesim_csv(args.topology)
     model = median_seconds(
-        lambda: systolic_cycles(workload, args.rows, args.cols, args.dataflow), args.repeats)
-    end_to_end = median_seconds(
-        lambda: run(args.topology, args.rows, args.cols, args.dataflow), args.repeats)
-    print(f"{workload.name}: {len(workload)} layers, {workload.macs / 1e9:.2f} GMACs, "
-          f"{args.rows}x{args.cols} {args.dataflow}, median of {args.repeats} runs")
+        lambda: systolic_cycles(workload, args.rows, args.cols, args.dataflow), args.repeats
+    )
+    end_to_end = median_seconds(lambda: run(args.topology, args.rows, args.cols, args.dataflow), args.repeats)
+    print(
+        f"{workload.name}: {len(workload)} layers, {workload.macs / 1e9:.2f} GMACs, "
+        f"{args.rows}x{args.cols} {args.dataflow}, median of {args.repeats} runs"
+    )
     print(f"  systolic_cycles          {model * 1e3:9.3f} ms per network")
     print(f"  run (parse + model)      {end_to_end * 1e3:9.3f} ms per network")
     if not args.scalesim_python:
@@ -110,8 +133,9 @@ def main() -> None:
     startup = float(sim["startup"].iloc[0])
     network = sim["seconds"].sum() / sim["macs"].sum() * ours["macs"].sum() + startup
     print(f"  start-up {startup:.2f} s; extrapolated by MACs: {network:.0f} s per network")
-    print(f"  ratio SCALE-Sim / systolic_cycles: {network / model:,.0f}x "
-          f"(vs run: {network / end_to_end:,.0f}x)")
+    print(
+        f"  ratio SCALE-Sim / systolic_cycles: {network / model:,.0f}x (vs run: {network / end_to_end:,.0f}x)"
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from dla_explorer import pruning
+from dla_explorer.sparsity import pruning
 
 
 class TinyNet(nn.Module):

@@ -33,8 +33,10 @@ def find_bin() -> Path | None:
     found = shutil.which("initdb")
     if found:
         return Path(found).resolve().parent
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     return Path(candidates[-1]).parent if candidates else None
 
 
@@ -62,20 +64,34 @@ class PostgresServer:
             os.chown(self.root, user.pw_uid, user.pw_gid)
 
     def _run(self, *argv: str) -> None:
-        result = subprocess.run(_as_user([str(self.bindir / argv[0]), *argv[1:]]),
-                                capture_output=True, text=True, timeout=120, cwd=self.root)
+        result = subprocess.run(
+            _as_user([str(self.bindir / argv[0]), *argv[1:]]),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.root,
+        )
         if result.returncode:
-            log = (self.root / "server.log")
+            log = self.root / "server.log"
             tail = log.read_text()[-2000:] if log.is_file() else ""
-            raise RuntimeError(f"{argv[0]} failed ({result.returncode}): {result.stderr.strip()} "
-                               f"{tail}")
+            raise RuntimeError(f"{argv[0]} failed ({result.returncode}): {result.stderr.strip()} {tail}")
 
     def start(self) -> str:
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "--no-sync", "-E", "UTF8")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
         options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c max_connections=50"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
-                  "-o", options, "-w", "-t", "60", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "dla")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/dla"
 
@@ -89,8 +105,10 @@ def require_bin() -> Path:
     """The server binaries' folder; skips the test without them, or fails it when required."""
     bindir = find_bin()
     if bindir is None:
-        message = ("PostgreSQL server binaries not found (initdb on PATH or "
-                   "/usr/lib/postgresql/*/bin); install the 'postgresql' package")
+        message = (
+            "PostgreSQL server binaries not found (initdb on PATH or "
+            "/usr/lib/postgresql/*/bin); install the 'postgresql' package"
+        )
         if os.environ.get("DLA_EXPLORER_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"{message} (DLA_EXPLORER_REQUIRE_POSTGRES=1)")
         pytest.skip(message)

@@ -3,17 +3,26 @@
 import pytest
 import torch
 
-from dla_explorer import baselines, hw, pruning
-from dla_explorer.errors import UsageError
+from dla_explorer.core.errors import UsageError
+from dla_explorer.sim import baselines
+from dla_explorer.sim import config as hw
+from dla_explorer.sparsity import pruning
 from dla_explorer.workload import Layer, Workload
 
 from .conftest import TINY_SHAPE
 
 
 def test_roofline_by_hand():
-    gpu = hw.Baseline(name="g", kind="gpu", peak_tops={"fp16": 10.0}, bandwidth_gbps=100,
-                      tdp_w=200, compute_efficiency=0.5, bandwidth_efficiency=1.0,
-                      power_fraction=0.5)
+    gpu = hw.Baseline(
+        name="g",
+        kind="gpu",
+        peak_tops={"fp16": 10.0},
+        bandwidth_gbps=100,
+        tdp_w=200,
+        compute_efficiency=0.5,
+        bandwidth_efficiency=1.0,
+        power_fraction=0.5,
+    )
     # layer 1: 1e9 MACs, 1e6 values -> compute 2e9 / 5e12 = 0.4 ms, memory 2e6 B / 1e11 = 0.02 ms
     big = Layer("big", "conv", 1, 1000, 1000, 1, 1, 1000, 1, 1000, 1)
     # layer 2: 1e6 MACs on 1e6 weights + 2e3 map values -> memory-bound: 2.004e6 B / 1e11
@@ -29,8 +38,8 @@ def test_roofline_by_hand():
 
 
 def test_shipped_baselines_are_plausible():
-    from dla_explorer import models
     from dla_explorer.workload import extract
+    from dla_explorer.workload import zoo as models
 
     resnet = extract(models.get("resnet50"))
     v100 = baselines.roofline(hw.load_baseline("v100"), resnet)

@@ -6,8 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from dla_explorer import checkpoint, pruning
-from dla_explorer.errors import DlaError
+from dla_explorer.core.errors import DlaError
+from dla_explorer.sparsity import checkpoint, pruning
 
 from .conftest import TINY_SHAPE
 

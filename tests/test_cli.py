@@ -26,8 +26,15 @@ def test_models_lists_the_zoo(capsys):
 
 
 def test_workload_table_csv_and_scalesim(capsys, tmp_path):
-    code, out, _ = run(capsys, "workload", "resnet50", "--csv", str(tmp_path / "w.csv"),
-                       "--scalesim", str(tmp_path / "topo.csv"))
+    code, out, _ = run(
+        capsys,
+        "workload",
+        "resnet50",
+        "--csv",
+        str(tmp_path / "w.csv"),
+        "--scalesim",
+        str(tmp_path / "topo.csv"),
+    )
     assert code == 0
     assert "54 compute layers" in out and "4.09 GMACs" in out
     assert (tmp_path / "w.csv").read_text().count("\n") == 55
@@ -37,8 +44,20 @@ def test_workload_table_csv_and_scalesim(capsys, tmp_path):
 
 def test_prune_then_inspect(capsys, tmp_path):
     out_file = tmp_path / "mv2.npz"
-    code, out, _ = run(capsys, "prune", *TINY, "--method", "random", "--sparsity", "0.8",
-                       "--keep-dense", "features.0.0", "classifier.1", "-o", str(out_file))
+    code, out, _ = run(
+        capsys,
+        "prune",
+        *TINY,
+        "--method",
+        "random",
+        "--sparsity",
+        "0.8",
+        "--keep-dense",
+        "features.0.0",
+        "classifier.1",
+        "-o",
+        str(out_file),
+    )
     assert code == 0 and out_file.is_file()
     assert "target sparsity 80.0%" in out and "features.0.0=0" in out
     code, out, _ = run(capsys, "inspect", str(out_file), "--csv", str(tmp_path / "l.csv"))
@@ -47,24 +66,31 @@ def test_prune_then_inspect(capsys, tmp_path):
 
 def test_prune_from_recipe_with_command_line_override(capsys, tmp_path):
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("model: mobilenet_v2\nmethod: nm\nnm: '1:4'\ninput_shape: [1, 3, 32, 32]\n"
-                      "calibration_size: 2\n")
+    recipe.write_text(
+        "model: mobilenet_v2\nmethod: nm\nnm: '1:4'\ninput_shape: [1, 3, 32, 32]\ncalibration_size: 2\n"
+    )
     code, out, _ = run(capsys, "prune", str(recipe), "--nm", "2:4", "-o", str(tmp_path / "x.npz"))
     assert code == 0 and "nm 2:4" in out
 
 
-@pytest.mark.parametrize("argv, code, message", [
-    (["prune", *TINY, "--sparsity", "1.5", "-o", "x.npz"], 2, "key 'sparsity'"),
-    (["prune", *TINY, "--method", "prune-it", "-o", "x.npz"], 2, "key 'method'"),
-    (["prune", *TINY, "--method", "nm", "--nm", "3:2", "-o", "x.npz"], 2, "N must be between"),
-    (["prune", "--model", "vgg16", "--sparsity", "0.5", "-o", "x.npz"], 2, "unknown model 'vgg16'"),
-    (["prune", "--model", "resnet50", "--input-shape", "1,1,224,224", "-o", "x.npz"], 2,
-     "does not fit model"),
-    (["prune", "--sparsity", "0.5"], 2, "give a recipe file or --model"),
-    (["prune", *TINY], 2, "give -o/--output"),
-    (["inspect", "missing.npz"], 1, "checkpoint not found"),
-    (["workload", "missing.csv"], 1, "file not found"),
-])
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["prune", *TINY, "--sparsity", "1.5", "-o", "x.npz"], 2, "key 'sparsity'"),
+        (["prune", *TINY, "--method", "prune-it", "-o", "x.npz"], 2, "key 'method'"),
+        (["prune", *TINY, "--method", "nm", "--nm", "3:2", "-o", "x.npz"], 2, "N must be between"),
+        (["prune", "--model", "vgg16", "--sparsity", "0.5", "-o", "x.npz"], 2, "unknown model 'vgg16'"),
+        (
+            ["prune", "--model", "resnet50", "--input-shape", "1,1,224,224", "-o", "x.npz"],
+            2,
+            "does not fit model",
+        ),
+        (["prune", "--sparsity", "0.5"], 2, "give a recipe file or --model"),
+        (["prune", *TINY], 2, "give -o/--output"),
+        (["inspect", "missing.npz"], 1, "checkpoint not found"),
+        (["workload", "missing.csv"], 1, "file not found"),
+    ],
+)
 def test_errors_are_one_line_with_exit_code(capsys, argv, code, message):
     got, out, err = run(capsys, *argv)
     assert got == code
@@ -82,19 +108,22 @@ def test_misspelled_recipe_key(capsys, tmp_path):
 def test_truncated_checkpoint_via_the_real_executable(tmp_path):
     bad = tmp_path / "cut.npz"
     bad.write_bytes(b"PK\x03\x04" + b"\x00" * 50)
-    result = subprocess.run([sys.executable, "-m", "dla_explorer", "inspect", str(bad)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dla_explorer", "inspect", str(bad)], capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert result.stderr.strip().endswith("(corrupt or truncated: BadZipFile)")
     assert "Traceback" not in result.stderr
 
 
 def test_usage_error_exit_code_two_and_help():
-    result = subprocess.run([sys.executable, "-m", "dla_explorer", "prune", "--sparsity", "abc"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dla_explorer", "prune", "--sparsity", "abc"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "invalid float value" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "dla_explorer", "prune", "--help"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dla_explorer", "prune", "--help"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "examples:" in result.stdout
 
 
@@ -104,8 +133,19 @@ def test_systolic_command_writes_scalesim_cycles(capsys, tmp_path):
     import pandas as pd
 
     data = Path(__file__).parent / "data" / "scalesim"
-    code, out, _ = run(capsys, "systolic", str(data / "resnet50_topology.csv"), "--rows", "32",
-                       "--cols", "32", "--dataflow", "os", "--csv", str(tmp_path / "c.csv"))
+    code, out, _ = run(
+        capsys,
+        "systolic",
+        str(data / "resnet50_topology.csv"),
+        "--rows",
+        "32",
+        "--cols",
+        "32",
+        "--dataflow",
+        "os",
+        "--csv",
+        str(tmp_path / "c.csv"),
+    )
     assert code == 0 and "overall utilisation" in out
     ours = pd.read_csv(tmp_path / "c.csv")
     reference = pd.read_csv(data / "resnet50_os_32x32.csv")
@@ -124,11 +164,33 @@ def small_checkpoint(tmp_path_factory):
 
 def test_pack_and_simulate_commands(capsys, small_checkpoint, tmp_path):
     capsys.readouterr()
-    code, out, _ = run(capsys, "pack", str(small_checkpoint), "--k-vec", "32", "--c-vec", "8",
-                       "--alpha", "4", "--no-cache", "--csv", str(tmp_path / "p.csv"))
+    code, out, _ = run(
+        capsys,
+        "pack",
+        str(small_checkpoint),
+        "--k-vec",
+        "32",
+        "--c-vec",
+        "8",
+        "--alpha",
+        "4",
+        "--no-cache",
+        "--csv",
+        str(tmp_path / "p.csv"),
+    )
     assert code == 0 and "utilisation" in out and (tmp_path / "p.csv").is_file()
-    code, out, _ = run(capsys, "simulate", str(small_checkpoint), "--memory", "ddr4_2666_x1",
-                       "--mode", "unpacked", "--no-cache", "--csv", str(tmp_path / "s.csv"))
+    code, out, _ = run(
+        capsys,
+        "simulate",
+        str(small_checkpoint),
+        "--memory",
+        "ddr4_2666_x1",
+        "--mode",
+        "unpacked",
+        "--no-cache",
+        "--csv",
+        str(tmp_path / "s.csv"),
+    )
     assert code == 0 and "frames/s" in out and "resources" in out
     import pandas as pd
 
@@ -136,11 +198,14 @@ def test_pack_and_simulate_commands(capsys, small_checkpoint, tmp_path):
     assert len(layers) == 53 and set(layers["bound"]) <= {"compute", "memory"}
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--alpha", "0"], "alpha"),
-    (["--gamma", "-1"], "gamma"),
-    (["--k-vec", "0"], "k-vec"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--alpha", "0"], "alpha"),
+        (["--gamma", "-1"], "gamma"),
+        (["--k-vec", "0"], "k-vec"),
+    ],
+)
 def test_pack_bad_options(capsys, small_checkpoint, argv, message):
     code, _, err = run(capsys, "pack", str(small_checkpoint), *argv)
     assert code == 2 and message in err and "Traceback" not in err
@@ -149,8 +214,17 @@ def test_pack_bad_options(capsys, small_checkpoint, argv, message):
 def test_simulate_bad_configs(capsys, small_checkpoint):
     code, _, err = run(capsys, "simulate", str(small_checkpoint), "--memory", "gddr7")
     assert code == 2 and "memory config 'gddr7' not found" in err
-    code, _, err = run(capsys, "simulate", str(small_checkpoint), "--device", "arria10_gx1150",
-                       "--arch", "dla_a10", "--memory", "hbm2_x1")
+    code, _, err = run(
+        capsys,
+        "simulate",
+        str(small_checkpoint),
+        "--device",
+        "arria10_gx1150",
+        "--arch",
+        "dla_a10",
+        "--memory",
+        "hbm2_x1",
+    )
     assert code == 2 and "HBM2 pseudo-channels, Arria 10 GX 1150 has 0" in err
 
 
@@ -160,5 +234,6 @@ def test_cli_reference_is_current():
     from dla_explorer.cli._docs import render
 
     document = Path(__file__).parents[1] / "docs" / "cli.md"
-    assert document.read_text() == render(), \
+    assert document.read_text() == render(), (
         "docs/cli.md is stale: python -m dla_explorer.cli._docs > docs/cli.md"
+    )

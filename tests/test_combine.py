@@ -5,13 +5,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dla_explorer import _combine
-from dla_explorer._combine import ALGORITHMS, column_bits, combine, violations
-from dla_explorer._format import pass_stats
+from dla_explorer.packing import combine as _combine
+from dla_explorer.packing.combine import (
+    ALGORITHMS,
+    column_bits,
+    combine,
+    violations,
+)
+from dla_explorer.packing.format import pass_stats
 
 # rows above 64 exercise multi-word bitsets
-MATRICES = st.tuples(st.integers(1, 70), st.integers(1, 40), st.floats(0.0, 1.0),
-                     st.integers(0, 2**32 - 1))
+MATRICES = st.tuples(st.integers(1, 70), st.integers(1, 40), st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
 
 
 def _matrix(rows, cols, density, seed):
@@ -72,8 +76,7 @@ def test_reference_is_the_literal_rule(shape, alpha, budget):
     rows, cols, density, seed = shape
     nonzero, _ = _matrix(min(rows, 12), min(cols, 12), density, seed)
     got = combine(nonzero, nonzero.astype(float), alpha, budget, "reference")
-    np.testing.assert_array_equal(got, _combine.canonical(_literal_reference(nonzero, alpha,
-                                                                              budget)))
+    np.testing.assert_array_equal(got, _combine.canonical(_literal_reference(nonzero, alpha, budget)))
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -119,8 +122,13 @@ def test_kernel_bookkeeping_matches_recount(kernel, shape, alpha, gamma):
     # algorithm picks between them on these numbers, so they must equal a recount
     nonzero, magnitude = _matrix(*shape)
     budget = int(gamma * nonzero.shape[0])
-    args = (column_bits(nonzero), nonzero.sum(axis=0).astype(np.int64),
-            *_combine.column_lists(magnitude), np.int64(alpha), np.int64(budget))
+    args = (
+        column_bits(nonzero),
+        nonzero.sum(axis=0).astype(np.int64),
+        *_combine.column_lists(magnitude),
+        np.int64(alpha),
+        np.int64(budget),
+    )
     if kernel == "best_fit":
         labels, groups, pruned, pruned_magnitude = _combine._best_fit(*args)
     else:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dla_explorer.cli import main
-from dla_explorer.errors import UsageError
+from dla_explorer.core.errors import UsageError
 from dla_explorer.sim.dram import efficiency_table, load_dram, simulate_trace
 from dla_explorer.sim.dram import patterns as pt
 from dla_explorer.sim.dram.config import DramConfig

@@ -6,11 +6,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dla_explorer import pruning
-from dla_explorer._combine import ALGORITHMS
-from dla_explorer.errors import UsageError
-from dla_explorer.executor import im2col, run_layer
-from dla_explorer.packing import Geometry, pack, packed_passes, pruned_layer_weight
+from dla_explorer.core.errors import UsageError
+from dla_explorer.packing import (
+    Geometry,
+    pack,
+    packed_passes,
+    pruned_layer_weight,
+)
+from dla_explorer.packing.combine import ALGORITHMS
+from dla_explorer.packing.executor import im2col, run_layer
+from dla_explorer.sparsity import pruning
 
 from .conftest import TINY_SHAPE
 from .test_packing import conv, linear, one_layer, random_weight
@@ -22,8 +27,9 @@ def _torch_output(layer, weight, x):
     w, inputs = torch.from_numpy(weight), torch.from_numpy(x)
     if layer.kind == "linear":
         return torch.nn.functional.linear(inputs, w).numpy()
-    return torch.nn.functional.conv2d(inputs, w, stride=layer.stride, padding=layer.padding,
-                                      groups=layer.groups).numpy()
+    return torch.nn.functional.conv2d(
+        inputs, w, stride=layer.stride, padding=layer.padding, groups=layer.groups
+    ).numpy()
 
 
 def _input(layer, batch, seed):
@@ -33,15 +39,28 @@ def _input(layer, batch, seed):
 
 
 CONVS = st.builds(
-    lambda c, k, g, r, h, stride, pad: conv(C=c * g, K=k * g, R=r, H=max(h, r), stride=stride,
-                                            padding=pad, groups=g),
-    st.integers(1, 5), st.integers(1, 5), st.sampled_from([1, 2, 4]), st.sampled_from([1, 3]),
-    st.integers(3, 7), st.sampled_from([1, 2]), st.sampled_from([0, 1]))
+    lambda c, k, g, r, h, stride, pad: conv(
+        C=c * g, K=k * g, R=r, H=max(h, r), stride=stride, padding=pad, groups=g
+    ),
+    st.integers(1, 5),
+    st.integers(1, 5),
+    st.sampled_from([1, 2, 4]),
+    st.sampled_from([1, 3]),
+    st.integers(3, 7),
+    st.sampled_from([1, 2]),
+    st.sampled_from([0, 1]),
+)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-@given(CONVS, st.floats(0.0, 0.95), st.integers(1, 9), st.integers(1, 8), st.floats(0.0, 2.5),
-       st.integers(0, 999))
+@given(
+    CONVS,
+    st.floats(0.0, 0.95),
+    st.integers(1, 9),
+    st.integers(1, 8),
+    st.floats(0.0, 2.5),
+    st.integers(0, 999),
+)
 @settings(max_examples=30, deadline=None)
 def test_packed_conv_equals_torch(algorithm, layer, sparsity, k_vec, alpha, gamma, seed):
     weight = random_weight(layer, sparsity, seed)
@@ -51,8 +70,7 @@ def test_packed_conv_equals_torch(algorithm, layer, sparsity, k_vec, alpha, gamm
     np.testing.assert_allclose(run_layer(x, weight, packed), expected, **TOLERANCE)
 
 
-@given(st.integers(1, 40), st.integers(1, 40), st.floats(0.0, 0.95), st.integers(1, 70),
-       st.integers(0, 999))
+@given(st.integers(1, 40), st.integers(1, 40), st.floats(0.0, 0.95), st.integers(1, 70), st.integers(0, 999))
 @settings(max_examples=30, deadline=None)
 def test_packed_linear_equals_torch(c, k, sparsity, k_vec, seed):
     layer = linear(C=c, K=k)
@@ -71,8 +89,7 @@ def test_every_layer_of_a_network_runs(tiny_net, mode):
         weight = sparse.weights[layer.name]
         x = _input(layer, 2, index)
         expected = _torch_output(layer, pruned_layer_weight(weight, packed[layer.name]), x)
-        np.testing.assert_allclose(run_layer(x, weight, packed[layer.name]), expected,
-                                   **TOLERANCE)
+        np.testing.assert_allclose(run_layer(x, weight, packed[layer.name]), expected, **TOLERANCE)
         if mode != "packed":  # nothing is pruned off the packed schedule
             np.testing.assert_allclose(expected, _torch_output(layer, weight, x), **TOLERANCE)
 

@@ -6,9 +6,9 @@ import re
 import pandas as pd
 import pytest
 
-from dla_explorer import analysis, experiment, report
 from dla_explorer.cli import main
-from dla_explorer.errors import DlaError, UsageError
+from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.study import analysis, experiment, report
 
 SPEC = """
 name: small
@@ -73,8 +73,12 @@ def test_tables_cover_every_case(results):
     layers = pd.read_csv(results / "layers.csv")
     assert len(layers) == 8 * 53 and {"compute_s", "memory_s", "time_s"} <= set(layers)
     baselines = pd.read_csv(results / "baselines.csv")
-    assert set(baselines["baseline"]) == {"skylake_xeon", "v100", "this machine (dense)",
-                                          "this machine (pruned)"}
+    assert set(baselines["baseline"]) == {
+        "skylake_xeon",
+        "v100",
+        "this machine (dense)",
+        "this machine (pruned)",
+    }
     sweep = pd.read_csv(results / "buffer_sweep.csv")
     assert sorted(sweep["stream_buffer_kb"].unique()) == [512, 4096]
     record = json.loads((results / "experiment.json").read_text())
@@ -97,7 +101,7 @@ def test_report_is_self_contained(results):
     page = html_path.read_text()
     images = re.findall(r'src="data:image/png;base64,', page)
     assert len(images) == len(list((results / "figures").glob("*.png"))) == 7
-    assert "src=\"figures/" not in page and "Comparison with the reference work" in page
+    assert 'src="figures/' not in page and "Comparison with the reference work" in page
     markdown = md_path.read_text()
     for name in re.findall(r"\(figures/([a-z_]+\.png)\)", markdown):
         assert (results / "figures" / name).is_file()
@@ -114,15 +118,18 @@ def test_rerun_reuses_models_and_refuses_another_spec(spec_file, results):
         experiment.run_experiment(other, spec_file, results, run_search=False, progress=False)
 
 
-@pytest.mark.parametrize("change, message", [
-    (("headline_sparsity: 0.9", "headline_sparsity: 0.8"), "headline_sparsity 0.8 is not in"),
-    (("models: [mobilenet_v2]", "models: [vgg16]"), "unknown model 'vgg16'"),
-    (("ddr4_designs: [ddr4_x1]", "ddr4_designs: [hbm2]"), "'hbm2' does not use DDR4"),
-    (("hbm2_design: hbm2", "hbm2_design: hbm3"), "design 'hbm3' is not in designs"),
-    (("memory: ddr4_2666_x1}", "memory: ddr4_2666_x9}"), "memory config 'ddr4_2666_x9' not found"),
-    (("device: stratix10_mx2100", "device: arria10_gx1150"), "design 'ddr4_x1'"),
-    (("search: search.yaml", "serch: search.yaml"), "key 'serch': unknown key"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("headline_sparsity: 0.9", "headline_sparsity: 0.8"), "headline_sparsity 0.8 is not in"),
+        (("models: [mobilenet_v2]", "models: [vgg16]"), "unknown model 'vgg16'"),
+        (("ddr4_designs: [ddr4_x1]", "ddr4_designs: [hbm2]"), "'hbm2' does not use DDR4"),
+        (("hbm2_design: hbm2", "hbm2_design: hbm3"), "design 'hbm3' is not in designs"),
+        (("memory: ddr4_2666_x1}", "memory: ddr4_2666_x9}"), "memory config 'ddr4_2666_x9' not found"),
+        (("device: stratix10_mx2100", "device: arria10_gx1150"), "design 'ddr4_x1'"),
+        (("search: search.yaml", "serch: search.yaml"), "key 'serch': unknown key"),
+    ],
+)
 def test_bad_experiment_specs(tmp_path, change, message):
     path = tmp_path / "bad.yaml"
     path.write_text(SPEC.replace(*change))
@@ -133,3 +140,20 @@ def test_bad_experiment_specs(tmp_path, change, message):
 def test_report_of_a_folder_that_is_not_results(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 1
     assert "not a results folder" in capsys.readouterr().err
+
+
+def test_run_headline_matches_the_comparison_table(results, capsys):
+    from dla_explorer.cli.experiment import headline, print_headline
+
+    loaded = analysis.load(results)
+    table = headline(loaded).set_index("model")
+    comparison = pd.read_csv(results / "comparison.csv").query("sparsity == 0.9")
+    fps = comparison.set_index(["design", "mode"])["fps"]
+    row = table.loc["mobilenet_v2"]
+    assert row["frames/s"] == pytest.approx(fps["hbm2", "packed"])
+    assert row["hbm2_over_ddr4"] == pytest.approx(fps["hbm2", "packed"] / fps["ddr4_x1", "packed"])
+    assert row["packed_over_unpacked"] == pytest.approx(fps["hbm2", "packed"] / fps["hbm2", "unpacked"])
+    packed = comparison.set_index(["design", "mode"]).loc[("hbm2", "packed")]
+    assert row["W"] == pytest.approx(packed["power_w"])
+    print_headline(loaded)
+    assert "headline: packed on hbm2 at 90% sparsity" in capsys.readouterr().out

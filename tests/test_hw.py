@@ -4,15 +4,22 @@ from pathlib import Path
 
 import pytest
 
-from dla_explorer import hw
-from dla_explorer.errors import DlaError, UsageError
-from dla_explorer.resources import resources
+from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.sim import config as hw
+from dla_explorer.sim.resources import resources
 
 CONFIGS = Path(hw.CONFIG_ROOT)
 
 
-@pytest.mark.parametrize("folder, loader", [("devices", hw.load_device), ("arch", hw.load_architecture),
-                                            ("memory", hw.load_memory), ("baselines", hw.load_baseline)])
+@pytest.mark.parametrize(
+    "folder, loader",
+    [
+        ("devices", hw.load_device),
+        ("arch", hw.load_architecture),
+        ("memory", hw.load_memory),
+        ("baselines", hw.load_baseline),
+    ],
+)
 def test_every_shipped_config_loads(folder, loader):
     files = sorted((CONFIGS / folder).glob("*.yaml"))
     assert files
@@ -30,8 +37,7 @@ def test_memory_bandwidths_match_the_public_figures():
 
 def test_stratix10_mx_facts():
     device = hw.load_device("stratix10_mx2100")
-    assert (device.dsp_blocks, device.hbm2_pseudo_channels, device.ddr4_max_rate_mtps) == \
-        (3960, 32, 2666)
+    assert (device.dsp_blocks, device.hbm2_pseudo_channels, device.ddr4_max_rate_mtps) == (3960, 32, 2666)
 
 
 def write(tmp_path, folder, name, text):
@@ -41,14 +47,17 @@ def write(tmp_path, folder, name, text):
     return path
 
 
-@pytest.mark.parametrize("text, message", [
-    ("k_vec: 0\n", "key 'k_vec': Input should be greater than 0 (got 0)"),
-    ("c_vec: -4\n", "key 'c_vec': Input should be greater than 0"),
-    ("stream_buffer_kb: 0\n", "key 'stream_buffer_kb'"),
-    ("precision: int4\n", "key 'precision'"),
-    ("kvec: 32\n", "key 'kvec': unknown key"),
-    ("gamma: -1\n", "key 'gamma'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("k_vec: 0\n", "key 'k_vec': Input should be greater than 0 (got 0)"),
+        ("c_vec: -4\n", "key 'c_vec': Input should be greater than 0"),
+        ("stream_buffer_kb: 0\n", "key 'stream_buffer_kb'"),
+        ("precision: int4\n", "key 'precision'"),
+        ("kvec: 32\n", "key 'kvec': unknown key"),
+        ("gamma: -1\n", "key 'gamma'"),
+    ],
+)
 def test_bad_architecture_files(tmp_path, text, message):
     path = write(tmp_path, "arch", "dla_s10mx", text)
     with pytest.raises(UsageError) as err:
@@ -56,12 +65,15 @@ def test_bad_architecture_files(tmp_path, text, message):
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("channels: 0\n", "key 'channels': Input should be greater than 0"),
-    ("kind: gddr6\n", "key 'kind'"),
-    ("controller_efficiency: 1.5\n", "key 'controller_efficiency'"),
-    ("bandwith: 3\n", "key 'bandwith': unknown key"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("channels: 0\n", "key 'channels': Input should be greater than 0"),
+        ("kind: gddr6\n", "key 'kind'"),
+        ("controller_efficiency: 1.5\n", "key 'controller_efficiency'"),
+        ("bandwith: 3\n", "key 'bandwith': unknown key"),
+    ],
+)
 def test_bad_memory_files(tmp_path, text, message):
     path = write(tmp_path, "memory", "ddr4_2666_x1", text)
     with pytest.raises(UsageError, match=message):
@@ -89,16 +101,16 @@ def test_device_compatibility_checks():
     s10, a10 = hw.load_device("stratix10_mx2100"), hw.load_device("arria10_gx1150")
     assert hw.compatibility_errors(arch, hw.load_memory("hbm2_x2"), s10) == []
     with pytest.raises(UsageError, match="clock_mhz': 450 MHz is above Arria 10 GX 1150's maximum of 400"):
-        hw.check_compatible(arch.model_copy(update={"clock_mhz": 450}), hw.load_memory("ddr4_2400_x1"),
-                            a10)
+        hw.check_compatible(arch.model_copy(update={"clock_mhz": 450}), hw.load_memory("ddr4_2400_x1"), a10)
     errors = hw.compatibility_errors(hw.load_architecture("dla_a10"), hw.load_memory("hbm2_x1"), a10)
     assert errors == ["key 'channels': 16 HBM2 pseudo-channels, Arria 10 GX 1150 has 0"]
     errors = hw.compatibility_errors(arch, hw.load_memory("ddr4_2666_x1"), a10)
     assert any("DDR4-2666 is above Arria 10 GX 1150's DDR4-2400" in e for e in errors)
     int8_only = s10.model_copy(update={"multipliers_per_dsp": {"int8": 2}})
     with pytest.raises(UsageError, match="has no fp16 multipliers"):
-        hw.check_compatible(arch.model_copy(update={"precision": "fp16"}),
-                            hw.load_memory("hbm2_x1"), int8_only)
+        hw.check_compatible(
+            arch.model_copy(update={"precision": "fp16"}), hw.load_memory("hbm2_x1"), int8_only
+        )
 
 
 def test_resources_hand_computed_and_overshoot_reported():

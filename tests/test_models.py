@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from dla_explorer import models
-from dla_explorer.errors import UsageError
+from dla_explorer.core.errors import UsageError
 from dla_explorer.workload import extract
+from dla_explorer.workload import zoo as models
 
 # name: (compute layers, parameters, MACs at 224x224), from the papers / torchvision model cards:
 # ResNet-50 25.557 M params, 4.09 GMACs (53 conv + fc); MobileNet v1 4.23 M, 569 M (27 conv + fc);

@@ -40,8 +40,9 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PREFIX_CHECK))
-    client = NotebookClient(notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on an error
     prefix = "".join(o.get("text", "") for o in notebook.cells[-1].outputs).strip()
     assert prefix == sys.prefix, f"the kernel ran {prefix}, not this environment's {sys.prefix}"
@@ -52,9 +53,14 @@ def test_notebook_is_stored_clean(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    dirty = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-             and (cell.outputs or cell.execution_count is not None)]
-    assert not dirty, (f"{path.name}: cells {dirty} carry outputs or execution counts; clear all "
-                       "outputs before committing")
+    dirty = [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
+    assert not dirty, (
+        f"{path.name}: cells {dirty} carry outputs or execution counts; clear all outputs before committing"
+    )
     assert code and "parameters" in code[0].metadata.get("tags", []), (
-        f"{path.name}: the first code cell must be tagged 'parameters'")
+        f"{path.name}: the first code cell must be tagged 'parameters'"
+    )

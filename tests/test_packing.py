@@ -8,11 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dla_explorer import _modes, _packcache, packing, pruning
-from dla_explorer._combine import ALGORITHMS, violations
-from dla_explorer._passes import pass_matrix, plan, reduction_major
+from dla_explorer import packing
 from dla_explorer.cli import pack as pack_cli
-from dla_explorer.errors import UsageError
+from dla_explorer.core.errors import UsageError
 from dla_explorer.packing import (
     Geometry,
     compressed_activation_bytes,
@@ -21,11 +19,17 @@ from dla_explorer.packing import (
     packed_passes,
     pruned_layer_weight,
 )
+from dla_explorer.packing import cache as _packcache
+from dla_explorer.packing import modes as _modes
+from dla_explorer.packing.combine import ALGORITHMS, violations
+from dla_explorer.packing.passes import pass_matrix, plan, reduction_major
+from dla_explorer.sparsity import pruning
 from dla_explorer.workload import Layer, Workload
 
 from .conftest import TINY_SHAPE
 
 # ----------------------------------------------------------------------------- helpers
+
 
 def conv(name="conv", C=8, K=8, R=3, H=6, stride=1, padding=1, groups=1) -> Layer:
     P = (H + 2 * padding - R) // stride + 1
@@ -43,15 +47,21 @@ def random_weight(layer: Layer, sparsity: float, seed: int = 0) -> np.ndarray:
     return np.where(rng.random(layer.weight_shape) < sparsity, np.float32(0), weight)
 
 
-def sparse_model(*pairs: tuple[Layer, np.ndarray], recipe: dict | None = None,
-                 name: str = "hand") -> pruning.SparseModel:
+def sparse_model(
+    *pairs: tuple[Layer, np.ndarray], recipe: dict | None = None, name: str = "hand"
+) -> pruning.SparseModel:
     layers = tuple(layer for layer, _ in pairs)
     first = layers[0]
     shape = (1, first.C) if first.kind == "linear" else (1, first.C, first.H, first.W)
     weights = {layer.name: np.asarray(w, dtype=np.float32) for layer, w in pairs}
-    return pruning.SparseModel(name, Workload(name, shape, layers), weights,
-                               {n: w != 0 for n, w in weights.items()},
-                               {n: 0.5 for n in weights}, recipe or {"method": "random"})
+    return pruning.SparseModel(
+        name,
+        Workload(name, shape, layers),
+        weights,
+        {n: w != 0 for n, w in weights.items()},
+        {n: 0.5 for n in weights},
+        recipe or {"method": "random"},
+    )
 
 
 def one_layer(layer, weight, mode="packed", k_vec=4, c_vec=2, **options):
@@ -73,6 +83,7 @@ def nm_weight(layer: Layer, n: int, m: int, seed: int = 0) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- validation
 
+
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True, "8", None])
 def test_geometry_needs_positive_whole_numbers(bad):
     with pytest.raises(UsageError, match="k_vec"):
@@ -81,17 +92,25 @@ def test_geometry_needs_positive_whole_numbers(bad):
         Geometry(4, bad)
 
 
-@pytest.mark.parametrize("options, word", [
-    ({"alpha": 0}, "alpha"), ({"alpha": -2}, "alpha"), ({"alpha": 1.5}, "alpha"),
-    ({"gamma": -0.1}, "gamma"), ({"gamma": math.nan}, "gamma"), ({"gamma": math.inf}, "gamma"),
-    ({"gamma": True}, "gamma"), ({"mode": "sparse"}, "mode"), ({"algorithm": "magic"}, "algorithm"),
-    ({"cache": 3}, "cache"),
-])
+@pytest.mark.parametrize(
+    "options, word",
+    [
+        ({"alpha": 0}, "alpha"),
+        ({"alpha": -2}, "alpha"),
+        ({"alpha": 1.5}, "alpha"),
+        ({"gamma": -0.1}, "gamma"),
+        ({"gamma": math.nan}, "gamma"),
+        ({"gamma": math.inf}, "gamma"),
+        ({"gamma": True}, "gamma"),
+        ({"mode": "sparse"}, "mode"),
+        ({"algorithm": "magic"}, "algorithm"),
+        ({"cache": 3}, "cache"),
+    ],
+)
 def test_bad_options_are_one_line_usage_errors(options, word):
     layer = linear()
     with pytest.raises(UsageError, match=word) as info:
-        pack(sparse_model((layer, random_weight(layer, 0.5))), Geometry(4, 2),
-             **{"cache": None, **options})
+        pack(sparse_model((layer, random_weight(layer, 0.5))), Geometry(4, 2), **{"cache": None, **options})
     assert "\n" not in str(info.value)
 
 
@@ -108,6 +127,7 @@ def test_nm_mode_needs_an_nm_model():
 
 
 # ----------------------------------------------------------------------------- pass structure
+
 
 def test_passes_of_an_ordinary_conv():
     p = plan(conv(C=5, K=130), 64)
@@ -137,23 +157,25 @@ def test_block_diagonal_pass_has_structural_zeros():
     matrix = pass_matrix(reduction_major(weight), layer, p, 0).reshape(4, 3, 3, 4)
     for row in range(4):
         group = row // 2
-        np.testing.assert_array_equal(matrix[row, :, :, 2 * group:2 * group + 2],
-                                      weight[row].transpose(1, 2, 0))
+        np.testing.assert_array_equal(
+            matrix[row, :, :, 2 * group : 2 * group + 2], weight[row].transpose(1, 2, 0)
+        )
         others = [c for c in range(4) if c // 2 != group]
         assert not matrix[row, :, :, others].any()
 
 
 # ----------------------------------------------------------------------------- steps per mode
 
-@pytest.mark.parametrize("C, K, R, k_vec, c_vec", [
-    (3, 16, 3, 8, 2), (64, 64, 1, 64, 16), (256, 512, 3, 64, 16), (7, 5, 5, 4, 3)])
+
+@pytest.mark.parametrize(
+    "C, K, R, k_vec, c_vec", [(3, 16, 3, 8, 2), (64, 64, 1, 64, 16), (256, 512, 3, 64, 16), (7, 5, 5, 4, 3)]
+)
 def test_dense_steps_are_the_intel_formula(C, K, R, k_vec, c_vec):
     layer = conv(C=C, K=K, R=R)
     packed = one_layer(layer, random_weight(layer, 0.7), "dense", k_vec, c_vec)
     assert packed.steps(c_vec) == math.ceil(K / k_vec) * math.ceil(C / c_vec) * R * R
     assert packed.nnz_before == layer.weights  # dense mode counts every weight
-    assert packed.util_after(c_vec) == pytest.approx(
-        layer.weights / (k_vec * c_vec * packed.steps(c_vec)))
+    assert packed.util_after(c_vec) == pytest.approx(layer.weights / (k_vec * c_vec * packed.steps(c_vec)))
 
 
 def test_unpacked_keeps_the_dense_schedule_and_counts_non_zeros():
@@ -171,10 +193,13 @@ def test_nm_steps_metadata_and_fallbacks():
     shallow = conv("shallow", C=3, K=8)
     depthwise = conv("dw", C=8, K=8, groups=8)
     kept_dense = conv("dense", C=8, K=8)
-    sparse = sparse_model((shallow, nm_weight(shallow, 1, 1)), (main, nm_weight(main, 2, 4)),
-                          (depthwise, random_weight(depthwise, 0.0)),
-                          (kept_dense, random_weight(kept_dense, 0.0)),
-                          recipe={"method": "nm", "nm": "2:4"})
+    sparse = sparse_model(
+        (shallow, nm_weight(shallow, 1, 1)),
+        (main, nm_weight(main, 2, 4)),
+        (depthwise, random_weight(depthwise, 0.0)),
+        (kept_dense, random_weight(kept_dense, 0.0)),
+        recipe={"method": "nm", "nm": "2:4"},
+    )
     packed = pack(sparse, Geometry(4, 2), "nm")
     layer = packed["main"]
     assert layer.schedule == "nm" and layer.packable
@@ -217,8 +242,9 @@ def test_packed_conflict_keeps_the_largest_weight():
     np.testing.assert_array_equal(packed.packed_columns, [1])
     assert packed.pruned == 1
     assert packed.pruned_share == pytest.approx(0.2 / 1.0)
-    np.testing.assert_array_equal(pruned_layer_weight(weight, packed),
-                                  np.array([[0.5, 0.0], [0.0, 0.3]], dtype=np.float32))
+    np.testing.assert_array_equal(
+        pruned_layer_weight(weight, packed), np.array([[0.5, 0.0], [0.0, 0.3]], dtype=np.float32)
+    )
     unpruned = one_layer(layer, weight, k_vec=2, c_vec=1, alpha=2, gamma=0.49)  # budget 0
     np.testing.assert_array_equal(unpruned.packed_columns, [2])
     assert unpruned.pruned == 0
@@ -229,8 +255,9 @@ def test_equal_magnitudes_keep_only_the_first_column():
     weight = np.array([[0.5, -0.5], [0.0, 0.3]], dtype=np.float32)
     packed = one_layer(layer, weight, k_vec=2, c_vec=1, alpha=2, gamma=0.5)
     assert packed.pruned == 1
-    np.testing.assert_array_equal(pruned_layer_weight(weight, packed),
-                                  np.array([[0.5, 0.0], [0.0, 0.3]], dtype=np.float32))
+    np.testing.assert_array_equal(
+        pruned_layer_weight(weight, packed), np.array([[0.5, 0.0], [0.0, 0.3]], dtype=np.float32)
+    )
     (stored,) = packed_passes(weight, packed)
     np.testing.assert_array_equal(stored.values, np.array([[0.5], [0.3]], dtype=np.float32))
     np.testing.assert_array_equal(stored.selects, [[0], [1]])
@@ -284,10 +311,13 @@ def test_steps_need_a_valid_c_vec(c_vec):
 # ----------------------------------------------------------------------------- properties
 
 LAYERS = st.builds(
-    lambda c, k, g, r, kind: linear(C=c * g, K=k * g) if kind else conv(C=c * g, K=k * g, R=r,
-                                                                           groups=g),
-    st.integers(1, 6), st.integers(1, 6), st.sampled_from([1, 1, 2, 3]), st.sampled_from([1, 3]),
-    st.booleans())
+    lambda c, k, g, r, kind: linear(C=c * g, K=k * g) if kind else conv(C=c * g, K=k * g, R=r, groups=g),
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.sampled_from([1, 1, 2, 3]),
+    st.sampled_from([1, 3]),
+    st.booleans(),
+)
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -301,8 +331,14 @@ def test_zero_gamma_prunes_nothing(algorithm, layer, sparsity, k_vec, alpha, see
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-@given(LAYERS, st.floats(0.0, 0.95), st.integers(1, 8), st.integers(1, 8),
-       st.floats(0.0, 3.0), st.integers(0, 99))
+@given(
+    LAYERS,
+    st.floats(0.0, 0.95),
+    st.integers(1, 8),
+    st.integers(1, 8),
+    st.floats(0.0, 3.0),
+    st.integers(0, 99),
+)
 @settings(max_examples=25, deadline=None)
 def test_packed_layers_keep_the_rules(algorithm, layer, sparsity, k_vec, alpha, gamma, seed):
     weight = random_weight(layer, sparsity, seed)
@@ -311,7 +347,7 @@ def test_packed_layers_keep_the_rules(algorithm, layer, sparsity, k_vec, alpha, 
     offsets = p.column_offsets
     for i in range(p.n_passes):
         matrix = pass_matrix(reduction_major(weight), layer, p, i)
-        labels = packed.labels[offsets[i]:offsets[i + 1]].astype(np.int64)
+        labels = packed.labels[offsets[i] : offsets[i + 1]].astype(np.int64)
         budget = math.floor(gamma * matrix.shape[0] + 1e-9)
         if packed.packable:
             assert violations(matrix != 0, labels, alpha, budget) is None
@@ -325,10 +361,12 @@ def test_packed_layers_keep_the_rules(algorithm, layer, sparsity, k_vec, alpha, 
 
 # ----------------------------------------------------------------------------- network level
 
+
 def test_tiny_net_modes_and_totals(tiny_net):
     sparse = pruning.prune(tiny_net, "random", 0.7, input_shape=TINY_SHAPE)
-    results = {mode: pack(sparse, Geometry(8, 4), mode, cache=None)
-               for mode in ("dense", "unpacked", "packed")}
+    results = {
+        mode: pack(sparse, Geometry(8, 4), mode, cache=None) for mode in ("dense", "unpacked", "packed")
+    }
     frame = results["packed"].to_frame(4)
     assert list(frame.columns) == list(packing.FRAME_COLUMNS)
     assert list(frame["layer"]) == [layer.name for layer in sparse.workload]
@@ -342,8 +380,7 @@ def test_tiny_net_modes_and_totals(tiny_net):
     expected = (frame["nnz_after"] * pixels).sum() / (8 * 4 * (frame["steps"] * pixels).sum())
     assert packed["util_after"] == pytest.approx(expected)
     weights = conflict_pruned_weights(sparse, results["packed"])
-    removed = sum(np.count_nonzero(sparse.weights[n]) - np.count_nonzero(w)
-                  for n, w in weights.items())
+    removed = sum(np.count_nonzero(sparse.weights[n]) - np.count_nonzero(w) for n, w in weights.items())
     assert removed == packed["pruned_weights"]
 
 
@@ -355,6 +392,7 @@ def test_conflict_pruned_weights_refuse_another_model(tiny_net):
 
 
 # ----------------------------------------------------------------------------- cache
+
 
 def _cached_pack(folder, **options):
     layer = conv(C=8, K=8)
@@ -369,6 +407,7 @@ def _entries(folder):
 def _forbid_combining(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("combine called: the cache was not used")
+
     monkeypatch.setattr(_modes, "combine", refuse)
 
 
@@ -416,6 +455,7 @@ def test_default_cache_folder_and_disabling(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- activations
 
+
 def test_compressed_activation_bytes():
     # bitmap: ceil(80/8) = 10 bytes of presence bits + 20 non-zero bytes
     assert compressed_activation_bytes(80, 0.25, 1) == 30
@@ -434,6 +474,7 @@ def test_compressed_activation_bytes_refuses_bad_input(args):
 
 # ----------------------------------------------------------------------------- command line
 
+
 def _run_cli(argv):
     parser = argparse.ArgumentParser(prog="dla-explorer")
     pack_cli.register(parser.add_subparsers(dest="command", required=True))
@@ -443,7 +484,7 @@ def _run_cli(argv):
 
 @pytest.fixture
 def tiny_checkpoint(tiny_net, tmp_path):
-    from dla_explorer import checkpoint
+    from dla_explorer.sparsity import checkpoint
 
     sparse = pruning.prune(tiny_net, "random", 0.7, input_shape=TINY_SHAPE)
     return checkpoint.save(sparse, tmp_path / "tiny.npz")
@@ -451,8 +492,12 @@ def tiny_checkpoint(tiny_net, tmp_path):
 
 def test_cli_prints_the_table_and_totals(tiny_checkpoint, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(_packcache.ENV_VAR, str(tmp_path / "cache"))
-    assert _run_cli(["pack", str(tiny_checkpoint), "--k-vec", "8", "--c-vec", "4",
-                     "--csv", str(tmp_path / "out.csv")]) == 0
+    assert (
+        _run_cli(
+            ["pack", str(tiny_checkpoint), "--k-vec", "8", "--c-vec", "4", "--csv", str(tmp_path / "out.csv")]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "util_after" in out and "pointwise" in out and "utilisation" in out
     assert (tmp_path / "out.csv").read_text().startswith("layer,kind,mode,schedule")
@@ -466,8 +511,9 @@ def test_cli_no_cache_writes_nothing(tiny_checkpoint, tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists()
 
 
-@pytest.mark.parametrize("argv", [["--alpha", "0"], ["--gamma", "-1"], ["--k-vec", "x"],
-                                  ["--c-vec", "0"], ["--mode", "sparse"]])
+@pytest.mark.parametrize(
+    "argv", [["--alpha", "0"], ["--gamma", "-1"], ["--k-vec", "x"], ["--c-vec", "0"], ["--mode", "sparse"]]
+)
 def test_cli_refuses_bad_options(tiny_checkpoint, argv, capsys):
     with pytest.raises(SystemExit) as info:
         _run_cli(["pack", str(tiny_checkpoint), *argv])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from dla_explorer import pruning
-from dla_explorer.errors import UsageError
+from dla_explorer.core.errors import UsageError
+from dla_explorer.sparsity import pruning
 
 from .conftest import TINY_SHAPE
 
@@ -44,8 +44,9 @@ def test_magnitude_keeps_the_largest_weights(tiny_net):
 def test_global_magnitude_uses_one_threshold(tiny_net):
     sparse = _prune_tiny(tiny_net, "magnitude_global", 0.8)
     kept = np.concatenate([np.abs(sparse.weights[n][sparse.masks[n]]) for n in sparse.masks])
-    dropped = np.concatenate([
-        np.abs(getattr(tiny_net, n).weight.detach().numpy()[~sparse.masks[n]]) for n in sparse.masks])
+    dropped = np.concatenate(
+        [np.abs(getattr(tiny_net, n).weight.detach().numpy()[~sparse.masks[n]]) for n in sparse.masks]
+    )
     assert kept.min() >= dropped.max()
     assert abs(sparse.sparsity - 0.8) < 0.001
     assert len({round(sparse.layer_sparsity(n), 3) for n in sparse.masks}) > 1
@@ -80,7 +81,7 @@ def test_nm_keeps_largest_of_each_group(tiny_net):
     mask = pruning._reduction_major(sparse.masks["pointwise"])
     for row in range(weight.shape[0]):
         for g in range(0, weight.shape[1], 4):
-            w, keep = np.abs(weight[row, g:g + 4]), mask[row, g:g + 4]
+            w, keep = np.abs(weight[row, g : g + 4]), mask[row, g : g + 4]
             assert w[keep].min() >= w[~keep].max()
 
 
@@ -137,17 +138,20 @@ def test_user_supplied_calibration_tensor_file_and_images(tiny_net, tmp_path):
     assert sparse.recipe["calibration_size"] == 3
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"method": "random", "sparsity": 1.0}, r"sparsity 1.0 must be in \[0, 1\)"),
-    ({"method": "random", "sparsity": -0.1}, r"sparsity -0.1 must be in \[0, 1\)"),
-    ({"method": "lottery", "sparsity": 0.5}, "unknown pruning method 'lottery'"),
-    ({"method": "nm", "nm": "4:2"}, "N must be between 1 and M"),
-    ({"method": "nm", "nm": "two:four"}, "must look like 2:4"),
-    ({"method": "random", "sparsity": 0.5, "overrides": {"stme": 0.0}}, "override 'stme' matches no"),
-    ({"method": "random", "sparsity": 0.5, "overrides": {"stem": 1.5}}, "override 'stem'"),
-    ({"method": "nm", "nm": "2:4", "overrides": {"stem": 0.3}}, "can only keep a layer dense"),
-    ({"method": "random", "calibration": "/nonexistent/images"}, "calibration data"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"method": "random", "sparsity": 1.0}, r"sparsity 1.0 must be in \[0, 1\)"),
+        ({"method": "random", "sparsity": -0.1}, r"sparsity -0.1 must be in \[0, 1\)"),
+        ({"method": "lottery", "sparsity": 0.5}, "unknown pruning method 'lottery'"),
+        ({"method": "nm", "nm": "4:2"}, "N must be between 1 and M"),
+        ({"method": "nm", "nm": "two:four"}, "must look like 2:4"),
+        ({"method": "random", "sparsity": 0.5, "overrides": {"stme": 0.0}}, "override 'stme' matches no"),
+        ({"method": "random", "sparsity": 0.5, "overrides": {"stem": 1.5}}, "override 'stem'"),
+        ({"method": "nm", "nm": "2:4", "overrides": {"stem": 0.3}}, "can only keep a layer dense"),
+        ({"method": "random", "calibration": "/nonexistent/images"}, "calibration data"),
+    ],
+)
 def test_bad_pruning_input(tiny_net, kwargs, message):
     with pytest.raises(UsageError, match=message):
         pruning.prune(tiny_net, input_shape=TINY_SHAPE, **kwargs)
@@ -164,7 +168,8 @@ def test_model_from_a_python_file(tmp_path):
     (tmp_path / "mynet.py").write_text(
         "from torch import nn\n"
         "def build():\n"
-        "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 1))\n")
+        "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 1))\n"
+    )
     sparse = pruning.prune(f"{tmp_path}/mynet.py:build", "random", 0.5, input_shape=(1, 3, 8, 8))
     assert [layer.name for layer in sparse.workload] == ["0", "2"]
     with pytest.raises(UsageError, match="has no function 'make'"):
@@ -172,8 +177,7 @@ def test_model_from_a_python_file(tmp_path):
 
 
 def test_keep_first_last_dense(tiny_net):
-    sparse = _prune_tiny(tiny_net, "random", 0.8, keep_first_last_dense=True,
-                         overrides={"depthwise": 0.5})
+    sparse = _prune_tiny(tiny_net, "random", 0.8, keep_first_last_dense=True, overrides={"depthwise": 0.5})
     assert sparse.layer_sparsity("stem") == 0.0 and sparse.layer_sparsity("head") == 0.0
     assert abs(sparse.layer_sparsity("grouped") - 0.8) < 0.01
     assert abs(sparse.layer_sparsity("depthwise") - 0.5) < 0.01
@@ -183,10 +187,14 @@ def test_same_recipe_same_weights_across_processes():
     import subprocess
     import sys
 
-    code = ("from dla_explorer import pruning; print(pruning.prune('mobilenet_v2', 'random', 0.5, "
-            "input_shape=(1, 3, 32, 32), calibration_size=1).content_hash())")
-    hashes = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True).stdout for _ in range(2)}
+    code = (
+        "from dla_explorer import pruning; print(pruning.prune('mobilenet_v2', 'random', 0.5, "
+        "input_shape=(1, 3, 32, 32), calibration_size=1).content_hash())"
+    )
+    hashes = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
     assert len(hashes) == 1
     before = torch.random.get_rng_state()
     pruning.prune("mobilenet_v2", "random", 0.5, input_shape=(1, 3, 32, 32), calibration_size=1)

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dla_explorer.errors import DlaError
-from dla_explorer.results import (
+from dla_explorer.core.errors import DlaError
+from dla_explorer.dse.results import (
     append_csv,
     best_per_objective,
     hypervolume,
@@ -21,39 +21,46 @@ from dla_explorer.results import (
     prepare_dir,
     read_csv_complete,
 )
-from dla_explorer.spec import Objective, parse_spec
+from dla_explorer.dse.spec import Objective, parse_spec
 
 from .test_spec import BASE
 
 
 def brute_force_front(values: np.ndarray, maximize: list[bool]) -> np.ndarray:
     costs = np.where(maximize, -values, values)
-    dominated = [any(np.all(other <= row) and np.any(other < row) for other in costs)
-                 for row in costs]
+    dominated = [any(np.all(other <= row) and np.any(other < row) for other in costs) for row in costs]
     return ~np.array(dominated, dtype=bool)
 
 
 @settings(max_examples=60, deadline=None)
-@given(arrays(np.int8, st.tuples(st.integers(0, 40), st.integers(1, 3)),
-              elements=st.integers(-5, 5)),
-       st.lists(st.booleans(), min_size=3, max_size=3))
+@given(
+    arrays(np.int8, st.tuples(st.integers(0, 40), st.integers(1, 3)), elements=st.integers(-5, 5)),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+)
 def test_pareto_mask_matches_brute_force(values, maximize):
-    maximize = maximize[:values.shape[1]]
-    np.testing.assert_array_equal(pareto_mask(values, maximize),
-                                  brute_force_front(values.astype(float), maximize))
+    maximize = maximize[: values.shape[1]]
+    np.testing.assert_array_equal(
+        pareto_mask(values, maximize), brute_force_front(values.astype(float), maximize)
+    )
 
 
 def test_pareto_front_directions_and_feasibility():
-    table = pd.DataFrame({"fps": [10, 20, 30, 25, 40], "power_w": [5, 8, 20, 9, 50],
-                          "feasible": [True, True, True, True, False]})
-    objectives = [Objective(metric="fps", direction="maximize"),
-                  Objective(metric="power_w", direction="minimize")]
+    table = pd.DataFrame(
+        {
+            "fps": [10, 20, 30, 25, 40],
+            "power_w": [5, 8, 20, 9, 50],
+            "feasible": [True, True, True, True, False],
+        }
+    )
+    objectives = [
+        Objective(metric="fps", direction="maximize"),
+        Objective(metric="power_w", direction="minimize"),
+    ]
     front = pareto_front(table, objectives)
     assert front["fps"].tolist() == [30, 25, 20, 10]  # 40 fps is infeasible
     assert pareto_front(table, objectives, feasible_only=False)["fps"].tolist()[0] == 40
     best = best_per_objective(table, objectives)
-    assert best["fps"].tolist() == [30, 10] and best["objective"].tolist() == ["max fps",
-                                                                               "min power_w"]
+    assert best["fps"].tolist() == [30, 10] and best["objective"].tolist() == ["max fps", "min power_w"]
 
 
 def test_hypervolume_2d_and_3d():
@@ -61,8 +68,7 @@ def test_hypervolume_2d_and_3d():
     # minimise both, reference (4, 4): staircase area 3 + 2 + 1 = 6
     assert hypervolume(points, np.array([4.0, 4.0]), [False, False]) == pytest.approx(6.0)
     # maximising the negated first objective is the same problem
-    assert hypervolume(points * [-1, 1], np.array([-4.0, 4.0]), [True, False]) \
-        == pytest.approx(6.0)
+    assert hypervolume(points * [-1, 1], np.array([-4.0, 4.0]), [True, False]) == pytest.approx(6.0)
     cube = hypervolume(np.array([[0.0, 0.0, 0.0]]), np.array([1.0, 2.0, 3.0]), [False] * 3)
     assert cube == pytest.approx(6.0)
     assert hypervolume(points, np.array([0.5, 0.5]), [False, False]) == 0.0
@@ -71,7 +77,10 @@ def test_hypervolume_2d_and_3d():
 def test_parse_objectives():
     parsed = parse_objectives("fps:max, power_w:min,fps_per_w")
     assert [(o.metric, o.direction) for o in parsed] == [
-        ("fps", "maximize"), ("power_w", "minimize"), ("fps_per_w", "maximize")]
+        ("fps", "maximize"),
+        ("power_w", "minimize"),
+        ("fps_per_w", "maximize"),
+    ]
     with pytest.raises(DlaError, match="unknown metric 'speed'"):
         parse_objectives("speed:max")
 

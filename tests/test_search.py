@@ -20,11 +20,11 @@ import sqlalchemy
 import torch
 import yaml
 
-from dla_explorer import checkpoint, pruning
 from dla_explorer.cli import search as search_cli
-from dla_explorer.errors import DlaError
-from dla_explorer.search import SearchOptions, run_search
-from dla_explorer.spec import load_spec
+from dla_explorer.core.errors import DlaError
+from dla_explorer.dse.search import SearchOptions, run_search
+from dla_explorer.dse.spec import load_spec
+from dla_explorer.sparsity import checkpoint, pruning
 
 from . import postgres
 from .conftest import TINY_SHAPE, TinyNet
@@ -37,8 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
-    sparse = pruning.prune(TinyNet().eval(), "random", 0.8, input_shape=TINY_SHAPE,
-                           calibration_size=2)
+    sparse = pruning.prune(TinyNet().eval(), "random", 0.8, input_shape=TINY_SHAPE, calibration_size=2)
     return checkpoint.save(sparse, tmp_path_factory.mktemp("model") / "tiny.npz")
 
 
@@ -60,8 +59,7 @@ def write_spec(folder: Path, model: Path, **changes) -> Path:
             "k_vec": {"type": "int", "low": 16, "high": 128, "step": 16},
             "c_vec": {"type": "pow2", "low": 4, "high": 32},
             "clock_mhz": {"type": "float", "low": 300, "high": 400, "step": 50},
-            "mem_channels": {"type": "int", "low": 16, "high": 32, "step": 16,
-                             "when": {"mem_kind": "hbm2"}},
+            "mem_channels": {"type": "int", "low": 16, "high": 32, "step": 16, "when": {"mem_kind": "hbm2"}},
         },
         "objectives": {"fps": "maximize", "power_w": "minimize"},
         "constraints": {"device": True, "max": {"power_w": 70}},
@@ -81,8 +79,7 @@ def search(path: Path, **options) -> optuna.Study:
     report = run_search(spec, str(path), SearchOptions(progress=False, **options))
     storage = options.get("storage") or f"sqlite:///{spec.results_dir() / 'study.db'}"
     if "://" not in storage:
-        storage = optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(storage))
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
     study = optuna.load_study(study_name=spec.name, storage=storage)
     assert report.counts["COMPLETE"] == sum(t.state.name == "COMPLETE" for t in study.trials)
     return study
@@ -90,8 +87,11 @@ def search(path: Path, **options) -> optuna.Study:
 
 def finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Finished trials that count: complete, or failed with an evaluation error."""
-    return [t for t in study.get_trials(deepcopy=False)
-            if t.state == optuna.trial.TrialState.COMPLETE or "error" in t.user_attrs]
+    return [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.state == optuna.trial.TrialState.COMPLETE or "error" in t.user_attrs
+    ]
 
 
 def test_search_records_designs_constraints_and_resumes(tmp_path, tiny_checkpoint):
@@ -104,8 +104,17 @@ def test_search_records_designs_constraints_and_resumes(tmp_path, tiny_checkpoin
     feasible = [t for t in study.trials if all(v <= 0 for v in t.constraints.values())]
     assert all(t.user_attrs["metrics"]["feasible"] for t in feasible)
     table = pd.read_csv(tmp_path / "results" / "search.csv")
-    assert len(table) == 12 and {"trial", "state", "k_vec", "memory", "fps", "c_device",
-                                 "c_max_power_w", "feasible", "violation"} <= set(table.columns)
+    assert len(table) == 12 and {
+        "trial",
+        "state",
+        "k_vec",
+        "memory",
+        "fps",
+        "c_device",
+        "c_max_power_w",
+        "feasible",
+        "violation",
+    } <= set(table.columns)
     assert set(table["memory"]) <= {"ddr4_2666_x2", "hbm2_x1"}
     assert (table.loc[table["mem_kind"] == "ddr4", "mem_channels"] == 2).all()
     # the same command continues the study: n_trials counts the total
@@ -117,8 +126,7 @@ def test_search_records_designs_constraints_and_resumes(tmp_path, tiny_checkpoin
 
 
 def test_infeasible_designs_are_recorded_not_errors(tmp_path, tiny_checkpoint):
-    path = write_spec(tmp_path, tiny_checkpoint, constraints={"max": {"power_w": 1}},
-                      n_trials=6)
+    path = write_spec(tmp_path, tiny_checkpoint, constraints={"max": {"power_w": 1}}, n_trials=6)
     study = search(path)
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert all(t.constraints["1"] > 0 for t in study.trials)  # [device, max power_w]
@@ -127,9 +135,8 @@ def test_infeasible_designs_are_recorded_not_errors(tmp_path, tiny_checkpoint):
     assert study.best_trials == []  # Optuna sees them infeasible too
 
 
-def test_failing_evaluation_is_recorded_and_the_study_goes_on(tmp_path, tiny_checkpoint,
-                                                              monkeypatch):
-    from dla_explorer import evaluation
+def test_failing_evaluation_is_recorded_and_the_study_goes_on(tmp_path, tiny_checkpoint, monkeypatch):
+    from dla_explorer.dse import evaluation
 
     real = evaluation.Evaluator.evaluate
 
@@ -150,9 +157,9 @@ FRESH_S = 0.3  # with evaluations of 0.6 s, a trial this young has 0.3 s left
 
 SLOW_SEARCH = textwrap.dedent("""
     import sys, time
-    from dla_explorer import evaluation
-    from dla_explorer.search import SearchOptions, run_search
-    from dla_explorer.spec import load_spec
+    from dla_explorer.dse import evaluation
+    from dla_explorer.dse.search import SearchOptions, run_search
+    from dla_explorer.dse.spec import load_spec
     real = evaluation.Evaluator.evaluate
     def slow(self, designs):
         time.sleep({sleep})
@@ -164,15 +171,20 @@ SLOW_SEARCH = textwrap.dedent("""
 """)
 
 
-def start_search(path: Path, storage: str | None = None, sleep: float = 0.6
-                 ) -> subprocess.Popen:
+def start_search(path: Path, storage: str | None = None, sleep: float = 0.6) -> subprocess.Popen:
     argv = [sys.executable, "-c", SLOW_SEARCH.replace("{sleep}", str(sleep)), str(path)]
-    return subprocess.Popen(argv + ([storage] if storage else []), cwd=ROOT, env=os.environ,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        argv + ([storage] if storage else []),
+        cwd=ROOT,
+        env=os.environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
-def wait_for_trials(storage: str, name: str, count: int, process: subprocess.Popen,
-                    limit: float = 60) -> None:
+def wait_for_trials(
+    storage: str, name: str, count: int, process: subprocess.Popen, limit: float = 60
+) -> None:
     """Until `count` trials are finished and one has just started evaluating its design (its
     evaluation sleeps, so a kill sent now lands mid-trial)."""
     deadline = time.monotonic() + limit
@@ -180,14 +192,17 @@ def wait_for_trials(storage: str, name: str, count: int, process: subprocess.Pop
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read().decode()
         try:
-            if opened is None and (not storage.startswith("sqlite:///")
-                                   or Path(storage[10:]).is_file()):
+            if opened is None and (not storage.startswith("sqlite:///") or Path(storage[10:]).is_file()):
                 opened = optuna.storages.RDBStorage(storage)  # once: opening takes a while
             study = optuna.load_study(study_name=name, storage=opened)
             now = datetime.datetime.now()
-            running = [t for t in study.get_trials(deepcopy=False)
-                       if t.state == optuna.trial.TrialState.RUNNING and t.params
-                       and (now - t.datetime_start).total_seconds() < FRESH_S]
+            running = [
+                t
+                for t in study.get_trials(deepcopy=False)
+                if t.state == optuna.trial.TrialState.RUNNING
+                and t.params
+                and (now - t.datetime_start).total_seconds() < FRESH_S
+            ]
             if len(finished(study)) >= count and running:
                 return
         except (KeyError, ValueError, sqlalchemy.exc.SQLAlchemyError):  # not created yet
@@ -292,26 +307,30 @@ def test_workers_on_postgresql_with_dead_worker_retried(tmp_path, tiny_checkpoin
     assert study.trials[running[0].number].state == optuna.trial.TrialState.FAIL
 
 
-@pytest.mark.parametrize(("sampler", "objectives"), [
-    ("nsga2", {"fps": "maximize", "power_w": "minimize"}),
-    ("random", {"fps": "maximize", "power_w": "minimize"}),
-    ("qmc", {"fps": "maximize", "power_w": "minimize"}),
-    ("cmaes", {"fps_per_w": "maximize"}),
-])
+@pytest.mark.parametrize(
+    ("sampler", "objectives"),
+    [
+        ("nsga2", {"fps": "maximize", "power_w": "minimize"}),
+        ("random", {"fps": "maximize", "power_w": "minimize"}),
+        ("qmc", {"fps": "maximize", "power_w": "minimize"}),
+        ("cmaes", {"fps_per_w": "maximize"}),
+    ],
+)
 def test_samplers(tmp_path, tiny_checkpoint, sampler, objectives):
-    study = search(write_spec(tmp_path, tiny_checkpoint, sampler=sampler, objectives=objectives,
-                              n_trials=8))
+    study = search(write_spec(tmp_path, tiny_checkpoint, sampler=sampler, objectives=objectives, n_trials=8))
     assert len(finished(study)) == 8
 
 
 def test_grid_sampler_stops_at_the_grid(tmp_path, tiny_checkpoint):
-    space = {"k_vec": {"type": "int", "low": 16, "high": 48, "step": 16},
-             "c_vec": {"type": "pow2", "low": 8, "high": 16}}
-    study = search(write_spec(tmp_path, tiny_checkpoint, sampler="grid", space=space,
-                              n_trials=100))
+    space = {
+        "k_vec": {"type": "int", "low": 16, "high": 48, "step": 16},
+        "c_vec": {"type": "pow2", "low": 8, "high": 16},
+    }
+    study = search(write_spec(tmp_path, tiny_checkpoint, sampler="grid", space=space, n_trials=100))
     assert len(study.trials) == 6
     assert {(t.params["k_vec"], t.params["log2_c_vec"]) for t in study.trials} == {
-        (k, e) for k in (16, 32, 48) for e in (3, 4)}
+        (k, e) for k in (16, 32, 48) for e in (3, 4)
+    }
 
 
 def test_unreachable_storage_is_one_line(tmp_path, tiny_checkpoint):
@@ -326,8 +345,9 @@ def test_unreachable_storage_is_one_line(tmp_path, tiny_checkpoint):
 def test_a_different_spec_cannot_reuse_the_study(tmp_path, tiny_checkpoint):
     journal = str(tmp_path / "j.log")
     search(write_spec(tmp_path, tiny_checkpoint, n_trials=2), storage=journal)
-    other = write_spec(tmp_path, tiny_checkpoint, n_trials=2, results=str(tmp_path / "other"),
-                       objectives=["fps"])
+    other = write_spec(
+        tmp_path, tiny_checkpoint, n_trials=2, results=str(tmp_path / "other"), objectives=["fps"]
+    )
     with pytest.raises(DlaError, match="study 'tiny' was made by spec"):
         search(other, storage=journal)
 
@@ -349,11 +369,21 @@ def test_cli_search_and_show(tmp_path, tiny_checkpoint, capsys):
     path = write_spec(tmp_path, tiny_checkpoint, n_trials=10)
     code, out, _ = cli(capsys, "search", str(path), "--no-progress")
     assert code == 0 and "10 trials" in out and "search.csv" in out
-    for target in (tmp_path / "results", tmp_path / "results" / "search.csv",
-                   f"sqlite:///{tmp_path / 'results' / 'study.db'}"):
+    for target in (
+        tmp_path / "results",
+        tmp_path / "results" / "search.csv",
+        f"sqlite:///{tmp_path / 'results' / 'study.db'}",
+    ):
         code, out, err = cli(capsys, "show", str(target))
         assert code == 0, err
         assert "best per objective" in out and "Pareto set" in out and "max fps" in out
-    code, out, _ = cli(capsys, "show", str(tmp_path / "results"), "--objectives",
-                       "fps_per_w:max", "--csv", str(tmp_path / "front.csv"))
+    code, out, _ = cli(
+        capsys,
+        "show",
+        str(tmp_path / "results"),
+        "--objectives",
+        "fps_per_w:max",
+        "--csv",
+        str(tmp_path / "front.csv"),
+    )
     assert code == 0 and "max fps_per_w" in out and (tmp_path / "front.csv").is_file()

@@ -6,10 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from dla_explorer import hw, packing, pruning
-from dla_explorer.errors import UsageError
-from dla_explorer.resources import resources
-from dla_explorer.simulator import design_row, simulate, simulate_batch
+from dla_explorer import packing
+from dla_explorer.core.errors import UsageError
+from dla_explorer.sim import config as hw
+from dla_explorer.sim.resources import resources
+from dla_explorer.sim.simulator import design_row, simulate, simulate_batch
+from dla_explorer.sparsity import pruning
 
 DEVICE = hw.load_device("stratix10_mx2100")
 CLOCK = 400e6
@@ -40,18 +42,38 @@ def hand_sparse():
 
 
 def arch(**changes):
-    base = dict(name="hand", k_vec=64, c_vec=16, q_vec=7, lanes=1, precision="int8",
-                clock_mhz=400, stream_buffer_kb=4096, filter_cache_kb=8, alpha=8, gamma=1.75,
-                double_buffering=True, compress_activations=False)
+    base = dict(
+        name="hand",
+        k_vec=64,
+        c_vec=16,
+        q_vec=7,
+        lanes=1,
+        precision="int8",
+        clock_mhz=400,
+        stream_buffer_kb=4096,
+        filter_cache_kb=8,
+        alpha=8,
+        gamma=1.75,
+        double_buffering=True,
+        compress_activations=False,
+    )
     return hw.Architecture(**{**base, **changes})
 
 
 def memory(gbps: float, latency_ns: float = 0.0):
     """A one-channel 64-bit memory of exactly `gbps` GB/s, no latency, no efficiency loss
     (HBM2-kind: the device caps DDR4 data rates, not HBM2 ones)."""
-    return hw.Memory(name=f"{gbps} GB/s", kind="hbm2", channels=1, data_rate_mtps=gbps * 1e3 / 8,
-                     bus_width_bits=64, controller_efficiency=1.0, access_latency_ns=latency_ns,
-                     energy_pj_per_bit=10.0, interface_static_w_per_channel=0.0)
+    return hw.Memory(
+        name=f"{gbps} GB/s",
+        kind="hbm2",
+        channels=1,
+        data_rate_mtps=gbps * 1e3 / 8,
+        bus_width_bits=64,
+        controller_efficiency=1.0,
+        access_latency_ns=latency_ns,
+        energy_pj_per_bit=10.0,
+        interface_static_w_per_channel=0.0,
+    )
 
 
 def test_dense_cycles_by_hand(hand):
@@ -95,16 +117,23 @@ def test_memory_bound_switch(hand):
     assert fast.bound == "compute" and slow.bound == "memory"
     assert slow.memory_s == pytest.approx(86272 / 10e9)
     assert slow.time_s == pytest.approx(86272 / 10e9)  # double buffered: max(compute, memory)
-    serial = simulate(hand, arch(double_buffering=False), memory(10.0, latency_ns=100), DEVICE,
-                      mode="dense", cache=None).layers.iloc[0]
+    serial = simulate(
+        hand, arch(double_buffering=False), memory(10.0, latency_ns=100), DEVICE, mode="dense", cache=None
+    ).layers.iloc[0]
     assert serial.time_s == pytest.approx(2144 / CLOCK + 86272 / 10e9 + 100e-9)
 
 
 def test_spilled_maps_use_the_bitmap_format(hand):
     tiny = arch(stream_buffer_kb=1)  # 12,544 + 25,088 bytes of maps do not fit 1 KB
     raw = simulate(hand, tiny, memory(1000), DEVICE, mode="dense", cache=None).layers.iloc[0]
-    packed = simulate(hand, tiny.model_copy(update={"compress_activations": True}), memory(1000),
-                      DEVICE, mode="dense", cache=None).layers.iloc[0]
+    packed = simulate(
+        hand,
+        tiny.model_copy(update={"compress_activations": True}),
+        memory(1000),
+        DEVICE,
+        mode="dense",
+        cache=None,
+    ).layers.iloc[0]
     assert raw.spill and raw.act_bytes == 64 * 14 * 14 + 128 * 14 * 14
     # an output map travels at the next layer's measured input density
     density_out = hand.act_density["fc"]
@@ -133,8 +162,7 @@ def test_energy_is_power_times_time_and_adds_up(hand_sparse):
 
 def test_packed_cycles_come_from_the_packed_layers(hand_sparse):
     a = arch()
-    packed = packing.pack(hand_sparse, packing.Geometry(64, 16), "packed", alpha=8, gamma=1.75,
-                          cache=None)
+    packed = packing.pack(hand_sparse, packing.Geometry(64, 16), "packed", alpha=8, gamma=1.75, cache=None)
     result = simulate(packed, a, memory(1000), DEVICE)
     conv = packed.layers[0]
     assert result.layers.compute_cycles[0] == conv.steps(16) * 28 + conv.n_passes * 64
@@ -185,20 +213,26 @@ def test_infeasible_designs_are_flagged_not_clipped(hand):
 
 
 def test_batch_flags_designs_beyond_the_device_clock_and_memory(hand):
-    rows = pd.DataFrame([design_row(arch(), memory(10), "dense"),
-                         design_row(arch(clock_mhz=600), memory(10), "dense"),
-                         design_row(arch(), hw.load_memory("ddr4_2666_x4").model_copy(
-                             update={"channels": 6}), "dense")])
+    rows = pd.DataFrame(
+        [
+            design_row(arch(), memory(10), "dense"),
+            design_row(arch(clock_mhz=600), memory(10), "dense"),
+            design_row(arch(), hw.load_memory("ddr4_2666_x4").model_copy(update={"channels": 6}), "dense"),
+        ]
+    )
     out = simulate_batch(hand, rows, DEVICE, cache=None)
     assert list(out["feasible"]) == [True, False, False]
     assert out["violation"][1] == "clock_mhz +20.0%"  # 600 MHz on a 500 MHz device
     assert out["violation"][2] == "mem_channels +50.0%"  # 6 DDR4 channels where 4 fit
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"batch": 0}, "batch must be >= 1"),
-    ({"mode": "sparse"}, "mode 'sparse' is not one of dense, unpacked, packed, nm"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch": 0}, "batch must be >= 1"),
+        ({"mode": "sparse"}, "mode 'sparse' is not one of dense, unpacked, packed, nm"),
+    ],
+)
 def test_bad_simulate_arguments(hand, kwargs, message):
     with pytest.raises(UsageError, match=message):
         simulate(hand, arch(), memory(10), DEVICE, **{"mode": "dense", **kwargs})
@@ -228,8 +262,9 @@ def test_incompatible_hardware_is_refused(hand):
 def test_same_weights_other_densities_are_not_confused(hand_sparse):
     import dataclasses
 
-    sparser_maps = dataclasses.replace(hand_sparse, act_density={
-        name: density / 4 for name, density in hand_sparse.act_density.items()})
+    sparser_maps = dataclasses.replace(
+        hand_sparse, act_density={name: density / 4 for name, density in hand_sparse.act_density.items()}
+    )
     tiny = arch(stream_buffer_kb=1, compress_activations=True)  # maps spill, compressed
     first = simulate(hand_sparse, tiny, memory(10), DEVICE, cache=None).totals
     second = simulate(sparser_maps, tiny, memory(10), DEVICE, cache=None).totals

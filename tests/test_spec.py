@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dla_explorer.errors import UsageError
-from dla_explorer.space import Space
-from dla_explorer.spec import load_spec, parse_spec
+from dla_explorer.core.errors import UsageError
+from dla_explorer.dse.space import Space
+from dla_explorer.dse.spec import load_spec, parse_spec
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
@@ -64,36 +64,56 @@ def test_defaults_and_shorthands():
     assert directions == ["maximize", "minimize"]
 
 
-@pytest.mark.parametrize(("changes", "key", "rule"), [
-    ({"space__q_vecc": {"type": "int", "low": 1, "high": 4}}, "space.q_vecc", "unknown parameter"),
-    ({"space__k_vec": {"type": "int", "low": 64, "high": 16}}, "space.k_vec", "empty range"),
-    ({"space__c_vec": {"type": "pow2", "low": 4, "high": 24}}, "space.c_vec", "not a power of two"),
-    ({"space": {"memory": []}}, "space.memory.choices", "at least 1"),
-    ({"space__k_vec": {"type": "int", "low": 0, "high": 16}}, "space.k_vec", "greater than 0"),
-    ({"space__mem_controller_efficiency": {"type": "float", "low": 0.5, "high": 1.5}},
-     "space.mem_controller_efficiency", "less than or equal to 1"),
-    ({"space": {"memory": ["hbm2_x1", "hbm9"]}}, "space.memory", "not found"),
-    ({"space__k_vec__kind": "int"}, "space.k_vec.kind", "unknown key"),
-    ({"objectives": ["fps", "speed"]}, "objectives", "unknown metric 'speed'"),
-    ({"sampler": "cmaes"}, "sampler.name", "cmaes optimises one objective"),
-    ({"sampler": {"name": "tpe", "options": {"n_startup": 5}}}, "sampler.options.n_startup",
-     "not an option of the tpe sampler"),
-    ({"sampler": "annealing"}, "sampler.name", "Input should be"),
-    ({"constraints": {"max": {"watts": 50}}}, "constraints.max", "unknown metric 'watts'"),
-    ({"device": "virtex"}, "device", "not found"),
-    ({"base__memory": "ddr5"}, "base.memory", "not found"),
-    ({"models": [{"recipe": "a.yaml", "checkpoint": "b.npz"}]}, "models.0", "exactly one"),
-    ({"modes": ["packed", "sparse"]}, "modes.1", "Input should be"),
-    ({"space__mem_channels": {"type": "int", "low": 8, "high": 32, "when": {"mem_kindd": "hbm2"}}},
-     "space.mem_channels.when.mem_kindd", "unknown parameter"),
-    ({"space__alpha": {"type": "pow2", "low": 1, "high": 8, "when": {"c_vec": 16}},
-      "space__c_vec": {"type": "pow2", "low": 4, "high": 32}}, "space.alpha.when.c_vec",
-     "listed before it"),
-    ({"space__memory": ["hbm2_x1", "hbm2_x2"]}, "space.memory", "listed before the field"),
-    ({"space__clock_mhz": {"type": "float", "low": 200, "high": 400}, "sampler": "grid"},
-     "space.clock_mhz.step", "grid sampler needs a step"),
-    ({"name": "a/b"}, "name", "String should match pattern"),
-])
+@pytest.mark.parametrize(
+    ("changes", "key", "rule"),
+    [
+        ({"space__q_vecc": {"type": "int", "low": 1, "high": 4}}, "space.q_vecc", "unknown parameter"),
+        ({"space__k_vec": {"type": "int", "low": 64, "high": 16}}, "space.k_vec", "empty range"),
+        ({"space__c_vec": {"type": "pow2", "low": 4, "high": 24}}, "space.c_vec", "not a power of two"),
+        ({"space": {"memory": []}}, "space.memory.choices", "at least 1"),
+        ({"space__k_vec": {"type": "int", "low": 0, "high": 16}}, "space.k_vec", "greater than 0"),
+        (
+            {"space__mem_controller_efficiency": {"type": "float", "low": 0.5, "high": 1.5}},
+            "space.mem_controller_efficiency",
+            "less than or equal to 1",
+        ),
+        ({"space": {"memory": ["hbm2_x1", "hbm9"]}}, "space.memory", "not found"),
+        ({"space__k_vec__kind": "int"}, "space.k_vec.kind", "unknown key"),
+        ({"objectives": ["fps", "speed"]}, "objectives", "unknown metric 'speed'"),
+        ({"sampler": "cmaes"}, "sampler.name", "cmaes optimises one objective"),
+        (
+            {"sampler": {"name": "tpe", "options": {"n_startup": 5}}},
+            "sampler.options.n_startup",
+            "not an option of the tpe sampler",
+        ),
+        ({"sampler": "annealing"}, "sampler.name", "Input should be"),
+        ({"constraints": {"max": {"watts": 50}}}, "constraints.max", "unknown metric 'watts'"),
+        ({"device": "virtex"}, "device", "not found"),
+        ({"base__memory": "ddr5"}, "base.memory", "not found"),
+        ({"models": [{"recipe": "a.yaml", "checkpoint": "b.npz"}]}, "models.0", "exactly one"),
+        ({"modes": ["packed", "sparse"]}, "modes.1", "Input should be"),
+        (
+            {"space__mem_channels": {"type": "int", "low": 8, "high": 32, "when": {"mem_kindd": "hbm2"}}},
+            "space.mem_channels.when.mem_kindd",
+            "unknown parameter",
+        ),
+        (
+            {
+                "space__alpha": {"type": "pow2", "low": 1, "high": 8, "when": {"c_vec": 16}},
+                "space__c_vec": {"type": "pow2", "low": 4, "high": 32},
+            },
+            "space.alpha.when.c_vec",
+            "listed before it",
+        ),
+        ({"space__memory": ["hbm2_x1", "hbm2_x2"]}, "space.memory", "listed before the field"),
+        (
+            {"space__clock_mhz": {"type": "float", "low": 200, "high": 400}, "sampler": "grid"},
+            "space.clock_mhz.step",
+            "grid sampler needs a step",
+        ),
+        ({"name": "a/b"}, "name", "String should match pattern"),
+    ],
+)
 def test_validation_errors_name_key_and_rule(changes, key, rule):
     message = error_of(spec_with(**changes))
     assert f"key '{key}'" in message and rule in message, message
@@ -117,23 +137,38 @@ def test_yaml_file_errors(tmp_path):
 
 def test_hash_ignores_budget_but_not_the_experiment():
     a = parse_spec(BASE, "x")
-    assert a.content_hash() == parse_spec({**BASE, "n_trials": 99, "storage": "j.log"},
-                                          "x").content_hash()
+    assert a.content_hash() == parse_spec({**BASE, "n_trials": 99, "storage": "j.log"}, "x").content_hash()
     assert a.content_hash() != parse_spec(spec_with(objectives=["fps"]), "x").content_hash()
 
 
 def test_grid_respects_conditionals_and_config_choices():
-    spec = parse_spec(spec_with(modes=["dense", "packed"], space={
-        "memory": ["ddr4_2666_x2", "hbm2_x1"],
-        "k_vec": {"type": "pow2", "low": 16, "high": 64},
-        "mem_channels": {"type": "int", "low": 8, "high": 32, "step": 8,
-                         "when": {"mem_kind": "hbm2"}},
-        "alpha": {"type": "pow2", "low": 2, "high": 8, "when": {"mode": "packed"}}}), "x")
+    spec = parse_spec(
+        spec_with(
+            modes=["dense", "packed"],
+            space={
+                "memory": ["ddr4_2666_x2", "hbm2_x1"],
+                "k_vec": {"type": "pow2", "low": 16, "high": 64},
+                "mem_channels": {
+                    "type": "int",
+                    "low": 8,
+                    "high": 32,
+                    "step": 8,
+                    "when": {"mem_kind": "hbm2"},
+                },
+                "alpha": {"type": "pow2", "low": 2, "high": 8, "when": {"mode": "packed"}},
+            },
+        ),
+        "x",
+    )
     grid = Space(spec).grid(10_000)
     # mode (2, implicit, first) x memory (2) x k_vec (3), HBM2 rows x 4 channel counts,
     # packed rows x 3 alphas
-    per_mode_memory = {("dense", "ddr4_2666_x2"): 3, ("dense", "hbm2_x1"): 12,
-                       ("packed", "ddr4_2666_x2"): 9, ("packed", "hbm2_x1"): 36}
+    per_mode_memory = {
+        ("dense", "ddr4_2666_x2"): 3,
+        ("dense", "hbm2_x1"): 12,
+        ("packed", "ddr4_2666_x2"): 9,
+        ("packed", "hbm2_x1"): 36,
+    }
     assert len(grid) == sum(per_mode_memory.values())
     counts = grid.groupby(["mode", "memory"]).size().to_dict()
     assert counts == per_mode_memory
@@ -146,8 +181,9 @@ def test_grid_respects_conditionals_and_config_choices():
 
 
 def test_grid_limit_suggests_search():
-    spec = parse_spec(spec_with(space__clock_mhz={"type": "float", "low": 100, "high": 500,
-                                                  "step": 0.5}), "x")
+    spec = parse_spec(
+        spec_with(space__clock_mhz={"type": "float", "low": 100, "high": 500, "step": 0.5}), "x"
+    )
     with pytest.raises(UsageError, match="more than 1,000 designs.*dla-explorer search"):
         Space(spec).grid(1_000)
 
@@ -162,6 +198,6 @@ def test_trial_params_round_trip_through_the_table():
 
 def test_modes_are_the_packing_modes():
     from dla_explorer import packing
-    from dla_explorer.spec import Mode
+    from dla_explorer.dse.spec import Mode
 
     assert typing.get_args(Mode) == packing.MODES

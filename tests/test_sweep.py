@@ -7,10 +7,12 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from dla_explorer import evaluation, hw, simulator
-from dla_explorer.errors import UsageError
-from dla_explorer.spec import METRICS, load_spec
-from dla_explorer.sweep import run_sweep
+from dla_explorer.core.errors import UsageError
+from dla_explorer.dse import evaluation
+from dla_explorer.dse.spec import METRICS, load_spec
+from dla_explorer.dse.sweep import run_sweep
+from dla_explorer.sim import config as hw
+from dla_explorer.sim import simulator
 
 from . import test_search
 from .test_search import write_spec
@@ -21,8 +23,7 @@ SPACE = {
     "memory": ["ddr4_2666_x2", "hbm2_x1"],
     "k_vec": {"type": "pow2", "low": 16, "high": 64},
     "clock_mhz": {"type": "float", "low": 300, "high": 400, "step": 50},
-    "mem_channels": {"type": "int", "low": 16, "high": 32, "step": 16,
-                     "when": {"mem_kind": "hbm2"}},
+    "mem_channels": {"type": "int", "low": 16, "high": 32, "step": 16, "when": {"mem_kind": "hbm2"}},
 }
 GRID = 3 * 3 + 3 * 3 * 2  # DDR4: k_vec x clock; HBM2: also two channel counts
 
@@ -33,8 +34,7 @@ def _cache(tmp_path_factory, monkeypatch):
 
 
 def sweep_spec(tmp_path, model, **changes):
-    return load_spec(write_spec(tmp_path, model, space=SPACE, modes=["dense", "packed"],
-                                **changes))
+    return load_spec(write_spec(tmp_path, model, space=SPACE, modes=["dense", "packed"], **changes))
 
 
 def test_sweep_evaluates_the_grid_once(tmp_path, tiny_checkpoint):
@@ -43,10 +43,10 @@ def test_sweep_evaluates_the_grid_once(tmp_path, tiny_checkpoint):
     table = report.table
     assert report.total == len(table) == 2 * GRID and report.evaluated == 2 * GRID
     assert table["point"].tolist() == list(range(2 * GRID))
-    assert not table.duplicated(subset=["mode", "memory", "k_vec", "clock_mhz",
-                                        "mem_channels"]).any()
-    assert set(METRICS) | {"feasible", "violation", "c_device", "c_max_power_w", "model",
-                           "mode"} <= set(table.columns)
+    assert not table.duplicated(subset=["mode", "memory", "k_vec", "clock_mhz", "mem_channels"]).any()
+    assert set(METRICS) | {"feasible", "violation", "c_device", "c_max_power_w", "model", "mode"} <= set(
+        table.columns
+    )
     with sqlite3.connect(tmp_path / "results" / "results.db") as connection:
         stored = pd.read_sql("SELECT * FROM sweep", connection)
     assert len(stored) == len(table)
@@ -57,7 +57,8 @@ def test_sweep_rows_match_the_simulator(tmp_path, tiny_checkpoint):
     table = run_sweep(spec, "spec.yaml", progress=False).table
     row = table[(table["mode"] == "packed") & (table["memory"] == "hbm2_x1")].iloc[-1]
     arch = hw.load_architecture("dla_s10mx").model_copy(
-        update={"k_vec": int(row["k_vec"]), "clock_mhz": float(row["clock_mhz"])})
+        update={"k_vec": int(row["k_vec"]), "clock_mhz": float(row["clock_mhz"])}
+    )
     memory = hw.load_memory("hbm2_x1").model_copy(update={"channels": int(row["mem_channels"])})
     sparse = evaluation.load_model(spec.models[0])
     result = simulator.simulate(sparse, arch, memory, hw.load_device(spec.device), "packed")

@@ -6,9 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dla_explorer.errors import DlaError, UsageError
-from dla_explorer.systolic import SystolicConfig, read_scalesim_cfg, run, systolic_cycles
-from dla_explorer.workload import Layer, Workload, extract, read_scalesim_csv
+from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.sim.systolic import (
+    SystolicConfig,
+    read_scalesim_cfg,
+    run,
+    systolic_cycles,
+)
+from dla_explorer.workload import (
+    Layer,
+    Workload,
+    extract,
+    read_scalesim_csv,
+)
 
 from .conftest import TINY_SHAPE
 
@@ -37,20 +47,22 @@ def test_matches_scalesim_on_every_layer(case):
     ref = pd.read_csv(DATA / report)
     assert list(ours["layer"]) == list(ref["layer"])
     rel = (ours["compute_cycles"] - ref["cycles"]).abs() / ref["cycles"]
-    print(f"{case}: max relative cycle error {rel.max():.2e}, max utilisation error "
-          f"{(ours['utilization'] - ref['utilization']).abs().max():.2e} points")
+    print(
+        f"{case}: max relative cycle error {rel.max():.2e}, max utilisation error "
+        f"{(ours['utilization'] - ref['utilization']).abs().max():.2e} points"
+    )
     off = ref.loc[rel > 0.01, "layer"].tolist()
     assert not off, f"{case}: cycles more than 1% off SCALE-Sim on {off}"
     # Stronger than the 1% acceptance bound: the formulas reproduce SCALE-Sim exactly.
     assert (ours["compute_cycles"] == ref["cycles"]).all()
     np.testing.assert_allclose(ours["utilization"], ref["utilization"], atol=UTIL_TOLERANCE)
     if "mapping_efficiency" in ref:
-        np.testing.assert_allclose(ours["mapping_efficiency"], ref["mapping_efficiency"],
-                                   atol=UTIL_TOLERANCE)
+        np.testing.assert_allclose(ours["mapping_efficiency"], ref["mapping_efficiency"], atol=UTIL_TOLERANCE)
 
 
-def conv(name: str, c: int, k: int, hw: int, rs: int = 1, stride: int = 1, n: int = 1,
-         groups: int = 1) -> Layer:
+def conv(
+    name: str, c: int, k: int, hw: int, rs: int = 1, stride: int = 1, n: int = 1, groups: int = 1
+) -> Layer:
     pq = (hw - rs) // stride + 1
     kind = "conv" if groups == 1 else "grouped"
     return Layer(name, kind, n, c, k, rs, rs, hw, hw, pq, pq, stride, 0, groups)
@@ -95,12 +107,15 @@ def test_grouped_layers_use_channels_per_group_and_batch_adds_pixels():
 def test_scalesim_output_size_rounds_up_like_scalesim(tmp_path):
     # 1x1 stride 2 on 56x56: SCALE-Sim counts ceil((56-1+2)/2) = 29 rows of outputs, PyTorch 28
     topology = tmp_path / "down.csv"
-    topology.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-                        "Channels, Num Filter, Strides,\ndown, 56, 56, 1, 1, 256, 128, 2,\n")
+    topology.write_text(
+        "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+        "Channels, Num Filter, Strides,\ndown, 56, 56, 1, 1, 256, 128, 2,\n"
+    )
     frame = run(topology, 32, 32, "os")
     assert frame["spatial_rows"].item() == 29 * 29
-    traced = systolic_cycles(Workload("w", (1, 256, 56, 56), (conv("down", 256, 128, 56, stride=2),)),
-                             32, 32, "os")
+    traced = systolic_cycles(
+        Workload("w", (1, 256, 56, 56), (conv("down", 256, 128, 56, stride=2),)), 32, 32, "os"
+    )
     assert traced["spatial_rows"].item() == 28 * 28
 
 
@@ -133,23 +148,29 @@ def write_cfg(tmp_path: Path, drop: str = "", replace: tuple[str, str] = ("", ""
     return path
 
 
-@pytest.mark.parametrize(("kwargs", "needle"), [
-    ({"rows": 0, "cols": 32, "dataflow": "os"}, "rows"),
-    ({"rows": 32, "cols": -1, "dataflow": "os"}, "cols"),
-    ({"rows": 32, "cols": 32, "dataflow": "xs"}, "dataflow"),
-    ({"rows": 32, "cols": 32}, "dataflow"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"rows": 0, "cols": 32, "dataflow": "os"}, "rows"),
+        ({"rows": 32, "cols": -1, "dataflow": "os"}, "cols"),
+        ({"rows": 32, "cols": 32, "dataflow": "xs"}, "dataflow"),
+        ({"rows": 32, "cols": 32}, "dataflow"),
+    ],
+)
 def test_bad_arguments(kwargs, needle):
     with pytest.raises(UsageError, match=needle):
         run(RESNET, **kwargs)
 
 
-@pytest.mark.parametrize(("drop", "replace", "needle"), [
-    ("ArrayWidth", ("", ""), "missing key 'ArrayWidth' in section \\[architecture_presets\\]"),
-    ("", ("ArrayHeight:    32", "ArrayHeight: many"), "key 'ArrayHeight' must be a whole number"),
-    ("", ("Dataflow : os", "Dataflow : rs"), "key 'Dataflow' must be one of os, ws, is"),
-    ("", ("[general]", ""), "not a valid SCALE-Sim config"),
-])
+@pytest.mark.parametrize(
+    ("drop", "replace", "needle"),
+    [
+        ("ArrayWidth", ("", ""), "missing key 'ArrayWidth' in section \\[architecture_presets\\]"),
+        ("", ("ArrayHeight:    32", "ArrayHeight: many"), "key 'ArrayHeight' must be a whole number"),
+        ("", ("Dataflow : os", "Dataflow : rs"), "key 'Dataflow' must be one of os, ws, is"),
+        ("", ("[general]", ""), "not a valid SCALE-Sim config"),
+    ],
+)
 def test_bad_config(tmp_path, drop, replace, needle):
     path = write_cfg(tmp_path, drop, replace)
     with pytest.raises(UsageError, match=needle) as err:

@@ -6,9 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from dla_explorer import models
-from dla_explorer.errors import DlaError, UsageError
-from dla_explorer.workload import Layer, extract, read_scalesim_csv, to_scalesim_csv
+from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.workload import (
+    Layer,
+    extract,
+    read_scalesim_csv,
+    to_scalesim_csv,
+)
+from dla_explorer.workload import zoo as models
 
 from .conftest import TINY_SHAPE
 
@@ -30,14 +35,24 @@ def test_user_model_with_grouped_and_depthwise_conv(tiny_net):
     h = frame.loc["head"]
     assert (h.C, h.K, h.macs) == (24, 10, 240)
     assert frame["weights"].sum() == sum(
-        m.weight.numel() for m in tiny_net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+        m.weight.numel() for m in tiny_net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+    )
 
 
 def test_macs_equal_a_direct_count_over_the_traced_layers(tiny_net):
     workload = extract(tiny_net, (2, 3, 16, 16))
     frame = workload.to_frame()
-    assert (frame["macs"] == frame["N"] * frame["K"] * frame["P"] * frame["Q"] *
-            frame["C"] // frame["groups"] * frame["R"] * frame["S"]).all()
+    assert (
+        frame["macs"]
+        == frame["N"]
+        * frame["K"]
+        * frame["P"]
+        * frame["Q"]
+        * frame["C"]
+        // frame["groups"]
+        * frame["R"]
+        * frame["S"]
+    ).all()
     assert frame["N"].iloc[0] == 2
 
 
@@ -87,23 +102,44 @@ def test_scalesim_export_keeps_output_size_and_macs(tmp_path, name):
     back = read_scalesim_csv(tmp_path / "mv2.csv")
     assert len(back) == len(workload)
     for ours, theirs in zip(workload, back, strict=True):
-        assert (ours.P, ours.Q, ours.K, ours.R, ours.S, ours.stride) == \
-            (theirs.P, theirs.Q, theirs.K, theirs.R, theirs.S, theirs.stride)
+        assert (ours.P, ours.Q, ours.K, ours.R, ours.S, ours.stride) == (
+            theirs.P,
+            theirs.Q,
+            theirs.K,
+            theirs.R,
+            theirs.S,
+            theirs.stride,
+        )
         assert ours.macs == theirs.macs  # grouped layers export C per group
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "empty topology"),
-    ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-     "Strides,\n", "header but no layers"),
-    ("Layer, H\nconv, 1\n", "header must start with"),
-    ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-     "Strides,\nc1, 8, 8, 3, 3, 4, 4,\n", "row 2 has 7 columns"),
-    ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-     "Strides,\nc1, 8, 8, 3, x, 4, 4, 1,\n", "whole numbers"),
-    ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
-     "Strides,\nc1, 2, 2, 3, 3, 4, 4, 1,\n", "filter larger than the input"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "empty topology"),
+        (
+            "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+            "Strides,\n",
+            "header but no layers",
+        ),
+        ("Layer, H\nconv, 1\n", "header must start with"),
+        (
+            "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+            "Strides,\nc1, 8, 8, 3, 3, 4, 4,\n",
+            "row 2 has 7 columns",
+        ),
+        (
+            "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+            "Strides,\nc1, 8, 8, 3, x, 4, 4, 1,\n",
+            "whole numbers",
+        ),
+        (
+            "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+            "Strides,\nc1, 2, 2, 3, 3, 4, 4, 1,\n",
+            "filter larger than the input",
+        ),
+    ],
+)
 def test_bad_topology_files(tmp_path, content, message):
     path = tmp_path / "topo.csv"
     path.write_text(content)

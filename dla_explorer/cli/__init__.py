@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import DlaError
-from . import dram, experiment, pack, prune, search, simulate, systolic, zoo
+from dla_explorer.cli import dram, experiment, pack, prune, search, simulate, systolic, zoo
+from dla_explorer.core.errors import DlaError
 
 COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, dram, experiment)
 
@@ -32,6 +32,7 @@ Step by step:
   dla-explorer sweep experiments/mobilenet_sweep.yaml  every design of a small space
   dla-explorer search experiments/resnet50_hbm2_search.yaml   an Optuna study (resumable)
   dla-explorer show results/resnet50_hbm2_search       best designs and the Pareto set
+  dla-explorer workload resnet50 --scalesim topology.csv   export a SCALE-Sim topology
   dla-explorer systolic topology.csv --rows 32 --cols 32 --dataflow ws   SCALE-Sim-style cycles
   dla-explorer dram trace.csv --memory dramsim3_hbm2_8gb_x128   cycle-level DRAM replay
 """
@@ -39,8 +40,8 @@ Step by step:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dla-explorer", description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="dla-explorer", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(subparsers)

@@ -1,13 +1,27 @@
-"""Helpers shared by the command modules: argument types and table output."""
+"""Helpers shared by the command modules: argument types, table output, progress.
+
+This module and the command modules import only the standard library and `dla_explorer.core` at
+the top: `dla-explorer --help` must not load torch, optuna, matplotlib or pandas (seconds of
+start-up). The stages are imported inside the command handlers.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from dla_explorer.core.units import GIGA, KILO, MEGA, MILLI, TERA
 
-from ..fileio import atomic_open
+if TYPE_CHECKING:
+    import pandas as pd
+
+# a progress line is refreshed this often while a step without its own bar runs
+TICK_S = 0.5
 
 
 def positive_int(text: str) -> int:
@@ -18,6 +32,23 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
+
+
+def _float_type(accept: Callable[[float], bool], rule: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"{text} must be a finite number {rule}")
+        return value
+
+    return parse
+
+
+positive_float = _float_type(lambda v: v > 0, "> 0")
+non_negative_float = _float_type(lambda v: v >= 0, ">= 0")
 
 
 def input_shape(text: str) -> tuple[int, ...]:
@@ -34,21 +65,90 @@ def formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
+def add_parser(subparsers: argparse._SubParsersAction, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand parser with the CLI's help formatter."""
+    return subparsers.add_parser(name, formatter_class=formatter, **kwargs)
+
+
 def print_table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> None:
-    with pd.option_context("display.max_rows", None, "display.max_columns", None,
-                           "display.width", 200):
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
         print(frame.to_string(index=False, float_format=float_format.format))
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    with atomic_open(path, "w") as handle:
-        frame.to_csv(handle, index=False)
+    from dla_explorer.core.fileio import write_csv_atomic
+
+    write_csv_atomic(frame, path)
     print(f"wrote {path}")
+
+
+#: resource counts are whole blocks; the simulator computes them as floats (vectorised)
+RESOURCE_COLUMNS = ("dsp", "m20k", "alm", "multipliers")
+
+
+def for_display(frame: pd.DataFrame, fractions: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The CLI's units in a table: utilisation-like `fractions` as percent (renamed NAME_pct, so
+    the unit is in the column name), latencies in ms (latency_s -> latency_ms) and resource counts
+    as whole numbers. Every command prints and writes its tables through this."""
+    out = frame.copy()
+    renames = {}
+    for column in fractions:
+        if column in out:
+            out[column] = out[column] * 100.0
+            renames[column] = f"{column.removesuffix('_pct')}_pct"
+    if "latency_s" in out:
+        out["latency_s"] = out["latency_s"] / MILLI
+        renames["latency_s"] = "latency_ms"
+    for column in RESOURCE_COLUMNS:
+        if column in out and out[column].notna().all():
+            out[column] = out[column].round().astype("int64")
+    return out.rename(columns=renames)
 
 
 def si(value: float, unit: str = "") -> str:
     """1.23e9 -> '1.23 G' (for summaries)."""
-    for threshold, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+    for threshold, prefix in ((TERA, "T"), (GIGA, "G"), (MEGA, "M"), (KILO, "k")):
         if abs(value) >= threshold:
             return f"{value / threshold:.2f} {prefix}{unit}"
     return f"{value:.3g} {unit}".rstrip()
+
+
+def require_extra(module: str, extra: str, needed_for: str) -> None:
+    """A one-line usage error, before any work, when an optional package is not installed.
+
+    Raises:
+        UsageError: `module` cannot be imported; the message names the extra that installs it.
+    """
+    import importlib.util
+
+    from dla_explorer.core.errors import UsageError
+
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(
+            f"{needed_for} needs the optional package '{module}': pip install 'dla-explorer[{extra}]'"
+        )
+
+
+@contextlib.contextmanager
+def working(description: str) -> Iterator[None]:
+    """A progress line with the elapsed time (on a terminal only) while a step that reports no
+    progress of its own runs: long silent waits look like hangs."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=description, total=None, bar_format="{desc}: {elapsed}", disable=None, leave=False)
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(TICK_S):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        bar.close()

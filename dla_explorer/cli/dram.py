@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sim.dram import load_dram, read_trace, simulate_trace
+    from dla_explorer.sim.dram import load_dram, read_trace, simulate_trace
 
     config = load_dram(args.memory)
     addresses, is_write, arrival = read_trace(args.trace)

@@ -3,50 +3,97 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
+from typing import TYPE_CHECKING
 
-from .. import experiment, report
-from ._common import formatter
+from dla_explorer.cli._common import add_parser, print_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dla_explorer.study.analysis import Results
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "run", help="run an experiment (e.g. the reference work's comparison)",
-        formatter_class=formatter,
+    p = add_parser(
+        subparsers,
+        "run",
+        help="run an experiment (e.g. the reference work's comparison)",
         description="Prune every model at every sparsity, simulate every design (DDR4 and HBM2) "
-                    "in every mode (dense, unpacked, packed), add the CPU and GPU baselines and "
-                    "run the design-space search; write CSV tables to the results folder. "
-                    "Running again resumes (pruned models are reused, the search continues).",
+        "in every mode (dense, unpacked, packed), add the CPU and GPU baselines and "
+        "run the design-space search; write CSV tables to the results folder. "
+        "Running again resumes (pruned models are reused, the search continues). "
+        "Ends with the headline figures per model (frames/s, frames/s/W, what packing and "
+        "HBM2 buy).",
         epilog="examples:\n  dla-explorer run experiments/paper.yaml        # default size\n"
-               "  dla-explorer run experiments/paper.yaml --full # the whole study\n"
-               "  dla-explorer report results/paper")
+        "  dla-explorer run experiments/paper.yaml --full # the whole study\n"
+        "  dla-explorer report results/paper",
+    )
     p.add_argument("spec", metavar="SPEC.yaml", help="experiment spec (experiments/paper.yaml)")
-    p.add_argument("--full", action="store_true",
-                   help="the full size (more search trials, more CPU timing repeats)")
+    p.add_argument(
+        "--full", action="store_true", help="the full size (more search trials, more CPU timing repeats)"
+    )
     p.add_argument("--out", metavar="DIR", help="results folder (default results/<name>)")
     p.add_argument("--no-search", action="store_true", help="skip the design-space search")
     p.add_argument("--report", action="store_true", help="write the report when done")
     p.set_defaults(handler=run)
 
-    p = subparsers.add_parser(
-        "report", help="write the HTML report and Markdown summary of a results folder",
-        formatter_class=formatter,
+    p = add_parser(
+        subparsers,
+        "report",
+        help="write the HTML report and Markdown summary of a results folder",
         description="Turn the tables of 'dla-explorer run' into report.html (self-contained, "
-                    "images embedded) and report.md (images in figures/) in the same folder.")
+        "images embedded) and report.md (images in figures/) in the same folder.",
+    )
     p.add_argument("results", metavar="RESULTS_DIR", help="folder written by 'dla-explorer run'")
     p.set_defaults(handler=run_report)
 
 
 def run(args: argparse.Namespace) -> int:
+    from dla_explorer.study import analysis, experiment
+
     spec = experiment.load_experiment(args.spec)
-    folder = experiment.run_experiment(spec, args.spec, args.out, full=args.full,
-                                       run_search=not args.no_search)
+    folder = experiment.run_experiment(
+        spec, args.spec, args.out, full=args.full, run_search=not args.no_search
+    )
     print(f"results in {folder}/")
+    print_headline(analysis.load(folder))
     if args.report:
         return run_report(argparse.Namespace(results=folder))
     return 0
 
 
+def headline(results: Results) -> pd.DataFrame:
+    """Per model at the headline sparsity: the packed design on HBM2 (frames/s, W, frames/s/W)
+    and what HBM2 (over the first DDR4 design) and packing (over unpacked) buy."""
+    import numpy as np
+
+    from dla_explorer.study import analysis
+
+    spec, frame = results.spec, results.comparison
+    curves = analysis.sparsity_curves(results)
+    at = np.isclose(frame["sparsity"], results.headline) & (frame["mode"] == "packed")
+    hbm2 = frame[at & (frame["design"] == spec["hbm2_design"])].set_index("model")
+    ratios = curves[np.isclose(curves["sparsity"], results.headline)].set_index("model")
+    table = hbm2[["fps", "power_w", "fps_per_w"]].join(ratios[["hbm2_over_ddr4", "packed_over_unpacked"]])
+    return table.rename(columns={"fps": "frames/s", "power_w": "W", "fps_per_w": "frames/s/W"}).reset_index()
+
+
+def print_headline(results: Results) -> None:
+    from dla_explorer.study import report
+
+    print(
+        f"headline: packed on {results.spec['hbm2_design']} at {results.headline:.0%} sparsity "
+        f"(x: HBM2 over {results.spec['ddr4_designs'][0]}, packed over unpacked)"
+    )
+    print_table(headline(results), "{:,.2f}")
+    for line in report.summary(results):
+        print(textwrap.fill(line, width=100, initial_indent="  ", subsequent_indent="    "))
+
+
 def run_report(args: argparse.Namespace) -> int:
+    from dla_explorer.study import report
+
     html_path, md_path = report.write_report(args.results)
     print(f"report: {html_path} (open it in a browser)\nsummary: {md_path}")
     return 0

@@ -4,57 +4,114 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .. import checkpoint
-from ..errors import UsageError
-from ..pruning import METHODS, Recipe, SparseModel, load_recipe, prune_recipe
-from ._common import formatter, input_shape, positive_int, print_table, si, write_csv
+from dla_explorer.cli._common import (
+    add_parser,
+    input_shape,
+    positive_int,
+    print_table,
+    si,
+    working,
+    write_csv,
+)
+from dla_explorer.core.errors import UsageError
+from dla_explorer.core.vocab import PRUNING_METHODS
 
-INSPECT_COLUMNS = ["name", "kind", "C", "K", "R", "S", "P", "Q", "groups", "weights", "sparsity",
-                   "act_density", "macs", "sparse_macs"]
+if TYPE_CHECKING:
+    from dla_explorer.sparsity.pruning import Recipe, SparseModel
+
+INSPECT_COLUMNS = [
+    "name",
+    "kind",
+    "C",
+    "K",
+    "R",
+    "S",
+    "P",
+    "Q",
+    "groups",
+    "weights",
+    "sparsity",
+    "act_density",
+    "macs",
+    "sparse_macs",
+]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "prune", help="prune a model and save the sparse checkpoint", formatter_class=formatter,
+    p = add_parser(
+        subparsers,
+        "prune",
+        help="prune a model and save the sparse checkpoint",
         description="Prune every conv and linear layer of a model, measure the input-activation "
-                    "density of each layer on a calibration batch, and save the result (.npz).\n\n"
-                    "Give either a recipe file (models/*.yaml) or --model with options.\n"
-                    f"Methods: {', '.join(METHODS)}.",
+        "density of each layer on a calibration batch, and save the result (.npz).\n\n"
+        "Give either a recipe file (models/*.yaml) or --model with options.\n"
+        f"Methods: {', '.join(PRUNING_METHODS)}.",
         epilog="examples:\n  dla-explorer prune models/resnet50_random90.yaml\n"
-               "  dla-explorer prune --model resnet50 --method random --sparsity 0.9 "
-               "--keep-dense conv1 fc -o models/r50.npz\n"
-               "  dla-explorer prune --model mobilenet_v2 --method nm --nm 2:4 -o models/mv2_24.npz")
+        "  dla-explorer prune --model resnet50 --method random --sparsity 0.9 "
+        "--keep-dense conv1 fc -o models/r50.npz\n"
+        "  dla-explorer prune --model mobilenet_v2 --method nm --nm 2:4 -o models/mv2_24.npz",
+    )
     p.add_argument("recipe", nargs="?", metavar="RECIPE.yaml", help="pruning recipe")
     p.add_argument("--model", help="zoo name or path/to/file.py:factory")
-    p.add_argument("--method", help=f"one of {', '.join(METHODS)} (default random)")
+    p.add_argument("--method", help=f"one of {', '.join(PRUNING_METHODS)} (default random)")
     p.add_argument("--sparsity", type=float, help="share of weights to prune, in [0, 1)")
     p.add_argument("--nm", metavar="N:M", help="pattern for --method nm (default 2:4)")
-    p.add_argument("--keep-dense", nargs="+", default=None, metavar="LAYER",
-                   help="layer names or glob patterns to leave unpruned (e.g. conv1 fc)")
+    p.add_argument(
+        "--keep-dense",
+        nargs="+",
+        default=None,
+        metavar="LAYER",
+        help="layer names or glob patterns to leave unpruned (e.g. conv1 fc)",
+    )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
-    p.add_argument("--input-shape", type=input_shape, metavar="N,C,H,W",
-                   help="input shape (default 1,3,224,224)")
-    p.add_argument("--calibration", metavar="SOURCE",
-                   help="'synthetic' (default), a .pt/.npy tensor or a folder of images")
-    p.add_argument("--calibration-size", type=positive_int, metavar="N",
-                   help="images in the calibration batch (default 8)")
+    p.add_argument(
+        "--input-shape", type=input_shape, metavar="N,C,H,W", help="input shape (default 1,3,224,224)"
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="SOURCE",
+        help="'synthetic' (default), a .pt/.npy tensor or a folder of images",
+    )
+    p.add_argument(
+        "--calibration-size",
+        type=positive_int,
+        metavar="N",
+        help="images in the calibration batch (default 8)",
+    )
     p.add_argument("-o", "--output", metavar="PATH", help="checkpoint to write (.npz)")
     p.set_defaults(handler=run_prune)
 
-    p = subparsers.add_parser(
-        "inspect", help="summarise a pruned checkpoint", formatter_class=formatter,
+    p = add_parser(
+        subparsers,
+        "inspect",
+        help="summarise a pruned checkpoint",
         description="Print the layers, sparsity and activation density of a checkpoint "
-                    "written by 'dla-explorer prune'.")
+        "written by 'dla-explorer prune'.",
+    )
     p.add_argument("file", metavar="FILE", help="checkpoint (.npz)")
     p.add_argument("--csv", metavar="PATH", help="also write the per-layer table as CSV")
     p.set_defaults(handler=run_inspect)
 
 
 def _recipe_from_args(args: argparse.Namespace) -> tuple[Recipe, str]:
-    options = {key: getattr(args, key) for key in ("model", "method", "sparsity", "nm", "seed",
-                                                   "input_shape", "calibration",
-                                                   "calibration_size", "output")}
+    from dla_explorer.sparsity.pruning import Recipe, load_recipe
+
+    options = {
+        key: getattr(args, key)
+        for key in (
+            "model",
+            "method",
+            "sparsity",
+            "nm",
+            "seed",
+            "input_shape",
+            "calibration",
+            "calibration_size",
+            "output",
+        )
+    }
     options = {k: v for k, v in options.items() if v is not None}
     if args.keep_dense:
         options["overrides"] = {pattern: 0.0 for pattern in args.keep_dense}
@@ -67,18 +124,23 @@ def _recipe_from_args(args: argparse.Namespace) -> tuple[Recipe, str]:
         default_output = None
     else:
         raise UsageError("give a recipe file or --model (see 'dla-explorer prune --help')")
-    from ..fileio import validate
+    from dla_explorer.core.fileio import validate
 
     recipe = validate(Recipe, {**base, **options}, source)
-    if recipe.output is None and default_output is None:
+    output = recipe.output or default_output
+    if output is None:
         raise UsageError("give -o/--output PATH for the checkpoint")
-    return recipe, recipe.output or default_output
+    return recipe, output
 
 
 def run_prune(args: argparse.Namespace) -> int:
     recipe, output = _recipe_from_args(args)
-    sparse = prune_recipe(recipe)
-    checkpoint.save(sparse, output)
+    with working(f"pruning {recipe.model} ({recipe.method}) and measuring activations"):
+        from dla_explorer.sparsity import checkpoint
+        from dla_explorer.sparsity.pruning import prune_recipe
+
+        sparse = prune_recipe(recipe)
+        checkpoint.save(sparse, output)
     print_summary(sparse, output)
     return 0
 
@@ -88,22 +150,31 @@ def print_summary(sparse: SparseModel, source: str) -> None:
     recipe = sparse.recipe
     overrides = ", ".join(f"{k}={v:g}" for k, v in recipe.get("overrides", {}).items()) or "none"
     pattern = f" {recipe['nm']}" if recipe.get("nm") else ""
-    print(f"{source}: {sparse.model}, {len(frame)} compute layers, input "
-          f"{list(sparse.workload.input_shape)}")
-    print(f"  pruning   {recipe.get('method')}{pattern}, target sparsity "
-          f"{recipe.get('sparsity', 0):.1%}, seed {recipe.get('seed')}, overrides: {overrides}")
-    print(f"  weights   {si(frame['weights'].sum())}, non-zero {si(frame['nnz'].sum())} "
-          f"(overall sparsity {sparse.sparsity:.2%})")
+    print(f"{source}: {sparse.model}, {len(frame)} compute layers, input {list(sparse.workload.input_shape)}")
+    print(
+        f"  pruning   {recipe.get('method')}{pattern}, target sparsity "
+        f"{recipe.get('sparsity', 0):.1%}, seed {recipe.get('seed')}, overrides: {overrides}"
+    )
+    print(
+        f"  weights   {si(frame['weights'].sum())}, non-zero {si(frame['nnz'].sum())} "
+        f"(overall sparsity {sparse.sparsity:.2%})"
+    )
     dense_macs, sparse_macs = frame["macs"].sum(), frame["sparse_macs"].sum()
-    print(f"  MACs      {si(dense_macs)} dense, {si(sparse_macs)} with non-zero weights "
-          f"({dense_macs / max(sparse_macs, 1):.2f}x fewer)")
+    print(
+        f"  MACs      {si(dense_macs)} dense, {si(sparse_macs)} with non-zero weights "
+        f"({dense_macs / max(sparse_macs, 1):.2f}x fewer)"
+    )
     weighted = (frame["act_density"] * frame["ifmap"]).sum() / frame["ifmap"].sum()
-    print(f"  activations: input density {weighted:.2f} (ifmap-weighted mean; "
-          f"calibration {recipe.get('calibration')}, {recipe.get('calibration_size')} images)")
+    print(
+        f"  activations: input density {weighted:.2f} (ifmap-weighted mean; "
+        f"calibration {recipe.get('calibration')}, {recipe.get('calibration_size')} images)"
+    )
     print(f"  sha256    {sparse.content_hash()[:16]}")
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from dla_explorer.sparsity import checkpoint
+
     sparse = checkpoint.load(args.file)
     frame = sparse.to_frame()
     print_table(frame[INSPECT_COLUMNS])
@@ -111,6 +182,3 @@ def run_inspect(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(frame, args.csv)
     return 0
-
-
-

@@ -3,124 +3,162 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from ..errors import DlaError
-from ..results import (
-    Loaded,
-    best_per_objective,
-    load_results,
-    pareto_front,
-    parse_objectives,
-    searched,
+from dla_explorer.cli._common import (
+    add_parser,
+    for_display,
+    positive_float,
+    positive_int,
+    print_table,
+    require_extra,
 )
-from ..space import KEY_COLUMNS
-from ..spec import load_spec
-from ._common import formatter, positive_int, print_table
+from dla_explorer.core.errors import DlaError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dla_explorer.dse.results import Loaded
 
 SPEC_HELP = "experiment spec (YAML, see docs/search.md)"
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value:g} must be > 0")
-    return value
+# shown beside the objectives (latency in ms, resource counts as whole numbers: see for_display)
+EXTRA_METRICS = ("fps", "power_w", "fps_per_w", "latency_s", "dsp")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "search", help="search a design space with Optuna (resumable, parallel)",
-        formatter_class=formatter,
+    p = add_parser(
+        subparsers,
+        "search",
+        help="search a design space with Optuna (resumable, parallel)",
         description="Run an Optuna study over the spec's design space: each trial simulates one\n"
-                    "design and reports the spec's objectives; constraints (device resources,\n"
-                    "power cap, minimum fps) mark designs infeasible without stopping the study.\n\n"
-                    "Running the same command again resumes the study: n_trials counts the total,\n"
-                    "so only the remainder runs; trials of a killed run are retried.\n"
-                    "Results: results/<name>/search.csv and results.db (table 'search').",
+        "design and reports the spec's objectives; constraints (device resources,\n"
+        "power cap, minimum fps) mark designs infeasible without stopping the study.\n\n"
+        "Running the same command again resumes the study: n_trials counts the total,\n"
+        "so only the remainder runs; trials of a killed run are retried.\n"
+        "Results: results/<name>/search.csv and results.db (table 'search').",
         epilog="examples:\n"
-               "  dla-explorer search experiments/resnet50_hbm2_search.yaml\n"
-               "  dla-explorer search SPEC.yaml --workers 2 --storage results/x/journal.log\n"
-               "  dla-explorer search SPEC.yaml --storage postgresql://user:pw@db-host/optuna\n"
-               "  dla-explorer search SPEC.yaml --n-trials 1000 --timeout 600\n"
-               "storage: an Optuna URL (sqlite:///f.db, postgresql://..., mysql+pymysql://...) "
-               "or a journal\nfile path; default sqlite:///results/<name>/study.db. Several "
-               "machines share a study\nwhen pointed at one PostgreSQL or MySQL URL.")
+        "  dla-explorer search experiments/resnet50_hbm2_search.yaml\n"
+        "  dla-explorer search SPEC.yaml --workers 2 --storage results/x/journal.log\n"
+        "  dla-explorer search SPEC.yaml --storage postgresql://user:pw@db-host/optuna\n"
+        "  dla-explorer search SPEC.yaml --n-trials 1000 --timeout 600\n"
+        "storage: an Optuna URL (sqlite:///f.db, postgresql://..., mysql+pymysql://...) "
+        "or a journal\nfile path; default sqlite:///results/<name>/study.db. Several "
+        "machines share a study\nwhen pointed at one PostgreSQL or MySQL URL.",
+    )
     p.add_argument("spec", metavar="SPEC.yaml", help=SPEC_HELP)
-    p.add_argument("--storage", metavar="URL", help="Optuna storage URL or journal file path "
-                   "(overrides the spec's 'storage')")
-    p.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                   help="worker processes on this machine (default 1)")
-    p.add_argument("--n-trials", type=positive_int, metavar="N",
-                   help="total trials of the study (overrides the spec's n_trials)")
-    p.add_argument("--timeout", type=_positive_float, metavar="S",
-                   help="stop starting trials after S seconds (this run)")
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna storage URL or journal file path (overrides the spec's 'storage')",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes on this machine (default 1)",
+    )
+    p.add_argument(
+        "--n-trials",
+        type=positive_int,
+        metavar="N",
+        help="total trials of the study (overrides the spec's n_trials)",
+    )
+    p.add_argument(
+        "--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds (this run)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_search_command)
 
-    p = subparsers.add_parser(
-        "sweep", help="evaluate every design of a (small) space", formatter_class=formatter,
+    p = add_parser(
+        subparsers,
+        "sweep",
+        help="evaluate every design of a (small) space",
         description="Evaluate the full grid of the spec's space (conditionals respected) in\n"
-                    "batches, appending to results/<name>/sweep.csv as it goes; running it again\n"
-                    "skips the designs already there. Grids larger than the spec's max_grid\n"
-                    "(default 1,000,000) are refused: use 'search'.",
+        "batches, appending to results/<name>/sweep.csv as it goes; running it again\n"
+        "skips the designs already there. Grids larger than the spec's max_grid\n"
+        "(default 1,000,000) are refused: use 'search'.",
         epilog="examples:\n  dla-explorer sweep experiments/mobilenet_sweep.yaml\n"
-               "  dla-explorer show results/mobilenet_sweep")
+        "  dla-explorer show results/mobilenet_sweep",
+    )
     p.add_argument("spec", metavar="SPEC.yaml", help=SPEC_HELP)
-    p.add_argument("--batch-size", type=positive_int, metavar="N",
-                   help="designs per simulator call (default: the spec's sweep_batch, 1000)")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help="designs per simulator call (default: the spec's sweep_batch, 1000)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_sweep_command)
 
-    p = subparsers.add_parser(
-        "show", help="best designs and the Pareto set of a sweep or search",
-        formatter_class=formatter,
+    p = add_parser(
+        subparsers,
+        "show",
+        help="best designs and the Pareto set of a sweep or search",
         description="Print the best feasible design for each objective and the Pareto set\n"
-                    "(feasible designs no other design beats on every objective).",
+        "(feasible designs no other design beats on every objective). Latency is shown\n"
+        "in ms (latency_ms), utilisation in percent, resource counts as whole numbers.",
         epilog="examples:\n  dla-explorer show results/mobilenet_sweep\n"
-               "  dla-explorer show results/resnet50_hbm2_search/search.csv\n"
-               "  dla-explorer show postgresql://user:pw@db-host/optuna --study resnet50_search\n"
-               "  dla-explorer show sweep.csv --objectives fps:max,power_w:min --csv front.csv")
-    p.add_argument("target", metavar="RESULTS",
-                   help="results folder, results CSV or results.db, or an Optuna storage")
+        "  dla-explorer show results/resnet50_hbm2_search/search.csv\n"
+        "  dla-explorer show postgresql://user:pw@db-host/optuna --study resnet50_search\n"
+        "  dla-explorer show sweep.csv --objectives fps:max,power_w:min --csv front.csv",
+    )
+    p.add_argument(
+        "target", metavar="RESULTS", help="results folder, results CSV or results.db, or an Optuna storage"
+    )
     p.add_argument("--study", metavar="NAME", help="study name, when a storage holds several")
-    p.add_argument("--objectives", metavar="M:DIR,...",
-                   help="objectives to rank by (default: the spec's), e.g. fps:max,power_w:min")
+    p.add_argument(
+        "--objectives",
+        metavar="M:DIR,...",
+        help="objectives to rank by (default: the spec's), e.g. fps:max,power_w:min",
+    )
     p.add_argument("--all", action="store_true", help="include infeasible designs")
-    p.add_argument("--top", type=positive_int, default=20, metavar="N",
-                   help="Pareto rows to print (default 20)")
+    p.add_argument(
+        "--top", type=positive_int, default=20, metavar="N", help="Pareto rows to print (default 20)"
+    )
     p.add_argument("--csv", metavar="PATH", help="also write the Pareto set as CSV")
     p.set_defaults(handler=run_show_command)
 
 
 def run_search_command(args: argparse.Namespace) -> int:
-    from ..search import SearchOptions, run_search
+    from dla_explorer.dse.search import SearchOptions, run_search
+    from dla_explorer.dse.spec import load_spec
 
     spec = load_spec(args.spec)
-    report = run_search(spec, args.spec, SearchOptions(
-        storage=args.storage, workers=args.workers, n_trials=args.n_trials,
-        timeout=args.timeout, progress=not args.no_progress))
+    if spec.sampler.name == "cmaes":  # Optuna would fail every trial instead, one by one
+        require_extra("cmaes", "cmaes", f"{args.spec}: sampler 'cmaes'")
+    report = run_search(
+        spec,
+        args.spec,
+        SearchOptions(
+            storage=args.storage,
+            workers=args.workers,
+            n_trials=args.n_trials,
+            timeout=args.timeout,
+            progress=not args.no_progress,
+        ),
+    )
     c = report.counts
-    print(f"{report.study}: {report.ran} trials in {report.seconds:.1f} s; study has "
-          f"{c['COMPLETE']} complete ({report.feasible} feasible), {c['FAIL']} failed, "
-          f"{c['RUNNING'] + c['WAITING']} unfinished; storage {report.storage}")
+    print(
+        f"{report.study}: {report.ran} trials in {report.seconds:.1f} s; study has "
+        f"{c['COMPLETE']} complete ({report.feasible} feasible), {c['FAIL']} failed, "
+        f"{c['RUNNING'] + c['WAITING']} unfinished; storage {report.storage}"
+    )
     print(f"wrote {report.table}")
     return 0
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
-    from ..sweep import run_sweep
+    from dla_explorer.dse.spec import load_spec
+    from dla_explorer.dse.sweep import run_sweep
 
     spec = load_spec(args.spec)
-    report = run_sweep(spec, args.spec, batch_size=args.batch_size,
-                       progress=not args.no_progress)
-    print(f"{spec.name}: {report.evaluated} designs evaluated in {report.seconds:.1f} s "
-          f"({report.skipped} already done); {report.total} in the grid, "
-          f"{report.feasible} feasible")
+    report = run_sweep(spec, args.spec, batch_size=args.batch_size, progress=not args.no_progress)
+    print(
+        f"{spec.name}: {report.evaluated} designs evaluated in {report.seconds:.1f} s "
+        f"({report.skipped} already done); {report.total} in the grid, "
+        f"{report.feasible} feasible"
+    )
     print(f"wrote {report.path}")
     return 0
 
@@ -128,33 +166,41 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 def run_show_command(args: argparse.Namespace) -> int:
     if args.study and "://" not in args.target and not args.target.endswith((".log", ".db")):
         raise DlaError("--study applies to a study storage (a URL or journal file)")
+    from dla_explorer.dse.results import parse_objectives
+
     loaded = _load(args)
     objectives = parse_objectives(args.objectives) if args.objectives else loaded.objectives
     if not objectives:
-        raise DlaError(f"{args.target}: no spec found to take objectives from; give "
-                       "--objectives fps:max,power_w:min")
+        raise DlaError(
+            f"{args.target}: no spec found to take objectives from; give --objectives fps:max,power_w:min"
+        )
     for kind, table in loaded.tables.items():
         show_table(f"{loaded.source} ({kind})", table, objectives, loaded.params, args)
     return 0
 
 
 def _load(args: argparse.Namespace) -> Loaded:
+    from dla_explorer.dse.results import Loaded, load_results, searched
+
     if args.study:
-        from ..search import load_study_table
+        from dla_explorer.dse.search import load_study_table
 
         table, spec = load_study_table(args.target, args.study)
-        return Loaded(args.target, {"search": table}, list(spec.objectives),
-                      searched(spec.space))
+        return Loaded(args.target, {"search": table}, list(spec.objectives), searched(spec.space))
     return load_results(args.target)
 
 
-def show_table(title: str, table: pd.DataFrame, objectives: list, params: list[str],
-               args: argparse.Namespace) -> None:
+def show_table(
+    title: str, table: pd.DataFrame, objectives: list, params: list[str], args: argparse.Namespace
+) -> None:
+    from dla_explorer.dse.results import best_per_objective, pareto_front
+    from dla_explorer.dse.space import KEY_COLUMNS
+
     done = table[table["state"] == "COMPLETE"] if "state" in table else table
     feasible = int(done["feasible"].astype(bool).sum()) if "feasible" in done else len(done)
     print(f"{title}: {len(table)} designs, {len(done)} evaluated, {feasible} feasible")
     metrics = [o.metric for o in objectives]
-    extra = [m for m in ("fps", "power_w", "fps_per_w", "latency_s", "dsp") if m not in metrics]
+    extra = [m for m in EXTRA_METRICS if m not in metrics]
     # the searched parameters that vary (every design column when there is no spec)
     varying = [c for c in (params or KEY_COLUMNS) if c in done and done[c].nunique() > 1]
     ident = [c for c in ("trial", "point") if c in table]
@@ -164,12 +210,16 @@ def show_table(title: str, table: pd.DataFrame, objectives: list, params: list[s
         print("  no feasible design" + ("" if args.all else " (--all shows infeasible ones)"))
         return
     print("best per objective:")
-    print_table(best[["objective", *columns]], "{:.4g}")
+    print_table(_display(best[["objective", *columns]]), "{:.4g}")
     front = pareto_front(table, objectives, feasible_only=not args.all)
     shown = f", first {args.top}" if len(front) > args.top else ""
     print(f"Pareto set: {len(front)} designs{shown}")
-    print_table(front[columns].head(args.top), "{:.4g}")
+    print_table(_display(front[columns].head(args.top)), "{:.4g}")
     if args.csv:
-        from ._common import write_csv
+        from dla_explorer.cli._common import write_csv
 
-        write_csv(front, args.csv)
+        write_csv(_display(front), args.csv)
+
+
+def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    return for_display(frame, ("utilization", "memory_bound_share"))

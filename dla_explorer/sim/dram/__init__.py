@@ -6,11 +6,11 @@ and the level-1 efficiency table per traffic class.
     result.bandwidth_gbps, result.efficiency, result.avg_read_latency_ns, result.pj_per_bit
 """
 
-from .config import DramConfig, load_dram
-from .efficiency import TRAFFIC_CLASSES, efficiency_table
-from .model import MODEL_VERSION, DramResult, decode
-from .model import run as simulate_trace
-from .trace import read_trace
+from dla_explorer.sim.dram.config import DramConfig, load_dram
+from dla_explorer.sim.dram.efficiency import TRAFFIC_CLASSES, efficiency_table
+from dla_explorer.sim.dram.model import MODEL_VERSION, DramResult, decode
+from dla_explorer.sim.dram.model import run as simulate_trace
+from dla_explorer.sim.dram.trace import read_trace
 
 __all__ = [
     "MODEL_VERSION",

@@ -17,8 +17,8 @@ from typing import Literal
 import pydantic
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt
 
-from ...errors import UsageError
-from ...fileio import load_yaml_model
+from dla_explorer.core.errors import UsageError
+from dla_explorer.core.fileio import load_yaml_model
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "hw_configs" / "dram"
 FIELD_NAMES = ("ch", "ra", "bg", "ba", "ro", "co")

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._packcache import default_cache_dir
-from ...errors import UsageError
-from ...fileio import write_text_atomic
+from dla_explorer.packing.cache import default_cache_dir
+from dla_explorer.core.errors import UsageError
+from dla_explorer.core.fileio import write_text_atomic
 from . import patterns as pt
-from .config import DramConfig, load_dram
-from .model import MODEL_VERSION, run
+from dla_explorer.sim.dram.config import DramConfig, load_dram
+from dla_explorer.sim.dram.model import MODEL_VERSION, run
 
 TABLE_VERSION = 1  # bump when the traffic classes change
 SUBFOLDER = "dram"

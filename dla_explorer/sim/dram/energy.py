@@ -13,7 +13,7 @@ core) is not included, as in DRAMPower's core figures.
 
 from __future__ import annotations
 
-from .config import DramConfig
+from dla_explorer.sim.dram.config import DramConfig
 
 
 def energy_pj(

@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 
-from ...errors import UsageError
+from dla_explorer.core.errors import UsageError
 from . import controller as k
-from .config import DramConfig, load_dram
-from .energy import energy_pj
+from dla_explorer.sim.dram.config import DramConfig, load_dram
+from dla_explorer.sim.dram.energy import energy_pj
 
 MODEL_VERSION = 1  # bump whenever the controller's timing behaviour changes (cache key)
 

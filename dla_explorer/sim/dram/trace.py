@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import DlaError
+from dla_explorer.core.errors import DlaError
 
 
 def read_trace(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -1,0 +1,124 @@
+"""Evaluate design tables of a spec: the simulator's figures plus the spec's constraints.
+
+Shared by sweeps (thousands of rows per call) and searches (one row per trial). Every constraint
+is a column `c_<name>` in Optuna's convention (<= 0 is satisfied), relative to its bound so the
+values of different constraints are comparable; `feasible` is all of them satisfied and
+`violation` names the ones that are not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from dla_explorer.dse.space import DESIGN_COLUMNS, Space
+from dla_explorer.dse.spec import ModelEntry, Spec
+from dla_explorer.packing import default_cache_dir
+from dla_explorer.sim import config as hw
+from dla_explorer.sim.resources import device_excess, relative_excess, violation_text
+from dla_explorer.sparsity import checkpoint
+from dla_explorer.sparsity.pruning import (
+    Recipe,
+    SparseModel,
+    load_recipe,
+    prune_recipe,
+)
+
+
+def load_model(entry: ModelEntry) -> SparseModel:
+    """A spec's model: its checkpoint, or its recipe pruned once and cached (by the recipe) in
+    the packing cache's folder ($DLA_EXPLORER_CACHE/models)."""
+    if entry.checkpoint is not None:
+        return checkpoint.load(entry.checkpoint)
+    recipe = entry.recipe if isinstance(entry.recipe, Recipe) else load_recipe(entry.recipe)
+    key = hashlib.sha256(
+        json.dumps(recipe.model_dump(mode="json", exclude={"output"}), sort_keys=True).encode()
+    ).hexdigest()[:20]
+    path = default_cache_dir() / "models" / f"{key}.npz"
+    if path.is_file():
+        return checkpoint.load(path)
+    sparse = prune_recipe(recipe)
+    checkpoint.save(sparse, path)
+    return sparse
+
+
+class Evaluator:
+    """Simulates design tables (rows of `Space.designs`) for every model of a spec."""
+
+    def __init__(self, spec: Spec, space: Space | None = None) -> None:
+        self.spec = spec
+        self.space = space or Space(spec)
+        self.device = hw.load_device(spec.device)
+        self._models: dict[str, SparseModel] = {}
+
+    def model(self, label: str) -> SparseModel:
+        if label not in self._models:
+            entry = next(m for m in self.spec.models if m.label == label)
+            self._models[label] = load_model(entry)
+        return self._models[label]
+
+    def load_models(self) -> None:
+        """Load (or prune) every model now, e.g. before forking workers that share them."""
+        for entry in self.spec.models:
+            self.model(entry.label)
+
+    def evaluate(self, designs: pd.DataFrame) -> pd.DataFrame:
+        """The designs with the simulator's network figures and the constraint columns."""
+        labels = designs["model"].unique()
+        groups = [(labels[0], designs)] if len(labels) == 1 else designs.groupby("model", sort=False)
+        parts = [self._simulate(label, rows) for label, rows in groups]
+        figures = parts[0] if len(parts) == 1 else pd.concat(parts).loc[designs.index]
+        return add_constraints(pd.concat([designs, figures], axis=1), self.spec, self.device)
+
+    def _simulate(self, label: str, designs: pd.DataFrame) -> pd.DataFrame:
+        """simulator.simulate_batch's network figures for one model's designs (its packed layer
+        tables stay in memory between calls, so a search pays for each packing once)."""
+        from dla_explorer.sim.simulator import simulate_batch  # imports packing only when evaluating
+
+        out = simulate_batch(self.model(label), designs[list(DESIGN_COLUMNS)], self.device, self.spec.batch)
+        out.index = designs.index
+        return out.drop(columns=list(DESIGN_COLUMNS))
+
+    @cached_property
+    def constraint_names(self) -> list[str]:
+        return constraint_columns(self.spec)
+
+
+def constraint_columns(spec: Spec) -> list[str]:
+    """The constraint columns of a spec's results (Optuna constraint names without `c_`)."""
+    names = ["c_device"] if spec.constraints.device else []
+    names += [f"c_max_{m}" for m in spec.constraints.max]
+    names += [f"c_min_{m}" for m in spec.constraints.min]
+    return names
+
+
+def add_constraints(table: pd.DataFrame, spec: Spec, device: hw.Device) -> pd.DataFrame:
+    """Append the c_* columns, `feasible` and `violation` (these two replace the simulator's
+    resource-only ones). The device limits form one constraint, `c_device`, the largest relative
+    excess (one value per trial keeps Optuna's storage writes few); `violation` names each."""
+    checks: dict[str, np.ndarray] = {}
+    columns: dict[str, np.ndarray] = {}
+    if spec.constraints.device:
+        used = {k: table[k].to_numpy() for k in ("dsp", "m20k", "alm")}
+        device_checks = device_excess(
+            device,
+            used,
+            {k: table[k].to_numpy() for k in ("clock_mhz", "mem_kind", "mem_channels", "mem_data_rate_mtps")},
+        )
+        checks.update(device_checks)
+        columns["c_device"] = np.max(np.stack(list(device_checks.values())), axis=0)
+    for metric, bound in spec.constraints.max.items():
+        columns[f"c_max_{metric}"] = checks[f"{metric} > {bound:g}"] = relative_excess(table[metric], bound)
+    for metric, bound in spec.constraints.min.items():
+        columns[f"c_min_{metric}"] = checks[f"{metric} < {bound:g}"] = -relative_excess(table[metric], bound)
+    out = table.drop(columns=["feasible", "violation"], errors="ignore")
+    text = violation_text(checks) if checks else np.full(len(table), "", dtype=object)
+    feasible = (
+        np.all([v <= 0 for v in columns.values()], axis=0) if columns else np.ones(len(table), dtype=bool)
+    )
+    extra = pd.DataFrame({**columns, "feasible": feasible, "violation": text}, index=table.index)
+    return pd.concat([out, extra], axis=1)

@@ -1,0 +1,224 @@
+"""Optuna storages for searches, and the lock that keeps a study's trial count exact.
+
+A storage is given as an Optuna URL (sqlite:///f.db, postgresql://..., mysql+pymysql://...) or
+as a path to a journal file (several processes on one machine). RDB storages get a heartbeat, so
+a trial whose worker died is marked failed after the grace period and retried.
+
+Several workers (processes, machines) share one budget of n_trials. Each asks for a trial only
+while holding a study-wide lock and after counting the trials already claimed, so the total is
+exact: a file lock (fcntl) for SQLite and journal files, an advisory lock for PostgreSQL,
+GET_LOCK for MySQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import socket
+import time
+import warnings
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import sqlalchemy
+
+from dla_explorer.core.errors import DlaError
+from dla_explorer.dse.spec import Heartbeat
+
+SCHEMA_ATTEMPTS = 5
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages)."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def normalise_url(url: str) -> str:
+    """postgresql:// uses psycopg2 by default in SQLAlchemy; use psycopg 3 when only it is
+    installed (the driver this project installs)."""
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_url(target: str) -> bool:
+    return "://" in target
+
+
+@dataclass
+class OpenedStorage:
+    storage: optuna.storages.BaseStorage
+    lock: contextlib.AbstractContextManager
+    url: str
+
+
+def open_storage(target: str, heartbeat: Heartbeat, study_name: str) -> OpenedStorage:
+    """An Optuna storage with its budget lock; an unreachable URL is a one-line DlaError."""
+    if not is_url(target):
+        path = Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        backend = optuna.storages.journal.JournalFileBackend(str(path))
+        return OpenedStorage(
+            optuna.storages.JournalStorage(backend), FileLock(Path(f"{path}.budget.lock")), target
+        )
+    url = normalise_url(target)
+    kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        database = url.split(":///", 1)[-1]
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # several local processes share the file: wait for the write lock rather than fail
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
+    else:
+        kwargs["engine_kwargs"] = {"pool_pre_ping": True}
+        if url.startswith("postgres"):  # an unreachable host fails in seconds, not minutes
+            kwargs["engine_kwargs"]["connect_args"] = {"connect_timeout": 10}
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=heartbeat.interval,
+                    grace_period=heartbeat.grace_period,
+                    heartbeat_stale_trial_callback=retry_callback(heartbeat),
+                    **kwargs,
+                )
+            break
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+            # workers starting together on a new database race to create Optuna's tables;
+            # the losers see them appear mid-way and simply connect again
+            racing = any(w in str(exc).lower() for w in ("already exists", "duplicate", "locked", "unique"))
+            if not racing or attempt == SCHEMA_ATTEMPTS - 1:
+                raise DlaError(f"storage '{redact(target)}': cannot open it: {_first_line(exc)}") from None
+            time.sleep(0.2 * (attempt + 1))
+    if url.startswith("sqlite"):
+        sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
+        storage.engine.dispose()  # reconnect with the pragmas
+    return OpenedStorage(storage, _rdb_lock(url, study_name, storage), target)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """Write-ahead logging: a commit is one append, not a rewrite with two fsyncs (several times
+    faster per trial); committed trials still survive a killed process."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def retry_callback(heartbeat: Heartbeat) -> optuna.storages.RetryHeartbeatStaleTrialCallback:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=heartbeat.max_retry)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _rdb_lock(
+    url: str, study_name: str, storage: optuna.storages.RDBStorage
+) -> contextlib.AbstractContextManager:
+    if url.startswith("sqlite"):
+        database = url.split(":///", 1)[-1]
+        if database and database != ":memory:":
+            return FileLock(Path(f"{database}.budget.lock"))
+        return contextlib.nullcontext()
+    key = zlib.crc32(f"dla-explorer:{study_name}".encode())
+    if url.startswith("postgres"):
+        return SqlLock(storage.engine, "SELECT pg_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)", key)
+    if url.startswith("mysql"):
+        return SqlLock(
+            storage.engine, "SELECT GET_LOCK(:k, -1)", "SELECT RELEASE_LOCK(:k)", f"dla-explorer:{key}"
+        )
+    return contextlib.nullcontext()
+
+
+class FileLock:
+    """An exclusive fcntl lock on a file (released by the kernel if the process dies)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = None
+
+    def __enter__(self) -> FileLock:
+        self._handle = open(self.path, "a")  # noqa: SIM115 - held until __exit__
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+
+
+class SqlLock:
+    """A database session lock (held by one connection; released if the worker dies)."""
+
+    def __init__(self, engine: sqlalchemy.Engine, acquire: str, release: str, key: Any) -> None:
+        self.engine, self.key = engine, key
+        self.acquire, self.release = sqlalchemy.text(acquire), sqlalchemy.text(release)
+        self._connection: sqlalchemy.Connection | None = None
+
+    def __enter__(self) -> SqlLock:
+        self._connection = self.engine.connect()
+        self._connection.execute(self.acquire, {"k": self.key})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._connection is not None
+        try:
+            self._connection.execute(self.release, {"k": self.key})
+            self._connection.commit()
+        finally:
+            self._connection.close()
+
+
+# -- which process runs a trial ------------------------------------------------------------------
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def worker_id() -> str:
+    """host:pid:start of this process, recorded on each trial it runs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid()) or ''}"
+
+
+def is_dead_local(worker: str | None) -> bool:
+    """True only when `worker` ran on this machine and that process no longer exists."""
+    if not worker or worker.count(":") < 2:
+        return False
+    host, pid, start = worker.rsplit(":", 2)
+    if host != socket.gethostname() or not pid.isdigit() or not start:
+        return False
+    return _start_time(int(pid)) != start
+
+
+@contextlib.contextmanager
+def quiet_optuna() -> Iterator[None]:
+    """Optuna warnings that are expected here: experimental features (heartbeat with ask/tell,
+    multivariate TPE) and the deprecated option search.TPE_DEFAULTS passes on purpose."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message=".*Heartbeat.*")
+        warnings.filterwarnings("ignore", message=".*consider_endpoints.*")  # see TPE_DEFAULTS
+        # a re-queued trial may carry the constraints its killed worker had already set
+        warnings.filterwarnings("ignore", message=".*constraint value is ignored.*")
+        yield

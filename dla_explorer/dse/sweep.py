@@ -1,0 +1,94 @@
+"""Grid sweeps: every design of a spec's space, simulated in batches.
+
+Rows are appended to results/<name>/sweep.csv batch by batch, so an interrupted sweep keeps what
+it finished; run again, it skips the grid points already in the file (the grid order is fixed by
+the spec, whose hash the results folder records). The SQLite copy (results.db, table `sweep`) is
+written when the sweep completes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from dla_explorer.dse.evaluation import Evaluator
+from dla_explorer.dse.results import (
+    append_csv,
+    prepare_dir,
+    read_csv_complete,
+    write_sqlite,
+)
+from dla_explorer.dse.space import Space
+from dla_explorer.dse.spec import Spec
+
+# rows that share a packing are evaluated together, so each batch packs few geometries
+PACKING_ORDER = ["model", "mode", "k_vec", "alpha", "gamma"]
+
+
+@dataclass
+class SweepReport:
+    path: Path
+    total: int
+    evaluated: int
+    skipped: int
+    feasible: int
+    seconds: float
+    table: pd.DataFrame
+
+
+def run_sweep(spec: Spec, source: str, batch_size: int | None = None, progress: bool = True) -> SweepReport:
+    """Evaluate the spec's grid (resuming a partial sweep) and return the whole table."""
+    start = time.monotonic()
+    folder = prepare_dir(spec, source)
+    space = Space(spec)
+    grid = space.grid(spec.max_grid)
+    path = folder / "sweep.csv"
+    done = read_csv_complete(path)
+    finished = np.zeros(len(grid), dtype=bool)
+    if done is not None:
+        finished[done["point"].to_numpy()] = True
+    todo = grid[~finished].sort_values(PACKING_ORDER, kind="stable")
+    evaluator = Evaluator(spec, space)
+    size = batch_size or spec.sweep_batch
+    bar = tqdm(
+        total=len(grid),
+        initial=int(finished.sum()),
+        desc=spec.name,
+        unit="design",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    best: dict[str, float] = {}
+    try:
+        for first in range(0, len(todo), size):
+            table = evaluator.evaluate(todo.iloc[first : first + size])
+            append_csv(table.reset_index(), path)
+            _update_best(best, table, spec)
+            bar.set_postfix_str(", ".join(f"{k} {v:.4g}" for k, v in best.items()), refresh=False)
+            bar.update(len(table))
+    finally:
+        bar.close()
+    full = read_csv_complete(path)
+    full = full.sort_values("point").reset_index(drop=True) if full is not None else pd.DataFrame()
+    write_sqlite(full, folder, "sweep")
+    feasible = int(full["feasible"].sum()) if "feasible" in full else 0
+    return SweepReport(
+        path, len(grid), len(todo), int(finished.sum()), feasible, time.monotonic() - start, full
+    )
+
+
+def _update_best(best: dict[str, float], table: pd.DataFrame, spec: Spec) -> None:
+    """The best feasible value of each objective so far (for the progress bar)."""
+    ok = table[table["feasible"]]
+    for o in spec.objectives if not ok.empty else ():
+        key = f"{o.direction[:3]} {o.metric}"
+        pick = max if o.direction == "maximize" else min
+        value = ok[o.metric].max() if o.direction == "maximize" else ok[o.metric].min()
+        best[key] = pick(best.get(key, value), value)

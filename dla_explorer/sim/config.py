@@ -1,0 +1,210 @@
+"""Hardware configuration: FPGA devices, DLA architectures, memory systems, CPU/GPU baselines.
+
+Each is a pydantic model loaded from YAML in `hw_configs/` (unknown keys, wrong types and values
+out of range are refused with the file, the key and the rule). The coefficients' sources are noted
+in the shipped YAML files and in docs/model.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import pydantic
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from dla_explorer.core.errors import UsageError
+from dla_explorer.core.fileio import load_yaml_model
+
+Precision = Literal["int8", "fp16"]
+PRECISION_BITS = {"int8": 8, "fp16": 16}
+CONFIG_ROOT = Path(__file__).resolve().parents[2] / "hw_configs"
+
+
+class _Config(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class Energy(_Config):
+    """Dynamic energy coefficients of the FPGA fabric (pJ)."""
+
+    mac_pj: dict[Precision, PositiveFloat] = Field(description="one multiply-accumulate on a DSP")
+    gated_mac_fraction: float = Field(
+        ge=0,
+        le=1,
+        description="share of a MAC's energy a clock-gated (zero-operand or idle) lane still burns",
+    )
+    m20k_pj_per_bit: PositiveFloat = Field(description="one bit read or written in an M20K block")
+    logic_pj_per_alm_cycle: float = Field(
+        0.0, ge=0, description="clocked logic and routing: energy per used ALM per clock cycle"
+    )
+
+
+class Device(_Config):
+    """An FPGA: resources, clock limit, static power, memory interfaces and energy coefficients."""
+
+    name: str
+    dsp_blocks: PositiveInt
+    m20k_blocks: PositiveInt
+    m20k_bits: PositiveInt = Field(20480, description="capacity of one M20K block")
+    m20k_max_width_bits: PositiveInt = Field(40, description="widest port of one M20K (512 x 40)")
+    alms: PositiveInt
+    max_clock_mhz: PositiveFloat
+    static_power_w: float = Field(ge=0)
+    board_power_w: float = Field(0.0, ge=0, description="card power beyond the FPGA (VRMs, fans)")
+    multipliers_per_dsp: dict[Precision, PositiveInt]
+    ddr4_max_channels: int = Field(ge=0)
+    ddr4_max_rate_mtps: float = Field(ge=0)
+    hbm2_pseudo_channels: int = Field(0, ge=0)
+    shell_alms: int = Field(ge=0, description="PCIe, memory controllers, DLA control and feeders")
+    alms_per_multiplier: float = Field(ge=0, description="accumulators, adder trees, pipeline")
+    alms_per_mux_bit: float = Field(ge=0, description="ALMs per bit of a 2:1 step of a wide mux")
+    energy: Energy
+
+
+class Architecture(_Config):
+    """A DLA-style array: k_vec PEs (filters in parallel), each a c_vec-wide dot product,
+    replicated for q_vec x lanes output pixels in parallel."""
+
+    name: str = "dla"
+    k_vec: PositiveInt = Field(description="PEs = filters computed in parallel")
+    c_vec: PositiveInt = Field(description="dot-product width = input values per PE per cycle")
+    q_vec: PositiveInt = Field(1, description="output pixels of a row computed in parallel")
+    lanes: PositiveInt = Field(1, description="output rows computed in parallel")
+    precision: Precision = "int8"
+    clock_mhz: PositiveFloat
+    stream_buffer_kb: PositiveFloat = Field(description="on-chip feature-map buffer")
+    filter_cache_kb: PositiveFloat = Field(description="weight cache of each PE")
+    alpha: PositiveInt = Field(
+        1, description="packing mux width: original columns per packed column (1 = no packing hardware)"
+    )
+    gamma: float = Field(1.75, ge=0, description="packing conflict budget, per row on average")
+    double_buffering: bool = Field(True, description="overlap DRAM transfers with compute")
+    compress_activations: bool = Field(True, description="zero-skipping format for spilled maps")
+    pe_chain_fill_cycles: int = Field(
+        -1,
+        ge=-1,
+        description="cycles to fill/drain the PE chain per pass; -1 means k_vec (one per PE in the chain)",
+    )
+
+    @property
+    def multipliers(self) -> int:
+        return self.k_vec * self.c_vec * self.q_vec * self.lanes
+
+    @property
+    def fill_cycles(self) -> int:
+        return self.k_vec if self.pe_chain_fill_cycles < 0 else self.pe_chain_fill_cycles
+
+    @property
+    def bits(self) -> int:
+        return PRECISION_BITS[self.precision]
+
+
+class Memory(_Config):
+    """An off-chip memory system: DDR4 channels or HBM2 pseudo-channels."""
+
+    name: str
+    kind: Literal["ddr4", "hbm2"]
+    channels: PositiveInt = Field(description="DDR4 channels or HBM2 pseudo-channels in use")
+    data_rate_mtps: PositiveFloat = Field(description="transfers per second per pin (MT/s)")
+    bus_width_bits: PositiveInt = Field(description="data width of one channel")
+    controller_efficiency: float = Field(gt=0, le=1, description="sustained / peak bandwidth")
+    access_latency_ns: float = Field(ge=0)
+    energy_pj_per_bit: PositiveFloat
+    interface_static_w_per_channel: float = Field(ge=0, description="PHY + controller power")
+
+    @property
+    def peak_gbps(self) -> float:
+        """Peak bandwidth in GB/s."""
+        return self.channels * self.data_rate_mtps * self.bus_width_bits / 8 / 1e3
+
+    @property
+    def effective_gbps(self) -> float:
+        return self.peak_gbps * self.controller_efficiency
+
+
+class Baseline(_Config):
+    """A CPU or GPU as a roofline point: peak compute, bandwidth and power."""
+
+    name: str
+    kind: Literal["cpu", "gpu"]
+    peak_tops: dict[str, PositiveFloat] = Field(description="peak tera-ops/s (2 per MAC) by precision")
+    bandwidth_gbps: PositiveFloat
+    tdp_w: PositiveFloat
+    compute_efficiency: float = Field(gt=0, le=1, description="achieved / peak on CNN layers")
+    bandwidth_efficiency: float = Field(gt=0, le=1)
+    power_fraction: float = Field(gt=0, le=1, description="average power / TDP when busy")
+    source: str = ""
+
+
+ARCH_FIELDS = tuple(n for n in Architecture.model_fields if n != "name")
+MEMORY_FIELDS = tuple(n for n in Memory.model_fields if n != "name")
+# one design point as a flat row: the mode, every Architecture field, every Memory field as mem_*
+DESIGN_COLUMNS = ("mode", *ARCH_FIELDS, *(f"mem_{n}" for n in MEMORY_FIELDS))
+
+
+def resolve(name_or_path: str | Path, folder: str) -> Path:
+    """A config path: an existing file, or a name in hw_configs/<folder>/ (with or without .yaml)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (CONFIG_ROOT / folder / f"{name_or_path}.yaml", CONFIG_ROOT / folder / path.name):
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in (CONFIG_ROOT / folder).glob("*.yaml"))
+    raise UsageError(
+        f"{folder} config '{name_or_path}' not found (a YAML path, or one of: {', '.join(known)})"
+    )
+
+
+def load_device(name_or_path: str | Path) -> Device:
+    return load_yaml_model(Device, resolve(name_or_path, "devices"))
+
+
+def load_architecture(name_or_path: str | Path) -> Architecture:
+    return load_yaml_model(Architecture, resolve(name_or_path, "arch"))
+
+
+def load_memory(name_or_path: str | Path) -> Memory:
+    return load_yaml_model(Memory, resolve(name_or_path, "memory"))
+
+
+def load_baseline(name_or_path: str | Path) -> Baseline:
+    return load_yaml_model(Baseline, resolve(name_or_path, "baselines"))
+
+
+def compatibility_errors(arch: Architecture, memory: Memory, device: Device) -> list[str]:
+    """Reasons the three cannot work together (empty when they can); resources are separate."""
+    errors = []
+    if arch.precision not in device.multipliers_per_dsp:
+        supported = ", ".join(device.multipliers_per_dsp)
+        errors.append(
+            f"key 'precision': {device.name} has no {arch.precision} multipliers (supported: {supported})"
+        )
+    if arch.clock_mhz > device.max_clock_mhz:
+        errors.append(
+            f"key 'clock_mhz': {arch.clock_mhz:g} MHz is above {device.name}'s "
+            f"maximum of {device.max_clock_mhz:g} MHz"
+        )
+    if memory.kind == "hbm2" and memory.channels > device.hbm2_pseudo_channels:
+        errors.append(
+            f"key 'channels': {memory.channels} HBM2 pseudo-channels, {device.name} "
+            f"has {device.hbm2_pseudo_channels}"
+        )
+    if memory.kind == "ddr4" and memory.channels > device.ddr4_max_channels:
+        errors.append(
+            f"key 'channels': {memory.channels} DDR4 channels, {device.name} "
+            f"supports {device.ddr4_max_channels}"
+        )
+    if memory.kind == "ddr4" and memory.data_rate_mtps > device.ddr4_max_rate_mtps:
+        errors.append(
+            f"key 'data_rate_mtps': DDR4-{memory.data_rate_mtps:g} is above "
+            f"{device.name}'s DDR4-{device.ddr4_max_rate_mtps:g}"
+        )
+    return errors
+
+
+def check_compatible(arch: Architecture, memory: Memory, device: Device) -> None:
+    errors = compatibility_errors(arch, memory, device)
+    if errors:
+        raise UsageError(f"{arch.name} + {memory.name} on {device.name}: {errors[0]}")

@@ -1,0 +1,422 @@
+"""Pruner: sparse weights for a torch CNN, plus the measured activation density of every layer.
+
+`prune(model, method, sparsity)` zeroes weights of every Conv2d and Linear layer:
+
+- ``random``: a uniformly random subset per layer (the reference work's setting);
+- ``magnitude``: the smallest-magnitude weights of each layer;
+- ``magnitude_global``: the smallest-magnitude weights over all prunable layers together;
+- ``nm``: N:M structured, at most N non-zeros in every group of M consecutive weights along the
+  reduction axis (input channel fastest, then kernel column, then row), e.g. 2:4.
+
+Per-layer overrides (glob pattern -> sparsity, 0 keeps the layer dense) keep e.g. the first conv and
+the classifier dense. The pruned model then runs on a calibration batch with forward hooks that
+count the non-zero inputs of each layer: the activation density that packed inputs depend on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pydantic
+import torch
+from torch import nn
+
+from dla_explorer.core.errors import UsageError
+from dla_explorer.core.fileio import load_yaml_model
+from dla_explorer.workload import Workload, extract, module_of, zoo
+
+METHODS = ("random", "magnitude", "magnitude_global", "nm")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
+# torchvision's ImageNet normalisation, used for calibration images read from a folder
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class SparseModel:
+    """Per-layer pruned weights (layer.weight_shape, float32, pruned entries are 0) and masks.
+
+    `act_density[name]` is the measured fraction of non-zero values in the layer's input;
+    `recipe` records how the model was made (method, sparsity, seed, overrides, calibration).
+    """
+
+    model: str
+    workload: Workload
+    weights: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray]
+    act_density: dict[str, float]
+    recipe: dict = field(default_factory=dict)
+    _hash: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def sparsity(self) -> float:
+        """Share of pruned weights over all compute layers."""
+        total = sum(m.size for m in self.masks.values())
+        return 1.0 - sum(int(m.sum()) for m in self.masks.values()) / total
+
+    def layer_sparsity(self, name: str) -> float:
+        mask = self.masks[name]
+        return 1.0 - float(mask.sum()) / mask.size
+
+    def to_frame(self) -> pd.DataFrame:
+        """The workload table plus nnz, sparsity, act_density and the MACs left after pruning."""
+        frame = self.workload.to_frame()
+        frame["nnz"] = [int(self.masks[n].sum()) for n in frame["name"]]
+        frame["sparsity"] = 1.0 - frame["nnz"] / frame["weights"]
+        frame["act_density"] = [self.act_density[n] for n in frame["name"]]
+        frame["sparse_macs"] = (frame["macs"] * frame["nnz"] / frame["weights"]).round().astype(int)
+        return frame
+
+    def content_hash(self) -> str:
+        """A digest of the masks and weights: the key under which later stages cache results."""
+        if self._hash is None:
+            digest = hashlib.sha256()
+            for layer in self.workload:
+                mask = self.masks[layer.name]
+                digest.update(layer.name.encode())
+                digest.update(np.asarray(mask.shape, dtype=np.int64).tobytes())
+                digest.update(np.packbits(mask).tobytes())
+                digest.update(np.ascontiguousarray(self.weights[layer.name], np.float32).tobytes())
+            self._hash = digest.hexdigest()
+        return self._hash
+
+
+def parse_nm(text: str | tuple[int, int]) -> tuple[int, int]:
+    """'2:4' -> (2, 4), checking 1 <= N <= M."""
+    if isinstance(text, str):
+        try:
+            n, m = (int(v) for v in text.split(":"))
+        except ValueError:
+            raise UsageError(f"N:M pattern '{text}' must look like 2:4") from None
+    else:
+        n, m = text
+    if not 1 <= n <= m:
+        raise UsageError(f"N:M pattern {n}:{m}: N must be between 1 and M")
+    return n, m
+
+
+def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str]:
+    """A module and its name, from a module, a zoo name or 'path/to/file.py:factory'. Models
+    built here are initialised from `seed`, so the same recipe gives the same weights."""
+    if isinstance(model, nn.Module):
+        return model, type(model).__name__
+    if ":" in model and model.split(":")[0].endswith(".py"):
+        import importlib.util
+
+        path, factory = model.rsplit(":", 1)
+        if not Path(path).is_file():
+            raise UsageError(f"model file '{path}' not found")
+        spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, factory, None)):
+            raise UsageError(f"model file '{path}' has no function '{factory}'")
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return getattr(module, factory)().eval(), Path(path).stem
+    return zoo.get(model, seed), model
+
+
+def layer_targets(
+    workload: Workload, sparsity: float, overrides: Mapping[str, float] | None
+) -> dict[str, float]:
+    """Target sparsity per layer: the global value, or the last override pattern that matches."""
+    overrides = dict(overrides or {})
+    for pattern, value in overrides.items():
+        _check_sparsity(value, f"override '{pattern}'")
+        if not any(fnmatch.fnmatchcase(layer.name, pattern) for layer in workload):
+            examples = ", ".join(layer.name for layer in workload.layers[:3])
+            raise UsageError(
+                f"override '{pattern}' matches no layer (layers are named like "
+                f"{examples}, ...; '*' and '?' are wildcards)"
+            )
+    targets = {}
+    for layer in workload:
+        targets[layer.name] = sparsity
+        for pattern, value in overrides.items():
+            if fnmatch.fnmatchcase(layer.name, pattern):
+                targets[layer.name] = value
+    return targets
+
+
+def _check_sparsity(value: float, what: str) -> None:
+    if not 0.0 <= value < 1.0:
+        raise UsageError(f"{what}: sparsity {value} must be in [0, 1)")
+
+
+def _keep_count(size: int, sparsity: float) -> int:
+    return size - int(round(sparsity * size))
+
+
+def _random_mask(shape: tuple[int, ...], sparsity: float, rng: np.random.Generator) -> np.ndarray:
+    size = int(np.prod(shape))
+    mask = np.zeros(size, dtype=bool)
+    mask[rng.permutation(size)[: _keep_count(size, sparsity)]] = True
+    return mask.reshape(shape)
+
+
+def _magnitude_mask(weight: np.ndarray, sparsity: float) -> np.ndarray:
+    keep = _keep_count(weight.size, sparsity)
+    mask = np.zeros(weight.size, dtype=bool)
+    if keep:
+        mask[np.argpartition(-np.abs(weight).ravel(), keep - 1)[:keep]] = True
+    return mask.reshape(weight.shape)
+
+
+def _reduction_major(weight: np.ndarray) -> np.ndarray:
+    """(K, C/g, R, S) -> (K, R*S*C/g) with the input channel fastest; linear stays (K, C)."""
+    if weight.ndim == 4:
+        return weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)
+    return weight
+
+
+def _from_reduction_major(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if len(shape) == 4:
+        k, c, r, s = shape
+        return flat.reshape(k, r, s, c).transpose(0, 3, 1, 2)
+    return flat
+
+
+def _nm_mask(weight: np.ndarray, n: int, m: int) -> np.ndarray:
+    """Keep the N largest of every M consecutive weights along the reduction axis."""
+    flat = np.abs(_reduction_major(weight))
+    k, length = flat.shape
+    groups = -(-length // m)
+    padded = np.full((k, groups * m), -1.0, dtype=np.float32)  # padding is never kept first
+    padded[:, :length] = flat
+    order = np.argsort(-padded.reshape(k, groups, m), axis=2, kind="stable")
+    keep = np.zeros((k, groups, m), dtype=bool)
+    np.put_along_axis(keep, order[:, :, :n], True, axis=2)
+    keep = keep.reshape(k, groups * m)[:, :length]
+    return np.ascontiguousarray(_from_reduction_major(keep, weight.shape))
+
+
+def _global_magnitude_masks(weights: dict[str, np.ndarray], sparsity: float) -> dict[str, np.ndarray]:
+    """One magnitude threshold over all given layers together, so per-layer sparsity varies."""
+    flat = np.concatenate([np.abs(w).ravel() for w in weights.values()])
+    pooled = _magnitude_mask(flat, sparsity)
+    masks, offset = {}, 0
+    for name, weight in weights.items():
+        masks[name] = pooled[offset : offset + weight.size].reshape(weight.shape)
+        offset += weight.size
+    return masks
+
+
+def _masks(
+    weights: dict[str, np.ndarray],
+    targets: dict[str, float],
+    method: str,
+    nm: tuple[int, int] | None,
+    rng: np.random.Generator,
+    overridden: set[str],
+) -> dict[str, np.ndarray]:
+    masks = {}
+    for name, weight in weights.items():
+        if targets[name] == 0.0:
+            masks[name] = np.ones(weight.shape, dtype=bool)
+        elif method == "random":
+            masks[name] = _random_mask(weight.shape, targets[name], rng)
+        elif method == "nm":
+            masks[name] = _nm_mask(weight, *nm)
+        elif method == "magnitude" or name in overridden:
+            masks[name] = _magnitude_mask(weight, targets[name])
+    if method == "magnitude_global":
+        pooled = {n: w for n, w in weights.items() if n not in overridden}
+        masks.update(_global_magnitude_masks(pooled, targets[next(iter(pooled))]) if pooled else {})
+    return masks
+
+
+def _compute_modules(model: nn.Module, workload: Workload) -> dict[str, nn.Module]:
+    return {layer.name: module_of(model, layer.name) for layer in workload}
+
+
+def calibration_batch(
+    source: torch.Tensor | str | Path | None, input_shape: tuple[int, ...], batch: int = 8, seed: int = 0
+) -> torch.Tensor:
+    """The inputs on which activation density is measured.
+
+    None or 'synthetic': `batch` standard-normal images (seeded). A tensor is used as is. A path
+    to a .pt/.npy file loads a tensor; a folder loads up to `batch` images, resized to the input
+    size and normalised like ImageNet.
+    """
+    shape = (batch, *input_shape[1:])
+    if source is None or (isinstance(source, str) and source == "synthetic"):
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randn(shape, generator=generator)
+    if isinstance(source, torch.Tensor):
+        return source.float()
+    path = Path(source)
+    if path.is_dir():
+        return _load_images(path, shape)
+    if not path.is_file():
+        raise UsageError(
+            f"calibration data '{path}' not found (give 'synthetic', a .pt or .npy "
+            "tensor, or a folder of images)"
+        )
+    if path.suffix == ".npy":
+        return torch.from_numpy(np.load(path)).float()
+    if path.suffix == ".pt":
+        return torch.load(path, weights_only=True).float()
+    raise UsageError(f"calibration file '{path}': use a .pt or .npy tensor or a folder of images")
+
+
+def _load_images(folder: Path, shape: tuple[int, ...]) -> torch.Tensor:
+    from PIL import Image
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[: shape[0]]
+    if not files:
+        raise UsageError(f"calibration folder '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    height, width = shape[2], shape[3]
+    arrays = [
+        np.asarray(Image.open(f).convert("RGB").resize((width, height)), dtype=np.float32) for f in files
+    ]
+    images = torch.from_numpy(np.stack(arrays) / 255.0).permute(0, 3, 1, 2)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (images - mean) / std
+
+
+def measure_activation_density(
+    model: nn.Module, workload: Workload, inputs: torch.Tensor
+) -> dict[str, float]:
+    """Fraction of non-zero input values of every compute layer over a batch (forward hooks)."""
+    counts: dict[str, list[int]] = {layer.name: [0, 0] for layer in workload}
+    calls: dict[str, int] = {}
+    handles = []
+    for name, module in _compute_modules(model, workload).items():
+        base = name.split("#")[0]
+        if base != name:
+            continue  # one hook per module; repeated calls are numbered below
+
+        def record(module, args, output, base=base):
+            calls[base] = calls.get(base, 0) + 1
+            key = base if calls[base] == 1 else f"{base}#{calls[base]}"
+            if key in counts:
+                counts[key][0] += int(torch.count_nonzero(args[0]))
+                counts[key][1] += args[0].numel()
+
+        handles.append(module.register_forward_hook(record))
+    try:
+        with torch.no_grad():
+            model(inputs)
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(
+            f"calibration inputs of shape {list(inputs.shape)} do not fit the model: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: nz / total if total else 1.0 for name, (nz, total) in counts.items()}
+
+
+def prune(
+    model: nn.Module | str,
+    method: str = "random",
+    sparsity: float = 0.0,
+    *,
+    nm: str | tuple[int, int] | None = None,
+    overrides: Mapping[str, float] | None = None,
+    seed: int = 0,
+    input_shape: tuple[int, ...] = zoo.DEFAULT_INPUT_SHAPE,
+    calibration: torch.Tensor | str | Path | None = None,
+    calibration_size: int = 8,
+    keep_first_last_dense: bool = False,
+    name: str | None = None,
+) -> SparseModel:
+    """Prune every Conv2d/Linear of `model` (a module, a zoo name or 'file.py:factory').
+
+    The module itself is not modified. With `method='nm'`, `nm` gives the pattern ('2:4') and
+    `sparsity` is ignored (it is 1 - N/M); overrides can only keep layers dense (value 0).
+    `keep_first_last_dense` adds overrides for the first and the last compute layer (the usual
+    practice: the first conv and the classifier are small and sensitive).
+    """
+    if method not in METHODS:
+        raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
+    module, default_name = resolve_model(model, seed)
+    name = name or default_name
+    nm_pattern = parse_nm(nm if nm is not None else "2:4") if method == "nm" else None
+    if method == "nm":
+        sparsity = 1.0 - nm_pattern[0] / nm_pattern[1]
+    _check_sparsity(sparsity, "pruning")
+    workload = extract(module, input_shape, name=name)
+    if keep_first_last_dense:
+        ends = {workload.layers[0].name: 0.0, workload.layers[-1].name: 0.0}
+        overrides = {**ends, **(overrides or {})}
+    targets = layer_targets(workload, sparsity, overrides)
+    if method == "nm" and any(v not in (0.0, sparsity) for v in targets.values()):
+        raise UsageError("with method 'nm', per-layer overrides can only keep a layer dense (0)")
+
+    overridden = {
+        layer.name for layer in workload if any(fnmatch.fnmatchcase(layer.name, p) for p in (overrides or {}))
+    }
+    modules = _compute_modules(module, workload)
+    weights = {n: m.weight.detach().cpu().numpy().astype(np.float32) for n, m in modules.items()}
+    masks = _masks(weights, targets, method, nm_pattern, np.random.default_rng(seed), overridden)
+    pruned = {n: np.where(masks[n], w, np.float32(0)) for n, w in weights.items()}
+
+    inputs = calibration_batch(calibration, input_shape, calibration_size, seed)
+    originals = {n: m.weight.data.clone() for n, m in modules.items()}
+    try:
+        for n, m in modules.items():
+            m.weight.data = torch.from_numpy(pruned[n]).to(m.weight.dtype)
+        density = measure_activation_density(module, workload, inputs)
+    finally:
+        for n, m in modules.items():
+            m.weight.data = originals[n]
+
+    source = "tensor" if isinstance(calibration, torch.Tensor) else str(calibration or "synthetic")
+    recipe = {
+        "method": method,
+        "sparsity": sparsity,
+        "seed": seed,
+        "nm": f"{nm_pattern[0]}:{nm_pattern[1]}" if nm_pattern else None,
+        "overrides": dict(overrides or {}),
+        "calibration": source,
+        "calibration_size": int(inputs.shape[0]),
+    }
+    return SparseModel(name, workload, pruned, masks, density, recipe)
+
+
+class Recipe(pydantic.BaseModel):
+    """A pruning recipe, as written in `models/*.yaml`."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    model: str = pydantic.Field(description="zoo name or 'path/to/file.py:factory'")
+    method: Literal["random", "magnitude", "magnitude_global", "nm"] = "random"
+    sparsity: float = pydantic.Field(0.0, ge=0.0, lt=1.0)
+    nm: str | None = pydantic.Field(None, description="N:M pattern for method nm, e.g. '2:4'")
+    seed: int = 0
+    overrides: dict[str, float] = pydantic.Field(default_factory=dict)
+    keep_first_last_dense: bool = False
+    input_shape: tuple[int, int, int, int] = zoo.DEFAULT_INPUT_SHAPE
+    calibration: str = "synthetic"
+    calibration_size: int = pydantic.Field(8, ge=1)
+    output: str | None = pydantic.Field(None, description="checkpoint path (.npz)")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    return load_yaml_model(Recipe, path)
+
+
+def prune_recipe(recipe: Recipe) -> SparseModel:
+    return prune(
+        recipe.model,
+        recipe.method,
+        recipe.sparsity,
+        nm=recipe.nm,
+        overrides=recipe.overrides,
+        seed=recipe.seed,
+        input_shape=recipe.input_shape,
+        calibration=recipe.calibration,
+        calibration_size=recipe.calibration_size,
+        keep_first_last_dense=recipe.keep_first_last_dense,
+    )

@@ -1,0 +1,1 @@
+"""Stage 6, studies: the reference comparison end to end, its analysis, figures and report."""

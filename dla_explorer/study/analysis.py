@@ -1,0 +1,190 @@
+"""Derived tables from an experiment's results folder: speedups beside the reference work's
+figures, the search's best designs. Used by the report and the notebooks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dla_explorer.core.errors import DlaError
+from dla_explorer.dse.results import pareto_mask
+from dla_explorer.study.experiment import RECORD
+
+# A simulated ratio this far from the paper's is explained in docs/validation.md.
+EXPLAIN_BEYOND = 0.30
+
+
+@dataclass
+class Results:
+    """The tables `run_experiment` wrote, read back."""
+
+    folder: Path
+    record: dict
+    comparison: pd.DataFrame
+    layers: pd.DataFrame
+    packing: pd.DataFrame
+    packing_totals: pd.DataFrame
+    baselines: pd.DataFrame
+    buffer_sweep: pd.DataFrame
+    search: pd.DataFrame | None
+
+    @property
+    def spec(self) -> dict:
+        return self.record["spec"]
+
+    @property
+    def headline(self) -> float:
+        return self.spec["headline_sparsity"]
+
+
+def load(folder: str | Path) -> Results:
+    folder = Path(folder)
+    if not (folder / RECORD).is_file():
+        raise DlaError(
+            f"{folder}: no {RECORD}: not a results folder of 'dla-explorer run' (run the experiment first)"
+        )
+    record = json.loads((folder / RECORD).read_text())
+    tables = {}
+    for name in ("comparison", "layers", "packing", "packing_totals", "baselines", "buffer_sweep"):
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            raise DlaError(f"{folder}: {path.name} is missing (an interrupted run? run it again)")
+        tables[name] = pd.read_csv(path)
+    search = None
+    if record.get("search") and Path(record["search"]["table"]).is_file():
+        search = pd.read_csv(record["search"]["table"])
+    return Results(folder, record, search=search, **tables)
+
+
+def _fps(
+    frame: pd.DataFrame, model: str, sparsity: float, design: str, mode: str, column: str = "fps"
+) -> float:
+    rows = frame[
+        (frame.model == model)
+        & np.isclose(frame.sparsity, sparsity)
+        & (frame.design == design)
+        & (frame["mode"] == mode)
+    ]
+    return float(rows[column].iloc[0])
+
+
+def _baseline(results: Results, model: str, name: str, column: str = "fps") -> float:
+    rows = results.baselines[(results.baselines.model == model) & (results.baselines.baseline == name)]
+    return float(rows[column].iloc[0]) if len(rows) else float("nan")
+
+
+def best_search_design(results: Results) -> pd.Series | None:
+    """The fastest feasible design the search found."""
+    if results.search is None or "fps" not in results.search:
+        return None
+    feasible = results.search[results.search["feasible"].fillna(False).astype(bool)]
+    return None if feasible.empty else feasible.loc[feasible["fps"].idxmax()]
+
+
+def search_pareto(results: Results) -> pd.DataFrame:
+    """The feasible search trials on the fps / power Pareto front, by power."""
+    table = results.search
+    if table is None or "fps" not in table:
+        return pd.DataFrame()
+    feasible = table[table["feasible"].fillna(False).astype(bool)].dropna(subset=["fps", "power_w"])
+    mask = pareto_mask(feasible[["fps", "power_w"]].to_numpy(), [True, False])
+    return feasible[mask].sort_values("power_w")
+
+
+def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
+    """The comparison table: our ratio beside the paper's, one row per comparison and model."""
+    spec, comparison = results.spec, results.comparison
+    sparsity = results.headline if sparsity is None else sparsity
+    hbm2, paper = spec["hbm2_design"], spec["paper"]
+    rows = []
+
+    def add(what: str, model: str, ours: float, reference: float | None, detail: str) -> None:
+        off = abs(ours / reference - 1) if reference else float("nan")
+        rows.append(
+            {
+                "comparison": what,
+                "model": model,
+                "simulated": ours,
+                "paper": reference,
+                "ours_over_paper": ours / reference if reference else float("nan"),
+                "explained_in_validation": bool(reference) and off > EXPLAIN_BEYOND,
+                "detail": detail,
+            }
+        )
+
+    for model in spec["models"]:
+        packed = _fps(comparison, model, sparsity, hbm2, "packed")
+        packed_eff = _fps(comparison, model, sparsity, hbm2, "packed", "fps_per_w")
+        add(
+            "packed vs unpacked (HBM2)",
+            model,
+            packed / _fps(comparison, model, sparsity, hbm2, "unpacked"),
+            None,
+            f"{packed:,.0f} frames/s packed on HBM2",
+        )
+        for ddr4 in spec["ddr4_designs"]:
+            memory = spec["designs"][ddr4]["memory"]
+            add(
+                f"HBM2 vs DDR4 ({memory}), packed",
+                model,
+                packed / _fps(comparison, model, sparsity, ddr4, "packed"),
+                paper["hbm2_over_ddr4"].get(model),
+                f"same array; {hbm2} vs {ddr4}",
+            )
+        cpu = spec["cpu_baseline"]
+        add(
+            f"vs server CPU ({cpu} roofline)",
+            model,
+            packed / _baseline(results, model, cpu),
+            paper["over_cpu"].get(model),
+            "CPU runs the dense model",
+        )
+        measured = _baseline(results, model, "this machine (pruned)")
+        if not np.isnan(measured):
+            add(
+                "vs this machine's CPU (torch, pruned model)", model, packed / measured, None, "measured here"
+            )
+        gpu = spec["gpu_baseline"]
+        add(
+            f"speed vs {gpu}",
+            model,
+            packed / _baseline(results, model, gpu),
+            paper["v100_speed"].get(model),
+            "GPU runs the dense model",
+        )
+        add(
+            f"power efficiency vs {gpu}",
+            model,
+            packed_eff / _baseline(results, model, gpu, "fps_per_w"),
+            paper["v100_power_efficiency"].get(model),
+            "frames/s/W; GPU at TDP x power fraction",
+        )
+    best = best_search_design(results)
+    if best is not None and "resnet50" in spec["models"]:
+        ddr4 = spec["ddr4_designs"][0]
+        add(
+            f"HBM2 DSE best vs DDR4 ({spec['designs'][ddr4]['memory']}), packed",
+            "resnet50",
+            float(best["fps"]) / _fps(comparison, "resnet50", sparsity, ddr4, "packed"),
+            paper["hbm2_over_ddr4"].get("resnet50"),
+            "the search's fastest feasible design",
+        )
+    return pd.DataFrame(rows)
+
+
+def sparsity_curves(results: Results) -> pd.DataFrame:
+    """Per model and sparsity: packed/unpacked on HBM2 and HBM2/DDR4 (packed) speedups."""
+    spec, frame = results.spec, results.comparison
+    hbm2, ddr4 = spec["hbm2_design"], spec["ddr4_designs"][0]
+    pivot = frame.pivot_table(index=["model", "sparsity"], columns=["design", "mode"], values="fps")
+    return pd.DataFrame(
+        {
+            "packed_over_unpacked": pivot[(hbm2, "packed")] / pivot[(hbm2, "unpacked")],
+            "hbm2_over_ddr4": pivot[(hbm2, "packed")] / pivot[(ddr4, "packed")],
+            "hbm2_over_ddr4_unpacked": pivot[(hbm2, "unpacked")] / pivot[(ddr4, "unpacked")],
+        }
+    ).reset_index()

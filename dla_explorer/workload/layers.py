@@ -1,0 +1,283 @@
+"""Workload: the ordered table of compute layers (conv, depthwise/grouped conv, linear) of a network.
+
+A layer is one frozen dataclass; a Workload is a tuple of them with a pandas view. Layers are found
+by running the model once with forward hooks, so any `nn.Module` works, including users' own, and
+the order is the execution order. SCALE-Sim topology CSVs can be read and written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+
+from dla_explorer.core.errors import UsageError
+
+LAYER_KINDS = ("conv", "depthwise", "grouped", "linear")
+ROOT_NAME = "model"  # the layer name of a model that is itself one Conv2d or Linear
+
+
+def module_of(model: nn.Module, layer_name: str) -> nn.Module | None:
+    """The module behind a workload layer name (`layer1.0.conv1`, `conv#2`, `model`)."""
+    name = layer_name.split("#")[0]
+    return dict(model.named_modules()).get("" if name == ROOT_NAME else name)
+
+
+class _Tensors:
+    """Feature-map sizes and the checks shared by compute layers and weightless ops."""
+
+    name: str
+    kind: str
+    N: int
+    C: int
+    K: int
+    H: int
+    W: int
+    P: int
+    Q: int
+
+    def _check(self, what: str, kinds: tuple[str, ...], fields: tuple[str, ...]) -> None:
+        if self.kind not in kinds:
+            raise UsageError(f"{what} '{self.name}': kind '{self.kind}' is not one of {kinds}")
+        for field in fields:
+            if getattr(self, field) < 1:
+                raise UsageError(f"{what} '{self.name}': {field} must be >= 1")
+
+    @property
+    def ifmap(self) -> int:
+        return self.N * self.C * self.H * self.W
+
+    @property
+    def ofmap(self) -> int:
+        return self.N * self.K * self.P * self.Q
+
+
+@dataclass(frozen=True)
+class Layer(_Tensors):
+    """One compute layer. Sizes in elements; C and K count all channels (not per group).
+
+    N batch, C input channels, K output channels (filters), R x S kernel, H x W input,
+    P x Q output. For a linear layer R = S = H = W = P = Q = 1 and N counts all rows fed to it.
+    """
+
+    name: str
+    kind: str
+    N: int
+    C: int
+    K: int
+    R: int
+    S: int
+    H: int
+    W: int
+    P: int
+    Q: int
+    stride: int = 1
+    padding: int = 0
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        self._check("layer", LAYER_KINDS, ("N", "C", "K", "R", "S", "H", "W", "P", "Q", "stride", "groups"))
+        if self.C % self.groups or self.K % self.groups:
+            raise UsageError(f"layer '{self.name}': C and K must be divisible by groups")
+
+    @property
+    def c_per_group(self) -> int:
+        return self.C // self.groups
+
+    @property
+    def k_per_group(self) -> int:
+        return self.K // self.groups
+
+    @property
+    def macs(self) -> int:
+        return self.N * self.K * self.P * self.Q * self.c_per_group * self.R * self.S
+
+    @property
+    def weights(self) -> int:
+        return self.K * self.c_per_group * self.R * self.S
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        if self.kind == "linear":
+            return (self.K, self.C)
+        return (self.K, self.c_per_group, self.R, self.S)
+
+
+class LayerSequence:
+    """A sequence of `.layers` (each with a `.name`), indexable by position or by layer name."""
+
+    layers: tuple
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator:
+        return iter(self.layers)
+
+    def __getitem__(self, key: int | str):
+        if isinstance(key, str):
+            for layer in self.layers:
+                if layer.name == key:
+                    return layer
+            raise KeyError(key)
+        return self.layers[key]
+
+
+AUX_KINDS = ("pool", "eltwise", "concat", "activation", "other")
+
+
+@dataclass(frozen=True)
+class AuxOp(_Tensors):
+    """A node without weights that the DLA runs on its auxiliary blocks (or cannot run: "other").
+
+    `op` names the operation (maxpool, avgpool, add, mul, concat, relu, ...). Shapes are of the
+    output: N x K x P x Q, from inputs of C channels at H x W (a concat's C is the sum of its
+    inputs). `inputs` are the names of the producing layers or ops ("input" for the network
+    input), `after` the compute layer it runs after in execution order ("" before the first).
+    For "other" nodes, `macs` and `params` say how much of the network they carry (reported, never
+    silently dropped).
+    """
+
+    name: str
+    kind: str
+    op: str
+    N: int
+    C: int
+    K: int
+    H: int
+    W: int
+    P: int
+    Q: int
+    R: int = 1
+    S: int = 1
+    stride: int = 1
+    inputs: tuple[str, ...] = ()
+    after: str = ""
+    macs: int = 0
+    params: int = 0
+
+    def __post_init__(self) -> None:
+        self._check("op", AUX_KINDS, ("N", "C", "K", "H", "W", "P", "Q", "R", "S", "stride"))
+
+
+@dataclass(frozen=True)
+class Workload(LayerSequence):
+    """An ordered tuple of compute layers with the network name and the input shape it was traced
+    with; `ops` holds the weightless nodes (pooling, element-wise adds, concat, activations) in
+    execution order (each names its producers, so shortcuts are visible)."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    layers: tuple[Layer, ...]
+    ops: tuple[AuxOp, ...] = ()
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def weights(self) -> int:
+        return sum(layer.weights for layer in self.layers)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per layer: the dataclass fields plus macs, weights, ifmap and ofmap."""
+        rows = [
+            {
+                **dataclasses.asdict(layer),
+                "macs": layer.macs,
+                "weights": layer.weights,
+                "ifmap": layer.ifmap,
+                "ofmap": layer.ofmap,
+            }
+            for layer in self.layers
+        ]
+        return pd.DataFrame(rows)
+
+
+def _kind(module: nn.Module) -> str:
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if module.groups == 1:
+        return "conv"
+    if module.groups == module.in_channels == module.out_channels:
+        return "depthwise"
+    return "grouped"
+
+
+def _layer_from_call(name: str, module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Layer:
+    if isinstance(module, nn.Linear):
+        rows = x.numel() // x.shape[-1]
+        return Layer(name, "linear", rows, module.in_features, module.out_features, 1, 1, 1, 1, 1, 1)
+    return Layer(
+        name,
+        _kind(module),
+        N=x.shape[0],
+        C=module.in_channels,
+        K=module.out_channels,
+        R=module.kernel_size[0],
+        S=module.kernel_size[1],
+        H=x.shape[2],
+        W=x.shape[3],
+        P=y.shape[2],
+        Q=y.shape[3],
+        stride=module.stride[0],
+        padding=module.padding[0] if isinstance(module.padding, tuple) else 0,
+        groups=module.groups,
+    )
+
+
+_UNSUPPORTED = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def extract(
+    model: nn.Module, input_shape: Sequence[int] = (1, 3, 224, 224), name: str | None = None
+) -> Workload:
+    """Trace `model` on a zero tensor of `input_shape` and return its compute layers in order.
+
+    A module called more than once (weight sharing) appears once per call, suffixed `#2`, `#3`.
+    """
+    input_shape = tuple(int(d) for d in input_shape)
+    name = name or type(model).__name__
+    layers: list[Layer] = []
+    calls: dict[str, int] = {}
+    skipped: set[str] = set()
+
+    def hook(module_name: str):
+        def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            calls[module_name] = calls.get(module_name, 0) + 1
+            suffix = f"#{calls[module_name]}" if calls[module_name] > 1 else ""
+            layers.append(_layer_from_call(module_name + suffix, module, inputs[0], output))
+
+        return record
+
+    handles = []
+    for module_name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            handles.append(module.register_forward_hook(hook(module_name or ROOT_NAME)))
+        elif isinstance(module, _UNSUPPORTED):
+            skipped.add(f"{module_name} ({type(module).__name__})")
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(input_shape))
+    except (RuntimeError, ValueError, IndexError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"input shape {list(input_shape)} does not fit model '{name}': {detail}") from None
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    if skipped:
+        warnings.warn(
+            f"{name}: layers of unsupported kinds are not in the workload: {', '.join(sorted(skipped))}",
+            stacklevel=2,
+        )
+    if not layers:
+        raise UsageError(f"model '{name}' has no Conv2d or Linear layers to analyse")
+    return Workload(name, input_shape, tuple(layers))

@@ -1,0 +1,91 @@
+"""The model zoo: `get("resnet50")` returns a freshly initialised torch module.
+
+torchvision has no CPU build on the machines this targets, so the networks are defined here,
+with torchvision's layer names and the published ImageNet shapes. The registry names each
+network's factory by module path, so listing the zoo (`names`, `describe`) does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from dla_explorer.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
+
+# name -> (module, factory, description)
+_REGISTRY: dict[str, tuple[str, str, str]] = {
+    "resnet50": (
+        "dla_explorer.workload.zoo.resnet",
+        "resnet50",
+        "ResNet-50 v1.5 (He et al. 2016): 25.6 M parameters, 4.1 GMACs",
+    ),
+    "mobilenet_v1": (
+        "dla_explorer.workload.zoo.mobilenet",
+        "MobileNetV1",
+        "MobileNet v1 1.0 (Howard et al. 2017): 4.2 M params, 569 MMACs",
+    ),
+    "mobilenet_v2": (
+        "dla_explorer.workload.zoo.mobilenet",
+        "MobileNetV2",
+        "MobileNet v2 1.0 (Sandler et al. 2018): 3.5 M params, 300 MMACs",
+    ),
+}
+
+
+def names() -> list[str]:
+    """Names of the models in the zoo.
+
+    Returns:
+        The names `get` accepts, in the zoo's order.
+    """
+    return list(_REGISTRY)
+
+
+def describe(name: str) -> str:
+    """A one-line description of a zoo model (architecture, reference, size).
+
+    Args:
+        name: a zoo model name (see `names`).
+
+    Returns:
+        The description.
+
+    Raises:
+        UsageError: `name` is not in the zoo.
+    """
+    return _REGISTRY[_check(name)][2]
+
+
+def get(name: str, seed: int = 0) -> nn.Module:
+    """A new instance of a zoo model in eval mode, with untrained weights drawn from `seed`.
+
+    The global torch generator is left as it was.
+
+    Args:
+        name: a zoo model name (see `names`).
+        seed: seed of the weight initialisation.
+
+    Returns:
+        The torch module.
+
+    Raises:
+        UsageError: `name` is not in the zoo.
+    """
+    import torch
+
+    module, factory, _ = _REGISTRY[_check(name)]
+    build = getattr(importlib.import_module(module), factory)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return build().eval()
+
+
+def _check(name: str) -> str:
+    if name not in _REGISTRY:
+        raise UsageError(f"unknown model '{name}'; known models: {', '.join(_REGISTRY)}")
+    return name
