@@ -128,4 +128,33 @@ def test_resources_hand_computed_and_overshoot_reported():
     assert not big.feasible
     assert big.violations == ["dsp: needs 4,096 of 3,960 (+3.4%)"]
     fp16 = resources(arch.model_copy(update={"precision": "fp16"}), device)
-    assert fp16.used["dsp"] == 7168  # one fp16 multiplier per DSP
+    # the DLA's FP16 is INT12 block floating point: one 12x12 mantissa product per 18x19 half
+    assert fp16.used["dsp"] == 7168 / 2
+
+
+def test_reference_design_cites_a_source_for_every_parameter():
+    path = hw.CONFIG_ROOT / "arch" / "dla_s10mx_reference.yaml"
+    arch = hw.load_architecture(path)
+    keys = [line for line in path.read_text().splitlines() if line and not line.startswith((" ", "#"))]
+    assert {line.split(":")[0] for line in keys} == set(hw.Architecture.model_fields)
+    # every parameter is set explicitly, with its source beside it (or on the line it shares a
+    # source with: the crossbar widths)
+    uncommented = [line for line in keys if "#" not in line]
+    assert uncommented == ["activation_vec: 64"]
+    assert (arch.precision, arch.compress_activations) == ("bfp11", False)
+    # its memories: one DDR4 interface through the DLA's 512-bit port, HBM2 256-bit AXI ports
+    assert hw.load_memory("ddr4_2666_x1").port_width_bits == 512
+    assert hw.load_memory("hbm2_x2").port_width_bits == 256
+
+
+def test_memory_placement_and_esram_compatibility():
+    s10, a10 = hw.load_device("stratix10_mx2100"), hw.load_device("arria10_gx1150")
+    arch = hw.load_architecture("dla_s10mx")
+    hbm = hw.load_memory("hbm2_x1")
+    with pytest.raises(UsageError, match="16 of 16 channels for the weights leaves none"):
+        hw.check_compatible(arch, hbm.model_copy(update={"weight_channels": 16}), s10)
+    hw.check_compatible(arch, hbm.model_copy(update={"weight_channels": 4}), s10)
+    esram = arch.model_copy(update={"stream_buffer_esram_kb": 1024, "clock_mhz": 300})
+    hw.check_compatible(esram, hbm, s10)
+    with pytest.raises(UsageError, match="Arria 10 GX 1150 has no eSRAM"):
+        hw.check_compatible(esram, hw.load_memory("ddr4_2400_x1"), a10)

@@ -7,6 +7,7 @@ in the shipped YAML files and in docs/model.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -16,8 +17,37 @@ from pydantic import Field, PositiveFloat, PositiveInt
 from dla_explorer.core.errors import UsageError
 from dla_explorer.core.fileio import load_yaml_model
 
-Precision = Literal["int8", "fp16"]
-PRECISION_BITS = {"int8": 8, "fp16": 16}
+Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How one precision mode stores and multiplies values (docs/model.md, "Precision").
+
+    Block floating point (FPGA AI Suite Handbook 863373, section 9.4.1, table 27): integer
+    mantissas, sign included, sharing one `exponent_bits` exponent per block of c_vec values.
+    """
+
+    mantissa_bits: int  # multiplier operand width, sign included (the datapath and its muxes)
+    exponent_bits: int  # shared by each c_vec block (0: plain integers)
+    feature_bits: int  # a feature-map value in DDR and in the stream buffer
+    weight_bits: int  # a weight in DDR (the filter scratchpad holds mantissa + exponent / c_vec)
+
+
+# int8: plain integers. bfp11 = FP11 = INT7-BFP (1s.6m.5e), bfp12 = FP12AGX = INT8-BFP (8m.5e),
+# fp16 = FP16 = INT12-BFP (1s.11m.5e) (Handbook 863373 table 27). Block-FP feature maps travel and
+# stay as FP16 (the issue's published DLA description; the Handbook runs scale-shift and
+# activations in the "FP16 float range"): an estimate, range mantissa..16 bits, see docs/model.md.
+# Block-FP weights in DDR take 16 bits: the DLA compiler's ResNet-50 estimate (open_model_zoo
+# issue 3876) allots a 49.44 MB filter buffer to 25.5 M weights = 1.94 B each (an estimate,
+# range mantissa + exponent / c_vec .. 16 bits).
+FORMATS: dict[str, NumberFormat] = {
+    "int8": NumberFormat(8, 0, 8, 8),
+    "bfp11": NumberFormat(7, 5, 16, 16),
+    "bfp12": NumberFormat(8, 5, 16, 16),
+    "fp16": NumberFormat(12, 5, 16, 16),
+}
+PRECISIONS = tuple(FORMATS)
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "hw_configs"
 
 
@@ -40,6 +70,20 @@ class Energy(_Config):
     )
 
 
+class FmaxModel(_Config):
+    """fMAX of a DLA on this device as it fills (docs/model.md, "Clock"):
+
+        fmax = full_mhz x (1 - fill_slope x ln(max(fill, min_fill))) x (1 - mux_derate x mux levels)
+
+    `fill` is the largest of the DSP, M20K and ALM shares used; a packing mux of `alpha` inputs
+    adds ceil(log2(alpha) / 2) LUT levels (a 6-input LUT is a 4:1 mux)."""
+
+    full_mhz: PositiveFloat = Field(description="fMAX of a design that fills the device")
+    fill_slope: float = Field(ge=0, description="relative fMAX gained per unit of -ln(fill)")
+    min_fill: float = Field(0.05, gt=0, le=1, description="below this fill the fit is not extrapolated")
+    mux_derate: float = Field(0.0, ge=0, lt=1, description="relative fMAX lost per LUT level of packing mux")
+
+
 class Device(_Config):
     """An FPGA: resources, clock limit, static power, memory interfaces and energy coefficients."""
 
@@ -50,6 +94,9 @@ class Device(_Config):
     m20k_max_width_bits: PositiveInt = Field(40, description="widest port of one M20K (512 x 40)")
     alms: PositiveInt
     max_clock_mhz: PositiveFloat
+    fmax: FmaxModel | None = Field(None, description="fMAX as the device fills (None: the requested clock)")
+    esram_blocks: int = Field(0, ge=0, description="eSRAM blocks (Stratix 10 MX) beside the M20Ks")
+    esram_bits: int = Field(0, ge=0, description="capacity of one eSRAM block")
     static_power_w: float = Field(ge=0)
     board_power_w: float = Field(0.0, ge=0, description="card power beyond the FPGA (VRMs, fans)")
     multipliers_per_dsp: dict[Precision, PositiveInt]
@@ -73,8 +120,23 @@ class Architecture(_Config):
     lanes: PositiveInt = Field(1, description="output rows computed in parallel")
     precision: Precision = "int8"
     clock_mhz: PositiveFloat
-    stream_buffer_kb: PositiveFloat = Field(description="on-chip feature-map buffer")
-    filter_cache_kb: PositiveFloat = Field(description="weight cache of each PE")
+    stream_buffer_kb: PositiveFloat = Field(description="on-chip feature-map buffer in M20Ks")
+    stream_buffer_esram_kb: float = Field(
+        0.0, ge=0, description="more stream buffer in the device's eSRAM (Stratix 10 MX), beside the M20Ks"
+    )
+    filter_cache_kb: PositiveFloat = Field(description="filter scratchpad of each PE")
+    drain_vec: PositiveInt = Field(
+        16, description="output channels the crossbar drains per cycle, for q_vec x lanes pixels each"
+    )
+    pool_vec: PositiveInt = Field(4, description="channels the pool block takes per cycle (x q_vec x lanes)")
+    eltwise_vec: PositiveInt = Field(16, description="channels the element-wise block adds per cycle")
+    activation_vec: PositiveInt = Field(16, description="channels the activation block takes per cycle")
+    depthwise_vec: int = Field(
+        0,
+        ge=0,
+        description="channels of the depthwise block (a 3x3 window each, for q_vec x lanes pixels a "
+        "cycle); 0: depthwise layers run on the PE array",
+    )
     alpha: PositiveInt = Field(
         1, description="packing mux width: original columns per packed column (1 = no packing hardware)"
     )
@@ -96,8 +158,8 @@ class Architecture(_Config):
         return self.k_vec if self.pe_chain_fill_cycles < 0 else self.pe_chain_fill_cycles
 
     @property
-    def bits(self) -> int:
-        return PRECISION_BITS[self.precision]
+    def number_format(self) -> NumberFormat:
+        return FORMATS[self.precision]
 
 
 class Memory(_Config):
@@ -112,6 +174,14 @@ class Memory(_Config):
     access_latency_ns: float = Field(ge=0)
     energy_pj_per_bit: PositiveFloat
     interface_static_w_per_channel: float = Field(ge=0, description="PHY + controller power")
+    port_width_bits: int = Field(
+        0, ge=0, description="user port width per channel at the DLA clock (AXI / EMIF); 0: no cap"
+    )
+    weight_channels: int = Field(
+        0,
+        ge=0,
+        description="channels holding the weights alone, the rest the feature maps; 0: all interleaved",
+    )
 
     @property
     def peak_gbps(self) -> float:
@@ -140,6 +210,7 @@ class Baseline(_Config):
 ARCH_FIELDS = tuple(n for n in Architecture.model_fields if n != "name")
 MEMORY_FIELDS = tuple(n for n in Memory.model_fields if n != "name")
 # one design point as a flat row: the mode, every Architecture field, every Memory field as mem_*
+DEPTHWISE_WINDOW = 9  # multipliers per channel of the depthwise block: one 3x3 window a cycle
 DESIGN_COLUMNS = ("mode", *ARCH_FIELDS, *(f"mem_{n}" for n in MEMORY_FIELDS))
 
 
@@ -196,6 +267,13 @@ def compatibility_errors(arch: Architecture, memory: Memory, device: Device) -> 
             f"key 'channels': {memory.channels} DDR4 channels, {device.name} "
             f"supports {device.ddr4_max_channels}"
         )
+    if memory.weight_channels and memory.weight_channels >= memory.channels:
+        errors.append(
+            f"key 'weight_channels': {memory.weight_channels} of {memory.channels} channels for "
+            "the weights leaves none for the feature maps"
+        )
+    if arch.stream_buffer_esram_kb and not device.esram_blocks:
+        errors.append(f"key 'stream_buffer_esram_kb': {device.name} has no eSRAM")
     if memory.kind == "ddr4" and memory.data_rate_mtps > device.ddr4_max_rate_mtps:
         errors.append(
             f"key 'data_rate_mtps': DDR4-{memory.data_rate_mtps:g} is above "

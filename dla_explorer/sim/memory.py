@@ -1,4 +1,5 @@
-"""Off-chip memory model: DRAM traffic of every layer and the time it takes.
+"""Off-chip memory and the stream buffer: which feature maps cross DRAM, and how long a layer's
+DRAM traffic takes (docs/model.md, "Stream buffer" and "Memory").
 
 All functions work on (design points x layers) numpy arrays; `d` is a dict of per-design 1-D
 arrays keyed by the simulator's DESIGN_COLUMNS.
@@ -6,49 +7,111 @@ arrays keyed by the simulator's DESIGN_COLUMNS.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from dla_explorer.core.units import BITS_PER_BYTE, KIB, MEGA, NANO
 from dla_explorer.packing import compressed_activation_bytes
 
-KB = 1024
+if TYPE_CHECKING:
+    from dla_explorer.sim.graph import GraphArrays
 
 
-def effective_bandwidth(d: dict[str, np.ndarray]) -> np.ndarray:
-    """Sustained bytes/s per design: channels x rate x width / 8 x controller efficiency."""
-    peak = d["mem_channels"] * d["mem_data_rate_mtps"] * 1e6 * d["mem_bus_width_bits"] / 8
-    return (peak * d["mem_controller_efficiency"])[:, None]
+def channel_bandwidth(d: dict[str, np.ndarray], clock_hz: np.ndarray) -> np.ndarray:
+    """Sustained bytes/s of one channel per design (docs/model.md, "Memory"):
+    min(rate x width / 8 x controller efficiency, user port width / 8 x DLA clock)."""
+    dram = d["mem_data_rate_mtps"] * MEGA * d["mem_bus_width_bits"] / BITS_PER_BYTE
+    dram = dram * d["mem_controller_efficiency"]
+    port = d["mem_port_width_bits"] / BITS_PER_BYTE * clock_hz
+    return np.where(d["mem_port_width_bits"] > 0, np.minimum(dram, port), dram)
 
 
-def activation_bytes(
-    ifmap: np.ndarray,
-    ofmap: np.ndarray,
-    density_in: np.ndarray,
-    density_out: np.ndarray,
-    value_bytes: np.ndarray,
-    compress: np.ndarray,
-    stream_buffer_kb: np.ndarray,
-    batch: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """DRAM bytes of feature maps per batch, and which layers spill.
+def transfer_time(
+    weight_bytes: np.ndarray, act_bytes: np.ndarray, d: dict[str, np.ndarray], clock_hz: np.ndarray
+) -> np.ndarray:
+    """Seconds of DRAM traffic per layer (docs/model.md, "Memory", placement).
 
-    A layer whose input and output maps together exceed the stream buffer streams both through
-    DRAM; the network's input and output always cross it. Compressed maps use the bitmap format
-    at the measured density (an output map at the next layer's input density).
-    """
-    in_raw, out_raw = ifmap * value_bytes, ofmap * value_bytes
-    compress = compress[:, None]
-    in_bytes = np.where(compress, compressed_activation_bytes(ifmap, density_in, value_bytes), in_raw)
-    out_bytes = np.where(compress, compressed_activation_bytes(ofmap, density_out, value_bytes), out_raw)
-    spill = in_raw + out_raw > stream_buffer_kb[:, None] * KB
-    first = np.arange(ifmap.size) == 0
-    last = np.arange(ifmap.size) == ifmap.size - 1
-    moved = np.where(spill | first, in_bytes, 0) + np.where(spill | last, out_bytes, 0)
-    return batch * moved, spill
-
-
-def transfer_time(dram_bytes: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
-    return dram_bytes / effective_bandwidth(d)
+    Interleaved (weight_channels 0): all bytes over all channels. Split placement: weights over
+    their `weight_channels`, feature maps over the others, both at once."""
+    per_channel = channel_bandwidth(d, clock_hz)[:, None]
+    channels = d["mem_channels"][:, None].astype(np.float64)
+    w_ch = d["mem_weight_channels"][:, None].astype(np.float64)
+    split = w_ch > 0
+    together = (weight_bytes + act_bytes) / (channels * per_channel)
+    apart = np.maximum(
+        weight_bytes / (np.maximum(w_ch, 1) * per_channel),
+        act_bytes / (np.maximum(channels - w_ch, 1) * per_channel),
+    )
+    return np.where(split, apart, together)
 
 
 def access_latency(d: dict[str, np.ndarray]) -> np.ndarray:
-    return d["mem_access_latency_ns"][:, None] * 1e-9
+    return d["mem_access_latency_ns"][:, None] * NANO
+
+
+def stream_buffer(
+    *,
+    ifmap: np.ndarray,
+    ofmap: np.ndarray,
+    in_rows: np.ndarray,
+    kernel_rows: np.ndarray,
+    out_rows: np.ndarray,
+    halo_rows: np.ndarray,
+    graph: GraphArrays,
+    density_in: np.ndarray,
+    density_out: np.ndarray,
+    feature_bytes: np.ndarray,
+    compress: np.ndarray,
+    buffer_bytes: np.ndarray,
+    batch: int,
+) -> dict[str, np.ndarray]:
+    """Which maps cross DRAM, per design and layer (docs/model.md, "Stream buffer").
+
+    Per-layer arrays (L,) are per image; `feature_bytes` (designs x 1) is a stored value's size;
+    `buffer_bytes` (designs,) the stream buffer (M20K and eSRAM). Returns `act_bytes` (DRAM bytes
+    of maps per batch), `slices`, `sliced` (the layer's maps did not fit whole), `out_dram` (its
+    output went to DRAM), `shortcut_spill` (bytes of shortcuts that could not stay resident).
+    """
+    buffer = buffer_bytes[:, None]
+    in_b, out_b = ifmap * feature_bytes, ofmap * feature_bytes
+    # the smallest slice: one output row and the input rows it needs
+    min_slice = (ifmap / in_rows * np.minimum(kernel_rows, in_rows) + ofmap / out_rows) * feature_bytes
+    resident_all = graph.resident * feature_bytes
+    # a shortcut spills (written once, read back once) if any layer of its life has no room for
+    # the smallest slice beside the shortcuts resident then
+    tight = (resident_all + min_slice > buffer).astype(np.int64)
+    ahead = np.concatenate([np.zeros((tight.shape[0], 1), np.int64), np.cumsum(tight, axis=1)], axis=1)
+    spilled = (ahead[:, graph.tensor_last + 1] - ahead[:, graph.tensor_first]) > 0  # designs x T
+    kept = (~spilled) * graph.tensor_size
+    resident = (kept @ graph.live) * feature_bytes
+    consumer = np.zeros((graph.tensor_size.size, ifmap.size))
+    consumer[np.arange(graph.tensor_size.size), graph.tensor_last] = 1.0
+    shortcut_spill = 2 * ((spilled * graph.tensor_size) @ consumer) * feature_bytes * batch
+
+    room = buffer - resident
+    need = in_b + out_b
+    sliced = need > room
+    slices = np.where(sliced, np.clip(np.ceil(need / np.maximum(room, 1.0)), 1, out_rows), 1.0)
+    first = np.arange(ifmap.size) == 0
+    last = np.arange(ifmap.size) == ifmap.size - 1
+    out_dram = sliced | last
+    # the next layer reads a spilled output back (counted with the reader)
+    in_dram = first | np.concatenate([np.zeros((sliced.shape[0], 1), bool), out_dram[:, :-1]], axis=1)
+    halo = 1 + (slices - 1) * halo_rows / in_rows  # input rows read twice at slice boundaries
+    compress = compress[:, None]
+    in_stored = np.where(compress, compressed_activation_bytes(ifmap, density_in, feature_bytes), in_b)
+    out_stored = np.where(compress, compressed_activation_bytes(ofmap, density_out, feature_bytes), out_b)
+    moved = np.where(in_dram, in_stored * np.where(sliced, halo, 1.0), 0) + np.where(out_dram, out_stored, 0)
+    return {
+        "act_bytes": batch * moved + shortcut_spill,
+        "slices": slices,
+        "sliced": sliced,
+        "out_dram": out_dram,
+        "shortcut_spill": shortcut_spill,
+    }
+
+
+def buffer_bytes(d: dict[str, np.ndarray]) -> np.ndarray:
+    """The stream buffer per design: its M20K part and its eSRAM part."""
+    return (d["stream_buffer_kb"] + d["stream_buffer_esram_kb"]).astype(np.float64) * KIB

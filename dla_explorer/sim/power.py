@@ -1,49 +1,49 @@
 """Power and energy: dynamic energy per layer from MACs, on-chip buffer bits and DRAM bits, plus
-static power (device, card and memory interfaces). Coefficients come from the Device (per
-precision) and the Memory; their sources are in hw_configs/ and docs/model.md.
+static power (device, card and memory interfaces) (docs/model.md, "Power and energy").
+Coefficients come from the Device (per precision) and the Memory; their sources are in
+hw_configs/ and docs/model.md.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from dla_explorer.core.units import BITS_PER_BYTE, PICO
 from dla_explorer.sim.config import Device
-
-PICO = 1e-12
 
 
 def lookup(values: np.ndarray, table: dict) -> np.ndarray:
     """table[value] for every entry of a (small-alphabet) array, vectorised."""
+    if values.size == 1:  # one design point: skip np.unique's sort
+        return np.array([table[values.reshape(-1)[0]]], dtype=np.float64)
     keys, inverse = np.unique(values, return_inverse=True)
-    return np.array([table[k] for k in keys], dtype=np.float64)[inverse]
+    return np.array([table[k] for k in keys], dtype=np.float64)[inverse.reshape(-1)]
 
 
-def dynamic_energy(
-    device: Device,
-    d: dict[str, np.ndarray],
-    *,
-    useful_macs: np.ndarray,
-    issued_macs: np.ndarray,
-    sram_bits: np.ndarray,
-    dram_bytes: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Joules per layer: MACs (idle and zero-weight lanes are clock-gated, at a fraction of a
-    MAC's energy), M20K bits read and written, and DRAM bits moved."""
+def mac_energy(
+    device: Device, d: dict[str, np.ndarray], useful_macs: np.ndarray, issued_macs: np.ndarray
+) -> np.ndarray:
+    """Joules per layer of the multipliers: useful MACs at the precision's E_mac, idle and
+    zero-weight lane-slots (clock-gated) at the gated fraction of it."""
     mac_pj = lookup(d["precision"], device.energy.mac_pj)[:, None]
     idle = issued_macs - useful_macs
-    return {
-        "mac_j": (useful_macs + idle * device.energy.gated_mac_fraction) * mac_pj * PICO,
-        "sram_j": sram_bits * device.energy.m20k_pj_per_bit * PICO,
-        "dram_j": dram_bytes * 8 * d["mem_energy_pj_per_bit"][:, None] * PICO,
-    }
+    return (useful_macs + idle * device.energy.gated_mac_fraction) * mac_pj * PICO
 
 
-def logic_energy(
-    device: Device, d: dict[str, np.ndarray], alms: np.ndarray, time_s: np.ndarray
-) -> np.ndarray:
+def sram_energy(device: Device, sram_bits: np.ndarray) -> np.ndarray:
+    """Joules per layer of the M20K (and eSRAM) bits read and written."""
+    return sram_bits * device.energy.m20k_pj_per_bit * PICO
+
+
+def dram_energy(d: dict[str, np.ndarray], dram_bytes: np.ndarray) -> np.ndarray:
+    """Joules per layer of the DRAM bits moved."""
+    return dram_bytes * BITS_PER_BYTE * d["mem_energy_pj_per_bit"][:, None] * PICO
+
+
+def logic_energy(device: Device, clock_hz: np.ndarray, alms: np.ndarray, time_s: np.ndarray) -> np.ndarray:
     """Joules per layer of the clocked logic (control, accumulators, packing muxes): every used
-    ALM, every cycle, while the layer runs."""
-    watts = alms * d["clock_mhz"] * 1e6 * device.energy.logic_pj_per_alm_cycle * PICO
+    ALM, every cycle (at the design's clock), while the layer runs."""
+    watts = alms * clock_hz * device.energy.logic_pj_per_alm_cycle * PICO
     return watts[:, None] * time_s
 
 

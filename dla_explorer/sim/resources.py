@@ -1,4 +1,5 @@
-"""FPGA resources a DLA configuration needs (DSPs, M20Ks, ALMs), checked against a device.
+"""FPGA resources a DLA configuration needs (DSPs, M20Ks, eSRAM, ALMs), checked against a
+device, and the fMAX a design of that size reaches (docs/model.md, "Resources" and "Clock").
 
 Functions take numpy arrays (one entry per design point) so that a sweep of thousands of designs
 is one call; `resources(arch, device)` is the single-design convenience.
@@ -10,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dla_explorer.sim.config import PRECISION_BITS, Architecture, Device
-
-KB_BITS = 8 * 1024
+from dla_explorer.core.units import BITS_PER_BYTE, KIB, index_bits
+from dla_explorer.sim.config import DEPTHWISE_WINDOW, FORMATS, Architecture, Device
 
 
 def _blocks(bits: np.ndarray, width: np.ndarray, device: Device) -> np.ndarray:
@@ -29,41 +29,80 @@ def usage(
     c_vec,
     q_vec,
     lanes,
-    bits,
+    mantissa_bits,
+    feature_bits,
+    exponent_bits,
     alpha,
     stream_buffer_kb,
     filter_cache_kb,
     dsp_per_multiplier,
+    stream_buffer_esram_kb=0.0,
+    depthwise_vec=0,
 ) -> dict[str, np.ndarray]:
-    """DSPs, M20Ks and ALMs per design (all arguments broadcast as numpy arrays).
+    """DSPs, M20Ks, eSRAM blocks and ALMs per design (all arguments broadcast as numpy arrays).
 
-    The stream buffer must deliver c_vec values to each of the q_vec x lanes pixel columns per
-    cycle, alpha times wider when packed columns gather up to alpha inputs (the input-packing
-    cost); each PE's filter cache delivers c_vec weights plus their selects per cycle.
+    The stream buffer must deliver c_vec feature values to each of the q_vec x lanes pixel columns
+    per cycle, alpha times wider when packed columns gather up to alpha inputs (the input-packing
+    cost); each PE's filter scratchpad delivers c_vec mantissas, their block exponent and their
+    selects per cycle. The packing mux switches mantissas. A depthwise block adds depthwise_vec
+    x 9 x q_vec x lanes multipliers (a 3x3 window per channel and pixel).
     """
-    k_vec, c_vec, q_vec, lanes, bits, alpha = (
-        np.asarray(v) for v in (k_vec, c_vec, q_vec, lanes, bits, alpha)
+    k_vec, c_vec, q_vec, lanes, alpha = (np.asarray(v) for v in (k_vec, c_vec, q_vec, lanes, alpha))
+    mantissa_bits, feature_bits, exponent_bits = (
+        np.asarray(v, dtype=np.float64) for v in (mantissa_bits, feature_bits, exponent_bits)
     )
-    multipliers = k_vec * c_vec * q_vec * lanes
-    select = np.where(alpha > 1, np.ceil(np.log2(np.maximum(alpha, 1))), 0)
-    stream = _blocks(np.asarray(stream_buffer_kb) * KB_BITS, c_vec * alpha * q_vec * lanes * bits, device)
-    filters = k_vec * _blocks(np.asarray(filter_cache_kb) * KB_BITS, c_vec * (bits + select), device)
-    mux_alms = multipliers * bits * (alpha - 1) * device.alms_per_mux_bit
+    pe_multipliers = k_vec * c_vec * q_vec * lanes
+    multipliers = pe_multipliers + np.asarray(depthwise_vec) * DEPTHWISE_WINDOW * q_vec * lanes
+    select = select_bits(alpha)
+    stream_width = c_vec * alpha * q_vec * lanes * feature_bits
+    stream = _blocks(np.asarray(stream_buffer_kb) * KIB * BITS_PER_BYTE, stream_width, device)
+    filter_width = c_vec * (mantissa_bits + select) + exponent_bits
+    filters = k_vec * _blocks(np.asarray(filter_cache_kb) * KIB * BITS_PER_BYTE, filter_width, device)
+    mux_alms = pe_multipliers * mantissa_bits * (alpha - 1) * device.alms_per_mux_bit  # PE array only
+    esram_bits = np.asarray(stream_buffer_esram_kb, dtype=np.float64) * KIB * BITS_PER_BYTE
     return {
         "multipliers": multipliers,
         "dsp": np.ceil(multipliers * np.asarray(dsp_per_multiplier)),
         "m20k": stream + filters,
         "m20k_stream": stream,
         "m20k_filters": filters,
+        "esram": np.ceil(esram_bits / max(device.esram_bits, 1)),
         "alm": device.shell_alms + device.alms_per_multiplier * multipliers + mux_alms,
     }
 
 
+def select_bits(alpha) -> np.ndarray:
+    """ceil(log2 alpha) select bits per packed weight (0 without packing hardware)."""
+    return index_bits(np.asarray(alpha))
+
+
+def fmax_mhz(device: Device, used: dict[str, np.ndarray], alpha) -> np.ndarray:
+    """fMAX per design from the device's fitted model (docs/model.md, "Clock"); the device's
+    `max_clock_mhz` where it has no model.
+
+        fill   = max(DSP, M20K, ALM share used)
+        fmax   = full_mhz x (1 - fill_slope x ln(max(fill, min_fill))) x (1 - mux_derate x levels)
+        levels = ceil(select bits / 2)   (a 6-input LUT is a 4:1 mux: two select bits a level)
+    """
+    model = device.fmax
+    if model is None:
+        return np.full(np.shape(used["dsp"]), device.max_clock_mhz, dtype=np.float64)
+    fill = np.maximum.reduce([used[k] / v for k, v in limits(device).items() if k != "esram"])
+    by_fill = model.full_mhz * (1 - model.fill_slope * np.log(np.maximum(fill, model.min_fill)))
+    levels = np.ceil(select_bits(alpha) / 2)
+    return np.minimum(by_fill * (1 - model.mux_derate * levels), device.max_clock_mhz)
+
+
 def limits(device: Device) -> dict[str, int]:
-    return {"dsp": device.dsp_blocks, "m20k": device.m20k_blocks, "alm": device.alms}
+    return {
+        "dsp": device.dsp_blocks,
+        "m20k": device.m20k_blocks,
+        "esram": device.esram_blocks,
+        "alm": device.alms,
+    }
 
 
-def relative_excess(value: np.ndarray, bound: float | np.ndarray) -> np.ndarray:
+def relative_excess(value: float | np.ndarray, bound: float | np.ndarray) -> np.ndarray:
     """(value - bound) / |bound|: > 0 is over the bound, by that share of it."""
     bound = np.asarray(bound, dtype=np.float64)
     return (np.asarray(value, dtype=np.float64) - bound) / np.where(bound == 0, 1.0, np.abs(bound))
@@ -76,7 +115,8 @@ def device_excess(
     and ALMs (`used`, from `usage`), the clock, and the memory interfaces (`d`: clock_mhz,
     mem_kind, mem_channels, mem_data_rate_mtps)."""
     hbm = np.asarray(d["mem_kind"]) == "hbm2"
-    excess = {k: relative_excess(used[k], v) for k, v in limits(device).items()}
+    # a caller that passes no eSRAM use (an older results table) is checked on the rest
+    excess = {k: relative_excess(used[k], v) for k, v in limits(device).items() if k in used}
     excess["clock_mhz"] = relative_excess(d["clock_mhz"], device.max_clock_mhz)
     excess["mem_channels"] = relative_excess(
         d["mem_channels"], np.where(hbm, device.hbm2_pseudo_channels, device.ddr4_max_channels)
@@ -101,6 +141,7 @@ def violation_text(excess: dict[str, np.ndarray]) -> np.ndarray:
 class ResourceReport:
     used: dict[str, float]
     available: dict[str, int]
+    fmax_mhz: float = 0.0  # the clock a design of this size reaches (see fmax_mhz)
 
     @property
     def feasible(self) -> bool:
@@ -111,23 +152,29 @@ class ResourceReport:
         """'dsp: needs 4,200 of 3,960 (+6.1%)' for every resource over the device's budget."""
         return [
             f"{k}: needs {self.used[k]:,.0f} of {self.available[k]:,} "
-            f"(+{self.used[k] / self.available[k] - 1:.1%})"
+            f"(+{float(relative_excess(self.used[k], self.available[k])):.1%})"
             for k in self.available
             if self.used[k] > self.available[k]
         ]
 
 
 def resources(arch: Architecture, device: Device) -> ResourceReport:
+    fmt = FORMATS[arch.precision]
     used = usage(
         device,
         k_vec=arch.k_vec,
         c_vec=arch.c_vec,
         q_vec=arch.q_vec,
         lanes=arch.lanes,
-        bits=PRECISION_BITS[arch.precision],
+        mantissa_bits=fmt.mantissa_bits,
+        feature_bits=fmt.feature_bits,
+        exponent_bits=fmt.exponent_bits,
         alpha=arch.alpha,
         stream_buffer_kb=arch.stream_buffer_kb,
         filter_cache_kb=arch.filter_cache_kb,
         dsp_per_multiplier=1 / device.multipliers_per_dsp[arch.precision],
+        stream_buffer_esram_kb=arch.stream_buffer_esram_kb,
+        depthwise_vec=arch.depthwise_vec,
     )
-    return ResourceReport({k: float(v) for k, v in used.items()}, limits(device))
+    fmax = float(fmax_mhz(device, used, arch.alpha))
+    return ResourceReport({k: float(v) for k, v in used.items()}, limits(device), fmax)

@@ -1,44 +1,53 @@
 """DLA simulator: throughput, latency, power and energy of a DLA-style accelerator.
 
 The model is analytical and vectorised: every quantity is a (design points x layers) numpy array,
-so one call evaluates thousands of designs. Per layer:
+so one call evaluates thousands of designs. The physics of a design point is one named function
+per term, each pointing to its formula in docs/model.md:
 
-    compute cycles = steps(c_vec) x pixel tiles + passes x PE-chain fill
-    DRAM bytes     = weights (stored cells + packing metadata), once per batch
-                   + feature maps that do not fit the stream buffer (see memory.py)
-    time           = max(compute, memory) with double buffering, else their sum; + access latency
-    energy         = MACs, gated lanes, on-chip buffer bits, DRAM bits (power.py) + static x time
+    pixel_tiles, pe_cycles, drain_cycles, aux_cycles -> layer cycles (the slowest of the three)
+    design_clock (fMAX model)                         -> compute time
+    stream_buffer (memory.py), weight_fetches          -> DRAM bytes -> transfer_time (memory.py)
+    layer_time                                         -> max(compute, memory) or their sum
+    sram_bits, mac/sram/dram/logic energy (power.py)   -> energy; static power x time
 
 `steps` and the stored weight cells come from the packing stage (dense, unpacked, packed or N:M),
-so packed cycles are those of the actual packed layers. Formulas and sources: docs/model.md.
+so packed cycles are those of the actual packed layers; the weightless nodes of the graph come
+from `Workload.ops` (graph.py).
+
+Memo layers: packing.pack caches column groupings on disk (across processes); `packed_table`
+keeps the layer tables built from them in memory (one process), keyed by content. Nothing else
+memoises.
 """
 
 from __future__ import annotations
 
-import functools
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dla_explorer import packing
 from dla_explorer.core.errors import UsageError
+from dla_explorer.core.units import BITS_PER_BYTE, GIGA, KIB, MEGA, OPS_PER_MAC
 from dla_explorer.sim import memory as mem
 from dla_explorer.sim import power
 from dla_explorer.sim.config import (
     ARCH_FIELDS,
+    DEPTHWISE_WINDOW,
     DESIGN_COLUMNS,
+    FORMATS,
     MEMORY_FIELDS,
-    PRECISION_BITS,
     Architecture,
     Device,
     Memory,
     check_compatible,
 )
-from dla_explorer.sim.resources import device_excess, usage, violation_text
+from dla_explorer.sim.graph import GraphArrays, graph_arrays
+from dla_explorer.sim.resources import device_excess, fmax_mhz, usage, violation_text
 from dla_explorer.sparsity.pruning import SparseModel
 
 POSITIVE_COLUMNS = (
@@ -50,10 +59,20 @@ POSITIVE_COLUMNS = (
     "clock_mhz",
     "stream_buffer_kb",
     "filter_cache_kb",
+    "drain_vec",
+    "pool_vec",
+    "eltwise_vec",
+    "activation_vec",
     "mem_channels",
     "mem_data_rate_mtps",
     "mem_bus_width_bits",
     "mem_controller_efficiency",
+)
+NONNEGATIVE_COLUMNS = (
+    "depthwise_vec",
+    "stream_buffer_esram_kb",
+    "mem_port_width_bits",
+    "mem_weight_channels",
 )
 ENERGY_TERMS = ("mac_j", "sram_j", "dram_j", "logic_j")  # dynamic energy per layer, joules
 TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB each at most)
@@ -81,9 +100,21 @@ def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
         bad = np.flatnonzero(~(d[name] > 0))
         if bad.size:
             raise UsageError(f"design {bad[0]}: key '{name}' must be > 0 (got {d[name][bad[0]]!r})")
+    for name in NONNEGATIVE_COLUMNS:
+        bad = np.flatnonzero(~(d[name] >= 0))
+        if bad.size:
+            raise UsageError(f"design {bad[0]}: key '{name}' must be >= 0 (got {d[name][bad[0]]!r})")
     unknown = set(d["precision"]) - set(device.multipliers_per_dsp)
     if unknown:
         raise UsageError(f"key 'precision': {device.name} has no {sorted(unknown)[0]} multipliers")
+    bad = np.flatnonzero(
+        d["mem_weight_channels"] >= np.where(d["mem_weight_channels"] > 0, d["mem_channels"], 1)
+    )
+    if bad.size:
+        raise UsageError(
+            f"design {bad[0]}: key 'mem_weight_channels' must leave channels for the feature maps "
+            f"(got {d['mem_weight_channels'][bad[0]]} of {d['mem_channels'][bad[0]]})"
+        )
     unknown = set(d["mode"]) - set(packing.MODES)
     if unknown:
         raise UsageError(f"key 'mode': '{sorted(unknown)[0]}' is not one of {', '.join(packing.MODES)}")
@@ -91,13 +122,21 @@ def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
 
 @dataclass(frozen=True, eq=False)
 class LayerTable:
-    """Per-layer arrays of one packed workload: everything the simulator needs from packing."""
+    """Per-layer arrays of one packed workload: everything the simulator needs from packing and
+    from the graph (sizes per image unless noted)."""
 
     names: np.ndarray
     kinds: np.ndarray
     rows: np.ndarray  # output rows per image (P); rows fed to a linear layer (N)
     cols: np.ndarray  # output columns per image (Q; 1 for a linear layer)
+    out_channels: np.ndarray  # K: values per output pixel
+    in_rows: np.ndarray  # input rows (H; 1 for a linear layer)
+    kernel_rows: np.ndarray  # R: input rows one output row needs
+    halo_rows: np.ndarray  # input rows two neighbouring output-row slices share: max(R - stride, 0)
     linear: np.ndarray
+    depthwise: np.ndarray  # depthwise layers (the depthwise block can take them)
+    in_channels: np.ndarray  # C
+    taps: np.ndarray  # R x S
     macs: np.ndarray  # dense MACs per image
     useful_macs: np.ndarray  # MACs with a kept non-zero weight, per image
     passes: np.ndarray
@@ -109,6 +148,7 @@ class LayerTable:
     ofmap: np.ndarray
     density_in: np.ndarray  # measured share of non-zero input activations
     density_out: np.ndarray  # the next layer's input density (1 for the last layer)
+    graph: GraphArrays = field(repr=False)
     packed: packing.PackedWorkload = field(repr=False)
     _steps: dict = field(default_factory=dict, repr=False)
 
@@ -119,40 +159,77 @@ class LayerTable:
         return self._steps[c_vec]
 
 
-@functools.lru_cache(maxsize=TABLE_MEMO_SIZE)  # packed workloads hash by identity
 def layer_table(packed: packing.PackedWorkload) -> LayerTable:
+    """The simulator's per-layer arrays of a packed workload (not memoised: see packed_table)."""
     layers, workload = packed.layers, packed.workload.layers
 
     def per_layer(get) -> np.ndarray:
         return np.array([get(x) for x in layers], dtype=np.float64)
 
+    def shape(get) -> np.ndarray:
+        return np.array([get(la) for la in workload], dtype=np.float64)
+
     linear = np.array([la.kind == "linear" for la in workload])
-    n = np.array([la.N for la in workload], dtype=np.float64)
+    n = shape(lambda la: la.N)
     density = np.array([packed.act_density.get(la.name, 1.0) for la in workload])
-    rows = np.array([la.P for la in workload], dtype=np.float64)
-    cols = np.array([la.Q for la in workload], dtype=np.float64)
+    rows, cols = shape(lambda la: la.P), shape(lambda la: la.Q)
     return LayerTable(
         names=np.array([la.name for la in workload]),
         kinds=np.array([la.kind for la in workload]),
         rows=np.where(linear, n, rows),
         cols=np.where(linear, 1.0, cols),
+        out_channels=shape(lambda la: la.K),
+        in_rows=shape(lambda la: la.H),
+        kernel_rows=shape(lambda la: la.R),
+        halo_rows=np.maximum(shape(lambda la: la.R - la.stride), 0.0),
         linear=linear,
-        macs=np.array([la.macs for la in workload], dtype=np.float64),
+        depthwise=np.array([la.kind == "depthwise" for la in workload]),
+        in_channels=shape(lambda la: la.C),
+        taps=shape(lambda la: la.R * la.S),
+        macs=shape(lambda la: la.macs),
         useful_macs=per_layer(lambda x: x.nnz_after) * n * np.where(linear, 1.0, rows * cols),
         passes=per_layer(lambda x: x.n_passes),
         weight_cells=per_layer(lambda x: x.weight_cells),
         metadata_bytes=per_layer(lambda x: x.metadata_bytes),
         select_bits=per_layer(lambda x: x.select_bits),
         feeder_reads=per_layer(lambda x: x.feeder_reads),
-        ifmap=np.array([la.ifmap for la in workload], dtype=np.float64),
-        ofmap=np.array([la.ofmap for la in workload], dtype=np.float64),
+        ifmap=shape(lambda la: la.ifmap),
+        ofmap=shape(lambda la: la.ofmap),
         density_in=density,
         density_out=np.append(density[1:], 1.0),
+        graph=graph_arrays(packed.workload),
         packed=packed,
     )
 
 
+# the one in-memory memo: content key -> table (for a PackedWorkload object: its id, the object
+# kept alive beside its table so the id cannot be reused while the entry lives)
 _TABLES: OrderedDict[tuple, LayerTable] = OrderedDict()
+
+
+def _memo(key: tuple, build) -> LayerTable:
+    if key in _TABLES:
+        _TABLES.move_to_end(key)
+        return _TABLES[key]
+    _TABLES[key] = build()
+    if len(_TABLES) > TABLE_MEMO_SIZE:
+        _TABLES.popitem(last=False)
+    return _TABLES[key]
+
+
+_OPS_KEYS: dict[int, tuple[tuple, int]] = {}
+
+
+def _ops_key(ops: tuple) -> int:
+    """The content hash of a workload's weightless nodes, computed once per tuple object (hashing
+    a few dozen frozen dataclasses costs more than a whole design point); the tuple is kept
+    beside its hash so its id cannot be reused."""
+    entry = _OPS_KEYS.get(id(ops))
+    if entry is None or entry[0] is not ops:
+        if len(_OPS_KEYS) > TABLE_MEMO_SIZE:
+            _OPS_KEYS.clear()
+        entry = _OPS_KEYS[id(ops)] = (ops, hash(ops))
+    return entry[1]
 
 
 def packed_table(
@@ -167,19 +244,31 @@ def packed_table(
     (the disk cache holds the groupings; rebuilding a table from it takes ~0.5 s on ResNet-50)."""
     if mode != "packed":
         alpha, gamma = 1, 0.0  # only packing reads them: one table serves every alpha and gamma
-    # the content hash covers weights and masks; the densities (another calibration batch) count too
+    # the content hash covers weights and masks; the densities (another calibration batch) and
+    # the weightless nodes of the graph count too
     densities = tuple(sorted(sparse.act_density.items()))
-    key = (sparse.content_hash(), densities, mode, int(k_vec), int(alpha), float(gamma))
-    if key in _TABLES:
-        _TABLES.move_to_end(key)
-        return _TABLES[key]
-    packed = packing.pack(
-        sparse, packing.Geometry(int(k_vec), 1), mode, alpha=int(alpha), gamma=float(gamma), cache=cache
+    key = (
+        sparse.content_hash(),
+        densities,
+        _ops_key(sparse.workload.ops),
+        mode,
+        int(k_vec),
+        int(alpha),
+        float(gamma),
     )
-    _TABLES[key] = layer_table(packed)
-    if len(_TABLES) > TABLE_MEMO_SIZE:
-        _TABLES.popitem(last=False)
-    return _TABLES[key]
+
+    def build() -> LayerTable:
+        geometry = packing.Geometry(int(k_vec), 1)
+        return layer_table(
+            packing.pack(sparse, geometry, mode, alpha=int(alpha), gamma=float(gamma), cache=cache)
+        )
+
+    return _memo(key, build)
+
+
+def workload_table(packed: packing.PackedWorkload) -> LayerTable:
+    """The layer table of an already packed workload, memoised with the others."""
+    return _memo(("object", id(packed)), lambda: layer_table(packed))
 
 
 def _stack(tables: Sequence[LayerTable], index: np.ndarray, name: str) -> np.ndarray:
@@ -197,88 +286,248 @@ def _steps(tables: Sequence[LayerTable], index: np.ndarray, c_vec: np.ndarray) -
     return steps
 
 
-def evaluate(
-    tables: Sequence[LayerTable], index: np.ndarray, d: dict[str, np.ndarray], device: Device, batch: int = 1
+def _col(d: dict[str, np.ndarray], name: str) -> np.ndarray:
+    """A design column as a (designs x 1) float array, to broadcast over layers."""
+    return d[name][:, None].astype(np.float64)
+
+
+# -- the physics of one design point, one function per term (docs/model.md) ----------------------
+
+
+def number_format(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Bits per value of the design's precision (docs/model.md, "Precision"), (designs x 1):
+    mantissa (datapath), block exponent, feature value (DDR and stream buffer), weight in DDR,
+    weight in the filter scratchpad (mantissa + exponent / c_vec)."""
+    out = {
+        name: power.lookup(d["precision"], {k: getattr(f, name) for k, f in FORMATS.items()})[:, None]
+        for name in ("mantissa_bits", "exponent_bits", "feature_bits", "weight_bits")
+    }
+    out["scratchpad_bits"] = out["mantissa_bits"] + out["exponent_bits"] / _col(d, "c_vec")
+    return out
+
+
+def pixel_tiles(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> np.ndarray:
+    """Pixel tiles per layer (docs/model.md, "Compute"): batch x ceil(P / lanes) x ceil(Q / q_vec)
+    for a conv; ceil(batch x rows / (q_vec x lanes)) for a linear layer (rows fill the lanes)."""
+    q_vec, lanes = _col(d, "q_vec"), _col(d, "lanes")
+    return np.where(
+        t.linear,
+        np.ceil(batch * t.rows / (q_vec * lanes)),
+        batch * np.ceil(t.rows / lanes) * np.ceil(t.cols / q_vec),
+    )
+
+
+def pe_cycles(
+    steps: np.ndarray, tiles: np.ndarray, passes: np.ndarray, d: dict[str, np.ndarray]
+) -> np.ndarray:
+    """PE-array cycles (docs/model.md, "Compute"): steps x tiles + passes x chain fill, where the
+    fill is k_vec unless `pe_chain_fill_cycles` overrides it."""
+    fill_override = _col(d, "pe_chain_fill_cycles")
+    fill = np.where(fill_override < 0, _col(d, "k_vec"), fill_override)
+    return steps * tiles + passes * fill
+
+
+def depthwise_block(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> dict[str, np.ndarray]:
+    """Depthwise layers on the depthwise block (docs/model.md, "Auxiliary blocks"), where the design
+    has one: each of its depthwise_vec channels computes a 3x3 window for the tile's q_vec x lanes
+    pixels a cycle: cycles = tiles x ceil(C / depthwise_vec) x ceil(R x S / 9). `on_block` marks
+    the (design, layer) entries it takes; `lanes` is its multipliers."""
+    dw_vec = _col(d, "depthwise_vec")
+    on_block = t.depthwise & (dw_vec > 0)
+    cycles = tiles * np.ceil(t.in_channels / np.maximum(dw_vec, 1)) * np.ceil(t.taps / DEPTHWISE_WINDOW)
+    lanes = dw_vec * DEPTHWISE_WINDOW * _col(d, "q_vec") * _col(d, "lanes")
+    return {"on_block": on_block, "cycles": cycles, "lanes": lanes}
+
+
+def drain_cycles(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> np.ndarray:
+    """Cycles the crossbar needs to drain the outputs (docs/model.md, "Drain"): each pixel tile's
+    K channels leave drain_vec channels (of q_vec x lanes pixels) a cycle: tiles x ceil(K / drain_vec)."""
+    return tiles * np.ceil(t.out_channels / _col(d, "drain_vec"))
+
+
+def aux_cycles(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> np.ndarray:
+    """Cycles of the auxiliary blocks fused after each layer (docs/model.md, "Auxiliary blocks"):
+    each block takes its vec channels of q_vec x lanes pixels a cycle; the blocks are pipelined,
+    so the slowest one counts."""
+    pixels = _col(d, "q_vec") * _col(d, "lanes")
+    g = t.graph
+    pool = g.pool_in / (_col(d, "pool_vec") * pixels)
+    eltwise = g.eltwise_out / (_col(d, "eltwise_vec") * pixels)
+    activation = g.activation / (_col(d, "activation_vec") * pixels)
+    return batch * np.ceil(np.maximum(np.maximum(pool, eltwise), activation))
+
+
+def design_clock(
+    device: Device, d: dict[str, np.ndarray], used: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """Per-layer quantities as (designs x layers) arrays; design i runs `tables[index[i]]`."""
-    base = tables[0]  # layer shapes and densities are the same in every table of one model
+    """The clock each design runs at (docs/model.md, "Clock"): min(requested, fMAX model)."""
+    fmax = fmax_mhz(device, used, d["alpha"])
+    return {"fmax_mhz": fmax, "clock_mhz_used": np.minimum(d["clock_mhz"].astype(np.float64), fmax)}
 
-    def col(name: str) -> np.ndarray:
-        return d[name][:, None].astype(np.float64)
 
-    k_vec, c_vec, pixel_lanes = col("k_vec"), col("c_vec"), col("q_vec") * col("lanes")
-    bits = power.lookup(d["precision"], PRECISION_BITS)[:, None]
-    fill = np.where(col("pe_chain_fill_cycles") < 0, k_vec, col("pe_chain_fill_cycles"))
-    # a linear layer's rows (batch x N) fill the pixel lanes; conv images go one after another
-    tiles = np.where(
-        base.linear,
-        np.ceil(batch * base.rows / pixel_lanes),
-        batch * np.ceil(base.rows / col("lanes")) * np.ceil(base.cols / col("q_vec")),
+def weight_fetches(
+    t: LayerTable,
+    tables: Sequence[LayerTable],
+    index: np.ndarray,
+    d: dict[str, np.ndarray],
+    fmt: dict[str, np.ndarray],
+    slices: np.ndarray,
+    tiles: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """How many times each layer's weights cross DRAM per batch (docs/model.md, "Filter
+    scratchpad"): once; once per slice when the layer has several passes (each slice walks every
+    pass); once per pixel tile when one PE's share of a pass does not fit its scratchpad."""
+    passes = _stack(tables, index, "passes")
+    per_pe_bits = (
+        _stack(tables, index, "weight_cells")
+        / (passes * _col(d, "k_vec"))
+        * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
     )
-    mac_cycles = _steps(tables, index, d["c_vec"]) * tiles
-    cycles = mac_cycles + _stack(tables, index, "passes") * fill
-    compute_s = cycles / (col("clock_mhz") * 1e6)
+    fits = per_pe_bits <= _col(d, "filter_cache_kb") * KIB * BITS_PER_BYTE
+    fetches = np.where(fits, np.where(passes > 1, slices, 1.0), tiles)
+    return {"fetches": fetches, "filter_fits": fits}
 
-    weight_bytes = _stack(tables, index, "weight_cells") * bits / 8 + _stack(tables, index, "metadata_bytes")
-    act_bytes, spill = mem.activation_bytes(
-        base.ifmap,
-        base.ofmap,
-        base.density_in,
-        base.density_out,
-        bits / 8,
-        d["compress_activations"].astype(bool),
-        d["stream_buffer_kb"].astype(float),
-        batch,
-    )
-    dram_bytes = weight_bytes + act_bytes
-    memory_s = mem.transfer_time(dram_bytes, d)
+
+def weight_bytes(
+    tables: Sequence[LayerTable], index: np.ndarray, fmt: dict[str, np.ndarray], fetches: np.ndarray
+) -> np.ndarray:
+    """DRAM bytes of weights per batch (docs/model.md, "Memory"): (stored cells x weight bits / 8
+    + packing metadata) x fetches."""
+    stored = _stack(tables, index, "weight_cells") * fmt["weight_bits"] / BITS_PER_BYTE
+    return (stored + _stack(tables, index, "metadata_bytes")) * fetches
+
+
+def layer_time(compute_s: np.ndarray, memory_s: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
+    """Seconds per layer (docs/model.md, "Memory"): max(compute, memory) with double buffering,
+    else their sum; plus the memory's access latency."""
     overlap = d["double_buffering"].astype(bool)[:, None]
-    time_s = np.where(overlap, np.maximum(compute_s, memory_s), compute_s + memory_s) + mem.access_latency(d)
+    return np.where(overlap, np.maximum(compute_s, memory_s), compute_s + memory_s) + mem.access_latency(d)
 
-    multipliers = k_vec * c_vec * pixel_lanes
-    useful = _stack(tables, index, "useful_macs") * batch
-    issued = mac_cycles * multipliers
-    pixels = batch * base.rows * base.cols
-    sram_bits = (
-        _stack(tables, index, "feeder_reads") * pixels * bits  # stream reads
-        + mac_cycles * k_vec * c_vec * (bits + _stack(tables, index, "select_bits"))
-        + base.ofmap * batch * bits
-    )  # output writes
-    energy = power.dynamic_energy(
-        device, d, useful_macs=useful, issued_macs=issued, sram_bits=sram_bits, dram_bytes=dram_bytes
+
+def sram_bits(
+    t: LayerTable,
+    tables: Sequence[LayerTable],
+    index: np.ndarray,
+    d: dict[str, np.ndarray],
+    fmt: dict[str, np.ndarray],
+    mac_cycles: np.ndarray,
+    dw: dict[str, np.ndarray],
+    batch: int,
+) -> np.ndarray:
+    """On-chip bits read and written per layer (docs/model.md, "Power and energy"): stream-buffer
+    reads by the feeder, filter-scratchpad reads, output writes, and the element-wise block's
+    second operands (a shortcut read from the stream buffer)."""
+    pixels = batch * t.rows * t.cols
+    stream_reads = _stack(tables, index, "feeder_reads") * pixels * fmt["feature_bits"]
+    # the PE array reads k_vec x c_vec weights a cycle; the depthwise block a 3x3 window a channel
+    width = np.where(
+        dw["on_block"],
+        dw["lanes"] / (_col(d, "q_vec") * _col(d, "lanes")),
+        _col(d, "k_vec") * _col(d, "c_vec"),
     )
-    used = usage(
+    filter_reads = mac_cycles * width * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
+    writes = (t.ofmap + t.graph.eltwise_out) * batch * fmt["feature_bits"]
+    shortcut_reads = t.graph.eltwise_reads * batch * fmt["feature_bits"]
+    return stream_reads + filter_reads + writes + shortcut_reads
+
+
+def resource_use(
+    device: Device, d: dict[str, np.ndarray], fmt: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """DSPs, M20Ks, eSRAM and ALMs per design (resources.py; docs/model.md, "Resources")."""
+    return usage(
         device,
         k_vec=d["k_vec"],
         c_vec=d["c_vec"],
         q_vec=d["q_vec"],
         lanes=d["lanes"],
-        bits=bits[:, 0],
+        mantissa_bits=fmt["mantissa_bits"][:, 0],
+        feature_bits=fmt["feature_bits"][:, 0],
+        exponent_bits=fmt["exponent_bits"][:, 0],
         alpha=d["alpha"],
         stream_buffer_kb=d["stream_buffer_kb"],
         filter_cache_kb=d["filter_cache_kb"],
         dsp_per_multiplier=1 / power.lookup(d["precision"], device.multipliers_per_dsp),
+        stream_buffer_esram_kb=d["stream_buffer_esram_kb"],
+        depthwise_vec=d["depthwise_vec"],
     )
-    energy["logic_j"] = power.logic_energy(device, d, used["alm"], time_s)
+
+
+def evaluate(
+    tables: Sequence[LayerTable], index: np.ndarray, d: dict[str, np.ndarray], device: Device, batch: int = 1
+) -> dict[str, Any]:
+    """Per-layer quantities as (designs x layers) arrays (per design: `multipliers`, the clock, and
+    the `resources` dict); design i runs `tables[index[i]]`."""
+    t = tables[0]  # layer shapes, densities and the graph are the same in every table of one model
+    fmt = number_format(d)
+    used = resource_use(device, d, fmt)
+    clock = design_clock(device, d, used)
+    clock_hz = clock["clock_mhz_used"] * MEGA
+
+    tiles = pixel_tiles(t, d, batch)
+    steps = _steps(tables, index, d["c_vec"])
+    dw = depthwise_block(t, d, tiles)
+    mac_cycles = np.where(dw["on_block"], dw["cycles"], steps * tiles)
+    pe = np.where(dw["on_block"], dw["cycles"], pe_cycles(steps, tiles, _stack(tables, index, "passes"), d))
+    drain = drain_cycles(t, d, tiles)
+    aux = aux_cycles(t, d, batch)
+    cycles = np.maximum(np.maximum(pe, drain), aux)
+    compute_s = cycles / clock_hz[:, None]
+
+    buffer = mem.stream_buffer(
+        ifmap=t.ifmap,
+        ofmap=t.ofmap,
+        in_rows=t.in_rows,
+        kernel_rows=t.kernel_rows,
+        out_rows=np.where(t.linear, 1.0, t.rows),
+        halo_rows=t.halo_rows,
+        graph=t.graph,
+        density_in=t.density_in,
+        density_out=t.density_out,
+        feature_bytes=fmt["feature_bits"] / BITS_PER_BYTE,
+        compress=d["compress_activations"].astype(bool),
+        buffer_bytes=mem.buffer_bytes(d),
+        batch=batch,
+    )
+    fetch = weight_fetches(t, tables, index, d, fmt, buffer["slices"], tiles)
+    w_bytes = weight_bytes(tables, index, fmt, fetch["fetches"])
+    act_bytes = buffer["act_bytes"]
+    memory_s = mem.transfer_time(w_bytes, act_bytes, d, clock_hz)
+    time_s = layer_time(compute_s, memory_s, d)
+
+    multipliers = _col(d, "k_vec") * _col(d, "c_vec") * _col(d, "q_vec") * _col(d, "lanes")
+    useful = _stack(tables, index, "useful_macs") * batch
+    issued = mac_cycles * np.where(dw["on_block"], dw["lanes"], multipliers)
+    dram_bytes = w_bytes + act_bytes
     return {
         "compute_cycles": cycles,
+        "pe_cycles": pe,
+        "drain_cycles": drain,
+        "aux_cycles": aux,
         "compute_s": compute_s,
-        "weight_bytes": weight_bytes,
+        "weight_bytes": w_bytes,
         "act_bytes": act_bytes,
         "dram_bytes": dram_bytes,
         "memory_s": memory_s,
         "time_s": time_s,
         "useful_macs": useful,
         "issued_macs": issued,
-        "spill": spill,
+        "spill": buffer["sliced"],
+        "slices": buffer["slices"],
+        "shortcut_spill_bytes": buffer["shortcut_spill"],
+        "weight_fetches": fetch["fetches"],
         "multipliers": multipliers[:, 0],
         "resources": used,
-        **energy,
+        **clock,
+        "mac_j": power.mac_energy(device, d, useful, issued),
+        "sram_j": power.sram_energy(device, sram_bits(t, tables, index, d, fmt, mac_cycles, dw, batch)),
+        "dram_j": power.dram_energy(d, dram_bytes),
+        "logic_j": power.logic_energy(device, clock_hz, used["alm"], time_s),
     }
 
 
 def totals(
-    per_layer: dict[str, np.ndarray], d: dict[str, np.ndarray], device: Device, dense_macs: float, batch: int
+    per_layer: dict[str, Any], d: dict[str, np.ndarray], device: Device, dense_macs: float, batch: int
 ) -> dict[str, np.ndarray]:
     """Network figures per design point (1-D arrays)."""
     latency = per_layer["time_s"].sum(axis=1)
@@ -291,6 +540,9 @@ def totals(
     fps = batch / latency
     useful = per_layer["useful_macs"].sum(axis=1)
     memory_bound = per_layer["memory_s"] > per_layer["compute_s"]
+    drain_bound = ~memory_bound & (
+        per_layer["drain_cycles"] > np.maximum(per_layer["pe_cycles"], per_layer["aux_cycles"])
+    )
     used = per_layer["resources"]
     over = device_excess(device, used, d)
     return {
@@ -299,19 +551,23 @@ def totals(
         "power_w": watts,
         "energy_j_per_frame": energy / batch,
         "fps_per_w": fps / watts,
-        "gops_effective": 2 * useful / latency / 1e9,
-        "gops_dense_equiv": 2 * dense_macs * batch / latency / 1e9,
-        "gops_peak": 2 * per_layer["multipliers"] * d["clock_mhz"] * 1e6 / 1e9,
+        "gops_effective": OPS_PER_MAC * useful / latency / GIGA,
+        "gops_dense_equiv": OPS_PER_MAC * dense_macs * batch / latency / GIGA,
+        "gops_peak": OPS_PER_MAC * per_layer["multipliers"] * per_layer["clock_mhz_used"] * MEGA / GIGA,
         "utilization": useful / per_layer["issued_macs"].sum(axis=1),
         "compute_s": compute,
         "memory_s": memory,
         "stall_s": latency - compute,
         "memory_bound_share": (per_layer["time_s"] * memory_bound).sum(axis=1) / latency,
-        "dram_mb_per_frame": per_layer["dram_bytes"].sum(axis=1) / batch / 1e6,
+        "dram_mb_per_frame": per_layer["dram_bytes"].sum(axis=1) / batch / MEGA,
         "bound": np.where(memory > compute, "memory", "compute"),
         "dsp": used["dsp"],
         "m20k": used["m20k"],
         "alm": used["alm"],
+        "esram": used["esram"],
+        "fmax_mhz": per_layer["fmax_mhz"],
+        "clock_mhz_used": per_layer["clock_mhz_used"],
+        "drain_bound_share": (per_layer["time_s"] * drain_bound).sum(axis=1) / latency,
         "dynamic_w": dynamic / latency,
         "static_w": static_w,
         "feasible": np.all([o <= 0 for o in over.values()], axis=0),
@@ -338,7 +594,7 @@ def simulate_batch(
     packed_gamma = np.where(d["mode"] == "packed", d["gamma"], 0.0)
     keys = pd.MultiIndex.from_arrays([d["mode"], d["k_vec"], packed_alpha, packed_gamma])
     index, unique = pd.factorize(keys)
-    tables = [packed_table(sparse, *key, cache=cache) for key in unique]
+    tables = [packed_table(sparse, m, k, a, g, cache=cache) for m, k, a, g in unique]
     per_layer = evaluate(tables, index, d, device, batch)
     figures = totals(per_layer, d, device, sparse.workload.macs, batch)
     return pd.concat([designs, pd.DataFrame(figures)], axis=1)
@@ -346,6 +602,9 @@ def simulate_batch(
 
 LAYER_OUTPUTS = (
     "compute_cycles",
+    "pe_cycles",
+    "drain_cycles",
+    "aux_cycles",
     "compute_s",
     "memory_s",
     "time_s",
@@ -355,6 +614,9 @@ LAYER_OUTPUTS = (
     "useful_macs",
     "issued_macs",
     "spill",
+    "slices",
+    "shortcut_spill_bytes",
+    "weight_fetches",
     *ENERGY_TERMS,
 )
 
@@ -364,7 +626,7 @@ class Result:
     """One design point: network totals, and the per-layer table (built when first read)."""
 
     totals: pd.Series
-    per_layer: dict[str, np.ndarray] = field(repr=False)
+    per_layer: dict[str, Any] = field(repr=False)
     table: LayerTable = field(repr=False)
     batch: int
     arch: Architecture
@@ -383,6 +645,9 @@ class Result:
             }
         )
         frame["bound"] = np.where(frame["memory_s"] > frame["compute_s"], "memory", "compute")
+        # what limits the compute side: the PE array, the output drain or an auxiliary block
+        cycles = frame[["pe_cycles", "drain_cycles", "aux_cycles"]].to_numpy()
+        frame["compute_limit"] = np.array(["pe", "drain", "aux"])[cycles.argmax(axis=1)]
         frame["utilization"] = frame["useful_macs"] / frame["issued_macs"]
         return frame
 
@@ -404,7 +669,7 @@ def simulate(
     if isinstance(target, packing.PackedWorkload):
         if target.k_vec != arch.k_vec:
             raise UsageError(f"packed for k_vec {target.k_vec}, but the architecture has k_vec {arch.k_vec}")
-        mode, table = target.mode, layer_table(target)
+        mode, table = target.mode, workload_table(target)
     else:
         table = packed_table(target, mode, arch.k_vec, arch.alpha, arch.gamma, cache)
     d = design_arrays([design_row(arch, memory, mode)])
