@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 
-from ._common import formatter, positive_int
+from dla_explorer.cli._common import formatter, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dla_explorer.packing.cache import default_cache_dir
 from dla_explorer.core.errors import UsageError
 from dla_explorer.core.fileio import write_text_atomic
-from . import patterns as pt
+from dla_explorer.packing.cache import default_cache_dir
+from dla_explorer.sim.dram import patterns as pt
 from dla_explorer.sim.dram.config import DramConfig, load_dram
 from dla_explorer.sim.dram.model import MODEL_VERSION, run
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from dla_explorer.core.errors import UsageError
-from . import controller as k
+from dla_explorer.sim.dram import controller as k
 from dla_explorer.sim.dram.config import DramConfig, load_dram
 from dla_explorer.sim.dram.energy import energy_pj
 
