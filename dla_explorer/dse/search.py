@@ -34,6 +34,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.dse.evaluation import Evaluator, constraint_columns
+from dla_explorer.dse.rescore import rescore_front
 from dla_explorer.dse.results import STUDY_DB, prepare_dir, write_table
 from dla_explorer.dse.space import Space
 from dla_explorer.dse.spec import Spec
@@ -166,6 +167,7 @@ class SearchReport:
     feasible: int
     seconds: float
     table: Path
+    rescore: str = ""  # the fidelity-2 re-score of the Pareto front (dse/rescore.py), if any
 
 
 def run_worker(
@@ -269,7 +271,18 @@ def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
     counts = counts_of(trials)
     feasible = int(table.get("feasible", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
     ran = sum(t.state.is_finished() and _pid(t.user_attrs.get("worker")) in pids for t in trials)
-    return SearchReport(redact(target), spec.name, ran, counts, feasible, time.monotonic() - start, path)
+    # every trial ran at memory fidelity 1: replay the front's designs at fidelity 2
+    rescored = rescore_front(table, spec, evaluator, folder) if feasible else None
+    return SearchReport(
+        redact(target),
+        spec.name,
+        ran,
+        counts,
+        feasible,
+        time.monotonic() - start,
+        path,
+        rescored.summary() if rescored else "",
+    )
 
 
 def _pid(worker: str | None) -> int | None:

@@ -236,9 +236,9 @@ def _map_runs(
     image_bytes = total / batch
     group_pitch = image_bytes / groups
     step = group_pitch / n_slices
-    img, s, g = np.meshgrid(np.arange(batch), np.arange(n_slices), np.arange(groups), indexing="ij")
+    grid = np.meshgrid(np.arange(batch), np.arange(n_slices), np.arange(groups), indexing="ij")
     # slice-major order: per image, slice after slice, each slice's channel groups in turn
-    img, s, g = img.ravel(), s.ravel(), g.ravel()
+    img, s, g = (a.ravel() for a in grid)
     starts = base + img * image_bytes + g * group_pitch + (s * step if overlap or n_slices > 1 else 0)
     starts = (np.floor(starts / REQUEST_BYTES) * REQUEST_BYTES).astype(np.int64)
     lines = np.full(starts.size, run_lines)
