@@ -156,3 +156,11 @@ def test_every_shipped_memory_names_a_dram_device():
     for path in paths:
         m = hw.load_memory(path)
         assert m.dram and load_dram(m.dram).kind == m.kind
+
+
+def test_spearman_by_hand():
+    from dla_explorer.dse.rescore import spearman
+
+    # ranks (1, 2, 3, 4) vs (1, 3, 2, 4): d^2 = 0 + 1 + 1 + 0 = 2, rho = 1 - 6 * 2 / (4 * 15) = 0.8
+    assert spearman(np.array([1.0, 2, 3, 4]), np.array([10.0, 30, 20, 40])) == pytest.approx(0.8)
+    assert spearman(np.array([1.0, 2, 3]), np.array([3.0, 2, 1])) == pytest.approx(-1.0)
