@@ -91,7 +91,7 @@ REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 ) = range(16)
 
 NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
-FAR = np.int64(1) << 62
+FAR: int = 1 << 62
 WHEEL = 32  # slots of the per-channel timing wheel (a power of two, at most 62)
 STALL_LIMIT = 1 << 26  # clocks without any progress that mean the model is stuck
 MAX_BANKS = 62  # banks per channel (command queues are tracked in a 64-bit mask)
@@ -388,7 +388,7 @@ def simulate(
             added[nxt] = clk
             if port_interval > 0.0:
                 # the FPGA-side port delivers one burst per port_interval clocks per channel
-                start = _mx(port_next[c], float(clk))
+                start = port_next[c] if port_next[c] > clk else float(clk)
                 avail[nxt] = np.int64(np.ceil(start))
                 port_next[c] = start + port_interval
             nxt += 1
