@@ -316,7 +316,7 @@ def simulate(
     hwrites = np.zeros(hkeys.shape[0], np.int64)
     nxt = 0  # next request to offer
     last_progress = 0
-    clk = 0
+    clk = -1  # a clock before the first: the requester's first offers enter at clock 0
     next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
     while True:
         progress = False
@@ -335,70 +335,6 @@ def simulate(
             progress = True
             for c in range(nch):
                 ch_wake[c] = 0
-        # the requester: offer requests in order
-        while nxt < n:
-            if req_arrival[nxt] > clk:
-                wake = _mn(wake, req_arrival[nxt])
-                break
-            c = req_ch[nxt]
-            if max_out > 0:
-                while heap_n > 0 and heap[0] <= clk:
-                    heap_n = _heap_pop(heap, heap_n)
-                    outstanding -= 1
-                if outstanding >= max_out:
-                    if heap_n > 0:
-                        wake = _mn(wake, heap[0])
-                    break
-            kind = 1 if req_write[nxt] else 0
-            if tq_total[c, kind] >= (wqcap if kind else rqcap):
-                break
-            if track:
-                # a read of a line with a write pending is served from the write buffer; a
-                # second write to a pending line merges into it
-                h = _h_find(hkeys, req_line[nxt])
-                if h >= 0 and hwrites[h] > 0:
-                    added[nxt] = clk
-                    done[nxt] = clk + 1
-                    if max_out > 0:
-                        heap_n = _heap_push(heap, heap_n, clk + 2 - kind)
-                        outstanding += 1
-                    nxt += 1
-                    progress = True
-                    if nxt == n:
-                        stats[S_LAST_ACCEPT] = clk
-                        stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
-                        for c2 in range(nch):
-                            ch_wake[c2] = 0
-                    continue
-                _h_add(hkeys, hreads, hwrites, req_line[nxt], 1 - kind, kind)
-            q = req_bank[nxt]
-            slot = tq_head[c, kind, q] + tq_len[c, kind, q]
-            tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
-            tq_len[c, kind, q] += 1
-            tq_has[c, kind] |= np.int64(1) << q
-            tq_total[c, kind] += 1
-            ch_wake[c] = 0
-            if kind == 1:
-                done[nxt] = -1
-                if max_out > 0:
-                    heap_n = _heap_push(heap, heap_n, clk + 1)
-                    outstanding += 1
-            elif max_out > 0:
-                outstanding += 1
-            added[nxt] = clk
-            if port_interval > 0.0:
-                # the FPGA-side port delivers one burst per port_interval clocks per channel
-                start = port_next[c] if port_next[c] > clk else float(clk)
-                avail[nxt] = np.int64(np.ceil(start))
-                port_next[c] = start + port_interval
-            nxt += 1
-            progress = True
-            if nxt == n:
-                stats[S_LAST_ACCEPT] = clk
-                stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
-                for c2 in range(nch):
-                    ch_wake[c2] = 0  # the end-of-trace write flush may start
-
         for c in range(nch):
             if ch_wake[c] > clk:  # nothing in this channel can change before then
                 wake = _mn(wake, ch_wake[c])
@@ -781,6 +717,75 @@ def simulate(
             else:
                 ch_wake[c] = cw
                 wake = _mn(wake, cw)
+
+        # the requester offers requests in order after this clock: they enter the queues at `now`
+        # (DRAMsim3's trace driver adds them after the controller's tick), so the next clock
+        # is needed only if one of them can move on at once
+        now = clk + 1
+        while nxt < n:
+            if req_arrival[nxt] > now:
+                wake = _mn(wake, req_arrival[nxt] - 1)
+                break
+            c = req_ch[nxt]
+            if max_out > 0:
+                while heap_n > 0 and heap[0] <= now:
+                    heap_n = _heap_pop(heap, heap_n)
+                    outstanding -= 1
+                if outstanding >= max_out:
+                    if heap_n > 0:
+                        wake = _mn(wake, heap[0] - 1)
+                    break
+            kind = 1 if req_write[nxt] else 0
+            if tq_total[c, kind] >= (wqcap if kind else rqcap):
+                break
+            if track:
+                # a read of a line with a write pending is served from the write buffer; a
+                # second write to a pending line merges into it
+                h = _h_find(hkeys, req_line[nxt])
+                if h >= 0 and hwrites[h] > 0:
+                    added[nxt] = now
+                    done[nxt] = now + 1
+                    if max_out > 0:
+                        heap_n = _heap_push(heap, heap_n, now + 2 - kind)
+                        outstanding += 1
+                    nxt += 1
+                    if nxt == n:
+                        progress = True
+                        stats[S_LAST_ACCEPT] = now
+                        stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+                        for c2 in range(nch):
+                            ch_wake[c2] = 0
+                    continue
+                _h_add(hkeys, hreads, hwrites, req_line[nxt], 1 - kind, kind)
+            q = req_bank[nxt]
+            slot = tq_head[c, kind, q] + tq_len[c, kind, q]
+            tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
+            tq_len[c, kind, q] += 1
+            tq_has[c, kind] |= np.int64(1) << q
+            tq_total[c, kind] += 1
+            if kind == 1 or (draining[c] == 0 and (room[c] >> q) & 1):
+                ch_wake[c] = 0
+                progress = True
+            if kind == 1:
+                done[nxt] = -1
+                if max_out > 0:
+                    heap_n = _heap_push(heap, heap_n, now + 1)
+                    outstanding += 1
+            elif max_out > 0:
+                outstanding += 1
+            added[nxt] = now
+            if port_interval > 0.0:
+                # the FPGA-side port delivers one burst per port_interval clocks per channel
+                start = port_next[c] if port_next[c] > now else float(now)
+                avail[nxt] = np.int64(np.ceil(start))
+                port_next[c] = start + port_interval
+            nxt += 1
+            if nxt == n:
+                progress = True
+                stats[S_LAST_ACCEPT] = now
+                stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+                for c2 in range(nch):
+                    ch_wake[c2] = 0  # the end-of-trace write flush may start
 
         # ---- advance the clock ----
         finished = nxt >= n
