@@ -11,9 +11,9 @@ import pytest
 
 from dla_explorer.cli import main
 from dla_explorer.core.errors import UsageError
-from dla_explorer.sim.dram import efficiency_table, load_dram, simulate_trace
+from dla_explorer.sim.dram import TRAFFIC_CLASSES, efficiency_table, load_dram, simulate_trace
 from dla_explorer.sim.dram import patterns as pt
-from dla_explorer.sim.dram.config import DramConfig
+from dla_explorer.sim.dram.config import CONFIG_DIR, DramConfig
 from dla_explorer.sim.dram.energy import energy_pj
 
 REFERENCE = Path(__file__).parent / "data" / "dramsim3_basic_patterns.csv"
@@ -193,6 +193,7 @@ def test_efficiency_table_is_cached_and_ordered(tmp_path):
     table = efficiency_table("dramsim3_ddr4_8gb_x8_2666", requests=3000, cache=tmp_path)
     files = list(tmp_path.glob("*.json"))
     assert len(files) == 1
+    assert set(table) == set(TRAFFIC_CLASSES)
     assert table["seq_read"]["efficiency"] > table["two_streams_same_bank"]["efficiency"]
     assert table["random_read_qd1"]["avg_read_latency_ns"] > table["seq_read_qd1"]["avg_read_latency_ns"]
     stored = json.loads(files[0].read_text())
@@ -209,7 +210,9 @@ def test_efficiency_table_is_cached_and_ordered(tmp_path):
 
 
 def test_every_shipped_config_loads_and_runs():
-    for path in sorted(Path(load_dram.__code__.co_filename).parents[3].glob("hw_configs/dram/*.yaml")):
+    paths = sorted(CONFIG_DIR.glob("*.yaml"))
+    assert len(paths) >= 9
+    for path in paths:
         cfg = load_dram(path)
         res = simulate_trace(cfg, pt.sequential(500))
         assert 0 < res.efficiency <= 1, path.name

@@ -111,8 +111,8 @@ class Power(_Config):
 class Controller(_Config):
     """The memory controller (one per channel): queues, scheduling, paging, refresh, port."""
 
-    read_queue: PositiveInt = Field(32, le=4096, description="transaction read queue entries")
-    write_queue: PositiveInt = Field(32, le=4096, description="write buffer entries")
+    read_queue: PositiveInt = Field(32, le=1024, description="transaction read queue entries")
+    write_queue: PositiveInt = Field(32, le=1024, description="write buffer entries")
     command_queue: PositiveInt = Field(8, le=64, description="command queue entries per bank")
     page_policy: Literal["open", "closed"] = "open"
     row_hit_cap: PositiveInt = Field(
@@ -164,7 +164,7 @@ class DramConfig(_Config):
     organization: Organization
     timing: Timing
     power: Power
-    controller: Controller = Controller()
+    controller: Controller = Field(default_factory=lambda: Controller.model_validate({}))
     address_map: str = Field(
         description="fields from most to least significant above the burst "
         "offset, comma separated: ro (row), ra (rank), bg (bank group), "
@@ -191,6 +191,11 @@ class DramConfig(_Config):
         ):
             if n & (n - 1):
                 raise ValueError(f"organization.{what} = {n} must be a power of two")
+        if org.ranks * org.banks > 62:
+            raise ValueError(
+                f"organization: {org.ranks} ranks x {org.banks} banks = "
+                f"{org.ranks * org.banks} banks per channel; at most 62 are modelled"
+            )
         columns = org.row_bytes // max(1, org.burst_bytes)
         if org.row_bytes % org.burst_bytes or columns & (columns - 1):
             raise ValueError(

@@ -91,7 +91,8 @@ REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 ) = range(16)
 
 NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
-FAR = np.int64(1) << 62
+FAR: int = 1 << 62
+WHEEL = 32  # slots of the per-channel timing wheel (a power of two, at most 62)
 STALL_LIMIT = 1 << 26  # clocks without any progress that mean the model is stuck
 MAX_BANKS = 62  # banks per channel (command queues are tracked in a 64-bit mask)
 _DEBRUIJN = 0x03F79D71B4CB0A89
@@ -114,6 +115,57 @@ def _mx(a: int, b: int) -> int:
 @numba.njit(cache=True, inline="always")
 def _mn(a: int, b: int) -> int:
     return a if a < b else b
+
+
+_HASH_MUL = 0x5851F42D4C957F2D
+
+
+@numba.njit(cache=True, inline="always")
+def _home(line: int, mask: int) -> int:
+    return ((line * _HASH_MUL) >> 23) & mask
+
+
+@numba.njit(cache=True)
+def _h_find(keys: np.ndarray, line: int) -> int:
+    """Slot of `line` in the open-addressing table, or -1."""
+    mask = keys.shape[0] - 1
+    i = _home(line, mask)
+    while keys[i] != -1:
+        if keys[i] == line:
+            return i
+        i = (i + 1) & mask
+    return -1
+
+
+@numba.njit(cache=True)
+def _h_add(
+    keys: np.ndarray, reads: np.ndarray, writes: np.ndarray, line: int, d_read: int, d_write: int
+) -> None:
+    """Add to the pending read/write counts of `line`; drop the entry when both reach zero."""
+    mask = keys.shape[0] - 1
+    i = _home(line, mask)
+    while keys[i] != -1 and keys[i] != line:
+        i = (i + 1) & mask
+    if keys[i] == -1:
+        keys[i] = line
+        reads[i] = 0
+        writes[i] = 0
+    reads[i] += d_read
+    writes[i] += d_write
+    if reads[i] == 0 and writes[i] == 0:  # delete with backward shift (linear probing)
+        j = i
+        while True:
+            j = (j + 1) & mask
+            if keys[j] == -1:
+                break
+            k = _home(keys[j], mask)
+            if (i <= j and i < k <= j) or (i > j and (k > i or k <= j)):
+                continue
+            keys[i] = keys[j]
+            reads[i] = reads[j]
+            writes[i] = writes[j]
+            i = j
+        keys[i] = -1
 
 
 @numba.njit(cache=True)
@@ -155,6 +207,7 @@ def simulate(
     req_bank: np.ndarray,
     req_row: np.ndarray,
     req_write: np.ndarray,
+    req_line: np.ndarray,
     req_arrival: np.ndarray,
     port_interval: float,
     added: np.ndarray,
@@ -200,11 +253,19 @@ def simulate(
     cql = np.zeros((nch, nb), np.int64)
     cq_total = np.zeros(nch, np.int64)
     cqw = np.zeros((nch, nb), np.int64)  # writes in each command queue
+    hr = np.zeros((nch, nb), np.int64)  # queued reads that hit the bank's open row
+    hw = np.zeros((nch, nb), np.int64)  # queued writes that hit it
     # earliest clock anything in a bank's queue may issue: timing constraints only ever grow, so
     # it stays a valid bound until the queue or the bank changes (then it is reset to 0)
     nbt = np.zeros((nch, nb), np.int64)
     due = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: queue q may be ready now
-    pend_min = np.full(nch, FAR, np.int64)  # earliest nbt of the queues not in `due`
+    # queues waiting for a known clock: a 32-slot timing wheel of bank masks (waits under 32
+    # clocks) and a `far` mask with its earliest time; entries may be stale (then early), never late
+    wheel = np.zeros((nch, WHEEL), np.int64)
+    occ = np.zeros(nch, np.int64)  # bit s: wheel slot s holds a queue
+    fired = np.zeros(nch, np.int64)  # the wheel has been emptied up to this clock
+    far = np.zeros(nch, np.int64)
+    far_min = np.full(nch, FAR, np.int64)
     nonempty = np.zeros(nch, np.int64)  # bit q: bank q's command queue holds a request
     room = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q's queue has room
     rank_bits = (np.int64(1) << banks_per_rank) - 1
@@ -241,9 +302,21 @@ def simulate(
     for s in range(stats.shape[0]):
         stats[s] = 0
 
+    # pending reads/writes per line (only needed when the trace has writes)
+    track = False
+    for i in range(n):
+        if req_write[i]:
+            track = True
+            break
+    hsize = 64
+    while hsize < 4 * nch * (rqcap + wqcap + nb * cqcap):
+        hsize *= 2
+    hkeys = np.full(hsize if track else 1, -1, np.int64)
+    hreads = np.zeros(hkeys.shape[0], np.int64)
+    hwrites = np.zeros(hkeys.shape[0], np.int64)
     nxt = 0  # next request to offer
     last_progress = 0
-    clk = 0
+    clk = -1  # a clock before the first: the requester's first offers enter at clock 0
     next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
     while True:
         progress = False
@@ -262,51 +335,6 @@ def simulate(
             progress = True
             for c in range(nch):
                 ch_wake[c] = 0
-        # the requester: offer requests in order
-        while nxt < n:
-            if req_arrival[nxt] > clk:
-                wake = _mn(wake, req_arrival[nxt])
-                break
-            c = req_ch[nxt]
-            if max_out > 0:
-                while heap_n > 0 and heap[0] <= clk:
-                    heap_n = _heap_pop(heap, heap_n)
-                    outstanding -= 1
-                if outstanding >= max_out:
-                    if heap_n > 0:
-                        wake = _mn(wake, heap[0])
-                    break
-            kind = 1 if req_write[nxt] else 0
-            if tq_total[c, kind] >= (wqcap if kind else rqcap):
-                break
-            q = req_bank[nxt]
-            slot = tq_head[c, kind, q] + tq_len[c, kind, q]
-            tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
-            tq_len[c, kind, q] += 1
-            tq_has[c, kind] |= np.int64(1) << q
-            tq_total[c, kind] += 1
-            ch_wake[c] = 0
-            if kind == 1:
-                done[nxt] = -1
-                if max_out > 0:
-                    heap_n = _heap_push(heap, heap_n, clk + 1)
-                    outstanding += 1
-            elif max_out > 0:
-                outstanding += 1
-            added[nxt] = clk
-            if port_interval > 0.0:
-                # the FPGA-side port delivers one burst per port_interval clocks per channel
-                start = _mx(port_next[c], float(clk))
-                avail[nxt] = np.int64(np.ceil(start))
-                port_next[c] = start + port_interval
-            nxt += 1
-            progress = True
-            if nxt == n:
-                stats[S_LAST_ACCEPT] = clk
-                stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
-                for c2 in range(nch):
-                    ch_wake[c2] = 0  # the end-of-trace write flush may start
-
         for c in range(nch):
             if ch_wake[c] > clk:  # nothing in this channel can change before then
                 wake = _mn(wake, ch_wake[c])
@@ -314,18 +342,43 @@ def simulate(
             cw = FAR
             chprog = False
             stats[S_CHLOOPS] += 1
-            if clk >= pend_min[c]:  # some waiting queues are due: move them to the due set
-                waiting = nonempty[c] & ~due[c]
+            # queues whose wait ends by now become due
+            if occ[c] != 0:
+                if clk - fired[c] >= WHEEL:
+                    for slot in range(WHEEL):
+                        due[c] |= wheel[c, slot]
+                        wheel[c, slot] = 0
+                    occ[c] = 0
+                else:
+                    for t in range(fired[c] + 1, clk + 1):
+                        slot = t & (WHEEL - 1)
+                        if occ[c] & (np.int64(1) << slot):
+                            due[c] |= wheel[c, slot]
+                            wheel[c, slot] = 0
+                            occ[c] &= ~(np.int64(1) << slot)
+            fired[c] = clk
+            if far[c] != 0 and far_min[c] < clk + WHEEL:
+                waiting = far[c]
+                far[c] = 0
                 low = FAR
                 while waiting != 0:
                     q = _ctz(waiting)
                     waiting &= waiting - 1
-                    if nbt[c, q] <= clk:
+                    t = nbt[c, q]
+                    if t <= clk:
                         due[c] |= np.int64(1) << q
+                    elif t < clk + WHEEL:
+                        wheel[c, t & (WHEEL - 1)] |= np.int64(1) << q
+                        occ[c] |= np.int64(1) << (t & (WHEEL - 1))
                     else:
-                        low = _mn(low, nbt[c, q])
-                pend_min[c] = low
-            cw = _mn(cw, pend_min[c])
+                        far[c] |= np.int64(1) << q
+                        low = _mn(low, t)
+                far_min[c] = low
+            if occ[c] != 0:  # the next wheel slot in use, after this clock
+                shift = (clk + 1) & (WHEEL - 1)
+                rot = ((occ[c] >> shift) | (occ[c] << (WHEEL - shift))) & ((np.int64(1) << WHEEL) - 1)
+                cw = _mn(cw, clk + 1 + _ctz(rot))
+            cw = _mn(cw, far_min[c])
             # ---- command issue ----
             issued = NONE
             ref_rank = -1
@@ -346,6 +399,8 @@ def simulate(
                         all_ready = False
                         if t_pre[c, b] <= clk:
                             open_row[c, b] = -1
+                            hr[c, b] = 0
+                            hw[c, b] = 0
                             nbt[c, b] = 0
                             due[c] |= np.int64(1) << b
                             hitc[c, b] = 0
@@ -409,33 +464,24 @@ def simulate(
                             qwake = _mn(qwake, t)
                     else:
                         head = cq[c, q, 0]
-                        if req_row[head] != orow:
-                            # PRE for the head: only once no queued request hits the open row,
-                            # or the row has served row_hit_cap column commands
-                            allowed = hitc[c, q] >= hit_cap
-                            if not allowed:
-                                allowed = True
-                                for e2 in range(1, ln):
-                                    if req_row[cq[c, q, e2]] == orow:
-                                        allowed = False
-                                        break
-                            if allowed:
-                                if t_pre[c, q] <= clk:
-                                    found = PRE
-                                    fq = q
-                                    fe = 0
-                                else:
-                                    qwake = _mn(qwake, t_pre[c, q])
+                        # PRE for a conflicting head: only once no queued request hits the open
+                        # row, or the row has served row_hit_cap column commands
+                        if req_row[head] != orow and (hitc[c, q] >= hit_cap or hr[c, q] + hw[c, q] == 0):
+                            if t_pre[c, q] <= clk:
+                                found = PRE
+                                fq = q
+                                fe = 0
+                            else:
+                                qwake = _mn(qwake, t_pre[c, q])
                         if found == NONE:
-                            nw = cqw[c, q]
                             rd_ok = False
                             wr_ok = False
-                            if nw < ln:
+                            if hr[c, q] > 0:
                                 trd = _mx(_mx(t_rd[c, q], g_rd[c, grp]), k_rd[c, rank])
                                 rd_ok = trd <= clk
                                 if not rd_ok:
                                     qwake = _mn(qwake, trd)
-                            if nw > 0:
+                            if hw[c, q] > 0:
                                 twr = _mx(_mx(t_wr[c, q], g_wr[c, grp]), k_wr[c, rank])
                                 wr_ok = twr <= clk
                                 if not wr_ok:
@@ -459,7 +505,12 @@ def simulate(
                         nbt[c, q] = qwake
                         if qwake > clk:
                             due[c] &= ~(np.int64(1) << q)
-                            pend_min[c] = _mn(pend_min[c], qwake)
+                            if qwake < clk + WHEEL:
+                                wheel[c, qwake & (WHEEL - 1)] |= np.int64(1) << q
+                                occ[c] |= np.int64(1) << (qwake & (WHEEL - 1))
+                            else:
+                                far[c] |= np.int64(1) << q
+                                far_min[c] = _mn(far_min[c], qwake)
                         cw = _mn(cw, qwake)
                     if found != NONE:
                         rr[c] = q
@@ -475,6 +526,13 @@ def simulate(
                 if found == ACT:
                     r = cq[c, q, 0]
                     open_row[c, q] = req_row[r]
+                    for e in range(cql[c, q]):
+                        r2 = cq[c, q, e]
+                        if req_row[r2] == req_row[r]:
+                            if req_write[r2]:
+                                hw[c, q] += 1
+                            else:
+                                hr[c, q] += 1
                     nbt[c, q] = 0
                     due[c] |= np.int64(1) << q
                     hitc[c, q] = 0
@@ -492,6 +550,8 @@ def simulate(
                     stats[S_ACT] += 1
                 elif found == PRE:
                     open_row[c, q] = -1
+                    hr[c, q] = 0
+                    hw[c, q] = 0
                     nbt[c, q] = 0
                     due[c] |= np.int64(1) << q
                     hitc[c, q] = 0
@@ -512,12 +572,24 @@ def simulate(
                     room[c] |= np.int64(1) << q
                     if req_write[r]:
                         cqw[c, q] -= 1
+                        hw[c, q] -= 1
+                    else:
+                        hr[c, q] -= 1
                     if ln == 1:
                         nonempty[c] &= ~(np.int64(1) << q)
                     cq_total[c] -= 1
                     if hitc[c, q] > 0:
                         stats[S_RD_HIT if found == RD else S_WR_HIT] += 1
                     hitc[c, q] += 1
+                    if track:
+                        _h_add(
+                            hkeys,
+                            hreads,
+                            hwrites,
+                            req_line[r],
+                            -1 if found == RD else 0,
+                            -1 if found == WR else 0,
+                        )
                     if found == RD:
                         stats[S_RD] += 1
                         done[r] = clk + read_delay
@@ -554,6 +626,8 @@ def simulate(
                         if not keep:
                             t_start = _mx(t_pre[c, q], clk)
                             open_row[c, q] = -1
+                            hr[c, q] = 0
+                            hw[c, q] = 0
                             nbt[c, q] = 0
                             due[c] |= np.int64(1) << q
                             hitc[c, q] = 0
@@ -580,9 +654,12 @@ def simulate(
                 ):
                     draining[c] = _mx(1, tq_total[c, 1] - p[P_DRAIN_LOW])
             kind = 1 if draining[c] > 0 else 0
-            movable = tq_has[c, kind] & room[c]
             q = -1
-            if movable != 0:
+            for _attempt in range(2):
+                movable = tq_has[c, kind] & room[c]
+                q = -1
+                if movable == 0:
+                    break
                 best = -1
                 while movable != 0:
                     b = _ctz(movable)
@@ -595,6 +672,16 @@ def simulate(
                 if avail[r] > clk:  # still crossing the port (later ones are behind it)
                     cw = _mn(cw, avail[r])
                     q = -1
+                elif kind == 1 and track:
+                    h = _h_find(hkeys, req_line[r])
+                    if h >= 0 and hreads[h] > 0:
+                        # a queued read of this line must go first: stop draining, move a read
+                        draining[c] = 0
+                        kind = 0
+                        q = -1
+                        chprog = True
+                        continue
+                break
             if q >= 0:
                 h = tq_head[c, kind, q] + 1
                 tq_head[c, kind, q] = 0 if h == tcap else h
@@ -604,6 +691,11 @@ def simulate(
                 tq_total[c, kind] -= 1
                 cq[c, q, cql[c, q]] = r
                 cql[c, q] += 1
+                if req_row[r] == open_row[c, q]:
+                    if kind == 1:
+                        hw[c, q] += 1
+                    else:
+                        hr[c, q] += 1
                 if cql[c, q] == cqcap:
                     room[c] &= ~(np.int64(1) << q)
                 if kind == 1:
@@ -625,6 +717,75 @@ def simulate(
             else:
                 ch_wake[c] = cw
                 wake = _mn(wake, cw)
+
+        # the requester offers requests in order after this clock: they enter the queues at `now`
+        # (DRAMsim3's trace driver adds them after the controller's tick), so the next clock
+        # is needed only if one of them can move on at once
+        now = clk + 1
+        while nxt < n:
+            if req_arrival[nxt] > now:
+                wake = _mn(wake, req_arrival[nxt] - 1)
+                break
+            c = req_ch[nxt]
+            if max_out > 0:
+                while heap_n > 0 and heap[0] <= now:
+                    heap_n = _heap_pop(heap, heap_n)
+                    outstanding -= 1
+                if outstanding >= max_out:
+                    if heap_n > 0:
+                        wake = _mn(wake, heap[0] - 1)
+                    break
+            kind = 1 if req_write[nxt] else 0
+            if tq_total[c, kind] >= (wqcap if kind else rqcap):
+                break
+            if track:
+                # a read of a line with a write pending is served from the write buffer; a
+                # second write to a pending line merges into it
+                h = _h_find(hkeys, req_line[nxt])
+                if h >= 0 and hwrites[h] > 0:
+                    added[nxt] = now
+                    done[nxt] = now + 1
+                    if max_out > 0:
+                        heap_n = _heap_push(heap, heap_n, now + 2 - kind)
+                        outstanding += 1
+                    nxt += 1
+                    if nxt == n:
+                        progress = True
+                        stats[S_LAST_ACCEPT] = now
+                        stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+                        for c2 in range(nch):
+                            ch_wake[c2] = 0
+                    continue
+                _h_add(hkeys, hreads, hwrites, req_line[nxt], 1 - kind, kind)
+            q = req_bank[nxt]
+            slot = tq_head[c, kind, q] + tq_len[c, kind, q]
+            tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
+            tq_len[c, kind, q] += 1
+            tq_has[c, kind] |= np.int64(1) << q
+            tq_total[c, kind] += 1
+            if kind == 1 or (draining[c] == 0 and (room[c] >> q) & 1):
+                ch_wake[c] = 0
+                progress = True
+            if kind == 1:
+                done[nxt] = -1
+                if max_out > 0:
+                    heap_n = _heap_push(heap, heap_n, now + 1)
+                    outstanding += 1
+            elif max_out > 0:
+                outstanding += 1
+            added[nxt] = now
+            if port_interval > 0.0:
+                # the FPGA-side port delivers one burst per port_interval clocks per channel
+                start = port_next[c] if port_next[c] > now else float(now)
+                avail[nxt] = np.int64(np.ceil(start))
+                port_next[c] = start + port_interval
+            nxt += 1
+            if nxt == n:
+                progress = True
+                stats[S_LAST_ACCEPT] = now
+                stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+                for c2 in range(nch):
+                    ch_wake[c2] = 0  # the end-of-trace write flush may start
 
         # ---- advance the clock ----
         finished = nxt >= n

@@ -181,12 +181,14 @@ def run(
     added = np.zeros(n * per, np.int64)
     done = np.zeros(n * per, np.int64)
     stats = np.zeros(k.S_NSTATS, np.int64)
+    line = (burst_addr >> np.uint64(int(math.log2(burst_bytes)))).astype(np.int64)
     k.simulate(
         params(cfg, max_outstanding * per),
         ch,
         bank,
         row,
         burst_write.astype(np.bool_),
+        line,
         arrival,
         float(port_interval),
         added,
