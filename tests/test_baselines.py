@@ -53,7 +53,34 @@ def test_measured_cpu_baseline_dense_and_pruned(tiny_net):
     sparse = pruning.prune(tiny_net, "random", 0.9, input_shape=TINY_SHAPE, name="tiny")
     pruned = baselines.load_sparse_weights(type(tiny_net)(), sparse)
     assert torch.equal(pruned.stem.weight, torch.from_numpy(sparse.weights["stem"]))
-    timing = baselines.measure_cpu(pruned, (2, *TINY_SHAPE[1:]), repeats=3)
+    before = torch.get_num_threads()
+    timing = baselines.measure_cpu(
+        pruned, (2, *TINY_SHAPE[1:]), threads=1, min_run_time=0.05, max_run_time=0.3
+    )
     assert timing["latency_s"] > 0 and timing["fps"] == pytest.approx(2 / timing["latency_s"])
+    assert timing["threads"] == 1 and timing["repeats"] >= 1 and timing["latency_iqr_s"] >= 0
+    assert torch.get_num_threads() == before  # the pinned thread count does not leak
     with pytest.raises(UsageError, match="no layer 'stem'"):
         baselines.load_sparse_weights(torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3)), sparse)
+
+
+def test_published_points_carry_their_source_and_band():
+    v100 = hw.load_baseline("v100")
+    point = baselines.measured(v100, "resnet50")
+    # the TensorRT 4 FP16 batch-1 figure of the cited measurement, and the power estimate
+    assert point["fps"] == 481.3 and point["batch"] == 1 and "gist.github.com" in point["source"]
+    assert point["fps_per_w"] == pytest.approx(481.3 / 150)
+    assert baselines.measured(v100, "alexnet") is None
+    drawn = baselines.measured_samples(v100, "resnet50", 2000)
+    assert drawn["fps"].min() >= 373.5 and drawn["fps"].max() <= 817.8  # the published FP32..INT8 span
+    assert drawn["fps_per_w"] == pytest.approx(drawn["fps"] / drawn["power_w"])
+    for name in ("v100", "skylake_xeon"):
+        baseline = hw.load_baseline(name)
+        assert set(baseline.measured) >= {"resnet50", "mobilenet_v1", "mobilenet_v2"}
+        # the roofline stays an upper bound of every published point
+        from dla_explorer.workload import extract
+        from dla_explorer.workload import zoo as models
+
+        for model, point in baseline.measured.items():
+            bound = baselines.roofline(baseline, extract(models.get(model)))
+            assert point.fps < bound["fps"] / baseline.compute_efficiency

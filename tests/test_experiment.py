@@ -27,8 +27,8 @@ cpu_baseline: skylake_xeon
 gpu_baseline: v100
 search: search.yaml
 buffer_sweep_kb: [512, 4096]
-default: {search_trials: 6, cpu_repeats: 1}
-full: {search_trials: 8, cpu_repeats: 1}
+default: {search_trials: 6, cpu_seconds: 0.2, uncertainty: 64}
+full: {search_trials: 8, cpu_seconds: 0.2}
 paper:
   hbm2_over_ddr4: {mobilenet_v2: 3.0}
   over_cpu: {mobilenet_v2: 2.1}
@@ -68,7 +68,7 @@ def results(spec_file):
 
 def test_tables_cover_every_case(results):
     comparison = pd.read_csv(results / "comparison.csv")
-    assert len(comparison) == 2 * 2 * 2  # sparsities x designs x modes
+    assert len(comparison) == 2 * 2 * 2 + 2  # sparsities x designs x modes + the DSE pair
     assert set(comparison["mode"]) == {"unpacked", "packed"}
     layers = pd.read_csv(results / "layers.csv")
     assert len(layers) == 8 * 53 and {"compute_s", "memory_s", "time_s"} <= set(layers)
@@ -76,13 +76,81 @@ def test_tables_cover_every_case(results):
     assert set(baselines["baseline"]) == {
         "skylake_xeon",
         "v100",
+        "skylake_xeon (roofline bound)",
+        "v100 (roofline bound)",
         "this machine (dense)",
         "this machine (pruned)",
     }
+    published = baselines[baselines["kind"] == "published"].set_index("baseline")
+    assert published.loc["v100", "fps"] == 738  # hw_configs/baselines/v100.yaml, mobilenet_v2
+    assert (published["fps_p5"] < published["fps"]).all() and (published["fps"] < published["fps_p95"]).all()
     sweep = pd.read_csv(results / "buffer_sweep.csv")
     assert sorted(sweep["stream_buffer_kb"].unique()) == [512, 4096]
     record = json.loads((results / "experiment.json").read_text())
     assert record["search"]["trials"]["COMPLETE"] == 6
+
+
+def test_uncertainty_bands(results):
+    comparison = pd.read_csv(results / "comparison.csv")
+    headline = comparison[comparison.sparsity == 0.9]
+    # bands on the headline rows only; the nominal figure lies inside its 5-95% band
+    assert headline["fps_p5"].notna().all() and comparison[comparison.sparsity == 0.5]["fps_p5"].isna().all()
+    for figure in ("fps", "power_w", "fps_per_w"):
+        assert (headline[f"{figure}_p5"] <= headline[figure] * 1.0001).all()
+        assert (headline[figure] <= headline[f"{figure}_p95"] * 1.0001).all()
+    assert (headline["power_w_p95"] > headline["power_w_p5"]).all()  # static power is an estimate
+    ratios = pd.read_csv(results / "uncertainty.csv")
+    assert set(ratios["figure"]) == {
+        "hbm2_over_ddr4",
+        "over_cpu",
+        "v100_speed",
+        "v100_power_efficiency",
+        "dse_hbm2_over_ddr4",
+    }
+    assert (ratios["p5"] <= ratios["p50"]).all() and (ratios["p50"] <= ratios["p95"]).all()
+    assert (ratios["samples"] == 64).all()
+
+
+def test_packed_figures_carry_effective_sparsity(results):
+    comparison = pd.read_csv(results / "comparison.csv")
+    packed = comparison[(comparison["mode"] == "packed") & comparison["design"].isin(["ddr4_x1", "hbm2"])]
+    unpacked = comparison[comparison["mode"] == "unpacked"].set_index(["sparsity", "design"])
+    from dla_explorer.workload import extract, zoo
+
+    total = sum(la.weights for la in extract(zoo.get("mobilenet_v2")).layers)
+    packing_totals = pd.read_csv(results / "packing_totals.csv").set_index("sparsity")
+    for row in packed.itertuples():
+        # effective sparsity = 1 - kept non-zeros / all weights; conflict pruning only removes
+        network = packing_totals.loc[row.sparsity]
+        assert row.effective_sparsity == pytest.approx(1 - network["nnz_after"] / total)
+        assert row.effective_sparsity >= 1 - network["nnz_before"] / total
+        assert row.pruned_share == pytest.approx(network["pruned_share"])
+        assert row.packed_speedup_bound == pytest.approx(1 / (1 - row.effective_sparsity))
+        assert row.packed_speedup == pytest.approx(row.fps / unpacked.loc[(row.sparsity, row.design), "fps"])
+        above = row.packed_speedup > row.packed_speedup_bound * 1.001
+        assert above == (
+            isinstance(row.packed_speedup_note, str) and row.packed_speedup_note.startswith("above")
+        )
+
+
+def test_dse_best_is_compared_on_both_memories(results):
+    """The searched design and the same design on DDR4: only the memory differs."""
+    comparison = pd.read_csv(results / "comparison.csv")
+    pair = comparison[comparison["design"].isin(["dse_best_hbm2", "dse_best_ddr4"])].set_index("design")
+    assert len(pair) == 2
+    same = ["k_vec", "c_vec", "q_vec", "lanes", "clock_mhz", "alpha", "gamma", "stream_buffer_kb"]
+    assert (pair.loc["dse_best_hbm2", same] == pair.loc["dse_best_ddr4", same]).all()
+    assert pair.loc["dse_best_ddr4", "mem_kind"] == "ddr4" and pair.loc["dse_best_hbm2", "mem_kind"] == "hbm2"
+    assert (pair["pruned_share"] <= 0.02).all()
+    assert (pair["fps_p5"] < pair["fps_p95"]).all()  # the rebuilt designs keep their estimates
+    search = pd.read_csv(json.loads((results / "experiment.json").read_text())["search"]["table"])
+    fastest = search[search["feasible"].astype(bool)]["fps"].max()
+    assert pair.loc["dse_best_hbm2", "fps"] <= fastest * (1 + 1e-9)
+    ratios = pd.read_csv(results / "uncertainty.csv").set_index("figure")
+    assert "dse_hbm2_over_ddr4" in ratios.index
+    table = analysis.speedups(analysis.load(results))
+    row = table[table.comparison.str.startswith("HBM2 DSE best")].iloc[0]
+    assert row.simulated == pytest.approx(pair.loc["dse_best_hbm2", "fps"] / pair.loc["dse_best_ddr4", "fps"])
 
 
 def test_speedups_beside_the_paper(results):

@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     from dla_explorer.study.analysis import Results
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_parser(
         subparsers,
@@ -36,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="results folder (default results/<name>)")
     p.add_argument("--no-search", action="store_true", help="skip the design-space search")
     p.add_argument("--report", action="store_true", help="write the report when done")
+    p.add_argument(
+        "--uncertainty",
+        type=non_negative_int,
+        metavar="N",
+        help="Monte-Carlo samples of every estimate for the 5-95%% bands (default: the spec's size; "
+        "0 = none); bands land in comparison.csv (<figure>_p5/_p95) and uncertainty.csv",
+    )
     p.set_defaults(handler=run)
 
     p = add_parser(
@@ -54,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = experiment.load_experiment(args.spec)
     folder = experiment.run_experiment(
-        spec, args.spec, args.out, full=args.full, run_search=not args.no_search
+        spec, args.spec, args.out, full=args.full, run_search=not args.no_search, uncertainty=args.uncertainty
     )
     print(f"results in {folder}/")
     print_headline(analysis.load(folder))

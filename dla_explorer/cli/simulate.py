@@ -12,7 +12,8 @@ from dla_explorer.core.units import KIB, MICRO, MILLI
 from dla_explorer.core.vocab import MODES
 
 if TYPE_CHECKING:
-    from dla_explorer.packing import PackedWorkload
+    from dla_explorer.packing import CacheSpec, PackedWorkload
+    from dla_explorer.sim.config import Architecture, Device, Memory
     from dla_explorer.sim.simulator import Result
     from dla_explorer.sparsity.pruning import SparseModel
     from dla_explorer.workload import Workload
@@ -30,6 +31,14 @@ LAYER_COLUMNS = [
 # a SCALE-Sim topology has no weights and no measured activations: it is simulated dense, with
 # every activation counted as non-zero (no compression, no gating: the conservative reading)
 TOPOLOGY_ACT_DENSITY = 1.0
+# headline figures whose 5-95% band --uncertainty prints: column, label, scale, unit
+BAND_FIGURES = (
+    ("fps", "throughput", 1, "frames/s"),
+    ("power_w", "power", 1, "W"),
+    ("fps_per_w", "efficiency", 1, "frames/s/W"),
+    ("latency_s", "latency", 1 / MILLI, "ms"),
+    ("energy_j_per_frame", "energy", 1 / MILLI, "mJ/frame"),
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -80,6 +89,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="memory model: 0 analytical with the flat controller efficiency, 1 (default) with the "
         "cycle model's efficiency per traffic class of the memory's DRAM device, 2 replaying every "
         "layer's DRAM traffic through the cycle model (docs/dram.md)",
+    )
+    p.add_argument(
+        "--uncertainty",
+        type=positive_int,
+        metavar="N",
+        help="also draw N Monte-Carlo samples of every estimate (ranges in hw_configs/) and print "
+        "the 5-95%% band of each headline figure",
     )
     p.set_defaults(handler=run)
 
@@ -181,6 +197,36 @@ def run(args: argparse.Namespace) -> int:
     layers = for_display(layers, ("utilization",))
     print_table(layers[LAYER_COLUMNS], "{:.2f}")
     print_totals(result)
+    if args.uncertainty:
+        if isinstance(target, packing.PackedWorkload):
+            raise UsageError(f"{args.model}: --uncertainty needs a checkpoint, a zoo model or a topology")
+        print_bands(target, arch, memory, device, mode, args.batch, args.uncertainty, cache)
     if args.csv:
         write_csv(layers, args.csv)
     return 0
+
+
+def print_bands(
+    sparse: SparseModel,
+    arch: Architecture,
+    memory: Memory,
+    device: Device,
+    mode: str,
+    batch: int,
+    n: int,
+    cache: CacheSpec,
+) -> None:
+    """The 5-95% band of each headline figure over n samples of the estimates (one batch call)."""
+    import numpy as np
+    import pandas as pd
+
+    from dla_explorer.sim import simulator, uncertainty
+
+    base = pd.DataFrame([simulator.design_row(arch, memory, mode)])
+    samples = uncertainty.monte_carlo(base, [(arch, memory)], device, n)
+    drawn = simulator.simulate_batch(sparse, samples, device, batch, cache=cache)
+    count = len(uncertainty.design_estimates(arch, memory, device))
+    print(f"  bands       5-95% over {n} samples of {count} estimates:")
+    for figure, label, scale, unit in BAND_FIGURES:
+        p5, p50, p95 = np.percentile(drawn[figure] * scale, [5, 50, 95])
+        print(f"    {label:<12}{p5:,.2f} .. {p95:,.2f} {unit} (median {p50:,.2f})")

@@ -1,8 +1,9 @@
-"""CPU and GPU reference points: a per-layer roofline from published peak figures, and a measured
-CPU baseline (torch on this machine) for the dense and the pruned model.
+"""CPU and GPU reference points: published measurements per model (what comparisons use), a
+per-layer roofline from published peak figures (an upper bound only), and a CPU measurement of
+the dense and the pruned model with torch on this machine.
 
-CPUs and GPUs run unstructured-sparse models on dense kernels, so both use the dense MACs; the
-measured baseline shows it (pruned and dense take the same time).
+CPUs and GPUs run unstructured-sparse models on dense kernels, so the roofline uses the dense
+MACs and the pruned model is timed with the same dense kernels as the dense one.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import time
 import numpy as np
 import torch
 from torch import nn
+from torch.utils import benchmark
 
 from dla_explorer.core.errors import UsageError
+from dla_explorer.sim import uncertainty
 from dla_explorer.sim.config import Baseline
 from dla_explorer.sparsity.pruning import SparseModel, resolve_model
 from dla_explorer.workload import Workload, module_of
@@ -23,7 +26,7 @@ BYTES_PER_VALUE = {"int8": 1, "fp16": 2, "fp32": 4}
 
 def roofline(
     baseline: Baseline, workload: Workload, precision: str | None = None, batch: int = 1
-) -> dict[str, float]:
+) -> dict[str, float | str]:
     """Frames/s, power and frames/s/W of `baseline` on `workload` (dense), layer by layer:
     each layer takes max(ops / achieved compute, bytes / achieved bandwidth)."""
     precision = precision or next(iter(baseline.peak_tops))
@@ -56,53 +59,105 @@ def load_sparse_weights(module: nn.Module, sparse: SparseModel) -> nn.Module:
     """Copy the pruned weights of `sparse` into `module` (in place) and return it."""
     for name, weight in sparse.weights.items():
         target = module_of(module, name)
-        if target is None or tuple(target.weight.shape) != weight.shape:
+        current = None if target is None else target.weight
+        if not isinstance(current, torch.Tensor) or tuple(current.shape) != weight.shape:
             raise UsageError(
                 f"model has no layer '{name}' of shape {weight.shape}; "
                 f"was the checkpoint made from this model?"
             )
-        target.weight.data = torch.from_numpy(weight).to(target.weight.dtype)
+        current.data = torch.from_numpy(weight).to(current.dtype)
     return module
+
+
+def measured(baseline: Baseline, model: str) -> dict | None:
+    """The published measurement of `model` on `baseline` (frames/s, power, batch, source), or
+    None when the baseline has none for that model."""
+    point = baseline.measured.get(model)
+    if point is None:
+        return None
+    return {
+        "name": baseline.name,
+        "precision": point.precision,
+        "batch": point.batch,
+        "fps": point.fps,
+        "power_w": point.power_w,
+        "fps_per_w": point.fps / point.power_w,
+        "framework": point.framework,
+        "source": point.source,
+    }
+
+
+def measured_samples(baseline: Baseline, model: str, n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """n Monte-Carlo samples of a published point's frames/s and power (their ranges drawn the
+    way `uncertainty.monte_carlo` draws a design's estimates; a figure without a range is fixed)."""
+    point = baseline.measured[model]
+    estimates = uncertainty.estimates(baseline, f"baseline:{baseline.name}")
+    out = {}
+    for figure in ("fps", "power_w"):
+        found = estimates.get(f"measured.{model}.{figure}")
+        if found is None:
+            out[figure] = np.full(n, float(getattr(point, figure)))
+        else:
+            key, estimate = found
+            out[figure] = estimate.ppf(uncertainty.draws(key, n, seed))
+    out["fps_per_w"] = out["fps"] / out["power_w"]
+    return out
 
 
 def measure_cpu(
     module: nn.Module,
     input_shape: tuple[int, ...],
-    repeats: int = 5,
-    warmup: int = 1,
-    threads: int | None = None,
+    threads: int = 1,
+    min_run_time: float = 0.5,
+    max_run_time: float = 10.0,
+    threshold: float = 0.05,
 ) -> dict[str, float]:
-    """Median wall time of a forward pass with torch on this machine's CPU."""
-    if threads:
-        torch.set_num_threads(threads)
+    """Time of a forward pass with torch on this machine's CPU: torch.utils.benchmark's
+    adaptive_autorange (blocks of runs until the IQR is within `threshold` of the median, or
+    `max_run_time`), with a fixed thread count. Returns the median and the spread (IQR).
+
+    The clock is the process's CPU time, not wall time: on a shared machine wall time mostly
+    measures the other jobs (three runs of the main job gave 17.5, 1.7 and 0.35 frames/s), while
+    the CPU time of a fixed number of threads is what the forward pass itself costs. With one
+    thread (the default) it is the single-core latency."""
     inputs = torch.randn(input_shape)
     module.eval()
-    times = []
-    with torch.inference_mode():
-        for index in range(warmup + repeats):
-            start = time.perf_counter()
-            module(inputs)
-            if index >= warmup:
-                times.append(time.perf_counter() - start)
-    latency = float(np.median(times))
+    previous = torch.get_num_threads()
+    try:
+        with torch.inference_mode():
+            module(inputs)  # warm-up: first-call allocation and kernel selection
+            timer = benchmark.Timer(
+                stmt="module(inputs)",
+                globals={"module": module, "inputs": inputs},
+                num_threads=threads,
+                timer=time.process_time,
+            )
+            result = timer.adaptive_autorange(
+                threshold=threshold, min_run_time=min_run_time, max_run_time=max_run_time
+            )
+    finally:
+        torch.set_num_threads(previous)
+    latency = float(result.median)
     return {
         "latency_s": latency,
+        "latency_iqr_s": float(result.iqr),
         "fps": input_shape[0] / latency,
         "batch": input_shape[0],
-        "threads": torch.get_num_threads(),
-        "repeats": repeats,
+        "threads": threads,
+        "repeats": len(result.times),
     }
 
 
 def measure_cpu_baseline(
-    sparse: SparseModel, batch: int = 1, repeats: int = 5, threads: int | None = None
+    sparse: SparseModel, batch: int = 1, threads: int = 1, max_run_time: float = 10.0
 ) -> dict[str, dict[str, float]]:
-    """Measured dense and pruned (dense kernels) latency of the model `sparse` was made from."""
+    """Measured dense and pruned latency of the model `sparse` was made from, both on torch's
+    dense kernels (the pruned model's zeros are multiplied like any other weight)."""
     shape = (batch, *sparse.workload.input_shape[1:])
     seed = sparse.recipe.get("seed", 0)
     dense, _ = resolve_model(sparse.model, seed)
     pruned = load_sparse_weights(resolve_model(sparse.model, seed)[0], sparse)
     return {
-        "dense": measure_cpu(dense, shape, repeats, threads=threads),
-        "pruned": measure_cpu(pruned, shape, repeats, threads=threads),
+        "dense": measure_cpu(dense, shape, threads, max_run_time=max_run_time),
+        "pruned": measure_cpu(pruned, shape, threads, max_run_time=max_run_time),
     }

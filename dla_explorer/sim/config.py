@@ -16,6 +16,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from dla_explorer.core.errors import UsageError
 from dla_explorer.core.fileio import load_yaml_model
+from dla_explorer.sim.uncertainty import split_ranges
 
 Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
 
@@ -52,7 +53,21 @@ CONFIG_ROOT = Path(__file__).resolve().parents[2] / "hw_configs"
 
 
 class _Config(pydantic.BaseModel):
+    """A config read from YAML. Any numeric value may be written as an estimate with its range,
+    `{nominal: x, low: a, high: b, basis: "..."}`: the field holds the nominal value and the
+    range is kept on the side (`uncertainty.ranges(config)`, keyed by dotted path)."""
+
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    _ranges: dict = pydantic.PrivateAttr(default_factory=dict)
+
+    @pydantic.model_validator(mode="wrap")  # type: ignore[misc]  # mypy cannot infer the wrap type
+    @classmethod
+    def _split_ranges(cls, data: object, handler: pydantic.ValidatorFunctionWrapHandler) -> object:
+        data, ranges = split_ranges(data)
+        config = handler(data)
+        if ranges:
+            config._ranges = ranges
+        return config
 
 
 class Energy(_Config):
@@ -198,8 +213,21 @@ class Memory(_Config):
         return self.peak_gbps * self.controller_efficiency
 
 
+class MeasuredPoint(_Config):
+    """A published measurement of one model on a CPU or GPU (frames/s and power at a stated
+    batch size); a figure derived from published ones, or an estimate, says so in its range."""
+
+    fps: PositiveFloat
+    power_w: PositiveFloat
+    batch: PositiveInt
+    precision: str
+    framework: str
+    source: str = Field(min_length=1)
+
+
 class Baseline(_Config):
-    """A CPU or GPU as a roofline point: peak compute, bandwidth and power."""
+    """A CPU or GPU: published measurements per model (`measured`, what comparisons use) and a
+    roofline from peak compute, bandwidth and power (kept only as a bound)."""
 
     name: str
     kind: Literal["cpu", "gpu"]
@@ -210,6 +238,7 @@ class Baseline(_Config):
     bandwidth_efficiency: float = Field(gt=0, le=1)
     power_fraction: float = Field(gt=0, le=1, description="average power / TDP when busy")
     source: str = ""
+    measured: dict[str, MeasuredPoint] = Field(default_factory=dict, description="per zoo model")
 
 
 ARCH_FIELDS = tuple(n for n in Architecture.model_fields if n != "name")

@@ -1,7 +1,8 @@
 """Power and energy: dynamic energy per layer from MACs, on-chip buffer bits and DRAM bits, plus
 static power (device, card and memory interfaces) (docs/model.md, "Power and energy").
 Coefficients come from the Device (per precision) and the Memory; their sources are in
-hw_configs/ and docs/model.md.
+hw_configs/ and docs/model.md. Device coefficients are read per design point (`uncertainty.
+coefficient`): Monte-Carlo samples carry them as `dev:` design columns.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import numpy as np
 
 from dla_explorer.core.units import BITS_PER_BYTE, PICO
 from dla_explorer.sim.config import Device
+from dla_explorer.sim.uncertainty import coefficient, per_precision
 
 
 def lookup(values: np.ndarray, table: dict) -> np.ndarray:
@@ -25,14 +27,15 @@ def mac_energy(
 ) -> np.ndarray:
     """Joules per layer of the multipliers: useful MACs at the precision's E_mac, idle and
     zero-weight lane-slots (clock-gated) at the gated fraction of it."""
-    mac_pj = lookup(d["precision"], device.energy.mac_pj)[:, None]
+    mac_pj = per_precision(d, device, "energy.mac_pj")[:, None]
+    gated = coefficient(d, device, "energy.gated_mac_fraction")[:, None]
     idle = issued_macs - useful_macs
-    return (useful_macs + idle * device.energy.gated_mac_fraction) * mac_pj * PICO
+    return (useful_macs + idle * gated) * mac_pj * PICO
 
 
-def sram_energy(device: Device, sram_bits: np.ndarray) -> np.ndarray:
+def sram_energy(device: Device, d: dict[str, np.ndarray], sram_bits: np.ndarray) -> np.ndarray:
     """Joules per layer of the M20K (and eSRAM) bits read and written."""
-    return sram_bits * device.energy.m20k_pj_per_bit * PICO
+    return sram_bits * coefficient(d, device, "energy.m20k_pj_per_bit")[:, None] * PICO
 
 
 def dram_energy(d: dict[str, np.ndarray], dram_bytes: np.ndarray) -> np.ndarray:
@@ -40,14 +43,17 @@ def dram_energy(d: dict[str, np.ndarray], dram_bytes: np.ndarray) -> np.ndarray:
     return dram_bytes * BITS_PER_BYTE * d["mem_energy_pj_per_bit"][:, None] * PICO
 
 
-def logic_energy(device: Device, clock_hz: np.ndarray, alms: np.ndarray, time_s: np.ndarray) -> np.ndarray:
+def logic_energy(
+    device: Device, d: dict[str, np.ndarray], clock_hz: np.ndarray, alms: np.ndarray, time_s: np.ndarray
+) -> np.ndarray:
     """Joules per layer of the clocked logic (control, accumulators, packing muxes): every used
     ALM, every cycle (at the design's clock), while the layer runs."""
-    watts = alms * clock_hz * device.energy.logic_pj_per_alm_cycle * PICO
+    watts = alms * clock_hz * coefficient(d, device, "energy.logic_pj_per_alm_cycle") * PICO
     return watts[:, None] * time_s
 
 
 def static_power(device: Device, d: dict[str, np.ndarray]) -> np.ndarray:
     """Watts drawn whatever the load: FPGA static, the card around it, the memory interfaces."""
     interfaces = d["mem_channels"] * d["mem_interface_static_w_per_channel"]
-    return device.static_power_w + device.board_power_w + interfaces
+    fixed = coefficient(d, device, "static_power_w") + coefficient(d, device, "board_power_w")
+    return fixed + interfaces

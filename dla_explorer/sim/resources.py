@@ -76,7 +76,13 @@ def select_bits(alpha) -> np.ndarray:
     return index_bits(np.asarray(alpha))
 
 
-def fmax_mhz(device: Device, used: dict[str, np.ndarray], alpha) -> np.ndarray:
+def fmax_mhz(
+    device: Device,
+    used: dict[str, np.ndarray],
+    alpha,
+    full_mhz: np.ndarray | None = None,
+    mux_derate: np.ndarray | None = None,
+) -> np.ndarray:
     """fMAX per design from the device's fitted model (docs/model.md, "Clock"); the device's
     `max_clock_mhz` where it has no model.
 
@@ -87,10 +93,12 @@ def fmax_mhz(device: Device, used: dict[str, np.ndarray], alpha) -> np.ndarray:
     model = device.fmax
     if model is None:
         return np.full(np.shape(used["dsp"]), device.max_clock_mhz, dtype=np.float64)
+    full = model.full_mhz if full_mhz is None else full_mhz  # per design when sampled
+    derate = model.mux_derate if mux_derate is None else mux_derate
     fill = np.maximum.reduce([used[k] / v for k, v in limits(device).items() if k != "esram"])
-    by_fill = model.full_mhz * (1 - model.fill_slope * np.log(np.maximum(fill, model.min_fill)))
+    by_fill = full * (1 - model.fill_slope * np.log(np.maximum(fill, model.min_fill)))
     levels = np.ceil(select_bits(alpha) / 2)
-    return np.minimum(by_fill * (1 - model.mux_derate * levels), device.max_clock_mhz)
+    return np.minimum(by_fill * (1 - derate * levels), device.max_clock_mhz)
 
 
 def limits(device: Device) -> dict[str, int]:

@@ -34,7 +34,7 @@ from dla_explorer import packing
 from dla_explorer.core.errors import UsageError
 from dla_explorer.core.units import BITS_PER_BYTE, GIGA, KIB, MEGA, OPS_PER_MAC
 from dla_explorer.sim import memory as mem
-from dla_explorer.sim import power, traffic
+from dla_explorer.sim import power, traffic, uncertainty
 from dla_explorer.sim.config import (
     ARCH_FIELDS,
     DEPTHWISE_WINDOW,
@@ -101,14 +101,16 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
 
 
 def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
-    for name in POSITIVE_COLUMNS:
-        bad = np.flatnonzero(~(d[name] > 0))
-        if bad.size:
-            raise UsageError(f"design {bad[0]}: key '{name}' must be > 0 (got {d[name][bad[0]]!r})")
-    for name in NONNEGATIVE_COLUMNS:
-        bad = np.flatnonzero(~(d[name] >= 0))
-        if bad.size:
-            raise UsageError(f"design {bad[0]}: key '{name}' must be >= 0 (got {d[name][bad[0]]!r})")
+    for names, rule, holds in (
+        (POSITIVE_COLUMNS, "> 0", np.greater),
+        (NONNEGATIVE_COLUMNS, ">= 0", np.greater_equal),
+    ):
+        for name in names:
+            ok = holds(d[name], 0)
+            if ok.all():  # the common case: no index search
+                continue
+            bad = np.flatnonzero(~ok)
+            raise UsageError(f"design {bad[0]}: key '{name}' must be {rule} (got {d[name][bad[0]]!r})")
     unknown = set(d["precision"]) - set(device.multipliers_per_dsp)
     if unknown:
         raise UsageError(f"key 'precision': {device.name} has no {sorted(unknown)[0]} multipliers")
@@ -366,7 +368,10 @@ def design_clock(
     device: Device, d: dict[str, np.ndarray], used: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """The clock each design runs at (docs/model.md, "Clock"): min(requested, fMAX model)."""
-    fmax = fmax_mhz(device, used, d["alpha"])
+    sampled = {}  # Monte-Carlo samples of the fMAX model's estimates, per design
+    if device.fmax is not None:
+        sampled = {k: uncertainty.coefficient(d, device, f"fmax.{k}") for k in ("full_mhz", "mux_derate")}
+    fmax = fmax_mhz(device, used, d["alpha"], **sampled)
     return {"fmax_mhz": fmax, "clock_mhz_used": np.minimum(d["clock_mhz"].astype(np.float64), fmax)}
 
 
@@ -546,9 +551,9 @@ def evaluate(
         "resources": used,
         **clock,
         "mac_j": power.mac_energy(device, d, useful, issued),
-        "sram_j": power.sram_energy(device, sram_bits(t, tables, index, d, fmt, mac_cycles, dw, batch)),
+        "sram_j": power.sram_energy(device, d, sram_bits(t, tables, index, d, fmt, mac_cycles, dw, batch)),
         "dram_j": power.dram_energy(d, dram_bytes),
-        "logic_j": power.logic_energy(device, clock_hz, used["alm"], time_s),
+        "logic_j": power.logic_energy(device, d, clock_hz, used["alm"], time_s),
     }
 
 
@@ -619,6 +624,7 @@ def simulate_batch(
         raise UsageError("fidelity 2 replays one design's traffic: use simulate(), not simulate_batch()")
     designs = designs.reset_index(drop=True)
     d = design_arrays(designs)
+    d.update(uncertainty.coefficient_arrays(designs))  # sampled device coefficients, if any
     _check_designs(d, device)
     packed_alpha = np.where(d["mode"] == "packed", d["alpha"], 1)
     packed_gamma = np.where(d["mode"] == "packed", d["gamma"], 0.0)

@@ -27,10 +27,11 @@ from tqdm import tqdm
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import atomic_open, load_yaml_model, write_text_atomic
 from dla_explorer.dse import search
-from dla_explorer.dse.spec import load_spec
-from dla_explorer.sim import baselines, simulator
+from dla_explorer.dse.spec import METRICS, load_spec
+from dla_explorer.sim import baselines, simulator, uncertainty
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity import checkpoint, pruning
+from dla_explorer.study import bands
 from dla_explorer.workload import zoo as models
 
 RECORD = "experiment.json"
@@ -50,7 +51,8 @@ class Size(_Strict):
     """What a run at this size does (the default finishes in minutes; --full is the whole study)."""
 
     search_trials: PositiveInt
-    cpu_repeats: PositiveInt = 3
+    cpu_seconds: pydantic.PositiveFloat = Field(3.0, description="time budget of each CPU measurement")
+    uncertainty: int = Field(0, ge=0, description="Monte-Carlo samples for the 5-95% bands (0: none)")
 
 
 class PaperFigures(_Strict):
@@ -81,7 +83,11 @@ class ExperimentSpec(_Strict):
     cpu_baseline: str
     gpu_baseline: str
     measure_cpu: bool = True
+    cpu_threads: PositiveInt = Field(1, description="torch threads of the CPU measurement (pinned)")
     search: str | None = Field(None, description="search spec, relative to this file")
+    max_pruned_share: float = Field(
+        0.02, ge=0, le=1, description="the searched design may conflict-prune at most this share of |w|"
+    )
     buffer_sweep_kb: list[pydantic.PositiveFloat] = Field(
         default_factory=list, description="stream-buffer sizes for the HBM2-vs-DDR4 sensitivity"
     )
@@ -221,15 +227,22 @@ def _buffer_sweep(
 
 
 def _baselines(
-    spec: ExperimentSpec, sparse_models: dict[str, pruning.SparseModel], repeats: int
+    spec: ExperimentSpec, sparse_models: dict[str, pruning.SparseModel], seconds: float
 ) -> pd.DataFrame:
+    """Per model: each baseline's published point (named after the baseline: what comparisons
+    use), its roofline (an upper bound only), and this machine's CPU measured here."""
     rows = []
     for model, sparse in sparse_models.items():
         for name in (spec.cpu_baseline, spec.gpu_baseline):
-            point = baselines.roofline(hw.load_baseline(name), sparse.workload, batch=spec.batch)
-            rows.append({"model": model, "baseline": name, "kind": "roofline", **point})
+            baseline = hw.load_baseline(name)
+            published = baselines.measured(baseline, model)
+            if published is not None:
+                rows.append({"model": model, "baseline": name, "kind": "published", **published})
+            bound = name if published is None else f"{name} (roofline bound)"
+            roofline = baselines.roofline(baseline, sparse.workload, batch=spec.batch)
+            rows.append({"model": model, "baseline": bound, "kind": "roofline", **roofline})
         if spec.measure_cpu:
-            measured = baselines.measure_cpu_baseline(sparse, spec.batch, repeats)
+            measured = baselines.measure_cpu_baseline(sparse, spec.batch, spec.cpu_threads, seconds)
             for variant, point in measured.items():
                 rows.append(
                     {
@@ -244,6 +257,56 @@ def _baselines(
     return pd.DataFrame(rows)
 
 
+def _bands(
+    spec: ExperimentSpec,
+    headline: dict[str, pruning.SparseModel],
+    device: hw.Device,
+    hardware: dict[str, tuple[hw.Architecture, hw.Memory]],
+    samples: int,
+    comparison: pd.DataFrame,
+    baseline_table: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """5-95% bands at the headline sparsity: `<figure>_p5` / `<figure>_p95` columns on the
+    comparison and published-baseline rows, and the paper's ratios as bands (uncertainty.csv)."""
+    design_bands, baseline_bands, ratios = [], [], []
+    cpu, gpu = hw.load_baseline(spec.cpu_baseline), hw.load_baseline(spec.gpu_baseline)
+    names = {k: d.memory for k, d in spec.designs.items()} | {
+        "cpu": spec.cpu_baseline,
+        "gpu": spec.gpu_baseline,
+    }
+    for model, sparse in headline.items():
+        drawn = bands.design_samples(
+            sparse, hardware, list(spec.modes), device, samples, spec.batch, spec.seed
+        )
+        design_bands.append(uncertainty.bands(drawn, ["design", "mode"], bands.FIGURES).assign(model=model))
+        cpu_drawn = bands.baseline_samples(cpu, spec.cpu_baseline, model, samples, spec.seed)
+        gpu_drawn = bands.baseline_samples(gpu, spec.gpu_baseline, model, samples, spec.seed)
+        both = pd.concat([cpu_drawn, gpu_drawn], ignore_index=True)
+        if len(both):
+            baseline_bands.append(
+                uncertainty.bands(both, ["baseline"], bands.BASELINE_FIGURES).assign(model=model)
+            )
+        ratios.append(
+            bands.ratio_bands(
+                drawn,
+                cpu_drawn,
+                gpu_drawn,
+                model,
+                spec.hbm2_design,
+                spec.ddr4_designs,
+                spec.paper.model_dump(),
+                names,
+            )
+        )
+    keys = ["model", "design", "mode"]
+    table = pd.concat(design_bands, ignore_index=True).assign(sparsity=spec.headline_sparsity)
+    comparison = comparison.merge(table, on=[*keys, "sparsity"], how="left")
+    if baseline_bands:
+        published = pd.concat(baseline_bands, ignore_index=True).assign(kind="published")
+        baseline_table = baseline_table.merge(published, on=["model", "baseline", "kind"], how="left")
+    return comparison, baseline_table, pd.concat(ratios, ignore_index=True).assign(samples=samples)
+
+
 def run_experiment(
     spec: ExperimentSpec,
     source: str | Path,
@@ -251,8 +314,10 @@ def run_experiment(
     full: bool = False,
     run_search: bool = True,
     progress: bool = True,
+    uncertainty: int | None = None,
 ) -> Path:
-    """Run the experiment into `out` (default results/<name>) and return the folder."""
+    """Run the experiment into `out` (default results/<name>) and return the folder.
+    `uncertainty` samples (default: the size's) add 5-95% bands (see `_bands`)."""
     folder = Path(out or Path("results") / spec.name)
     _check_folder(folder, spec, str(source))
     folder.mkdir(parents=True, exist_ok=True)
@@ -269,6 +334,7 @@ def run_experiment(
         sparse = sparse_model(spec, model, sparsity, folder)
         labels = {"model": model, "sparsity": sparsity}
         model_totals, model_layers = _simulate_model(spec, sparse, device, hardware)
+        model_totals = _packing_fairness(model_totals, sparse)
         totals.append(model_totals.assign(**labels))
         layers.append(model_layers.assign(**labels))
         per_layer, network = _packing_tables(sparse, hardware[spec.hbm2_design][0])
@@ -277,12 +343,20 @@ def run_experiment(
         if sparsity == spec.headline_sparsity:
             headline[model] = sparse
             buffers.append(_buffer_sweep(spec, sparse, device, hardware).assign(**labels))
-    _write_csv(pd.concat(totals, ignore_index=True), folder / "comparison.csv")
+    comparison = pd.concat(totals, ignore_index=True)
+    baseline_table = _baselines(spec, headline, size.cpu_seconds)
+    samples = size.uncertainty if uncertainty is None else uncertainty
+    if samples:
+        comparison, baseline_table, ratios = _bands(
+            spec, headline, device, hardware, samples, comparison, baseline_table
+        )
+        _write_csv(ratios, folder / "uncertainty.csv")
+    _write_csv(comparison, folder / "comparison.csv")
     _write_csv(pd.concat(layers, ignore_index=True), folder / "layers.csv")
     _write_csv(pd.concat(packed, ignore_index=True), folder / "packing.csv")
     _write_csv(pd.DataFrame(packed_totals), folder / "packing_totals.csv")
     _write_csv(pd.concat(buffers, ignore_index=True), folder / "buffer_sweep.csv")
-    _write_csv(_baselines(spec, headline, size.cpu_repeats), folder / "baselines.csv")
+    _write_csv(baseline_table, folder / "baselines.csv")
 
     previous = folder / RECORD
     search_summary = json.loads(previous.read_text()).get("search") if previous.is_file() else None
@@ -300,13 +374,150 @@ def run_experiment(
         "search": search_summary,
         "spec": spec.model_dump(mode="json"),
     }
+    if search_summary:
+        _dse_memory_pair(spec, search_summary, device, headline, folder, samples)
     write_text_atomic(folder / RECORD, json.dumps(record, indent=1))
     return folder
+
+
+def _pruned_share(sparse: pruning.SparseModel, k_vec: int, alpha: int, gamma: float) -> tuple[float, float]:
+    """(effective sparsity after packing, share of |w| conflict pruning removed) of a packing."""
+    packed = simulator.packed_table(sparse, "packed", k_vec, alpha, gamma).packed
+    network = packed.totals(1)
+    total = float(sum(la.weights for la in sparse.workload.layers))
+    return 1 - network["nnz_after"] / total, float(network["pruned_share"])
+
+
+def _packing_fairness(totals: pd.DataFrame, sparse: pruning.SparseModel) -> pd.DataFrame:
+    """Beside every packed figure: the effective sparsity after packing (conflict pruning drops
+    weights), the share of |w| it dropped, the packed over unpacked speedup of the same design and
+    its fair bound 1 / (1 - effective sparsity), with the reason when the speedup exceeds it."""
+    totals = totals.copy()
+    for column in ("effective_sparsity", "pruned_share", "packed_speedup", "packed_speedup_bound"):
+        totals[column] = float("nan")
+    totals["packed_speedup_note"] = ""
+    for i in totals.index[totals["mode"] == "packed"]:
+        row = totals.loc[i]
+        effective, share = _pruned_share(sparse, int(row["k_vec"]), int(row["alpha"]), float(row["gamma"]))
+        bound = 1 / (1 - effective)
+        totals.loc[i, ["effective_sparsity", "pruned_share", "packed_speedup_bound"]] = [
+            effective,
+            share,
+            bound,
+        ]
+        unpacked = totals[(totals["design"] == row["design"]) & (totals["mode"] == "unpacked")]
+        if unpacked.empty:
+            continue
+        speedup = float(row["fps"] / unpacked["fps"].iloc[0])
+        totals.loc[i, "packed_speedup"] = speedup
+        if speedup > bound * 1.001:
+            reasons = _speedup_reasons(
+                sparse, int(row["c_vec"]), float(unpacked["memory_bound_share"].iloc[0])
+            )
+            totals.loc[i, "packed_speedup_note"] = (
+                f"above 1/(1 - effective sparsity) = {bound:.2f}: " + reasons
+            )
+    return totals
+
+
+def _speedup_reasons(sparse: pruning.SparseModel, c_vec: int, memory_share: float) -> str:
+    """Why packing beats the fair bound: the zeros and idle lanes the dense schedule carries that
+    the effective sparsity does not count."""
+    layers = sparse.workload.layers
+    reasons = []
+    if any(la.kind == "depthwise" for la in layers):
+        reasons.append(
+            "the dense schedule runs depthwise layers as block-diagonal GEMMs (C x R x S columns, "
+            "R x S non-zero per filter) and packing combines those structural zeros"
+        )
+    if any(la.kind != "depthwise" and la.C // la.groups < c_vec for la in layers):
+        reasons.append(
+            f"layers with fewer than c_vec = {c_vec} input channels leave lanes idle that packing fills"
+        )
+    if memory_share > 0:
+        reasons.append(
+            f"the unpacked design is memory-bound {memory_share:.0%} of its time and fetches every "
+            "weight cell, zeros included"
+        )
+    return "; ".join(reasons) or "unexplained (report it)"
+
+
+def _dse_memory_pair(
+    spec: ExperimentSpec,
+    summary: dict,
+    device: hw.Device,
+    headline: dict[str, pruning.SparseModel],
+    folder: Path,
+    samples: int,
+) -> None:
+    """The search's fastest feasible design whose packing prunes at most `max_pruned_share` of
+    |w|, simulated as searched (HBM2) and with the first DDR4 design's memory: the same array,
+    clock and packing, so "HBM2 DSE best vs DDR4" compares memories only. Rows `dse_best_hbm2`
+    and `dse_best_ddr4` are appended to comparison.csv (and their ratio band to uncertainty.csv)."""
+    table_path = Path(summary["table"])
+    if not table_path.is_file() or not Path(summary["spec"]).is_file():
+        return
+    table = pd.read_csv(table_path)
+    if "fps" not in table or "feasible" not in table:
+        return
+    table = table[table["feasible"].fillna(False).astype(bool) & table["fps"].notna()]
+    search_spec = load_spec(summary["spec"])
+    recipe = search_spec.models[0].recipe
+    model = recipe.model if isinstance(recipe, pruning.Recipe) else search_spec.models[0].label
+    if model not in headline:
+        return
+    sparse = headline[model]
+    base_arch, base_memory = (
+        hw.load_architecture(search_spec.base.arch),
+        hw.load_memory(search_spec.base.memory),
+    )
+    arch_fields = [c for c in hw.ARCH_FIELDS if c in table]
+    memory_fields = [c for c in hw.MEMORY_FIELDS if f"mem_{c}" in table]
+    candidates = []
+    for _, row in table.sort_values("fps", ascending=False).iterrows():
+        # model_copy keeps the configs' estimate ranges (a searched value is no longer the estimate);
+        # the CSV's values go back to the fields' types
+        arch = base_arch.model_copy(update={c: type(getattr(base_arch, c))(row[c]) for c in arch_fields})
+        _, share = _pruned_share(sparse, arch.k_vec, arch.alpha, arch.gamma)
+        if share <= spec.max_pruned_share:
+            update = {c: type(getattr(base_memory, c))(row[f"mem_{c}"]) for c in memory_fields}
+            candidates.append((arch, base_memory.model_copy(update=update)))
+            break
+    if not candidates:
+        return
+    arch, hbm2 = candidates[0]
+    ddr4 = hw.load_memory(spec.designs[spec.ddr4_designs[0]].memory)
+    hardware = {"dse_best_hbm2": (arch, hbm2), "dse_best_ddr4": (arch, ddr4)}
+    pair = _packing_fairness(_simulate_model(spec, sparse, device, hardware)[0], sparse)
+    pair = pair[pair["mode"] == "packed"].assign(model=model, sparsity=spec.headline_sparsity)
+    comparison = pd.read_csv(folder / "comparison.csv")
+    comparison = comparison[~comparison["design"].isin(list(hardware))]
+    if samples:
+        drawn = bands.design_samples(sparse, hardware, ["packed"], device, samples, spec.batch, spec.seed)
+        pair = pair.merge(uncertainty.bands(drawn, ["design", "mode"], bands.FIGURES), on=["design", "mode"])
+        fps = drawn.pivot(index="sample", columns="design", values="fps")
+        ratio = bands.ratio_row(
+            "dse_hbm2_over_ddr4",
+            f"HBM2 DSE best vs DDR4 ({ddr4.name}), same array, packed",
+            model,
+            (fps["dse_best_hbm2"] / fps["dse_best_ddr4"]).to_numpy(),
+            spec.paper.hbm2_over_ddr4.get(model),
+        )
+        path = folder / "uncertainty.csv"
+        if path.is_file():
+            ratios = pd.read_csv(path)
+            ratios = ratios[ratios["figure"] != "dse_hbm2_over_ddr4"]
+            _write_csv(pd.concat([ratios, pd.DataFrame([ratio]).assign(samples=samples)]), path)
+    _write_csv(pd.concat([comparison, pair], ignore_index=True), folder / "comparison.csv")
 
 
 def _run_search(spec: ExperimentSpec, path: Path, folder: Path, trials: int, progress: bool) -> dict:
     search_spec = load_spec(path)
     search_spec = search_spec.model_copy(update={"results": str(folder / "search")})
+    if "pruned_share" in METRICS:  # the search itself respects the limit when it can measure it
+        limits = {**search_spec.constraints.max, "pruned_share": spec.max_pruned_share}
+        constraints = search_spec.constraints.model_copy(update={"max": limits})
+        search_spec = search_spec.model_copy(update={"constraints": constraints})
     report = search.run_search(
         search_spec, str(path), search.SearchOptions(n_trials=trials, progress=progress)
     )

@@ -34,6 +34,22 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
         "MobileNetV2",
         "MobileNet v2 1.0 (Sandler et al. 2018): 3.5 M params, 300 MMACs",
     ),
+    # networks of published DLA measurements (validation/points.yaml)
+    "alexnet": (
+        "dla_explorer.workload.zoo.classic",
+        "AlexNet",
+        "AlexNet (Krizhevsky et al. 2012, one tower): 61 M params, 0.71 GMACs",
+    ),
+    "resnet18": (
+        "dla_explorer.workload.zoo.classic",
+        "ResNet18",
+        "ResNet-18 (He et al. 2016): 11.7 M params, 1.8 GMACs",
+    ),
+    "resnet8": (
+        "dla_explorer.workload.zoo.classic",
+        "ResNet8",
+        "MLPerf Tiny ResNet-8 (CIFAR-10, 32x32 input): 78 K params, 12.5 MMACs",
+    ),
 }
 
 
