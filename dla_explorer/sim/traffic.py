@@ -284,7 +284,9 @@ def replay(
     n = addr.shape[0]
     added, done = np.zeros(n, np.int64), np.zeros(n, np.int64)
     stats = np.zeros(k.S_NSTATS, np.int64)
-    k.simulate(p, ch, bank, row, writes, np.zeros(n, np.int64), float(interval), added, done, stats)
+    # the line identifies a burst for write forwarding and merging: unique over the channels
+    line = (addr >> np.uint64(int(math.log2(burst)))).astype(np.int64) * channels + ch
+    k.simulate(p, ch, bank, row, writes, line, np.zeros(n, np.int64), float(interval), added, done, stats)
     # a write is done when accepted; the channel is busy until its last burst has been issued
     end = np.maximum(done, added)
     ch_done = np.zeros(channels)
