@@ -186,9 +186,13 @@ def _simulate_model(
             result = simulator.simulate(sparse, arch, memory, device, mode, spec.batch)
             row = {**simulator.design_row(arch, memory, mode), **label}
             # the memory model at each fidelity side by side (docs/dram.md; the row's own figures
-            # are the default, fidelity 1)
+            # are the default, fidelity 1). Level 2 (a replay, ~0.1-0.5 s a frame) for the packed
+            # rows the comparison reads, and only for a memory naming its DRAM device
             levels = {}
             for level in FIDELITIES:
+                if level == 2 and (mode != "packed" or not memory.dram):
+                    levels.update({f"{m}_level{level}": float("nan") for m in FIDELITY_COLUMNS})
+                    continue
                 other = result if level == result.fidelity else None
                 other = other or simulator.simulate(
                     sparse, arch, memory, device, mode, spec.batch, fidelity=level
