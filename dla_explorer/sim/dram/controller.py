@@ -314,6 +314,41 @@ def simulate(
     hkeys = np.full(hsize if track else 1, -1, np.int64)
     hreads = np.zeros(hkeys.shape[0], np.int64)
     hwrites = np.zeros(hkeys.shape[0], np.int64)
+    # parameters and statistics as locals: stores to `stats` could alias `p`, so the compiler
+    # would reload every parameter after each count
+    pv_drain_high = p[P_DRAIN_HIGH]
+    pv_drain_idle = p[P_DRAIN_IDLE]
+    pv_drain_low = p[P_DRAIN_LOW]
+    pv_rtp = p[P_RTP]
+    pv_rtrl = p[P_RTRL]
+    pv_rtro = p[P_RTRO]
+    pv_rtrs = p[P_RTRS]
+    pv_rtw = p[P_RTW]
+    pv_rtwo = p[P_RTWO]
+    pv_tfaw = p[P_TFAW]
+    pv_tras = p[P_TRAS]
+    pv_trc = p[P_TRC]
+    pv_trcd = p[P_TRCD]
+    pv_trp = p[P_TRP]
+    pv_trrd_l = p[P_TRRD_L]
+    pv_trrd_s = p[P_TRRD_S]
+    pv_wtp = p[P_WTP]
+    pv_wtrl = p[P_WTRL]
+    pv_wtro = p[P_WTRO]
+    pv_wtrs = p[P_WTRS]
+    pv_wtwl = p[P_WTWL]
+    pv_wtwo = p[P_WTWO]
+    pv_wtws = p[P_WTWS]
+    n_act = 0
+    n_pre = 0
+    n_rd = 0
+    n_wr = 0
+    n_ref = 0
+    n_rd_hit = 0
+    n_wr_hit = 0
+    n_loops = 0
+    n_checks = 0
+    n_chloops = 0
     nxt = 0  # next request to offer
     last_progress = 0
     clk = -1  # a clock before the first: the requester's first offers enter at clock 0
@@ -341,7 +376,7 @@ def simulate(
                 continue
             cw = FAR
             chprog = False
-            stats[S_CHLOOPS] += 1
+            n_chloops += 1
             # queues whose wait ends by now become due
             if occ[c] != 0:
                 if clk - fired[c] >= WHEEL:
@@ -349,13 +384,19 @@ def simulate(
                         due[c] |= wheel[c, slot]
                         wheel[c, slot] = 0
                     occ[c] = 0
-                else:
-                    for t in range(fired[c] + 1, clk + 1):
-                        slot = t & (WHEEL - 1)
-                        if occ[c] & (np.int64(1) << slot):
-                            due[c] |= wheel[c, slot]
-                            wheel[c, slot] = 0
-                            occ[c] &= ~(np.int64(1) << slot)
+                elif clk > fired[c]:
+                    # the slots of clocks fired+1 .. clk: a rotated run of clk - fired bits, so
+                    # only the occupied ones are visited (not every clock since the last visit)
+                    s0 = (fired[c] + 1) & (WHEEL - 1)
+                    run = (np.int64(1) << (clk - fired[c])) - 1
+                    span = ((run << s0) | (run >> (WHEEL - s0))) & ((np.int64(1) << WHEEL) - 1)
+                    hit = occ[c] & span
+                    occ[c] &= ~hit
+                    while hit != 0:
+                        slot = _ctz(hit)
+                        hit &= hit - 1
+                        due[c] |= wheel[c, slot]
+                        wheel[c, slot] = 0
             fired[c] = clk
             if far[c] != 0 and far_min[c] < clk + WHEEL:
                 waiting = far[c]
@@ -407,9 +448,9 @@ def simulate(
                             nopen[c, b // banks_per_rank] -= 1
                             if nopen[c, b // banks_per_rank] == 0:
                                 active_cycles += clk - act_since[c, b // banks_per_rank]
-                            t_act[c, b] = _mx(t_act[c, b], clk + p[P_TRP])
-                            t_ref[c, b] = _mx(t_ref[c, b], clk + p[P_TRP])
-                            stats[S_PRE] += 1
+                            t_act[c, b] = _mx(t_act[c, b], clk + pv_trp)
+                            t_ref[c, b] = _mx(t_ref[c, b], clk + pv_trp)
+                            n_pre += 1
                             issued = PRE
                             chprog = True
                             break
@@ -423,7 +464,7 @@ def simulate(
                         t_ref[c, b] = _mx(t_ref[c, b], clk + trfc)
                     ref_head[c] = (ref_head[c] + 1) % 64
                     ref_len[c] -= 1
-                    stats[S_REF] += 1
+                    n_ref += 1
                     issued = PRE  # a non-column command
                     chprog = True
                     ref_rank = -1
@@ -448,14 +489,14 @@ def simulate(
                         cw = _mn(cw, nbt[c, q])
                         continue
                     qwake = FAR
-                    stats[S_CHECKS] += 1
+                    n_checks += 1
                     ln = cql[c, q]
                     rank = q // banks_per_rank
                     grp = q // bpg
                     orow = open_row[c, q]
                     if orow < 0:
                         t = _mx(_mx(t_act[c, q], g_act[c, grp]), k_act[c, rank])
-                        t = _mx(t, faw[c, rank, faw_i[c, rank]] + p[P_TFAW])
+                        t = _mx(t, faw[c, rank, faw_i[c, rank]] + pv_tfaw)
                         if t <= clk:
                             found = ACT
                             fq = q
@@ -539,15 +580,15 @@ def simulate(
                     nopen[c, rank] += 1
                     if nopen[c, rank] == 1:
                         act_since[c, rank] = clk
-                    t_act[c, q] = _mx(t_act[c, q], clk + p[P_TRC])
-                    t_rd[c, q] = _mx(t_rd[c, q], clk + p[P_TRCD])
-                    t_wr[c, q] = _mx(t_wr[c, q], clk + p[P_TRCD])
-                    t_pre[c, q] = _mx(t_pre[c, q], clk + p[P_TRAS])
-                    g_act[c, grp] = _mx(g_act[c, grp], clk + p[P_TRRD_L])
-                    k_act[c, rank] = _mx(k_act[c, rank], clk + p[P_TRRD_S])
+                    t_act[c, q] = _mx(t_act[c, q], clk + pv_trc)
+                    t_rd[c, q] = _mx(t_rd[c, q], clk + pv_trcd)
+                    t_wr[c, q] = _mx(t_wr[c, q], clk + pv_trcd)
+                    t_pre[c, q] = _mx(t_pre[c, q], clk + pv_tras)
+                    g_act[c, grp] = _mx(g_act[c, grp], clk + pv_trrd_l)
+                    k_act[c, rank] = _mx(k_act[c, rank], clk + pv_trrd_s)
                     faw[c, rank, faw_i[c, rank]] = clk
                     faw_i[c, rank] = (faw_i[c, rank] + 1) & 3
-                    stats[S_ACT] += 1
+                    n_act += 1
                 elif found == PRE:
                     open_row[c, q] = -1
                     hr[c, q] = 0
@@ -558,9 +599,9 @@ def simulate(
                     nopen[c, rank] -= 1
                     if nopen[c, rank] == 0:
                         active_cycles += clk - act_since[c, rank]
-                    t_act[c, q] = _mx(t_act[c, q], clk + p[P_TRP])
-                    t_ref[c, q] = _mx(t_ref[c, q], clk + p[P_TRP])
-                    stats[S_PRE] += 1
+                    t_act[c, q] = _mx(t_act[c, q], clk + pv_trp)
+                    t_ref[c, q] = _mx(t_ref[c, q], clk + pv_trp)
+                    n_pre += 1
                 else:
                     r = cq[c, q, fe]
                     ln = cql[c, q]
@@ -579,7 +620,10 @@ def simulate(
                         nonempty[c] &= ~(np.int64(1) << q)
                     cq_total[c] -= 1
                     if hitc[c, q] > 0:
-                        stats[S_RD_HIT if found == RD else S_WR_HIT] += 1
+                        if found == RD:
+                            n_rd_hit += 1
+                        else:
+                            n_wr_hit += 1
                     hitc[c, q] += 1
                     if track:
                         _h_add(
@@ -591,30 +635,30 @@ def simulate(
                             -1 if found == WR else 0,
                         )
                     if found == RD:
-                        stats[S_RD] += 1
+                        n_rd += 1
                         done[r] = clk + read_delay
                         if max_out > 0:
                             heap_n = _heap_push(heap, heap_n, clk + read_delay + 1)
-                        t_pre[c, q] = _mx(t_pre[c, q], clk + p[P_RTP])
-                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + p[P_RTRL])
-                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + p[P_RTRS])
-                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + p[P_RTW])
+                        t_pre[c, q] = _mx(t_pre[c, q], clk + pv_rtp)
+                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + pv_rtrl)
+                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + pv_rtrs)
+                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + pv_rtw)
                         for o in range(nranks):
                             if o != rank:
-                                k_rd[c, o] = _mx(k_rd[c, o], clk + p[P_RTRO])
-                                k_wr[c, o] = _mx(k_wr[c, o], clk + p[P_RTWO])
+                                k_rd[c, o] = _mx(k_rd[c, o], clk + pv_rtro)
+                                k_wr[c, o] = _mx(k_wr[c, o], clk + pv_rtwo)
                     else:
-                        stats[S_WR] += 1
+                        n_wr += 1
                         done[r] = clk + write_delay
-                        t_pre[c, q] = _mx(t_pre[c, q], clk + p[P_WTP])
-                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + p[P_WTRL])
-                        g_wr[c, grp] = _mx(g_wr[c, grp], clk + p[P_WTWL])
-                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + p[P_WTRS])
-                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + p[P_WTWS])
+                        t_pre[c, q] = _mx(t_pre[c, q], clk + pv_wtp)
+                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + pv_wtrl)
+                        g_wr[c, grp] = _mx(g_wr[c, grp], clk + pv_wtwl)
+                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + pv_wtrs)
+                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + pv_wtws)
                         for o in range(nranks):
                             if o != rank:
-                                k_rd[c, o] = _mx(k_rd[c, o], clk + p[P_WTRO])
-                                k_wr[c, o] = _mx(k_wr[c, o], clk + p[P_WTWO])
+                                k_rd[c, o] = _mx(k_rd[c, o], clk + pv_wtro)
+                                k_wr[c, o] = _mx(k_wr[c, o], clk + pv_wtwo)
                     if closed_page:
                         # auto-precharge unless another queued request hits this row
                         orow = open_row[c, q]
@@ -634,9 +678,9 @@ def simulate(
                             nopen[c, rank] -= 1
                             if nopen[c, rank] == 0:
                                 active_cycles += t_start - act_since[c, rank]
-                            t_act[c, q] = _mx(t_act[c, q], t_start + p[P_TRP])
-                            t_ref[c, q] = _mx(t_ref[c, q], t_start + p[P_TRP])
-                            stats[S_PRE] += 1
+                            t_act[c, q] = _mx(t_act[c, q], t_start + pv_trp)
+                            t_ref[c, q] = _mx(t_ref[c, q], t_start + pv_trp)
+                            n_pre += 1
                 chprog = True
                 if count == 0:
                     issued = found
@@ -649,10 +693,10 @@ def simulate(
                 # threshold wait and the command queues are empty, or (end of the trace) when
                 # nothing else is left to do
                 idle = cq_total[c] == 0
-                if tq_total[c, 1] >= p[P_DRAIN_HIGH] or (
-                    idle and (tq_total[c, 1] > p[P_DRAIN_IDLE] or (nxt >= n and tq_total[c, 0] == 0))
+                if tq_total[c, 1] >= pv_drain_high or (
+                    idle and (tq_total[c, 1] > pv_drain_idle or (nxt >= n and tq_total[c, 0] == 0))
                 ):
-                    draining[c] = _mx(1, tq_total[c, 1] - p[P_DRAIN_LOW])
+                    draining[c] = _mx(1, tq_total[c, 1] - pv_drain_low)
             kind = 1 if draining[c] > 0 else 0
             q = -1
             for _attempt in range(2):
@@ -708,7 +752,7 @@ def simulate(
                 due[c] |= np.int64(1) << q
                 cq_total[c] += 1
                 chprog = True
-            if draining[c] == 0 and tq_total[c, 1] > p[P_DRAIN_IDLE] and cq_total[c] == 0:
+            if draining[c] == 0 and tq_total[c, 1] > pv_drain_idle and cq_total[c] == 0:
                 chprog = True  # the idle drain starts next clock
 
             if chprog:
@@ -752,7 +796,7 @@ def simulate(
                     if nxt == n:
                         progress = True
                         stats[S_LAST_ACCEPT] = now
-                        stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+                        stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                         for c2 in range(nch):
                             ch_wake[c2] = 0
                     continue
@@ -783,7 +827,7 @@ def simulate(
             if nxt == n:
                 progress = True
                 stats[S_LAST_ACCEPT] = now
-                stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+                stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                 for c2 in range(nch):
                     ch_wake[c2] = 0  # the end-of-trace write flush may start
 
@@ -805,8 +849,18 @@ def simulate(
                 nclk = wake
             if nclk >= FAR or nclk - last_progress > STALL_LIMIT:
                 raise RuntimeError("DRAM controller model stalled (a bug): no command can issue")
-        stats[S_LOOPS] += 1
+        n_loops += 1
         clk = nclk
+    stats[S_ACT] = n_act
+    stats[S_PRE] = n_pre
+    stats[S_RD] = n_rd
+    stats[S_WR] = n_wr
+    stats[S_REF] = n_ref
+    stats[S_RD_HIT] = n_rd_hit
+    stats[S_WR_HIT] = n_wr_hit
+    stats[S_LOOPS] = n_loops
+    stats[S_CHECKS] = n_checks
+    stats[S_CHLOOPS] = n_chloops
     last = clk
     for i in range(n):
         if done[i] < 0:
@@ -821,4 +875,4 @@ def simulate(
     stats[S_ACTIVE_RANK_CYCLES] = active_cycles
     stats[S_IDLE_RANK_CYCLES] = last * nch * nranks - active_cycles
     if n > 0 and stats[S_LAST_ACCEPT] == 0:
-        stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+        stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
