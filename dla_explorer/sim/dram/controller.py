@@ -269,6 +269,11 @@ def simulate(
     nonempty = np.zeros(nch, np.int64)  # bit q: bank q's command queue holds a request
     room = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q's queue has room
     rank_bits = (np.int64(1) << banks_per_rank) - 1
+    # a bank's rank and bank group by table: an integer division per bank check cost more than
+    # the rest of the check
+    bank_rank = np.arange(nb) // banks_per_rank
+    bank_grp = np.arange(nb) // bpg
+    closed = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q has no open row
     act_since = np.zeros((nch, nranks), np.int64)
     active_cycles = 0
     open_row = np.full((nch, nb), -1, np.int64)
@@ -440,14 +445,15 @@ def simulate(
                         all_ready = False
                         if t_pre[c, b] <= clk:
                             open_row[c, b] = -1
+                            closed[c] |= np.int64(1) << b
                             hr[c, b] = 0
                             hw[c, b] = 0
                             nbt[c, b] = 0
                             due[c] |= np.int64(1) << b
                             hitc[c, b] = 0
-                            nopen[c, b // banks_per_rank] -= 1
-                            if nopen[c, b // banks_per_rank] == 0:
-                                active_cycles += clk - act_since[c, b // banks_per_rank]
+                            nopen[c, bank_rank[b]] -= 1
+                            if nopen[c, bank_rank[b]] == 0:
+                                active_cycles += clk - act_since[c, bank_rank[b]]
                             t_act[c, b] = _mx(t_act[c, b], clk + pv_trp)
                             t_ref[c, b] = _mx(t_ref[c, b], clk + pv_trp)
                             n_pre += 1
@@ -480,6 +486,17 @@ def simulate(
                     mask &= ~(rank_bits << (ref_rank * banks_per_rank))
                 if ref_bank >= 0:
                     mask &= ~(np.int64(1) << ref_bank)
+                # a closed bank can only ACT: while its rank's ACT window (tRRD_S, tFAW) is shut,
+                # none of the rank's closed banks can issue, so they are skipped without a check
+                # (they stay due; the wake at the window's end is early, never late)
+                if mask & closed[c] != 0:
+                    for k in range(nranks):
+                        kb = _mx(k_act[c, k], faw[c, k, faw_i[c, k]] + pv_tfaw)
+                        if kb > clk:
+                            blocked = mask & closed[c] & (rank_bits << (k * banks_per_rank))
+                            if blocked != 0:
+                                mask &= ~blocked
+                                cw = _mn(cw, kb)
                 start = rr[c]
                 while mask != 0:
                     hi = mask & ~((np.int64(2) << start) - 1)
@@ -491,8 +508,8 @@ def simulate(
                     qwake = FAR
                     n_checks += 1
                     ln = cql[c, q]
-                    rank = q // banks_per_rank
-                    grp = q // bpg
+                    rank = bank_rank[q]
+                    grp = bank_grp[q]
                     orow = open_row[c, q]
                     if orow < 0:
                         t = _mx(_mx(t_act[c, q], g_act[c, grp]), k_act[c, rank])
@@ -562,11 +579,12 @@ def simulate(
                     break  # a second command must use the other (row or column) command bus
                 # ---- issue `found` at bank fq ----
                 q = fq
-                rank = q // banks_per_rank
-                grp = q // bpg
+                rank = bank_rank[q]
+                grp = bank_grp[q]
                 if found == ACT:
                     r = cq[c, q, 0]
                     open_row[c, q] = req_row[r]
+                    closed[c] &= ~(np.int64(1) << q)
                     for e in range(cql[c, q]):
                         r2 = cq[c, q, e]
                         if req_row[r2] == req_row[r]:
@@ -591,6 +609,7 @@ def simulate(
                     n_act += 1
                 elif found == PRE:
                     open_row[c, q] = -1
+                    closed[c] |= np.int64(1) << q
                     hr[c, q] = 0
                     hw[c, q] = 0
                     nbt[c, q] = 0
@@ -670,6 +689,7 @@ def simulate(
                         if not keep:
                             t_start = _mx(t_pre[c, q], clk)
                             open_row[c, q] = -1
+                            closed[c] |= np.int64(1) << q
                             hr[c, q] = 0
                             hw[c, q] = 0
                             nbt[c, q] = 0

@@ -216,8 +216,8 @@ def _summarise(
 ) -> DramResult:
     tck = cfg.timing.tck_ns
     burst_bytes = cfg.organization.burst_bytes
-    req_added = added.reshape(n, per).min(axis=1) if n else added
-    req_done = done.reshape(n, per).max(axis=1) if n else done
+    req_added = added.reshape(n, per).min(axis=1) if n and per > 1 else added
+    req_done = done.reshape(n, per).max(axis=1) if n and per > 1 else done
     reads = ~writes
     lat = (req_done[reads] - req_added[reads]) * tck
     window = int(stats[k.S_LAST_ACCEPT])
