@@ -269,6 +269,11 @@ def simulate(
     nonempty = np.zeros(nch, np.int64)  # bit q: bank q's command queue holds a request
     room = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q's queue has room
     rank_bits = (np.int64(1) << banks_per_rank) - 1
+    # a bank's rank and bank group by table: an integer division per bank check cost more than
+    # the rest of the check
+    bank_rank = np.arange(nb) // banks_per_rank
+    bank_grp = np.arange(nb) // bpg
+    closed = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q has no open row
     act_since = np.zeros((nch, nranks), np.int64)
     active_cycles = 0
     open_row = np.full((nch, nb), -1, np.int64)
@@ -314,6 +319,41 @@ def simulate(
     hkeys = np.full(hsize if track else 1, -1, np.int64)
     hreads = np.zeros(hkeys.shape[0], np.int64)
     hwrites = np.zeros(hkeys.shape[0], np.int64)
+    # parameters and statistics as locals: stores to `stats` could alias `p`, so the compiler
+    # would reload every parameter after each count
+    pv_drain_high = p[P_DRAIN_HIGH]
+    pv_drain_idle = p[P_DRAIN_IDLE]
+    pv_drain_low = p[P_DRAIN_LOW]
+    pv_rtp = p[P_RTP]
+    pv_rtrl = p[P_RTRL]
+    pv_rtro = p[P_RTRO]
+    pv_rtrs = p[P_RTRS]
+    pv_rtw = p[P_RTW]
+    pv_rtwo = p[P_RTWO]
+    pv_tfaw = p[P_TFAW]
+    pv_tras = p[P_TRAS]
+    pv_trc = p[P_TRC]
+    pv_trcd = p[P_TRCD]
+    pv_trp = p[P_TRP]
+    pv_trrd_l = p[P_TRRD_L]
+    pv_trrd_s = p[P_TRRD_S]
+    pv_wtp = p[P_WTP]
+    pv_wtrl = p[P_WTRL]
+    pv_wtro = p[P_WTRO]
+    pv_wtrs = p[P_WTRS]
+    pv_wtwl = p[P_WTWL]
+    pv_wtwo = p[P_WTWO]
+    pv_wtws = p[P_WTWS]
+    n_act = 0
+    n_pre = 0
+    n_rd = 0
+    n_wr = 0
+    n_ref = 0
+    n_rd_hit = 0
+    n_wr_hit = 0
+    n_loops = 0
+    n_checks = 0
+    n_chloops = 0
     nxt = 0  # next request to offer
     last_progress = 0
     clk = -1  # a clock before the first: the requester's first offers enter at clock 0
@@ -341,7 +381,7 @@ def simulate(
                 continue
             cw = FAR
             chprog = False
-            stats[S_CHLOOPS] += 1
+            n_chloops += 1
             # queues whose wait ends by now become due
             if occ[c] != 0:
                 if clk - fired[c] >= WHEEL:
@@ -349,13 +389,19 @@ def simulate(
                         due[c] |= wheel[c, slot]
                         wheel[c, slot] = 0
                     occ[c] = 0
-                else:
-                    for t in range(fired[c] + 1, clk + 1):
-                        slot = t & (WHEEL - 1)
-                        if occ[c] & (np.int64(1) << slot):
-                            due[c] |= wheel[c, slot]
-                            wheel[c, slot] = 0
-                            occ[c] &= ~(np.int64(1) << slot)
+                elif clk > fired[c]:
+                    # the slots of clocks fired+1 .. clk: a rotated run of clk - fired bits, so
+                    # only the occupied ones are visited (not every clock since the last visit)
+                    s0 = (fired[c] + 1) & (WHEEL - 1)
+                    run = (np.int64(1) << (clk - fired[c])) - 1
+                    span = ((run << s0) | (run >> (WHEEL - s0))) & ((np.int64(1) << WHEEL) - 1)
+                    hit = occ[c] & span
+                    occ[c] &= ~hit
+                    while hit != 0:
+                        slot = _ctz(hit)
+                        hit &= hit - 1
+                        due[c] |= wheel[c, slot]
+                        wheel[c, slot] = 0
             fired[c] = clk
             if far[c] != 0 and far_min[c] < clk + WHEEL:
                 waiting = far[c]
@@ -399,17 +445,18 @@ def simulate(
                         all_ready = False
                         if t_pre[c, b] <= clk:
                             open_row[c, b] = -1
+                            closed[c] |= np.int64(1) << b
                             hr[c, b] = 0
                             hw[c, b] = 0
                             nbt[c, b] = 0
                             due[c] |= np.int64(1) << b
                             hitc[c, b] = 0
-                            nopen[c, b // banks_per_rank] -= 1
-                            if nopen[c, b // banks_per_rank] == 0:
-                                active_cycles += clk - act_since[c, b // banks_per_rank]
-                            t_act[c, b] = _mx(t_act[c, b], clk + p[P_TRP])
-                            t_ref[c, b] = _mx(t_ref[c, b], clk + p[P_TRP])
-                            stats[S_PRE] += 1
+                            nopen[c, bank_rank[b]] -= 1
+                            if nopen[c, bank_rank[b]] == 0:
+                                active_cycles += clk - act_since[c, bank_rank[b]]
+                            t_act[c, b] = _mx(t_act[c, b], clk + pv_trp)
+                            t_ref[c, b] = _mx(t_ref[c, b], clk + pv_trp)
+                            n_pre += 1
                             issued = PRE
                             chprog = True
                             break
@@ -423,7 +470,7 @@ def simulate(
                         t_ref[c, b] = _mx(t_ref[c, b], clk + trfc)
                     ref_head[c] = (ref_head[c] + 1) % 64
                     ref_len[c] -= 1
-                    stats[S_REF] += 1
+                    n_ref += 1
                     issued = PRE  # a non-column command
                     chprog = True
                     ref_rank = -1
@@ -439,6 +486,17 @@ def simulate(
                     mask &= ~(rank_bits << (ref_rank * banks_per_rank))
                 if ref_bank >= 0:
                     mask &= ~(np.int64(1) << ref_bank)
+                # a closed bank can only ACT: while its rank's ACT window (tRRD_S, tFAW) is shut,
+                # none of the rank's closed banks can issue, so they are skipped without a check
+                # (they stay due; the wake at the window's end is early, never late)
+                if mask & closed[c] != 0:
+                    for k in range(nranks):
+                        kb = _mx(k_act[c, k], faw[c, k, faw_i[c, k]] + pv_tfaw)
+                        if kb > clk:
+                            blocked = mask & closed[c] & (rank_bits << (k * banks_per_rank))
+                            if blocked != 0:
+                                mask &= ~blocked
+                                cw = _mn(cw, kb)
                 start = rr[c]
                 while mask != 0:
                     hi = mask & ~((np.int64(2) << start) - 1)
@@ -448,14 +506,14 @@ def simulate(
                         cw = _mn(cw, nbt[c, q])
                         continue
                     qwake = FAR
-                    stats[S_CHECKS] += 1
+                    n_checks += 1
                     ln = cql[c, q]
-                    rank = q // banks_per_rank
-                    grp = q // bpg
+                    rank = bank_rank[q]
+                    grp = bank_grp[q]
                     orow = open_row[c, q]
                     if orow < 0:
                         t = _mx(_mx(t_act[c, q], g_act[c, grp]), k_act[c, rank])
-                        t = _mx(t, faw[c, rank, faw_i[c, rank]] + p[P_TFAW])
+                        t = _mx(t, faw[c, rank, faw_i[c, rank]] + pv_tfaw)
                         if t <= clk:
                             found = ACT
                             fq = q
@@ -521,11 +579,12 @@ def simulate(
                     break  # a second command must use the other (row or column) command bus
                 # ---- issue `found` at bank fq ----
                 q = fq
-                rank = q // banks_per_rank
-                grp = q // bpg
+                rank = bank_rank[q]
+                grp = bank_grp[q]
                 if found == ACT:
                     r = cq[c, q, 0]
                     open_row[c, q] = req_row[r]
+                    closed[c] &= ~(np.int64(1) << q)
                     for e in range(cql[c, q]):
                         r2 = cq[c, q, e]
                         if req_row[r2] == req_row[r]:
@@ -539,17 +598,18 @@ def simulate(
                     nopen[c, rank] += 1
                     if nopen[c, rank] == 1:
                         act_since[c, rank] = clk
-                    t_act[c, q] = _mx(t_act[c, q], clk + p[P_TRC])
-                    t_rd[c, q] = _mx(t_rd[c, q], clk + p[P_TRCD])
-                    t_wr[c, q] = _mx(t_wr[c, q], clk + p[P_TRCD])
-                    t_pre[c, q] = _mx(t_pre[c, q], clk + p[P_TRAS])
-                    g_act[c, grp] = _mx(g_act[c, grp], clk + p[P_TRRD_L])
-                    k_act[c, rank] = _mx(k_act[c, rank], clk + p[P_TRRD_S])
+                    t_act[c, q] = _mx(t_act[c, q], clk + pv_trc)
+                    t_rd[c, q] = _mx(t_rd[c, q], clk + pv_trcd)
+                    t_wr[c, q] = _mx(t_wr[c, q], clk + pv_trcd)
+                    t_pre[c, q] = _mx(t_pre[c, q], clk + pv_tras)
+                    g_act[c, grp] = _mx(g_act[c, grp], clk + pv_trrd_l)
+                    k_act[c, rank] = _mx(k_act[c, rank], clk + pv_trrd_s)
                     faw[c, rank, faw_i[c, rank]] = clk
                     faw_i[c, rank] = (faw_i[c, rank] + 1) & 3
-                    stats[S_ACT] += 1
+                    n_act += 1
                 elif found == PRE:
                     open_row[c, q] = -1
+                    closed[c] |= np.int64(1) << q
                     hr[c, q] = 0
                     hw[c, q] = 0
                     nbt[c, q] = 0
@@ -558,9 +618,9 @@ def simulate(
                     nopen[c, rank] -= 1
                     if nopen[c, rank] == 0:
                         active_cycles += clk - act_since[c, rank]
-                    t_act[c, q] = _mx(t_act[c, q], clk + p[P_TRP])
-                    t_ref[c, q] = _mx(t_ref[c, q], clk + p[P_TRP])
-                    stats[S_PRE] += 1
+                    t_act[c, q] = _mx(t_act[c, q], clk + pv_trp)
+                    t_ref[c, q] = _mx(t_ref[c, q], clk + pv_trp)
+                    n_pre += 1
                 else:
                     r = cq[c, q, fe]
                     ln = cql[c, q]
@@ -579,7 +639,10 @@ def simulate(
                         nonempty[c] &= ~(np.int64(1) << q)
                     cq_total[c] -= 1
                     if hitc[c, q] > 0:
-                        stats[S_RD_HIT if found == RD else S_WR_HIT] += 1
+                        if found == RD:
+                            n_rd_hit += 1
+                        else:
+                            n_wr_hit += 1
                     hitc[c, q] += 1
                     if track:
                         _h_add(
@@ -591,30 +654,30 @@ def simulate(
                             -1 if found == WR else 0,
                         )
                     if found == RD:
-                        stats[S_RD] += 1
+                        n_rd += 1
                         done[r] = clk + read_delay
                         if max_out > 0:
                             heap_n = _heap_push(heap, heap_n, clk + read_delay + 1)
-                        t_pre[c, q] = _mx(t_pre[c, q], clk + p[P_RTP])
-                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + p[P_RTRL])
-                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + p[P_RTRS])
-                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + p[P_RTW])
+                        t_pre[c, q] = _mx(t_pre[c, q], clk + pv_rtp)
+                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + pv_rtrl)
+                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + pv_rtrs)
+                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + pv_rtw)
                         for o in range(nranks):
                             if o != rank:
-                                k_rd[c, o] = _mx(k_rd[c, o], clk + p[P_RTRO])
-                                k_wr[c, o] = _mx(k_wr[c, o], clk + p[P_RTWO])
+                                k_rd[c, o] = _mx(k_rd[c, o], clk + pv_rtro)
+                                k_wr[c, o] = _mx(k_wr[c, o], clk + pv_rtwo)
                     else:
-                        stats[S_WR] += 1
+                        n_wr += 1
                         done[r] = clk + write_delay
-                        t_pre[c, q] = _mx(t_pre[c, q], clk + p[P_WTP])
-                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + p[P_WTRL])
-                        g_wr[c, grp] = _mx(g_wr[c, grp], clk + p[P_WTWL])
-                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + p[P_WTRS])
-                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + p[P_WTWS])
+                        t_pre[c, q] = _mx(t_pre[c, q], clk + pv_wtp)
+                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + pv_wtrl)
+                        g_wr[c, grp] = _mx(g_wr[c, grp], clk + pv_wtwl)
+                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + pv_wtrs)
+                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + pv_wtws)
                         for o in range(nranks):
                             if o != rank:
-                                k_rd[c, o] = _mx(k_rd[c, o], clk + p[P_WTRO])
-                                k_wr[c, o] = _mx(k_wr[c, o], clk + p[P_WTWO])
+                                k_rd[c, o] = _mx(k_rd[c, o], clk + pv_wtro)
+                                k_wr[c, o] = _mx(k_wr[c, o], clk + pv_wtwo)
                     if closed_page:
                         # auto-precharge unless another queued request hits this row
                         orow = open_row[c, q]
@@ -626,6 +689,7 @@ def simulate(
                         if not keep:
                             t_start = _mx(t_pre[c, q], clk)
                             open_row[c, q] = -1
+                            closed[c] |= np.int64(1) << q
                             hr[c, q] = 0
                             hw[c, q] = 0
                             nbt[c, q] = 0
@@ -634,9 +698,9 @@ def simulate(
                             nopen[c, rank] -= 1
                             if nopen[c, rank] == 0:
                                 active_cycles += t_start - act_since[c, rank]
-                            t_act[c, q] = _mx(t_act[c, q], t_start + p[P_TRP])
-                            t_ref[c, q] = _mx(t_ref[c, q], t_start + p[P_TRP])
-                            stats[S_PRE] += 1
+                            t_act[c, q] = _mx(t_act[c, q], t_start + pv_trp)
+                            t_ref[c, q] = _mx(t_ref[c, q], t_start + pv_trp)
+                            n_pre += 1
                 chprog = True
                 if count == 0:
                     issued = found
@@ -649,10 +713,10 @@ def simulate(
                 # threshold wait and the command queues are empty, or (end of the trace) when
                 # nothing else is left to do
                 idle = cq_total[c] == 0
-                if tq_total[c, 1] >= p[P_DRAIN_HIGH] or (
-                    idle and (tq_total[c, 1] > p[P_DRAIN_IDLE] or (nxt >= n and tq_total[c, 0] == 0))
+                if tq_total[c, 1] >= pv_drain_high or (
+                    idle and (tq_total[c, 1] > pv_drain_idle or (nxt >= n and tq_total[c, 0] == 0))
                 ):
-                    draining[c] = _mx(1, tq_total[c, 1] - p[P_DRAIN_LOW])
+                    draining[c] = _mx(1, tq_total[c, 1] - pv_drain_low)
             kind = 1 if draining[c] > 0 else 0
             q = -1
             for _attempt in range(2):
@@ -708,7 +772,7 @@ def simulate(
                 due[c] |= np.int64(1) << q
                 cq_total[c] += 1
                 chprog = True
-            if draining[c] == 0 and tq_total[c, 1] > p[P_DRAIN_IDLE] and cq_total[c] == 0:
+            if draining[c] == 0 and tq_total[c, 1] > pv_drain_idle and cq_total[c] == 0:
                 chprog = True  # the idle drain starts next clock
 
             if chprog:
@@ -752,7 +816,7 @@ def simulate(
                     if nxt == n:
                         progress = True
                         stats[S_LAST_ACCEPT] = now
-                        stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+                        stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                         for c2 in range(nch):
                             ch_wake[c2] = 0
                     continue
@@ -783,7 +847,7 @@ def simulate(
             if nxt == n:
                 progress = True
                 stats[S_LAST_ACCEPT] = now
-                stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+                stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                 for c2 in range(nch):
                     ch_wake[c2] = 0  # the end-of-trace write flush may start
 
@@ -805,8 +869,18 @@ def simulate(
                 nclk = wake
             if nclk >= FAR or nclk - last_progress > STALL_LIMIT:
                 raise RuntimeError("DRAM controller model stalled (a bug): no command can issue")
-        stats[S_LOOPS] += 1
+        n_loops += 1
         clk = nclk
+    stats[S_ACT] = n_act
+    stats[S_PRE] = n_pre
+    stats[S_RD] = n_rd
+    stats[S_WR] = n_wr
+    stats[S_REF] = n_ref
+    stats[S_RD_HIT] = n_rd_hit
+    stats[S_WR_HIT] = n_wr_hit
+    stats[S_LOOPS] = n_loops
+    stats[S_CHECKS] = n_checks
+    stats[S_CHLOOPS] = n_chloops
     last = clk
     for i in range(n):
         if done[i] < 0:
@@ -821,4 +895,4 @@ def simulate(
     stats[S_ACTIVE_RANK_CYCLES] = active_cycles
     stats[S_IDLE_RANK_CYCLES] = last * nch * nranks - active_cycles
     if n > 0 and stats[S_LAST_ACCEPT] == 0:
-        stats[S_CMDS_AT_LAST_ACCEPT] = stats[S_RD] + stats[S_WR]
+        stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
