@@ -182,7 +182,7 @@ def test_rerun_reuses_models_and_refuses_another_spec(spec_file, results):
     assert {p: p.stat().st_mtime_ns for p in checkpoints} == checkpoints
     assert json.loads((results / "experiment.json").read_text())["search"] is not None
     other = spec.model_copy(update={"sparsities": [0.9]})
-    with pytest.raises(DlaError, match="holds results of another experiment spec"):
+    with pytest.raises(DlaError, match="holds results of experiment spec"):
         experiment.run_experiment(other, spec_file, results, run_search=False, progress=False)
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dla_explorer.core.errors import DlaError
+from dla_explorer.core.fileio import cut_torn_tail
 from dla_explorer.dse.results import (
     append_csv,
     best_per_objective,
@@ -71,7 +72,22 @@ def test_hypervolume_2d_and_3d():
     assert hypervolume(points * [-1, 1], np.array([-4.0, 4.0]), [True, False]) == pytest.approx(6.0)
     cube = hypervolume(np.array([[0.0, 0.0, 0.0]]), np.array([1.0, 2.0, 3.0]), [False] * 3)
     assert cube == pytest.approx(6.0)
+    # two overlapping boxes below (2, 2, 2): 2*2*1 + 1*1*2 - 1*1*1 (their overlap) = 5
+    boxes = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+    assert hypervolume(boxes, np.full(3, 2.0), [False] * 3) == pytest.approx(5.0)
     assert hypervolume(points, np.array([0.5, 0.5]), [False, False]) == 0.0
+
+
+def test_hypervolume_4d_against_monte_carlo():
+    """Our own exact slicing (no private Optuna API) against a sampled estimate."""
+    rng = np.random.default_rng(1)
+    points = rng.random((12, 4))
+    exact = hypervolume(points, np.ones(4), [False] * 4)
+    samples = rng.random((400_000, 4))
+    dominated = np.zeros(len(samples), dtype=bool)
+    for p in points:
+        dominated |= np.all(samples >= p, axis=1)
+    assert exact == pytest.approx(dominated.mean(), abs=0.005)
 
 
 def test_parse_objectives():
@@ -102,9 +118,27 @@ def test_appended_csv_survives_a_torn_last_line(tmp_path):
     append_csv(pd.DataFrame({"point": [2], "fps": [3.0]}), path)
     with open(path, "a") as handle:
         handle.write("3,4.")  # a writer killed mid-line
+    before = path.read_bytes()
     table = read_csv_complete(path)
     assert table["point"].tolist() == [0, 1, 2]
+    assert path.read_bytes() == before  # issue 14 item 5: a reader never writes
+    cut_torn_tail(path)  # the writer (holding the folder's lock) cuts it before appending
     assert path.read_text().endswith("3.0\n")
+
+
+def test_csv_cut_inside_its_first_row_resumes(tmp_path):
+    """Issue 14 item 10: only a header and half a row left: no rows yet (was IndexError)."""
+    path = tmp_path / "sweep.csv"
+    path.write_text("point,fps\n0,1.")
+    assert read_csv_complete(path, "point") is None
+    path.write_text("poi")
+    assert read_csv_complete(path, "point") is None
+
+
+def test_repeated_keys_keep_their_first_row(tmp_path):
+    path = tmp_path / "sweep.csv"
+    path.write_text("point,fps\n0,1.0\n1,2.0\n0,9.0\n")
+    assert read_csv_complete(path, "point")["fps"].tolist() == [1.0, 2.0]
 
 
 def test_load_results_errors(tmp_path):

@@ -86,7 +86,31 @@ def test_defaults_and_shorthands():
             "sampler.options.n_startup",
             "not an option of the tpe sampler",
         ),
-        ({"sampler": "annealing"}, "sampler.name", "Input should be"),
+        ({"sampler": "annealing"}, "sampler.name", "unknown sampler 'annealing'"),
+        # issue 14: refused at load, with the key and the rule
+        ({"name": ".."}, "name", "should match pattern"),  # item 7: results into the current folder
+        ({"name": "."}, "name", "should match pattern"),
+        ({"objectives": {"speed": "maximize"}}, "objectives.0.metric", "unknown metric 'speed'"),  # 15
+        ({"constraints": {"max": {"power_w": float("nan")}}}, "constraints.max.power_w", "finite"),
+        (
+            {"space__mem_controller_efficiency": {"type": "float", "low": 0.5, "high": float("inf")}},
+            "space.mem_controller_efficiency.high",
+            "finite",
+        ),
+        (
+            {"sampler": {"name": "tpe", "options": {"n_startup_trials": "ten"}}},
+            "sampler.options.n_startup_trials",
+            "must be of type int",
+        ),
+        (
+            {"sampler": {"name": "nsga2", "options": {"population_size": 1}}},
+            "sampler.options.population_size",
+            "greater than or equal to 2",
+        ),
+        ({"sampler": {"name": "tpe", "seed": -1}}, "sampler.seed", "greater than or equal to 0"),
+        ({"sampler": {"name": "tpe", "seed": 10**21}}, "sampler.seed", "less than or equal to"),
+        ({"space__c_vec": {"type": "pow2", "low": 4, "high": 2**200}}, "space.c_vec.high", "less than or"),
+        ({"space__k_vec": {"type": "int", "low": 1, "high": 10**20}}, "space.k_vec.high", "less than or"),
         ({"constraints": {"max": {"watts": 50}}}, "constraints.max", "unknown metric 'watts'"),
         ({"device": "virtex"}, "device", "not found"),
         ({"base__memory": "ddr5"}, "base.memory", "not found"),

@@ -53,9 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args) or 0
-    except DlaError as exc:
-        print(f"dla-explorer {args.command}: error: {exc}", file=sys.stderr)
+    except DlaError as exc:  # one line, always (a library message may quote several)
+        text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"dla-explorer {args.command}: error: {text}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"dla-explorer {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # read-only folder, a folder as output, disk full, unwritable cache
+        print(f"dla-explorer {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"dla-explorer {args.command}: error: out of memory (inputs too large?)", file=sys.stderr)
+        return 1
+
+
+def os_error_text(exc: OSError) -> str:
+    """'path: reason' in one line (e.g. 'results/x/sweep.csv: No space left on device')."""
+    where = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{where}: {reason}" if where else str(reason)

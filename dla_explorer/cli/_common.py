@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 # a progress line is refreshed this often while a step without its own bar runs
 TICK_S = 0.5
 
+MAX_COUNT = 10**9  # the largest count an option takes (array sizes, trials, workers, rows)
+
 
 def positive_int(text: str) -> int:
     try:
@@ -31,6 +33,8 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    if value > MAX_COUNT:  # beyond int64 products downstream (--rows 10^20 overflowed)
+        raise argparse.ArgumentTypeError(f"{value} must be at most {MAX_COUNT:,}")
     return value
 
 

@@ -140,7 +140,7 @@ def run_prune(args: argparse.Namespace) -> int:
         from dla_explorer.sparsity.pruning import prune_recipe
 
         sparse = prune_recipe(recipe)
-        checkpoint.save(sparse, output)
+        checkpoint.save(sparse, output, source_key=checkpoint.recipe_key(recipe))  # search reuses it
     print_summary(sparse, output)
     return 0
 

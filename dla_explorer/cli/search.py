@@ -182,14 +182,9 @@ def run_show_command(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Loaded:
-    from dla_explorer.dse.results import Loaded, load_results, searched
+    from dla_explorer.dse.results import load_results
 
-    if args.study:
-        from dla_explorer.dse.search import load_study_table
-
-        table, spec = load_study_table(args.target, args.study)
-        return Loaded(args.target, {"search": table}, list(spec.objectives), searched(spec.space))
-    return load_results(args.target)
+    return load_results(args.target, args.study)
 
 
 def show_table(

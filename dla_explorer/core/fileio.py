@@ -7,6 +7,7 @@ interrupted run never leaves a half-written file behind under a name a later run
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -25,8 +26,13 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file beside `path`; on success rename it to `path`, else delete it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise DlaError(f"{path}: is a folder; give a file name to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only or missing folder, a file where a folder should be
+        raise DlaError(f"{path}: cannot write ({exc.strerror or exc})") from None
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
     try:
         with os.fdopen(fd, mode) as handle:
@@ -34,9 +40,13 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # a full disk: the old file stays as it was
+            raise DlaError(
+                f"{path}: cannot write ({exc.strerror or exc}); the old file is unchanged"
+            ) from None
         raise
 
 
@@ -62,24 +72,105 @@ def format_validation_error(source: str, err: pydantic.ValidationError) -> str:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling)"
     elif first["type"] != "missing" and not isinstance(first.get("input"), dict | list):
-        msg = f"{msg} (got {first.get('input')!r})"
+        got = repr(first.get("input"))
+        msg = f"{msg} (got {got if len(got) <= 60 else got[:57] + '...'})"
     return f"{source}: key '{key}': {msg}{more}"
+
+
+def read_text(path: str | os.PathLike, what: str = "file") -> str:
+    """A UTF-8 text file; a missing, unreadable or binary file is a one-line DlaError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DlaError(f"{path}: {what} not found")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DlaError(f"{path}: not UTF-8 text (byte {exc.start}); is it a binary file?") from None
+
+
+def cut_torn_tail(path: Path) -> None:
+    """Cut a last line left incomplete by a killed writer or a full disk. Only for the file's
+    writer, under its lock: a reader must never write (it would cut rows being appended)."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "rb+") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+# A YAML document whose aliases expand to more nodes than this is refused: a few lines of
+# nested aliases (the "billion laughs") would otherwise expand to gigabytes when validated,
+# hashed or dumped. Real specs and configs have a few hundred nodes.
+MAX_YAML_NODES = 100_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that counts the nodes of the document with every alias expanded."""
+
+    def get_single_node(self) -> Any:
+        node = super().get_single_node()
+        if node is not None:
+            _expanded_size(node, {}, set())
+        return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], active: set[int]) -> int:
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in active:
+        raise yaml.YAMLError("a recursive alias (an anchor used inside itself)")
+    active.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(n, sizes, active) for n in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(
+            _expanded_size(k, sizes, active) + _expanded_size(v, sizes, active) for k, v in node.value
+        )
+    active.discard(key)
+    if size > MAX_YAML_NODES:
+        raise yaml.YAMLError(f"aliases expand to more than {MAX_YAML_NODES:,} values (an alias bomb?)")
+    sizes[key] = size
+    return size
 
 
 def read_yaml(path: str | os.PathLike) -> Any:
     path = Path(path)
-    if not path.is_file():
-        raise DlaError(f"{path}: file not found")
+    text = read_text(path)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise UsageError(f"{path}: not valid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise UsageError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = str(getattr(exc, "problem", None) or exc).strip().splitlines()
+        raise UsageError(
+            f"{path}: not valid YAML{where}: {problem[0] if problem else 'parse error'}"
+        ) from None
+
+
+# Whole numbers in configs, recipes and specs stay within the exactly representable doubles:
+# counts beyond this overflow numpy's int64 arithmetic downstream (10^300 fill cycles did).
+MAX_INT = 2**53
+
+
+def check_int_bounds(value: Any) -> Any:
+    """`value` unchanged, or ValueError when it is (or holds, in a list / dict) an int beyond
+    MAX_INT; a wildcard field validator of the config base classes, so the error names the key."""
+    items = (
+        value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else [value]
+    )
+    for item in items:
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+            raise ValueError(f"{item:.3g} is out of range (at most 2**53 in magnitude)")
+    return value
 
 
 def validate(model: type[M], data: Any, source: str) -> M:
@@ -95,3 +186,28 @@ def validate(model: type[M], data: Any, source: str) -> M:
 def load_yaml_model(model: type[M], path: str | os.PathLike) -> M:
     """Read a YAML file and validate it as `model`; errors name the file and the key."""
     return validate(model, read_yaml(path), str(path))
+
+
+class FileLock:
+    """An exclusive fcntl lock on a file, released by the kernel when the process dies (so a
+    killed run never leaves a stale lock behind). `blocking=False` raises DlaError(busy) at once
+    when another process holds it."""
+
+    def __init__(self, path: str | os.PathLike, blocking: bool = True, busy: str = "") -> None:
+        self.path = Path(path)
+        self.blocking, self.busy = blocking, busy
+        self._handle: Any = None
+
+    def __enter__(self) -> FileLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = open(self.path, "a")  # noqa: SIM115 - held until __exit__
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | (0 if self.blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            self._handle.close()
+            raise DlaError(self.busy or f"{self.path}: locked by another process") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()

@@ -8,13 +8,15 @@ values of different constraints are comparable; `feasible` is all of them satisf
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 from functools import cached_property
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.dse.space import DESIGN_COLUMNS, Space
 from dla_explorer.dse.spec import ModelEntry, Spec
 from dla_explorer.packing import default_cache_dir
@@ -30,20 +32,38 @@ from dla_explorer.sparsity.pruning import (
 
 
 def load_model(entry: ModelEntry) -> SparseModel:
-    """A spec's model: its checkpoint, or its recipe pruned once and cached (by the recipe) in
-    the packing cache's folder ($DLA_EXPLORER_CACHE/models)."""
+    """A spec's model: its checkpoint, or its recipe pruned once and cached in the packing
+    cache's folder ($DLA_EXPLORER_CACHE/models) under checkpoint.recipe_key, the digest of the
+    recipe and of the files it names (factory, calibration data). The recipe's own `output`
+    checkpoint is used when `prune` wrote it from the same recipe content (no silent re-prune)."""
     if entry.checkpoint is not None:
         return checkpoint.load(entry.checkpoint)
-    recipe = entry.recipe if isinstance(entry.recipe, Recipe) else load_recipe(entry.recipe)
-    key = hashlib.sha256(
-        json.dumps(recipe.model_dump(mode="json", exclude={"output"}), sort_keys=True).encode()
-    ).hexdigest()[:20]
+    recipe = entry.recipe if isinstance(entry.recipe, Recipe) else load_recipe(str(entry.recipe))
+    key = checkpoint.recipe_key(recipe)
     path = default_cache_dir() / "models" / f"{key}.npz"
-    if path.is_file():
-        return checkpoint.load(path)
+    # where `prune` writes the recipe's checkpoint: its output, else models/<recipe stem>.npz
+    written = recipe.output or (
+        f"models/{Path(entry.recipe).stem}.npz" if isinstance(entry.recipe, str) else None
+    )
+    for candidate in (Path(written) if written else None, path):
+        if candidate is not None and candidate.is_file() and checkpoint.source_key(candidate) == key:
+            with contextlib.suppress(DlaError):  # a damaged file is made again
+                return checkpoint.load(candidate)
     sparse = prune_recipe(recipe)
-    checkpoint.save(sparse, path)
+    checkpoint.save(sparse, path, source_key=key)
     return sparse
+
+
+def check_modes(spec: Spec, label: str, sparse: SparseModel) -> None:
+    """Mode 'nm' needs a model pruned to an N:M pattern (otherwise every trial failed)."""
+    modes: set[Any] = set(spec.modes)
+    if "mode" in spec.space and hasattr(spec.space["mode"], "choices"):
+        modes |= set(spec.space["mode"].choices)
+    if "nm" in modes and not sparse.recipe.get("nm"):
+        raise UsageError(
+            f"key 'modes': mode 'nm' needs a model pruned with method nm; model '{label}' was "
+            f"pruned with method {sparse.recipe.get('method', 'unknown')}"
+        )
 
 
 class Evaluator:
@@ -58,7 +78,9 @@ class Evaluator:
     def model(self, label: str) -> SparseModel:
         if label not in self._models:
             entry = next(m for m in self.spec.models if m.label == label)
-            self._models[label] = load_model(entry)
+            sparse = load_model(entry)
+            check_modes(self.spec, label, sparse)
+            self._models[label] = sparse
         return self._models[label]
 
     def load_models(self) -> None:

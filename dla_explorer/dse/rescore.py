@@ -74,6 +74,8 @@ def rescore_front(table: pd.DataFrame, spec: Any, evaluator: Any, folder: Path |
 
     objectives = spec.objectives
     front = pareto_front(table, objectives)
+    if "mem_dram" in front:  # only designs whose memory names its DRAM device can be replayed
+        front = front[front["mem_dram"].fillna("").astype(str) != ""]
     if front.empty:
         return None
     front = front.head(MAX_RESCORED)

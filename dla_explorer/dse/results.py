@@ -13,6 +13,7 @@ A results folder (results/<name>/ by default) holds:
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import sqlite3
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dla_explorer.core.errors import DlaError
-from dla_explorer.core.fileio import atomic_open, write_text_atomic
+from dla_explorer.core.fileio import FileLock, write_csv_atomic, write_text_atomic
 from dla_explorer.dse.space import KEY_COLUMNS
 from dla_explorer.dse.spec import METRICS, Objective, Spec
 
@@ -37,72 +38,111 @@ TABLES = ("sweep", "search")
 # -- folders -------------------------------------------------------------------------------------
 
 
-def prepare_dir(spec: Spec, source: str) -> Path:
-    """Create the spec's results folder, or check that it holds results of the same spec."""
-    folder = spec.results_dir()
-    record = folder / SPEC_FILE
-    digest = spec.content_hash()
-    if record.is_file():
-        old = json.loads(record.read_text())
+def claim_folder(folder: Path, record: str, digest: str, source: str, data: dict, what: str = "spec") -> Path:
+    """The one spec-hash guard of a results folder: create `folder` with a record
+    {hash, source, **data}, or check that its record has the same hash (a folder of another
+    spec is refused, so results of two specs never mix). Written before any result, so a killed
+    run resumed with a changed spec is refused too."""
+    path = folder / record
+    if path.is_file():
+        old = read_json(path)
         if old.get("hash") != digest:
             raise DlaError(
-                f"{folder}: holds results of spec {old.get('source')} (hash "
+                f"{folder}: holds results of {what} {old.get('source')} (hash "
                 f"{old.get('hash')}), not of {source} (hash {digest}); set another "
-                "'name' or 'results' folder, or delete the old one"
+                "'name' or results folder, or delete the old one"
             )
         return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(
-        record,
-        json.dumps(
-            {"name": spec.name, "hash": digest, "source": source, "spec": spec.model_dump(mode="json")},
-            indent=1,
-        ),
-    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DlaError(f"{folder}: exists and is not a folder") from None
+    write_text_atomic(path, json.dumps({"hash": digest, "source": source, **data}, indent=1))
     return folder
+
+
+def read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise DlaError(f"{path}: not a readable JSON record (delete it to start over)") from None
+    if not isinstance(data, dict):
+        raise DlaError(f"{path}: not a JSON record (delete it to start over)")
+    return data
+
+
+def prepare_dir(spec: Spec, source: str) -> Path:
+    """Create the spec's results folder, or check that it holds results of the same spec."""
+    data = {"name": spec.name, "spec": spec.public_dump()}
+    return claim_folder(spec.results_dir(), SPEC_FILE, spec.content_hash(), source, data)
 
 
 def read_spec_record(folder: Path) -> dict | None:
     record = folder / SPEC_FILE
-    return json.loads(record.read_text()) if record.is_file() else None
+    return read_json(record) if record.is_file() else None
 
 
 # -- tables --------------------------------------------------------------------------------------
 
 
+def export_lock(folder: Path) -> FileLock:
+    """Held while results.db and the CSV exports are rewritten: two searches finishing together
+    would otherwise drop each other's table mid-write ("no such table")."""
+    return FileLock(folder / f"{RESULTS_DB}.lock")
+
+
 def write_table(table: pd.DataFrame, folder: Path, kind: str) -> Path:
     """Write a whole table: CSV atomically, and the SQLite table replaced in one transaction."""
     path = folder / f"{kind}.csv"
-    with atomic_open(path, "w") as handle:
-        table.to_csv(handle, index=False)
-    write_sqlite(table, folder, kind)
+    with export_lock(folder):
+        write_csv_atomic(table, path)
+        _write_sqlite(table, folder, kind)
     return path
 
 
 def write_sqlite(table: pd.DataFrame, folder: Path, kind: str) -> None:
-    with sqlite3.connect(folder / RESULTS_DB) as connection:
+    with export_lock(folder):
+        _write_sqlite(table, folder, kind)
+
+
+def _write_sqlite(table: pd.DataFrame, folder: Path, kind: str) -> None:
+    with sqlite3.connect(folder / RESULTS_DB, timeout=120) as connection:
         table.to_sql(kind, connection, if_exists="replace", index=False, chunksize=10_000)
 
 
 def append_csv(table: pd.DataFrame, path: Path) -> None:
     """Append rows (with the header when the file is new); flushed so a kill loses at most the
-    batch being written, which `read_csv_complete` drops."""
+    batch being written, which the writer cuts (fileio.cut_torn_tail) before appending again."""
     new = not path.is_file() or path.stat().st_size == 0
-    with open(path, "a", newline="") as handle:
-        table.to_csv(handle, index=False, header=new)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(path, "a", newline="") as handle:
+            table.to_csv(handle, index=False, header=new)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:  # a full disk: the torn batch is cut when the sweep is run again
+        raise DlaError(f"{path}: cannot write ({exc.strerror or exc}); run again to resume") from None
 
 
-def read_csv_complete(path: Path) -> pd.DataFrame | None:
-    """Read an appended CSV, first cutting a last line left incomplete by a killed writer."""
-    if not path.is_file() or path.stat().st_size == 0:
+def read_csv_complete(path: Path, key: str | None = None) -> pd.DataFrame | None:
+    """Read an appended CSV without its incomplete last line (cut in memory: readers never
+    write). With `key`, rows repeating a key keep their first copy. None when there are no rows."""
+    if not path.is_file():
         return None
-    with open(path, "rb+") as handle:
-        data = handle.read()
-        if not data.endswith(b"\n"):
-            handle.truncate(data.rfind(b"\n") + 1)
-    return pd.read_csv(path) if path.stat().st_size else None
+    data = path.read_bytes()
+    data = data[: data.rfind(b"\n") + 1]
+    if not data.strip():
+        return None
+    try:
+        table = pd.read_csv(io.BytesIO(data))
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise DlaError(f"{path}: not a readable results CSV ({type(exc).__name__})") from None
+    if not len(table):
+        return None
+    if key is not None and key in table:
+        if not pd.api.types.is_integer_dtype(table[key]):
+            raise DlaError(f"{path}: column '{key}' holds values that are not whole numbers")
+        table = table.drop_duplicates(subset=key, keep="first")
+    return table
 
 
 # -- Pareto fronts -------------------------------------------------------------------------------
@@ -175,14 +215,27 @@ def hypervolume(points: np.ndarray, reference: np.ndarray, maximize: Sequence[bo
     costs = costs[np.all(costs < ref, axis=1)]
     if len(costs) == 0:
         return 0.0
-    costs = costs[pareto_mask(costs, [False] * costs.shape[1])]
+    return _hypervolume_min(costs[pareto_mask(costs, [False] * costs.shape[1])], ref)
+
+
+def _hypervolume_min(costs: np.ndarray, ref: np.ndarray) -> float:
+    """Exact hypervolume of non-dominated costs below `ref` (all minimised): a sweep in 2-D,
+    slicing along the last axis above that (each slab is the lower-dimensional volume of the
+    points at or below it times its height; fine for the few hundred points of a front)."""
+    if costs.shape[1] == 1:
+        return float(ref[0] - costs[:, 0].min())
     if costs.shape[1] == 2:
         costs = costs[np.argsort(costs[:, 0])]
         widths = np.diff(np.append(costs[:, 0], ref[0]))
         return float(np.sum(widths * (ref[1] - np.minimum.accumulate(costs[:, 1]))))
-    from optuna._hypervolume import compute_hypervolume  # exact WFG for three or more
-
-    return float(compute_hypervolume(costs, ref))
+    costs = costs[np.argsort(costs[:, -1], kind="stable")]
+    heights = np.diff(np.append(costs[:, -1], ref[-1]))
+    volume = 0.0
+    for i in np.flatnonzero(heights > 0):
+        below = costs[: i + 1, :-1]
+        below = below[pareto_mask(below, [False] * below.shape[1])]
+        volume += heights[i] * _hypervolume_min(below, ref[:-1])
+    return volume
 
 
 # -- loading for `show` --------------------------------------------------------------------------
@@ -212,35 +265,60 @@ def parse_objectives(text: str) -> list[Objective]:
     return out
 
 
-def load_results(target: str) -> Loaded:
-    """A results folder, a results CSV or results.db, or an Optuna storage (URL / journal)."""
+def load_results(target: str, study: str | None = None) -> Loaded:
+    """A results folder, a results CSV or results.db, or an Optuna storage (URL / journal /
+    study.db; `study` names one when the storage holds several). Reading never creates or
+    changes anything."""
     path = Path(target)
-    if "://" in target or (path.is_file() and path.suffix in (".log", ".journal")) or path.name == STUDY_DB:
-        from dla_explorer.dse.search import load_study_table  # optuna is needed only for studies
-
-        table, spec = load_study_table(target)
-        return Loaded(target, {"search": table}, list(spec.objectives), searched(spec.space))
+    if study is not None or "://" in target or path.suffix in (".log", ".journal") or path.name == STUDY_DB:
+        return _load_study(target, study)
     if path.is_dir():
-        tables = {kind: t for kind in TABLES if (t := read_csv_complete(path / f"{kind}.csv")) is not None}
-        if not tables and (path / STUDY_DB).is_file():
-            return load_results(str(path / STUDY_DB))
+        tables = {
+            kind: t
+            for kind in TABLES
+            if (t := read_csv_complete(path / f"{kind}.csv", _KEYS[kind])) is not None
+        }
+        if (path / STUDY_DB).is_file():
+            # the study is the source of truth: search.csv is only exported at the end of a
+            # run, so after a killed run it misses trials the study holds
+            named = read_spec_record(path) or {}
+            name = named.get("name") if isinstance(named.get("name"), str) else None
+            tables["search"] = _load_study(str(path / STUDY_DB), name).tables["search"]
         folder = path
     elif path.is_file() and path.suffix == ".csv":
-        tables, folder = {path.stem: pd.read_csv(path)}, path.parent
+        table = read_csv_complete(path)
+        tables, folder = ({path.stem: table} if table is not None else {}), path.parent
     elif path.is_file() and path.suffix == ".db":
-        with sqlite3.connect(path) as connection:
-            names = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-            tables = {n: pd.read_sql(f'SELECT * FROM "{n}"', connection) for n in names if n in TABLES}
+        tables = _read_results_db(path)
         folder = path.parent
     else:
         raise DlaError(f"{target}: not a results folder, CSV, results.db or study storage")
     if not tables:
         raise DlaError(f"{target}: no results yet (run 'dla-explorer sweep' or 'search')")
     record = read_spec_record(folder)
-    if record is None:
+    if record is None or "spec" not in record:
         return Loaded(target, tables, [])
     spec = record["spec"]
     return Loaded(target, tables, [Objective(**o) for o in spec["objectives"]], searched(spec["space"]))
+
+
+_KEYS = {"sweep": "point", "search": "trial"}
+
+
+def _load_study(target: str, study: str | None = None) -> Loaded:
+    from dla_explorer.dse.search import load_study_table  # optuna is needed only for studies
+
+    table, spec = load_study_table(target, study)
+    return Loaded(target, {"search": table}, list(spec.objectives), searched(spec.space))
+
+
+def _read_results_db(path: Path) -> dict[str, pd.DataFrame]:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+            names = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            return {n: pd.read_sql(f'SELECT * FROM "{n}"', connection) for n in names if n in TABLES}
+    except sqlite3.DatabaseError as exc:
+        raise DlaError(f"{path}: not a readable SQLite results file ({exc})") from None
 
 
 def searched(space: dict) -> list[str]:

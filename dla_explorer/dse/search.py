@@ -21,6 +21,7 @@ import inspect
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -30,16 +31,19 @@ from typing import Any
 
 import optuna
 import pandas as pd
+import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.dse.evaluation import Evaluator, constraint_columns
 from dla_explorer.dse.rescore import rescore_front
 from dla_explorer.dse.results import STUDY_DB, prepare_dir, write_table
+from dla_explorer.dse.samplers import sampler_class
 from dla_explorer.dse.space import Space
 from dla_explorer.dse.spec import Spec
 from dla_explorer.dse.storage import (
     OpenedStorage,
+    is_url,
     open_storage,
     quiet_optuna,
     redact,
@@ -47,27 +51,20 @@ from dla_explorer.dse.storage import (
 )
 from dla_explorer.dse.trials import (
     POLL_S,
-    STOP,
-    WAIT,
     Progress,
+    Reseed,
     StaleCheck,
+    Verdict,
     claim,
     counts_of,
     run_trial,
+    trial_seed,
 )
 
-SAMPLER_CLASSES = {
-    "tpe": "TPESampler",
-    "nsga2": "NSGAIISampler",
-    "random": "RandomSampler",
-    "grid": "GridSampler",
-    "qmc": "QMCSampler",
-    "cmaes": "CmaEsSampler",
-}
-
-
-def sampler_class(name: str) -> type[optuna.samplers.BaseSampler]:
-    return getattr(optuna.samplers, SAMPLER_CLASSES[name])
+# samplers whose state is not their random generator: the grid sampler lists the whole grid
+# when made (too slow to remake per trial) and QMC's scrambling must keep one seed. They keep
+# one sampler per run, so a resumed grid search visits its remaining points in another order.
+NOT_RESEEDED = ("grid", "qmc")
 
 
 class _GridSampler(optuna.samplers.GridSampler):
@@ -95,18 +92,32 @@ def _tpe_options(options: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **options}
 
 
-def make_sampler(spec: Spec, space: Space, worker: int = 0, workers: int = 1) -> optuna.samplers.BaseSampler:
-    """The spec's sampler; worker k gets seed + k so parallel workers do not repeat each other."""
+def make_sampler(
+    spec: Spec, space: Space, worker: int = 0, workers: int = 1, seed: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """The spec's sampler; worker k gets seed + k so parallel workers do not repeat each other
+    (`seed` given: that seed, for one trial, see reseeder)."""
     name, options = spec.sampler.name, dict(spec.sampler.options)
     if name == "tpe":
         options = _tpe_options(options)
-    seed = None if spec.sampler.seed is None else spec.sampler.seed + worker
+    if seed is None and spec.sampler.seed is not None:
+        seed = (spec.sampler.seed + worker) % 2**32
     if name == "grid":
         return _GridSampler(space.optuna_grid(), seed=seed)
     if name == "tpe" and workers > 1:
         options.setdefault("constant_liar", True)  # keeps parallel workers from piling up
     with quiet_optuna():
         return sampler_class(name)(seed=seed, **options)
+
+
+def reseeder(spec: Spec, space: Space, workers: int = 1) -> Reseed:
+    """A fresh sampler per claimed trial, seeded by the trial's index (trials.trial_seed): a
+    study resumed after a kill then draws exactly what an uninterrupted one draws (one worker;
+    several workers interleave in their own order anyway). None without a seed."""
+    if spec.sampler.seed is None or spec.sampler.name in NOT_RESEEDED:
+        return None
+    base = spec.sampler.seed
+    return lambda index: make_sampler(spec, space, workers=workers, seed=trial_seed(base, index))
 
 
 def budget_of(spec: Spec, space: Space, n_trials: int | None) -> int | None:
@@ -136,10 +147,12 @@ def open_study(
     if old is None:
         study.set_user_attr("spec_hash", digest)
         study.set_user_attr("spec_source", source)
-        study.set_user_attr("spec", spec.model_dump(mode="json"))
+        study.set_user_attr("spec", spec.public_dump())
+        with quiet_optuna():  # names the dashboard shows instead of "Objective 0"
+            study.set_metric_names(spec.metrics)
     elif old != digest:
         raise DlaError(
-            f"storage '{opened.url}': study '{spec.name}' was made by spec "
+            f"storage '{redact(opened.url)}': study '{spec.name}' was made by spec "
             f"{study.user_attrs.get('spec_source')} (hash {old}), not by {source} "
             f"(hash {digest}); set another 'name' or storage"
         )
@@ -167,6 +180,7 @@ class SearchReport:
     feasible: int
     seconds: float
     table: Path
+    resumed_from: int = 0  # finished trials the study held before this run
     rescore: str = ""  # the fidelity-2 re-score of the Pareto front (dse/rescore.py), if any
 
 
@@ -185,15 +199,17 @@ def run_worker(
     sampler = make_sampler(spec, evaluator.space, worker, workers)
     study = open_study(spec, source, opened, sampler)
     retry, stale = retry_callback(spec.heartbeat), StaleCheck()
+    reseed = reseeder(spec, evaluator.space, workers)
     ran = 0
     while deadline is None or time.time() < deadline:
-        trial = claim(study, opened, budget, retry, stale, spec.heartbeat.grace_period)
-        if trial == STOP:
+        claimed = claim(study, opened, budget, retry, stale, spec.heartbeat.grace_period, reseed)
+        if claimed is Verdict.STOP:
             break
-        if trial == WAIT:  # others' last trials run; they may die and be re-queued
+        if claimed is Verdict.WAIT:  # others' last trials run; they may die and be re-queued
             time.sleep(POLL_S)
             continue
-        run_trial(study, trial, spec, evaluator, retry)
+        assert not isinstance(claimed, Verdict)
+        run_trial(study, claimed, spec, evaluator, opened, retry)
         ran += 1
         if progress is not None:
             progress.refresh(study)
@@ -212,6 +228,7 @@ def _worker_process(
     workers: int,
     source: str,
 ) -> None:
+    _die_with_parent()
     try:
         opened = open_storage(target, spec.heartbeat, spec.name)
         run_worker(spec, opened, _FORKED["evaluator"], budget, deadline, worker, workers, source)
@@ -221,6 +238,21 @@ def _worker_process(
         print(f"dla-explorer search: worker {worker}: error: {exc}", file=sys.stderr)
         os._exit(exc.exit_code)
     os._exit(0)  # skip interpreter teardown: nothing of the parent's state is closed twice
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the parent process dies (kill -9 of `search`
+    left its workers running). Their running trials are failed and re-queued on the next run."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return  # not Linux: the worker notices below, between trials
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
@@ -240,6 +272,7 @@ def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
     evaluator.load_models()
     opened = open_storage(target, spec.heartbeat, spec.name)
     study = open_study(spec, source, opened, make_sampler(spec, evaluator.space))
+    resumed_from = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
     budget = budget_of(spec, evaluator.space, n_trials)
     deadline = time.time() + timeout if timeout else None
     progress = Progress(spec, budget, options.progress)
@@ -271,17 +304,12 @@ def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
     counts = counts_of(trials)
     feasible = int(table.get("feasible", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
     ran = sum(t.state.is_finished() and _pid(t.user_attrs.get("worker")) in pids for t in trials)
+    seconds = time.monotonic() - start
     # every trial ran at memory fidelity 1: replay the front's designs at fidelity 2
     rescored = rescore_front(table, spec, evaluator, folder) if feasible else None
+    summary = rescored.summary() if rescored else ""
     return SearchReport(
-        redact(target),
-        spec.name,
-        ran,
-        counts,
-        feasible,
-        time.monotonic() - start,
-        path,
-        rescored.summary() if rescored else "",
+        redact(target), spec.name, ran, counts, feasible, seconds, path, resumed_from, summary
     )
 
 
@@ -304,7 +332,7 @@ def _run_processes(
     pids: set[int],
 ) -> None:
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
+    context: Any = multiprocessing.get_context(method)
     _FORKED["evaluator"] = evaluator
     engine = getattr(opened.storage, "engine", None)
     if engine is not None:
@@ -370,25 +398,35 @@ def study_table(trials: Sequence[FrozenTrial], space: Space) -> pd.DataFrame:
 
 
 def load_study_table(target: str, study_name: str | None = None) -> tuple[pd.DataFrame, Spec]:
-    """The trial table and spec of a study in any storage (the spec is stored in the study)."""
+    """The trial table and spec of a study in any storage (the spec is stored in the study).
+    Read only: a missing file is an error, never created; a .db path is a SQLite storage."""
     from dla_explorer.dse.spec import Heartbeat
 
-    opened = open_storage(target, Heartbeat(), study_name or "")
-    names = optuna.get_all_study_names(opened.storage)
-    if study_name is None:
-        if len(names) != 1:
+    if not is_url(target) and Path(target).suffix == ".db":
+        target = f"sqlite:///{target}"
+    opened = open_storage(target, Heartbeat(), study_name or "", create=False)
+    try:
+        names = optuna.get_all_study_names(opened.storage)
+        if study_name is None:
+            if len(names) != 1:
+                raise DlaError(
+                    f"storage '{redact(target)}' holds {len(names)} studies "
+                    f"({', '.join(names) or 'none'}); name one with --study"
+                )
+            study_name = names[0]
+        elif study_name not in names:
             raise DlaError(
-                f"storage '{redact(target)}' holds {len(names)} studies "
-                f"({', '.join(names) or 'none'}); name one with --study"
+                f"storage '{redact(target)}': no study '{study_name}' (studies: {', '.join(names) or 'none'})"
             )
-        study_name = names[0]
-    elif study_name not in names:
+        study = optuna.load_study(study_name=study_name, storage=opened.storage)
+        trials = study.get_trials(deepcopy=False)
+    except (ValueError, UnicodeDecodeError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        # a journal with a corrupt line (not a torn tail: that is skipped) or a non-Optuna file
         raise DlaError(
-            f"storage '{redact(target)}': no study '{study_name}' (studies: {', '.join(names) or 'none'})"
-        )
-    study = optuna.load_study(study_name=study_name, storage=opened.storage)
+            f"storage '{redact(target)}': not a readable Optuna study ({type(exc).__name__})"
+        ) from None
     spec_data = study.user_attrs.get("spec")
     if spec_data is None:
         raise DlaError(f"study '{study_name}' was not made by dla-explorer (no spec attribute)")
     spec = Spec.model_validate(spec_data)
-    return study_table(study.get_trials(deepcopy=False), Space(spec)), spec
+    return study_table(trials, Space(spec)), spec

@@ -70,13 +70,11 @@ class Space:
             **memory_row(hw.load_memory(spec.base.memory)),
         }
         self.configs = {"arch": {}, "memory": {}}
-        for kind, loader, to_row in (
-            ("arch", hw.load_architecture, arch_row),
-            ("memory", hw.load_memory, memory_row),
-        ):
-            param = self.params.get(kind)
-            for name in param.choices if param is not None else []:
-                self.configs[kind][name] = to_row(loader(name))
+        arch_param, memory_param = self.params.get("arch"), self.params.get("memory")
+        for name in arch_param.choices if arch_param is not None else []:
+            self.configs["arch"][name] = arch_row(hw.load_architecture(name))
+        for name in memory_param.choices if memory_param is not None else []:
+            self.configs["memory"][name] = memory_row(hw.load_memory(name))
 
     # -- one trial -------------------------------------------------------------------------------
 
@@ -89,7 +87,13 @@ class Space:
         return row
 
     def optuna_grid(self) -> dict[str, list]:
-        """GridSampler's search space (Optuna names: pow2 parameters are exponents)."""
+        """GridSampler's search space (Optuna names: pow2 parameters are exponents); refused,
+        before listing it, when larger than the spec's max_grid."""
+        if self.spec.grid_size() > self.spec.max_grid:
+            raise UsageError(
+                f"the grid of spec '{self.spec.name}' has more than {self.spec.max_grid:,} designs; "
+                "use another sampler or raise max_grid"
+            )
         out = {}
         for name, param in self.params.items():
             if isinstance(param, Pow2Param):
@@ -137,7 +141,8 @@ class Space:
         UsageError when larger than `max_points`."""
         chosen = pd.DataFrame(index=pd.RangeIndex(1))
         for name, param in self.params.items():
-            values = param.values()
+            if isinstance(param, FloatParam) and param.step is None:
+                raise UsageError(f"key 'space.{name}.step': a sweep needs a step for float parameters")
             if param.when:
                 resolved = self.designs(chosen)
                 active = np.all(
@@ -146,14 +151,16 @@ class Space:
                 )
             else:
                 active = np.ones(len(chosen), dtype=bool)
-            size = len(chosen) + int(active.sum()) * (len(values) - 1)
+            # counted before the values are listed: an int range to 10^12 or a step of 1e-9 is
+            # refused here instead of filling the memory (or hanging)
+            size = len(chosen) + int(active.sum()) * (param.count() - 1)
             if size > max_points:
                 raise UsageError(
                     f"the grid of spec '{self.spec.name}' has more than "
                     f"{max_points:,} designs (at '{name}'); use 'dla-explorer search' "
                     "or raise max_grid"
                 )
-            chosen = _expand(chosen, active, name, values)
+            chosen = _expand(chosen, active, name, param.values())
         chosen = chosen.reset_index(drop=True)
         chosen.index.name = "point"
         return self.designs(chosen.astype(object).where(chosen.notna(), None))

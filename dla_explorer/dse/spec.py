@@ -20,7 +20,9 @@ import pydantic
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from dla_explorer.core.errors import UsageError
-from dla_explorer.core.fileio import format_validation_error, read_yaml
+from dla_explorer.core.fileio import MAX_INT, format_validation_error, read_yaml
+from dla_explorer.core.secrets import redact_tree
+from dla_explorer.dse.samplers import SAMPLERS
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity.pruning import Recipe, load_recipe
 
@@ -29,7 +31,8 @@ Direction = Literal["maximize", "minimize"]
 Scalar = str | bool | int | float
 
 # Network figures of simulator.simulate_batch that can be objectives or constraints, with the
-# direction that is better (used when an objective is given by name only).
+# direction that is better (used when an objective is given by name only). The one list: a new
+# metric is one line here.
 METRICS: dict[str, Direction] = {
     "fps": "maximize",
     "latency_s": "minimize",
@@ -56,12 +59,16 @@ MEMORY_PARAMS = tuple(f"mem_{n}" for n in hw.MEMORY_FIELDS)
 # parameters whose values name whole configurations (or a model / mode) rather than one field
 CONFIG_PARAMS = ("model", "mode", "arch", "memory")
 PARAM_NAMES = (*CONFIG_PARAMS, *ARCH_PARAMS, *MEMORY_PARAMS)
-SAMPLERS = ("tpe", "nsga2", "random", "grid", "qmc", "cmaes")
 DEFAULT_MAX_GRID = 1_000_000
+# a results folder and study name: a plain folder name (not '.', '..' or hidden)
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+# pow2 parameters are searched as exponents; 2^40 is far beyond any array or memory field
+MAX_POW2 = 2**40
 
 
 class _Strict(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    # .inf / .nan bounds are refused (a .nan constraint bound made every design infeasible)
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class _Param(_Strict):
@@ -74,8 +81,8 @@ class _Param(_Strict):
 
 class IntParam(_Param):
     type: Literal["int"]
-    low: int
-    high: int
+    low: int = Field(ge=-MAX_INT, le=MAX_INT)
+    high: int = Field(ge=-MAX_INT, le=MAX_INT)
     step: PositiveInt = 1
     log: bool = False
 
@@ -86,6 +93,9 @@ class IntParam(_Param):
             raise ValueError("log scale needs step 1 and low >= 1")
         return self
 
+    def count(self) -> int:
+        return (self.high - self.low) // self.step + 1
+
     def values(self) -> list[int]:
         return list(range(self.low, self.high + 1, self.step))
 
@@ -94,8 +104,8 @@ class Pow2Param(_Param):
     """Powers of two from low to high; searched as the exponent (Optuna parameter log2_NAME)."""
 
     type: Literal["pow2"]
-    low: PositiveInt
-    high: PositiveInt
+    low: PositiveInt = Field(le=MAX_POW2)
+    high: PositiveInt = Field(le=MAX_POW2)
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> Pow2Param:
@@ -104,6 +114,9 @@ class Pow2Param(_Param):
                 raise ValueError(f"{value} is not a power of two")
         _check_range(self.low, self.high)
         return self
+
+    def count(self) -> int:
+        return self.high.bit_length() - self.low.bit_length() + 1
 
     def values(self) -> list[int]:
         return [2**e for e in range(self.low.bit_length() - 1, self.high.bit_length())]
@@ -125,11 +138,13 @@ class FloatParam(_Param):
             raise ValueError("log scale needs low > 0 and no step")
         return self
 
-    def values(self) -> list[float]:
+    def count(self) -> int:
         if self.step is None:
             raise ValueError("a grid needs a step for float parameters")
-        count = math.floor((self.high - self.low) / self.step + 1e-9) + 1
-        return [round(self.low + i * self.step, 12) for i in range(count)]
+        return math.floor((self.high - self.low) / self.step + 1e-9) + 1
+
+    def values(self) -> list[float]:
+        return [round(self.low + i * self.step, 12) for i in range(self.count())]  # type: ignore[operator]
 
 
 class CategoricalParam(_Param):
@@ -142,6 +157,9 @@ class CategoricalParam(_Param):
         if len({json.dumps(c) for c in choices}) != len(choices):
             raise ValueError("choices must be distinct")
         return choices
+
+    def count(self) -> int:
+        return len(self.choices)
 
     def values(self) -> list[Scalar]:
         return list(self.choices)
@@ -188,7 +206,7 @@ class ModelEntry(_Strict):
             return self.name
         if isinstance(self.recipe, Recipe):
             return f"{self.recipe.model}_{self.recipe.method}{round(self.recipe.sparsity * 100)}"
-        return Path(self.recipe or self.checkpoint).stem
+        return Path(str(self.recipe or self.checkpoint)).stem
 
 
 class Base(_Strict):
@@ -222,17 +240,30 @@ class Heartbeat(_Strict):
 
 
 class SamplerSpec(_Strict):
-    name: Literal["tpe", "nsga2", "random", "grid", "qmc", "cmaes"] = "tpe"
-    seed: int | None = 0
+    name: str = "tpe"
+    # numpy's RandomState (used by Optuna's samplers) takes seeds below 2^32
+    seed: int | None = Field(0, ge=0, le=2**32 - 1)
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="keyword arguments of the Optuna sampler (e.g. n_startup_trials, multivariate)",
     )
 
+    @pydantic.field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in SAMPLERS:
+            raise ValueError(f"unknown sampler '{name}' (one of: {', '.join(SAMPLERS)})")
+        return name
+
 
 class Objective(_Strict):
     metric: str
     direction: Direction
+
+    @pydantic.field_validator("metric")
+    @classmethod
+    def _known(cls, metric: str) -> str:
+        return _check_metric(metric)
 
 
 def _check_metric(name: str) -> str:
@@ -253,12 +284,14 @@ def _objectives(value: Any) -> Any:
 
 
 class Spec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="results/<name>/ and study name")
+    name: str = Field(
+        pattern=NAME_PATTERN, description="results/<name>/ and study name (a plain folder name)"
+    )
     description: str = ""
     models: list[ModelEntry] = Field(min_length=1)
     device: str
     batch: PositiveInt = 1
-    modes: list[Mode] = Field(default_factory=lambda: ["packed"], min_length=1)
+    modes: list[Mode] = Field(default_factory=lambda: list[Mode](["packed"]), min_length=1)
     base: Base
     space: dict[str, Param] = Field(default_factory=dict)
     objectives: Annotated[list[Objective], pydantic.BeforeValidator(_objectives), Field(min_length=1)]
@@ -304,7 +337,7 @@ class Spec(_Strict):
         return self
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Direction]:
         return [o.direction for o in self.objectives]
 
     @property
@@ -334,13 +367,28 @@ class Spec(_Strict):
         keep["models"] = [{"name": m.label, "source": _model_source(m)} for m in self.models]
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
+    def public_dump(self) -> dict[str, Any]:
+        """The spec as JSON data with storage passwords redacted (what results folders and
+        studies record)."""
+        return redact_tree(self.model_dump(mode="json"))
+
+    def grid_size(self) -> int:
+        """Designs in the full grid, counted without listing them (conditionals ignored: an
+        upper bound). A float range without a step is a UsageError naming its key."""
+        size = 1
+        for name, param in self.space.items():
+            if isinstance(param, FloatParam) and param.step is None:
+                raise UsageError(f"key 'space.{name}.step': a sweep needs a step for float parameters")
+            size *= param.count()
+        return size
+
 
 def _model_source(entry: ModelEntry) -> Any:
     if isinstance(entry.recipe, Recipe):
         return entry.recipe.model_dump(mode="json")
     if entry.recipe is not None and Path(entry.recipe).is_file():
         return load_recipe(entry.recipe).model_dump(mode="json")
-    return Path(entry.recipe or entry.checkpoint).name
+    return Path(str(entry.recipe or entry.checkpoint)).name
 
 
 class _KeyError(ValueError):

@@ -4,14 +4,16 @@ validation; each failure is a one-line UsageError naming the file and the key.""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from dla_explorer.core.errors import DlaError, UsageError
-from dla_explorer.dse.spec import CategoricalParam, Scalar, Spec
+from dla_explorer.dse.samplers import option_errors
 from dla_explorer.sim import config as hw
+
+if TYPE_CHECKING:  # spec imports this module (lazily) to run the checks: no runtime import back
+    from dla_explorer.dse.spec import Scalar, Spec
 
 
 def check_hardware(spec: Spec, source: str) -> None:
@@ -48,7 +50,7 @@ def _get(spec: Spec, dotted: str) -> str:
 
 
 def _extremes(param: Any) -> list[Scalar]:
-    if isinstance(param, CategoricalParam):
+    if hasattr(param, "choices"):  # a CategoricalParam
         return list(param.choices)
     return [param.low, param.high]
 
@@ -81,17 +83,10 @@ def _validate_field(
 
 
 def check_sampler_options(spec: Spec, source: str) -> None:
-    """Sampler options must be keyword arguments of the Optuna sampler class."""
-    from dla_explorer.dse.search import sampler_class  # optuna is imported only when a spec names options
-
+    """Sampler options must be keyword arguments of the Optuna sampler class, of the type of
+    its default, and values its constructor accepts (optuna is imported only when a spec names
+    options)."""
     if not spec.sampler.options:
         return
-    params = inspect.signature(sampler_class(spec.sampler.name)).parameters
-    managed = {"seed", "search_space", "constraints_func"}
-    for option in spec.sampler.options:
-        if option not in params or option in managed:
-            allowed = ", ".join(p for p in params if p not in managed and p != "self")
-            raise UsageError(
-                f"{source}: key 'sampler.options.{option}': not an option of the "
-                f"{spec.sampler.name} sampler (options: {allowed})"
-            )
+    for option, rule in option_errors(spec.sampler.name, spec.sampler.options):
+        raise UsageError(f"{source}: key 'sampler.options.{option}': {rule}")

@@ -3,7 +3,7 @@
 Rows are appended to results/<name>/sweep.csv batch by batch, so an interrupted sweep keeps what
 it finished; run again, it skips the grid points already in the file (the grid order is fixed by
 the spec, whose hash the results folder records). The SQLite copy (results.db, table `sweep`) is
-written when the sweep completes.
+written when the sweep completes. One sweep at a time writes a folder (a second is refused).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from dla_explorer.core.errors import DlaError
+from dla_explorer.core.fileio import FileLock, cut_torn_tail
 from dla_explorer.dse.evaluation import Evaluator
 from dla_explorer.dse.results import (
     append_csv,
@@ -49,35 +51,45 @@ def run_sweep(spec: Spec, source: str, batch_size: int | None = None, progress: 
     space = Space(spec)
     grid = space.grid(spec.max_grid)
     path = folder / "sweep.csv"
-    done = read_csv_complete(path)
-    finished = np.zeros(len(grid), dtype=bool)
-    if done is not None:
-        finished[done["point"].to_numpy()] = True
-    todo = grid[~finished].sort_values(PACKING_ORDER, kind="stable")
-    evaluator = Evaluator(spec, space)
-    size = batch_size or spec.sweep_batch
-    bar = tqdm(
-        total=len(grid),
-        initial=int(finished.sum()),
-        desc=spec.name,
-        unit="design",
-        file=sys.stderr,
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-    best: dict[str, float] = {}
-    try:
-        for first in range(0, len(todo), size):
-            table = evaluator.evaluate(todo.iloc[first : first + size])
-            append_csv(table.reset_index(), path)
-            _update_best(best, table, spec)
-            bar.set_postfix_str(", ".join(f"{k} {v:.4g}" for k, v in best.items()), refresh=False)
-            bar.update(len(table))
-    finally:
-        bar.close()
-    full = read_csv_complete(path)
-    full = full.sort_values("point").reset_index(drop=True) if full is not None else pd.DataFrame()
-    write_sqlite(full, folder, "sweep")
+    busy = f"{folder}: another sweep of this spec is running (wait for it, then run again to resume)"
+    # one writer per folder: two sweeps at once listed every point twice
+    with FileLock(folder / "sweep.lock", blocking=False, busy=busy):
+        cut_torn_tail(path)
+        done = read_csv_complete(path, "point")
+        finished = np.zeros(len(grid), dtype=bool)
+        if done is not None:
+            points = done["point"].to_numpy()
+            if points.min() < 0 or points.max() >= len(grid):
+                raise DlaError(
+                    f"{path}: holds points outside the grid of {len(grid)} (delete it to start over)"
+                )
+            finished[points] = True
+        todo = grid[~finished].sort_values(PACKING_ORDER, kind="stable")
+        evaluator = Evaluator(spec, space)
+        evaluator.load_models()
+        size = batch_size or spec.sweep_batch
+        bar = tqdm(
+            total=len(grid),
+            initial=int(finished.sum()),
+            desc=spec.name,
+            unit="design",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        best: dict[str, float] = {}
+        try:
+            for first in range(0, len(todo), size):
+                table = evaluator.evaluate(todo.iloc[first : first + size])
+                append_csv(table.reset_index(), path)
+                _update_best(best, table, spec)
+                bar.set_postfix_str(", ".join(f"{k} {v:.4g}" for k, v in best.items()), refresh=False)
+                bar.update(len(table))
+        finally:
+            bar.close()
+        full = read_csv_complete(path, "point")
+        full = full.sort_values("point").reset_index(drop=True) if full is not None else pd.DataFrame()
+        write_sqlite(full, folder, "sweep")
     feasible = int(full["feasible"].sum()) if "feasible" in full else 0
     return SweepReport(
         path, len(grid), len(todo), int(finished.sum()), feasible, time.monotonic() - start, full

@@ -9,11 +9,16 @@ trials however many workers share it. The trial is then evaluated outside the lo
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import enum
+import hashlib
 import math
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -33,7 +38,26 @@ from dla_explorer.dse.storage import (
 
 FINISHED_STATES = ("COMPLETE", "FAIL")
 POLL_S = 0.5
-STOP, WAIT = "stop", "wait"
+
+
+class Verdict(enum.Enum):
+    """What `claim` says when it hands out no trial."""
+
+    STOP = "stop"  # the budget is used up
+    WAIT = "wait"  # others' last trials run; they may die and be re-queued
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A trial handed to this worker, with its storage id (for the heartbeat and the
+    constraint attribute; Optuna keeps the id private on Trial)."""
+
+    trial: optuna.Trial
+    trial_id: int
+
+
+# a sampler for the claim with this index (see claim); None keeps the study's sampler
+Reseed = Callable[[int], optuna.samplers.BaseSampler] | None
 
 
 def counts_of(trials: Sequence[FrozenTrial]) -> dict[str, int]:
@@ -44,27 +68,38 @@ def counts_of(trials: Sequence[FrozenTrial]) -> dict[str, int]:
     return counts
 
 
-def _fail_dead_local(study: optuna.Study, trials: Sequence[FrozenTrial], retry: Any, grace_s: float) -> bool:
-    """Fail and re-queue running trials whose worker process on this machine has died, and
-    trials that never recorded a worker (killed between ask and the record) once older than the
-    grace period: storages without a heartbeat (journal files) would wait for them forever."""
+def _fail_dead_local(
+    study: optuna.Study, trials: Sequence[FrozenTrial], retry: Any, grace_s: float, exclusive: bool
+) -> bool:
+    """Fail and re-queue running trials whose worker process on this machine has died. A trial
+    that never recorded a worker was killed inside `claim` (between ask and the record, while
+    its sampler ran): under an exclusive budget lock that is certain at once, otherwise only
+    once older than the grace period. It is failed without a copy: nothing was evaluated, and
+    the next claim asks the sampler again (with the same seed, so a resumed run draws the
+    same design)."""
     found = False
     now = datetime.datetime.now()
     for t in trials:
         if t.state != TrialState.RUNNING:
             continue
         worker = t.user_attrs.get("worker")
-        orphan = (
-            worker is None
-            and t.datetime_start is not None
-            and (now - t.datetime_start).total_seconds() > grace_s
+        orphan = worker is None and (
+            exclusive or (t.datetime_start is not None and (now - t.datetime_start).total_seconds() > grace_s)
         )
         if orphan or is_dead_local(worker):
             with quiet_optuna():
                 study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-                retry(study, t)
+                if not orphan:
+                    retry(study, t)
             found = True
     return found
+
+
+def heartbeat_interval(storage: optuna.storages.BaseStorage) -> int | None:
+    """The storage's heartbeat interval (RDB storages made by open_storage), else None."""
+    if isinstance(storage, optuna.storages.RDBStorage):
+        return storage.get_heartbeat_interval()
+    return None
 
 
 class StaleCheck:
@@ -73,12 +108,46 @@ class StaleCheck:
     def __init__(self) -> None:
         self.next = 0.0
 
-    def due(self, study: optuna.Study) -> bool:
-        storage = study._storage
-        if not optuna.storages._heartbeat.is_heartbeat_enabled(storage) or time.monotonic() < self.next:
+    def due(self, storage: optuna.storages.BaseStorage) -> bool:
+        interval = heartbeat_interval(storage)
+        if interval is None or time.monotonic() < self.next:
             return False
-        self.next = time.monotonic() + storage.get_heartbeat_interval()
+        self.next = time.monotonic() + interval
         return True
+
+
+@contextlib.contextmanager
+def heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[None]:
+    """Record the trial's heartbeat every interval while it runs (what Study.optimize does;
+    ask/tell has to do it itself). A failed beat is skipped: the grace period then decides."""
+    interval = heartbeat_interval(storage)
+    if interval is None:
+        yield
+        return
+    assert isinstance(storage, optuna.storages.RDBStorage)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                storage.record_heartbeat(trial_id)
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def trial_seed(seed: int, index: int) -> int:
+    """The sampler seed of the index-th claimed trial: a function of the spec's seed and the
+    trial's place only, so a study resumed after a kill draws what an uninterrupted one draws."""
+    digest = hashlib.sha256(f"dla-explorer:{seed}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 def claim(
@@ -88,27 +157,36 @@ def claim(
     retry: Any,
     stale: StaleCheck,
     grace_s: float,
-) -> optuna.Trial | str:
+    reseed: Reseed = None,
+) -> Claimed | Verdict:
     """Under the study lock: recover dead trials, count what is claimed, ask if there is room.
-    Claimed = complete + failed with an error + running + waiting (re-queued) trials."""
+    Claimed = complete + failed with an error + running + waiting (re-queued) trials. With
+    `reseed`, the study's sampler is replaced by reseed(index) first, index = the trials
+    claimed before this one (waiting copies aside), so the draw depends on the study's
+    history and the trial's place, not on how often the run was interrupted."""
     with opened.lock, quiet_optuna():
-        if stale.due(study):
+        if stale.due(opened.storage):
             optuna.storages.fail_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
-        if _fail_dead_local(study, trials, retry, grace_s):
+        if _fail_dead_local(study, trials, retry, grace_s, opened.exclusive):
             trials = study.get_trials(deepcopy=False)
         counts = counts_of(trials)
         claimed = sum(counts.values())
         if counts["WAITING"] or budget is None or claimed < budget:
+            if reseed is not None:
+                study.sampler = reseed(claimed - counts["WAITING"])
             trial = study.ask()
             # recorded under the lock, so no other worker takes a re-queued trial for dead
             trial.set_user_attr("worker", worker_id())
-            return trial
-    return WAIT if counts["RUNNING"] else STOP
+            trial_id = opened.storage.get_trial_id_from_study_id_trial_number(
+                opened.study_id(study.study_name), trial.number
+            )
+            return Claimed(trial, trial_id)
+    return Verdict.WAIT if counts["RUNNING"] else Verdict.STOP
 
 
 def _metrics_attr(record: pd.Series) -> dict[str, Any]:
-    out = {m: float(record[m]) for m in METRICS if m in record}
+    out: dict[str, Any] = {m: float(record[m]) for m in METRICS if m in record}
     out.update(
         {
             "feasible": bool(record["feasible"]),
@@ -119,13 +197,15 @@ def _metrics_attr(record: pd.Series) -> dict[str, Any]:
     return out
 
 
-def run_trial(study: optuna.Study, trial: optuna.Trial, spec: Spec, evaluator: Evaluator, retry: Any) -> None:
+def run_trial(
+    study: optuna.Study, claimed: Claimed, spec: Spec, evaluator: Evaluator, opened: OpenedStorage, retry: Any
+) -> None:
     """Evaluate a claimed trial and tell Optuna; on Ctrl-C, fail and re-queue it first."""
+    trial = claimed.trial
     try:
         try:
-            # the heartbeat thread Study.optimize would run; ask/tell has to start it itself
-            with optuna.storages._heartbeat.get_heartbeat_thread(trial._trial_id, study._storage):
-                values = _evaluate(trial, spec, evaluator)
+            with heartbeat(opened.storage, claimed.trial_id):
+                values = _evaluate(claimed, spec, evaluator, opened)
         except Exception as exc:  # a bad design must not stop the study: record it
             message = str(exc).splitlines()[0] if str(exc) else ""
             trial.set_user_attr("error", f"{type(exc).__name__}: {message}")
@@ -139,7 +219,8 @@ def run_trial(study: optuna.Study, trial: optuna.Trial, spec: Spec, evaluator: E
         raise
 
 
-def _evaluate(trial: optuna.Trial, spec: Spec, evaluator: Evaluator) -> list[float]:
+def _evaluate(claimed: Claimed, spec: Spec, evaluator: Evaluator, opened: OpenedStorage) -> list[float]:
+    trial = claimed.trial
     row = evaluator.space.suggest(trial)
     record = evaluator.evaluate(pd.DataFrame([row])).iloc[0]
     values = [float(record[m]) for m in spec.metrics]
@@ -148,12 +229,11 @@ def _evaluate(trial: optuna.Trial, spec: Spec, evaluator: Evaluator) -> list[flo
         raise DlaError(f"objective {bad[0]} is not finite")
     trial.set_user_attr("metrics", _metrics_attr(record))
     # Optuna's own constraints (<= 0 satisfied), read by its constrained samplers (TPE,
-    # NSGA-II), study.best_trials and the dashboard whatever the sampler. Stored as the
-    # one-attribute list that constraints_func writes (Optuna 5 reads it as it reads
-    # Trial.set_constraint's keys): one write per trial instead of a read and a write per
-    # constraint. Their names are the table's c_* columns.
-    trial.storage.set_trial_system_attr(
-        trial._trial_id, "constraints", [float(record[c]) for c in evaluator.constraint_names]
+    # NSGA-II), study.best_trials and the dashboard whatever the sampler: the system attribute
+    # "constraints" that a sampler's constraints_func writes, set here through the storage's
+    # public API (one write per trial). Their names are the table's c_* columns.
+    opened.storage.set_trial_system_attr(
+        claimed.trial_id, "constraints", [float(record[c]) for c in evaluator.constraint_names]
     )
     return values
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pydantic
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from dla_explorer.core.errors import UsageError
-from dla_explorer.core.fileio import load_yaml_model
+from dla_explorer.core.fileio import check_int_bounds, load_yaml_model
 from dla_explorer.sim.uncertainty import split_ranges
 
 Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
@@ -57,7 +57,8 @@ class _Config(pydantic.BaseModel):
     `{nominal: x, low: a, high: b, basis: "..."}`: the field holds the nominal value and the
     range is kept on the side (`uncertainty.ranges(config)`, keyed by dotted path)."""
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    # .inf / .nan in a YAML file are refused at load (they gave power "nan W")
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     _ranges: dict = pydantic.PrivateAttr(default_factory=dict)
 
     @pydantic.model_validator(mode="wrap")  # type: ignore[misc]  # mypy cannot infer the wrap type
@@ -68,6 +69,11 @@ class _Config(pydantic.BaseModel):
         if ranges:
             config._ranges = ranges
         return config
+
+    @pydantic.field_validator("*", mode="after")
+    @classmethod
+    def _bounded_ints(cls, value: Any) -> Any:
+        return check_int_bounds(value)
 
 
 class Energy(_Config):

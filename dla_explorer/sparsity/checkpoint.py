@@ -8,24 +8,73 @@ so a truncated, corrupt or too-new file is refused with one line instead of a tr
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from dla_explorer.core.errors import DlaError
-from dla_explorer.core.fileio import atomic_open
-from dla_explorer.sparsity.pruning import SparseModel
+from dla_explorer.core.fileio import MAX_INT, atomic_open
+from dla_explorer.sparsity.pruning import Recipe, SparseModel
 from dla_explorer.workload import Layer, Workload
 
 FORMAT = "dla-explorer.sparse-model"
 FORMAT_VERSION = 1
 
 
-def save(sparse: SparseModel, path: str | os.PathLike) -> Path:
-    """Write `sparse` to `path` atomically (temp file + rename). Returns the path."""
+def _digest_file(path: Path, digest: Any) -> None:
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+
+
+def source_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, or of a folder's files (names and contents, sorted); "" if missing."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    if path.is_file():
+        _digest_file(path, digest)
+    elif path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(str(child.relative_to(path)).encode() + b"\0")
+            _digest_file(child, digest)
+    else:
+        return ""
+    return digest.hexdigest()
+
+
+def recipe_key(recipe: Recipe) -> str:
+    """What decides a pruned model, as a digest: the recipe (not its output path) and the
+    content of every file it names: a factory 'file.py:fn' and calibration data. A cache keyed on
+    it never serves a model made from an edited factory file (it used to key on the path)."""
+    data = recipe.model_dump(mode="json", exclude={"output"})
+    files = {}
+    if ":" in recipe.model and recipe.model.split(":")[0].endswith(".py"):
+        files["model"] = source_digest(recipe.model.rsplit(":", 1)[0])
+    if recipe.calibration != "synthetic":
+        files["calibration"] = source_digest(recipe.calibration)
+    text = json.dumps({"recipe": data, "files": files}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def source_key(path: str | os.PathLike) -> str | None:
+    """The recipe key a checkpoint was saved with (None: unknown, or not a readable checkpoint)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            manifest = json.loads(archive["manifest"].tobytes().decode())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return None
+    key = manifest.get("source_key") if isinstance(manifest, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def save(sparse: SparseModel, path: str | os.PathLike, source_key: str | None = None) -> Path:
+    """Write `sparse` to `path` atomically (temp file + rename). Returns the path. `source_key`
+    (recipe_key of the recipe that made it) lets later runs reuse the file only for that recipe."""
     path = Path(path)
     manifest = {
         "format": FORMAT,
@@ -37,6 +86,7 @@ def save(sparse: SparseModel, path: str | os.PathLike) -> Path:
         "act_density": sparse.act_density,
         "recipe": sparse.recipe,
         "sha256": sparse.content_hash(),
+        "source_key": source_key,
     }
     arrays = {"manifest": np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)}
     for index, layer in enumerate(sparse.workload):
@@ -44,7 +94,7 @@ def save(sparse: SparseModel, path: str | os.PathLike) -> Path:
         arrays[f"mask{index}"] = np.packbits(mask.ravel())
         arrays[f"values{index}"] = sparse.weights[layer.name][mask].astype(np.float32)
     with atomic_open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub takes the kwargs as bools
     return path
 
 
@@ -58,14 +108,16 @@ def load(path: str | os.PathLike) -> SparseModel:
             manifest = json.loads(archive["manifest"].tobytes().decode())
             _check_manifest(path, manifest)
             return _build(path, manifest, archive)
-    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as exc:
+    except DlaError:
+        raise
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError, TypeError, AttributeError) as exc:
         raise DlaError(
             f"{path}: not a readable dla-explorer checkpoint (corrupt or truncated: {type(exc).__name__})"
         ) from None
 
 
-def _check_manifest(path: Path, manifest: dict) -> None:
-    if manifest.get("format") != FORMAT:
+def _check_manifest(path: Path, manifest: Any) -> None:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise DlaError(f"{path}: not a dla-explorer sparse-model file")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
@@ -75,14 +127,49 @@ def _check_manifest(path: Path, manifest: dict) -> None:
         )
 
 
-def _build(path: Path, manifest: dict, archive) -> SparseModel:
-    layers = tuple(Layer(**fields) for fields in manifest["layers"])
+_LAYER_INTS = ("N", "C", "K", "R", "S", "H", "W", "P", "Q", "stride", "padding", "groups")
+
+
+def _layers(path: Path, manifest: dict) -> tuple[Layer, ...]:
+    """The manifest's layer table, checked field by field before anything is allocated."""
+    rows = manifest.get("layers")
+    if not isinstance(rows, list) or not rows:
+        raise DlaError(f"{path}: manifest 'layers' is not a list of layers (corrupt file)")
+    layers = []
+    for index, fields in enumerate(rows):
+        if not isinstance(fields, dict) or not isinstance(fields.get("name"), str):
+            raise DlaError(f"{path}: manifest layer {index} is not a named layer record (corrupt file)")
+        bad = [k for k in _LAYER_INTS if k in fields and (type(fields[k]) is not int or fields[k] > MAX_INT)]
+        if bad:
+            raise DlaError(
+                f"{path}: manifest layer '{fields['name']}': {bad[0]} = {fields[bad[0]]!r} "
+                f"is not a whole number up to 2**53 (corrupt file)"
+            )
+        try:
+            layers.append(Layer(**fields))
+        except TypeError as exc:
+            raise DlaError(f"{path}: manifest layer '{fields['name']}': {exc} (corrupt file)") from None
+    return tuple(layers)
+
+
+def _build(path: Path, manifest: dict, archive: Any) -> SparseModel:
+    layers = _layers(path, manifest)
     workload = Workload(manifest["workload_name"], tuple(manifest["input_shape"]), layers)
     weights, masks = {}, {}
+    names = set(archive.files)
+    expected = {"manifest"} | {f"{kind}{i}" for i in range(len(layers)) for kind in ("mask", "values")}
+    if names != expected:
+        extra = sorted(names - expected) or sorted(expected - names)
+        raise DlaError(f"{path}: arrays do not match the manifest's {len(layers)} layers ({extra[0]})")
     for index, layer in enumerate(layers):
         shape = layer.weight_shape
-        size = int(np.prod(shape))
-        mask = np.unpackbits(archive[f"mask{index}"], count=size).astype(bool).reshape(shape)
+        size = int(np.prod(shape, dtype=object))
+        packed = archive[f"mask{index}"]
+        if packed.size != (size + 7) // 8:  # checked before a huge K allocates anything
+            raise DlaError(
+                f"{path}: layer '{layer.name}': {packed.size} mask bytes for weights {list(shape)} (corrupt)"
+            )
+        mask = np.unpackbits(packed, count=size).astype(bool).reshape(shape)
         values = archive[f"values{index}"]
         if values.size != int(mask.sum()):
             raise DlaError(

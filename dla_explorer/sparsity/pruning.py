@@ -88,6 +88,9 @@ class SparseModel:
         return self._hash
 
 
+MAX_NM_M = 256  # N:M groups run along the input channels; no layer of the zoo has more than 2048
+
+
 def parse_nm(text: str | tuple[int, int]) -> tuple[int, int]:
     """'2:4' -> (2, 4), checking 1 <= N <= M."""
     if isinstance(text, str):
@@ -99,7 +102,14 @@ def parse_nm(text: str | tuple[int, int]) -> tuple[int, int]:
         n, m = text
     if not 1 <= n <= m:
         raise UsageError(f"N:M pattern {n}:{m}: N must be between 1 and M")
+    if m > MAX_NM_M:
+        raise UsageError(f"N:M pattern {n}:{m}: M must be at most {MAX_NM_M} (groups of M input channels)")
     return n, m
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str]:
@@ -114,13 +124,26 @@ def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str
         if not Path(path).is_file():
             raise UsageError(f"model file '{path}' not found")
         spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"model file '{path}' is not a Python file")
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # the user's code: any error is theirs to see, in one line
+            raise UsageError(f"model file '{path}' failed to import: {_one_line(exc)}") from None
         if not callable(getattr(module, factory, None)):
             raise UsageError(f"model file '{path}' has no function '{factory}'")
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            return getattr(module, factory)().eval(), Path(path).stem
+            try:
+                built = getattr(module, factory)()
+            except Exception as exc:
+                raise UsageError(f"model file '{path}': {factory}() raised {_one_line(exc)}") from None
+        if not isinstance(built, nn.Module):
+            raise UsageError(
+                f"model file '{path}': {factory}() returned {type(built).__name__}, not a torch.nn.Module"
+            )
+        return built.eval(), Path(path).stem
     return zoo.get(model, seed), model
 
 
@@ -152,7 +175,9 @@ def _check_sparsity(value: float, what: str) -> None:
 
 
 def _keep_count(size: int, sparsity: float) -> int:
-    return size - int(round(sparsity * size))
+    # sparsity < 1 keeps at least one weight (0.9999999 rounded to all weights pruned, and the
+    # simulator then divided by zero)
+    return max(1, size - int(round(sparsity * size))) if size else 0
 
 
 def _random_mask(shape: tuple[int, ...], sparsity: float, rng: np.random.Generator) -> np.ndarray:
@@ -260,10 +285,18 @@ def calibration_batch(
             f"calibration data '{path}' not found (give 'synthetic', a .pt or .npy "
             "tensor, or a folder of images)"
         )
-    if path.suffix == ".npy":
-        return torch.from_numpy(np.load(path)).float()
-    if path.suffix == ".pt":
-        return torch.load(path, weights_only=True).float()
+    if path.suffix in (".npy", ".pt"):
+        try:
+            data = np.load(path) if path.suffix == ".npy" else torch.load(path, weights_only=True)
+            tensor = torch.as_tensor(data).float()
+        except Exception as exc:  # pickled objects, dicts, corrupt files: all one line
+            raise UsageError(f"calibration file '{path}': not a numeric tensor ({_one_line(exc)})") from None
+        if tensor.dim() != len(input_shape):
+            raise UsageError(
+                f"calibration file '{path}': shape {list(tensor.shape)} is not a batch of "
+                f"{len(input_shape) - 1}-D inputs"
+            )
+        return tensor
     raise UsageError(f"calibration file '{path}': use a .pt or .npy tensor or a folder of images")
 
 
@@ -274,9 +307,13 @@ def _load_images(folder: Path, shape: tuple[int, ...]) -> torch.Tensor:
     if not files:
         raise UsageError(f"calibration folder '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)})")
     height, width = shape[2], shape[3]
-    arrays = [
-        np.asarray(Image.open(f).convert("RGB").resize((width, height)), dtype=np.float32) for f in files
-    ]
+    arrays = []
+    for f in files:
+        try:
+            with Image.open(f) as image:
+                arrays.append(np.asarray(image.convert("RGB").resize((width, height)), dtype=np.float32))
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise UsageError(f"calibration image '{f}': cannot be read ({_one_line(exc)})") from None
     images = torch.from_numpy(np.stack(arrays) / 255.0).permute(0, 3, 1, 2)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
@@ -385,21 +422,25 @@ def prune(
     return SparseModel(name, workload, pruned, masks, density, recipe)
 
 
+MAX_CALIBRATION_SIZE = 4096
+
+
 class Recipe(pydantic.BaseModel):
     """A pruning recipe, as written in `models/*.yaml`."""
 
-    model_config = pydantic.ConfigDict(extra="forbid")
+    model_config = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str = pydantic.Field(description="zoo name or 'path/to/file.py:factory'")
     method: Literal["random", "magnitude", "magnitude_global", "nm"] = "random"
     sparsity: float = pydantic.Field(0.0, ge=0.0, lt=1.0)
     nm: str | None = pydantic.Field(None, description="N:M pattern for method nm, e.g. '2:4'")
-    seed: int = 0
+    seed: int = pydantic.Field(0, ge=0, le=2**32 - 1, description="numpy and torch seed")
     overrides: dict[str, float] = pydantic.Field(default_factory=dict)
     keep_first_last_dense: bool = False
     input_shape: tuple[int, int, int, int] = zoo.DEFAULT_INPUT_SHAPE
     calibration: str = "synthetic"
-    calibration_size: int = pydantic.Field(8, ge=1)
+    # the calibration batch is held in memory at once (224x224x3 fp32: 0.6 MB an image)
+    calibration_size: int = pydantic.Field(8, ge=1, le=MAX_CALIBRATION_SIZE)
     output: str | None = pydantic.Field(None, description="checkpoint path (.npz)")
 
 

@@ -25,9 +25,10 @@ from pydantic import Field, PositiveInt
 from tqdm import tqdm
 
 from dla_explorer.core.errors import DlaError, UsageError
-from dla_explorer.core.fileio import atomic_open, load_yaml_model, write_text_atomic
+from dla_explorer.core.fileio import load_yaml_model, write_csv_atomic, write_text_atomic
 from dla_explorer.dse import search
-from dla_explorer.dse.spec import METRICS, load_spec
+from dla_explorer.dse.results import claim_folder, read_json
+from dla_explorer.dse.spec import METRICS, NAME_PATTERN, load_spec
 from dla_explorer.sim import baselines, simulator, uncertainty
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity import checkpoint, pruning
@@ -65,7 +66,7 @@ class PaperFigures(_Strict):
 
 
 class ExperimentSpec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     device: str
     models: list[str] = Field(min_length=1)
@@ -133,39 +134,31 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     return spec
 
 
-def _check_folder(folder: Path, spec: ExperimentSpec, source: str) -> None:
-    record = folder / RECORD
-    if record.is_file():
-        old = json.loads(record.read_text())
-        if old.get("hash") != spec.content_hash():
-            raise DlaError(
-                f"{folder}: holds results of another experiment spec ({old.get('source')}"
-                f", hash {old.get('hash')}); choose another --out or delete it"
-            )
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    with atomic_open(path, "w") as handle:
-        frame.to_csv(handle, index=False)
-
-
-def sparse_model(spec: ExperimentSpec, model: str, sparsity: float, folder: Path) -> pruning.SparseModel:
-    """The pruned model, from the results folder if an earlier run made it."""
-    path = folder / "models" / f"{model}_{spec.method}{round(sparsity * 100)}.npz"
-    if path.is_file():
-        try:
-            return checkpoint.load(path)
-        except DlaError:
-            pass  # a damaged checkpoint is made again
-    sparse = pruning.prune(
-        model,
-        spec.method,
-        sparsity,
+def recipe_of(spec: ExperimentSpec, model: str, sparsity: float) -> pruning.Recipe:
+    """The pruning recipe of one model and sparsity of the experiment."""
+    return pruning.Recipe(
+        model=model,
+        method=spec.method,
+        sparsity=sparsity,
         seed=spec.seed,
         keep_first_last_dense=spec.keep_first_last_dense,
         calibration_size=spec.calibration_size,
     )
-    checkpoint.save(sparse, path)
+
+
+def sparse_model(spec: ExperimentSpec, model: str, sparsity: float, folder: Path) -> pruning.SparseModel:
+    """The pruned model, from the results folder if an earlier run made it from the same recipe
+    (its checkpoint records the recipe's key: a changed seed or method prunes again)."""
+    recipe = recipe_of(spec, model, sparsity)
+    key = checkpoint.recipe_key(recipe)
+    path = folder / "models" / f"{model}_{spec.method}{round(sparsity * 100)}.npz"
+    if path.is_file() and checkpoint.source_key(path) == key:
+        try:
+            return checkpoint.load(path)
+        except DlaError:
+            pass  # a damaged checkpoint is made again
+    sparse = pruning.prune_recipe(recipe)
+    checkpoint.save(sparse, path, source_key=key)
     return sparse
 
 
@@ -261,6 +254,12 @@ def _baselines(
     return pd.DataFrame(rows)
 
 
+def read_record(folder: Path) -> dict | None:
+    """The experiment.json of a results folder (None when there is none)."""
+    path = folder / RECORD
+    return read_json(path) if path.is_file() else None
+
+
 def _bands(
     spec: ExperimentSpec,
     headline: dict[str, pruning.SparseModel],
@@ -323,8 +322,9 @@ def run_experiment(
     """Run the experiment into `out` (default results/<name>) and return the folder.
     `uncertainty` samples (default: the size's) add 5-95% bands (see `_bands`)."""
     folder = Path(out or Path("results") / spec.name)
-    _check_folder(folder, spec, str(source))
-    folder.mkdir(parents=True, exist_ok=True)
+    # the record is written before anything else, so a killed run resumed with a changed spec
+    # is refused (it used to reuse the old seed's checkpoints)
+    claim_folder(folder, RECORD, spec.content_hash(), str(source), {"name": spec.name}, "experiment spec")
     size = spec.full if full else spec.default
     started = time.time()
     device = hw.load_device(spec.device)
@@ -354,16 +354,16 @@ def run_experiment(
         comparison, baseline_table, ratios = _bands(
             spec, headline, device, hardware, samples, comparison, baseline_table
         )
-        _write_csv(ratios, folder / "uncertainty.csv")
-    _write_csv(comparison, folder / "comparison.csv")
-    _write_csv(pd.concat(layers, ignore_index=True), folder / "layers.csv")
-    _write_csv(pd.concat(packed, ignore_index=True), folder / "packing.csv")
-    _write_csv(pd.DataFrame(packed_totals), folder / "packing_totals.csv")
-    _write_csv(pd.concat(buffers, ignore_index=True), folder / "buffer_sweep.csv")
-    _write_csv(baseline_table, folder / "baselines.csv")
+        write_csv_atomic(ratios, folder / "uncertainty.csv")
+    write_csv_atomic(comparison, folder / "comparison.csv")
+    write_csv_atomic(pd.concat(layers, ignore_index=True), folder / "layers.csv")
+    write_csv_atomic(pd.concat(packed, ignore_index=True), folder / "packing.csv")
+    write_csv_atomic(pd.DataFrame(packed_totals), folder / "packing_totals.csv")
+    write_csv_atomic(pd.concat(buffers, ignore_index=True), folder / "buffer_sweep.csv")
+    write_csv_atomic(baseline_table, folder / "baselines.csv")
 
-    previous = folder / RECORD
-    search_summary = json.loads(previous.read_text()).get("search") if previous.is_file() else None
+    previous = read_record(folder)
+    search_summary = previous.get("search") if previous else None
     if run_search and spec.search:
         search_summary = _run_search(
             spec, Path(source).parent / spec.search, folder, size.search_trials, progress
@@ -511,8 +511,8 @@ def _dse_memory_pair(
         if path.is_file():
             ratios = pd.read_csv(path)
             ratios = ratios[ratios["figure"] != "dse_hbm2_over_ddr4"]
-            _write_csv(pd.concat([ratios, pd.DataFrame([ratio]).assign(samples=samples)]), path)
-    _write_csv(pd.concat([comparison, pair], ignore_index=True), folder / "comparison.csv")
+            write_csv_atomic(pd.concat([ratios, pd.DataFrame([ratio]).assign(samples=samples)]), path)
+    write_csv_atomic(pd.concat([comparison, pair], ignore_index=True), folder / "comparison.csv")
 
 
 def _run_search(spec: ExperimentSpec, path: Path, folder: Path, trials: int, progress: bool) -> dict:
@@ -531,6 +531,9 @@ def _run_search(spec: ExperimentSpec, path: Path, folder: Path, trials: int, pro
         "storage": report.storage,
         "trials": report.counts,
         "feasible": report.feasible,
+        # trials finished before this run: a resumed study (its sampler is reseeded per trial,
+        # so it gives the designs an uninterrupted run gives)
+        "resumed_from": report.resumed_from,
         "table": str(report.table),
         "objectives": {o.metric: o.direction for o in search_spec.objectives},
     }

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from dla_explorer.core.errors import DlaError, UsageError
-from dla_explorer.core.fileio import write_text_atomic
+from dla_explorer.core.fileio import read_text, write_text_atomic
 from dla_explorer.workload.layers import Layer, Workload
 
 # SCALE-Sim topology CSV (v2/v3 "conv" format). SCALE-Sim has no padding and no groups, and it
@@ -58,6 +58,14 @@ def to_scalesim_csv(workload: Workload, path: str | os.PathLike) -> None:
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
+# Largest height, width or channel count of a topology row: 100x a 224-pixel ImageNet input's
+# 22,400 still fits; products of such sizes stay far below 2^63 in the simulators' int64 counts.
+MAX_TOPOLOGY_SIZE = 1_000_000
+# and of a layer's MACs: 10^15 is 250,000 ResNet-50s in one layer, and times the cycle and byte
+# factors the simulators apply it stays below 2^63
+MAX_TOPOLOGY_MACS = 10**15
+
+
 def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workload:
     """Read a SCALE-Sim topology CSV (v2/v3 "conv" format) as a Workload.
 
@@ -79,7 +87,7 @@ def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workl
     path = Path(path)
     if not path.is_file():
         raise DlaError(f"{path}: file not found")
-    lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in read_text(path, "topology file").splitlines() if ln.strip()]
     if not lines:
         raise UsageError(f"{path}: empty topology file")
     header = [h.strip() for h in lines[0].rstrip(",").split(",")]
@@ -99,6 +107,13 @@ def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workl
             raise UsageError(f"{path}: row {number} ('{cells[0]}'): filter larger than the input")
         if min(h, w, r, s, c, k, stride) < 1:
             raise UsageError(f"{path}: row {number} ('{cells[0]}'): sizes must be >= 1")
+        macs = h * w * r * s * c * k  # an upper bound of the layer's MACs (exact Python ints)
+        if max(h, w, c, k) > MAX_TOPOLOGY_SIZE or macs > MAX_TOPOLOGY_MACS:
+            # beyond these the int64 MAC and cycle counts overflow (10^12 gave negative cycles)
+            raise UsageError(
+                f"{path}: row {number} ('{cells[0]}'): sizes must be at most {MAX_TOPOLOGY_SIZE:,} "
+                f"and H*W*R*S*C*K at most {MAX_TOPOLOGY_MACS:.0e}"
+            )
         kind = "linear" if (h, w, r, s) == (1, 1, 1, 1) else "conv"
         layers.append(
             Layer(
