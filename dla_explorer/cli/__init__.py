@@ -9,10 +9,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dla_explorer.cli import dram, experiment, pack, prune, search, simulate, systolic, validate, zoo
+from dla_explorer.cli import (
+    accuracy,
+    dram,
+    experiment,
+    pack,
+    prune,
+    search,
+    simulate,
+    systolic,
+    validate,
+    zoo,
+)
 from dla_explorer.core.errors import DlaError
 
-COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, dram, experiment, validate)
+COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, dram, experiment, validate, accuracy)
 
 DESCRIPTION = """\
 Design-space explorer for sparse CNN inference on FPGA deep-learning accelerators.

@@ -58,6 +58,10 @@ def load_workload(model: str, shape: tuple[int, ...]) -> Workload:
 
     if model.endswith(".csv"):
         return read_scalesim_csv(model)
+    if model.endswith(".onnx"):
+        from dla_explorer.workload.onnx_import import read_onnx
+
+        return read_onnx(model, None if shape == zoo.DEFAULT_INPUT_SHAPE else shape)
     from dla_explorer.sparsity.pruning import resolve_model
 
     module, name = resolve_model(model)

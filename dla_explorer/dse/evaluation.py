@@ -20,6 +20,7 @@ from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.dse.space import DESIGN_COLUMNS, Space
 from dla_explorer.dse.spec import ModelEntry, Spec
 from dla_explorer.packing import default_cache_dir
+from dla_explorer.packing.finetune import ACCURACY_METRICS, WEIGHT_METRICS, design_metrics
 from dla_explorer.sim import config as hw
 from dla_explorer.sim.resources import device_excess, relative_excess, violation_text
 from dla_explorer.sparsity import checkpoint
@@ -103,7 +104,11 @@ class Evaluator:
 
         out = simulate_batch(self.model(label), designs[list(DESIGN_COLUMNS)], self.device, self.spec.batch)
         out.index = designs.index
-        return out.drop(columns=list(DESIGN_COLUMNS))
+        out = out.drop(columns=list(DESIGN_COLUMNS))
+        # the packing's share of |w| always; accuracy where the spec gives data (NaN otherwise)
+        metrics = {*WEIGHT_METRICS, *ACCURACY_METRICS}
+        extra = design_metrics(self.model(label), designs, metrics, self.spec.accuracy)
+        return pd.concat([out, extra], axis=1)
 
     @cached_property
     def constraint_names(self) -> list[str]:

@@ -23,6 +23,7 @@ from dla_explorer.core.errors import UsageError
 from dla_explorer.core.fileio import MAX_INT, format_validation_error, read_yaml
 from dla_explorer.core.secrets import redact_tree
 from dla_explorer.dse.samplers import SAMPLERS
+from dla_explorer.packing.finetune import ACCURACY_METRICS, AccuracySettings
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity.pruning import Recipe, load_recipe
 
@@ -53,6 +54,10 @@ METRICS: dict[str, Direction] = {
     "alm": "minimize",
     "dynamic_w": "minimize",
     "static_w": "minimize",
+    # packing/finetune.design_metrics: share of |w| conflict pruning drops; top-1/top-5 (needs accuracy:)
+    "pruned_share": "minimize",
+    "accuracy": "maximize",
+    "top5": "maximize",
 }
 ARCH_PARAMS = hw.ARCH_FIELDS
 MEMORY_PARAMS = tuple(f"mem_{n}" for n in hw.MEMORY_FIELDS)
@@ -296,6 +301,7 @@ class Spec(_Strict):
     space: dict[str, Param] = Field(default_factory=dict)
     objectives: Annotated[list[Objective], pydantic.BeforeValidator(_objectives), Field(min_length=1)]
     constraints: Constraints = Constraints()
+    accuracy: AccuracySettings | None = Field(None, description="data for the accuracy metrics")
     sampler: Annotated[
         SamplerSpec, pydantic.BeforeValidator(lambda v: {"name": v} if isinstance(v, str) else v)
     ] = SamplerSpec()
@@ -325,6 +331,9 @@ class Spec(_Strict):
         metrics = [o.metric for o in self.objectives]
         if len(set(metrics)) != len(metrics):
             raise _KeyError("objectives", f"objectives must be distinct (got {metrics})")
+        used = {*metrics, *self.constraints.max, *self.constraints.min}
+        if self.accuracy is None and used & set(ACCURACY_METRICS):
+            raise _KeyError("accuracy", "the accuracy metrics need an 'accuracy: {data: ...}' block")
         if self.sampler.name == "cmaes" and len(self.objectives) > 1:
             raise _KeyError(
                 "sampler.name",

@@ -20,7 +20,7 @@ import numpy as np
 from dla_explorer.core.errors import DlaError
 from dla_explorer.core.fileio import MAX_INT, atomic_open
 from dla_explorer.sparsity.pruning import Recipe, SparseModel
-from dla_explorer.workload import Layer, Workload
+from dla_explorer.workload import AuxOp, Layer, Workload
 
 FORMAT = "dla-explorer.sparse-model"
 FORMAT_VERSION = 1
@@ -83,6 +83,7 @@ def save(sparse: SparseModel, path: str | os.PathLike, source_key: str | None = 
         "input_shape": list(sparse.workload.input_shape),
         "workload_name": sparse.workload.name,
         "layers": [dataclasses.asdict(layer) for layer in sparse.workload],
+        "ops": [dataclasses.asdict(op) for op in sparse.workload.ops],
         "act_density": sparse.act_density,
         "recipe": sparse.recipe,
         "sha256": sparse.content_hash(),
@@ -154,7 +155,14 @@ def _layers(path: Path, manifest: dict) -> tuple[Layer, ...]:
 
 def _build(path: Path, manifest: dict, archive: Any) -> SparseModel:
     layers = _layers(path, manifest)
-    workload = Workload(manifest["workload_name"], tuple(manifest["input_shape"]), layers)
+    # files written before ops existed have none: an empty tuple, as for a model without them
+    try:
+        ops = tuple(
+            AuxOp(**{**fields, "inputs": tuple(fields["inputs"])}) for fields in manifest.get("ops", [])
+        )
+    except (TypeError, KeyError) as exc:
+        raise DlaError(f"{path}: manifest ops: {exc} (corrupt file)") from None
+    workload = Workload(manifest["workload_name"], tuple(manifest["input_shape"]), layers, ops)
     weights, masks = {}, {}
     names = set(archive.files)
     expected = {"manifest"} | {f"{kind}{i}" for i in range(len(layers)) for kind in ("mask", "values")}

@@ -28,7 +28,7 @@ import pydantic
 import torch
 from torch import nn
 
-from dla_explorer.core.errors import UsageError
+from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import load_yaml_model
 from dla_explorer.workload import Workload, extract, module_of, zoo
 
@@ -117,6 +117,16 @@ def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str
     built here are initialised from `seed`, so the same recipe gives the same weights."""
     if isinstance(model, nn.Module):
         return model, type(model).__name__
+    from dla_explorer.workload.library import is_library_name, library_model
+
+    if is_library_name(model):
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return library_model(model), model.split(":", 1)[1]
+    if model.endswith(".onnx"):
+        raise UsageError(
+            f"'{model}': an ONNX model has no torch module to run or train (use a zoo name or file.py)"
+        )
     if ":" in model and model.split(":")[0].endswith(".py"):
         import importlib.util
 
@@ -145,6 +155,65 @@ def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str
             )
         return built.eval(), Path(path).stem
     return zoo.get(model, seed), model
+
+
+WEIGHT_SUFFIXES = (".pt", ".pth", ".npz")
+
+
+def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
+    """Load trained weights into `module` in place: a torch state dict (.pt/.pth; a dict holding
+    it under 'state_dict' or 'model' also works) or a dla-explorer checkpoint (.npz: its compute
+    layers' sparse weights, over the full state dict it names under recipe 'weights', if any)."""
+    path = Path(path)
+    if path.suffix not in WEIGHT_SUFFIXES:
+        raise UsageError(f"weights '{path}': use a state dict (.pt, .pth) or a checkpoint (.npz)")
+    if not path.is_file():
+        raise UsageError(f"weights file '{path}' not found")
+    if path.suffix == ".npz":
+        from dla_explorer.sparsity import checkpoint
+        from dla_explorer.sparsity.tasks import set_weights
+
+        sparse = checkpoint.load(path)
+        base = sparse.recipe.get("state_dict")
+        if base:
+            load_weights(module, path.parent / base)
+        missing = [n for n in sparse.weights if module_of(module, n) is None]
+        if missing:
+            raise UsageError(f"weights '{path}': layers {', '.join(missing[:3])} are not in the model")
+        try:
+            return set_weights(module, sparse.weights)
+        except RuntimeError as exc:
+            raise UsageError(f"weights '{path}' do not fit the model: {str(exc).splitlines()[0]}") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a bad file; all mean "unreadable"
+        raise DlaError(f"weights '{path}': not a readable torch file ({type(exc).__name__})") from None
+    if isinstance(state, dict) and not any(isinstance(v, torch.Tensor) for v in state.values()):
+        state = state.get("state_dict", state.get("model", state))
+    if not isinstance(state, dict):
+        raise DlaError(f"weights '{path}': holds a {type(state).__name__}, not a state dict")
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise UsageError(f"weights '{path}' do not fit the model: {detail}") from None
+    return module
+
+
+def load_model(
+    model: nn.Module | str, weights: str | Path | None = None, seed: int = 0
+) -> tuple[nn.Module, str]:
+    """`resolve_model`, then the trained `weights` (see load_weights) when given."""
+    module, name = resolve_model(model, seed)
+    if weights:
+        load_weights(module, weights)
+    return module.eval(), name
+
+
+def default_input_shape(model: nn.Module | str) -> tuple[int, ...]:
+    """The input shape a model is meant for: the zoo's (digits_cnn is 1x1x16x16), else
+    zoo.DEFAULT_INPUT_SHAPE."""
+    return zoo.input_shape(model) if isinstance(model, str) else zoo.DEFAULT_INPUT_SHAPE
 
 
 def layer_targets(
@@ -248,7 +317,7 @@ def _masks(
             masks[name] = np.ones(weight.shape, dtype=bool)
         elif method == "random":
             masks[name] = _random_mask(weight.shape, targets[name], rng)
-        elif method == "nm":
+        elif method == "nm" and nm is not None:
             masks[name] = _nm_mask(weight, *nm)
         elif method == "magnitude" or name in overridden:
             masks[name] = _magnitude_mask(weight, targets[name])
@@ -259,7 +328,20 @@ def _masks(
 
 
 def _compute_modules(model: nn.Module, workload: Workload) -> dict[str, nn.Module]:
-    return {layer.name: module_of(model, layer.name) for layer in workload}
+    modules = {}
+    for layer in workload:
+        module = module_of(model, layer.name)
+        if module is None:
+            raise UsageError(f"layer '{layer.name}' is not a module of the model")
+        modules[layer.name] = module
+    return modules
+
+
+def _weight(module: nn.Module) -> torch.Tensor:
+    weight = module.weight
+    if not isinstance(weight, torch.Tensor):
+        raise UsageError(f"{type(module).__name__} has no weight tensor")
+    return weight
 
 
 def calibration_batch(
@@ -362,25 +444,33 @@ def prune(
     nm: str | tuple[int, int] | None = None,
     overrides: Mapping[str, float] | None = None,
     seed: int = 0,
-    input_shape: tuple[int, ...] = zoo.DEFAULT_INPUT_SHAPE,
+    input_shape: tuple[int, ...] | None = None,
     calibration: torch.Tensor | str | Path | None = None,
     calibration_size: int = 8,
     keep_first_last_dense: bool = False,
     name: str | None = None,
+    weights: str | Path | None = None,
 ) -> SparseModel:
     """Prune every Conv2d/Linear of `model` (a module, a zoo name or 'file.py:factory').
 
     The module itself is not modified. With `method='nm'`, `nm` gives the pattern ('2:4') and
     `sparsity` is ignored (it is 1 - N/M); overrides can only keep layers dense (value 0).
     `keep_first_last_dense` adds overrides for the first and the last compute layer (the usual
-    practice: the first conv and the classifier are small and sensitive).
+    practice: the first conv and the classifier are small and sensitive). `weights` loads
+    trained weights first (see load_weights); `input_shape` None is the model's own
+    (default_input_shape).
     """
     if method not in METHODS:
         raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
-    module, default_name = resolve_model(model, seed)
+    if isinstance(model, str) and model.endswith(".onnx"):
+        return _prune_onnx(
+            model, method, sparsity, nm, overrides, seed, input_shape, keep_first_last_dense, name
+        )
+    input_shape = tuple(input_shape or default_input_shape(model))
+    module, default_name = load_model(model, weights, seed)
     name = name or default_name
     nm_pattern = parse_nm(nm if nm is not None else "2:4") if method == "nm" else None
-    if method == "nm":
+    if nm_pattern is not None:
         sparsity = 1.0 - nm_pattern[0] / nm_pattern[1]
     _check_sparsity(sparsity, "pruning")
     workload = extract(module, input_shape, name=name)
@@ -395,19 +485,19 @@ def prune(
         layer.name for layer in workload if any(fnmatch.fnmatchcase(layer.name, p) for p in (overrides or {}))
     }
     modules = _compute_modules(module, workload)
-    weights = {n: m.weight.detach().cpu().numpy().astype(np.float32) for n, m in modules.items()}
-    masks = _masks(weights, targets, method, nm_pattern, np.random.default_rng(seed), overridden)
-    pruned = {n: np.where(masks[n], w, np.float32(0)) for n, w in weights.items()}
+    trained = {n: _weight(m).detach().cpu().numpy().astype(np.float32) for n, m in modules.items()}
+    masks = _masks(trained, targets, method, nm_pattern, np.random.default_rng(seed), overridden)
+    pruned = {n: np.where(masks[n], w, np.float32(0)) for n, w in trained.items()}
 
     inputs = calibration_batch(calibration, input_shape, calibration_size, seed)
-    originals = {n: m.weight.data.clone() for n, m in modules.items()}
+    originals = {n: _weight(m).data.clone() for n, m in modules.items()}
     try:
         for n, m in modules.items():
-            m.weight.data = torch.from_numpy(pruned[n]).to(m.weight.dtype)
+            _weight(m).data = torch.from_numpy(pruned[n]).to(_weight(m).dtype)
         density = measure_activation_density(module, workload, inputs)
     finally:
         for n, m in modules.items():
-            m.weight.data = originals[n]
+            _weight(m).data = originals[n]
 
     source = "tensor" if isinstance(calibration, torch.Tensor) else str(calibration or "synthetic")
     recipe = {
@@ -419,7 +509,50 @@ def prune(
         "calibration": source,
         "calibration_size": int(inputs.shape[0]),
     }
+    if weights:
+        recipe["weights"] = str(weights)
     return SparseModel(name, workload, pruned, masks, density, recipe)
+
+
+def _prune_onnx(
+    path: str,
+    method: str,
+    sparsity: float,
+    nm: str | tuple[int, int] | None,
+    overrides: Mapping[str, float] | None,
+    seed: int,
+    input_shape: tuple[int, ...] | None,
+    keep_first_last_dense: bool,
+    name: str | None,
+) -> SparseModel:
+    """Prune an ONNX model's weights (its initializers). The graph is not run, so activation
+    density is not measured: every layer's input counts as dense (1.0), the recipe says so."""
+    from dla_explorer.workload.onnx_import import load_onnx
+
+    workload, trained = load_onnx(path, input_shape, name)
+    nm_pattern = parse_nm(nm if nm is not None else "2:4") if method == "nm" else None
+    if nm_pattern is not None:
+        sparsity = 1.0 - nm_pattern[0] / nm_pattern[1]
+    _check_sparsity(sparsity, "pruning")
+    if keep_first_last_dense:
+        overrides = {workload.layers[0].name: 0.0, workload.layers[-1].name: 0.0, **(overrides or {})}
+    targets = layer_targets(workload, sparsity, overrides)
+    overridden = {
+        layer.name for layer in workload if any(fnmatch.fnmatchcase(layer.name, p) for p in (overrides or {}))
+    }
+    masks = _masks(trained, targets, method, nm_pattern, np.random.default_rng(seed), overridden)
+    pruned = {n: np.where(masks[n], w, np.float32(0)) for n, w in trained.items()}
+    recipe = {
+        "method": method,
+        "sparsity": sparsity,
+        "seed": seed,
+        "nm": f"{nm_pattern[0]}:{nm_pattern[1]}" if nm_pattern else None,
+        "overrides": dict(overrides or {}),
+        "calibration": "none (ONNX graph not run: activation density taken as 1)",
+        "calibration_size": 0,
+    }
+    density = {layer.name: 1.0 for layer in workload}
+    return SparseModel(workload.name, workload, pruned, masks, density, recipe)
 
 
 MAX_CALIBRATION_SIZE = 4096
@@ -430,14 +563,19 @@ class Recipe(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    model: str = pydantic.Field(description="zoo name or 'path/to/file.py:factory'")
+    model: str = pydantic.Field(description="zoo name, 'path/to/file.py:factory' or model.onnx")
+    weights: str | None = pydantic.Field(
+        None, description="trained weights: a state dict (.pt, .pth) or a checkpoint (.npz)"
+    )
     method: Literal["random", "magnitude", "magnitude_global", "nm"] = "random"
     sparsity: float = pydantic.Field(0.0, ge=0.0, lt=1.0)
     nm: str | None = pydantic.Field(None, description="N:M pattern for method nm, e.g. '2:4'")
     seed: int = pydantic.Field(0, ge=0, le=2**32 - 1, description="numpy and torch seed")
     overrides: dict[str, float] = pydantic.Field(default_factory=dict)
     keep_first_last_dense: bool = False
-    input_shape: tuple[int, int, int, int] = zoo.DEFAULT_INPUT_SHAPE
+    input_shape: tuple[int, int, int, int] | None = pydantic.Field(
+        None, description="N, C, H, W; default the model's own (1,3,224,224 for ImageNet networks)"
+    )
     calibration: str = "synthetic"
     # the calibration batch is held in memory at once (224x224x3 fp32: 0.6 MB an image)
     calibration_size: int = pydantic.Field(8, ge=1, le=MAX_CALIBRATION_SIZE)
@@ -460,4 +598,5 @@ def prune_recipe(recipe: Recipe) -> SparseModel:
         calibration=recipe.calibration,
         calibration_size=recipe.calibration_size,
         keep_first_last_dense=recipe.keep_first_last_dense,
+        weights=recipe.weights,
     )

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
         Workload,
         extract,
         module_of,
+        uncovered,
+        warn_uncovered,
     )
     from dla_explorer.workload.scalesim import (
         SCALESIM_COLUMNS,
@@ -43,6 +45,8 @@ __all__ = [
     "read_scalesim_csv",
     "scalesim_output_size",
     "to_scalesim_csv",
+    "uncovered",
+    "warn_uncovered",
 ]
 _SCALESIM = {"SCALESIM_COLUMNS", "read_scalesim_csv", "scalesim_output_size", "to_scalesim_csv"}
 _HOME = {

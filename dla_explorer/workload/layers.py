@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -209,24 +209,31 @@ def _kind(module: nn.Module) -> str:
     return "grouped"
 
 
+def _size(value: object) -> int:
+    """The first entry of a torch size attribute (an int or a tuple of ints)."""
+    return int(value[0] if isinstance(value, tuple) else value)  # type: ignore[arg-type]
+
+
 def _layer_from_call(name: str, module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Layer:
     if isinstance(module, nn.Linear):
         rows = x.numel() // x.shape[-1]
         return Layer(name, "linear", rows, module.in_features, module.out_features, 1, 1, 1, 1, 1, 1)
+    assert isinstance(module, nn.Conv2d)
+    kernel = module.kernel_size
     return Layer(
         name,
         _kind(module),
         N=x.shape[0],
         C=module.in_channels,
         K=module.out_channels,
-        R=module.kernel_size[0],
-        S=module.kernel_size[1],
+        R=kernel[0],
+        S=kernel[1],
         H=x.shape[2],
         W=x.shape[3],
         P=y.shape[2],
         Q=y.shape[3],
-        stride=module.stride[0],
-        padding=module.padding[0] if isinstance(module.padding, tuple) else 0,
+        stride=_size(module.stride),
+        padding=_size(module.padding) if isinstance(module.padding, tuple) else 0,
         groups=module.groups,
     )
 
@@ -240,14 +247,19 @@ def extract(
     """Trace `model` on a zero tensor of `input_shape` and return its compute layers in order.
 
     A module called more than once (weight sharing) appears once per call, suffixed `#2`, `#3`.
+    The model runs once: through its torch.fx graph where fx can trace it, which also gives the
+    weightless nodes (`Workload.ops`, see fx_trace) and the computation the layer table does not
+    cover (a warning with its share of MACs and parameters); else as is, with forward hooks only.
     """
+    from dla_explorer.workload import fx_trace
+
     input_shape = tuple(int(d) for d in input_shape)
     name = name or type(model).__name__
     layers: list[Layer] = []
     calls: dict[str, int] = {}
     skipped: set[str] = set()
 
-    def hook(module_name: str):
+    def hook(module_name: str) -> Callable[..., None]:
         def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
             calls[module_name] = calls.get(module_name, 0) + 1
             suffix = f"#{calls[module_name]}" if calls[module_name] > 1 else ""
@@ -261,11 +273,21 @@ def extract(
             handles.append(module.register_forward_hook(hook(module_name or ROOT_NAME)))
         elif isinstance(module, _UNSUPPORTED):
             skipped.add(f"{module_name} ({type(module).__name__})")
+    graph, trace_error = None, ""
+    if not isinstance(model, (nn.Conv2d, nn.Linear)):
+        try:
+            graph = fx_trace.graph_module(model)
+        except fx_trace.TraceError as exc:
+            trace_error = str(exc)
+    ops: tuple[AuxOp, ...] = ()
     was_training = model.training
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(input_shape))
+            if graph is not None:
+                ops = fx_trace.run_and_collect_ops(graph.eval(), torch.zeros(input_shape), ROOT_NAME)
+            else:
+                model(torch.zeros(input_shape))
     except (RuntimeError, ValueError, IndexError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"input shape {list(input_shape)} does not fit model '{name}': {detail}") from None
@@ -273,11 +295,41 @@ def extract(
         for handle in handles:
             handle.remove()
         model.train(was_training)
-    if skipped:
-        warnings.warn(
-            f"{name}: layers of unsupported kinds are not in the workload: {', '.join(sorted(skipped))}",
-            stacklevel=2,
-        )
     if not layers:
         raise UsageError(f"model '{name}' has no Conv2d or Linear layers to analyse")
-    return Workload(name, input_shape, tuple(layers))
+    workload = Workload(name, input_shape, tuple(layers), ops)
+    if graph is None and not isinstance(model, (nn.Conv2d, nn.Linear)):
+        unsupported = f"; layers of unsupported kinds: {', '.join(sorted(skipped))}" if skipped else ""
+        warnings.warn(
+            f"{name}: torch.fx cannot trace the model ({trace_error}), so its pooling, element-wise "
+            f"and other weightless nodes are unknown (Workload.ops is empty){unsupported}",
+            stacklevel=2,
+        )
+    else:
+        warn_uncovered(workload, stacklevel=3)
+    return workload
+
+
+def uncovered(workload: Workload) -> list[tuple[AuxOp, float, float]]:
+    """The ops the DLA cannot run ("other"), with their share of the network's MACs and
+    parameters (the layer table's plus theirs)."""
+    others = [op for op in workload.ops if op.kind == "other"]
+    macs = workload.macs + sum(op.macs for op in others)
+    params = workload.weights + sum(op.params for op in others)
+    return [(op, op.macs / max(macs, 1), op.params / max(params, 1)) for op in others]
+
+
+def warn_uncovered(workload: Workload, stacklevel: int = 2) -> None:
+    """One warning listing the ops outside the layer table with their shares (if any)."""
+    rows = uncovered(workload)
+    if not rows:
+        return
+    mac_share = sum(r[1] for r in rows)
+    param_share = sum(r[2] for r in rows)
+    listed = ", ".join(f"{op.name} ({op.op}, {m:.1%} MACs, {p:.1%} params)" for op, m, p in rows[:8])
+    more = f" and {len(rows) - 8} more" if len(rows) > 8 else ""
+    warnings.warn(
+        f"{workload.name}: {len(rows)} nodes the DLA cannot run are not in the layer table "
+        f"({mac_share:.1%} of MACs, {param_share:.1%} of parameters): {listed}{more}",
+        stacklevel=stacklevel + 1,
+    )

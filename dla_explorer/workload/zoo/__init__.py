@@ -34,6 +34,11 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
         "MobileNetV2",
         "MobileNet v2 1.0 (Sandler et al. 2018): 3.5 M params, 300 MMACs",
     ),
+    "digits_cnn": (
+        "dla_explorer.workload.zoo.digits",
+        "DigitsCNN",
+        "4-conv CNN for the built-in digits task (16x16 grey): 70 k params, 3 MMACs",
+    ),
     # networks of published DLA measurements (validation/points.yaml)
     "alexnet": (
         "dla_explorer.workload.zoo.classic",
@@ -51,6 +56,9 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
         "MLPerf Tiny ResNet-8 (CIFAR-10, 32x32 input): 78 K params, 12.5 MMACs",
     ),
 }
+# models whose natural input is not a 224x224 RGB image
+# (digits.DIGITS_INPUT_SHAPE, written out so listing the zoo does not import torch)
+_INPUT_SHAPES: dict[str, tuple[int, ...]] = {"digits_cnn": (1, 1, 16, 16)}
 
 
 def names() -> list[str]:
@@ -75,6 +83,12 @@ def describe(name: str) -> str:
         UsageError: `name` is not in the zoo.
     """
     return _REGISTRY[_check(name)][2]
+
+
+def input_shape(name: str) -> tuple[int, ...]:
+    """The input shape a zoo model is meant for (N, C, H, W); DEFAULT_INPUT_SHAPE for the
+    ImageNet networks and for names outside the zoo."""
+    return _INPUT_SHAPES.get(name, DEFAULT_INPUT_SHAPE)
 
 
 def get(name: str, seed: int = 0) -> nn.Module:
