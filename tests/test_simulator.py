@@ -172,7 +172,11 @@ def test_packed_cycles_come_from_the_packed_layers(hand_sparse):
     packed = packing.pack(hand_sparse, packing.Geometry(64, 16), "packed", alpha=8, gamma=1.75, cache=None)
     result = simulate(packed, a, memory(1000), DEVICE)
     conv = packed.layers[0]
-    assert result.layers.compute_cycles[0] == conv.steps(16) * 28 + conv.n_passes * 64
+    assert result.layers.pe_cycles[0] == conv.steps(16) * 28 + conv.n_passes * 64
+    # the traced graph's global mean pool after the conv reads 128 x 14 x 14 values, 4 channels x
+    # 7 pixels a cycle: 896 cycles on the pool block, which the packed conv does not hide
+    assert result.layers.aux_cycles[0] == 128 * 14 * 14 / (4 * 7)
+    assert result.layers.compute_cycles[0] == max(result.layers.pe_cycles[0], 896)
     dense = simulate(hand_sparse, a, memory(1000), DEVICE, mode="unpacked", cache=None)
     assert result.layers.compute_cycles[0] < dense.layers.compute_cycles[0]
     assert result.mode == "packed"
