@@ -8,7 +8,9 @@ weightless nodes of `graph.zoo_ops` when extraction did not record them: max poo
 with their shortcuts resident, global pool). Packings are made
 (and cached) before timing, as a search reuses them. SCALE-Sim (a separate install, never a
 dependency) runs a few ResNet-50 layers one at a time on a 32x32 array; its network time is
-extrapolated by MACs (see bench_systolic.py). Targets: one design < 2 ms; >= 10,000 designs/s.
+extrapolated by MACs (see bench_systolic.py). Targets: one design < 2 ms; >= 10,000 designs/s
+(both at memory fidelity 1, the default); fidelity 2 (every layer's DRAM traffic replayed through
+the cycle model) for one frame < 1 s.
 """
 
 from __future__ import annotations
@@ -81,9 +83,19 @@ def main() -> None:
     simulator.simulate(sparse, arch, memory, device)  # pack (or load the cache) once
     single = median_seconds(lambda: simulator.simulate(sparse, arch, memory, device), args.repeats)
     print(
-        f"one design point, packed ResNet-50 (packing cached): {single * 1e3:.3f} ms "
+        f"one design point, packed ResNet-50 (packing cached), fidelity 1: {single * 1e3:.3f} ms "
         f"(median of {args.repeats})"
     )
+    flat = median_seconds(lambda: simulator.simulate(sparse, arch, memory, device, fidelity=0), args.repeats)
+    print(f"  the same at fidelity 0: {flat * 1e3:.3f} ms")
+    for name in ("hbm2_x2", "ddr4_2666_x1"):
+        mem2 = hw.load_memory(name)
+        simulator.simulate(sparse, arch, mem2, device, fidelity=2)  # compile the controller once
+        replay = median_seconds(lambda m=mem2: simulator.simulate(sparse, arch, m, device, fidelity=2), 5)
+        requests = simulator.simulate(sparse, arch, mem2, device).totals.dram_mb_per_frame * 1e6 / 64
+        print(
+            f"  fidelity 2 on {name}: {replay:.3f} s a frame ({requests:,.0f} requests of 64 B; median of 5)"
+        )
 
     designs = design_grid(args.designs, np.random.default_rng(0))
     for k_vec in designs["k_vec"].unique():  # pack every k_vec before timing

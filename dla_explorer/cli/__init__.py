@@ -9,10 +9,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dla_explorer.cli import accuracy, experiment, pack, prune, search, simulate, systolic, validate, zoo
+from dla_explorer.cli import (
+    accuracy,
+    dram,
+    experiment,
+    pack,
+    prune,
+    search,
+    simulate,
+    systolic,
+    validate,
+    zoo,
+)
 from dla_explorer.core.errors import DlaError
 
-COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, experiment, validate, accuracy)
+COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, dram, experiment, validate, accuracy)
 
 DESCRIPTION = """\
 Design-space explorer for sparse CNN inference on FPGA deep-learning accelerators.
@@ -34,6 +45,7 @@ Step by step:
   dla-explorer show results/resnet50_hbm2_search       best designs and the Pareto set
   dla-explorer workload resnet50 --scalesim topology.csv   export a SCALE-Sim topology
   dla-explorer systolic topology.csv --rows 32 --cols 32 --dataflow ws   SCALE-Sim-style cycles
+  dla-explorer dram trace.csv --memory dramsim3_hbm2_8gb_x128   cycle-level DRAM replay
   dla-explorer validate                                the simulator against published data points
 """
 

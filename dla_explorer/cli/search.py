@@ -145,6 +145,8 @@ def run_search_command(args: argparse.Namespace) -> int:
         f"{c['RUNNING'] + c['WAITING']} unfinished; storage {report.storage}"
     )
     print(f"wrote {report.table}")
+    if report.rescore:
+        print(report.rescore)
     return 0
 
 

@@ -82,6 +82,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", metavar="PATH", help="write the per-layer table as CSV")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the packing cache")
     p.add_argument(
+        "--fidelity",
+        type=int,
+        choices=(0, 1, 2),
+        default=1,
+        help="memory model: 0 analytical with the flat controller efficiency, 1 (default) with the "
+        "cycle model's efficiency per traffic class of the memory's DRAM device, 2 replaying every "
+        "layer's DRAM traffic through the cycle model (docs/dram.md)",
+    )
+    p.add_argument(
         "--uncertainty",
         type=positive_int,
         metavar="N",
@@ -131,7 +140,7 @@ def print_totals(result: Result) -> None:
         f"{result.arch.name} ({result.arch.k_vec}x{result.arch.c_vec}x{result.arch.q_vec}x"
         f"{result.arch.lanes} {result.arch.precision} @ {result.arch.clock_mhz:g} MHz) + "
         f"{result.memory.name} ({result.memory.effective_gbps:.0f} GB/s effective) on "
-        f"{result.device.name}, mode {result.mode}"
+        f"{result.device.name}, mode {result.mode}, memory fidelity {result.fidelity}"
     )
     print(
         f"  throughput  {t.fps:,.1f} frames/s, latency {t.latency_s / MILLI:.3f} ms "
@@ -176,7 +185,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.model}: a SCALE-Sim topology, simulated with every weight and activation non-zero")
     mode = args.mode or mode
     cache = None if args.no_cache else packing.DEFAULT_CACHE
-    result = simulator.simulate(target, arch, memory, device, mode, args.batch, cache=cache)
+    result = simulator.simulate(
+        target, arch, memory, device, mode, args.batch, cache=cache, fidelity=args.fidelity
+    )
     layers = result.layers.assign(
         compute_us=result.layers["compute_s"] / MICRO,
         memory_us=result.layers["memory_s"] / MICRO,

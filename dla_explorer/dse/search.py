@@ -36,6 +36,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.dse.evaluation import Evaluator, constraint_columns
+from dla_explorer.dse.rescore import rescore_front
 from dla_explorer.dse.results import STUDY_DB, prepare_dir, write_table
 from dla_explorer.dse.samplers import sampler_class
 from dla_explorer.dse.space import Space
@@ -180,6 +181,7 @@ class SearchReport:
     seconds: float
     table: Path
     resumed_from: int = 0  # finished trials the study held before this run
+    rescore: str = ""  # the fidelity-2 re-score of the Pareto front (dse/rescore.py), if any
 
 
 def run_worker(
@@ -303,7 +305,12 @@ def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
     feasible = int(table.get("feasible", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
     ran = sum(t.state.is_finished() and _pid(t.user_attrs.get("worker")) in pids for t in trials)
     seconds = time.monotonic() - start
-    return SearchReport(redact(target), spec.name, ran, counts, feasible, seconds, path, resumed_from)
+    # every trial ran at memory fidelity 1: replay the front's designs at fidelity 2
+    rescored = rescore_front(table, spec, evaluator, folder) if feasible else None
+    summary = rescored.summary() if rescored else ""
+    return SearchReport(
+        redact(target), spec.name, ran, counts, feasible, seconds, path, resumed_from, summary
+    )
 
 
 def _pid(worker: str | None) -> int | None:

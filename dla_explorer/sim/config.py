@@ -203,6 +203,11 @@ class Memory(_Config):
         ge=0,
         description="channels holding the weights alone, the rest the feature maps; 0: all interleaved",
     )
+    dram: str = Field(
+        "",
+        description="DRAM device config in hw_configs/dram/ (name or path) whose timings the cycle "
+        "model uses at fidelity 1 and 2; empty: none (fidelity 1 falls back to controller_efficiency)",
+    )
 
     @property
     def peak_gbps(self) -> float:

@@ -18,36 +18,57 @@ if TYPE_CHECKING:
     from dla_explorer.sim.graph import GraphArrays
 
 
-def channel_bandwidth(d: dict[str, np.ndarray], clock_hz: np.ndarray) -> np.ndarray:
+def channel_bandwidth(
+    d: dict[str, np.ndarray], clock_hz: np.ndarray, efficiency: np.ndarray | None = None
+) -> np.ndarray:
     """Sustained bytes/s of one channel per design (docs/model.md, "Memory"):
-    min(rate x width / 8 x controller efficiency, user port width / 8 x DLA clock)."""
+    min(rate x width / 8 x controller efficiency, user port width / 8 x DLA clock).
+    `efficiency` (designs x layers, fidelity 1) replaces the flat controller efficiency."""
     dram = d["mem_data_rate_mtps"] * MEGA * d["mem_bus_width_bits"] / BITS_PER_BYTE
-    dram = dram * d["mem_controller_efficiency"]
     port = d["mem_port_width_bits"] / BITS_PER_BYTE * clock_hz
-    return np.where(d["mem_port_width_bits"] > 0, np.minimum(dram, port), dram)
+    if efficiency is None:
+        dram = dram * d["mem_controller_efficiency"]
+        return np.where(d["mem_port_width_bits"] > 0, np.minimum(dram, port), dram)
+    dram = dram[:, None] * efficiency
+    return np.where(d["mem_port_width_bits"][:, None] > 0, np.minimum(dram, port[:, None]), dram)
 
 
 def transfer_time(
-    weight_bytes: np.ndarray, act_bytes: np.ndarray, d: dict[str, np.ndarray], clock_hz: np.ndarray
+    weight_bytes: np.ndarray,
+    act_bytes: np.ndarray,
+    d: dict[str, np.ndarray],
+    clock_hz: np.ndarray,
+    streams: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Seconds of DRAM traffic per layer (docs/model.md, "Memory", placement).
 
     Interleaved (weight_channels 0): all bytes over all channels. Split placement: weights over
-    their `weight_channels`, feature maps over the others, both at once."""
-    per_channel = channel_bandwidth(d, clock_hz)[:, None]
+    their `weight_channels`, feature maps over the others, both at once.
+    `streams` (fidelity 1, see `level1_streams`): the efficiency of each stream of the layer
+    (weight reads, feature-map reads, feature-map writes) and their bytes, in place of one flat
+    efficiency for all bytes (docs/dram.md, "Fidelity levels")."""
     channels = d["mem_channels"][:, None].astype(np.float64)
     w_ch = d["mem_weight_channels"][:, None].astype(np.float64)
     split = w_ch > 0
-    together = (weight_bytes + act_bytes) / (channels * per_channel)
-    apart = np.maximum(
-        weight_bytes / (np.maximum(w_ch, 1) * per_channel),
-        act_bytes / (np.maximum(channels - w_ch, 1) * per_channel),
-    )
+    if streams is None:
+        per_channel = channel_bandwidth(d, clock_hz)[:, None]
+        w_time, a_time = weight_bytes / per_channel, act_bytes / per_channel
+    else:
+        w_time = weight_bytes / channel_bandwidth(d, clock_hz, streams["eff_weight"])
+        a_time = streams["act_read_bytes"] / channel_bandwidth(d, clock_hz, streams["eff_act_read"])
+        a_time = a_time + streams["act_write_bytes"] / channel_bandwidth(
+            d, clock_hz, streams["eff_act_write"]
+        )
+    together = (w_time + a_time) / channels
+    apart = np.maximum(w_time / np.maximum(w_ch, 1), a_time / np.maximum(channels - w_ch, 1))
     return np.where(split, apart, together)
 
 
-def access_latency(d: dict[str, np.ndarray]) -> np.ndarray:
-    return d["mem_access_latency_ns"][:, None] * NANO
+def access_latency(d: dict[str, np.ndarray], latency_ns: np.ndarray | None = None) -> np.ndarray:
+    """The memory's access latency per design (fidelity 1: the cycle model's `latency_ns`)."""
+    if latency_ns is None:
+        return d["mem_access_latency_ns"][:, None] * NANO
+    return np.where(np.isnan(latency_ns), d["mem_access_latency_ns"], latency_ns)[:, None] * NANO
 
 
 def stream_buffer(
@@ -105,6 +126,8 @@ def stream_buffer(
     moved = np.where(in_dram, in_stored * np.where(sliced, halo, 1.0), 0) + np.where(out_dram, out_stored, 0)
     return {
         "act_bytes": batch * moved + shortcut_spill,
+        # the write share (outputs, and half of each spilled shortcut: written once, read once)
+        "act_write_bytes": batch * np.where(out_dram, out_stored, 0) + shortcut_spill / 2,
         "slices": slices,
         "sliced": sliced,
         "out_dram": out_dram,

@@ -34,7 +34,7 @@ from dla_explorer import packing
 from dla_explorer.core.errors import UsageError
 from dla_explorer.core.units import BITS_PER_BYTE, GIGA, KIB, MEGA, OPS_PER_MAC
 from dla_explorer.sim import memory as mem
-from dla_explorer.sim import power, uncertainty
+from dla_explorer.sim import power, traffic, uncertainty
 from dla_explorer.sim.config import (
     ARCH_FIELDS,
     DEPTHWISE_WINDOW,
@@ -88,11 +88,16 @@ def design_row(arch: Architecture, memory: Memory, mode: str = "packed") -> dict
 def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarray]:
     """Design points as one numpy array per DESIGN_COLUMNS entry (what `evaluate` takes)."""
     if isinstance(designs, pd.DataFrame):
+        if "mem_dram" not in designs.columns:  # tables from before memories named a DRAM device
+            designs = designs.assign(mem_dram="")
         missing = [c for c in DESIGN_COLUMNS if c not in designs.columns]
         if missing:
             raise UsageError(f"design table lacks columns: {', '.join(missing)}")
         return {c: designs[c].to_numpy() for c in DESIGN_COLUMNS}
-    return {c: np.array([row[c] for row in designs]) for c in DESIGN_COLUMNS}
+    return {
+        c: np.array([row.get(c, "") if c == "mem_dram" else row[c] for row in designs])
+        for c in DESIGN_COLUMNS
+    }
 
 
 def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
@@ -402,11 +407,17 @@ def weight_bytes(
     return (stored + _stack(tables, index, "metadata_bytes")) * fetches
 
 
-def layer_time(compute_s: np.ndarray, memory_s: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
+def layer_time(
+    compute_s: np.ndarray,
+    memory_s: np.ndarray,
+    d: dict[str, np.ndarray],
+    latency_ns: np.ndarray | None = None,
+) -> np.ndarray:
     """Seconds per layer (docs/model.md, "Memory"): max(compute, memory) with double buffering,
-    else their sum; plus the memory's access latency."""
+    else their sum; plus the memory's access latency (fidelity 1 and 2: the cycle model's)."""
     overlap = d["double_buffering"].astype(bool)[:, None]
-    return np.where(overlap, np.maximum(compute_s, memory_s), compute_s + memory_s) + mem.access_latency(d)
+    both = np.where(overlap, np.maximum(compute_s, memory_s), compute_s + memory_s)
+    return both + mem.access_latency(d, latency_ns)
 
 
 def sram_bits(
@@ -459,10 +470,18 @@ def resource_use(
 
 
 def evaluate(
-    tables: Sequence[LayerTable], index: np.ndarray, d: dict[str, np.ndarray], device: Device, batch: int = 1
+    tables: Sequence[LayerTable],
+    index: np.ndarray,
+    d: dict[str, np.ndarray],
+    device: Device,
+    batch: int = 1,
+    fidelity: int = traffic.DEFAULT_FIDELITY,
+    memory_s: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Per-layer quantities as (designs x layers) arrays (per design: `multipliers`, the clock, and
-    the `resources` dict); design i runs `tables[index[i]]`."""
+    the `resources` dict); design i runs `tables[index[i]]`. fidelity: 0 flat controller
+    efficiency, 1 (and 2) the cycle model's efficiency per stream (sim/traffic.py); memory_s
+    (designs x layers): memory seconds from a replay (fidelity 2) in place of the model's."""
     t = tables[0]  # layer shapes, densities and the graph are the same in every table of one model
     fmt = number_format(d)
     used = resource_use(device, d, fmt)
@@ -497,8 +516,14 @@ def evaluate(
     fetch = weight_fetches(t, tables, index, d, fmt, buffer["slices"], tiles)
     w_bytes = weight_bytes(tables, index, fmt, fetch["fetches"])
     act_bytes = buffer["act_bytes"]
-    memory_s = mem.transfer_time(w_bytes, act_bytes, d, clock_hz)
-    time_s = layer_time(compute_s, memory_s, d)
+    streams = None
+    if traffic.check_fidelity(fidelity) >= 1:
+        streams = traffic.level1_streams(
+            d, act_bytes, buffer["act_write_bytes"], t.in_channels, buffer["slices"], t.linear, batch
+        )
+    if memory_s is None:
+        memory_s = mem.transfer_time(w_bytes, act_bytes, d, clock_hz, streams)
+    time_s = layer_time(compute_s, memory_s, d, None if streams is None else streams["latency_ns"])
 
     multipliers = _col(d, "k_vec") * _col(d, "c_vec") * _col(d, "q_vec") * _col(d, "lanes")
     useful = _stack(tables, index, "useful_macs") * batch
@@ -512,6 +537,7 @@ def evaluate(
         "compute_s": compute_s,
         "weight_bytes": w_bytes,
         "act_bytes": act_bytes,
+        "act_write_bytes": buffer["act_write_bytes"],
         "dram_bytes": dram_bytes,
         "memory_s": memory_s,
         "time_s": time_s,
@@ -586,12 +612,16 @@ def simulate_batch(
     device: Device,
     batch: int = 1,
     cache: packing.CacheSpec = packing.DEFAULT_CACHE,
+    fidelity: int = traffic.DEFAULT_FIDELITY,
 ) -> pd.DataFrame:
     """Evaluate many design points (rows with DESIGN_COLUMNS, see `design_row`) in one call.
 
     Designs sharing a packing (mode, k_vec, alpha, gamma) share one packed workload, memoised in
     memory and cached on disk. Returns the design table with the network figures appended.
+    fidelity 0 or 1 (level 2 replays one design's traffic: `simulate`).
     """
+    if traffic.check_fidelity(fidelity) == 2:
+        raise UsageError("fidelity 2 replays one design's traffic: use simulate(), not simulate_batch()")
     designs = designs.reset_index(drop=True)
     d = design_arrays(designs)
     d.update(uncertainty.coefficient_arrays(designs))  # sampled device coefficients, if any
@@ -601,7 +631,7 @@ def simulate_batch(
     keys = pd.MultiIndex.from_arrays([d["mode"], d["k_vec"], packed_alpha, packed_gamma])
     index, unique = pd.factorize(keys)
     tables = [packed_table(sparse, m, k, a, g, cache=cache) for m, k, a, g in unique]
-    per_layer = evaluate(tables, index, d, device, batch)
+    per_layer = evaluate(tables, index, d, device, batch, fidelity)
     figures = totals(per_layer, d, device, sparse.workload.macs, batch)
     return pd.concat([designs, pd.DataFrame(figures)], axis=1)
 
@@ -639,6 +669,8 @@ class Result:
     memory: Memory
     device: Device
     mode: str
+    fidelity: int = traffic.DEFAULT_FIDELITY
+    replays: list = field(default_factory=list, repr=False)  # fidelity 2: one traffic.Replay a layer
 
     @cached_property
     def layers(self) -> pd.DataFrame:
@@ -666,9 +698,13 @@ def simulate(
     mode: str = "packed",
     batch: int = 1,
     cache: packing.CacheSpec = packing.DEFAULT_CACHE,
+    fidelity: int = traffic.DEFAULT_FIDELITY,
 ) -> Result:
     """Simulate one design point on a sparse model (packed here, with the arch's k_vec, alpha and
-    gamma) or on an already packed workload (its mode and k_vec are used; k_vec must match)."""
+    gamma) or on an already packed workload (its mode and k_vec are used; k_vec must match).
+    fidelity: 0 analytical, 1 with the cycle model's efficiencies, 2 replaying every layer's
+    traffic through the cycle model (sim/traffic.py; Result.replays holds the replays)."""
+    traffic.check_fidelity(fidelity)
     check_compatible(arch, memory, device)
     if batch < 1:
         raise UsageError(f"batch must be >= 1 (got {batch})")
@@ -680,8 +716,22 @@ def simulate(
         table = packed_table(target, mode, arch.k_vec, arch.alpha, arch.gamma, cache)
     d = design_arrays([design_row(arch, memory, mode)])
     _check_designs(d, device)
-    per_layer = evaluate([table], np.zeros(1, dtype=int), d, device, batch)
+    per_layer = evaluate([table], np.zeros(1, dtype=int), d, device, batch, fidelity)
+    replays: list = []
+    if fidelity == 2:
+        clock_hz = float(per_layer["clock_mhz_used"][0]) * MEGA
+        memory_s, replays = traffic.level2_memory_s(per_layer, table, memory, clock_hz, batch, arch.c_vec)
+        per_layer = evaluate([table], np.zeros(1, dtype=int), d, device, batch, fidelity, memory_s[None, :])
     figures = totals(per_layer, d, device, float(table.macs.sum()), batch)
     return Result(
-        pd.Series({k: v[0] for k, v in figures.items()}), per_layer, table, batch, arch, memory, device, mode
+        pd.Series({k: v[0] for k, v in figures.items()}),
+        per_layer,
+        table,
+        batch,
+        arch,
+        memory,
+        device,
+        mode,
+        fidelity,
+        replays,
     )

@@ -147,6 +147,19 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
                 paper.hbm2_over_ddr4.get(model),
                 f"same array; {hbm2} vs {ddr4}",
             )
+            if "fps_level2" in comparison:  # the memory model's fidelity levels (docs/dram.md)
+                ratios = [
+                    _fps(comparison, model, sparsity, hbm2, "packed", f"fps_level{lv}")
+                    / _fps(comparison, model, sparsity, ddr4, "packed", f"fps_level{lv}")
+                    for lv in (0, 1, 2)
+                ]
+                add(
+                    f"HBM2 vs DDR4 ({memory}), packed, memory fidelity 2",
+                    model,
+                    ratios[2],
+                    paper.hbm2_over_ddr4.get(model),
+                    f"fidelity 0 / 1 / 2: {ratios[0]:.2f}x / {ratios[1]:.2f}x / {ratios[2]:.2f}x",
+                )
         cpu = spec.cpu_baseline
         add(
             f"vs server CPU ({cpu}, published)",

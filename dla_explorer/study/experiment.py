@@ -162,6 +162,10 @@ def sparse_model(spec: ExperimentSpec, model: str, sparsity: float, folder: Path
     return sparse
 
 
+FIDELITIES = (0, 1, 2)
+FIDELITY_COLUMNS = ("fps", "memory_s")  # comparison.csv: fps_level0, memory_s_level2, ...
+
+
 def _simulate_model(
     spec: ExperimentSpec,
     sparse: pruning.SparseModel,
@@ -174,7 +178,20 @@ def _simulate_model(
             label = {"design": name, "memory": memory.name, "mode": mode}
             result = simulator.simulate(sparse, arch, memory, device, mode, spec.batch)
             row = {**simulator.design_row(arch, memory, mode), **label}
-            totals.append({**row, **result.totals.to_dict()})
+            # the memory model at each fidelity side by side (docs/dram.md; the row's own figures
+            # are the default, fidelity 1). Level 2 (a replay, ~0.1-0.5 s a frame) for the packed
+            # rows the comparison reads, and only for a memory naming its DRAM device
+            levels = {}
+            for level in FIDELITIES:
+                if level == 2 and (mode != "packed" or not memory.dram):
+                    levels.update({f"{m}_level{level}": float("nan") for m in FIDELITY_COLUMNS})
+                    continue
+                other = result if level == result.fidelity else None
+                other = other or simulator.simulate(
+                    sparse, arch, memory, device, mode, spec.batch, fidelity=level
+                )
+                levels.update({f"{m}_level{level}": other.totals[m] for m in FIDELITY_COLUMNS})
+            totals.append({**row, **result.totals.to_dict(), **levels})
             layer_frames.append(result.layers.assign(**label))
     return pd.DataFrame(totals), pd.concat(layer_frames, ignore_index=True)
 

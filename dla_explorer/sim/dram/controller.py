@@ -1,0 +1,898 @@
+"""The cycle-level DRAM controller: one numba function that runs a whole trace.
+
+Structure (per channel, all channels on one clock): a transaction read queue and write buffer fed
+in order by the requester, per-bank command queues, and a scheduler that each clock
+
+1. inserts a pending refresh when the refresh timer fires (all-bank per rank, staggered over the
+   ranks, or per-bank round robin) and, while one is pending, precharges the rank's open banks and
+   issues REF (the rank's command queues are held meanwhile);
+2. otherwise picks, round robin over the banks, the first command ready in a bank's queue, in queue
+   order (first-ready FCFS): a READ/WRITE to the open row, an ACT to a closed bank, or a PRE for the
+   head request when no queued request hits the open row any more or the row already served
+   `row_hit_cap` column commands; HBM2 may issue a row and a column command in the same clock;
+3. moves one transaction from the read queue (or from the write buffer while draining writes) to
+   its bank's command queue if there is room.
+
+Every JEDEC constraint is kept as an earliest-issue time at the level it binds: per bank (tRCD,
+tRAS, tRC, tRP, tRTP, tWR), per bank group (tCCD_L, tRRD_L, tWTR_L), per rank (tCCD_S, tRRD_S,
+tWTR_S, tFAW, tRFC, turnaround) and across ranks (tRTRS). When nothing can happen, the clock
+jumps to the earliest time something can, so idle and blocked stretches cost nothing.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# indices into the int64 parameter vector
+(
+    P_CHANNELS,
+    P_RANKS,
+    P_BGS,
+    P_BPG,
+    P_RQ,
+    P_WQ,
+    P_CQ,
+    P_BURST,
+    P_READ_DELAY,
+    P_WRITE_DELAY,
+    P_TRCD,
+    P_TRP,
+    P_TRAS,
+    P_TRC,
+    P_TRRD_S,
+    P_TRRD_L,
+    P_TFAW,
+    P_RTRL,
+    P_RTRS,
+    P_RTRO,
+    P_RTW,
+    P_RTWO,
+    P_WTRL,
+    P_WTRS,
+    P_WTRO,
+    P_WTWL,
+    P_WTWS,
+    P_WTWO,
+    P_RTP,
+    P_WTP,
+    P_REF_INTERVAL,
+    P_TRFC,
+    P_REF_MODE,
+    P_HIT_CAP,
+    P_CLOSED_PAGE,
+    P_DRAIN_HIGH,
+    P_DRAIN_IDLE,
+    P_DRAIN_LOW,
+    P_DUAL,
+    P_MAX_OUT,
+    P_NPARAMS,
+) = range(41)
+REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
+
+# indices into the int64 statistics vector
+(
+    S_ACT,
+    S_PRE,
+    S_RD,
+    S_WR,
+    S_REF,
+    S_RD_HIT,
+    S_WR_HIT,
+    S_LAST_ACCEPT,
+    S_CMDS_AT_LAST_ACCEPT,
+    S_END,
+    S_ACTIVE_RANK_CYCLES,
+    S_IDLE_RANK_CYCLES,
+    S_LOOPS,
+    S_CHECKS,
+    S_CHLOOPS,
+    S_NSTATS,
+) = range(16)
+
+NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
+FAR: int = 1 << 62
+WHEEL = 32  # slots of the per-channel timing wheel (a power of two, at most 62)
+STALL_LIMIT = 1 << 26  # clocks without any progress that mean the model is stuck
+MAX_BANKS = 62  # banks per channel (command queues are tracked in a 64-bit mask)
+_DEBRUIJN = 0x03F79D71B4CB0A89
+_CTZ = np.zeros(64, np.int64)
+for _i in range(64):
+    _CTZ[(((1 << _i) * _DEBRUIJN) & ((1 << 64) - 1)) >> 58] = _i
+
+
+@numba.njit(cache=True, inline="always")
+def _ctz(x: int) -> int:
+    """Index of the lowest set bit of x (x > 0, below 2**63)."""
+    return _CTZ[(((x & -x) * _DEBRUIJN) >> 58) & 63]
+
+
+@numba.njit(cache=True, inline="always")
+def _mx(a: int, b: int) -> int:
+    return a if a > b else b
+
+
+@numba.njit(cache=True, inline="always")
+def _mn(a: int, b: int) -> int:
+    return a if a < b else b
+
+
+_HASH_MUL = 0x5851F42D4C957F2D
+
+
+@numba.njit(cache=True, inline="always")
+def _home(line: int, mask: int) -> int:
+    return ((line * _HASH_MUL) >> 23) & mask
+
+
+@numba.njit(cache=True)
+def _h_find(keys: np.ndarray, line: int) -> int:
+    """Slot of `line` in the open-addressing table, or -1."""
+    mask = keys.shape[0] - 1
+    i = _home(line, mask)
+    while keys[i] != -1:
+        if keys[i] == line:
+            return i
+        i = (i + 1) & mask
+    return -1
+
+
+@numba.njit(cache=True)
+def _h_add(
+    keys: np.ndarray, reads: np.ndarray, writes: np.ndarray, line: int, d_read: int, d_write: int
+) -> None:
+    """Add to the pending read/write counts of `line`; drop the entry when both reach zero."""
+    mask = keys.shape[0] - 1
+    i = _home(line, mask)
+    while keys[i] != -1 and keys[i] != line:
+        i = (i + 1) & mask
+    if keys[i] == -1:
+        keys[i] = line
+        reads[i] = 0
+        writes[i] = 0
+    reads[i] += d_read
+    writes[i] += d_write
+    if reads[i] == 0 and writes[i] == 0:  # delete with backward shift (linear probing)
+        j = i
+        while True:
+            j = (j + 1) & mask
+            if keys[j] == -1:
+                break
+            k = _home(keys[j], mask)
+            if (i <= j and i < k <= j) or (i > j and (k > i or k <= j)):
+                continue
+            keys[i] = keys[j]
+            reads[i] = reads[j]
+            writes[i] = writes[j]
+            i = j
+        keys[i] = -1
+
+
+@numba.njit(cache=True)
+def _heap_push(heap: np.ndarray, size: int, value: int) -> int:
+    i = size
+    heap[i] = value
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap[parent] <= heap[i]:
+            break
+        heap[parent], heap[i] = heap[i], heap[parent]
+        i = parent
+    return size + 1
+
+
+@numba.njit(cache=True)
+def _heap_pop(heap: np.ndarray, size: int) -> int:
+    size -= 1
+    heap[0] = heap[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        small = left
+        if left + 1 < size and heap[left + 1] < heap[left]:
+            small = left + 1
+        if heap[i] <= heap[small]:
+            break
+        heap[i], heap[small] = heap[small], heap[i]
+        i = small
+    return size
+
+
+@numba.njit(cache=True, error_model="numpy")
+def simulate(
+    p: np.ndarray,
+    req_ch: np.ndarray,
+    req_bank: np.ndarray,
+    req_row: np.ndarray,
+    req_write: np.ndarray,
+    req_line: np.ndarray,
+    req_arrival: np.ndarray,
+    port_interval: float,
+    added: np.ndarray,
+    done: np.ndarray,
+    stats: np.ndarray,
+) -> None:
+    """Run the trace to completion; fill added/done (cycles) per request and `stats`.
+
+    req_bank is the bank's index within its channel: (rank * bank_groups + bank_group) *
+    banks_per_group + bank. Requests are offered in order; one that cannot be accepted (queue
+    full, not yet arrived, too many outstanding) holds back all later ones. port_interval > 0:
+    clocks per burst of the FPGA-side port of a channel; a queued transaction is scheduled only
+    once the port has carried it.
+    """
+    n = req_ch.shape[0]
+    nch = p[P_CHANNELS]
+    nranks = p[P_RANKS]
+    nbgs = p[P_BGS]
+    bpg = p[P_BPG]
+    banks_per_rank = nbgs * bpg
+    nb = nranks * banks_per_rank
+    rqcap = p[P_RQ]
+    wqcap = p[P_WQ]
+    cqcap = p[P_CQ]
+    trfc = p[P_TRFC]
+    ref_mode = p[P_REF_MODE]
+    ref_interval = p[P_REF_INTERVAL]
+    hit_cap = p[P_HIT_CAP]
+    closed_page = p[P_CLOSED_PAGE] != 0
+    dual = p[P_DUAL] != 0
+    max_out = p[P_MAX_OUT]
+    read_delay = p[P_READ_DELAY]
+    write_delay = p[P_WRITE_DELAY]
+
+    # transaction queues (0: reads, 1: write buffer) kept as one FIFO per bank
+    tcap = _mx(rqcap, wqcap)
+    tqf = np.zeros((nch, 2, nb, tcap), np.int64)
+    tq_head = np.zeros((nch, 2, nb), np.int64)
+    tq_len = np.zeros((nch, 2, nb), np.int64)
+    tq_has = np.zeros((nch, 2), np.int64)  # bit q: bank q has a queued transaction
+    tq_total = np.zeros((nch, 2), np.int64)
+    cq = np.zeros((nch, nb, cqcap), np.int64)
+    cql = np.zeros((nch, nb), np.int64)
+    cq_total = np.zeros(nch, np.int64)
+    cqw = np.zeros((nch, nb), np.int64)  # writes in each command queue
+    hr = np.zeros((nch, nb), np.int64)  # queued reads that hit the bank's open row
+    hw = np.zeros((nch, nb), np.int64)  # queued writes that hit it
+    # earliest clock anything in a bank's queue may issue: timing constraints only ever grow, so
+    # it stays a valid bound until the queue or the bank changes (then it is reset to 0)
+    nbt = np.zeros((nch, nb), np.int64)
+    due = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: queue q may be ready now
+    # queues waiting for a known clock: a 32-slot timing wheel of bank masks (waits under 32
+    # clocks) and a `far` mask with its earliest time; entries may be stale (then early), never late
+    wheel = np.zeros((nch, WHEEL), np.int64)
+    occ = np.zeros(nch, np.int64)  # bit s: wheel slot s holds a queue
+    fired = np.zeros(nch, np.int64)  # the wheel has been emptied up to this clock
+    far = np.zeros(nch, np.int64)
+    far_min = np.full(nch, FAR, np.int64)
+    nonempty = np.zeros(nch, np.int64)  # bit q: bank q's command queue holds a request
+    room = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q's queue has room
+    rank_bits = (np.int64(1) << banks_per_rank) - 1
+    # a bank's rank and bank group by table: an integer division per bank check cost more than
+    # the rest of the check
+    bank_rank = np.arange(nb) // banks_per_rank
+    bank_grp = np.arange(nb) // bpg
+    closed = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q has no open row
+    act_since = np.zeros((nch, nranks), np.int64)
+    active_cycles = 0
+    open_row = np.full((nch, nb), -1, np.int64)
+    hitc = np.zeros((nch, nb), np.int64)
+    t_act = np.zeros((nch, nb), np.int64)
+    t_rd = np.zeros((nch, nb), np.int64)
+    t_wr = np.zeros((nch, nb), np.int64)
+    t_pre = np.zeros((nch, nb), np.int64)
+    t_ref = np.zeros((nch, nb), np.int64)
+    g_rd = np.zeros((nch, nranks * nbgs), np.int64)
+    g_wr = np.zeros((nch, nranks * nbgs), np.int64)
+    g_act = np.zeros((nch, nranks * nbgs), np.int64)
+    k_rd = np.zeros((nch, nranks), np.int64)
+    k_wr = np.zeros((nch, nranks), np.int64)
+    k_act = np.zeros((nch, nranks), np.int64)
+    faw = np.full((nch, nranks, 4), -FAR, np.int64)
+    faw_i = np.zeros((nch, nranks), np.int64)
+    nopen = np.zeros((nch, nranks), np.int64)
+    ref_q = np.zeros((nch, 64), np.int64)
+    ref_head = np.zeros(nch, np.int64)
+    ref_len = np.zeros(nch, np.int64)
+    ref_next = np.zeros(nch, np.int64)
+    rr = np.zeros(nch, np.int64)
+    ch_wake = np.zeros(nch, np.int64)
+    draining = np.zeros(nch, np.int64)
+    port_next = np.zeros(nch, np.float64)
+    avail = np.zeros(n, np.int64)  # clock a transaction has crossed the FPGA port
+    heap = np.zeros(_mx(1, max_out + 1), np.int64)
+    heap_n = 0
+    outstanding = 0
+    for s in range(stats.shape[0]):
+        stats[s] = 0
+
+    # pending reads/writes per line (only needed when the trace has writes)
+    track = False
+    for i in range(n):
+        if req_write[i]:
+            track = True
+            break
+    hsize = 64
+    while hsize < 4 * nch * (rqcap + wqcap + nb * cqcap):
+        hsize *= 2
+    hkeys = np.full(hsize if track else 1, -1, np.int64)
+    hreads = np.zeros(hkeys.shape[0], np.int64)
+    hwrites = np.zeros(hkeys.shape[0], np.int64)
+    # parameters and statistics as locals: stores to `stats` could alias `p`, so the compiler
+    # would reload every parameter after each count
+    pv_drain_high = p[P_DRAIN_HIGH]
+    pv_drain_idle = p[P_DRAIN_IDLE]
+    pv_drain_low = p[P_DRAIN_LOW]
+    pv_rtp = p[P_RTP]
+    pv_rtrl = p[P_RTRL]
+    pv_rtro = p[P_RTRO]
+    pv_rtrs = p[P_RTRS]
+    pv_rtw = p[P_RTW]
+    pv_rtwo = p[P_RTWO]
+    pv_tfaw = p[P_TFAW]
+    pv_tras = p[P_TRAS]
+    pv_trc = p[P_TRC]
+    pv_trcd = p[P_TRCD]
+    pv_trp = p[P_TRP]
+    pv_trrd_l = p[P_TRRD_L]
+    pv_trrd_s = p[P_TRRD_S]
+    pv_wtp = p[P_WTP]
+    pv_wtrl = p[P_WTRL]
+    pv_wtro = p[P_WTRO]
+    pv_wtrs = p[P_WTRS]
+    pv_wtwl = p[P_WTWL]
+    pv_wtwo = p[P_WTWO]
+    pv_wtws = p[P_WTWS]
+    n_act = 0
+    n_pre = 0
+    n_rd = 0
+    n_wr = 0
+    n_ref = 0
+    n_rd_hit = 0
+    n_wr_hit = 0
+    n_loops = 0
+    n_checks = 0
+    n_chloops = 0
+    nxt = 0  # next request to offer
+    last_progress = 0
+    clk = -1  # a clock before the first: the requester's first offers enter at clock 0
+    next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
+    while True:
+        progress = False
+        wake = FAR
+        # refresh timer: queue a refresh for the next rank (or bank) of every channel
+        if clk >= next_ref_tick:
+            for c in range(nch):
+                if ref_len[c] < 64:
+                    ref_q[c, (ref_head[c] + ref_len[c]) % 64] = ref_next[c]
+                    ref_len[c] += 1
+                if ref_mode == REF_ALL_BANK:
+                    ref_next[c] = (ref_next[c] + 1) % nranks
+                else:
+                    ref_next[c] = (ref_next[c] + 1) % nb
+            next_ref_tick += ref_interval
+            progress = True
+            for c in range(nch):
+                ch_wake[c] = 0
+        for c in range(nch):
+            if ch_wake[c] > clk:  # nothing in this channel can change before then
+                wake = _mn(wake, ch_wake[c])
+                continue
+            cw = FAR
+            chprog = False
+            n_chloops += 1
+            # queues whose wait ends by now become due
+            if occ[c] != 0:
+                if clk - fired[c] >= WHEEL:
+                    for slot in range(WHEEL):
+                        due[c] |= wheel[c, slot]
+                        wheel[c, slot] = 0
+                    occ[c] = 0
+                elif clk > fired[c]:
+                    # the slots of clocks fired+1 .. clk: a rotated run of clk - fired bits, so
+                    # only the occupied ones are visited (not every clock since the last visit)
+                    s0 = (fired[c] + 1) & (WHEEL - 1)
+                    run = (np.int64(1) << (clk - fired[c])) - 1
+                    span = ((run << s0) | (run >> (WHEEL - s0))) & ((np.int64(1) << WHEEL) - 1)
+                    hit = occ[c] & span
+                    occ[c] &= ~hit
+                    while hit != 0:
+                        slot = _ctz(hit)
+                        hit &= hit - 1
+                        due[c] |= wheel[c, slot]
+                        wheel[c, slot] = 0
+            fired[c] = clk
+            if far[c] != 0 and far_min[c] < clk + WHEEL:
+                waiting = far[c]
+                far[c] = 0
+                low = FAR
+                while waiting != 0:
+                    q = _ctz(waiting)
+                    waiting &= waiting - 1
+                    t = nbt[c, q]
+                    if t <= clk:
+                        due[c] |= np.int64(1) << q
+                    elif t < clk + WHEEL:
+                        wheel[c, t & (WHEEL - 1)] |= np.int64(1) << q
+                        occ[c] |= np.int64(1) << (t & (WHEEL - 1))
+                    else:
+                        far[c] |= np.int64(1) << q
+                        low = _mn(low, t)
+                far_min[c] = low
+            if occ[c] != 0:  # the next wheel slot in use, after this clock
+                shift = (clk + 1) & (WHEEL - 1)
+                rot = ((occ[c] >> shift) | (occ[c] << (WHEEL - shift))) & ((np.int64(1) << WHEEL) - 1)
+                cw = _mn(cw, clk + 1 + _ctz(rot))
+            cw = _mn(cw, far_min[c])
+            # ---- command issue ----
+            issued = NONE
+            ref_rank = -1
+            ref_bank = -1
+            if ref_len[c] > 0:
+                target = ref_q[c, ref_head[c]]
+                if ref_mode == REF_ALL_BANK:
+                    ref_rank = target
+                    b0 = target * banks_per_rank
+                    b1 = b0 + banks_per_rank
+                else:
+                    ref_bank = target
+                    b0 = target
+                    b1 = target + 1
+                all_ready = True
+                for b in range(b0, b1):
+                    if open_row[c, b] >= 0:
+                        all_ready = False
+                        if t_pre[c, b] <= clk:
+                            open_row[c, b] = -1
+                            closed[c] |= np.int64(1) << b
+                            hr[c, b] = 0
+                            hw[c, b] = 0
+                            nbt[c, b] = 0
+                            due[c] |= np.int64(1) << b
+                            hitc[c, b] = 0
+                            nopen[c, bank_rank[b]] -= 1
+                            if nopen[c, bank_rank[b]] == 0:
+                                active_cycles += clk - act_since[c, bank_rank[b]]
+                            t_act[c, b] = _mx(t_act[c, b], clk + pv_trp)
+                            t_ref[c, b] = _mx(t_ref[c, b], clk + pv_trp)
+                            n_pre += 1
+                            issued = PRE
+                            chprog = True
+                            break
+                        cw = _mn(cw, t_pre[c, b])
+                    elif t_ref[c, b] > clk:
+                        all_ready = False
+                        cw = _mn(cw, t_ref[c, b])
+                if issued == NONE and all_ready:
+                    for b in range(b0, b1):
+                        t_act[c, b] = _mx(t_act[c, b], clk + trfc)
+                        t_ref[c, b] = _mx(t_ref[c, b], clk + trfc)
+                    ref_head[c] = (ref_head[c] + 1) % 64
+                    ref_len[c] -= 1
+                    n_ref += 1
+                    issued = PRE  # a non-column command
+                    chprog = True
+                    ref_rank = -1
+                    ref_bank = -1
+            count = 0 if issued == NONE else 1
+            limit = 2 if dual else 1
+            while count < limit:
+                found = NONE
+                fq = -1
+                fe = -1
+                mask = nonempty[c] & due[c]
+                if ref_rank >= 0:
+                    mask &= ~(rank_bits << (ref_rank * banks_per_rank))
+                if ref_bank >= 0:
+                    mask &= ~(np.int64(1) << ref_bank)
+                # a closed bank can only ACT: while its rank's ACT window (tRRD_S, tFAW) is shut,
+                # none of the rank's closed banks can issue, so they are skipped without a check
+                # (they stay due; the wake at the window's end is early, never late)
+                if mask & closed[c] != 0:
+                    for k in range(nranks):
+                        kb = _mx(k_act[c, k], faw[c, k, faw_i[c, k]] + pv_tfaw)
+                        if kb > clk:
+                            blocked = mask & closed[c] & (rank_bits << (k * banks_per_rank))
+                            if blocked != 0:
+                                mask &= ~blocked
+                                cw = _mn(cw, kb)
+                start = rr[c]
+                while mask != 0:
+                    hi = mask & ~((np.int64(2) << start) - 1)
+                    q = _ctz(hi) if hi != 0 else _ctz(mask)
+                    mask &= ~(np.int64(1) << q)
+                    if nbt[c, q] > clk:  # nothing in this queue can issue before then
+                        cw = _mn(cw, nbt[c, q])
+                        continue
+                    qwake = FAR
+                    n_checks += 1
+                    ln = cql[c, q]
+                    rank = bank_rank[q]
+                    grp = bank_grp[q]
+                    orow = open_row[c, q]
+                    if orow < 0:
+                        t = _mx(_mx(t_act[c, q], g_act[c, grp]), k_act[c, rank])
+                        t = _mx(t, faw[c, rank, faw_i[c, rank]] + pv_tfaw)
+                        if t <= clk:
+                            found = ACT
+                            fq = q
+                            fe = 0
+                        else:
+                            qwake = _mn(qwake, t)
+                    else:
+                        head = cq[c, q, 0]
+                        # PRE for a conflicting head: only once no queued request hits the open
+                        # row, or the row has served row_hit_cap column commands
+                        if req_row[head] != orow and (hitc[c, q] >= hit_cap or hr[c, q] + hw[c, q] == 0):
+                            if t_pre[c, q] <= clk:
+                                found = PRE
+                                fq = q
+                                fe = 0
+                            else:
+                                qwake = _mn(qwake, t_pre[c, q])
+                        if found == NONE:
+                            rd_ok = False
+                            wr_ok = False
+                            if hr[c, q] > 0:
+                                trd = _mx(_mx(t_rd[c, q], g_rd[c, grp]), k_rd[c, rank])
+                                rd_ok = trd <= clk
+                                if not rd_ok:
+                                    qwake = _mn(qwake, trd)
+                            if hw[c, q] > 0:
+                                twr = _mx(_mx(t_wr[c, q], g_wr[c, grp]), k_wr[c, rank])
+                                wr_ok = twr <= clk
+                                if not wr_ok:
+                                    qwake = _mn(qwake, twr)
+                            if rd_ok or wr_ok:
+                                for e in range(ln):
+                                    r = cq[c, q, e]
+                                    if req_row[r] == orow:
+                                        if req_write[r]:
+                                            if wr_ok:
+                                                found = WR
+                                                fq = q
+                                                fe = e
+                                                break
+                                        elif rd_ok:
+                                            found = RD
+                                            fq = q
+                                            fe = e
+                                            break
+                    if found == NONE:
+                        nbt[c, q] = qwake
+                        if qwake > clk:
+                            due[c] &= ~(np.int64(1) << q)
+                            if qwake < clk + WHEEL:
+                                wheel[c, qwake & (WHEEL - 1)] |= np.int64(1) << q
+                                occ[c] |= np.int64(1) << (qwake & (WHEEL - 1))
+                            else:
+                                far[c] |= np.int64(1) << q
+                                far_min[c] = _mn(far_min[c], qwake)
+                        cw = _mn(cw, qwake)
+                    if found != NONE:
+                        rr[c] = q
+                        break
+                if found == NONE:
+                    break
+                if count == 1 and (found >= RD) == (issued >= RD):  # RD, WR: column commands
+                    break  # a second command must use the other (row or column) command bus
+                # ---- issue `found` at bank fq ----
+                q = fq
+                rank = bank_rank[q]
+                grp = bank_grp[q]
+                if found == ACT:
+                    r = cq[c, q, 0]
+                    open_row[c, q] = req_row[r]
+                    closed[c] &= ~(np.int64(1) << q)
+                    for e in range(cql[c, q]):
+                        r2 = cq[c, q, e]
+                        if req_row[r2] == req_row[r]:
+                            if req_write[r2]:
+                                hw[c, q] += 1
+                            else:
+                                hr[c, q] += 1
+                    nbt[c, q] = 0
+                    due[c] |= np.int64(1) << q
+                    hitc[c, q] = 0
+                    nopen[c, rank] += 1
+                    if nopen[c, rank] == 1:
+                        act_since[c, rank] = clk
+                    t_act[c, q] = _mx(t_act[c, q], clk + pv_trc)
+                    t_rd[c, q] = _mx(t_rd[c, q], clk + pv_trcd)
+                    t_wr[c, q] = _mx(t_wr[c, q], clk + pv_trcd)
+                    t_pre[c, q] = _mx(t_pre[c, q], clk + pv_tras)
+                    g_act[c, grp] = _mx(g_act[c, grp], clk + pv_trrd_l)
+                    k_act[c, rank] = _mx(k_act[c, rank], clk + pv_trrd_s)
+                    faw[c, rank, faw_i[c, rank]] = clk
+                    faw_i[c, rank] = (faw_i[c, rank] + 1) & 3
+                    n_act += 1
+                elif found == PRE:
+                    open_row[c, q] = -1
+                    closed[c] |= np.int64(1) << q
+                    hr[c, q] = 0
+                    hw[c, q] = 0
+                    nbt[c, q] = 0
+                    due[c] |= np.int64(1) << q
+                    hitc[c, q] = 0
+                    nopen[c, rank] -= 1
+                    if nopen[c, rank] == 0:
+                        active_cycles += clk - act_since[c, rank]
+                    t_act[c, q] = _mx(t_act[c, q], clk + pv_trp)
+                    t_ref[c, q] = _mx(t_ref[c, q], clk + pv_trp)
+                    n_pre += 1
+                else:
+                    r = cq[c, q, fe]
+                    ln = cql[c, q]
+                    for e in range(fe, ln - 1):
+                        cq[c, q, e] = cq[c, q, e + 1]
+                    cql[c, q] = ln - 1
+                    nbt[c, q] = 0
+                    due[c] |= np.int64(1) << q
+                    room[c] |= np.int64(1) << q
+                    if req_write[r]:
+                        cqw[c, q] -= 1
+                        hw[c, q] -= 1
+                    else:
+                        hr[c, q] -= 1
+                    if ln == 1:
+                        nonempty[c] &= ~(np.int64(1) << q)
+                    cq_total[c] -= 1
+                    if hitc[c, q] > 0:
+                        if found == RD:
+                            n_rd_hit += 1
+                        else:
+                            n_wr_hit += 1
+                    hitc[c, q] += 1
+                    if track:
+                        _h_add(
+                            hkeys,
+                            hreads,
+                            hwrites,
+                            req_line[r],
+                            -1 if found == RD else 0,
+                            -1 if found == WR else 0,
+                        )
+                    if found == RD:
+                        n_rd += 1
+                        done[r] = clk + read_delay
+                        if max_out > 0:
+                            heap_n = _heap_push(heap, heap_n, clk + read_delay + 1)
+                        t_pre[c, q] = _mx(t_pre[c, q], clk + pv_rtp)
+                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + pv_rtrl)
+                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + pv_rtrs)
+                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + pv_rtw)
+                        for o in range(nranks):
+                            if o != rank:
+                                k_rd[c, o] = _mx(k_rd[c, o], clk + pv_rtro)
+                                k_wr[c, o] = _mx(k_wr[c, o], clk + pv_rtwo)
+                    else:
+                        n_wr += 1
+                        done[r] = clk + write_delay
+                        t_pre[c, q] = _mx(t_pre[c, q], clk + pv_wtp)
+                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + pv_wtrl)
+                        g_wr[c, grp] = _mx(g_wr[c, grp], clk + pv_wtwl)
+                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + pv_wtrs)
+                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + pv_wtws)
+                        for o in range(nranks):
+                            if o != rank:
+                                k_rd[c, o] = _mx(k_rd[c, o], clk + pv_wtro)
+                                k_wr[c, o] = _mx(k_wr[c, o], clk + pv_wtwo)
+                    if closed_page:
+                        # auto-precharge unless another queued request hits this row
+                        orow = open_row[c, q]
+                        keep = False
+                        for e in range(cql[c, q]):
+                            if req_row[cq[c, q, e]] == orow:
+                                keep = True
+                                break
+                        if not keep:
+                            t_start = _mx(t_pre[c, q], clk)
+                            open_row[c, q] = -1
+                            closed[c] |= np.int64(1) << q
+                            hr[c, q] = 0
+                            hw[c, q] = 0
+                            nbt[c, q] = 0
+                            due[c] |= np.int64(1) << q
+                            hitc[c, q] = 0
+                            nopen[c, rank] -= 1
+                            if nopen[c, rank] == 0:
+                                active_cycles += t_start - act_since[c, rank]
+                            t_act[c, q] = _mx(t_act[c, q], t_start + pv_trp)
+                            t_ref[c, q] = _mx(t_ref[c, q], t_start + pv_trp)
+                            n_pre += 1
+                chprog = True
+                if count == 0:
+                    issued = found
+                count += 1
+            # ---- move one transaction to its bank's command queue ----
+            # (the oldest one, from the read queue or while draining the write buffer, whose bank's
+            # command queue has room: requests enter in order, so the oldest has the lowest index)
+            if draining[c] == 0 and tq_total[c, 1] > 0:
+                # drain when the buffer reaches the high watermark, when more than the idle
+                # threshold wait and the command queues are empty, or (end of the trace) when
+                # nothing else is left to do
+                idle = cq_total[c] == 0
+                if tq_total[c, 1] >= pv_drain_high or (
+                    idle and (tq_total[c, 1] > pv_drain_idle or (nxt >= n and tq_total[c, 0] == 0))
+                ):
+                    draining[c] = _mx(1, tq_total[c, 1] - pv_drain_low)
+            kind = 1 if draining[c] > 0 else 0
+            q = -1
+            for _attempt in range(2):
+                movable = tq_has[c, kind] & room[c]
+                q = -1
+                if movable == 0:
+                    break
+                best = -1
+                while movable != 0:
+                    b = _ctz(movable)
+                    movable &= movable - 1
+                    r = tqf[c, kind, b, tq_head[c, kind, b]]
+                    if best < 0 or r < best:
+                        best = r
+                        q = b
+                r = best
+                if avail[r] > clk:  # still crossing the port (later ones are behind it)
+                    cw = _mn(cw, avail[r])
+                    q = -1
+                elif kind == 1 and track:
+                    h = _h_find(hkeys, req_line[r])
+                    if h >= 0 and hreads[h] > 0:
+                        # a queued read of this line must go first: stop draining, move a read
+                        draining[c] = 0
+                        kind = 0
+                        q = -1
+                        chprog = True
+                        continue
+                break
+            if q >= 0:
+                h = tq_head[c, kind, q] + 1
+                tq_head[c, kind, q] = 0 if h == tcap else h
+                tq_len[c, kind, q] -= 1
+                if tq_len[c, kind, q] == 0:
+                    tq_has[c, kind] &= ~(np.int64(1) << q)
+                tq_total[c, kind] -= 1
+                cq[c, q, cql[c, q]] = r
+                cql[c, q] += 1
+                if req_row[r] == open_row[c, q]:
+                    if kind == 1:
+                        hw[c, q] += 1
+                    else:
+                        hr[c, q] += 1
+                if cql[c, q] == cqcap:
+                    room[c] &= ~(np.int64(1) << q)
+                if kind == 1:
+                    cqw[c, q] += 1
+                    draining[c] -= 1
+                    if tq_total[c, 1] == 0:
+                        draining[c] = 0
+                nonempty[c] |= np.int64(1) << q
+                nbt[c, q] = 0
+                due[c] |= np.int64(1) << q
+                cq_total[c] += 1
+                chprog = True
+            if draining[c] == 0 and tq_total[c, 1] > pv_drain_idle and cq_total[c] == 0:
+                chprog = True  # the idle drain starts next clock
+
+            if chprog:
+                progress = True
+                ch_wake[c] = 0
+            else:
+                ch_wake[c] = cw
+                wake = _mn(wake, cw)
+
+        # the requester offers requests in order after this clock: they enter the queues at `now`
+        # (DRAMsim3's trace driver adds them after the controller's tick), so the next clock
+        # is needed only if one of them can move on at once
+        now = clk + 1
+        while nxt < n:
+            if req_arrival[nxt] > now:
+                wake = _mn(wake, req_arrival[nxt] - 1)
+                break
+            c = req_ch[nxt]
+            if max_out > 0:
+                while heap_n > 0 and heap[0] <= now:
+                    heap_n = _heap_pop(heap, heap_n)
+                    outstanding -= 1
+                if outstanding >= max_out:
+                    if heap_n > 0:
+                        wake = _mn(wake, heap[0] - 1)
+                    break
+            kind = 1 if req_write[nxt] else 0
+            if tq_total[c, kind] >= (wqcap if kind else rqcap):
+                break
+            if track:
+                # a read of a line with a write pending is served from the write buffer; a
+                # second write to a pending line merges into it
+                h = _h_find(hkeys, req_line[nxt])
+                if h >= 0 and hwrites[h] > 0:
+                    added[nxt] = now
+                    done[nxt] = now + 1
+                    if max_out > 0:
+                        heap_n = _heap_push(heap, heap_n, now + 2 - kind)
+                        outstanding += 1
+                    nxt += 1
+                    if nxt == n:
+                        progress = True
+                        stats[S_LAST_ACCEPT] = now
+                        stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
+                        for c2 in range(nch):
+                            ch_wake[c2] = 0
+                    continue
+                _h_add(hkeys, hreads, hwrites, req_line[nxt], 1 - kind, kind)
+            q = req_bank[nxt]
+            slot = tq_head[c, kind, q] + tq_len[c, kind, q]
+            tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
+            tq_len[c, kind, q] += 1
+            tq_has[c, kind] |= np.int64(1) << q
+            tq_total[c, kind] += 1
+            if kind == 1 or (draining[c] == 0 and (room[c] >> q) & 1):
+                ch_wake[c] = 0
+                progress = True
+            if kind == 1:
+                done[nxt] = -1
+                if max_out > 0:
+                    heap_n = _heap_push(heap, heap_n, now + 1)
+                    outstanding += 1
+            elif max_out > 0:
+                outstanding += 1
+            added[nxt] = now
+            if port_interval > 0.0:
+                # the FPGA-side port delivers one burst per port_interval clocks per channel
+                start = port_next[c] if port_next[c] > now else float(now)
+                avail[nxt] = np.int64(np.ceil(start))
+                port_next[c] = start + port_interval
+            nxt += 1
+            if nxt == n:
+                progress = True
+                stats[S_LAST_ACCEPT] = now
+                stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
+                for c2 in range(nch):
+                    ch_wake[c2] = 0  # the end-of-trace write flush may start
+
+        # ---- advance the clock ----
+        finished = nxt >= n
+        if finished:
+            for c in range(nch):
+                if tq_total[c, 0] > 0 or tq_total[c, 1] > 0 or cq_total[c] > 0:
+                    finished = False
+                    break
+        if finished:
+            break
+        nclk = clk + 1
+        if progress:
+            last_progress = clk
+        else:
+            wake = _mn(wake, next_ref_tick)
+            if wake > nclk:
+                nclk = wake
+            if nclk >= FAR or nclk - last_progress > STALL_LIMIT:
+                raise RuntimeError("DRAM controller model stalled (a bug): no command can issue")
+        n_loops += 1
+        clk = nclk
+    stats[S_ACT] = n_act
+    stats[S_PRE] = n_pre
+    stats[S_RD] = n_rd
+    stats[S_WR] = n_wr
+    stats[S_REF] = n_ref
+    stats[S_RD_HIT] = n_rd_hit
+    stats[S_WR_HIT] = n_wr_hit
+    stats[S_LOOPS] = n_loops
+    stats[S_CHECKS] = n_checks
+    stats[S_CHLOOPS] = n_chloops
+    last = clk
+    for i in range(n):
+        if done[i] < 0:
+            done[i] = added[i] + 1
+        if done[i] > last:
+            last = done[i]
+    stats[S_END] = last
+    for c in range(nch):
+        for k in range(nranks):
+            if nopen[c, k] > 0:
+                active_cycles += last - act_since[c, k]
+    stats[S_ACTIVE_RANK_CYCLES] = active_cycles
+    stats[S_IDLE_RANK_CYCLES] = last * nch * nranks - active_cycles
+    if n > 0 and stats[S_LAST_ACCEPT] == 0:
+        stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr

@@ -1,0 +1,149 @@
+"""Level-1 DRAM figures: efficiency and latency per traffic class, from the cycle model.
+
+`efficiency_table(config)` runs the controller once per traffic class (a saturating source, 64-B
+requests) and returns, per class, the sustained efficiency (sustained / peak), the bandwidth and
+the average read latency under that load, plus the unloaded (one request in flight) latency of
+sequential and random reads. The analytical model uses it in place of a flat controller
+efficiency. Results are cached on disk under the config's content hash and MODEL_VERSION, written
+atomically; an unreadable entry is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from dla_explorer.core.errors import UsageError
+from dla_explorer.core.fileio import write_text_atomic
+from dla_explorer.packing.cache import default_cache_dir
+from dla_explorer.sim.dram import patterns as pt
+from dla_explorer.sim.dram.config import DramConfig, load_dram
+from dla_explorer.sim.dram.model import MODEL_VERSION, run
+
+TABLE_VERSION = 1  # bump when the traffic classes change
+SUBFOLDER = "dram"
+Stream = tuple[np.ndarray, np.ndarray | None]
+
+
+def _classes(cfg: DramConfig) -> dict[str, Callable[[int], Stream]]:
+    span = 1 << 32
+    # two streams whose bases are one "row set" apart land in the same bank, different rows
+    org = cfg.organization
+    collide = org.row_bytes * org.banks * org.ranks * org.channels
+    return {
+        "seq_read": lambda n: (pt.sequential(n), None),
+        "seq_write": lambda n: (pt.sequential(n), np.ones(n, np.bool_)),
+        "random_read": lambda n: (pt.random_lines(n, span), None),
+        "rw_mix_2to1": lambda n: pt.mix(n, 3, pt.random_lines(n, span, seed=1)),
+        "seq_read_write": lambda n: (pt.interleaved(n, (0, span // 2)), np.arange(n) % 2 == 1),
+        "stride_256": lambda n: (pt.sequential(n, stride=256), None),
+        "stride_2k": lambda n: (pt.sequential(n, stride=2048), None),
+        "stride_8k": lambda n: (pt.sequential(n, stride=8192), None),
+        "tiled_fmap": lambda n: (pt.tiled(n, row_pitch=14336, tile_bytes=1024), None),
+        "two_streams": lambda n: (pt.interleaved(n, (0, span // 4)), None),
+        "two_streams_same_bank": lambda n: (pt.interleaved(n, (0, 3 * collide)), None),
+    }
+
+
+TRAFFIC_CLASSES = (
+    "seq_read",
+    "seq_write",
+    "random_read",
+    "rw_mix_2to1",
+    "seq_read_write",
+    "stride_256",
+    "stride_2k",
+    "stride_8k",
+    "tiled_fmap",
+    "two_streams",
+    "two_streams_same_bank",
+    "seq_read_qd1",
+    "random_read_qd1",
+)
+
+
+def _compute(cfg: DramConfig, requests: int) -> dict[str, dict[str, float]]:
+    table: dict[str, dict[str, float]] = {}
+    for name, make in _classes(cfg).items():
+        addresses, is_write = make(requests)
+        res = run(cfg, addresses, is_write)
+        table[name] = {
+            "efficiency": res.efficiency,
+            "bandwidth_gbps": res.bandwidth_gbps,
+            "avg_read_latency_ns": _finite(res.avg_read_latency_ns),
+            "row_hit_rate": res.row_hit_rate,
+            "pj_per_bit": _finite(res.pj_per_bit),
+        }
+    unloaded = max(1000, requests // 20)
+    for name, addresses in (
+        ("seq_read_qd1", pt.sequential(unloaded)),
+        ("random_read_qd1", pt.random_lines(unloaded, 1 << 32, seed=2)),
+    ):
+        res = run(cfg, addresses, max_outstanding=1)
+        table[name] = {
+            "efficiency": res.efficiency,
+            "bandwidth_gbps": res.bandwidth_gbps,
+            "avg_read_latency_ns": _finite(res.avg_read_latency_ns),
+            "row_hit_rate": res.row_hit_rate,
+            "pj_per_bit": _finite(res.pj_per_bit),
+        }
+    return table
+
+
+def _finite(x: float) -> float:
+    return float(x) if np.isfinite(x) else 0.0
+
+
+def cache_key(cfg: DramConfig, requests: int) -> str:
+    fields = {
+        "config": cfg.content_hash(),
+        "model": MODEL_VERSION,
+        "table": TABLE_VERSION,
+        "requests": requests,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def efficiency_table(
+    config: DramConfig | str, *, requests: int = 50_000, cache: str | os.PathLike | bool | None = True
+) -> dict[str, dict[str, float]]:
+    """{traffic class: {efficiency, bandwidth_gbps, avg_read_latency_ns, row_hit_rate,
+    pj_per_bit}} for a DRAM config; cache: True (default folder), a folder, or None/False."""
+    cfg = load_dram(config)
+    if requests < 100:
+        raise UsageError(f"requests = {requests}: use at least 100 per traffic class")
+    folder = _cache_folder(cache)
+    path = folder / f"{cache_key(cfg, requests)}.json" if folder else None
+    if path is not None and path.is_file():
+        try:
+            stored = json.loads(path.read_text())
+            if stored.get("key") == cache_key(cfg, requests):
+                return stored["table"]
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass  # unreadable: recompute and rewrite
+    table = _compute(cfg, requests)
+    if path is not None:
+        write_text_atomic(
+            path,
+            json.dumps(
+                {"key": cache_key(cfg, requests), "config": cfg.name, "table": table},
+                indent=1,
+                sort_keys=True,
+            ),
+        )
+    return table
+
+
+def _cache_folder(cache: str | os.PathLike | bool | None) -> Path | None:
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return default_cache_dir() / SUBFOLDER
+    if isinstance(cache, (str, os.PathLike)):
+        return Path(cache).expanduser()
+    raise UsageError(f"cache={cache!r}: give a folder, True (default folder) or None (no cache)")

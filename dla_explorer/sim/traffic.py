@@ -1,0 +1,329 @@
+"""The DLA's DRAM traffic and the simulator's fidelity levels (docs/dram.md, "Fidelity levels").
+
+- Level 0: the analytical model with the memory config's flat `controller_efficiency`.
+- Level 1: the same model, with the efficiency of each of a layer's streams (weight reads,
+  feature-map reads, feature-map writes) and the access latency taken from the cycle model's
+  efficiency table of the memory's DRAM device (`Memory.dram`), computed once per device and
+  cached on disk (sim/dram/efficiency.py).
+- Level 2: each layer's whole traffic, generated as requests by `layer_streams` (the DLA's DMA
+  order and layout, spread over channels by the placement) and replayed through the cycle model;
+  the layer's memory time is the replay's completion time.
+
+The streams are built from the per-layer bytes and slicing the simulator computes (weight bytes
+and fetches, feature-map reads with halo rows, writes, spills): addresses are generated with
+numpy, never one request at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any
+
+import numpy as np
+
+from dla_explorer.core.errors import UsageError
+from dla_explorer.sim.dram import controller as k
+from dla_explorer.sim.dram.config import DramConfig, load_dram
+from dla_explorer.sim.dram.efficiency import efficiency_table
+from dla_explorer.sim.dram.model import decode, params
+
+FIDELITY_LEVELS = (0, 1, 2)
+DEFAULT_FIDELITY = 1
+REQUEST_BYTES = 64  # the DLA's DMA issues 64-B requests (FPGA AI Suite ddr_data_bytes 64)
+# Interleaved placement: consecutive blocks of this many bytes go to consecutive channels. An
+# estimate (the EMIF / HBM2 fabric interleave is a design choice); range 256 B - 4 KiB.
+INTERLEAVE_BYTES = 1024
+# Level 1, feature-map reads: a read run (the contiguous bytes of one channel group's slice) of
+# these lengths behaves like these efficiency-table classes; between them the efficiency is
+# interpolated in log2(run). 64 B: one request per run (random lines); 1 KiB: the table's tiled
+# feature map (1-KiB tiles); 8 KiB and more: a sequential stream (runs cover whole DRAM rows).
+RUN_CLASSES = ((64.0, "random_read"), (1024.0, "tiled_fmap"), (8192.0, "seq_read"))
+# regions of the flat address space the streams use (far apart: no accidental overlap)
+WEIGHT_BASE = 0
+INPUT_BASE = 1 << 34
+OUTPUT_BASE = 1 << 35
+
+
+def check_fidelity(level: int) -> int:
+    if level not in FIDELITY_LEVELS:
+        raise UsageError(f"fidelity = {level}: must be one of 0, 1, 2")
+    return int(level)
+
+
+def _uncapped(cfg: DramConfig) -> DramConfig:
+    """The device without its own port cap: the simulator applies the DLA's port at its clock."""
+    ctl = cfg.controller.model_copy(update={"port_width_bits": None, "port_clock_mhz": None})
+    return cfg.model_copy(update={"controller": ctl})
+
+
+@functools.lru_cache(maxsize=32)
+def device_table(name: str) -> dict[str, dict[str, float]]:
+    """The efficiency table of a DRAM device (in memory per process, on disk across processes)."""
+    return efficiency_table(_uncapped(load_dram(name)))
+
+
+def _per_design(names: np.ndarray, cls: str, key: str = "efficiency") -> np.ndarray:
+    """One figure of a traffic class per design; NaN where the memory names no DRAM device."""
+    out = np.full(names.shape[0], np.nan)
+    for name in np.unique(names):
+        if name:
+            out[names == name] = device_table(str(name))[cls][key]
+    return out
+
+
+def level1_streams(
+    d: dict[str, np.ndarray],
+    act_bytes: np.ndarray,
+    act_write_bytes: np.ndarray,
+    in_channels: np.ndarray,
+    slices: np.ndarray,
+    linear: np.ndarray,
+    batch: int,
+) -> dict[str, np.ndarray]:
+    """Level 1: the efficiency of each stream of each layer (designs x layers) and the latency.
+
+    Weight reads are sequential (seq_read). Feature-map reads go by run length (RUN_CLASSES): the
+    DLA stores a map as c_vec-deep channel groups, each group's rows contiguous, so one slice of
+    one group is one run. Writes are sequential; when the layer also reads maps they share the
+    bus with the reads (seq_read_write: the read/write turnaround). A design whose memory names
+    no DRAM device keeps its flat controller_efficiency."""
+    names = np.asarray(d["mem_dram"]).astype(str) if "mem_dram" in d else np.full(len(d["k_vec"]), "")
+    flat = d["mem_controller_efficiency"].astype(np.float64)[:, None]
+
+    def cls(name: str) -> np.ndarray:
+        e = _per_design(names, name)[:, None]
+        return np.where(np.isnan(e), flat, e)
+
+    reads = act_bytes - act_write_bytes
+    groups = np.where(linear, 1.0, np.ceil(in_channels / d["c_vec"][:, None]))
+    run = reads / max(batch, 1) / (groups * slices)
+    x = np.log2(np.clip(run, RUN_CLASSES[0][0], RUN_CLASSES[-1][0]))
+    points = np.log2([r for r, _ in RUN_CLASSES])
+    effs = [cls(c) for _, c in RUN_CLASSES]
+    eff_read = effs[-1]
+    for i in range(len(points) - 2, -1, -1):  # piecewise linear in log2(run)
+        w = (x - points[i]) / (points[i + 1] - points[i])
+        seg = effs[i] + (effs[i + 1] - effs[i]) * w
+        eff_read = np.where(x <= points[i + 1], seg, eff_read)
+    eff_write = np.where(reads > 0, cls("seq_read_write"), cls("seq_write"))
+    shape = act_bytes.shape
+    return {
+        "eff_weight": np.broadcast_to(cls("seq_read"), shape),
+        "eff_act_read": eff_read,
+        "eff_act_write": eff_write,
+        "act_read_bytes": reads,
+        "act_write_bytes": act_write_bytes,
+        "latency_ns": _per_design(names, "random_read_qd1", "avg_read_latency_ns"),
+    }
+
+
+# ---- level 2: the requests of each layer and their replay ----------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerStream:
+    """One layer's requests in DMA issue order: channel, byte address within the channel, write."""
+
+    channel: np.ndarray
+    address: np.ndarray
+    is_write: np.ndarray
+    kind: np.ndarray  # 0 weight read, 1 feature-map read, 2 feature-map write
+
+    def __len__(self) -> int:
+        return int(self.channel.shape[0])
+
+
+def _runs(starts: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Byte addresses of REQUEST_BYTES requests covering runs (start, number of requests)."""
+    lines = lines.astype(np.int64)
+    total = int(lines.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    first = np.repeat(np.cumsum(lines) - lines, lines)
+    offset = np.arange(total, dtype=np.int64) - first
+    return np.repeat(starts.astype(np.int64), lines) + offset * REQUEST_BYTES
+
+
+def _place(addr: np.ndarray, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat addresses -> (channel, address within the channel) over `count` channels from
+    `first`, interleaved every INTERLEAVE_BYTES."""
+    block = addr // INTERLEAVE_BYTES
+    channel = first + block % count
+    local = (block // count) * INTERLEAVE_BYTES + addr % INTERLEAVE_BYTES
+    return channel, local
+
+
+def layer_streams(
+    *,
+    weight_bytes: np.ndarray,
+    weight_fetches: np.ndarray,
+    act_bytes: np.ndarray,
+    act_write_bytes: np.ndarray,
+    slices: np.ndarray,
+    in_channels: np.ndarray,
+    out_channels: np.ndarray,
+    linear: np.ndarray,
+    c_vec: int,
+    channels: int,
+    weight_channels: int,
+    batch: int = 1,
+) -> list[LayerStream]:
+    """The requests of every layer of one design (1-D per-layer arrays, bytes per batch).
+
+    Per layer and slice, in DMA order: the slice's filter fetch (weights are fetched
+    `weight_fetches` times, spread evenly over the slices), the slice's input rows of every
+    channel group (halo rows included: consecutive slices' runs overlap) and the slice's output
+    rows of every output channel group. The three streams of a slice are interleaved request by
+    request in proportion to their lengths, as the DMA's read and write engines run side by side.
+    Weights live on their own channels when `weight_channels` > 0, else everything is
+    interleaved over all channels."""
+    out: list[LayerStream] = []
+    for i in range(weight_bytes.shape[0]):
+        n_slices = max(1, int(slices[i]))
+        fetches = max(1, int(round(weight_fetches[i])))
+        per_fetch = weight_bytes[i] / fetches
+        w_lines = np.full(fetches, math.ceil(per_fetch / REQUEST_BYTES))
+        w_addr = _runs(np.full(fetches, WEIGHT_BASE), w_lines) if per_fetch > 0 else np.zeros(0, np.int64)
+        w_slice = np.repeat(np.arange(fetches) * n_slices // fetches, w_lines) if per_fetch > 0 else w_addr
+
+        reads = act_bytes[i] - act_write_bytes[i]
+        in_groups = 1 if linear[i] else max(1, math.ceil(in_channels[i] / c_vec))
+        out_groups = 1 if linear[i] else max(1, math.ceil(out_channels[i] / c_vec))
+        r_addr, r_slice = _map_runs(reads, batch, n_slices, in_groups, INPUT_BASE, overlap=True)
+        o_addr, o_slice = _map_runs(
+            act_write_bytes[i], batch, n_slices, out_groups, OUTPUT_BASE, overlap=False
+        )
+
+        addr = np.concatenate([w_addr, r_addr, o_addr])
+        kind = np.concatenate(
+            [np.zeros(w_addr.size, np.int8), np.ones(r_addr.size, np.int8), np.full(o_addr.size, 2, np.int8)]
+        )
+        slice_of = np.concatenate([w_slice, r_slice, o_slice])
+        # position of each request within its stream's share of the slice, 0..1
+        frac = np.zeros(addr.size)
+        for code in (0, 1, 2):
+            sel = kind == code
+            if sel.any():
+                s = slice_of[sel]
+                counts = np.bincount(s, minlength=n_slices)
+                rank = np.arange(s.size) - np.repeat(np.cumsum(counts) - counts, counts)
+                frac[sel] = (rank + 0.5) / counts[s]
+        order = np.lexsort((kind, frac, slice_of))
+        addr, kind = addr[order], kind[order]
+        if weight_channels > 0:
+            w_ch, w_loc = _place(addr, 0, weight_channels)
+            a_ch, a_loc = _place(addr, weight_channels, channels - weight_channels)
+            is_w = kind == 0
+            channel, local = np.where(is_w, w_ch, a_ch), np.where(is_w, w_loc, a_loc)
+        else:
+            channel, local = _place(addr, 0, channels)
+        out.append(LayerStream(channel.astype(np.int64), local.astype(np.uint64), kind == 2, kind))
+    return out
+
+
+def _map_runs(
+    total: float, batch: int, n_slices: int, groups: int, base: int, *, overlap: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Requests of a feature map moved in `n_slices` row slices of `groups` channel groups per
+    image: (addresses, slice of each). With overlap (reads with halo) a slice's run reaches into
+    the next slice's rows."""
+    if total <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    runs = batch * n_slices * groups
+    run_lines = max(1, math.ceil(total / runs / REQUEST_BYTES))
+    image_bytes = total / batch
+    group_pitch = image_bytes / groups
+    step = group_pitch / n_slices
+    grid = np.meshgrid(np.arange(batch), np.arange(n_slices), np.arange(groups), indexing="ij")
+    # slice-major order: per image, slice after slice, each slice's channel groups in turn
+    img, s, g = (a.ravel() for a in grid)
+    starts = base + img * image_bytes + g * group_pitch + (s * step if overlap or n_slices > 1 else 0)
+    starts = (np.floor(starts / REQUEST_BYTES) * REQUEST_BYTES).astype(np.int64)
+    lines = np.full(starts.size, run_lines)
+    return _runs(starts, lines), np.repeat(s, run_lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class Replay:
+    """A layer's replay: completion (ns), the bytes each channel moved and when each finished."""
+
+    time_ns: float
+    channel_bytes: np.ndarray
+    channel_done_ns: np.ndarray
+    row_hit_rate: float
+
+
+def _channel_config(name: str) -> DramConfig:
+    cfg = _uncapped(load_dram(name))
+    org = cfg.organization.model_copy(update={"channels": 1})
+    return cfg.model_copy(update={"organization": org})
+
+
+def replay(
+    dram: str | DramConfig, stream: LayerStream, channels: int, port_bytes_per_s: float = 0.0
+) -> Replay:
+    """Replay one layer's requests through the cycle model: every memory channel is one channel
+    of the DRAM device (its bank and row decoded by the device's address map within the
+    channel), all requests available at once (the DMA runs ahead of compute), the DLA's port at
+    `port_bytes_per_s` per channel (0: none)."""
+    cfg = _channel_config(dram) if isinstance(dram, str) else dram
+    if len(stream) == 0:
+        return Replay(0.0, np.zeros(channels), np.zeros(channels), 0.0)
+    burst = cfg.organization.burst_bytes
+    per = max(1, REQUEST_BYTES // burst)
+    addr = (stream.address[:, None] + np.arange(per, dtype=np.uint64) * np.uint64(burst)).ravel()
+    _, bank, row = decode(cfg, addr)
+    ch = np.repeat(stream.channel, per)
+    writes = np.repeat(stream.is_write, per)
+    p = params(cfg)
+    p[k.P_CHANNELS] = channels
+    tck = cfg.timing.tck_ns
+    interval = burst / port_bytes_per_s / (tck * 1e-9) if port_bytes_per_s > 0 else 0.0
+    n = addr.shape[0]
+    added, done = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    stats = np.zeros(k.S_NSTATS, np.int64)
+    # the line identifies a burst for write forwarding and merging: unique over the channels
+    line = (addr >> np.uint64(int(math.log2(burst)))).astype(np.int64) * channels + ch
+    k.simulate(p, ch, bank, row, writes, line, np.zeros(n, np.int64), float(interval), added, done, stats)
+    # a write is done when accepted; the channel is busy until its last burst has been issued
+    end = np.maximum(done, added)
+    ch_done = np.zeros(channels)
+    np.maximum.at(ch_done, ch, end * tck)
+    columns = int(stats[k.S_RD] + stats[k.S_WR])
+    hits = int(stats[k.S_RD_HIT] + stats[k.S_WR_HIT])
+    return Replay(
+        time_ns=float(max(stats[k.S_END], end.max()) * tck),
+        channel_bytes=np.bincount(stream.channel, minlength=channels) * float(REQUEST_BYTES),
+        channel_done_ns=ch_done,
+        row_hit_rate=hits / columns if columns else 0.0,
+    )
+
+
+def level2_memory_s(
+    per_layer: dict[str, Any], table: Any, memory: Any, clock_hz: float, batch: int, c_vec: int
+) -> tuple[np.ndarray, list[Replay]]:
+    """Level 2: per-layer memory seconds of one design from replaying its streams."""
+    if not memory.dram:
+        raise UsageError(
+            f"memory '{memory.name}': fidelity 2 needs key 'dram' (a config in hw_configs/dram/)"
+        )
+    streams = layer_streams(
+        weight_bytes=per_layer["weight_bytes"][0],
+        weight_fetches=per_layer["weight_fetches"][0],
+        act_bytes=per_layer["act_bytes"][0],
+        act_write_bytes=per_layer["act_write_bytes"][0],
+        slices=per_layer["slices"][0],
+        in_channels=table.in_channels,
+        out_channels=table.out_channels,
+        linear=table.linear,
+        c_vec=c_vec,
+        channels=memory.channels,
+        weight_channels=memory.weight_channels,
+        batch=batch,
+    )
+    cfg = _channel_config(memory.dram)
+    port = memory.port_width_bits / 8 * clock_hz if memory.port_width_bits else 0.0
+    replays = [replay(cfg, s, memory.channels, port) for s in streams]
+    return np.array([r.time_ns for r in replays]) * 1e-9, replays

@@ -1,0 +1,166 @@
+"""Memory fidelity levels (sim/traffic.py, docs/dram.md "Fidelity levels"): the DLA's generated
+DRAM streams, the level-1 efficiency per stream from the cycle model's table, the level-2 replay,
+and how far the levels may differ on a streaming-only design."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from dla_explorer.core.errors import UsageError
+from dla_explorer.sim import config as hw
+from dla_explorer.sim import traffic
+from dla_explorer.sim.dram import simulate_trace
+from dla_explorer.sim.simulator import simulate, simulate_batch
+from dla_explorer.sparsity import pruning
+
+DEVICE = hw.load_device("stratix10_mx2100").model_copy(update={"fmax": None})
+DDR4 = "ddr4_2666_8gb_x8_1rank"
+
+
+def arch(**changes):
+    base = dict(
+        name="t", k_vec=16, c_vec=16, q_vec=4, lanes=1, precision="int8", clock_mhz=400,
+        stream_buffer_kb=64, filter_cache_kb=8, alpha=1, gamma=0.0, compress_activations=False,
+    )  # fmt: skip
+    return hw.Architecture(**{**base, **changes})
+
+
+def memory(channels=1, **changes):
+    base = dict(
+        name="m", kind="ddr4", channels=channels, data_rate_mtps=2666, bus_width_bits=64,
+        controller_efficiency=0.8, access_latency_ns=100.0, energy_pj_per_bit=15.0,
+        interface_static_w_per_channel=0.0, dram=DDR4,
+    )  # fmt: skip
+    return hw.Memory(**{**base, **changes})
+
+
+@pytest.fixture(scope="module")
+def fc():
+    """One dense 2048 x 2048 linear layer: 4 MiB of int8 weights streamed once, 2 KiB in and out."""
+    torch.manual_seed(0)
+    return pruning.prune(
+        nn.Sequential(nn.Linear(2048, 2048, bias=False)), "random", 0.0, input_shape=(1, 2048)
+    )
+
+
+@pytest.fixture(scope="module")
+def table():
+    return traffic.device_table(DDR4)
+
+
+def test_sequential_weight_stream_is_the_seq_class(table):
+    # a layer with only weights (4 KiB, one fetch) over 2 channels interleaved every 1 KiB
+    (s,) = traffic.layer_streams(
+        weight_bytes=np.array([4096.0]), weight_fetches=np.array([1.0]), act_bytes=np.array([0.0]),
+        act_write_bytes=np.array([0.0]), slices=np.array([1.0]), in_channels=np.array([16.0]),
+        out_channels=np.array([16.0]), linear=np.array([False]), c_vec=16, channels=2, weight_channels=0,
+    )  # fmt: skip
+    assert len(s) == 4096 // 64 and not s.is_write.any() and (s.kind == 0).all()
+    # 16 requests of 1 KiB to channel 0, the next 16 to channel 1, ...: each channel sequential
+    assert np.array_equal(s.channel, np.repeat([0, 1, 0, 1], 16))
+    assert np.array_equal(s.address[s.channel == 0], np.arange(32) * 64)
+    d = {"mem_dram": np.array([DDR4]), "mem_controller_efficiency": np.array([0.8]), "k_vec": np.array([16]),
+         "c_vec": np.array([16])}  # fmt: skip
+    one = np.ones((1, 1))
+    lv1 = traffic.level1_streams(d, 0 * one, 0 * one, 16 * one, one, np.array([False]), 1)
+    assert lv1["eff_weight"][0, 0] == table["seq_read"]["efficiency"]
+    # the cycle model replaying a long sequential stream sustains the table's seq_read class
+    (long,) = traffic.layer_streams(
+        weight_bytes=np.array([float(1 << 20)]), weight_fetches=np.array([1.0]), act_bytes=np.array([0.0]),
+        act_write_bytes=np.array([0.0]), slices=np.array([1.0]), in_channels=np.array([16.0]),
+        out_channels=np.array([16.0]), linear=np.array([False]), c_vec=16, channels=2, weight_channels=0,
+    )  # fmt: skip
+    rep = traffic.replay(DDR4, long, 2)
+    peak = 2 * 2666e6 * 8  # two 64-bit DDR4-2666 channels, bytes/s
+    assert (1 << 20) / (rep.time_ns * 1e-9) / peak == pytest.approx(table["seq_read"]["efficiency"], rel=0.05)
+
+
+def test_random_small_tiles_get_a_lower_efficiency(table):
+    d = {"mem_dram": np.array([DDR4, DDR4]), "mem_controller_efficiency": np.array([0.8, 0.8]),
+         "k_vec": np.array([16, 16]), "c_vec": np.array([16, 16])}  # fmt: skip
+    # the same 1 MiB of feature-map reads in 64-B runs (1024 channel groups x 16 slices) and in
+    # one run (one channel group, one slice)
+    reads = np.full((2, 1), float(1 << 20))
+    slices = np.array([[16.0], [1.0]])
+    small = traffic.level1_streams(d, reads, 0 * reads, np.full(1, 16 * 1024.0), slices, np.array([False]), 1)
+    whole = traffic.level1_streams(d, reads, 0 * reads, np.full(1, 16.0), slices, np.array([False]), 1)
+    assert small["eff_act_read"][0, 0] == pytest.approx(table["random_read"]["efficiency"])
+    assert whole["eff_act_read"][1, 0] == pytest.approx(table["seq_read"]["efficiency"])
+    assert table["random_read"]["efficiency"] < 0.8 * table["seq_read"]["efficiency"]
+    # a run of 1 KiB is the table's tiled-feature-map class; between classes log-linear
+    groups = np.full(1, 16 * 1024.0)  # 1024 channel groups, one slice: 1-KiB runs
+    mid = traffic.level1_streams(d, reads, 0 * reads, groups, np.ones((2, 1)), np.array([False]), 1)
+    assert mid["eff_act_read"][0, 0] == pytest.approx(table["tiled_fmap"]["efficiency"])
+    # a memory that names no DRAM device keeps its flat efficiency
+    flat = traffic.level1_streams({**d, "mem_dram": np.array(["", ""])}, reads, 0 * reads,
+                                  np.full(1, 16.0), slices, np.array([False]), 1)  # fmt: skip
+    assert np.all(flat["eff_act_read"] == 0.8)
+
+
+def test_replay_equals_the_dram_models_own_run():
+    # one channel: the replay decodes bank and row as the DRAM model's `run` does
+    rng = np.random.default_rng(0)
+    addr = (rng.integers(0, 1 << 22, 3000) * 64).astype(np.uint64)
+    writes = rng.random(3000) < 0.3
+    s = traffic.LayerStream(np.zeros(3000, np.int64), addr, writes, writes.astype(np.int8) * 2)
+    rep = traffic.replay(DDR4, s, 1)
+    ref = simulate_trace(traffic._channel_config(DDR4), addr, writes)
+    assert rep.time_ns == pytest.approx(max(ref.completion_ns, ref.done_ns.max()))
+
+
+def test_level2_of_one_layer_is_its_trace_replayed(fc):
+    a, m = arch(), memory(channels=2)
+    res = simulate(fc, a, m, DEVICE, mode="dense", cache=None, fidelity=2)
+    per = res.per_layer
+    (s,) = traffic.layer_streams(
+        weight_bytes=per["weight_bytes"][0], weight_fetches=per["weight_fetches"][0],
+        act_bytes=per["act_bytes"][0], act_write_bytes=per["act_write_bytes"][0], slices=per["slices"][0],
+        in_channels=res.table.in_channels, out_channels=res.table.out_channels, linear=res.table.linear,
+        c_vec=16, channels=2, weight_channels=0,
+    )  # fmt: skip
+    # every byte the model counts is requested: 4 MiB of weights, 2 KiB in, 2 KiB out
+    assert len(s) == (2048 * 2048 + 2048 + 2048) // 64
+    port = 512 / 8 * 400e6  # the memory has no port cap here: 0 means none
+    direct = traffic.replay(DDR4, s, 2, 0.0 if not m.port_width_bits else port)
+    assert res.layers.memory_s[0] == pytest.approx(direct.time_ns * 1e-9)
+
+
+def test_levels_agree_on_a_streaming_design(fc, table):
+    """Streaming only (4 MiB of weights read once): level 1 charges the table's seq_read
+    efficiency and level 2 replays the stream; they agree within 10%. Level 0's flat 0.8 is off by
+    the ratio of the two efficiencies."""
+    a, m = arch(), memory(channels=2)
+    mem = {
+        lv: simulate(fc, a, m, DEVICE, mode="dense", cache=None, fidelity=lv).totals.memory_s
+        for lv in (0, 1, 2)
+    }
+    assert mem[2] == pytest.approx(mem[1], rel=0.10)
+    assert mem[0] / mem[1] == pytest.approx(table["seq_read"]["efficiency"] / 0.8, rel=0.01)
+
+
+def test_fidelity_errors(fc):
+    with pytest.raises(UsageError, match="fidelity = 3"):
+        simulate(fc, arch(), memory(), DEVICE, mode="dense", cache=None, fidelity=3)
+    with pytest.raises(UsageError, match="key 'dram'"):
+        simulate(fc, arch(), memory(dram=""), DEVICE, mode="dense", cache=None, fidelity=2)
+    with pytest.raises(UsageError, match="simulate_batch"):
+        simulate_batch(fc, None, DEVICE, fidelity=2)
+
+
+def test_every_shipped_memory_names_a_dram_device():
+    from dla_explorer.sim.dram import load_dram
+
+    paths = sorted((hw.CONFIG_ROOT / "memory").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        m = hw.load_memory(path)
+        assert m.dram and load_dram(m.dram).kind == m.kind
+
+
+def test_spearman_by_hand():
+    from dla_explorer.dse.rescore import spearman
+
+    # ranks (1, 2, 3, 4) vs (1, 3, 2, 4): d^2 = 0 + 1 + 1 + 0 = 2, rho = 1 - 6 * 2 / (4 * 15) = 0.8
+    assert spearman(np.array([1.0, 2, 3, 4]), np.array([10.0, 30, 20, 40])) == pytest.approx(0.8)
+    assert spearman(np.array([1.0, 2, 3]), np.array([3.0, 2, 1])) == pytest.approx(-1.0)
