@@ -125,6 +125,42 @@ def _home(line: int, mask: int) -> int:
     return ((line * _HASH_MUL) >> 23) & mask
 
 
+@numba.njit(cache=True, inline="always")
+def _close_row(
+    c: int,
+    q: int,
+    rank: int,
+    t: int,
+    trp: int,
+    open_row: np.ndarray,
+    closed: np.ndarray,
+    hr: np.ndarray,
+    hw: np.ndarray,
+    nbt: np.ndarray,
+    due: np.ndarray,
+    hitc: np.ndarray,
+    nopen: np.ndarray,
+    act_since: np.ndarray,
+    t_act: np.ndarray,
+    t_ref: np.ndarray,
+) -> int:
+    """Bank state after a precharge at clock `t` (explicit PRE or a row closed on its last hit).
+    Returns the clocks the rank was active if this closed its last open row, else 0."""
+    open_row[c, q] = -1
+    closed[c] |= np.int64(1) << q
+    hr[c, q] = 0
+    hw[c, q] = 0
+    nbt[c, q] = 0
+    due[c] |= np.int64(1) << q
+    hitc[c, q] = 0
+    nopen[c, rank] -= 1
+    t_act[c, q] = _mx(t_act[c, q], t + trp)
+    t_ref[c, q] = _mx(t_ref[c, q], t + trp)
+    if nopen[c, rank] == 0:
+        return t - act_since[c, rank]
+    return 0
+
+
 @numba.njit(cache=True)
 def _h_find(keys: np.ndarray, line: int) -> int:
     """Slot of `line` in the open-addressing table, or -1."""
@@ -608,18 +644,24 @@ def simulate(
                     faw_i[c, rank] = (faw_i[c, rank] + 1) & 3
                     n_act += 1
                 elif found == PRE:
-                    open_row[c, q] = -1
-                    closed[c] |= np.int64(1) << q
-                    hr[c, q] = 0
-                    hw[c, q] = 0
-                    nbt[c, q] = 0
-                    due[c] |= np.int64(1) << q
-                    hitc[c, q] = 0
-                    nopen[c, rank] -= 1
-                    if nopen[c, rank] == 0:
-                        active_cycles += clk - act_since[c, rank]
-                    t_act[c, q] = _mx(t_act[c, q], clk + pv_trp)
-                    t_ref[c, q] = _mx(t_ref[c, q], clk + pv_trp)
+                    active_cycles += _close_row(
+                        c,
+                        q,
+                        rank,
+                        clk,
+                        pv_trp,
+                        open_row,
+                        closed,
+                        hr,
+                        hw,
+                        nbt,
+                        due,
+                        hitc,
+                        nopen,
+                        act_since,
+                        t_act,
+                        t_ref,
+                    )
                     n_pre += 1
                 else:
                     r = cq[c, q, fe]
@@ -688,18 +730,24 @@ def simulate(
                                 break
                         if not keep:
                             t_start = _mx(t_pre[c, q], clk)
-                            open_row[c, q] = -1
-                            closed[c] |= np.int64(1) << q
-                            hr[c, q] = 0
-                            hw[c, q] = 0
-                            nbt[c, q] = 0
-                            due[c] |= np.int64(1) << q
-                            hitc[c, q] = 0
-                            nopen[c, rank] -= 1
-                            if nopen[c, rank] == 0:
-                                active_cycles += t_start - act_since[c, rank]
-                            t_act[c, q] = _mx(t_act[c, q], t_start + pv_trp)
-                            t_ref[c, q] = _mx(t_ref[c, q], t_start + pv_trp)
+                            active_cycles += _close_row(
+                                c,
+                                q,
+                                rank,
+                                t_start,
+                                pv_trp,
+                                open_row,
+                                closed,
+                                hr,
+                                hw,
+                                nbt,
+                                due,
+                                hitc,
+                                nopen,
+                                act_since,
+                                t_act,
+                                t_ref,
+                            )
                             n_pre += 1
                 chprog = True
                 if count == 0:
