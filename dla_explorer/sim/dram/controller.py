@@ -285,6 +285,11 @@ def simulate(
     tq_len = np.zeros((nch, 2, nb), np.int64)
     tq_has = np.zeros((nch, 2), np.int64)  # bit q: bank q has a queued transaction
     tq_total = np.zeros((nch, 2), np.int64)
+    # the same transactions as one list per queue in arrival order (links by request index)
+    lnext = np.empty(n, np.int64)
+    lprev = np.empty(n, np.int64)
+    lhead = np.full((nch, 2), -1, np.int64)
+    ltail = np.full((nch, 2), -1, np.int64)
     cq = np.zeros((nch, nb, cqcap), np.int64)
     cql = np.zeros((nch, nb), np.int64)
     cq_total = np.zeros(nch, np.int64)
@@ -772,15 +777,16 @@ def simulate(
                 q = -1
                 if movable == 0:
                     break
-                best = -1
-                while movable != 0:
-                    b = _ctz(movable)
-                    movable &= movable - 1
-                    r = tqf[c, kind, b, tq_head[c, kind, b]]
-                    if best < 0 or r < best:
-                        best = r
-                        q = b
-                r = best
+                if movable & (movable - 1) == 0:  # one candidate bank: its FIFO head
+                    q = _ctz(movable)
+                    r = tqf[c, kind, q, tq_head[c, kind, q]]
+                else:
+                    # the oldest queued transaction whose bank has room: walk the queue in
+                    # arrival order (the first entries' banks are usually not full)
+                    r = lhead[c, kind]
+                    while (movable >> req_bank[r]) & 1 == 0:
+                        r = lnext[r]
+                    q = req_bank[r]
                 if avail[r] > clk:  # still crossing the port (later ones are behind it)
                     cw = _mn(cw, avail[r])
                     q = -1
@@ -801,6 +807,16 @@ def simulate(
                 if tq_len[c, kind, q] == 0:
                     tq_has[c, kind] &= ~(np.int64(1) << q)
                 tq_total[c, kind] -= 1
+                nr = lnext[r]
+                pr = lprev[r]
+                if pr >= 0:
+                    lnext[pr] = nr
+                else:
+                    lhead[c, kind] = nr
+                if nr >= 0:
+                    lprev[nr] = pr
+                else:
+                    ltail[c, kind] = pr
                 cq[c, q, cql[c, q]] = r
                 cql[c, q] += 1
                 if req_row[r] == open_row[c, q]:
@@ -825,7 +841,94 @@ def simulate(
 
             if chprog:
                 progress = True
-                ch_wake[c] = 0
+                # Settle: rather than visiting the channel again next clock to find out that
+                # nothing can happen yet, look ahead with the state this visit left. Only the
+                # requester (which wakes the channel itself) and time change it before the next
+                # visit, so a due bank whose earliest command is later than next clock goes onto
+                # the wheel now (the same bound its check would give then), and the channel
+                # sleeps until the earliest of those times. Visiting at every clock is still
+                # exact (a visit at which nothing can happen changes nothing): this only skips
+                # such visits.
+                nt = clk + 1
+                need = ref_len[c] > 0
+                if (
+                    not need
+                    and draining[c] == 0
+                    and tq_total[c, 1] > 0
+                    and (
+                        tq_total[c, 1] >= pv_drain_high
+                        or (
+                            cq_total[c] == 0
+                            and (tq_total[c, 1] > pv_drain_idle or (nxt >= n and tq_total[c, 0] == 0))
+                        )
+                    )
+                ):
+                    need = True  # the write drain starts next clock
+                if not need:
+                    kind = 1 if draining[c] > 0 else 0
+                    movable = tq_has[c, kind] & room[c]
+                    if movable != 0:
+                        if kind == 1 and track:
+                            need = True
+                        else:
+                            if movable & (movable - 1) == 0:
+                                q = _ctz(movable)
+                                r = tqf[c, kind, q, tq_head[c, kind, q]]
+                            else:
+                                r = lhead[c, kind]
+                                while (movable >> req_bank[r]) & 1 == 0:
+                                    r = lnext[r]
+                            if avail[r] <= nt:
+                                need = True
+                            else:
+                                cw = _mn(cw, avail[r])
+                if not need:
+                    mask = nonempty[c] & due[c]
+                    while mask != 0:
+                        q = _ctz(mask)
+                        mask &= mask - 1
+                        if nbt[c, q] > nt:
+                            cw = _mn(cw, nbt[c, q])
+                            continue
+                        rank = bank_rank[q]
+                        grp = bank_grp[q]
+                        orow = open_row[c, q]
+                        if orow < 0:
+                            t = _mx(_mx(t_act[c, q], g_act[c, grp]), k_act[c, rank])
+                            t = _mx(t, faw[c, rank, faw_i[c, rank]] + pv_tfaw)
+                        else:
+                            t = FAR
+                            if req_row[cq[c, q, 0]] != orow and (
+                                hitc[c, q] >= hit_cap or hr[c, q] + hw[c, q] == 0
+                            ):
+                                t = t_pre[c, q]
+                            if hr[c, q] > 0:
+                                t = _mn(t, _mx(_mx(t_rd[c, q], g_rd[c, grp]), k_rd[c, rank]))
+                            if hw[c, q] > 0:
+                                t = _mn(t, _mx(_mx(t_wr[c, q], g_wr[c, grp]), k_wr[c, rank]))
+                        if t <= nt:
+                            need = True
+                            break
+                        nbt[c, q] = t
+                        due[c] &= ~(np.int64(1) << q)
+                        if t < clk + WHEEL:
+                            wheel[c, t & (WHEEL - 1)] |= np.int64(1) << q
+                            occ[c] |= np.int64(1) << (t & (WHEEL - 1))
+                        else:
+                            far[c] |= np.int64(1) << q
+                            far_min[c] = _mn(far_min[c], t)
+                        cw = _mn(cw, t)
+                if need:
+                    ch_wake[c] = 0
+                    wake = _mn(wake, nt)
+                else:
+                    if occ[c] != 0:  # the next wheel slot in use, after this clock
+                        shift = nt & (WHEEL - 1)
+                        rot = ((occ[c] >> shift) | (occ[c] << (WHEEL - shift))) & ((np.int64(1) << WHEEL) - 1)
+                        cw = _mn(cw, nt + _ctz(rot))
+                    cw = _mn(cw, far_min[c])
+                    ch_wake[c] = _mx(cw, nt)
+                    wake = _mn(wake, ch_wake[c])
             else:
                 ch_wake[c] = cw
                 wake = _mn(wake, cw)
@@ -867,6 +970,7 @@ def simulate(
                         stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                         for c2 in range(nch):
                             ch_wake[c2] = 0
+                        wake = _mn(wake, now)
                     continue
                 _h_add(hkeys, hreads, hwrites, req_line[nxt], 1 - kind, kind)
             q = req_bank[nxt]
@@ -875,9 +979,18 @@ def simulate(
             tq_len[c, kind, q] += 1
             tq_has[c, kind] |= np.int64(1) << q
             tq_total[c, kind] += 1
+            pr = ltail[c, kind]
+            lprev[nxt] = pr
+            lnext[nxt] = -1
+            if pr >= 0:
+                lnext[pr] = nxt
+            else:
+                lhead[c, kind] = nxt
+            ltail[c, kind] = nxt
             if kind == 1 or (draining[c] == 0 and (room[c] >> q) & 1):
                 ch_wake[c] = 0
                 progress = True
+                wake = _mn(wake, now)
             if kind == 1:
                 done[nxt] = -1
                 if max_out > 0:
@@ -898,6 +1011,7 @@ def simulate(
                 stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                 for c2 in range(nch):
                     ch_wake[c2] = 0  # the end-of-trace write flush may start
+                wake = _mn(wake, now)
 
         # ---- advance the clock ----
         finished = nxt >= n
@@ -911,12 +1025,11 @@ def simulate(
         nclk = clk + 1
         if progress:
             last_progress = clk
-        else:
-            wake = _mn(wake, next_ref_tick)
-            if wake > nclk:
-                nclk = wake
-            if nclk >= FAR or nclk - last_progress > STALL_LIMIT:
-                raise RuntimeError("DRAM controller model stalled (a bug): no command can issue")
+        wake = _mn(wake, next_ref_tick)
+        if wake > nclk:
+            nclk = wake
+        if nclk >= FAR or nclk - last_progress > STALL_LIMIT:
+            raise RuntimeError("DRAM controller model stalled (a bug): no command can issue")
         n_loops += 1
         clk = nclk
     stats[S_ACT] = n_act
