@@ -1057,3 +1057,71 @@ def simulate(
     stats[S_IDLE_RANK_CYCLES] = last * nch * nranks - active_cycles
     if n > 0 and stats[S_LAST_ACCEPT] == 0:
         stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
+
+
+@numba.njit(cache=True)
+def prepare(
+    addresses: np.ndarray,
+    writes: np.ndarray,
+    per: int,
+    burst_shift: int,
+    field_shift: np.ndarray,
+    field_mask: np.ndarray,
+    bank_groups: int,
+    banks_per_group: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Requests -> bursts in one pass (the same values as model.decode and the burst split in
+    numpy, without a temporary array per step): channel, bank within the channel, row, line
+    index and write flag of each of the `per` consecutive bursts of every request.
+    field_shift/field_mask: bit offset and mask in the line index of ch, ra, bg, ba, ro."""
+    n = addresses.shape[0]
+    m = n * per
+    ch = np.empty(m, np.int64)
+    bank = np.empty(m, np.int64)
+    row = np.empty(m, np.int64)
+    line = np.empty(m, np.int64)
+    wr = np.empty(m, np.bool_)
+    for i in range(n):
+        first = np.int64(addresses[i] >> np.uint64(burst_shift))
+        for j in range(per):
+            x = first + j
+            b = i * per + j
+            ch[b] = (x >> field_shift[0]) & field_mask[0]
+            ra = (x >> field_shift[1]) & field_mask[1]
+            bg = (x >> field_shift[2]) & field_mask[2]
+            ba = (x >> field_shift[3]) & field_mask[3]
+            bank[b] = (ra * bank_groups + bg) * banks_per_group + ba
+            row[b] = (x >> field_shift[4]) & field_mask[4]
+            line[b] = x
+            wr[b] = writes[i]
+    return ch, bank, row, line, wr
+
+
+@numba.njit(cache=True)
+def request_times(
+    added: np.ndarray, done: np.ndarray, per: int, writes: np.ndarray, tck: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per request (the first burst's acceptance, the last burst's completion) in ns, and the
+    read latencies in ns in request order: the values the numpy expressions in model._summarise
+    gave (int64 cycles times tck), in one pass."""
+    n = writes.shape[0]
+    added_ns = np.empty(n, np.float64)
+    done_ns = np.empty(n, np.float64)
+    reads = 0
+    for i in range(n):
+        if not writes[i]:
+            reads += 1
+    lat = np.empty(reads, np.float64)
+    k = 0
+    for i in range(n):
+        a = added[i * per]
+        d = done[i * per]
+        for j in range(1, per):
+            a = min(a, added[i * per + j])
+            d = max(d, done[i * per + j])
+        added_ns[i] = a * tck
+        done_ns[i] = d * tck
+        if not writes[i]:
+            lat[k] = (d - a) * tck
+            k += 1
+    return added_ns, done_ns, lat
