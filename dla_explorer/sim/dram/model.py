@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 
 import numpy as np
 
@@ -67,6 +68,44 @@ def decode(cfg: DramConfig, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarr
         line = line >> width
     bank = (values["ra"] * org.bank_groups + values["bg"]) * org.banks_per_group + values["ba"]
     return values["ch"], bank, values["ro"]
+
+
+@dataclasses.dataclass
+class _Work:
+    """Per-burst work arrays of one run (views of a thread's reusable buffers, or fresh)."""
+
+    ints: list[np.ndarray]  # ch, bank, row, line, added, done, avail, lnext, lprev
+    flags: np.ndarray  # write flag per burst
+    zeros: np.ndarray  # arrival clocks of a saturating source (never written)
+    floats: np.ndarray  # read latencies
+
+
+_REUSE_MAX = 1 << 20  # bursts: reuse buffers up to this size (~90 MB per thread), else allocate
+_local = threading.local()
+
+
+def _work_arrays(m: int) -> _Work:
+    """Work arrays for m bursts. Fresh pages cost a page fault each (about a tenth of a run
+    on this machine), so runs of up to _REUSE_MAX bursts reuse the thread's buffers, grown to
+    the largest run so far; the controller overwrites every entry it reads."""
+    if m > _REUSE_MAX:
+        return _Work(
+            [np.empty(m, np.int64) for _ in range(9)],
+            np.empty(m, np.bool_),
+            np.zeros(m, np.int64),
+            np.empty(m),
+        )
+    pool: _Work | None = getattr(_local, "work", None)
+    if pool is None or pool.flags.shape[0] < m:
+        size = max(m, 1024)
+        pool = _Work(
+            [np.empty(size, np.int64) for _ in range(9)],
+            np.empty(size, np.bool_),
+            np.zeros(size, np.int64),
+            np.empty(size),
+        )
+        _local.work = pool
+    return _Work([a[:m] for a in pool.ints], pool.flags[:m], pool.zeros[:m], pool.floats[:m])
 
 
 def _field_layout(cfg: DramConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -179,9 +218,8 @@ def run(
     tck = cfg.timing.tck_ns
     burst_bytes = cfg.organization.burst_bytes
     per = max(1, -(-request_bytes // burst_bytes))
-    if arrival_ns is None:
-        arrival = np.zeros(n * per, np.int64)
-    else:
+    arrival: np.ndarray | None = None
+    if arrival_ns is not None:
         arr = np.asarray(arrival_ns, dtype=np.float64).ravel()
         if arr.shape[0] != n:
             raise UsageError(f"arrival_ns has {arr.shape[0]} entries for {n} addresses")
@@ -192,7 +230,12 @@ def run(
     # temporary array each, cost a third of a run on sequential traffic)
     shift, mask = _field_layout(cfg)
     org = cfg.organization
-    ch, bank, row, line, burst_write = k.prepare(
+    work = _work_arrays(n * per)
+    ch, bank, row, line, added, done, avail, lnext, lprev = work.ints
+    burst_write = work.flags
+    if arrival is None:
+        arrival = work.zeros
+    k.prepare(
         addresses,
         writes,
         per,
@@ -201,13 +244,16 @@ def run(
         mask,
         org.bank_groups,
         org.banks_per_group,
+        ch,
+        bank,
+        row,
+        line,
+        burst_write,
     )
     port = cfg.controller.port_gbps
     port_interval = burst_bytes / port / tck if port else 0.0
-    added = np.zeros(n * per, np.int64)
-    done = np.zeros(n * per, np.int64)
     stats = np.zeros(k.S_NSTATS, np.int64)
-    k.simulate(
+    k.simulate_into(
         params(cfg, max_outstanding * per),
         ch,
         bank,
@@ -219,8 +265,11 @@ def run(
         added,
         done,
         stats,
+        avail,
+        lnext,
+        lprev,
     )
-    return _summarise(cfg, n, per, added, done, writes, stats)
+    return _summarise(cfg, n, per, added, done, writes, stats, work.floats)
 
 
 def _summarise(
@@ -231,10 +280,13 @@ def _summarise(
     done: np.ndarray,
     writes: np.ndarray,
     stats: np.ndarray,
+    scratch: np.ndarray,
 ) -> DramResult:
     tck = cfg.timing.tck_ns
     burst_bytes = cfg.organization.burst_bytes
-    added_ns, done_ns, lat = k.request_times(added, done, per, writes, tck)
+    added_ns = np.empty(n, np.float64)
+    done_ns = np.empty(n, np.float64)
+    lat = scratch[: k.request_times(added, done, per, writes, tck, added_ns, done_ns, scratch)]
     window = int(stats[k.S_LAST_ACCEPT])
     if window > 0:
         bandwidth = stats[k.S_CMDS_AT_LAST_ACCEPT] * burst_bytes / (window * tck)
