@@ -12,25 +12,35 @@ machine counts less than with wall time; the wall time is printed beside it.
 timed side by side, each repeat running the baseline and then the current model on the same
 stream, and the two must give identical completion times; this is how a speed-up is measured on
 a loaded machine.
+
+--identity DIR: no timing; ~560 short runs (every traffic class of 7 configs, unloaded and
+capped requesters, duplicate lines, arrival times, multi-burst requests, and closed-page,
+no-refresh, per-bank-refresh, small-queue, drain, hit-cap, port and dual-issue variants) on the
+tree in DIR and on this one, which must agree on every request's acceptance and completion time
+and every summary figure (exit 1 otherwise). Run it before committing a controller change.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
+import json
+import os
+import pickle
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dla_explorer.sim.dram import DramConfig, load_dram, simulate_trace
 from dla_explorer.sim.dram import patterns as pt
-from dla_explorer.sim.dram import simulate_trace
+from dla_explorer.sim.dram.efficiency import _classes
 
 CASES = {
     "seq_read": lambda n: (pt.sequential(n), None),
@@ -53,24 +63,68 @@ NAMES = {
 }
 
 
-def load_baseline(folder: Path) -> Callable[..., Any]:
-    """simulate_trace of the package in folder/dla_explorer, imported under another name (its
-    imports are relative, so it runs its own code, configs from folder/hw_configs)."""
-    root = folder / "dla_explorer"
-    name = "dla_explorer_baseline"
-    spec = importlib.util.spec_from_file_location(
-        name, root / "__init__.py", submodule_search_locations=[str(root)]
-    )
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"--baseline {folder}: no dla_explorer package there")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    simulate: Callable[..., Any] = importlib.import_module(f"{name}.sim.dram").simulate_trace
-    return simulate
+class Baseline:
+    """simulate_trace of an older tree, run in a child process whose PYTHONPATH is that tree
+    (the package imports itself absolutely, so importing a second copy under another name in
+    this process would run this tree's code). Streams go through .npy files."""
+
+    def __init__(self, folder: Path) -> None:
+        if not (folder / "dla_explorer" / "__init__.py").is_file():
+            raise SystemExit(f"--baseline {folder}: no dla_explorer package there")
+        self.tmp = Path(tempfile.mkdtemp(prefix="bench_dram_"))
+        env = {**os.environ, "PYTHONPATH": str(folder.resolve())}
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=self.tmp,
+        )
+
+    def stream(self, addresses: np.ndarray, is_write: np.ndarray | None) -> dict[str, str | None]:
+        """Save a stream for the child; returns its file names."""
+        index = len(list(self.tmp.glob("addr_*.npy")))
+        addr = self.tmp / f"addr_{index}.npy"
+        np.save(addr, addresses)
+        write = None
+        if is_write is not None:
+            write = str(self.tmp / f"write_{index}.npy")
+            np.save(write, is_write)
+        return {"addr": str(addr), "write": write}
+
+    def run(self, cfg: str, stream: dict[str, str | None], limit: int = 0) -> tuple[float, np.ndarray]:
+        """(CPU seconds, completion times) of the older tree on a saved stream."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"cfg": cfg, "limit": limit, **stream}) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        return reply["cpu"], np.load(reply["done"])
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def speed(requests: int, repeats: int, baseline: Callable[..., Any] | None = None) -> None:
+def serve() -> None:
+    """The child side of Baseline: one JSON request per stdin line, one reply per stdout line."""
+    for text in sys.stdin:
+        job = json.loads(text)
+        addresses = np.load(job["addr"])
+        is_write = None if job["write"] is None else np.load(job["write"])
+        if job["limit"]:
+            addresses = addresses[: job["limit"]]
+            is_write = None if is_write is None else is_write[: job["limit"]]
+        c0 = time.process_time()
+        res = simulate_trace(job["cfg"], addresses, is_write)
+        cpu = time.process_time() - c0
+        np.save("done.npy", res.done_ns)
+        print(json.dumps({"cpu": cpu, "done": str(Path("done.npy").resolve())}), flush=True)
+
+
+def speed(requests: int, repeats: int, baseline: Baseline | None = None) -> None:
     if baseline is None:
         print("| config | traffic | efficiency | M requests/s (CPU) | M requests/s (wall) |")
         print("|---|---|---|---|---|")
@@ -82,19 +136,20 @@ def speed(requests: int, repeats: int, baseline: Callable[..., Any] | None = Non
         for name, make in CASES.items():
             addresses, is_write = make(requests)
             simulate_trace(cfg, addresses[:1000], None if is_write is None else is_write[:1000])
+            saved = None
             if baseline is not None:
-                baseline(cfg, addresses[:1000], None if is_write is None else is_write[:1000])
+                saved = baseline.stream(addresses, is_write)
+                baseline.run(cfg, saved, limit=1000)
             cpu, wall, old = [], [], []
             for _ in range(repeats):
-                if baseline is not None:
-                    c0 = time.process_time()
-                    ref = baseline(cfg, addresses, is_write)
-                    old.append(time.process_time() - c0)
+                if baseline is not None and saved is not None:
+                    seconds, ref_done = baseline.run(cfg, saved)
+                    old.append(seconds)
                 c0, w0 = time.process_time(), time.perf_counter()
                 res = simulate_trace(cfg, addresses, is_write)
                 cpu.append(time.process_time() - c0)
                 wall.append(time.perf_counter() - w0)
-                if baseline is not None and not np.array_equal(ref.done_ns, res.done_ns):
+                if baseline is not None and not np.array_equal(ref_done, res.done_ns):
                     raise SystemExit(f"{cfg} {name}: completion times differ from the baseline")
             rate = requests / statistics.median(cpu) / 1e6
             rates.append(rate)
@@ -151,6 +206,139 @@ def reference(requests: int) -> None:
         )
 
 
+IDENTITY_CONFIGS = (
+    "dramsim3_ddr4_8gb_x8_2666",
+    "dramsim3_ddr4_8gb_x8_2666_bgint",
+    "dramsim3_ddr4_8gb_x16_2666_1rank",
+    "dramsim3_hbm2_8gb_x128",
+    "ddr4_2400_8gb_x8_1rank",
+    "ddr4_3200_8gb_x16_1rank",
+    "hbm2_s10mx_pc",
+)
+VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "closed": {"controller": {"page_policy": "closed"}},
+    "noref": {"controller": {"refresh": "none"}},
+    "smallq": {
+        "controller": {
+            "read_queue": 4,
+            "write_queue": 4,
+            "command_queue": 2,
+            "write_drain_idle": 1,
+            "write_drain_low": 1,
+        }
+    },
+    "drain": {"controller": {"write_drain_high": 20, "write_drain_low": 6, "write_drain_idle": 3}},
+    "hitcap1": {"controller": {"row_hit_cap": 1}},
+    "port": {"controller": {"port_width_bits": 128, "port_clock_mhz": 300.0}},
+}
+
+
+def identity_cases(n: int) -> Any:
+    """(name, config name, changes, addresses, is_write, keyword arguments) of the identity
+    check; changes are applied to the config's fields."""
+
+    def extra(seed: int) -> Any:
+        rng = np.random.default_rng(seed)
+        a, w = pt.mix(n, 2, pt.random_lines(n, 1 << 14, seed=seed))
+        yield "dup_mix", a, w, {}  # read-after-write forwarding and write merging
+        yield "rand_qd1", pt.random_lines(n // 4, seed=seed + 1), None, {"max_outstanding": 1}
+        yield "rand_qd7", pt.random_lines(n, seed=seed + 2), None, {"max_outstanding": 7}
+        a, w = pt.mix(n, 3, pt.random_lines(n, seed=seed + 3))
+        yield "arrival_mix", a, w, {"arrival_ns": np.cumsum(rng.exponential(2.0, n))}
+        yield "arrival_seq", pt.sequential(n), None, {"arrival_ns": np.arange(n) * 1.7}
+        a, w = pt.mix(n // 4, 3, pt.random_lines(n // 4, seed=seed + 4))
+        yield "big128_mix", a, w, {"request_bytes": 128, "max_outstanding": 3}
+
+    def all_classes(cfg: Any, changes: dict[str, dict[str, Any]], label: str, seed: int) -> Any:
+        for cls, make in _classes(cfg).items():
+            a, w = make(n)
+            yield f"{label}/{cls}", changes, a, w, {}
+        for name, a, w, kw in extra(seed):
+            yield f"{label}/{name}", changes, a, w, kw
+
+    for i, name in enumerate(IDENTITY_CONFIGS):
+        for case in all_classes(load_dram(name), {}, name, 10 * i):
+            yield (case[0], name, *case[1:])
+    for name in ("dramsim3_ddr4_8gb_x8_2666", "dramsim3_hbm2_8gb_x128", "hbm2_s10mx_pc"):
+        for vname, changes in VARIANTS.items():
+            for case in all_classes(variant(name, changes), changes, f"{name}+{vname}", 7):
+                yield (case[0], name, *case[1:])
+    for name in ("dramsim3_hbm2_8gb_x128", "hbm2_s10mx_pc"):
+        t = load_dram(name).timing
+        per_bank: dict[str, dict[str, Any]] = {"controller": {"refresh": "per_bank"}}
+        if t.trfcb is None:
+            per_bank["timing"] = {"trfcb": max(1, t.trfc // 2), "trefib": max(1, t.trefi // 16)}
+        bank_variants: dict[str, dict[str, dict[str, Any]]] = {
+            "perbank": per_bank,
+            "perbank_closed": {**per_bank, "controller": {"refresh": "per_bank", "page_policy": "closed"}},
+            "dual": {"controller": {"dual_command_issue": True}},
+            "nodual": {"controller": {"dual_command_issue": False}},
+        }
+        for vname, changes in bank_variants.items():
+            for case in all_classes(variant(name, changes), changes, f"{name}+{vname}", 3):
+                yield (case[0], name, *case[1:])
+
+
+def variant(name: str, changes: dict[str, dict[str, Any]]) -> Any:
+    """A shipped config with some fields changed (validated again)."""
+    data = load_dram(name).model_dump()
+    for section, fields in changes.items():
+        data[section].update(fields)
+    return DramConfig.model_validate(data)
+
+
+def identity_outputs(requests: int, out: Path) -> None:
+    """Every output of every identity case with this process's package, pickled to `out`."""
+    results = {}
+    for name, cfg, changes, addresses, is_write, kwargs in identity_cases(requests):
+        r = simulate_trace(variant(cfg, changes), addresses, is_write, **kwargs)
+        results[name] = {
+            "added": r.added_ns,
+            "done": r.done_ns,
+            "summary": (
+                r.bandwidth_gbps,
+                r.time_ns,
+                r.completion_ns,
+                r.row_hit_rate,
+                r.commands,
+                r.energy_pj,
+                r.read_latency_percentiles_ns,
+                r.avg_read_latency_ns,
+            ),
+        }
+    with out.open("wb") as f:
+        pickle.dump(results, f)
+
+
+def identity(folder: Path, requests: int) -> None:
+    """Every output of every identity case equal between the tree in `folder` and this one
+    (each run in a child process with its tree first on PYTHONPATH)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench_dram_"))
+    try:
+        outputs = []
+        for label, root in (("baseline", folder.resolve()), ("current", Path(__file__).resolve().parents[1])):
+            out = tmp / f"{label}.pkl"
+            env = {**os.environ, "PYTHONPATH": str(root)}
+            cmd = [sys.executable, __file__, "--identity-worker", str(out), "--requests", str(requests)]
+            subprocess.run(cmd, check=True, env=env, cwd=tmp)
+            with out.open("rb") as f:
+                outputs.append(pickle.load(f))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    old, new = outputs
+    bad = 0
+    for name, ref in old.items():
+        got = new[name]
+        same = np.array_equal(ref["added"], got["added"]) and np.array_equal(ref["done"], got["done"])
+        # summary tuples hold NaN for a run without reads: compare their text
+        if not same or repr(ref["summary"]) != repr(got["summary"]):
+            bad += 1
+            print(f"differs: {name}", flush=True)
+    print(f"{len(old)} cases of {requests} requests, {bad} differ")
+    if bad:
+        raise SystemExit(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1_000_000)
@@ -165,8 +353,29 @@ def main() -> None:
         type=Path,
         help="folder with an older dla_explorer/ and hw_configs/ to time side by side",
     )
+    parser.add_argument(
+        "--identity",
+        type=Path,
+        help="folder with an older tree: compare every output on ~560 short runs, no timing",
+    )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--identity-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    speed(args.requests, args.repeats, load_baseline(args.baseline) if args.baseline else None)
+    if args.serve:
+        serve()
+        return
+    if args.identity_worker:
+        identity_outputs(args.requests, args.identity_worker)
+        return
+    if args.identity:
+        identity(args.identity, 6000)
+        return
+    baseline = Baseline(args.baseline) if args.baseline else None
+    try:
+        speed(args.requests, args.repeats, baseline)
+    finally:
+        if baseline is not None:
+            baseline.close()
     if args.reference:
         print()
         reference(500_000)
