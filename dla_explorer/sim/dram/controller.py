@@ -885,9 +885,12 @@ def simulate_into(
                 # the wheel now (the same bound its check would give then), and the channel
                 # sleeps until the earliest of those times. Visiting at every clock is still
                 # exact (a visit at which nothing can happen changes nothing): this only skips
-                # such visits.
+                # such visits. It pays only when few banks are due (a stream on one or two
+                # banks); with many, most would be checked again anyway, so those visits keep
+                # the next clock.
                 nt = clk + 1
-                need = ref_len[c] > 0
+                pending = nonempty[c] & due[c]
+                need = ref_len[c] > 0 or (pending & (pending - 1)) & ((pending & (pending - 1)) - 1) != 0
                 if (
                     not need
                     and draining[c] == 0
