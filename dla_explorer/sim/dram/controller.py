@@ -16,7 +16,10 @@ in order by the requester, per-bank command queues, and a scheduler that each cl
 Every JEDEC constraint is kept as an earliest-issue time at the level it binds: per bank (tRCD,
 tRAS, tRC, tRP, tRTP, tWR), per bank group (tCCD_L, tRRD_L, tWTR_L), per rank (tCCD_S, tRRD_S,
 tWTR_S, tFAW, tRFC, turnaround) and across ranks (tRTRS). When nothing can happen, the clock
-jumps to the earliest time something can, so idle and blocked stretches cost nothing.
+jumps to the earliest time something can, so idle and blocked stretches cost nothing; after a
+busy visit, a channel with at most two due banks computes their next possible commands at once
+and sleeps until then instead of looking again next clock. The schedule is that of a visit to
+every channel at every clock (a visit at which nothing can happen changes nothing).
 """
 
 from __future__ import annotations
@@ -890,7 +893,8 @@ def simulate_into(
                 # the next clock.
                 nt = clk + 1
                 pending = nonempty[c] & due[c]
-                need = ref_len[c] > 0 or (pending & (pending - 1)) & ((pending & (pending - 1)) - 1) != 0
+                others = pending & (pending - 1)  # without the lowest due bank
+                need = ref_len[c] > 0 or others & (others - 1) != 0  # a refresh, or 3+ due banks
                 if (
                     not need
                     and draining[c] == 0
