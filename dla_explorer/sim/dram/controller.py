@@ -1153,6 +1153,7 @@ def request_times(
     added_ns: np.ndarray,
     done_ns: np.ndarray,
     lat: np.ndarray,
+    lat_cycles: np.ndarray,
 ) -> int:
     """Per request (the first burst's acceptance, the last burst's completion) in ns into
     added_ns/done_ns, and the read latencies in ns in request order into lat; returns the number
@@ -1170,5 +1171,34 @@ def request_times(
         done_ns[i] = d * tck
         if not writes[i]:
             lat[k] = (d - a) * tck
+            lat_cycles[k] = d - a
             k += 1
     return k
+
+
+@numba.njit(cache=True)
+def order_statistics(values: np.ndarray, ranks: np.ndarray, out: np.ndarray) -> bool:
+    """out[i] = the ranks[i]-th smallest (from 0) of the integer values, by counting (one pass
+    and a histogram instead of a selection per rank). False, and nothing written, when the values
+    spread over more than 4 buckets per value: then a selection is cheaper."""
+    n = values.shape[0]
+    lo = values[0]
+    hi = values[0]
+    for v in values:
+        lo = min(lo, v)
+        hi = max(hi, v)
+    span = hi - lo + 1
+    if span > 4 * n + 1024:
+        return False
+    counts = np.zeros(span, np.int64)
+    for v in values:
+        counts[v - lo] += 1
+    order = np.argsort(ranks)
+    j = 0
+    below = 0  # values in buckets before b
+    for b in range(span):
+        below += counts[b]
+        while j < order.shape[0] and ranks[order[j]] < below:
+            out[order[j]] = b + lo
+            j += 1
+    return True
