@@ -74,7 +74,7 @@ def decode(cfg: DramConfig, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarr
 class _Work:
     """Per-burst work arrays of one run (views of a thread's reusable buffers, or fresh)."""
 
-    ints: list[np.ndarray]  # ch, bank, row, line, added, done, avail, lnext, lprev, latency
+    ints: list[np.ndarray]  # ch, bank, row, line, added, done, avail, read latency (cycles)
     flags: np.ndarray  # write flag per burst
     zeros: np.ndarray  # arrival clocks of a saturating source (never written)
     floats: np.ndarray  # read latencies
@@ -90,7 +90,7 @@ def _work_arrays(m: int) -> _Work:
     the largest run so far; the controller overwrites every entry it reads."""
     if m > _REUSE_MAX:
         return _Work(
-            [np.empty(m, np.int64) for _ in range(10)],
+            [np.empty(m, np.int64) for _ in range(8)],
             np.empty(m, np.bool_),
             np.zeros(m, np.int64),
             np.empty(m),
@@ -99,7 +99,7 @@ def _work_arrays(m: int) -> _Work:
     if pool is None or pool.flags.shape[0] < m:
         size = max(m, 1024)
         pool = _Work(
-            [np.empty(size, np.int64) for _ in range(10)],
+            [np.empty(size, np.int64) for _ in range(8)],
             np.empty(size, np.bool_),
             np.zeros(size, np.int64),
             np.empty(size),
@@ -262,7 +262,7 @@ def run(
     shift, mask = _field_layout(cfg)
     org = cfg.organization
     work = _work_arrays(n * per)
-    ch, bank, row, line, added, done, avail, lnext, lprev, _ = work.ints
+    ch, bank, row, line, added, done, avail, _ = work.ints
     burst_write = work.flags
     if arrival is None:
         arrival = work.zeros
@@ -297,10 +297,8 @@ def run(
         done,
         stats,
         avail,
-        lnext,
-        lprev,
     )
-    return _summarise(cfg, n, per, added, done, writes, stats, work.floats, work.ints[9])
+    return _summarise(cfg, n, per, added, done, writes, stats, work.floats, work.ints[7])
 
 
 def _summarise(
