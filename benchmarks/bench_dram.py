@@ -2,16 +2,17 @@
 and its agreement with the DRAMsim3 reference rows.
 
     python benchmarks/bench_dram.py [--requests 1000000] [--repeats 3] [--reference]
-                                    [--baseline DIR]
+                                    [--baseline DIR | --identity DIR]
 
 Each case: a saturating source of 64-B requests (all offered at time zero, in order); the figure
-is requests / CPU seconds of the controller call (median of --repeats), so other load on a shared
+is requests / CPU seconds of `simulate_trace` (median of --repeats), so other load on a shared
 machine counts less than with wall time; the wall time is printed beside it.
 
 --baseline DIR: an older tree (`git archive COMMIT dla_explorer hw_configs | tar -x -C DIR`) is
-timed side by side, each repeat running the baseline and then the current model on the same
-stream, and the two must give identical completion times; this is how a speed-up is measured on
-a loaded machine.
+timed side by side: the older tree and this one each run in a child process with the tree first
+on PYTHONPATH, each repeat running the baseline and then the current model on the same stream,
+and the two must give identical completion times; this is how a speed-up is measured on a
+loaded machine.
 
 --identity DIR: no timing; ~560 short runs (every traffic class of 7 configs, unloaded and
 capped requesters, duplicate lines, arrival times, multi-burst requests, and closed-page,
@@ -63,10 +64,11 @@ NAMES = {
 }
 
 
-class Baseline:
-    """simulate_trace of an older tree, run in a child process whose PYTHONPATH is that tree
-    (the package imports itself absolutely, so importing a second copy under another name in
-    this process would run this tree's code). Streams go through .npy files."""
+class Tree:
+    """simulate_trace of the tree in `folder`, run in a child process whose PYTHONPATH is that
+    tree (the package imports itself absolutely, so a second copy imported under another name
+    in this process would run this tree's code). With --baseline, both trees run this way, so
+    neither is favoured by the process it runs in. Streams go through .npy files."""
 
     def __init__(self, folder: Path) -> None:
         if not (folder / "dla_explorer" / "__init__.py").is_file():
@@ -93,13 +95,13 @@ class Baseline:
             np.save(write, is_write)
         return {"addr": str(addr), "write": write}
 
-    def run(self, cfg: str, stream: dict[str, str | None], limit: int = 0) -> tuple[float, np.ndarray]:
-        """(CPU seconds, completion times) of the older tree on a saved stream."""
+    def run(self, cfg: str, stream: dict[str, str | None], limit: int = 0) -> tuple[float, np.ndarray, float]:
+        """(CPU seconds, completion times, efficiency) of the tree on a saved stream."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(json.dumps({"cfg": cfg, "limit": limit, **stream}) + "\n")
         self.proc.stdin.flush()
         reply = json.loads(self.proc.stdout.readline())
-        return reply["cpu"], np.load(reply["done"])
+        return reply["cpu"], np.load(reply["done"]), reply["efficiency"]
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -109,7 +111,7 @@ class Baseline:
 
 
 def serve() -> None:
-    """The child side of Baseline: one JSON request per stdin line, one reply per stdout line."""
+    """The child side of Tree: one JSON request per stdin line, one reply per stdout line."""
     for text in sys.stdin:
         job = json.loads(text)
         addresses = np.load(job["addr"])
@@ -121,10 +123,11 @@ def serve() -> None:
         res = simulate_trace(job["cfg"], addresses, is_write)
         cpu = time.process_time() - c0
         np.save("done.npy", res.done_ns)
-        print(json.dumps({"cpu": cpu, "done": str(Path("done.npy").resolve())}), flush=True)
+        reply = {"cpu": cpu, "done": str(Path("done.npy").resolve()), "efficiency": res.efficiency}
+        print(json.dumps(reply), flush=True)
 
 
-def speed(requests: int, repeats: int, baseline: Baseline | None = None) -> None:
+def speed(requests: int, repeats: int, baseline: Tree | None = None, current: Tree | None = None) -> None:
     if baseline is None:
         print("| config | traffic | efficiency | M requests/s (CPU) | M requests/s (wall) |")
         print("|---|---|---|---|---|")
@@ -135,27 +138,31 @@ def speed(requests: int, repeats: int, baseline: Baseline | None = None) -> None
     for cfg in CONFIGS:
         for name, make in CASES.items():
             addresses, is_write = make(requests)
-            simulate_trace(cfg, addresses[:1000], None if is_write is None else is_write[:1000])
-            saved = None
-            if baseline is not None:
+            cpu, wall, old = [], [], []
+            if baseline is not None and current is not None:
                 saved = baseline.stream(addresses, is_write)
                 baseline.run(cfg, saved, limit=1000)
-            cpu, wall, old = [], [], []
-            for _ in range(repeats):
-                if baseline is not None and saved is not None:
-                    seconds, ref_done = baseline.run(cfg, saved)
+                current.run(cfg, saved, limit=1000)
+                for _ in range(repeats):
+                    seconds, ref_done, _ = baseline.run(cfg, saved)
                     old.append(seconds)
-                c0, w0 = time.process_time(), time.perf_counter()
-                res = simulate_trace(cfg, addresses, is_write)
-                cpu.append(time.process_time() - c0)
-                wall.append(time.perf_counter() - w0)
-                if baseline is not None and not np.array_equal(ref_done, res.done_ns):
-                    raise SystemExit(f"{cfg} {name}: completion times differ from the baseline")
+                    seconds, done, efficiency = current.run(cfg, saved)
+                    cpu.append(seconds)
+                    if not np.array_equal(ref_done, done):
+                        raise SystemExit(f"{cfg} {name}: completion times differ from the baseline")
+            else:
+                simulate_trace(cfg, addresses[:1000], None if is_write is None else is_write[:1000])
+                for _ in range(repeats):
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    res = simulate_trace(cfg, addresses, is_write)
+                    cpu.append(time.process_time() - c0)
+                    wall.append(time.perf_counter() - w0)
+                efficiency = res.efficiency
             rate = requests / statistics.median(cpu) / 1e6
             rates.append(rate)
             if baseline is None:
                 print(
-                    f"| {cfg} | {name} | {res.efficiency:.3f} | {rate:.2f} | "
+                    f"| {cfg} | {name} | {efficiency:.3f} | {rate:.2f} | "
                     f"{requests / statistics.median(wall) / 1e6:.2f} |",
                     flush=True,
                 )
@@ -163,7 +170,7 @@ def speed(requests: int, repeats: int, baseline: Baseline | None = None) -> None
                 old_rate = requests / statistics.median(old) / 1e6
                 before.append(old_rate)
                 print(
-                    f"| {cfg} | {name} | {res.efficiency:.3f} | {old_rate:.2f} | {rate:.2f} | "
+                    f"| {cfg} | {name} | {efficiency:.3f} | {old_rate:.2f} | {rate:.2f} | "
                     f"{rate / old_rate:.2f}x |",
                     flush=True,
                 )
@@ -370,12 +377,12 @@ def main() -> None:
     if args.identity:
         identity(args.identity, 6000)
         return
-    baseline = Baseline(args.baseline) if args.baseline else None
+    trees = [Tree(args.baseline), Tree(Path(__file__).resolve().parents[1])] if args.baseline else []
     try:
-        speed(args.requests, args.repeats, baseline)
+        speed(args.requests, args.repeats, *trees)
     finally:
-        if baseline is not None:
-            baseline.close()
+        for tree in trees:
+            tree.close()
     if args.reference:
         print()
         reference(500_000)
