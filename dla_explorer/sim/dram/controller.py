@@ -73,6 +73,53 @@ import numpy as np
 ) = range(41)
 REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 
+# The controller's state is packed by level, one row of fields per channel (cs[channel, field]),
+# bank (bs[channel, bank, field]), bank group (gs) and rank (ks): a visit works on a few rows
+# instead of ~45 arrays whose pointers and strides did not fit in registers (1.15-1.5x).
+(
+    C_DUE,  # bit q: bank q's queue may be ready now
+    C_NONEMPTY,  # bit q: bank q's command queue holds a request
+    C_ROOM,  # bit q: bank q's command queue has room
+    C_CLOSED,  # bit q: bank q has no open row
+    C_OCC,  # bit s: timing-wheel slot s holds a queue
+    C_FIRED,  # the wheel has been emptied up to this clock
+    C_FAR,  # banks waiting beyond the wheel
+    C_FARMIN,  # the earliest of their times
+    C_CQT,  # requests in all command queues
+    C_DRAIN,  # writes still to move while draining (0: not draining)
+    C_RR,  # round-robin start bank
+    C_WAKE,  # nothing in the channel can change before this clock
+    C_REFH,  # refresh queue head
+    C_REFL,  # refresh queue length
+    C_REFN,  # the next rank (all-bank) or bank (per-bank) to refresh
+    C_TQT,  # transactions in the read queue (C_TQT + 1: in the write buffer)
+    _C_TQT1,
+    C_TQH,  # bit q: bank q has a queued read (C_TQH + 1: a queued write)
+    _C_TQH1,
+    C_NFIELDS,
+) = range(20)
+(
+    B_ROW,  # open row (-1: closed)
+    B_HITC,  # column commands served by the open row
+    B_TACT,  # earliest ACT (tRC, tRP, refresh)
+    B_TRD,  # earliest READ (tRCD)
+    B_TWR,  # earliest WRITE (tRCD)
+    B_TPRE,  # earliest PRE (tRAS, tRTP, write recovery)
+    B_TREF,  # earliest REF
+    # nothing in the queue can issue before this clock (0: unknown): timing constraints only grow,
+    # so it stays a valid bound until the queue or the bank changes (then it is reset to 0)
+    B_NBT,
+    B_HR,  # queued reads that hit the open row
+    B_HW,  # queued writes that hit it
+    B_CQL,  # command queue length
+    B_CQW,  # writes in the command queue
+    B_NFIELDS,
+) = range(13)
+G_RD, G_WR, G_ACT, G_NFIELDS = range(4)  # earliest READ / WRITE / ACT in the bank group
+# earliest READ / WRITE / ACT in the rank, open banks, clock the first opened, the four last ACTs
+# (tFAW) as a ring at K_FAW with its next slot K_FAWI
+K_RD, K_WR, K_ACT, K_NOPEN, K_SINCE, K_FAWI, K_FAW, K_NFIELDS = 0, 1, 2, 3, 4, 5, 6, 10
+
 # indices into the int64 statistics vector
 (
     S_ACT,
@@ -135,32 +182,24 @@ def _close_row(
     rank: int,
     t: int,
     trp: int,
-    open_row: np.ndarray,
-    closed: np.ndarray,
-    hr: np.ndarray,
-    hw: np.ndarray,
-    nbt: np.ndarray,
-    due: np.ndarray,
-    hitc: np.ndarray,
-    nopen: np.ndarray,
-    act_since: np.ndarray,
-    t_act: np.ndarray,
-    t_ref: np.ndarray,
+    bs: np.ndarray,
+    cs: np.ndarray,
+    ks: np.ndarray,
 ) -> int:
     """Bank state after a precharge at clock `t` (explicit PRE or a row closed on its last hit).
     Returns the clocks the rank was active if this closed its last open row, else 0."""
-    open_row[c, q] = -1
-    closed[c] |= np.int64(1) << q
-    hr[c, q] = 0
-    hw[c, q] = 0
-    nbt[c, q] = 0
-    due[c] |= np.int64(1) << q
-    hitc[c, q] = 0
-    nopen[c, rank] -= 1
-    t_act[c, q] = _mx(t_act[c, q], t + trp)
-    t_ref[c, q] = _mx(t_ref[c, q], t + trp)
-    if nopen[c, rank] == 0:
-        return t - act_since[c, rank]
+    bs[c, q, B_ROW] = -1
+    cs[c, C_CLOSED] |= np.int64(1) << q
+    bs[c, q, B_HR] = 0
+    bs[c, q, B_HW] = 0
+    bs[c, q, B_NBT] = 0
+    cs[c, C_DUE] |= np.int64(1) << q
+    bs[c, q, B_HITC] = 0
+    ks[c, rank, K_NOPEN] -= 1
+    bs[c, q, B_TACT] = _mx(bs[c, q, B_TACT], t + trp)
+    bs[c, q, B_TREF] = _mx(bs[c, q, B_TREF], t + trp)
+    if ks[c, rank, K_NOPEN] == 0:
+        return t - ks[c, rank, K_SINCE]
     return 0
 
 
@@ -316,63 +355,34 @@ def simulate_into(
     read_delay = p[P_READ_DELAY]
     write_delay = p[P_WRITE_DELAY]
 
+    # packed state (the C_*, B_*, G_*, K_* fields above)
+    all_banks = (np.int64(1) << nb) - 1
+    cs = np.zeros((nch, C_NFIELDS), np.int64)
+    cs[:, C_DUE] = all_banks
+    cs[:, C_ROOM] = all_banks
+    cs[:, C_CLOSED] = all_banks
+    cs[:, C_FARMIN] = FAR
+    bs = np.zeros((nch, nb, B_NFIELDS), np.int64)
+    bs[:, :, B_ROW] = -1
+    gs = np.zeros((nch, nranks * nbgs, G_NFIELDS), np.int64)
+    ks = np.zeros((nch, nranks, K_NFIELDS), np.int64)
+    ks[:, :, K_FAW : K_FAW + 4] = -FAR
     # transaction queues (0: reads, 1: write buffer) kept as one FIFO per bank
     tcap = _mx(rqcap, wqcap)
     tqf = np.zeros((nch, 2, nb, tcap), np.int64)
     tq_head = np.zeros((nch, 2, nb), np.int64)
     tq_len = np.zeros((nch, 2, nb), np.int64)
-    tq_has = np.zeros((nch, 2), np.int64)  # bit q: bank q has a queued transaction
-    tq_total = np.zeros((nch, 2), np.int64)
     cq = np.zeros((nch, nb, cqcap), np.int64)
-    cql = np.zeros((nch, nb), np.int64)
-    cq_total = np.zeros(nch, np.int64)
-    cqw = np.zeros((nch, nb), np.int64)  # writes in each command queue
-    hr = np.zeros((nch, nb), np.int64)  # queued reads that hit the bank's open row
-    hw = np.zeros((nch, nb), np.int64)  # queued writes that hit it
-    # earliest clock anything in a bank's queue may issue: timing constraints only ever grow, so
-    # it stays a valid bound until the queue or the bank changes (then it is reset to 0)
-    nbt = np.zeros((nch, nb), np.int64)
-    due = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: queue q may be ready now
     # queues waiting for a known clock: a 32-slot timing wheel of bank masks (waits under 32
     # clocks) and a `far` mask with its earliest time; entries may be stale (then early), never late
     wheel = np.zeros((nch, WHEEL), np.int64)
-    occ = np.zeros(nch, np.int64)  # bit s: wheel slot s holds a queue
-    fired = np.zeros(nch, np.int64)  # the wheel has been emptied up to this clock
-    far = np.zeros(nch, np.int64)
-    far_min = np.full(nch, FAR, np.int64)
-    nonempty = np.zeros(nch, np.int64)  # bit q: bank q's command queue holds a request
-    room = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q's queue has room
     rank_bits = (np.int64(1) << banks_per_rank) - 1
     # a bank's rank and bank group by table: an integer division per bank check cost more than
     # the rest of the check
     bank_rank = np.arange(nb) // banks_per_rank
     bank_grp = np.arange(nb) // bpg
-    closed = np.full(nch, (np.int64(1) << nb) - 1, np.int64)  # bit q: bank q has no open row
-    act_since = np.zeros((nch, nranks), np.int64)
     active_cycles = 0
-    open_row = np.full((nch, nb), -1, np.int64)
-    hitc = np.zeros((nch, nb), np.int64)
-    t_act = np.zeros((nch, nb), np.int64)
-    t_rd = np.zeros((nch, nb), np.int64)
-    t_wr = np.zeros((nch, nb), np.int64)
-    t_pre = np.zeros((nch, nb), np.int64)
-    t_ref = np.zeros((nch, nb), np.int64)
-    g_rd = np.zeros((nch, nranks * nbgs), np.int64)
-    g_wr = np.zeros((nch, nranks * nbgs), np.int64)
-    g_act = np.zeros((nch, nranks * nbgs), np.int64)
-    k_rd = np.zeros((nch, nranks), np.int64)
-    k_wr = np.zeros((nch, nranks), np.int64)
-    k_act = np.zeros((nch, nranks), np.int64)
-    faw = np.full((nch, nranks, 4), -FAR, np.int64)
-    faw_i = np.zeros((nch, nranks), np.int64)
-    nopen = np.zeros((nch, nranks), np.int64)
     ref_q = np.zeros((nch, 64), np.int64)
-    ref_head = np.zeros(nch, np.int64)
-    ref_len = np.zeros(nch, np.int64)
-    ref_next = np.zeros(nch, np.int64)
-    rr = np.zeros(nch, np.int64)
-    ch_wake = np.zeros(nch, np.int64)
-    draining = np.zeros(nch, np.int64)
     port_next = np.zeros(nch, np.float64)
     heap = np.zeros(_mx(1, max_out + 1), np.int64)
     heap_n = 0
@@ -437,73 +447,75 @@ def simulate_into(
         # refresh timer: queue a refresh for the next rank (or bank) of every channel
         if clk >= next_ref_tick:
             for c in range(nch):
-                if ref_len[c] < 64:
-                    ref_q[c, (ref_head[c] + ref_len[c]) % 64] = ref_next[c]
-                    ref_len[c] += 1
+                if cs[c, C_REFL] < 64:
+                    ref_q[c, (cs[c, C_REFH] + cs[c, C_REFL]) % 64] = cs[c, C_REFN]
+                    cs[c, C_REFL] += 1
                 if ref_mode == REF_ALL_BANK:
-                    ref_next[c] = (ref_next[c] + 1) % nranks
+                    cs[c, C_REFN] = (cs[c, C_REFN] + 1) % nranks
                 else:
-                    ref_next[c] = (ref_next[c] + 1) % nb
+                    cs[c, C_REFN] = (cs[c, C_REFN] + 1) % nb
             next_ref_tick += ref_interval
             progress = True
             for c in range(nch):
-                ch_wake[c] = 0
+                cs[c, C_WAKE] = 0
         for c in range(nch):
-            if ch_wake[c] > clk:  # nothing in this channel can change before then
-                wake = _mn(wake, ch_wake[c])
+            if cs[c, C_WAKE] > clk:  # nothing in this channel can change before then
+                wake = _mn(wake, cs[c, C_WAKE])
                 continue
             cw = FAR
             chprog = False
             n_chloops += 1
             # queues whose wait ends by now become due
-            if occ[c] != 0:
-                if clk - fired[c] >= WHEEL:
+            if cs[c, C_OCC] != 0:
+                if clk - cs[c, C_FIRED] >= WHEEL:
                     for slot in range(WHEEL):
-                        due[c] |= wheel[c, slot]
+                        cs[c, C_DUE] |= wheel[c, slot]
                         wheel[c, slot] = 0
-                    occ[c] = 0
-                elif clk > fired[c]:
+                    cs[c, C_OCC] = 0
+                elif clk > cs[c, C_FIRED]:
                     # the slots of clocks fired+1 .. clk: a rotated run of clk - fired bits, so
                     # only the occupied ones are visited (not every clock since the last visit)
-                    s0 = (fired[c] + 1) & (WHEEL - 1)
-                    run = (np.int64(1) << (clk - fired[c])) - 1
+                    s0 = (cs[c, C_FIRED] + 1) & (WHEEL - 1)
+                    run = (np.int64(1) << (clk - cs[c, C_FIRED])) - 1
                     span = ((run << s0) | (run >> (WHEEL - s0))) & ((np.int64(1) << WHEEL) - 1)
-                    hit = occ[c] & span
-                    occ[c] &= ~hit
+                    hit = cs[c, C_OCC] & span
+                    cs[c, C_OCC] &= ~hit
                     while hit != 0:
                         slot = _ctz(hit)
                         hit &= hit - 1
-                        due[c] |= wheel[c, slot]
+                        cs[c, C_DUE] |= wheel[c, slot]
                         wheel[c, slot] = 0
-            fired[c] = clk
-            if far[c] != 0 and far_min[c] < clk + WHEEL:
-                waiting = far[c]
-                far[c] = 0
+            cs[c, C_FIRED] = clk
+            if cs[c, C_FAR] != 0 and cs[c, C_FARMIN] < clk + WHEEL:
+                waiting = cs[c, C_FAR]
+                cs[c, C_FAR] = 0
                 low = FAR
                 while waiting != 0:
                     q = _ctz(waiting)
                     waiting &= waiting - 1
-                    t = nbt[c, q]
+                    t = bs[c, q, B_NBT]
                     if t <= clk:
-                        due[c] |= np.int64(1) << q
+                        cs[c, C_DUE] |= np.int64(1) << q
                     elif t < clk + WHEEL:
                         wheel[c, t & (WHEEL - 1)] |= np.int64(1) << q
-                        occ[c] |= np.int64(1) << (t & (WHEEL - 1))
+                        cs[c, C_OCC] |= np.int64(1) << (t & (WHEEL - 1))
                     else:
-                        far[c] |= np.int64(1) << q
+                        cs[c, C_FAR] |= np.int64(1) << q
                         low = _mn(low, t)
-                far_min[c] = low
-            if occ[c] != 0:  # the next wheel slot in use, after this clock
+                cs[c, C_FARMIN] = low
+            if cs[c, C_OCC] != 0:  # the next wheel slot in use, after this clock
                 shift = (clk + 1) & (WHEEL - 1)
-                rot = ((occ[c] >> shift) | (occ[c] << (WHEEL - shift))) & ((np.int64(1) << WHEEL) - 1)
+                rot = ((cs[c, C_OCC] >> shift) | (cs[c, C_OCC] << (WHEEL - shift))) & (
+                    (np.int64(1) << WHEEL) - 1
+                )
                 cw = _mn(cw, clk + 1 + _ctz(rot))
-            cw = _mn(cw, far_min[c])
+            cw = _mn(cw, cs[c, C_FARMIN])
             # ---- command issue ----
             issued = NONE
             ref_rank = -1
             ref_bank = -1
-            if ref_len[c] > 0:
-                target = ref_q[c, ref_head[c]]
+            if cs[c, C_REFL] > 0:
+                target = ref_q[c, cs[c, C_REFH]]
                 if ref_mode == REF_ALL_BANK:
                     ref_rank = target
                     b0 = target * banks_per_rank
@@ -514,35 +526,35 @@ def simulate_into(
                     b1 = target + 1
                 all_ready = True
                 for b in range(b0, b1):
-                    if open_row[c, b] >= 0:
+                    if bs[c, b, B_ROW] >= 0:
                         all_ready = False
-                        if t_pre[c, b] <= clk:
-                            open_row[c, b] = -1
-                            closed[c] |= np.int64(1) << b
-                            hr[c, b] = 0
-                            hw[c, b] = 0
-                            nbt[c, b] = 0
-                            due[c] |= np.int64(1) << b
-                            hitc[c, b] = 0
-                            nopen[c, bank_rank[b]] -= 1
-                            if nopen[c, bank_rank[b]] == 0:
-                                active_cycles += clk - act_since[c, bank_rank[b]]
-                            t_act[c, b] = _mx(t_act[c, b], clk + pv_trp)
-                            t_ref[c, b] = _mx(t_ref[c, b], clk + pv_trp)
+                        if bs[c, b, B_TPRE] <= clk:
+                            bs[c, b, B_ROW] = -1
+                            cs[c, C_CLOSED] |= np.int64(1) << b
+                            bs[c, b, B_HR] = 0
+                            bs[c, b, B_HW] = 0
+                            bs[c, b, B_NBT] = 0
+                            cs[c, C_DUE] |= np.int64(1) << b
+                            bs[c, b, B_HITC] = 0
+                            ks[c, bank_rank[b], K_NOPEN] -= 1
+                            if ks[c, bank_rank[b], K_NOPEN] == 0:
+                                active_cycles += clk - ks[c, bank_rank[b], K_SINCE]
+                            bs[c, b, B_TACT] = _mx(bs[c, b, B_TACT], clk + pv_trp)
+                            bs[c, b, B_TREF] = _mx(bs[c, b, B_TREF], clk + pv_trp)
                             n_pre += 1
                             issued = PRE
                             chprog = True
                             break
-                        cw = _mn(cw, t_pre[c, b])
-                    elif t_ref[c, b] > clk:
+                        cw = _mn(cw, bs[c, b, B_TPRE])
+                    elif bs[c, b, B_TREF] > clk:
                         all_ready = False
-                        cw = _mn(cw, t_ref[c, b])
+                        cw = _mn(cw, bs[c, b, B_TREF])
                 if issued == NONE and all_ready:
                     for b in range(b0, b1):
-                        t_act[c, b] = _mx(t_act[c, b], clk + trfc)
-                        t_ref[c, b] = _mx(t_ref[c, b], clk + trfc)
-                    ref_head[c] = (ref_head[c] + 1) % 64
-                    ref_len[c] -= 1
+                        bs[c, b, B_TACT] = _mx(bs[c, b, B_TACT], clk + trfc)
+                        bs[c, b, B_TREF] = _mx(bs[c, b, B_TREF], clk + trfc)
+                    cs[c, C_REFH] = (cs[c, C_REFH] + 1) % 64
+                    cs[c, C_REFL] -= 1
                     n_ref += 1
                     issued = PRE  # a non-column command
                     chprog = True
@@ -554,7 +566,7 @@ def simulate_into(
                 found = NONE
                 fq = -1
                 fe = -1
-                mask = nonempty[c] & due[c]
+                mask = cs[c, C_NONEMPTY] & cs[c, C_DUE]
                 if ref_rank >= 0:
                     mask &= ~(rank_bits << (ref_rank * banks_per_rank))
                 if ref_bank >= 0:
@@ -562,31 +574,31 @@ def simulate_into(
                 # a closed bank can only ACT: while its rank's ACT window (tRRD_S, tFAW) is shut,
                 # none of the rank's closed banks can issue, so they are skipped without a check
                 # (they stay due; the wake at the window's end is early, never late)
-                if mask & closed[c] != 0:
+                if mask & cs[c, C_CLOSED] != 0:
                     for k in range(nranks):
-                        kb = _mx(k_act[c, k], faw[c, k, faw_i[c, k]] + pv_tfaw)
+                        kb = _mx(ks[c, k, K_ACT], ks[c, k, K_FAW + ks[c, k, K_FAWI]] + pv_tfaw)
                         if kb > clk:
-                            blocked = mask & closed[c] & (rank_bits << (k * banks_per_rank))
+                            blocked = mask & cs[c, C_CLOSED] & (rank_bits << (k * banks_per_rank))
                             if blocked != 0:
                                 mask &= ~blocked
                                 cw = _mn(cw, kb)
-                start = rr[c]
+                start = cs[c, C_RR]
                 while mask != 0:
                     hi = mask & ~((np.int64(2) << start) - 1)
                     q = _ctz(hi) if hi != 0 else _ctz(mask)
                     mask &= ~(np.int64(1) << q)
-                    if nbt[c, q] > clk:  # nothing in this queue can issue before then
-                        cw = _mn(cw, nbt[c, q])
+                    if bs[c, q, B_NBT] > clk:  # nothing in this queue can issue before then
+                        cw = _mn(cw, bs[c, q, B_NBT])
                         continue
                     qwake = FAR
                     n_checks += 1
-                    ln = cql[c, q]
+                    ln = bs[c, q, B_CQL]
                     rank = bank_rank[q]
                     grp = bank_grp[q]
-                    orow = open_row[c, q]
+                    orow = bs[c, q, B_ROW]
                     if orow < 0:
-                        t = _mx(_mx(t_act[c, q], g_act[c, grp]), k_act[c, rank])
-                        t = _mx(t, faw[c, rank, faw_i[c, rank]] + pv_tfaw)
+                        t = _mx(_mx(bs[c, q, B_TACT], gs[c, grp, G_ACT]), ks[c, rank, K_ACT])
+                        t = _mx(t, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
                         if t <= clk:
                             found = ACT
                             fq = q
@@ -597,23 +609,25 @@ def simulate_into(
                         head = cq[c, q, 0]
                         # PRE for a conflicting head: only once no queued request hits the open
                         # row, or the row has served row_hit_cap column commands
-                        if req_row[head] != orow and (hitc[c, q] >= hit_cap or hr[c, q] + hw[c, q] == 0):
-                            if t_pre[c, q] <= clk:
+                        if req_row[head] != orow and (
+                            bs[c, q, B_HITC] >= hit_cap or bs[c, q, B_HR] + bs[c, q, B_HW] == 0
+                        ):
+                            if bs[c, q, B_TPRE] <= clk:
                                 found = PRE
                                 fq = q
                                 fe = 0
                             else:
-                                qwake = _mn(qwake, t_pre[c, q])
+                                qwake = _mn(qwake, bs[c, q, B_TPRE])
                         if found == NONE:
                             rd_ok = False
                             wr_ok = False
-                            if hr[c, q] > 0:
-                                trd = _mx(_mx(t_rd[c, q], g_rd[c, grp]), k_rd[c, rank])
+                            if bs[c, q, B_HR] > 0:
+                                trd = _mx(_mx(bs[c, q, B_TRD], gs[c, grp, G_RD]), ks[c, rank, K_RD])
                                 rd_ok = trd <= clk
                                 if not rd_ok:
                                     qwake = _mn(qwake, trd)
-                            if hw[c, q] > 0:
-                                twr = _mx(_mx(t_wr[c, q], g_wr[c, grp]), k_wr[c, rank])
+                            if bs[c, q, B_HW] > 0:
+                                twr = _mx(_mx(bs[c, q, B_TWR], gs[c, grp, G_WR]), ks[c, rank, K_WR])
                                 wr_ok = twr <= clk
                                 if not wr_ok:
                                     qwake = _mn(qwake, twr)
@@ -633,18 +647,18 @@ def simulate_into(
                                             fe = e
                                             break
                     if found == NONE:
-                        nbt[c, q] = qwake
+                        bs[c, q, B_NBT] = qwake
                         if qwake > clk:
-                            due[c] &= ~(np.int64(1) << q)
+                            cs[c, C_DUE] &= ~(np.int64(1) << q)
                             if qwake < clk + WHEEL:
                                 wheel[c, qwake & (WHEEL - 1)] |= np.int64(1) << q
-                                occ[c] |= np.int64(1) << (qwake & (WHEEL - 1))
+                                cs[c, C_OCC] |= np.int64(1) << (qwake & (WHEEL - 1))
                             else:
-                                far[c] |= np.int64(1) << q
-                                far_min[c] = _mn(far_min[c], qwake)
+                                cs[c, C_FAR] |= np.int64(1) << q
+                                cs[c, C_FARMIN] = _mn(cs[c, C_FARMIN], qwake)
                         cw = _mn(cw, qwake)
                     if found != NONE:
-                        rr[c] = q
+                        cs[c, C_RR] = q
                         break
                 if found == NONE:
                     break
@@ -656,29 +670,29 @@ def simulate_into(
                 grp = bank_grp[q]
                 if found == ACT:
                     r = cq[c, q, 0]
-                    open_row[c, q] = req_row[r]
-                    closed[c] &= ~(np.int64(1) << q)
-                    for e in range(cql[c, q]):
+                    bs[c, q, B_ROW] = req_row[r]
+                    cs[c, C_CLOSED] &= ~(np.int64(1) << q)
+                    for e in range(bs[c, q, B_CQL]):
                         r2 = cq[c, q, e]
                         if req_row[r2] == req_row[r]:
                             if req_write[r2]:
-                                hw[c, q] += 1
+                                bs[c, q, B_HW] += 1
                             else:
-                                hr[c, q] += 1
-                    nbt[c, q] = 0
-                    due[c] |= np.int64(1) << q
-                    hitc[c, q] = 0
-                    nopen[c, rank] += 1
-                    if nopen[c, rank] == 1:
-                        act_since[c, rank] = clk
-                    t_act[c, q] = _mx(t_act[c, q], clk + pv_trc)
-                    t_rd[c, q] = _mx(t_rd[c, q], clk + pv_trcd)
-                    t_wr[c, q] = _mx(t_wr[c, q], clk + pv_trcd)
-                    t_pre[c, q] = _mx(t_pre[c, q], clk + pv_tras)
-                    g_act[c, grp] = _mx(g_act[c, grp], clk + pv_trrd_l)
-                    k_act[c, rank] = _mx(k_act[c, rank], clk + pv_trrd_s)
-                    faw[c, rank, faw_i[c, rank]] = clk
-                    faw_i[c, rank] = (faw_i[c, rank] + 1) & 3
+                                bs[c, q, B_HR] += 1
+                    bs[c, q, B_NBT] = 0
+                    cs[c, C_DUE] |= np.int64(1) << q
+                    bs[c, q, B_HITC] = 0
+                    ks[c, rank, K_NOPEN] += 1
+                    if ks[c, rank, K_NOPEN] == 1:
+                        ks[c, rank, K_SINCE] = clk
+                    bs[c, q, B_TACT] = _mx(bs[c, q, B_TACT], clk + pv_trc)
+                    bs[c, q, B_TRD] = _mx(bs[c, q, B_TRD], clk + pv_trcd)
+                    bs[c, q, B_TWR] = _mx(bs[c, q, B_TWR], clk + pv_trcd)
+                    bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], clk + pv_tras)
+                    gs[c, grp, G_ACT] = _mx(gs[c, grp, G_ACT], clk + pv_trrd_l)
+                    ks[c, rank, K_ACT] = _mx(ks[c, rank, K_ACT], clk + pv_trrd_s)
+                    ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] = clk
+                    ks[c, rank, K_FAWI] = (ks[c, rank, K_FAWI] + 1) & 3
                     n_act += 1
                 elif found == PRE:
                     active_cycles += _close_row(
@@ -687,42 +701,34 @@ def simulate_into(
                         rank,
                         clk,
                         pv_trp,
-                        open_row,
-                        closed,
-                        hr,
-                        hw,
-                        nbt,
-                        due,
-                        hitc,
-                        nopen,
-                        act_since,
-                        t_act,
-                        t_ref,
+                        bs,
+                        cs,
+                        ks,
                     )
                     n_pre += 1
                 else:
                     r = cq[c, q, fe]
-                    ln = cql[c, q]
+                    ln = bs[c, q, B_CQL]
                     for e in range(fe, ln - 1):
                         cq[c, q, e] = cq[c, q, e + 1]
-                    cql[c, q] = ln - 1
-                    nbt[c, q] = 0
-                    due[c] |= np.int64(1) << q
-                    room[c] |= np.int64(1) << q
+                    bs[c, q, B_CQL] = ln - 1
+                    bs[c, q, B_NBT] = 0
+                    cs[c, C_DUE] |= np.int64(1) << q
+                    cs[c, C_ROOM] |= np.int64(1) << q
                     if req_write[r]:
-                        cqw[c, q] -= 1
-                        hw[c, q] -= 1
+                        bs[c, q, B_CQW] -= 1
+                        bs[c, q, B_HW] -= 1
                     else:
-                        hr[c, q] -= 1
+                        bs[c, q, B_HR] -= 1
                     if ln == 1:
-                        nonempty[c] &= ~(np.int64(1) << q)
-                    cq_total[c] -= 1
-                    if hitc[c, q] > 0:
+                        cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
+                    cs[c, C_CQT] -= 1
+                    if bs[c, q, B_HITC] > 0:
                         if found == RD:
                             n_rd_hit += 1
                         else:
                             n_wr_hit += 1
-                    hitc[c, q] += 1
+                    bs[c, q, B_HITC] += 1
                     if track:
                         _h_add(
                             hkeys,
@@ -737,53 +743,45 @@ def simulate_into(
                         done[r] = clk + read_delay
                         if max_out > 0:
                             heap_n = _heap_push(heap, heap_n, clk + read_delay + 1)
-                        t_pre[c, q] = _mx(t_pre[c, q], clk + pv_rtp)
-                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + pv_rtrl)
-                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + pv_rtrs)
-                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + pv_rtw)
+                        bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], clk + pv_rtp)
+                        gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], clk + pv_rtrl)
+                        ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], clk + pv_rtrs)
+                        ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], clk + pv_rtw)
                         for o in range(nranks):
                             if o != rank:
-                                k_rd[c, o] = _mx(k_rd[c, o], clk + pv_rtro)
-                                k_wr[c, o] = _mx(k_wr[c, o], clk + pv_rtwo)
+                                ks[c, o, K_RD] = _mx(ks[c, o, K_RD], clk + pv_rtro)
+                                ks[c, o, K_WR] = _mx(ks[c, o, K_WR], clk + pv_rtwo)
                     else:
                         n_wr += 1
                         done[r] = clk + write_delay
-                        t_pre[c, q] = _mx(t_pre[c, q], clk + pv_wtp)
-                        g_rd[c, grp] = _mx(g_rd[c, grp], clk + pv_wtrl)
-                        g_wr[c, grp] = _mx(g_wr[c, grp], clk + pv_wtwl)
-                        k_rd[c, rank] = _mx(k_rd[c, rank], clk + pv_wtrs)
-                        k_wr[c, rank] = _mx(k_wr[c, rank], clk + pv_wtws)
+                        bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], clk + pv_wtp)
+                        gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], clk + pv_wtrl)
+                        gs[c, grp, G_WR] = _mx(gs[c, grp, G_WR], clk + pv_wtwl)
+                        ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], clk + pv_wtrs)
+                        ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], clk + pv_wtws)
                         for o in range(nranks):
                             if o != rank:
-                                k_rd[c, o] = _mx(k_rd[c, o], clk + pv_wtro)
-                                k_wr[c, o] = _mx(k_wr[c, o], clk + pv_wtwo)
+                                ks[c, o, K_RD] = _mx(ks[c, o, K_RD], clk + pv_wtro)
+                                ks[c, o, K_WR] = _mx(ks[c, o, K_WR], clk + pv_wtwo)
                     if closed_page:
                         # auto-precharge unless another queued request hits this row
-                        orow = open_row[c, q]
+                        orow = bs[c, q, B_ROW]
                         keep = False
-                        for e in range(cql[c, q]):
+                        for e in range(bs[c, q, B_CQL]):
                             if req_row[cq[c, q, e]] == orow:
                                 keep = True
                                 break
                         if not keep:
-                            t_start = _mx(t_pre[c, q], clk)
+                            t_start = _mx(bs[c, q, B_TPRE], clk)
                             active_cycles += _close_row(
                                 c,
                                 q,
                                 rank,
                                 t_start,
                                 pv_trp,
-                                open_row,
-                                closed,
-                                hr,
-                                hw,
-                                nbt,
-                                due,
-                                hitc,
-                                nopen,
-                                act_since,
-                                t_act,
-                                t_ref,
+                                bs,
+                                cs,
+                                ks,
                             )
                             n_pre += 1
                 chprog = True
@@ -793,19 +791,19 @@ def simulate_into(
             # ---- move one transaction to its bank's command queue ----
             # (the oldest one, from the read queue or while draining the write buffer, whose bank's
             # command queue has room: requests enter in order, so the oldest has the lowest index)
-            if draining[c] == 0 and tq_total[c, 1] > 0:
+            if cs[c, C_DRAIN] == 0 and cs[c, C_TQT + 1] > 0:
                 # drain when the buffer reaches the high watermark, when more than the idle
                 # threshold wait and the command queues are empty, or (end of the trace) when
                 # nothing else is left to do
-                idle = cq_total[c] == 0
-                if tq_total[c, 1] >= pv_drain_high or (
-                    idle and (tq_total[c, 1] > pv_drain_idle or (nxt >= n and tq_total[c, 0] == 0))
+                idle = cs[c, C_CQT] == 0
+                if cs[c, C_TQT + 1] >= pv_drain_high or (
+                    idle and (cs[c, C_TQT + 1] > pv_drain_idle or (nxt >= n and cs[c, C_TQT] == 0))
                 ):
-                    draining[c] = _mx(1, tq_total[c, 1] - pv_drain_low)
-            kind = 1 if draining[c] > 0 else 0
+                    cs[c, C_DRAIN] = _mx(1, cs[c, C_TQT + 1] - pv_drain_low)
+            kind = 1 if cs[c, C_DRAIN] > 0 else 0
             q = -1
             for _attempt in range(2):
-                movable = tq_has[c, kind] & room[c]
+                movable = cs[c, C_TQH + kind] & cs[c, C_ROOM]
                 q = -1
                 if movable == 0:
                     break
@@ -825,7 +823,7 @@ def simulate_into(
                     h = _h_find(hkeys, req_line[r])
                     if h >= 0 and hreads[h] > 0:
                         # a queued read of this line must go first: stop draining, move a read
-                        draining[c] = 0
+                        cs[c, C_DRAIN] = 0
                         kind = 0
                         q = -1
                         chprog = True
@@ -836,28 +834,28 @@ def simulate_into(
                 tq_head[c, kind, q] = 0 if h == tcap else h
                 tq_len[c, kind, q] -= 1
                 if tq_len[c, kind, q] == 0:
-                    tq_has[c, kind] &= ~(np.int64(1) << q)
-                tq_total[c, kind] -= 1
-                cq[c, q, cql[c, q]] = r
-                cql[c, q] += 1
-                if req_row[r] == open_row[c, q]:
+                    cs[c, C_TQH + kind] &= ~(np.int64(1) << q)
+                cs[c, C_TQT + kind] -= 1
+                cq[c, q, bs[c, q, B_CQL]] = r
+                bs[c, q, B_CQL] += 1
+                if req_row[r] == bs[c, q, B_ROW]:
                     if kind == 1:
-                        hw[c, q] += 1
+                        bs[c, q, B_HW] += 1
                     else:
-                        hr[c, q] += 1
-                if cql[c, q] == cqcap:
-                    room[c] &= ~(np.int64(1) << q)
+                        bs[c, q, B_HR] += 1
+                if bs[c, q, B_CQL] == cqcap:
+                    cs[c, C_ROOM] &= ~(np.int64(1) << q)
                 if kind == 1:
-                    cqw[c, q] += 1
-                    draining[c] -= 1
-                    if tq_total[c, 1] == 0:
-                        draining[c] = 0
-                nonempty[c] |= np.int64(1) << q
-                nbt[c, q] = 0
-                due[c] |= np.int64(1) << q
-                cq_total[c] += 1
+                    bs[c, q, B_CQW] += 1
+                    cs[c, C_DRAIN] -= 1
+                    if cs[c, C_TQT + 1] == 0:
+                        cs[c, C_DRAIN] = 0
+                cs[c, C_NONEMPTY] |= np.int64(1) << q
+                bs[c, q, B_NBT] = 0
+                cs[c, C_DUE] |= np.int64(1) << q
+                cs[c, C_CQT] += 1
                 chprog = True
-            if draining[c] == 0 and tq_total[c, 1] > pv_drain_idle and cq_total[c] == 0:
+            if cs[c, C_DRAIN] == 0 and cs[c, C_TQT + 1] > pv_drain_idle and cs[c, C_CQT] == 0:
                 chprog = True  # the idle drain starts next clock
 
             if chprog:
@@ -873,25 +871,25 @@ def simulate_into(
                 # banks); with many, most would be checked again anyway, so those visits keep
                 # the next clock.
                 nt = clk + 1
-                pending = nonempty[c] & due[c]
+                pending = cs[c, C_NONEMPTY] & cs[c, C_DUE]
                 others = pending & (pending - 1)  # without the lowest due bank
-                need = ref_len[c] > 0 or others & (others - 1) != 0  # a refresh, or 3+ due banks
+                need = cs[c, C_REFL] > 0 or others & (others - 1) != 0  # a refresh, or 3+ due banks
                 if (
                     not need
-                    and draining[c] == 0
-                    and tq_total[c, 1] > 0
+                    and cs[c, C_DRAIN] == 0
+                    and cs[c, C_TQT + 1] > 0
                     and (
-                        tq_total[c, 1] >= pv_drain_high
+                        cs[c, C_TQT + 1] >= pv_drain_high
                         or (
-                            cq_total[c] == 0
-                            and (tq_total[c, 1] > pv_drain_idle or (nxt >= n and tq_total[c, 0] == 0))
+                            cs[c, C_CQT] == 0
+                            and (cs[c, C_TQT + 1] > pv_drain_idle or (nxt >= n and cs[c, C_TQT] == 0))
                         )
                     )
                 ):
                     need = True  # the write drain starts next clock
                 if not need:
-                    kind = 1 if draining[c] > 0 else 0
-                    movable = tq_has[c, kind] & room[c]
+                    kind = 1 if cs[c, C_DRAIN] > 0 else 0
+                    movable = cs[c, C_TQH + kind] & cs[c, C_ROOM]
                     if movable != 0:
                         if kind == 1 and track:
                             need = True
@@ -908,54 +906,56 @@ def simulate_into(
                             else:
                                 cw = _mn(cw, avail[r])
                 if not need:
-                    mask = nonempty[c] & due[c]
+                    mask = cs[c, C_NONEMPTY] & cs[c, C_DUE]
                     while mask != 0:
                         q = _ctz(mask)
                         mask &= mask - 1
-                        if nbt[c, q] > nt:
-                            cw = _mn(cw, nbt[c, q])
+                        if bs[c, q, B_NBT] > nt:
+                            cw = _mn(cw, bs[c, q, B_NBT])
                             continue
                         rank = bank_rank[q]
                         grp = bank_grp[q]
-                        orow = open_row[c, q]
+                        orow = bs[c, q, B_ROW]
                         if orow < 0:
-                            t = _mx(_mx(t_act[c, q], g_act[c, grp]), k_act[c, rank])
-                            t = _mx(t, faw[c, rank, faw_i[c, rank]] + pv_tfaw)
+                            t = _mx(_mx(bs[c, q, B_TACT], gs[c, grp, G_ACT]), ks[c, rank, K_ACT])
+                            t = _mx(t, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
                         else:
                             t = FAR
                             if req_row[cq[c, q, 0]] != orow and (
-                                hitc[c, q] >= hit_cap or hr[c, q] + hw[c, q] == 0
+                                bs[c, q, B_HITC] >= hit_cap or bs[c, q, B_HR] + bs[c, q, B_HW] == 0
                             ):
-                                t = t_pre[c, q]
-                            if hr[c, q] > 0:
-                                t = _mn(t, _mx(_mx(t_rd[c, q], g_rd[c, grp]), k_rd[c, rank]))
-                            if hw[c, q] > 0:
-                                t = _mn(t, _mx(_mx(t_wr[c, q], g_wr[c, grp]), k_wr[c, rank]))
+                                t = bs[c, q, B_TPRE]
+                            if bs[c, q, B_HR] > 0:
+                                t = _mn(t, _mx(_mx(bs[c, q, B_TRD], gs[c, grp, G_RD]), ks[c, rank, K_RD]))
+                            if bs[c, q, B_HW] > 0:
+                                t = _mn(t, _mx(_mx(bs[c, q, B_TWR], gs[c, grp, G_WR]), ks[c, rank, K_WR]))
                         if t <= nt:
                             need = True
                             break
-                        nbt[c, q] = t
-                        due[c] &= ~(np.int64(1) << q)
+                        bs[c, q, B_NBT] = t
+                        cs[c, C_DUE] &= ~(np.int64(1) << q)
                         if t < clk + WHEEL:
                             wheel[c, t & (WHEEL - 1)] |= np.int64(1) << q
-                            occ[c] |= np.int64(1) << (t & (WHEEL - 1))
+                            cs[c, C_OCC] |= np.int64(1) << (t & (WHEEL - 1))
                         else:
-                            far[c] |= np.int64(1) << q
-                            far_min[c] = _mn(far_min[c], t)
+                            cs[c, C_FAR] |= np.int64(1) << q
+                            cs[c, C_FARMIN] = _mn(cs[c, C_FARMIN], t)
                         cw = _mn(cw, t)
                 if need:
-                    ch_wake[c] = 0
+                    cs[c, C_WAKE] = 0
                     wake = _mn(wake, nt)
                 else:
-                    if occ[c] != 0:  # the next wheel slot in use, after this clock
+                    if cs[c, C_OCC] != 0:  # the next wheel slot in use, after this clock
                         shift = nt & (WHEEL - 1)
-                        rot = ((occ[c] >> shift) | (occ[c] << (WHEEL - shift))) & ((np.int64(1) << WHEEL) - 1)
+                        rot = ((cs[c, C_OCC] >> shift) | (cs[c, C_OCC] << (WHEEL - shift))) & (
+                            (np.int64(1) << WHEEL) - 1
+                        )
                         cw = _mn(cw, nt + _ctz(rot))
-                    cw = _mn(cw, far_min[c])
-                    ch_wake[c] = _mx(cw, nt)
-                    wake = _mn(wake, ch_wake[c])
+                    cw = _mn(cw, cs[c, C_FARMIN])
+                    cs[c, C_WAKE] = _mx(cw, nt)
+                    wake = _mn(wake, cs[c, C_WAKE])
             else:
-                ch_wake[c] = cw
+                cs[c, C_WAKE] = cw
                 wake = _mn(wake, cw)
 
         # the requester offers requests in order after this clock: they enter the queues at `now`
@@ -976,7 +976,7 @@ def simulate_into(
                         wake = _mn(wake, heap[0] - 1)
                     break
             kind = 1 if req_write[nxt] else 0
-            if tq_total[c, kind] >= (wqcap if kind else rqcap):
+            if cs[c, C_TQT + kind] >= (wqcap if kind else rqcap):
                 break
             if track:
                 # a read of a line with a write pending is served from the write buffer; a
@@ -994,7 +994,7 @@ def simulate_into(
                         stats[S_LAST_ACCEPT] = now
                         stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                         for c2 in range(nch):
-                            ch_wake[c2] = 0
+                            cs[c2, C_WAKE] = 0
                         wake = _mn(wake, now)
                     continue
                 _h_add(hkeys, hreads, hwrites, req_line[nxt], 1 - kind, kind)
@@ -1002,10 +1002,10 @@ def simulate_into(
             slot = tq_head[c, kind, q] + tq_len[c, kind, q]
             tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
             tq_len[c, kind, q] += 1
-            tq_has[c, kind] |= np.int64(1) << q
-            tq_total[c, kind] += 1
-            if kind == 1 or (draining[c] == 0 and (room[c] >> q) & 1):
-                ch_wake[c] = 0
+            cs[c, C_TQH + kind] |= np.int64(1) << q
+            cs[c, C_TQT + kind] += 1
+            if kind == 1 or (cs[c, C_DRAIN] == 0 and (cs[c, C_ROOM] >> q) & 1):
+                cs[c, C_WAKE] = 0
                 progress = True
                 wake = _mn(wake, now)
             if kind == 1:
@@ -1030,14 +1030,14 @@ def simulate_into(
                 stats[S_LAST_ACCEPT] = now
                 stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                 for c2 in range(nch):
-                    ch_wake[c2] = 0  # the end-of-trace write flush may start
+                    cs[c2, C_WAKE] = 0  # the end-of-trace write flush may start
                 wake = _mn(wake, now)
 
         # ---- advance the clock ----
         finished = nxt >= n
         if finished:
             for c in range(nch):
-                if tq_total[c, 0] > 0 or tq_total[c, 1] > 0 or cq_total[c] > 0:
+                if cs[c, C_TQT] > 0 or cs[c, C_TQT + 1] > 0 or cs[c, C_CQT] > 0:
                     finished = False
                     break
         if finished:
@@ -1071,8 +1071,8 @@ def simulate_into(
     stats[S_END] = last
     for c in range(nch):
         for k in range(nranks):
-            if nopen[c, k] > 0:
-                active_cycles += last - act_since[c, k]
+            if ks[c, k, K_NOPEN] > 0:
+                active_cycles += last - ks[c, k, K_SINCE]
     stats[S_ACTIVE_RANK_CYCLES] = active_cycles
     stats[S_IDLE_RANK_CYCLES] = last * nch * nranks - active_cycles
     if n > 0 and stats[S_LAST_ACCEPT] == 0:
