@@ -3,8 +3,9 @@
 `efficiency_table(config)` runs the controller once per traffic class on one channel of the device
 (a saturating source, 64-B requests; per channel because the analytical model applies the
 efficiency to each channel's share of the traffic, and a multi-channel run of one in-order source
-measures how the map spreads a pattern over channels, not the channel) and returns, per class, the sustained efficiency (sustained / peak), the bandwidth and
-the average read latency under that load, plus the unloaded (one request in flight) latency of
+measures how the map spreads a pattern over channels, not the channel) and returns, per class,
+the sustained efficiency (sustained / peak), the bandwidth and the average read latency under that
+load, plus the unloaded (one request in flight) latency of
 sequential and random reads. The analytical model uses it in place of a flat controller
 efficiency. Results are cached on disk under the config's content hash and MODEL_VERSION, written
 atomically; an unreadable entry is recomputed.
