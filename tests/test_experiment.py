@@ -225,3 +225,17 @@ def test_run_headline_matches_the_comparison_table(results, capsys):
     assert row["W"] == pytest.approx(packed["power_w"])
     print_headline(loaded)
     assert "headline: packed on hbm2 at 90% sparsity" in capsys.readouterr().out
+
+
+def test_report_has_a_dram_figure_per_headline_design(results):
+    """The run replays the packed HBM2 and DDR4 designs at fidelity 2 (dram_layers.csv) and the
+    report draws one interactive figure a design (tests/test_dram_figure.py checks the numbers)."""
+    frame = pd.read_csv(results / "dram_layers.csv")
+    assert set(zip(frame["model"], frame["design"], strict=True)) == {
+        ("mobilenet_v2", "hbm2"),
+        ("mobilenet_v2", "ddr4_x1"),
+    }
+    page = report.write_report(results)[0].read_text()
+    shown = set(re.findall(r'class="dram-figure" data-model="([^"]+)" data-design="([^"]+)"', page))
+    assert {("mobilenet_v2", "hbm2"), ("mobilenet_v2", "ddr4_x1")} <= shown
+    assert len(shown) == 3  # and the search's best design, from its level-2 re-score

@@ -33,7 +33,7 @@ from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import atomic_open, write_text_atomic
 from dla_explorer.dse.results import read_spec_record
 from dla_explorer.sim import config as hw
-from dla_explorer.study import analysis, explorer, plots
+from dla_explorer.study import analysis, dram_figure, explorer, plots
 from dla_explorer.study.records import RECORD
 
 FORMATS = ("png", "svg", "pdf")
@@ -481,6 +481,27 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
         )
 
 
+def _dram_section(doc: Document, frames: Sequence[pd.DataFrame], intro: str) -> None:
+    """The per-layer DRAM figures (docs/report.md, "DRAM traffic per layer"): a summary table,
+    then one interactive figure a design (plotly, embedded in the page)."""
+    frames = [f for f in frames if f is not None and not f.empty]
+    if not frames:
+        return
+    frame = pd.concat(frames, ignore_index=True)
+    doc.heading("DRAM traffic per layer")
+    doc.paragraph(intro, "note")
+    table = dram_figure.summary(frame)
+    doc.html.append(html_table(table))
+    doc.md += [markdown_table(table), ""]
+    doc.html += dram_figure.figures_html(frame)
+    doc.interactive = True  # plotly.js goes into the page
+    doc.md += [
+        f"The interactive figures (bandwidth per channel over each layer, stall per layer, at "
+        f"{dram_figure.FIDELITY_TEXT}) are in report.html; the data in {dram_figure.FILE}.",
+        "",
+    ]
+
+
 def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]:
     results = analysis.load(folder)
     spec, record = results.spec, results.record
@@ -524,6 +545,15 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
             "",
         ]
     _figures(doc, results, formats)
+    _dram_section(
+        doc,
+        [
+            dram_figure.load(folder / dram_figure.FILE),
+            _search_dram_layers(results.search_folder),
+        ],
+        "The headline designs (packed, the HBM2 design and every DDR4 design, each model) and the "
+        "search's best design, replayed at memory fidelity 2.",
+    )
     doc.paragraph(
         "Ratios more than 30% away from the paper's are explained in docs/validation.md. "
         "Every coefficient is in hw_configs/ and docs/model.md.",
@@ -559,7 +589,27 @@ def dse_report(folder: Path) -> tuple[Path, Path]:
     doc.html.append(explorer_section(built, fidelity(table)))
     doc.interactive = True
     doc.md += ["The interactive explorer is in report.html.", ""]
+    _dram_section(
+        doc,
+        [_search_dram_layers(folder)],
+        "The front's best design (by the first objective), replayed at memory fidelity 2 by the "
+        "search's re-score.",
+    )
     return doc.write(folder)
+
+
+def _search_dram_layers(folder: Path | None) -> pd.DataFrame | None:
+    """The DRAM table a search's level-2 re-score wrote for its best front design."""
+    if folder is None:
+        return None
+    label = {"model": "search", "design": "front's best design", "memory": ""}
+    front = folder / "fidelity_front.csv"
+    if front.is_file():
+        head = pd.read_csv(front, nrows=1)
+        for column in ("model", "memory"):
+            if column in head and not head.empty:
+                label[column] = str(head[column].iloc[0])
+    return dram_figure.load(folder / dram_figure.FILE, label)
 
 
 def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) -> tuple[Path, Path]:
