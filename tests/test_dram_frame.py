@@ -102,3 +102,35 @@ def test_level2_moves_little_when_state_carries(net, monkeypatch):
         assert [r.channel_bytes.sum() for r in a.replays] == [r.channel_bytes.sum() for r in b.replays]
         assert b.totals.memory_s == pytest.approx(a.totals.memory_s, rel=0.10)
         assert b.totals.fps == pytest.approx(a.totals.fps, rel=0.05)
+
+
+def test_posted_writes_do_not_hold_a_layer_open():
+    """A layer that writes a few lines leaves them in the write buffer (below the drain mark): it
+    is done once they are accepted, not when a later drain writes them; the frame still ends
+    when the last write is written."""
+    cfg = traffic._channel_config(DDR4)
+    tck = cfg.timing.tck_ns
+    n = 5  # < write_drain_idle: no drain while reads keep the command queues busy
+    assert n < cfg.controller.write_drain_idle
+    writes = traffic.LayerStream(
+        np.zeros(n, np.int64),
+        (np.arange(n) * 64 + (1 << 20)).astype(np.uint64),
+        np.ones(n, bool),
+        np.full(n, 2, np.int8),
+    )
+    later = reads(np.arange(4000) * 64)
+    frame = traffic.replay_frame(DDR4, [writes, later], 1)
+    assert frame[0].time_ns <= (n + 2) * tck  # one accept a clock
+    alone = traffic.replay(DDR4, later, 1).time_ns
+    assert frame[1].time_ns >= alone  # the drain's bursts are on its bus, and counted in it
+    whole = traffic.replay(
+        DDR4,
+        traffic.LayerStream(
+            np.zeros(n + 4000, np.int64),
+            np.concatenate([writes.address, later.address]),
+            np.concatenate([writes.is_write, later.is_write]),
+            np.concatenate([writes.kind, later.kind]),
+        ),
+        1,
+    )
+    assert sum(r.time_ns for r in frame) == pytest.approx(whole.time_ns)

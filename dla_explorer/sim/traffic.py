@@ -295,10 +295,11 @@ def _simulate(
     channels: int,
     port_bytes_per_s: float,
     arrival: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Run requests (in order; each available from its `arrival` clock, default all at once)
-    through the controller: (per request the clock its channel is done with it, the
-    controller's counters, tCK in ns)."""
+    through the controller: (per request the clock its last burst was accepted, the clock its
+    channel is done with it: a read's data returned, a write's burst written, the controller's
+    counters, tCK in ns)."""
     burst = cfg.organization.burst_bytes
     per = max(1, REQUEST_BYTES // burst)
     addr = (address[:, None] + np.arange(per, dtype=np.uint64) * np.uint64(burst)).ravel()
@@ -316,9 +317,10 @@ def _simulate(
     line = (addr >> np.uint64(int(math.log2(burst)))).astype(np.int64) * channels + ch
     offered = np.zeros(n, np.int64) if arrival is None else np.repeat(arrival, per)
     k.simulate(p, ch, bank, row, writes, line, offered, float(interval), added, done, stats)
-    # a write is done when accepted; the channel is busy until its last burst has been issued
+    accepted = added.reshape(-1, per).max(axis=1)
+    # a merged write has no burst of its own (done = accepted + 1)
     end = np.maximum(done, added).reshape(-1, per).max(axis=1)
-    return end, stats, tck
+    return accepted, end, stats, tck
 
 
 def _hit_rate(stats: np.ndarray) -> float:
@@ -336,7 +338,7 @@ def replay(
     cfg = _channel_config(dram) if isinstance(dram, str) else dram
     if len(stream) == 0:
         return Replay(0.0, np.zeros(channels), np.zeros(channels), 0.0)
-    end, stats, tck = _simulate(
+    _, end, stats, tck = _simulate(
         cfg, stream.channel, stream.address, stream.is_write, channels, port_bytes_per_s
     )
     ch_done = np.zeros(channels)
@@ -378,17 +380,23 @@ def replay_frame(
         )
     layer = np.repeat(np.arange(len(streams)), sizes)
     channel = np.concatenate([s.channel for s in streams])
-    end, stats, _ = _simulate(
+    is_write = np.concatenate([s.is_write for s in streams])
+    accepted, written, stats, _ = _simulate(
         cfg,
         channel,
         np.concatenate([s.address for s in streams]),
-        np.concatenate([s.is_write for s in streams]),
+        is_write,
         channels,
         port_bytes_per_s,
         starts[layer],
     )
+    # writes are posted: a layer is done with a write once the controller accepted it (its
+    # drain, whenever the write buffer empties, takes bus time from the reads of the layer it
+    # falls in); the frame is done when the last write has been written
+    end = np.where(is_write, accepted + 1, written)
     last = np.zeros(len(streams), np.int64)
     np.maximum.at(last, layer, end)
+    last[-1] = max(last[-1], int(stats[k.S_END]), int(written.max()))
     front = np.maximum.accumulate(np.maximum(last, starts))  # E_i (an empty layer: its start)
     begin = np.maximum(starts, np.concatenate([[0], front[:-1]]))
     # per layer and channel: the channel's last clock on the layer's requests
