@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
+import subprocess
 from types import SimpleNamespace
 
 import numpy as np
@@ -145,3 +147,23 @@ def test_no_cycle_model_no_figure(net, hardware, tmp_path):
     doc = report.Document("t")
     report._dram_section(doc, [pd.DataFrame(), None], "intro")
     assert not doc.html and not doc.interactive
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="chromium not installed")
+def test_figures_render_in_a_browser(frame, tmp_path):
+    """Headless chromium opens the page from disk (no network) and plotly draws every figure: a
+    heatmap and the stall bars in each design's div."""
+    doc = report.Document("t")
+    report._dram_section(doc, [frame], "intro")
+    html_path, _ = doc.write(tmp_path)
+    out = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", html_path.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    dom = out.stdout
+    assert dom.count('class="dram-figure js-plotly-plot"') == len(DESIGNS), out.stderr[-500:]
+    assert dom.count('class="heatmaplayer mlayer"') == len(DESIGNS)
+    assert dom.count('<g class="trace bars"') == len(DESIGNS)
