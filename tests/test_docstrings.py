@@ -146,7 +146,8 @@ def problems(source: str) -> list[str]:
         returns = any(
             isinstance(n, ast.Return) and n.value is not None and not _is_none(n.value) for n in nodes
         )
-        if returns and not generator and "property" not in _decorators(function) and "Returns" not in sections:
+        attribute = "property" in _decorators(function)
+        if returns and not generator and not attribute and "Returns" not in sections:
             found.append(f"{name}: returns a value but has no Returns section")
     return found
 

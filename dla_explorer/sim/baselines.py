@@ -38,7 +38,7 @@ def roofline(
 
     Returns:
         name, precision, batch, latency_s (s per batch), fps (frames/s), power_w (W), fps_per_w and
-            memory_bound_layers (layers whose bytes take longer than their ops).
+        memory_bound_layers (layers whose bytes take longer than their ops).
 
     Raises:
         UsageError: the baseline has no peak for `precision`.
@@ -106,7 +106,7 @@ def measured(baseline: Baseline, model: str) -> dict | None:
 
     Returns:
         name, precision, batch, fps (frames/s), power_w (W), fps_per_w, framework and source of the
-            published point, or None.
+        published point, or None.
     """
     point = baseline.measured.get(model)
     if point is None:
@@ -180,7 +180,7 @@ def measure_cpu(
 
     Returns:
         latency_s (median s of CPU time per batch), latency_iqr_s (s), fps (frames/s), batch,
-            threads and repeats (timed blocks).
+        threads and repeats (timed blocks).
 
     Raises:
         RuntimeError: the module cannot run on an input of `input_shape` (torch's own error, not

@@ -59,7 +59,7 @@ def graph_arrays(workload: Workload) -> GraphArrays:
 
     Returns:
         GraphArrays: per compute layer the aux-block work (elements per image) and per shortcut
-            tensor its size (elements per image) and the layers it is resident during.
+        tensor its size (elements per image) and the layers it is resident during.
     """
     layers = workload.layers
     n = len(layers)
@@ -134,7 +134,7 @@ def zoo_ops(workload: Workload) -> Workload:
 
     Returns:
         A copy with `ops` set, or `workload` itself (it has ops already, or is not one of these
-            networks).
+        networks).
 
     Raises:
         StopIteration: a ResNet-named workload (conv1 and layerN.M.* layers) with a block that has

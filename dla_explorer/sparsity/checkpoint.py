@@ -89,7 +89,7 @@ def source_key(path: str | os.PathLike) -> str | None:
 
     Returns:
         The recipe_key stored by `save`, or None (no key recorded, or the file is missing or
-            unreadable: never an error, the caller then prunes again).
+        unreadable: never an error, the caller then prunes again).
     """
     try:
         with np.load(path, allow_pickle=False) as archive:

@@ -81,8 +81,8 @@ class SparseModel:
 
         Returns:
             One row per compute layer: Workload.to_frame's columns plus nnz (kept weights), sparsity
-                (fraction pruned), act_density (fraction of non-zero inputs) and sparse_macs (MACs
-                per frame left after pruning).
+            (fraction pruned), act_density (fraction of non-zero inputs) and sparse_macs (MACs
+            per frame left after pruning).
         """
         frame = self.workload.to_frame()
         frame["nnz"] = [int(self.masks[n].sum()) for n in frame["name"]]
@@ -96,7 +96,7 @@ class SparseModel:
 
         Returns:
             The hex SHA-256 of every layer's name, mask shape, mask bits and float32 weights
-                (computed once, then cached on the instance).
+            (computed once, then cached on the instance).
         """
         if self._hash is None:
             digest = hashlib.sha256()
@@ -157,7 +157,7 @@ def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str
 
     Returns:
         (module, name): the module (in eval mode when built here) and the name results use (the
-            class name, the zoo or library name, or the file's stem).
+        class name, the zoo or library name, or the file's stem).
 
     Raises:
         UsageError: a zoo name that is not in the zoo, a library model that cannot be built, a
@@ -598,7 +598,7 @@ def prune(
 
     Returns:
         The SparseModel: pruned float32 weights, masks, measured activation densities (1.0 for ONNX
-            models, whose graph is not run) and the recipe that made it.
+        models, whose graph is not run) and the recipe that made it.
 
     Raises:
         UsageError: an unknown method or N:M pattern, a sparsity outside [0, 1), an override that
