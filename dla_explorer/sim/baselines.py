@@ -230,8 +230,9 @@ def measure_cpu_baseline(
         {'dense': ..., 'pruned': ...}, each what measure_cpu returns.
 
     Raises:
-        UsageError: the model cannot be rebuilt from its name (see pruning.resolve_model: e.g. an
-            ONNX model or a missing factory file), or the pruned weights do not fit it.
+        UsageError: `sparse.model` is not a zoo or library name, so the model cannot be rebuilt
+            (a model pruned from a torch module, a factory file or an ONNX file records another
+            name), or the pruned weights do not fit the rebuilt model.
     """
     shape = (batch, *sparse.workload.input_shape[1:])
     seed = sparse.recipe.get("seed", 0)

@@ -57,8 +57,8 @@ def tradeoff_table(
 
     Returns:
         One row per packing plus the unpacked row: alpha, gamma, mode, top1 and top5 (fractions),
-        pruned_share (share of |w| conflict pruning removed), utilization (fraction of the
-        array's MACs doing work) and fps (frames/s).
+        pruned_share (share of |w| conflict pruning removed), utilization (useful MACs over
+        issued MAC slots) and fps (frames/s).
 
     Raises:
         UsageError: a config does not resolve or is invalid, the three do not fit together (see
