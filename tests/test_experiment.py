@@ -239,3 +239,24 @@ def test_report_has_a_dram_figure_per_headline_design(results):
     shown = set(re.findall(r'class="dram-figure" data-model="([^"]+)" data-design="([^"]+)"', page))
     assert {("mobilenet_v2", "hbm2"), ("mobilenet_v2", "ddr4_x1")} <= shown
     assert len(shown) == 3  # and the search's best design, from its level-2 re-score
+
+
+def test_damaged_results_give_one_line_errors(results, tmp_path, capsys):
+    """A results folder whose record is not text, whose table is not a CSV, or a sparsity the run
+    did not simulate: a DlaError naming the file or the missing row, not a traceback."""
+    import shutil
+
+    from dla_explorer.core.errors import DlaError
+
+    loaded = analysis.load(results)
+    with pytest.raises(DlaError, match="no row for model 'mobilenet_v2', sparsity 0.37"):
+        analysis.speedups(loaded, sparsity=0.37)
+    damaged = tmp_path / "damaged"
+    shutil.copytree(results, damaged)
+    (damaged / "layers.csv").write_bytes(b"")
+    with pytest.raises(DlaError, match="layers.csv: not a readable CSV"):
+        analysis.load(damaged)
+    (damaged / "experiment.json").write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["report", str(damaged)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "experiment.json: not a run record" in err and len(err.splitlines()) == 1
