@@ -235,7 +235,10 @@ def test_report_has_a_dram_figure_per_headline_design(results):
         ("mobilenet_v2", "hbm2"),
         ("mobilenet_v2", "ddr4_x1"),
     }
-    page = report.write_report(results)[0].read_text()
+    page_path = results / "report.html"  # written by test_report_is_self_contained when run
+    if not page_path.is_file():
+        report.write_report(results)
+    page = page_path.read_text()
     shown = set(re.findall(r'class="dram-figure" data-model="([^"]+)" data-design="([^"]+)"', page))
     assert {("mobilenet_v2", "hbm2"), ("mobilenet_v2", "ddr4_x1")} <= shown
     assert len(shown) == 3  # and the search's best design, from its level-2 re-score
