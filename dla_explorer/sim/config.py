@@ -208,6 +208,23 @@ class Memory(_Config):
         description="DRAM device config in hw_configs/dram/ (name or path) whose timings the cycle "
         "model uses at fidelity 1 and 2; empty: none (fidelity 1 falls back to controller_efficiency)",
     )
+    # fidelity 1: the cycle model's efficiency per traffic class is that of the modelled controller
+    # (DRAMsim3's, docs/dram.md); these factors carry how far the real one may differ (an estimate
+    # with its range in the YAML). The scaled efficiency is capped at 1.
+    seq_efficiency_scale: float = Field(
+        1.0,
+        gt=0,
+        le=2,
+        description="fidelity 1: factor on the cycle model's efficiency of sequential streams "
+        "(weight reads, feature-map writes, long feature-map reads)",
+    )
+    run_efficiency_scale: float = Field(
+        1.0,
+        gt=0,
+        le=2,
+        description="fidelity 1: factor on the cycle model's efficiency of short runs "
+        "(random 64-B lines, 1-KiB feature-map tiles)",
+    )
 
     @property
     def peak_gbps(self) -> float:

@@ -40,6 +40,15 @@ INTERLEAVE_BYTES = 1024
 # interpolated in log2(run). 64 B: one request per run (random lines); 1 KiB: the table's tiled
 # feature map (1-KiB tiles); 8 KiB and more: a sequential stream (runs cover whole DRAM rows).
 RUN_CLASSES = ((64.0, "random_read"), (1024.0, "tiled_fmap"), (8192.0, "seq_read"))
+# the memory's estimate (a factor with its range in the YAML) that scales each class level 1 uses:
+# the real controller against the modelled one on sequential streams and on short runs
+EFFICIENCY_SCALE = {
+    "seq_read": "seq_efficiency_scale",
+    "seq_write": "seq_efficiency_scale",
+    "seq_read_write": "seq_efficiency_scale",
+    "random_read": "run_efficiency_scale",
+    "tiled_fmap": "run_efficiency_scale",
+}
 # regions of the flat address space the streams use (far apart: no accidental overlap)
 WEIGHT_BASE = 0
 INPUT_BASE = 1 << 34
@@ -87,14 +96,17 @@ def level1_streams(
     Weight reads are sequential (seq_read). Feature-map reads go by run length (RUN_CLASSES): the
     DLA stores a map as c_vec-deep channel groups, each group's rows contiguous, so one slice of
     one group is one run. Writes are sequential; when the layer also reads maps they share the
-    bus with the reads (seq_read_write: the read/write turnaround). A design whose memory names
-    no DRAM device keeps its flat controller_efficiency."""
+    bus with the reads (seq_read_write: the read/write turnaround). Each class's efficiency is
+    scaled by the memory's estimate for it (EFFICIENCY_SCALE; capped at 1). A design whose memory
+    names no DRAM device keeps its flat controller_efficiency."""
     names = np.asarray(d["mem_dram"]).astype(str) if "mem_dram" in d else np.full(len(d["k_vec"]), "")
     flat = d["mem_controller_efficiency"].astype(np.float64)[:, None]
 
     def cls(name: str) -> np.ndarray:
         e = _per_design(names, name)[:, None]
-        return np.where(np.isnan(e), flat, e)
+        column = f"mem_{EFFICIENCY_SCALE[name]}"
+        scale = np.asarray(d[column], dtype=np.float64)[:, None] if column in d else 1.0
+        return np.where(np.isnan(e), flat, np.minimum(e * scale, 1.0))
 
     reads = act_bytes - act_write_bytes
     groups = np.where(linear, 1.0, np.ceil(in_channels / d["c_vec"][:, None]))
@@ -117,6 +129,24 @@ def level1_streams(
         "act_write_bytes": act_write_bytes,
         "latency_ns": _per_design(names, "random_read_qd1", "avg_read_latency_ns"),
     }
+
+
+def sustained_gbps(memory: Any, clock_mhz: float, fidelity: int = DEFAULT_FIDELITY) -> float:
+    """GB/s the whole memory sustains on a long sequential read at this fidelity level (the
+    weight stream's figure): per channel min(peak x efficiency, port width x the DLA clock), with
+    the flat controller_efficiency at level 0 (or without a DRAM device), else the cycle model's
+    seq_read efficiency times the memory's seq_efficiency_scale (levels 1 and 2)."""
+    peak = memory.data_rate_mtps * 1e6 * memory.bus_width_bits / 8
+    if check_fidelity(fidelity) >= 1 and memory.dram:
+        efficiency = min(
+            device_table(memory.dram)["seq_read"]["efficiency"] * memory.seq_efficiency_scale, 1.0
+        )
+    else:
+        efficiency = memory.controller_efficiency
+    per_channel = peak * efficiency
+    if memory.port_width_bits:
+        per_channel = min(per_channel, memory.port_width_bits / 8 * clock_mhz * 1e6)
+    return memory.channels * per_channel / 1e9
 
 
 # ---- level 2: the requests of each layer and their replay ----------------------------------
