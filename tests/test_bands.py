@@ -146,3 +146,44 @@ def test_old_tables_without_the_scale_columns_still_simulate(tiny_sparse):
     a = simulator.simulate_batch(tiny_sparse, pd.DataFrame([row]), device)
     b = simulator.simulate_batch(tiny_sparse, pd.DataFrame([old]), device)
     assert a.loc[0, "fps"] == b.loc[0, "fps"]
+
+
+def test_one_definition_of_a_values_size():
+    """The bits of a stored value per number format live in sim.config.FORMATS alone: core.units
+    no longer keeps its own table (it knew int8 / fp16 / fp32, not the block-FP formats), and the
+    baselines' roofline derives its bytes from the same place (by hand: FP11 maps are FP16)."""
+    from dla_explorer.core import units
+
+    assert not hasattr(units, "PRECISION_BITS") and not hasattr(units, "precision_bytes")
+    assert [hw.value_bytes(p) for p in ("int8", "bfp11", "bfp12", "fp16", "fp32")] == [1, 2, 2, 2, 4]
+    for name, fmt in hw.FORMATS.items():
+        assert hw.value_bytes(name) == fmt.feature_bits / 8
+    with pytest.raises(KeyError):
+        hw.value_bytes("fp64")
+
+
+def test_device_constraint_counts_esram():
+    """A searched design whose eSRAM stream buffer needs more blocks than the device has is
+    infeasible (add_constraints used to check DSPs, M20Ks and ALMs only)."""
+    from dla_explorer.dse import evaluation
+    from dla_explorer.dse.spec import Spec
+
+    device = hw.load_device("stratix10_mx2100")
+    spec = Spec.model_validate(
+        {
+            "name": "esram",
+            "models": [{"name": "m", "recipe": {"model": "resnet50", "method": "random", "sparsity": 0.5}}],
+            "device": "stratix10_mx2100",
+            "base": {"arch": "dla_s10mx", "memory": "hbm2_x1"},
+            "space": {"k_vec": {"type": "pow2", "low": 16, "high": 32}},
+            "objectives": {"fps": "maximize"},
+            "constraints": {"device": True},
+        }
+    )
+    row = {"clock_mhz": 300.0, "mem_kind": "hbm2", "mem_channels": 16, "mem_data_rate_mtps": 2000.0}
+    row |= {"dsp": 100.0, "m20k": 100.0, "alm": 1e5}
+    table = pd.DataFrame([{**row, "esram": device.esram_blocks}, {**row, "esram": device.esram_blocks + 1}])
+    out = evaluation.add_constraints(table, spec, device)
+    assert list(out["feasible"]) == [True, False]
+    assert "esram +50.0%" in out.loc[1, "violation"]  # 3 blocks of 2
+    assert out.loc[1, "c_device"] == pytest.approx(0.5)
