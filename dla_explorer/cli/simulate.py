@@ -94,8 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--uncertainty",
         type=positive_int,
         metavar="N",
-        help="also draw N Monte-Carlo samples of every estimate (ranges in hw_configs/) and print "
-        "the 5-95%% band of each headline figure",
+        help="also draw N Monte-Carlo samples of every estimate that acts at the memory fidelity "
+        "level (ranges in hw_configs/; level 2 prints level 1's) and print the 5-95%% band of each "
+        "headline figure",
     )
     p.set_defaults(handler=run)
 
