@@ -143,7 +143,7 @@ def print_totals(result: Result) -> None:
     gbps = sustained_gbps(result.memory, float(t.clock_mhz_used), result.fidelity)
     print(
         f"{result.arch.name} ({result.arch.k_vec}x{result.arch.c_vec}x{result.arch.q_vec}x"
-        f"{result.arch.lanes} {result.arch.precision} @ {t.clock_mhz_used:g} MHz) + "
+        f"{result.arch.lanes} {result.arch.precision} @ {t.clock_mhz_used:.0f} MHz) + "
         f"{result.memory.name} ({gbps:.1f} GB/s sustained on a sequential read, "
         f"{result.memory.peak_gbps:.1f} peak) on "
         f"{result.device.name}, mode {result.mode}, memory fidelity {result.fidelity}"
