@@ -115,6 +115,8 @@ def test_level1_efficiency_is_the_cycle_models_times_the_scale(tiny_sparse):
         # the whole memory's sequential-read figure `simulate` prints, without a port cap at 1 GHz
         gbps = traffic.sustained_gbps(scaled, 1000.0, 1)
         assert gbps == pytest.approx(2666e6 * 8 * min(seq * scale, 1.0) / 1e9)
+        # level 2 replays the traffic: the factor does not act there
+        assert traffic.sustained_gbps(scaled, 1000.0, 2) == pytest.approx(2666e6 * 8 * seq / 1e9)
     # level 0: the flat controller efficiency; the port caps it (256 bits at 100 MHz = 3.2 GB/s)
     assert traffic.sustained_gbps(memory, 1000.0, 0) == pytest.approx(2666e6 * 8 * 0.8 / 1e9)
     capped = memory.model_copy(update={"port_width_bits": 256})

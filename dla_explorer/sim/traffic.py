@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from dla_explorer.core.errors import UsageError
+from dla_explorer.core.units import BITS_PER_BYTE, GIGA, MEGA
 from dla_explorer.sim.dram import controller as k
 from dla_explorer.sim.dram.config import DramConfig, load_dram
 from dla_explorer.sim.dram.efficiency import efficiency_table
@@ -135,18 +136,18 @@ def sustained_gbps(memory: Any, clock_mhz: float, fidelity: int = DEFAULT_FIDELI
     """GB/s the whole memory sustains on a long sequential read at this fidelity level (the
     weight stream's figure): per channel min(peak x efficiency, port width x the DLA clock), with
     the flat controller_efficiency at level 0 (or without a DRAM device), else the cycle model's
-    seq_read efficiency times the memory's seq_efficiency_scale (levels 1 and 2)."""
-    peak = memory.data_rate_mtps * 1e6 * memory.bus_width_bits / 8
-    if check_fidelity(fidelity) >= 1 and memory.dram:
-        efficiency = min(
-            device_table(memory.dram)["seq_read"]["efficiency"] * memory.seq_efficiency_scale, 1.0
-        )
+    seq_read efficiency (times the memory's seq_efficiency_scale at level 1, where it acts)."""
+    level = check_fidelity(fidelity)
+    peak = memory.data_rate_mtps * MEGA * memory.bus_width_bits / BITS_PER_BYTE
+    if level >= 1 and memory.dram:
+        scale = memory.seq_efficiency_scale if level == 1 else 1.0
+        efficiency = min(device_table(memory.dram)["seq_read"]["efficiency"] * scale, 1.0)
     else:
         efficiency = memory.controller_efficiency
     per_channel = peak * efficiency
     if memory.port_width_bits:
-        per_channel = min(per_channel, memory.port_width_bits / 8 * clock_mhz * 1e6)
-    return memory.channels * per_channel / 1e9
+        per_channel = min(per_channel, memory.port_width_bits / BITS_PER_BYTE * clock_mhz * MEGA)
+    return memory.channels * per_channel / GIGA
 
 
 # ---- level 2: the requests of each layer and their replay ----------------------------------
