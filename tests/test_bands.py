@@ -189,3 +189,17 @@ def test_device_constraint_counts_esram():
     assert list(out["feasible"]) == [True, False]
     assert "esram +50.0%" in out.loc[1, "violation"]  # 3 blocks of 2
     assert out.loc[1, "c_device"] == pytest.approx(0.5)
+
+
+def test_report_drilldown_of_a_table_from_before_the_factors(tiny_sparse):
+    """The explorer's per-layer drill-down reads stored search tables: one written before the
+    efficiency factors existed gives the figures of factor 1."""
+    from dla_explorer.study import explorer
+
+    device = hw.load_device("stratix10_mx2100")
+    arch, memory = _design("ddr4_2666_x1")
+    row = simulator.design_row(arch, memory)
+    old = pd.DataFrame([{k: v for k, v in row.items() if not k.endswith("_efficiency_scale")}])
+    before = explorer._per_layer(tiny_sparse, old, device, 1)
+    now = explorer._per_layer(tiny_sparse, pd.DataFrame([row]), device, 1)
+    assert np.array_equal(before["time_s"], now["time_s"])
