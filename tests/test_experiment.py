@@ -175,6 +175,45 @@ def test_report_is_self_contained(results):
         assert (results / "figures" / name).is_file()
 
 
+def test_report_draws_the_bands_as_error_bars(results):
+    """report.html carries plotly figures whose error bars are the bands of uncertainty.csv
+    (ratios) and comparison.csv (designs): up = p95 - p50, down = p50 - p5; the tables carry the
+    5% and 95% beside the median."""
+    html_path, md_path = report.write_report(results)
+    page = html_path.read_text()
+    found = re.search(r'<script id="band-figures" type="application/json">(.*?)</script>', page, re.S)
+    assert found is not None and "Plotly.newPlot" in page
+    assert re.search(r"plotly\.js v\d", page)  # plotly.js itself is embedded: the page works offline
+    figures = {f["name"]: f for f in json.loads(found.group(1).replace("<\\/", "</"))}
+    ratios = pd.read_csv(results / "uncertainty.csv")
+    for kind, rows in ratios.groupby("figure"):
+        traces = {t["name"]: t for t in figures[f"band_{kind}"]["data"]}
+        for label, group in rows.groupby("comparison"):
+            bar = traces[f"{label}: median, 5-95% band"]["error_y"]
+            assert bar["array"] == pytest.approx((group["p95"] - group["p50"]).tolist())
+            assert bar["arrayminus"] == pytest.approx((group["p50"] - group["p5"]).tolist())
+            assert traces[f"{label}: median, 5-95% band"]["y"] == pytest.approx(group["p50"].tolist())
+    comparison = pd.read_csv(results / "comparison.csv").dropna(subset=["fps_p50"])
+    traces = figures["band_designs_fps"]["data"]
+    assert len(traces) == comparison.groupby(["design", "mode"]).ngroups
+    for trace in traces:
+        design, mode = trace["name"].split(" (")[0], trace["name"].rsplit(", ", 1)[1]
+        rows = comparison[(comparison["design"] == design) & (comparison["mode"] == mode)]
+        assert trace["error_y"]["array"] == pytest.approx((rows["fps_p95"] - rows["fps_p50"]).tolist())
+        assert trace["error_y"]["arrayminus"] == pytest.approx((rows["fps_p50"] - rows["fps_p5"]).tolist())
+    # the comparison table: the band's 5% and 95% beside its median
+    markdown = md_path.read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| comparison"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells[cells.index("simulated") + 1 : cells.index("simulated") + 4] == ["median", "5%", "95%"]
+    row = ratios[ratios["figure"] == "hbm2_over_ddr4"].iloc[0]
+    line = next(ln for ln in markdown.splitlines() if ln.startswith(f"| {row['comparison']} |"))
+    values = [c.strip() for c in line.strip("|").split("|")]
+    median = float(values[cells.index("median")])
+    low, high = float(values[cells.index("5%")]), float(values[cells.index("95%")])
+    assert (median, low, high) == pytest.approx((row["p50"], row["p5"], row["p95"]), abs=0.0051)
+
+
 def test_rerun_reuses_models_and_refuses_another_spec(spec_file, results):
     checkpoints = {p: p.stat().st_mtime_ns for p in (results / "models").glob("*.npz")}
     spec = experiment.load_experiment(spec_file)

@@ -17,11 +17,9 @@ from torch.utils import benchmark
 
 from dla_explorer.core.errors import UsageError
 from dla_explorer.sim import uncertainty
-from dla_explorer.sim.config import Baseline
+from dla_explorer.sim.config import Baseline, value_bytes
 from dla_explorer.sparsity.pruning import SparseModel, resolve_model
 from dla_explorer.workload import Workload, module_of
-
-BYTES_PER_VALUE = {"int8": 1, "fp16": 2, "fp32": 4}
 
 
 def roofline(
@@ -50,7 +48,7 @@ def roofline(
         raise UsageError(
             f"baseline '{baseline.name}' has no {precision} peak (has: {', '.join(baseline.peak_tops)})"
         )
-    size = BYTES_PER_VALUE[precision]
+    size = value_bytes(precision)
     frame = workload.to_frame()
     ops = 2.0 * frame["macs"].to_numpy() * batch
     data = size * (frame["weights"].to_numpy() + batch * (frame["ifmap"] + frame["ofmap"]).to_numpy())

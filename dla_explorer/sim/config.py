@@ -16,6 +16,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from dla_explorer.core.errors import UsageError
 from dla_explorer.core.fileio import check_int_bounds, load_yaml_model
+from dla_explorer.core.units import BITS_PER_BYTE
 from dla_explorer.sim.uncertainty import split_ranges
 
 Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
@@ -49,6 +50,17 @@ FORMATS: dict[str, NumberFormat] = {
     "fp16": NumberFormat(12, 5, 16, 16),
 }
 PRECISIONS = tuple(FORMATS)
+# formats only the CPU / GPU baselines use (their rooflines): bits of a stored value
+BASELINE_FORMAT_BITS = {"fp32": 32}
+
+
+def value_bytes(precision: str) -> float:
+    """Bytes one stored value of `precision` takes: a DLA format's feature value (FORMATS, the one
+    definition), else a baseline-only format's. Raises KeyError for an unknown format."""
+    bits = FORMATS[precision].feature_bits if precision in FORMATS else BASELINE_FORMAT_BITS[precision]
+    return bits / BITS_PER_BYTE
+
+
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "hw_configs"
 
 
@@ -207,6 +219,23 @@ class Memory(_Config):
         "",
         description="DRAM device config in hw_configs/dram/ (name or path) whose timings the cycle "
         "model uses at fidelity 1 and 2; empty: none (fidelity 1 falls back to controller_efficiency)",
+    )
+    # fidelity 1: the cycle model's efficiency per traffic class is that of the modelled controller
+    # (DRAMsim3's, docs/dram.md); these factors carry how far the real one may differ (an estimate
+    # with its range in the YAML). The scaled efficiency is capped at 1.
+    seq_efficiency_scale: float = Field(
+        1.0,
+        gt=0,
+        le=2,
+        description="fidelity 1: factor on the cycle model's efficiency of sequential streams "
+        "(weight reads, feature-map writes, long feature-map reads)",
+    )
+    run_efficiency_scale: float = Field(
+        1.0,
+        gt=0,
+        le=2,
+        description="fidelity 1: factor on the cycle model's efficiency of short runs "
+        "(random 64-B lines, 1-KiB feature-map tiles)",
     )
 
     @property

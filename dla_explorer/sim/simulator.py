@@ -67,6 +67,8 @@ POSITIVE_COLUMNS = (
     "mem_data_rate_mtps",
     "mem_bus_width_bits",
     "mem_controller_efficiency",
+    "mem_seq_efficiency_scale",
+    "mem_run_efficiency_scale",
 )
 NONNEGATIVE_COLUMNS = (
     "depthwise_vec",
@@ -85,17 +87,23 @@ def design_row(arch: Architecture, memory: Memory, mode: str = "packed") -> dict
     return row
 
 
+# design columns a stored table may predate, with the value that reproduces its figures
+# (no DRAM device named; the cycle model's efficiencies unscaled)
+LATER_COLUMNS = {"mem_dram": "", "mem_seq_efficiency_scale": 1.0, "mem_run_efficiency_scale": 1.0}
+
+
 def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarray]:
     """Design points as one numpy array per DESIGN_COLUMNS entry (what `evaluate` takes)."""
     if isinstance(designs, pd.DataFrame):
-        if "mem_dram" not in designs.columns:  # tables from before memories named a DRAM device
-            designs = designs.assign(mem_dram="")
+        later = {c: v for c, v in LATER_COLUMNS.items() if c not in designs.columns}
+        if later:  # tables from before these columns existed
+            designs = designs.assign(**later)
         missing = [c for c in DESIGN_COLUMNS if c not in designs.columns]
         if missing:
             raise UsageError(f"design table lacks columns: {', '.join(missing)}")
         return {c: designs[c].to_numpy() for c in DESIGN_COLUMNS}
     return {
-        c: np.array([row.get(c, "") if c == "mem_dram" else row[c] for row in designs])
+        c: np.array([row.get(c, LATER_COLUMNS[c]) if c in LATER_COLUMNS else row[c] for row in designs])
         for c in DESIGN_COLUMNS
     }
 
@@ -371,7 +379,8 @@ def design_clock(
     sampled = {}  # Monte-Carlo samples of the fMAX model's estimates, per design
     if device.fmax is not None:
         sampled = {k: uncertainty.coefficient(d, device, f"fmax.{k}") for k in ("full_mhz", "mux_derate")}
-    fmax = fmax_mhz(device, used, d["alpha"], **sampled)
+    ceiling = uncertainty.coefficient(d, device, "max_clock_mhz")
+    fmax = fmax_mhz(device, used, d["alpha"], max_clock_mhz=ceiling, **sampled)
     return {"fmax_mhz": fmax, "clock_mhz_used": np.minimum(d["clock_mhz"].astype(np.float64), fmax)}
 
 
@@ -466,6 +475,8 @@ def resource_use(
         dsp_per_multiplier=1 / power.lookup(d["precision"], device.multipliers_per_dsp),
         stream_buffer_esram_kb=d["stream_buffer_esram_kb"],
         depthwise_vec=d["depthwise_vec"],
+        shell_alms=uncertainty.coefficient(d, device, "shell_alms"),
+        alms_per_multiplier=uncertainty.coefficient(d, device, "alms_per_multiplier"),
     )
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from dla_explorer.core.errors import UsageError
+from dla_explorer.core.units import BITS_PER_BYTE, GIGA, MEGA
 from dla_explorer.sim.dram import controller as k
 from dla_explorer.sim.dram.config import DramConfig, load_dram
 from dla_explorer.sim.dram.efficiency import efficiency_table
@@ -53,6 +54,15 @@ DEFAULT_REGION_BYTES = 1 << 26
 # Level 2 replays a frame's layers as one request stream (the controller's queues, open rows and
 # refresh phase carry over from layer to layer); False replays each layer from idle banks.
 CARRY_STATE = True
+# the memory's estimate (a factor with its range in the YAML) that scales each class level 1 uses:
+# the real controller against the modelled one on sequential streams and on short runs
+EFFICIENCY_SCALE = {
+    "seq_read": "seq_efficiency_scale",
+    "seq_write": "seq_efficiency_scale",
+    "seq_read_write": "seq_efficiency_scale",
+    "random_read": "run_efficiency_scale",
+    "tiled_fmap": "run_efficiency_scale",
+}
 
 
 def check_fidelity(level: int) -> int:
@@ -96,14 +106,17 @@ def level1_streams(
     Weight reads are sequential (seq_read). Feature-map reads go by run length (RUN_CLASSES): the
     DLA stores a map as c_vec-deep channel groups, each group's rows contiguous, so one slice of
     one group is one run. Writes are sequential; when the layer also reads maps they share the
-    bus with the reads (seq_read_write: the read/write turnaround). A design whose memory names
-    no DRAM device keeps its flat controller_efficiency."""
+    bus with the reads (seq_read_write: the read/write turnaround). Each class's efficiency is
+    scaled by the memory's estimate for it (EFFICIENCY_SCALE; capped at 1). A design whose memory
+    names no DRAM device keeps its flat controller_efficiency."""
     names = np.asarray(d["mem_dram"]).astype(str) if "mem_dram" in d else np.full(len(d["k_vec"]), "")
     flat = d["mem_controller_efficiency"].astype(np.float64)[:, None]
 
     def cls(name: str) -> np.ndarray:
         e = _per_design(names, name)[:, None]
-        return np.where(np.isnan(e), flat, e)
+        column = f"mem_{EFFICIENCY_SCALE[name]}"
+        scale = np.asarray(d[column], dtype=np.float64)[:, None] if column in d else 1.0
+        return np.where(np.isnan(e), flat, np.minimum(e * scale, 1.0))
 
     reads = act_bytes - act_write_bytes
     groups = np.where(linear, 1.0, np.ceil(in_channels / d["c_vec"][:, None]))
@@ -126,6 +139,24 @@ def level1_streams(
         "act_write_bytes": act_write_bytes,
         "latency_ns": _per_design(names, "random_read_qd1", "avg_read_latency_ns"),
     }
+
+
+def sustained_gbps(memory: Any, clock_mhz: float, fidelity: int = DEFAULT_FIDELITY) -> float:
+    """GB/s the whole memory sustains on a long sequential read at this fidelity level (the
+    weight stream's figure): per channel min(peak x efficiency, port width x the DLA clock), with
+    the flat controller_efficiency at level 0 (or without a DRAM device), else the cycle model's
+    seq_read efficiency (times the memory's seq_efficiency_scale at level 1, where it acts)."""
+    level = check_fidelity(fidelity)
+    peak = memory.data_rate_mtps * MEGA * memory.bus_width_bits / BITS_PER_BYTE
+    if level >= 1 and memory.dram:
+        scale = memory.seq_efficiency_scale if level == 1 else 1.0
+        efficiency = min(device_table(memory.dram)["seq_read"]["efficiency"] * scale, 1.0)
+    else:
+        efficiency = memory.controller_efficiency
+    per_channel = peak * efficiency
+    if memory.port_width_bits:
+        per_channel = min(per_channel, memory.port_width_bits / BITS_PER_BYTE * clock_mhz * MEGA)
+    return memory.channels * per_channel / GIGA
 
 
 # ---- level 2: the requests of each layer and their replay ----------------------------------

@@ -436,3 +436,106 @@ FIGURES = {
     "utilisation": utilisation,
     "pareto": pareto,
 }
+
+
+# -- uncertainty bands as error bars (plotly figure specs for report.html) -----------------------
+
+# the paper's four kinds of ratio (uncertainty.csv's `figure`) and the searched design's
+BAND_TITLES = {
+    "hbm2_over_ddr4": "HBM2 over DDR4, same array (packed)",
+    "dse_hbm2_over_ddr4": "HBM2 over DDR4, the searched design",
+    "over_cpu": "Over the server CPU (published)",
+    "v100_speed": "Speed over the V100 (published)",
+    "v100_power_efficiency": "Power efficiency over the V100 (published)",
+}
+
+
+def _error_y(frame: pd.DataFrame, p5: str, p50: str, p95: str) -> dict[str, Any]:
+    """A plotly asymmetric error bar from 5/50/95% columns: up to p95, down to p5."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (frame[p95] - frame[p50]).tolist(),
+        "arrayminus": (frame[p50] - frame[p5]).tolist(),
+        "visible": True,
+    }
+
+
+def ratio_band_figures(ratios: pd.DataFrame) -> list[dict[str, Any]]:
+    """One plotly figure per kind of ratio in uncertainty.csv: per comparison (e.g. each DDR4
+    design) the median over the models with its 5-95% band as error bars, and the paper's figure
+    beside it. Plain dicts (`{"title", "data", "layout"}`): the report embeds them as JSON."""
+    figures = []
+    for figure, title in BAND_TITLES.items():
+        rows = ratios[ratios["figure"] == figure]
+        if rows.empty:
+            continue
+        data: list[dict[str, Any]] = []
+        for i, (label, group) in enumerate(rows.groupby("comparison", sort=False)):
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": f"{label}: median, 5-95% band",
+                    "x": [MODEL_LABELS.get(m, m) for m in group["model"]],
+                    "y": group["p50"].tolist(),
+                    "error_y": _error_y(group, "p5", "p50", "p95"),
+                    "marker": {"color": SERIES[i % len(SERIES)], "size": 9},
+                }
+            )
+        paper = rows.dropna(subset=["paper"]).drop_duplicates("model")
+        if len(paper):
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": "the paper",
+                    "x": [MODEL_LABELS.get(m, m) for m in paper["model"]],
+                    "y": paper["paper"].tolist(),
+                    "marker": {"color": OKABE_ITO["black"], "symbol": "x", "size": 11},
+                }
+            )
+        layout = {
+            "title": {"text": title},
+            "yaxis": {"title": {"text": "ratio (x)"}, "rangemode": "tozero"},
+            "legend": {"orientation": "h", "y": -0.2},
+            "margin": {"t": 50, "b": 90},
+        }
+        figures.append({"name": f"band_{figure}", "title": title, "data": data, "layout": layout})
+    return figures
+
+
+def design_band_figures(comparison: pd.DataFrame, headline: float) -> list[dict[str, Any]]:
+    """Frames/s and frames/s/W of every design and mode at the headline sparsity, median with its
+    5-95% band (comparison.csv's `<figure>_p5/_p50/_p95`), one bar group per model."""
+    figures = []
+    at = comparison[np.isclose(comparison["sparsity"], headline)]
+    for figure, unit in (("fps", "frames/s"), ("fps_per_w", "frames/s/W")):
+        columns = [f"{figure}_p5", f"{figure}_p50", f"{figure}_p95"]
+        if not set(columns) <= set(at.columns):
+            continue
+        rows = at.dropna(subset=columns)
+        if rows.empty:
+            continue
+        data = []
+        for i, ((design, mode), group) in enumerate(rows.groupby(["design", "mode"], sort=False)):
+            data.append(
+                {
+                    "type": "bar",
+                    "name": f"{design} ({group['memory'].iloc[0]}), {mode}" if "memory" in group else design,
+                    "x": [MODEL_LABELS.get(m, m) for m in group["model"]],
+                    "y": group[f"{figure}_p50"].tolist(),
+                    "error_y": _error_y(group, *columns),
+                    "marker": {"color": SERIES[i % len(SERIES)]},
+                }
+            )
+        title = f"{unit} at {headline:.0%} sparsity: median and 5-95% band"
+        layout = {
+            "title": {"text": title},
+            "barmode": "group",
+            "yaxis": {"title": {"text": unit}, "type": "log"},
+            "legend": {"orientation": "h", "y": -0.2},
+            "margin": {"t": 50, "b": 110},
+        }
+        figures.append({"name": f"band_designs_{figure}", "title": title, "data": data, "layout": layout})
+    return figures

@@ -464,7 +464,7 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
         source = results.search if name == "pareto" else results.comparison
         numbers = fidelity(source)
         if "bands on" in numbers:  # the tables carry them; these figures draw the nominal values
-            numbers = numbers.split(",")[0] + "; uncertainty bands are in the results tables, not drawn here"
+            numbers = numbers.split(",")[0] + "; the bands are drawn under 'Uncertainty bands'"
         caption = f"{CAPTIONS[name]} Numbers: {numbers}."
         first = "png" if "png" in formats else formats[0]
         others = ", ".join(f"[{f}](figures/{name}.{f})" for f in formats if f != first)
@@ -502,6 +502,90 @@ def _dram_section(doc: Document, frames: Sequence[pd.DataFrame], intro: str) -> 
     ]
 
 
+# -- uncertainty bands: error bars and band columns (study/bands.py writes them) ----------------
+
+
+def read_ratio_bands(folder: Path) -> pd.DataFrame | None:
+    """The paper's ratios as 5/50/95% bands (uncertainty.csv), if the run drew samples."""
+    path = folder / "uncertainty.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _ratio_key(label: str) -> str:
+    """The comparison a row of the speedups table and a row of uncertainty.csv share: their labels
+    differ only by a "(published)" note, and the searched design's row by its wording."""
+    if label.startswith("HBM2 DSE best"):
+        return "HBM2 DSE best"
+    return label.replace(" (published)", "")
+
+
+def comparison_with_bands(table: pd.DataFrame, ratios: pd.DataFrame | None) -> pd.DataFrame:
+    """The comparison table with each ratio's 5-95% band beside its median (where drawn)."""
+    if ratios is None or ratios.empty:
+        return table
+    bands = ratios.assign(_key=ratios["comparison"].map(_ratio_key))[
+        ["_key", "model", "p5", "p50", "p95", "half_width", "paper_inside_band"]
+    ].rename(
+        columns={
+            "p50": "median",
+            "p5": "5%",
+            "p95": "95%",
+            "half_width": "band half-width",
+            "paper_inside_band": "paper inside band",
+        }
+    )
+    out = table.assign(_key=table["comparison"].map(_ratio_key)).merge(
+        bands, on=["_key", "model"], how="left"
+    )
+    order = [c for c in table.columns if c != "detail"]
+    at = order.index("simulated") + 1
+    order[at:at] = ["median", "5%", "95%", "band half-width", "paper inside band"]
+    return out[[*order, "detail"]] if "detail" in table else out[order]
+
+
+def design_table_with_bands(results: analysis.Results) -> pd.DataFrame:
+    """The designs table with the 5% and 95% of frames/s, power and frames/s/W beside each."""
+    table = design_table(results)
+    frame = results.comparison[np.isclose(results.comparison.sparsity, results.headline)].reset_index(
+        drop=True
+    )
+    for figure, heading in (("fps", "frames/s"), ("power_w", "power (W)"), ("fps_per_w", "frames/s/W")):
+        if f"{figure}_p5" not in frame or frame[f"{figure}_p5"].isna().all():
+            continue
+        at = list(table.columns).index(heading) + 1
+        table.insert(at, f"{heading} 95%", frame[f"{figure}_p95"])
+        table.insert(at, f"{heading} 5%", frame[f"{figure}_p5"])
+    return table
+
+
+def band_figures_section(doc: Document, results: analysis.Results, ratios: pd.DataFrame | None) -> None:
+    """The bands as error bars: plotly figures of the paper's ratios and of the designs' headline
+    figures (the figure specs as JSON in the page, drawn by the embedded plotly)."""
+    figures = plots.ratio_band_figures(ratios) if ratios is not None else []
+    figures += plots.design_band_figures(results.comparison, results.headline)
+    if not figures:
+        return
+    doc.heading("Uncertainty bands")
+    samples = int(ratios["samples"].iloc[0]) if ratios is not None and "samples" in ratios else 0
+    note = (
+        "Medians with their 5-95% bands as error bars"
+        + (f" over {samples:,} Monte-Carlo samples" if samples else "")
+        + " of every estimate's range (hw_configs/); crosses: the paper's figures."
+    )
+    doc.paragraph(note, "note")
+    divs = "".join(f'<div id="{f["name"]}" class="band-figure" style="height:420px"></div>' for f in figures)
+    data = json.dumps(figures, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    doc.html.append(
+        f'{divs}<script id="band-figures" type="application/json">{data}</script>'
+        "<script>window.addEventListener('load', function () {"
+        "JSON.parse(document.getElementById('band-figures').textContent).forEach(function (f) {"
+        "Plotly.newPlot(f.name, f.data, f.layout, {responsive: true, displaylogo: false});});});"
+        "</script>"
+    )
+    doc.md += ["The bands drawn as error bars are in report.html; the tables above carry them.", ""]
+    doc.interactive = True
+
+
 def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]:
     results = analysis.load(folder)
     spec, record = results.spec, results.record
@@ -531,8 +615,14 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
             "explained_in_validation": "> 30% off: see docs/validation.md",
         }
     )
-    doc.table("Comparison with the reference work", speedups, f"The paper's ratios: {REFERENCE['title']}.")
-    doc.table(f"Designs at {results.headline:.0%} sparsity", design_table(results))
+    ratios = read_ratio_bands(folder)
+    doc.table(
+        "Comparison with the reference work",
+        comparison_with_bands(speedups, ratios),
+        f"The paper's ratios: {REFERENCE['title']}."
+        + (" Median and 5-95% band of each ratio over the estimates' ranges." if ratios is not None else ""),
+    )
+    doc.table(f"Designs at {results.headline:.0%} sparsity", design_table_with_bands(results))
     doc.table("CPU and GPU baselines", baseline_table(results))
     if built is not None:
         objectives = " vs ".join(built.payload["objectives"])
@@ -544,6 +634,7 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
             "is in report.html.",
             "",
         ]
+    band_figures_section(doc, results, ratios)
     _figures(doc, results, formats)
     _dram_section(
         doc,
