@@ -158,3 +158,50 @@ def test_batch_api_matches_single_designs_and_old_tables(net):
     # a table written before these columns existed runs as neither (no Winograd, FC batch 1)
     old = simulate_batch(net, rows.iloc[[0]].drop(columns=["winograd", "fc_batch"]), DEVICE, cache=None)
     assert old["fps"][0] == pytest.approx(out["fps"][0])
+
+
+class FoldNet(nn.Module):
+    """A shallow strided first conv (input folding) and a 5x5 stride-1 conv (two Winograd chunks)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Conv2d(3, 16, 5, stride=2, padding=2, bias=False)  # 32x32 -> 16x16
+        self.wide = nn.Conv2d(16, 32, 5, padding=2, bias=False)  # 16x16 -> 16x16
+
+    def forward(self, x):
+        return self.wide(torch.relu(self.first(x)))
+
+
+@pytest.fixture(scope="module")
+def foldnet():
+    torch.manual_seed(0)
+    return pruning.prune(FoldNet(), "random", 0.0, input_shape=(1, 3, 32, 32), name="fold")
+
+
+def test_input_folding_and_wide_filters_by_hand(foldnet):
+    def run(**changes):
+        return layers(foldnet, **changes)
+
+    direct, folded = run(), run(input_folding=True)
+    both = run(input_folding=True, winograd="f43")
+    wino = run(winograd="f43")
+    tiles, fill = 16 * 4, 64  # 16 rows x ceil(16/4); one pass of 64 PEs on both layers
+    # first: 5 x 5 taps x ceil(3/16) = 25 steps; folded by its stride 2: 12 channels, 3x3, stride 1:
+    # 9 x ceil(12/16) = 9 steps, and now Winograd-eligible: 3 rows x 1 chunk = 3 steps
+    assert direct.compute_cycles["first"] == wino.compute_cycles["first"] == 25 * tiles + fill
+    assert folded.compute_cycles["first"] == 9 * tiles + fill
+    assert both.compute_cycles["first"] == 3 * tiles + fill
+    # folded filters are zero-padded to 12 x 3 x 3; transformed, 6 values per 3-tap row
+    assert direct.weight_bytes["first"] == 16 * 3 * 25
+    assert folded.weight_bytes["first"] == 16 * 12 * 9
+    assert both.weight_bytes["first"] == 16 * 12 * 9 * 2
+    # wide: 5-tap rows in ceil(5/3) = 2 F(4,3) chunks: 5 x 2 x ceil(16/16) = 10 steps, not 25;
+    # 2 x 6 transformed values per 5 weights; 12 multiplies per 4 outputs of a row, not 20
+    assert direct.compute_cycles["wide"] == folded.compute_cycles["wide"] == 25 * tiles + fill
+    assert wino.compute_cycles["wide"] == 10 * tiles + fill
+    assert wino.weight_bytes["wide"] == pytest.approx(32 * 16 * 25 * 12 / 5)
+    assert wino.performed_macs["wide"] == pytest.approx(32 * 16 * 25 * 256 * 12 / 20)
+    # the packed modes gather across taps already: folding changes nothing there
+    packed = simulate(foldnet, arch(input_folding=True), MEMORY, DEVICE, mode="packed", cache=None)
+    plain = simulate(foldnet, arch(), MEMORY, DEVICE, mode="packed", cache=None)
+    assert packed.totals["fps"] == plain.totals["fps"]

@@ -209,6 +209,11 @@ class Architecture(_Config):
         description="1-D Winograd along the output width (AYD17): 'f43' = F(4,3), q_vec 4, "
         "q_vec + 2 multipliers per (filter, channel); 3x3 stride-1 layers only",
     )
+    input_folding: bool = Field(
+        False,
+        description="fold the first conv's input into channels by its stride (FPGA AI Suite IP "
+        "Reference Manual 2.6.4.2): C s^2 channels, ceil(R/s) x ceil(S/s) filter, stride 1",
+    )
     fc_batch: PositiveInt = Field(
         1,
         description="images whose fully connected layers run together, each streamed weight "

@@ -82,7 +82,7 @@ NONNEGATIVE_COLUMNS = (
     "mem_weight_channels",
 )
 # columns an older design table or row may lack, and the value that reproduces its figures
-DESIGN_DEFAULTS = {"mem_dram": "", "winograd": "none", "fc_batch": 1}
+DESIGN_DEFAULTS = {"mem_dram": "", "winograd": "none", "fc_batch": 1, "input_folding": False}
 ENERGY_TERMS = ("mac_j", "sram_j", "dram_j", "logic_j")  # dynamic energy per layer, joules
 TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB each at most)
 
@@ -362,29 +362,65 @@ def fc_images(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> dict[str, 
     return {"images": images, "share": batch / images, "streamed": t.linear & (fc_batch > 1)}
 
 
-def winograd(t: LayerTable, d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def input_folding(t: LayerTable, d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The first conv's input folded into channels by its stride (docs/model.md, "Input folding";
+    FPGA AI Suite IP Reference Manual 2.6.4.2), (designs x layers), where `input_folding` is set,
+    the first conv has stride s > 1 and the mode runs weights as stored (dense, unpacked; the
+    packed modes' feeder already gathers across taps): C' = C s^2, R' = ceil(R / s),
+    S' = ceil(S / s), stride 1, output unchanged. `steps_ratio` = R' S' ceil(C' / c_vec) /
+    (R S ceil(C / c_vec)) scales its steps; `filter_expansion` = C' R' S' / (C R S) its stored
+    (zero-padded) filter values."""
+    first = np.zeros(t.names.size, dtype=bool)
+    first[0] = t.kinds[0] == "conv"  # the network's first layer, an ordinary conv
+    s = t.strides
+    dense = np.isin(d["mode"], WINOGRAD_MODES)[:, None]
+    on = d["input_folding"].astype(bool)[:, None] & dense & first & (s > 1)
+    c_vec = _col(d, "c_vec")
+    channels, rows, cols = t.in_channels * s * s, np.ceil(t.kernel_rows / s), np.ceil(t.kernel_cols / s)
+    ratio = (
+        rows
+        * cols
+        * np.ceil(channels / c_vec)
+        / (t.kernel_rows * t.kernel_cols * np.ceil(t.in_channels / c_vec))
+    )
+    return {
+        "on": on,
+        "steps_ratio": np.where(on, ratio, 1.0),
+        "filter_expansion": np.where(on, channels * rows * cols / (t.in_channels * t.taps), 1.0),
+        "kernel_cols": np.where(on, cols, t.kernel_cols),
+        "strides": np.where(on, 1.0, s),
+    }
+
+
+def winograd(
+    t: LayerTable, d: dict[str, np.ndarray], kernel_cols: np.ndarray, strides: np.ndarray
+) -> dict[str, np.ndarray]:
     """Which layers run Winograd and what it changes (docs/model.md, "Winograd"), (designs x layers).
 
-    A design with F(m, r) (AYD17's F(4, 3): m = q_vec = 4, r = 3) runs a conv layer of filter
-    width S = r and stride 1 (not depthwise, not linear) with the S loop folded into the transform:
-    `fold` = S on those layers (steps / S), 1 elsewhere. Every other layer runs direct on q_vec of
-    the PE's q_vec + r - 1 multipliers per channel (an assumption: the paper body is not readable).
-    `pixel_multipliers` (designs x 1): multipliers per (PE, channel, lane), q_vec + r - 1 on
-    Winograd hardware. `multiply_ratio`: multiplies performed per direct-equivalent MAC,
-    (m + r - 1) / (m x r) = 1/2 on Winograd layers. `filter_expansion`: transformed filter values
-    per weight, (m + r - 1) / r = 2 on Winograd layers (the PE's scratchpad, and DDR while
-    WINOGRAD_FILTERS_TRANSFORMED_IN_DDR)."""
+    A design with F(m, r) (AYD17's F(4, 3): m = q_vec = 4, r = 3, W_vec = 6) runs every stride-1
+    conv layer (not depthwise, not linear) of filter width S > 1 (after input folding:
+    `kernel_cols`, `strides`) as ceil(S / r) transformed r-tap chunks a filter row: AYD17's PE
+    vectorises the filter width by S_vec = r (notes: "Filters: S x R, vectorization factor
+    S_vec"), so a 3-wide row is one step where direct convolution takes 3, a 5-wide row two
+    (taps 3 + 2, the third zero). `fold` = S / ceil(S / r) divides the steps. Stride > 1 and 1x1
+    layers run direct on q_vec of the PE's m + r - 1 multipliers a channel (an assumption: the
+    paper body is not readable). `pixel_multipliers` (designs x 1): multipliers per (PE,
+    channel, lane), q_vec + r - 1 on Winograd hardware. `multiply_ratio`: multiplies performed per
+    direct MAC, ceil(S / r) (m + r - 1) / (m S) (1/2 for 3x3). `filter_expansion`: transformed
+    values per weight, ceil(S / r) (m + r - 1) / S (2 for 3x3): the PE's scratchpad, and DDR
+    while WINOGRAD_FILTERS_TRANSFORMED_IN_DDR."""
     taps = power.lookup(d["winograd"], WINOGRAD_TAPS)[:, None]
     q_vec = _col(d, "q_vec")
     extra = power.lookup(d["winograd"], WINOGRAD_EXTRA)[:, None]
-    on = (taps > 0) & ~t.linear & ~t.depthwise & (t.kernel_cols == taps) & (t.strides == 1)
+    on = (taps > 0) & ~t.linear & ~t.depthwise & (kernel_cols > 1) & (strides == 1)
     width = q_vec + extra  # m + r - 1 on a Winograd design (q_vec = m)
+    chunks = np.ceil(kernel_cols / np.maximum(taps, 1))
     return {
         "on": on,
-        "fold": np.where(on, t.kernel_cols, 1.0),
+        "fold": np.where(on, kernel_cols / chunks, 1.0),
         "pixel_multipliers": width,
-        "multiply_ratio": np.where(on, width / (q_vec * np.maximum(taps, 1)), 1.0),
-        "filter_expansion": np.where(on, width / np.maximum(taps, 1), 1.0),
+        "multiply_ratio": np.where(on, chunks * width / (q_vec * kernel_cols), 1.0),
+        "filter_expansion": np.where(on, chunks * width / kernel_cols, 1.0),
     }
 
 
@@ -459,19 +495,19 @@ def weight_fetches(
     fmt: dict[str, np.ndarray],
     slices: np.ndarray,
     tiles: np.ndarray,
-    wino: dict[str, np.ndarray],
+    expansion: np.ndarray,
     fc: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     """How many times each layer's weights cross DRAM per batch (docs/model.md, "Filter
     scratchpad", "FC batching"): once; once per slice when the layer has several passes (each
     slice walks every pass); once per pixel tile when one PE's share of a pass does not fit its
-    scratchpad (a Winograd layer's share counts its transformed values). A batched FC layer
-    streams its weights once per run of fc_batch images (its images are cached); every count is
-    per run, times the batch's `share` of it."""
+    scratchpad (counting the values a Winograd or folded layer stores per weight, `expansion`).
+    A batched FC layer streams its weights once per run of fc_batch images (its images are
+    cached); every count is per run, times the batch's `share` of it."""
     passes = _stack(tables, index, "passes")
     per_pe_bits = (
         _stack(tables, index, "weight_cells")
-        * wino["filter_expansion"]
+        * expansion
         / (passes * _col(d, "k_vec"))
         * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
     )
@@ -485,12 +521,12 @@ def weight_bytes(
     index: np.ndarray,
     fmt: dict[str, np.ndarray],
     fetches: np.ndarray,
-    wino: dict[str, np.ndarray],
+    expansion: np.ndarray,
 ) -> np.ndarray:
-    """DRAM bytes of weights per batch (docs/model.md, "Memory"): (stored cells x weight bits / 8
-    x Winograd filter expansion in DDR + packing metadata) x fetches."""
-    ddr_expansion = wino["filter_expansion"] if WINOGRAD_FILTERS_TRANSFORMED_IN_DDR else 1.0
-    stored = _stack(tables, index, "weight_cells") * ddr_expansion * fmt["weight_bits"] / BITS_PER_BYTE
+    """DRAM bytes of weights per batch (docs/model.md, "Memory"): (stored cells x values stored
+    per weight in DDR (`expansion`: Winograd, input folding) x weight bits / 8 + packing
+    metadata) x fetches."""
+    stored = _stack(tables, index, "weight_cells") * expansion * fmt["weight_bits"] / BITS_PER_BYTE
     return (stored + _stack(tables, index, "metadata_bytes")) * fetches
 
 
@@ -579,9 +615,15 @@ def evaluate(
     clock_hz = clock["clock_mhz_used"] * MEGA
 
     fc = fc_images(t, d, batch)
-    wino = winograd(t, d)
+    folding = input_folding(t, d)
+    wino = winograd(t, d, folding["kernel_cols"], folding["strides"])
     tiles = pixel_tiles(t, d, fc["images"])  # per run: FC layers run fc_batch x batch images
-    steps = _steps(tables, index, d["c_vec"]) / wino["fold"]
+    steps = _steps(tables, index, d["c_vec"]) * folding["steps_ratio"] / wino["fold"]
+    # filter values stored per weight: in the PE scratchpads, and in DDR
+    scratch_expansion = folding["filter_expansion"] * wino["filter_expansion"]
+    ddr_expansion = folding["filter_expansion"] * (
+        wino["filter_expansion"] if WINOGRAD_FILTERS_TRANSFORMED_IN_DDR else 1.0
+    )
     dw = depthwise_block(t, d, tiles)
     share = fc["share"]  # the simulated batch's share of each run (1 / fc_batch on FC layers)
     mac_cycles = np.where(dw["on_block"], dw["cycles"], steps * tiles) * share
@@ -607,8 +649,8 @@ def evaluate(
         buffer_bytes=mem.buffer_bytes(d),
         batch=batch,
     )
-    fetch = weight_fetches(t, tables, index, d, fmt, buffer["slices"], tiles, wino, fc)
-    w_bytes = weight_bytes(tables, index, fmt, fetch["fetches"], wino)
+    fetch = weight_fetches(t, tables, index, d, fmt, buffer["slices"], tiles, scratch_expansion, fc)
+    w_bytes = weight_bytes(tables, index, fmt, fetch["fetches"], ddr_expansion)
     act_bytes = buffer["act_bytes"]
     streams = None
     if traffic.check_fidelity(fidelity) >= 1:
@@ -621,7 +663,8 @@ def evaluate(
 
     multipliers = _col(d, "k_vec") * _col(d, "c_vec") * wino["pixel_multipliers"] * _col(d, "lanes")
     useful = _stack(tables, index, "useful_macs") * batch  # direct-convolution MACs
-    performed = power.winograd_multiplies(useful, wino["multiply_ratio"])
+    # multiplies performed: a folded layer's zero-padded taps too, a Winograd layer's fewer
+    performed = power.winograd_multiplies(useful * folding["filter_expansion"], wino["multiply_ratio"])
     issued = mac_cycles * np.where(dw["on_block"], dw["lanes"], multipliers)
     dram_bytes = w_bytes + act_bytes
     return {
