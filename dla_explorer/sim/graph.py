@@ -53,6 +53,13 @@ def graph_arrays(workload: Workload) -> GraphArrays:
     A node's position is the index of the compute layer it follows (-1 before the first); a
     tensor produced at position p and consumed at position c > p + 1 is resident beside the
     maps of layers p + 2 .. c (layer p + 1 reads it as its input, counted with that layer's maps).
+
+    Args:
+        workload: the compute layers and the weightless nodes (`ops`) of a network.
+
+    Returns:
+        GraphArrays: per compute layer the aux-block work (elements per image) and per shortcut
+        tensor its size (elements per image) and the layers it is resident during.
     """
     layers = workload.layers
     n = len(layers)
@@ -121,6 +128,18 @@ def zoo_ops(workload: Workload) -> Workload:
     after the downsample conv that follows it), the global average pool. MobileNet v2: a residual
     add after each inverted-residual block whose input and output shapes match. MobileNet v1 and
     v2: the global average pool. ReLUs are fused into the crossbar drain and not listed.
+
+    Args:
+        workload: a workload extracted from a zoo model (its layer names decide the network).
+
+    Returns:
+        A copy with `ops` set, or `workload` itself (it has ops already, or is not one of these
+        networks).
+
+    Raises:
+        StopIteration: a ResNet-named workload (conv1 and layerN.M.* layers) with a block that has
+            no conv3, i.e. a basic-block ResNet such as resnet18: only the bottleneck ResNet-50 is
+            modelled.
     """
     if workload.ops:
         return workload

@@ -80,7 +80,19 @@ class RunRecord(_View):
 
 def read_record(folder: Path) -> RunRecord:
     """The run record of an experiment's results folder; a one-line DlaError when it is absent
-    or not one."""
+    or not one.
+
+    Args:
+        folder: the experiment's results folder.
+
+    Returns:
+        The RunRecord (fields a newer version added are ignored).
+
+    Raises:
+        DlaError: the folder has no experiment.json, or it is not JSON or not a run record this
+            version reads.
+        UnicodeDecodeError: experiment.json is not text (not converted to DlaError).
+    """
     path = folder / RECORD
     if not path.is_file():
         raise DlaError(
