@@ -225,3 +225,24 @@ def test_run_headline_matches_the_comparison_table(results, capsys):
     assert row["W"] == pytest.approx(packed["power_w"])
     print_headline(loaded)
     assert "headline: packed on hbm2 at 90% sparsity" in capsys.readouterr().out
+
+
+def test_damaged_results_give_one_line_errors(results, tmp_path, capsys):
+    """A results folder whose record is not text, whose table is not a CSV, or a sparsity the run
+    did not simulate: a DlaError naming the file or the missing row, not a traceback."""
+    import shutil
+
+    from dla_explorer.core.errors import DlaError
+
+    loaded = analysis.load(results)
+    with pytest.raises(DlaError, match="no row for model 'mobilenet_v2', sparsity 0.37"):
+        analysis.speedups(loaded, sparsity=0.37)
+    damaged = tmp_path / "damaged"
+    shutil.copytree(results, damaged)
+    (damaged / "layers.csv").write_bytes(b"")
+    with pytest.raises(DlaError, match="layers.csv: not a readable CSV"):
+        analysis.load(damaged)
+    (damaged / "experiment.json").write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["report", str(damaged)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "experiment.json: not a run record" in err and len(err.splitlines()) == 1

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pydantic
 
 from dla_explorer.core.errors import DlaError
 from dla_explorer.core.fileio import FileLock, write_csv_atomic, write_text_atomic
@@ -165,7 +166,7 @@ def write_table(table: pd.DataFrame, folder: Path, kind: str) -> Path:
     Raises:
         DlaError: the CSV cannot be written (a folder in its place, a read-only folder, a full
             disk); the old file is then unchanged.
-        sqlite3.Error: results.db cannot be written: not an SQLite file, or locked by another writer
+        DlaError: results.db cannot be written: not an SQLite file, or locked by another writer
             for more than 120 s.
     """
     path = folder / f"{kind}.csv"
@@ -184,7 +185,7 @@ def write_sqlite(table: pd.DataFrame, folder: Path, kind: str) -> None:
         kind: the SQLite table name: `sweep` or `search`.
 
     Raises:
-        sqlite3.Error: results.db cannot be written: not an SQLite file, or locked by another writer
+        DlaError: results.db cannot be written: not an SQLite file, or locked by another writer
             for more than 120 s.
     """
     with export_lock(folder):
@@ -192,8 +193,14 @@ def write_sqlite(table: pd.DataFrame, folder: Path, kind: str) -> None:
 
 
 def _write_sqlite(table: pd.DataFrame, folder: Path, kind: str) -> None:
-    with sqlite3.connect(folder / RESULTS_DB, timeout=120) as connection:
-        table.to_sql(kind, connection, if_exists="replace", index=False, chunksize=10_000)
+    try:
+        with sqlite3.connect(folder / RESULTS_DB, timeout=120) as connection:
+            table.to_sql(kind, connection, if_exists="replace", index=False, chunksize=10_000)
+    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+        # the CSV beside it is already written: say which file and why, keep both
+        # pandas wraps sqlite's error in a message that quotes its SQL: name the cause only
+        cause = exc.__cause__ or exc.__context__ or exc
+        raise DlaError(f"{folder / RESULTS_DB}: cannot write table '{kind}' ({cause})") from None
 
 
 def append_csv(table: pd.DataFrame, path: Path) -> None:
@@ -443,8 +450,8 @@ def load_results(target: str, study: str | None = None) -> Loaded:
         DlaError: `target` is none of these, holds no results yet, or a table, the SQLite file, the
             spec record or the study storage is not readable (a missing storage file, several
             studies and no `study`, an unknown study, a study not made by dla-explorer).
-        pydantic.ValidationError: the spec stored in the study or in spec.json is not valid for this
-            version (a hand-edited record, or a study of an older version).
+            A spec stored in the study or in spec.json that is not valid for this version (a
+            hand-edited record, or a study of an older version) is a DlaError too.
     """
     path = Path(target)
     if study is not None or "://" in target or path.suffix in (".log", ".journal") or path.name == STUDY_DB:
@@ -476,7 +483,13 @@ def load_results(target: str, study: str | None = None) -> Loaded:
     if record is None or "spec" not in record:
         return Loaded(target, tables, [])
     spec = record["spec"]
-    return Loaded(target, tables, [Objective(**o) for o in spec["objectives"]], searched(spec["space"]))
+    try:
+        return Loaded(target, tables, [Objective(**o) for o in spec["objectives"]], searched(spec["space"]))
+    except (pydantic.ValidationError, KeyError, TypeError, AttributeError) as exc:
+        first = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else repr(exc)
+        raise DlaError(
+            f"{folder / SPEC_FILE}: its spec is not valid for this version ({first}); run the study again"
+        ) from None
 
 
 _KEYS = {"sweep": "point", "search": "trial"}

@@ -31,6 +31,7 @@ from typing import Any
 
 import optuna
 import pandas as pd
+import pydantic
 import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
@@ -517,8 +518,8 @@ def load_study_table(target: str, study_name: str | None = None) -> tuple[pd.Dat
     Raises:
         DlaError: the storage file is missing or cannot be opened, it is not a readable Optuna
             storage, `study_name` is absent (or None with several studies, or none), or the study
-            was not made by dla-explorer.
-        pydantic.ValidationError: the spec stored in the study is not valid for this version.
+            was not made by dla-explorer, or the spec stored in the study is not valid for this
+            version.
     """
     from dla_explorer.dse.spec import Heartbeat
 
@@ -548,5 +549,13 @@ def load_study_table(target: str, study_name: str | None = None) -> tuple[pd.Dat
     spec_data = study.user_attrs.get("spec")
     if spec_data is None:
         raise DlaError(f"study '{study_name}' was not made by dla-explorer (no spec attribute)")
-    spec = Spec.model_validate(spec_data)
+    try:
+        spec = Spec.model_validate(spec_data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise DlaError(
+            f"study '{study_name}': its stored spec is not valid for this version "
+            f"(key '{key}': {first['msg']})"
+        ) from None
     return study_table(trials, Space(spec)), spec

@@ -124,8 +124,9 @@ def zoo_ops(workload: Workload) -> Workload:
     """`workload` with the weightless nodes of the zoo's ResNet-50 / MobileNet v1 / v2 (by layer
     names); a workload that already has ops, or another network, is returned unchanged.
 
-    ResNet-50: the 3x3/2 max pool after conv1, one residual add per bottleneck (after conv3, or
-    after the downsample conv that follows it), the global average pool. MobileNet v2: a residual
+    ResNet (bottleneck or basic blocks): the 3x3/2 max pool after conv1, one residual add per
+    block (after its last main-path conv, or after the downsample conv that follows it), the
+    global average pool. MobileNet v2: a residual
     add after each inverted-residual block whose input and output shapes match. MobileNet v1 and
     v2: the global average pool. ReLUs are fused into the crossbar drain and not listed.
 
@@ -136,10 +137,6 @@ def zoo_ops(workload: Workload) -> Workload:
         A copy with `ops` set, or `workload` itself (it has ops already, or is not one of these
         networks).
 
-    Raises:
-        StopIteration: a ResNet-named workload (conv1 and layerN.M.* layers) with a block that has
-            no conv3, i.e. a basic-block ResNet such as resnet18: only the bottleneck ResNet-50 is
-            modelled.
     """
     if workload.ops:
         return workload
@@ -169,10 +166,12 @@ def zoo_ops(workload: Workload) -> Workload:
                 blocks.setdefault(m.group(1), []).append(la)
         previous = "maxpool"
         for block, members in blocks.items():
-            conv3 = next(la for la in members if la.name.endswith("conv3"))
+            # the block's last main-path conv: conv3 of a bottleneck, conv2 of a basic block
+            main = [la for la in members if "downsample" not in la.name]
             down = [la for la in members if "downsample" in la.name]
             shortcut = down[0].name if down else previous
-            ops.append(_op(f"{block}.add", "eltwise", "add", conv3, (conv3.name, shortcut), members[-1].name))
+            out = main[-1]
+            ops.append(_op(f"{block}.add", "eltwise", "add", out, (out.name, shortcut), members[-1].name))
             previous = f"{block}.add"
     elif any(re.match(r"features\.\d+\.conv\.", n) for n in names):
         blocks = {}

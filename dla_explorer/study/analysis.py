@@ -78,10 +78,7 @@ def load(folder: str | Path) -> Results:
 
     Raises:
         DlaError: the folder has no experiment.json or one this version cannot read, or a table
-            (comparison.csv, layers.csv, ...) is missing.
-        UnicodeDecodeError: experiment.json is not text (not converted to DlaError).
-        pandas.errors.ParserError: a table is not a readable CSV (an empty file:
-            pandas.errors.EmptyDataError).
+            (comparison.csv, layers.csv, ...) is missing or not a readable CSV.
     """
     folder = Path(folder)
     record = read_record(folder)
@@ -90,12 +87,20 @@ def load(folder: str | Path) -> Results:
         path = folder / f"{name}.csv"
         if not path.is_file():
             raise DlaError(f"{folder}: {path.name} is missing (an interrupted run? run it again)")
-        tables[name] = pd.read_csv(path)
+        tables[name] = _read_csv(path)
     search = None
     table = search_table_path(folder, record)
     if record.search is not None and table.is_file():
-        search = pd.read_csv(table)
+        search = _read_csv(table)
     return Results(folder, record, search=search, **tables)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DlaError(f"{path}: not a readable CSV table ({first}); run the experiment again") from None
 
 
 def _fps(
@@ -107,6 +112,12 @@ def _fps(
         & (frame.design == design)
         & (frame["mode"] == mode)
     ]
+    if rows.empty:
+        simulated = ", ".join(f"{x:g}" for x in sorted(set(frame.sparsity)))
+        raise DlaError(
+            f"comparison table: no row for model '{model}', sparsity {sparsity:g}, design '{design}', "
+            f"mode '{mode}' (simulated sparsities: {simulated})"
+        )
     return float(rows[column].iloc[0])
 
 
@@ -161,7 +172,7 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
         EXPLAIN_BEYOND) and detail.
 
     Raises:
-        IndexError: the comparison table has no row for a model, design and mode the spec names at
+        DlaError: the comparison table has no row for a model, design and mode the spec names at
             `sparsity` (a sparsity the run did not simulate).
     """
     spec, comparison = results.spec, results.comparison
@@ -268,12 +279,17 @@ def sparsity_curves(results: Results) -> pd.DataFrame:
         hbm2_over_ddr4_unpacked, each a ratio of frames/s.
 
     Raises:
-        KeyError: the comparison table lacks the HBM2 or first DDR4 design in mode packed or
+        DlaError: the comparison table lacks the HBM2 or first DDR4 design in mode packed or
             unpacked.
     """
     spec, frame = results.spec, results.comparison
     hbm2, ddr4 = spec.hbm2_design, spec.ddr4_designs[0]
     pivot = frame.pivot_table(index=["model", "sparsity"], columns=["design", "mode"], values="fps")
+    missing = [
+        f"{d}/{m}" for d in (hbm2, ddr4) for m in ("packed", "unpacked") if (d, m) not in pivot.columns
+    ]
+    if missing:
+        raise DlaError(f"comparison table: no rows for design/mode {', '.join(missing)}")
     return pd.DataFrame(
         {
             "packed_over_unpacked": pivot[(hbm2, "packed")] / pivot[(hbm2, "unpacked")],

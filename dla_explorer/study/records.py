@@ -91,7 +91,6 @@ def read_record(folder: Path) -> RunRecord:
     Raises:
         DlaError: the folder has no experiment.json, or it is not JSON or not a run record this
             version reads.
-        UnicodeDecodeError: experiment.json is not text (not converted to DlaError).
     """
     path = folder / RECORD
     if not path.is_file():
@@ -101,6 +100,6 @@ def read_record(folder: Path) -> RunRecord:
     try:
         data: Any = json.loads(path.read_text())
         return RunRecord.model_validate(data)
-    except (json.JSONDecodeError, pydantic.ValidationError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, pydantic.ValidationError) as error:
         first = str(error).splitlines()[0]
         raise DlaError(f"{path}: not a run record of this version ({first})") from None
