@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dla_explorer.core.units import BITS_PER_BYTE, KIB, index_bits
-from dla_explorer.sim.config import DEPTHWISE_WINDOW, FORMATS, Architecture, Device
+from dla_explorer.sim.config import DEPTHWISE_WINDOW, FORMATS, WINOGRAD_EXTRA, Architecture, Device
 from dla_explorer.sim.uncertainty import coefficient
 
 
@@ -41,6 +41,7 @@ def usage(
     depthwise_vec=0,
     shell_alms=None,
     alms_per_multiplier=None,
+    winograd_extra=0,
 ) -> dict[str, np.ndarray]:
     """DSPs, M20Ks, eSRAM blocks and ALMs per design (all arguments broadcast as numpy arrays).
 
@@ -51,17 +52,24 @@ def usage(
     x 9 x q_vec x lanes multipliers (a 3x3 window per channel and pixel). `shell_alms` and
     `alms_per_multiplier` (per design: Monte-Carlo samples of the device's estimates) default to
     the device's values.
+
+    Winograd F(m, r) (`winograd_extra` = r - 1 multipliers per PE, channel and lane beyond q_vec;
+    AYD17's F(4, 3): 2) widens each PE to k_vec x c_vec x (q_vec + r - 1) x lanes multipliers; the
+    feeder then delivers q_vec + r - 1 transformed inputs per channel and lane, and each scratchpad
+    c_vec x (q_vec + r - 1) transformed weights a cycle (docs/model.md, "Winograd").
     """
     k_vec, c_vec, q_vec, lanes, alpha = (np.asarray(v) for v in (k_vec, c_vec, q_vec, lanes, alpha))
+    winograd_extra = np.asarray(winograd_extra)
+    width = q_vec + winograd_extra  # multipliers (and feeder values) per PE, channel and lane
     mantissa_bits, feature_bits, exponent_bits = (
         np.asarray(v, dtype=np.float64) for v in (mantissa_bits, feature_bits, exponent_bits)
     )
-    pe_multipliers = k_vec * c_vec * q_vec * lanes
+    pe_multipliers = k_vec * c_vec * width * lanes
     multipliers = pe_multipliers + np.asarray(depthwise_vec) * DEPTHWISE_WINDOW * q_vec * lanes
     select = select_bits(alpha)
-    stream_width = c_vec * alpha * q_vec * lanes * feature_bits
+    stream_width = c_vec * alpha * width * lanes * feature_bits
     stream = _blocks(np.asarray(stream_buffer_kb) * KIB * BITS_PER_BYTE, stream_width, device)
-    filter_width = c_vec * (mantissa_bits + select) + exponent_bits
+    filter_width = c_vec * np.where(winograd_extra > 0, width, 1) * (mantissa_bits + select) + exponent_bits
     filters = k_vec * _blocks(np.asarray(filter_cache_kb) * KIB * BITS_PER_BYTE, filter_width, device)
     mux_alms = pe_multipliers * mantissa_bits * (alpha - 1) * device.alms_per_mux_bit  # PE array only
     esram_bits = np.asarray(stream_buffer_esram_kb, dtype=np.float64) * KIB * BITS_PER_BYTE
@@ -196,6 +204,7 @@ def resources(arch: Architecture, device: Device) -> ResourceReport:
         dsp_per_multiplier=1 / device.multipliers_per_dsp[arch.precision],
         stream_buffer_esram_kb=arch.stream_buffer_esram_kb,
         depthwise_vec=arch.depthwise_vec,
+        winograd_extra=WINOGRAD_EXTRA[arch.winograd],
     )
     fmax = float(fmax_mhz(device, used, arch.alpha))
     return ResourceReport({k: float(v) for k, v in used.items()}, limits(device), fmax)
