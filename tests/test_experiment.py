@@ -302,3 +302,25 @@ def test_damaged_results_give_one_line_errors(results, tmp_path, capsys):
     assert main(["report", str(damaged)]) == 1
     err = capsys.readouterr().err.strip()
     assert "experiment.json: not a run record" in err and len(err.splitlines()) == 1
+
+
+def test_roofline_roofs_are_the_levels_sustained_bandwidth(results):
+    """The memory roofs are what the memory sustains at the run's fidelity (the cycle model's
+    sequential efficiency, the port cap at the clock used), not peak x the flat efficiency."""
+    from dla_explorer.sim import config as hw
+    from dla_explorer.sim.traffic import sustained_gbps
+    from dla_explorer.study import plots
+
+    loaded = analysis.load(results)
+    fig = plots.roofline(loaded, "mobilenet_v2")
+    roofs = {ln.get_label(): ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("roof:")}
+    comparison = loaded.comparison.query("sparsity == 0.9 and mode == 'packed'").set_index("design")
+    for design in ("hbm2", "ddr4_x1"):
+        memory = hw.load_memory(loaded.spec.designs[design].memory)
+        clock = float(comparison.loc[design, "clock_mhz_used"])
+        expected = sustained_gbps(memory, clock, 1)
+        line = next(ln for label, ln in roofs.items() if memory.name in label)
+        x, y = line.get_xdata(), line.get_ydata()
+        assert y[0] / x[0] == pytest.approx(expected, rel=1e-9)  # the memory-bound slope
+        if memory.dram:
+            assert expected != pytest.approx(memory.peak_gbps * memory.controller_efficiency, rel=1e-3)

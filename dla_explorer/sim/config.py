@@ -306,6 +306,8 @@ class Memory(_Config):
 
     @property
     def effective_gbps(self) -> float:
+        """Peak x the flat controller_efficiency: the memory model of fidelity level 0 only (the
+        default level 1 takes the cycle model's efficiency: sim.traffic.sustained_gbps)."""
         return self.peak_gbps * self.controller_efficiency
 
 
