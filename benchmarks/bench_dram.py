@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,6 @@ import pandas as pd
 
 from dla_explorer.sim.dram import DramConfig, load_dram, simulate_trace
 from dla_explorer.sim.dram import patterns as pt
-from dla_explorer.sim.dram.efficiency import _classes
 
 CASES = {
     "seq_read": lambda n: (pt.sequential(n), None),
@@ -240,6 +240,27 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def identity_classes(cfg: Any) -> dict[str, Callable[[int], tuple[np.ndarray, np.ndarray | None]]]:
+    """The traffic classes of the identity check, defined here (not taken from the package's
+    efficiency table, whose classes change) so that both trees see the same streams."""
+    span = 1 << 32
+    org = cfg.organization
+    collide = org.row_bytes * org.banks * org.ranks * org.channels  # same bank, another row
+    return {
+        "seq_read": lambda n: (pt.sequential(n), None),
+        "seq_write": lambda n: (pt.sequential(n), np.ones(n, np.bool_)),
+        "random_read": lambda n: (pt.random_lines(n, span), None),
+        "rw_mix_2to1": lambda n: pt.mix(n, 3, pt.random_lines(n, span, seed=1)),
+        "seq_read_write": lambda n: (pt.interleaved(n, (0, span // 2)), np.arange(n) % 2 == 1),
+        "stride_256": lambda n: (pt.sequential(n, stride=256), None),
+        "stride_2k": lambda n: (pt.sequential(n, stride=2048), None),
+        "stride_8k": lambda n: (pt.sequential(n, stride=8192), None),
+        "tiled_fmap": lambda n: (pt.tiled(n, row_pitch=14336, tile_bytes=1024), None),
+        "two_streams": lambda n: (pt.interleaved(n, (0, span // 4)), None),
+        "two_streams_same_bank": lambda n: (pt.interleaved(n, (0, 3 * collide)), None),
+    }
+
+
 def identity_cases(n: int) -> Any:
     """(name, config name, changes, addresses, is_write, keyword arguments) of the identity
     check; changes are applied to the config's fields."""
@@ -257,7 +278,7 @@ def identity_cases(n: int) -> Any:
         yield "big128_mix", a, w, {"request_bytes": 128, "max_outstanding": 3}
 
     def all_classes(cfg: Any, changes: dict[str, dict[str, Any]], label: str, seed: int) -> Any:
-        for cls, make in _classes(cfg).items():
+        for cls, make in identity_classes(cfg).items():
             a, w = make(n)
             yield f"{label}/{cls}", changes, a, w, {}
         for name, a, w, kw in extra(seed):

@@ -41,6 +41,7 @@ PUBLIC_MODULES = {
     "resources": "dla_explorer.sim.resources",
     "simulator": "dla_explorer.sim.simulator",
     "systolic": "dla_explorer.sim.systolic",
+    "traffic": "dla_explorer.sim.traffic",
     "baselines": "dla_explorer.sim.baselines",
     "spec": "dla_explorer.dse.spec",
     "evaluation": "dla_explorer.dse.evaluation",

@@ -175,6 +175,45 @@ def test_report_is_self_contained(results):
         assert (results / "figures" / name).is_file()
 
 
+def test_report_draws_the_bands_as_error_bars(results):
+    """report.html carries plotly figures whose error bars are the bands of uncertainty.csv
+    (ratios) and comparison.csv (designs): up = p95 - p50, down = p50 - p5; the tables carry the
+    5% and 95% beside the median."""
+    html_path, md_path = report.write_report(results)
+    page = html_path.read_text()
+    found = re.search(r'<script id="band-figures" type="application/json">(.*?)</script>', page, re.S)
+    assert found is not None and "Plotly.newPlot" in page
+    assert re.search(r"plotly\.js v\d", page)  # plotly.js itself is embedded: the page works offline
+    figures = {f["name"]: f for f in json.loads(found.group(1).replace("<\\/", "</"))}
+    ratios = pd.read_csv(results / "uncertainty.csv")
+    for kind, rows in ratios.groupby("figure"):
+        traces = {t["name"]: t for t in figures[f"band_{kind}"]["data"]}
+        for label, group in rows.groupby("comparison"):
+            bar = traces[f"{label}: median, 5-95% band"]["error_y"]
+            assert bar["array"] == pytest.approx((group["p95"] - group["p50"]).tolist())
+            assert bar["arrayminus"] == pytest.approx((group["p50"] - group["p5"]).tolist())
+            assert traces[f"{label}: median, 5-95% band"]["y"] == pytest.approx(group["p50"].tolist())
+    comparison = pd.read_csv(results / "comparison.csv").dropna(subset=["fps_p50"])
+    traces = figures["band_designs_fps"]["data"]
+    assert len(traces) == comparison.groupby(["design", "mode"]).ngroups
+    for trace in traces:
+        design, mode = trace["name"].split(" (")[0], trace["name"].rsplit(", ", 1)[1]
+        rows = comparison[(comparison["design"] == design) & (comparison["mode"] == mode)]
+        assert trace["error_y"]["array"] == pytest.approx((rows["fps_p95"] - rows["fps_p50"]).tolist())
+        assert trace["error_y"]["arrayminus"] == pytest.approx((rows["fps_p50"] - rows["fps_p5"]).tolist())
+    # the comparison table: the band's 5% and 95% beside its median
+    markdown = md_path.read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("| comparison"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells[cells.index("simulated") + 1 : cells.index("simulated") + 4] == ["median", "5%", "95%"]
+    row = ratios[ratios["figure"] == "hbm2_over_ddr4"].iloc[0]
+    line = next(ln for ln in markdown.splitlines() if ln.startswith(f"| {row['comparison']} |"))
+    values = [c.strip() for c in line.strip("|").split("|")]
+    median = float(values[cells.index("median")])
+    low, high = float(values[cells.index("5%")]), float(values[cells.index("95%")])
+    assert (median, low, high) == pytest.approx((row["p50"], row["p5"], row["p95"]), abs=0.0051)
+
+
 def test_rerun_reuses_models_and_refuses_another_spec(spec_file, results):
     checkpoints = {p: p.stat().st_mtime_ns for p in (results / "models").glob("*.npz")}
     spec = experiment.load_experiment(spec_file)
@@ -225,3 +264,63 @@ def test_run_headline_matches_the_comparison_table(results, capsys):
     assert row["W"] == pytest.approx(packed["power_w"])
     print_headline(loaded)
     assert "headline: packed on hbm2 at 90% sparsity" in capsys.readouterr().out
+
+
+def test_report_has_a_dram_figure_per_headline_design(results):
+    """The run replays the packed HBM2 and DDR4 designs at fidelity 2 (dram_layers.csv) and the
+    report draws one interactive figure a design (tests/test_dram_figure.py checks the numbers)."""
+    frame = pd.read_csv(results / "dram_layers.csv")
+    assert set(zip(frame["model"], frame["design"], strict=True)) == {
+        ("mobilenet_v2", "hbm2"),
+        ("mobilenet_v2", "ddr4_x1"),
+    }
+    page_path = results / "report.html"  # written by test_report_is_self_contained when run
+    if not page_path.is_file():
+        report.write_report(results)
+    page = page_path.read_text()
+    shown = set(re.findall(r'class="dram-figure" data-model="([^"]+)" data-design="([^"]+)"', page))
+    assert {("mobilenet_v2", "hbm2"), ("mobilenet_v2", "ddr4_x1")} <= shown
+    assert len(shown) == 3  # and the search's best design, from its level-2 re-score
+
+
+def test_damaged_results_give_one_line_errors(results, tmp_path, capsys):
+    """A results folder whose record is not text, whose table is not a CSV, or a sparsity the run
+    did not simulate: a DlaError naming the file or the missing row, not a traceback."""
+    import shutil
+
+    from dla_explorer.core.errors import DlaError
+
+    loaded = analysis.load(results)
+    with pytest.raises(DlaError, match="no row for model 'mobilenet_v2', sparsity 0.37"):
+        analysis.speedups(loaded, sparsity=0.37)
+    damaged = tmp_path / "damaged"
+    shutil.copytree(results, damaged)
+    (damaged / "layers.csv").write_bytes(b"")
+    with pytest.raises(DlaError, match="layers.csv: not a readable CSV"):
+        analysis.load(damaged)
+    (damaged / "experiment.json").write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["report", str(damaged)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "experiment.json: not a run record" in err and len(err.splitlines()) == 1
+
+
+def test_roofline_roofs_are_the_levels_sustained_bandwidth(results):
+    """The memory roofs are what the memory sustains at the run's fidelity (the cycle model's
+    sequential efficiency, the port cap at the clock used), not peak x the flat efficiency."""
+    from dla_explorer.sim import config as hw
+    from dla_explorer.sim.traffic import sustained_gbps
+    from dla_explorer.study import plots
+
+    loaded = analysis.load(results)
+    fig = plots.roofline(loaded, "mobilenet_v2")
+    roofs = {ln.get_label(): ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("roof:")}
+    comparison = loaded.comparison.query("sparsity == 0.9 and mode == 'packed'").set_index("design")
+    for design in ("hbm2", "ddr4_x1"):
+        memory = hw.load_memory(loaded.spec.designs[design].memory)
+        clock = float(comparison.loc[design, "clock_mhz_used"])
+        expected = sustained_gbps(memory, clock, 1)
+        line = next(ln for label, ln in roofs.items() if memory.name in label)
+        x, y = line.get_xdata(), line.get_ydata()
+        assert y[0] / x[0] == pytest.approx(expected, rel=1e-9)  # the memory-bound slope
+        if memory.dram:
+            assert expected != pytest.approx(memory.peak_gbps * memory.controller_efficiency, rel=1e-3)

@@ -364,3 +364,13 @@ def test_depthwise_block_takes_depthwise_layers():
     assert layer.issued_macs == layer.useful_macs == 56 * 16 * 9 * 7
     # its multipliers: 16 x 9 x 7 = 1,008 more int8 multipliers = 504 more DSPs
     assert block.totals.dsp == run(sparse, a).totals.dsp + 504
+
+
+def test_zoo_ops_of_a_basic_block_resnet():
+    """ResNet-18's basic blocks end at conv2: one residual add each (was a StopIteration)."""
+    resnet = zoo_ops(extract(zoo.get("resnet18"), name="resnet18"))
+    adds = [op for op in resnet.ops if op.kind == "eltwise"]
+    assert len(adds) == 8  # 4 stages x 2 basic blocks
+    first, down = adds[0], adds[2]  # layer1.0 (identity), layer2.0 (downsample)
+    assert first.inputs == ("layer1.0.conv2", "maxpool")
+    assert down.inputs == ("layer2.0.conv2", "layer2.0.downsample.0")

@@ -17,7 +17,6 @@ def test_index_bits_scalar_and_array_agree_with_hand_values(choices, bits):
 
 
 def test_sizes():
-    assert units.precision_bytes("int8") == 1 and units.precision_bytes("fp16") == 2
     assert units.bytes_for_bits(0) == 0 and units.bytes_for_bits(1) == 1 and units.bytes_for_bits(17) == 3
     assert units.MIB == 1_048_576 and units.PICO == 1e-12 and units.TERA == 1e12
 

@@ -94,8 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--uncertainty",
         type=positive_int,
         metavar="N",
-        help="also draw N Monte-Carlo samples of every estimate (ranges in hw_configs/) and print "
-        "the 5-95%% band of each headline figure",
+        help="also draw N Monte-Carlo samples of every estimate that acts at the memory fidelity "
+        "level (ranges in hw_configs/; level 2 prints level 1's) and print the 5-95%% band of each "
+        "headline figure",
     )
     p.set_defaults(handler=run)
 
@@ -133,13 +134,18 @@ def load_model(model: str) -> tuple[SparseModel | PackedWorkload, str]:
 
 def print_totals(result: Result) -> None:
     from dla_explorer.sim.resources import resources
+    from dla_explorer.sim.traffic import sustained_gbps
 
     t = result.totals
     report = resources(result.arch, result.device)
+    # the memory's sequential-read bandwidth as the active fidelity level models it, at the clock
+    # the design runs at (the port cap scales with it)
+    gbps = sustained_gbps(result.memory, float(t.clock_mhz_used), result.fidelity)
     print(
         f"{result.arch.name} ({result.arch.k_vec}x{result.arch.c_vec}x{result.arch.q_vec}x"
-        f"{result.arch.lanes} {result.arch.precision} @ {result.arch.clock_mhz:g} MHz) + "
-        f"{result.memory.name} ({result.memory.effective_gbps:.0f} GB/s effective) on "
+        f"{result.arch.lanes} {result.arch.precision} @ {t.clock_mhz_used:.0f} MHz) + "
+        f"{result.memory.name} ({gbps:.1f} GB/s sustained on a sequential read, "
+        f"{result.memory.peak_gbps:.1f} peak) on "
         f"{result.device.name}, mode {result.mode}, memory fidelity {result.fidelity}"
     )
     print(
@@ -200,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     if args.uncertainty:
         if isinstance(target, packing.PackedWorkload):
             raise UsageError(f"{args.model}: --uncertainty needs a checkpoint, a zoo model or a topology")
-        print_bands(target, arch, memory, device, mode, args.batch, args.uncertainty, cache)
+        print_bands(target, arch, memory, device, mode, args.batch, args.uncertainty, cache, args.fidelity)
     if args.csv:
         write_csv(layers, args.csv)
     return 0
@@ -215,18 +221,22 @@ def print_bands(
     batch: int,
     n: int,
     cache: CacheSpec,
+    fidelity: int,
 ) -> None:
-    """The 5-95% band of each headline figure over n samples of the estimates (one batch call)."""
+    """The 5-95% band of each headline figure over n samples of the estimates that act at the
+    memory fidelity level (one batch call; the batch API runs levels 0 and 1, so a level-2
+    run's bands are level 1's)."""
     import numpy as np
     import pandas as pd
 
     from dla_explorer.sim import simulator, uncertainty
 
+    level = min(fidelity, 1)
     base = pd.DataFrame([simulator.design_row(arch, memory, mode)])
-    samples = uncertainty.monte_carlo(base, [(arch, memory)], device, n)
-    drawn = simulator.simulate_batch(sparse, samples, device, batch, cache=cache)
-    count = len(uncertainty.design_estimates(arch, memory, device))
-    print(f"  bands       5-95% over {n} samples of {count} estimates:")
+    samples = uncertainty.monte_carlo(base, [(arch, memory)], device, n, fidelity=level)
+    drawn = simulator.simulate_batch(sparse, samples, device, batch, cache=cache, fidelity=level)
+    count = len(uncertainty.design_estimates(arch, memory, device, level))
+    print(f"  bands       5-95% over {n} samples of {count} estimates (memory fidelity {level}):")
     for figure, label, scale, unit in BAND_FIGURES:
         p5, p50, p95 = np.percentile(drawn[figure] * scale, [5, 50, 95])
         print(f"    {label:<12}{p5:,.2f} .. {p95:,.2f} {unit} (median {p50:,.2f})")

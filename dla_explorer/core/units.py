@@ -31,24 +31,6 @@ PICO = 1e-12
 #: one multiply-accumulate is two operations (a multiply and an add), as GOPS/TOPS figures count them
 OPS_PER_MAC = 2
 
-#: storage size of one value of each number format, in bits (the DLA's int8/fp16; fp32 for CPU baselines)
-PRECISION_BITS = {"int8": 8, "fp16": 16, "fp32": 32}
-
-
-def precision_bytes(precision: str) -> int:
-    """Bytes one value of `precision` takes.
-
-    Args:
-        precision: a key of PRECISION_BITS ("int8", "fp16", "fp32").
-
-    Returns:
-        The value's size in whole bytes.
-
-    Raises:
-        KeyError: `precision` is not a known number format.
-    """
-    return PRECISION_BITS[precision] // BITS_PER_BYTE
-
 
 def bytes_for_bits(bits: int) -> int:
     """Whole bytes needed to store `bits` bits (rounded up)."""

@@ -130,7 +130,9 @@ def add_constraints(table: pd.DataFrame, spec: Spec, device: hw.Device) -> pd.Da
     checks: dict[str, np.ndarray] = {}
     columns: dict[str, np.ndarray] = {}
     if spec.constraints.device:
-        used = {k: table[k].to_numpy() for k in ("dsp", "m20k", "alm")}
+        # every on-chip resource the table carries: eSRAM too (the stream buffer's part beyond
+        # M20K on a Stratix 10 MX); a table from before the eSRAM column is checked on the rest
+        used = {k: table[k].to_numpy() for k in ("dsp", "m20k", "esram", "alm") if k in table}
         device_checks = device_excess(
             device,
             used,

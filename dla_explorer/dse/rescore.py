@@ -131,24 +131,41 @@ def rescore_front(table: pd.DataFrame, spec: Any, evaluator: Any, folder: Path |
 
 
 def dram_layers(result: Any) -> pd.DataFrame:
-    """Per layer and channel of a fidelity-2 result: when the layer runs, the bytes the channel
-    moved, its bandwidth over the layer and the layer's memory stall (time beyond compute)."""
+    """Per layer and channel of a fidelity-2 result (docs/report.md, "DRAM traffic per layer"):
+    when the layer runs in the frame (`start_s`, `time_s`), its `compute_s` and `memory_s`, the
+    bytes the channel moved (`bytes`: the simulator's DRAM bytes of the layer, split over the
+    channels as the replay's requests were; `requested_bytes`: those 64-B requests), the channel's
+    bandwidth over the layer's time, when the channel finished the layer's requests (`busy_s`,
+    from the layer's memory start) and the layer's stall: the time the array waits on memory,
+    time_s - compute_s (with double buffering max(0, memory_s - compute_s) plus the access
+    latency; without it memory_s plus the latency). The rows of one layer sum to its bytes."""
     layers = result.layers
-    start = np.concatenate([[0.0], np.cumsum(layers["time_s"].to_numpy())[:-1]])
+    time = layers["time_s"].to_numpy(np.float64)
+    start = np.concatenate([[0.0], np.cumsum(time)[:-1]])
     frames = []
     for i, rep in enumerate(result.replays):
-        time_s = float(layers["time_s"].iloc[i])
+        requested = np.asarray(rep.channel_bytes, np.float64)
+        dram = float(layers["dram_bytes"].iloc[i])
+        share = requested / requested.sum() if requested.sum() > 0 else np.zeros_like(requested)
+        moved = share * dram
+        time_s = float(time[i])
+        compute = float(layers["compute_s"].iloc[i])
         frames.append(
             pd.DataFrame(
                 {
+                    "layer_index": i,
                     "layer": layers["layer"].iloc[i],
+                    "kind": layers["kind"].iloc[i],
                     "start_s": start[i],
                     "time_s": time_s,
-                    "channel": np.arange(rep.channel_bytes.size),
-                    "bytes": rep.channel_bytes,
-                    "bandwidth_gbps": rep.channel_bytes / time_s / 1e9 if time_s > 0 else 0.0,
-                    "busy_s": rep.channel_done_ns * 1e-9,
-                    "stall_s": max(0.0, time_s - float(layers["compute_s"].iloc[i])),
+                    "compute_s": compute,
+                    "memory_s": float(layers["memory_s"].iloc[i]),
+                    "channel": np.arange(requested.size),
+                    "bytes": moved,
+                    "requested_bytes": requested,
+                    "bandwidth_gbps": moved / time_s / 1e9 if time_s > 0 else 0.0,
+                    "busy_s": np.asarray(rep.channel_done_ns, np.float64) * 1e-9,
+                    "stall_s": max(0.0, time_s - compute),
                 }
             )
         )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pydantic
 
 from dla_explorer.core.errors import DlaError
 from dla_explorer.core.fileio import FileLock, write_csv_atomic, write_text_atomic
@@ -42,7 +43,24 @@ def claim_folder(folder: Path, record: str, digest: str, source: str, data: dict
     """The one spec-hash guard of a results folder: create `folder` with a record
     {hash, source, **data}, or check that its record has the same hash (a folder of another
     spec is refused, so results of two specs never mix). Written before any result, so a killed
-    run resumed with a changed spec is refused too."""
+    run resumed with a changed spec is refused too.
+
+    Args:
+        folder: the results folder (created with its parents when missing).
+        record: the record's file name in `folder`, e.g. spec.json.
+        digest: the hash of what makes the results (Spec.content_hash).
+        source: where the spec came from (a file name), recorded and named in errors.
+        data: more fields of the record (JSON-ready).
+        what: what made the results, for the error message ('spec', 'experiment').
+
+    Returns:
+        `folder`.
+
+    Raises:
+        DlaError: the folder holds a record with another hash, the record is not readable JSON,
+            `folder` exists and is not a folder, or the record cannot be written (a read-only
+            folder, a full disk).
+    """
     path = folder / record
     if path.is_file():
         old = read_json(path)
@@ -62,6 +80,18 @@ def claim_folder(folder: Path, record: str, digest: str, source: str, data: dict
 
 
 def read_json(path: Path) -> dict:
+    """Read a JSON record (a dict) written by this package.
+
+    Args:
+        path: the file; the caller checks that it exists.
+
+    Returns:
+        The record.
+
+    Raises:
+        DlaError: the file is not UTF-8 JSON, or holds JSON that is not an object.
+        OSError: the file cannot be read (missing, permissions).
+    """
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -72,12 +102,36 @@ def read_json(path: Path) -> dict:
 
 
 def prepare_dir(spec: Spec, source: str) -> Path:
-    """Create the spec's results folder, or check that it holds results of the same spec."""
+    """Create the spec's results folder, or check that it holds results of the same spec.
+
+    Args:
+        spec: the experiment spec; its results_dir() is the folder.
+        source: where the spec came from (a file name), recorded in spec.json.
+
+    Returns:
+        The results folder.
+
+    Raises:
+        DlaError: the folder holds results of another spec, its spec.json is not readable, or the
+            folder cannot be made or written (see claim_folder).
+        UsageError: a recipe file the spec names is not a valid recipe (see Spec.content_hash).
+    """
     data = {"name": spec.name, "spec": spec.public_dump()}
     return claim_folder(spec.results_dir(), SPEC_FILE, spec.content_hash(), source, data)
 
 
 def read_spec_record(folder: Path) -> dict | None:
+    """The spec.json record of a results folder, if it has one.
+
+    Args:
+        folder: the results folder.
+
+    Returns:
+        The record ({hash, source, name, spec}), or None when the folder has no spec.json.
+
+    Raises:
+        DlaError: spec.json is not a readable JSON record.
+    """
     record = folder / SPEC_FILE
     return read_json(record) if record.is_file() else None
 
@@ -87,12 +141,34 @@ def read_spec_record(folder: Path) -> dict | None:
 
 def export_lock(folder: Path) -> FileLock:
     """Held while results.db and the CSV exports are rewritten: two searches finishing together
-    would otherwise drop each other's table mid-write ("no such table")."""
+    would otherwise drop each other's table mid-write ("no such table").
+
+    Args:
+        folder: the results folder.
+
+    Returns:
+        The lock on results.db.lock (not yet held: use it in a `with`).
+    """
     return FileLock(folder / f"{RESULTS_DB}.lock")
 
 
 def write_table(table: pd.DataFrame, folder: Path, kind: str) -> Path:
-    """Write a whole table: CSV atomically, and the SQLite table replaced in one transaction."""
+    """Write a whole table: CSV atomically, and the SQLite table replaced in one transaction.
+
+    Args:
+        table: the whole table.
+        folder: the results folder.
+        kind: the table name: `sweep` or `search` (the CSV's stem and the SQLite table).
+
+    Returns:
+        The CSV's path, folder/<kind>.csv.
+
+    Raises:
+        DlaError: the CSV cannot be written (a folder in its place, a read-only folder, a full
+            disk); the old file is then unchanged.
+        DlaError: results.db cannot be written: not an SQLite file, or locked by another writer
+            for more than 120 s.
+    """
     path = folder / f"{kind}.csv"
     with export_lock(folder):
         write_csv_atomic(table, path)
@@ -101,18 +177,43 @@ def write_table(table: pd.DataFrame, folder: Path, kind: str) -> Path:
 
 
 def write_sqlite(table: pd.DataFrame, folder: Path, kind: str) -> None:
+    """Replace one table of the folder's results.db (under the export lock), in one transaction.
+
+    Args:
+        table: the whole table.
+        folder: the results folder.
+        kind: the SQLite table name: `sweep` or `search`.
+
+    Raises:
+        DlaError: results.db cannot be written: not an SQLite file, or locked by another writer
+            for more than 120 s.
+    """
     with export_lock(folder):
         _write_sqlite(table, folder, kind)
 
 
 def _write_sqlite(table: pd.DataFrame, folder: Path, kind: str) -> None:
-    with sqlite3.connect(folder / RESULTS_DB, timeout=120) as connection:
-        table.to_sql(kind, connection, if_exists="replace", index=False, chunksize=10_000)
+    try:
+        with sqlite3.connect(folder / RESULTS_DB, timeout=120) as connection:
+            table.to_sql(kind, connection, if_exists="replace", index=False, chunksize=10_000)
+    except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+        # the CSV beside it is already written: say which file and why, keep both
+        # pandas wraps sqlite's error in a message that quotes its SQL: name the cause only
+        cause = exc.__cause__ or exc.__context__ or exc
+        raise DlaError(f"{folder / RESULTS_DB}: cannot write table '{kind}' ({cause})") from None
 
 
 def append_csv(table: pd.DataFrame, path: Path) -> None:
     """Append rows (with the header when the file is new); flushed so a kill loses at most the
-    batch being written, which the writer cuts (fileio.cut_torn_tail) before appending again."""
+    batch being written, which the writer cuts (fileio.cut_torn_tail) before appending again.
+
+    Args:
+        table: the rows to append (the index is not written).
+        path: the CSV file; created with a header when missing or empty.
+
+    Raises:
+        DlaError: the rows cannot be written (a full disk, a read-only folder).
+    """
     new = not path.is_file() or path.stat().st_size == 0
     try:
         with open(path, "a", newline="") as handle:
@@ -125,7 +226,19 @@ def append_csv(table: pd.DataFrame, path: Path) -> None:
 
 def read_csv_complete(path: Path, key: str | None = None) -> pd.DataFrame | None:
     """Read an appended CSV without its incomplete last line (cut in memory: readers never
-    write). With `key`, rows repeating a key keep their first copy. None when there are no rows."""
+    write). With `key`, rows repeating a key keep their first copy. None when there are no rows.
+
+    Args:
+        path: the CSV file; never written here.
+        key: a column of whole numbers identifying rows (e.g. `point`), or None.
+
+    Returns:
+        The table, or None (no file, or no complete row).
+
+    Raises:
+        DlaError: the file is not a readable CSV, or the `key` column holds values that are not
+            whole numbers.
+    """
     if not path.is_file():
         return None
     data = path.read_bytes()
@@ -150,7 +263,15 @@ def read_csv_complete(path: Path, key: str | None = None) -> pd.DataFrame | None
 
 def pareto_mask(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
     """Rows of `values` (n x k) that no other row dominates; rows with equal values share the
-    verdict. Loops once per front member, each step vectorised over the remaining rows."""
+    verdict. Loops once per front member, each step vectorised over the remaining rows.
+
+    Args:
+        values: an (n x k) array of objective values, one row per design.
+        maximize: per column: True when larger is better.
+
+    Returns:
+        A boolean array of n: True for the rows on the front.
+    """
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
         return np.zeros(0, dtype=bool)
@@ -183,7 +304,21 @@ def _usable(table: pd.DataFrame, objectives: Sequence[Objective], feasible_only:
 def pareto_front(
     table: pd.DataFrame, objectives: Sequence[Objective], feasible_only: bool = True
 ) -> pd.DataFrame:
-    """The non-dominated rows (feasible ones only, by default), sorted by the first objective."""
+    """The non-dominated rows (feasible ones only, by default), sorted by the first objective.
+
+    Args:
+        table: a results table with the objectives' metric columns (and `state`, `feasible` if it
+            has them).
+        objectives: the metrics and their directions.
+        feasible_only: keep only feasible rows (when the table has `feasible`).
+
+    Returns:
+        The front's rows (complete trials with every objective, each design once), best first in the
+        first objective.
+
+    Raises:
+        KeyError: the table lacks an objective's column.
+    """
     rows = _usable(table, objectives, feasible_only)
     metrics = [o.metric for o in objectives]
     mask = pareto_mask(rows[metrics].to_numpy(), [o.direction == "maximize" for o in objectives])
@@ -197,7 +332,19 @@ def pareto_front(
 def best_per_objective(
     table: pd.DataFrame, objectives: Sequence[Objective], feasible_only: bool = True
 ) -> pd.DataFrame:
-    """One row per objective: the (feasible) design that is best at it."""
+    """One row per objective: the (feasible) design that is best at it.
+
+    Args:
+        table: a results table with the objectives' metric columns.
+        objectives: the metrics and their directions.
+        feasible_only: keep only feasible rows (when the table has `feasible`).
+
+    Returns:
+        One row per objective with a column `objective` ('max fps'); empty when no row qualifies.
+
+    Raises:
+        KeyError: the table lacks an objective's column.
+    """
     rows = _usable(table, objectives, feasible_only)
     if rows.empty:
         return rows.assign(objective=[])
@@ -209,7 +356,17 @@ def best_per_objective(
 
 
 def hypervolume(points: np.ndarray, reference: np.ndarray, maximize: Sequence[bool]) -> float:
-    """Hypervolume dominated by `points` up to `reference` (directions as in `pareto_mask`)."""
+    """Hypervolume dominated by `points` up to `reference` (directions as in `pareto_mask`).
+
+    Args:
+        points: an (n x k) array of objective values.
+        reference: the reference point (k values), worse than the front in every objective.
+        maximize: per column: True when larger is better.
+
+    Returns:
+        The hypervolume, in the product of the objectives' units (0.0 when no point is better than
+        the reference in every objective).
+    """
     sign = np.where(np.asarray(maximize), -1.0, 1.0)
     costs, ref = np.asarray(points, dtype=np.float64) * sign, np.asarray(reference) * sign
     costs = costs[np.all(costs < ref, axis=1)]
@@ -252,7 +409,17 @@ class Loaded:
 
 
 def parse_objectives(text: str) -> list[Objective]:
-    """'fps:max,power_w:min' (or names alone, with their usual direction)."""
+    """'fps:max,power_w:min' (or names alone, with their usual direction).
+
+    Args:
+        text: comma-separated metric[:max|min] items (the --objectives option).
+
+    Returns:
+        The objectives, in the given order.
+
+    Raises:
+        DlaError: a metric is not in METRICS, or a direction is not max / min.
+    """
     out = []
     for item in filter(None, (t.strip() for t in text.split(","))):
         metric, _, direction = item.partition(":")
@@ -268,7 +435,24 @@ def parse_objectives(text: str) -> list[Objective]:
 def load_results(target: str, study: str | None = None) -> Loaded:
     """A results folder, a results CSV or results.db, or an Optuna storage (URL / journal /
     study.db; `study` names one when the storage holds several). Reading never creates or
-    changes anything."""
+    changes anything.
+
+    Args:
+        target: a results folder, a results CSV, results.db, or an Optuna storage (URL, journal
+            file, study.db).
+        study: the study name in a storage holding several, else None.
+
+    Returns:
+        The tables found, with the spec's objectives and searched parameters (none when the folder
+        has no spec.json).
+
+    Raises:
+        DlaError: `target` is none of these, holds no results yet, or a table, the SQLite file, the
+            spec record or the study storage is not readable (a missing storage file, several
+            studies and no `study`, an unknown study, a study not made by dla-explorer).
+            A spec stored in the study or in spec.json that is not valid for this version (a
+            hand-edited record, or a study of an older version) is a DlaError too.
+    """
     path = Path(target)
     if study is not None or "://" in target or path.suffix in (".log", ".journal") or path.name == STUDY_DB:
         return _load_study(target, study)
@@ -299,7 +483,13 @@ def load_results(target: str, study: str | None = None) -> Loaded:
     if record is None or "spec" not in record:
         return Loaded(target, tables, [])
     spec = record["spec"]
-    return Loaded(target, tables, [Objective(**o) for o in spec["objectives"]], searched(spec["space"]))
+    try:
+        return Loaded(target, tables, [Objective(**o) for o in spec["objectives"]], searched(spec["space"]))
+    except (pydantic.ValidationError, KeyError, TypeError, AttributeError) as exc:
+        first = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else repr(exc)
+        raise DlaError(
+            f"{folder / SPEC_FILE}: its spec is not valid for this version ({first}); run the study again"
+        ) from None
 
 
 _KEYS = {"sweep": "point", "search": "trial"}
@@ -322,5 +512,12 @@ def _read_results_db(path: Path) -> dict[str, pd.DataFrame]:
 
 
 def searched(space: dict) -> list[str]:
-    """Table columns of a spec's parameters (model and mode, which may vary, first)."""
+    """Table columns of a spec's parameters (model and mode, which may vary, first).
+
+    Args:
+        space: a spec's `space` mapping (parameter name -> range).
+
+    Returns:
+        model, mode, then the other parameter names in the spec's order.
+    """
     return ["model", "mode", *(name for name in space if name not in ("model", "mode"))]

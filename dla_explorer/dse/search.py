@@ -31,6 +31,7 @@ from typing import Any
 
 import optuna
 import pandas as pd
+import pydantic
 import sqlalchemy
 from optuna.trial import FrozenTrial, TrialState
 
@@ -96,7 +97,22 @@ def make_sampler(
     spec: Spec, space: Space, worker: int = 0, workers: int = 1, seed: int | None = None
 ) -> optuna.samplers.BaseSampler:
     """The spec's sampler; worker k gets seed + k so parallel workers do not repeat each other
-    (`seed` given: that seed, for one trial, see reseeder)."""
+    (`seed` given: that seed, for one trial, see reseeder).
+
+    Args:
+        spec: the experiment spec (sampler name, seed and options).
+        space: its search space (the grid sampler lists it).
+        worker: this worker's number, 0-based (added to the spec's seed).
+        workers: workers sharing the study (TPE gets constant_liar with several).
+        seed: a seed to use as is, or None for the spec's seed + worker.
+
+    Returns:
+        The Optuna sampler (TPE with TPE_DEFAULTS under the spec's options).
+
+    Raises:
+        UsageError: the grid sampler's grid exceeds the spec's max_grid, or a float parameter has no
+            step.
+    """
     name, options = spec.sampler.name, dict(spec.sampler.options)
     if name == "tpe":
         options = _tpe_options(options)
@@ -113,7 +129,16 @@ def make_sampler(
 def reseeder(spec: Spec, space: Space, workers: int = 1) -> Reseed:
     """A fresh sampler per claimed trial, seeded by the trial's index (trials.trial_seed): a
     study resumed after a kill then draws exactly what an uninterrupted one draws (one worker;
-    several workers interleave in their own order anyway). None without a seed."""
+    several workers interleave in their own order anyway). None without a seed.
+
+    Args:
+        spec: the experiment spec.
+        space: its search space.
+        workers: workers sharing the study.
+
+    Returns:
+        claim index -> a new sampler, or None (no seed, or a grid / QMC sampler).
+    """
     if spec.sampler.seed is None or spec.sampler.name in NOT_RESEEDED:
         return None
     base = spec.sampler.seed
@@ -121,6 +146,21 @@ def reseeder(spec: Spec, space: Space, workers: int = 1) -> Reseed:
 
 
 def budget_of(spec: Spec, space: Space, n_trials: int | None) -> int | None:
+    """The number of trials the study should hold: n_trials, capped at the grid's size for the
+    grid sampler (which, without n_trials, runs the whole grid).
+
+    Args:
+        spec: the experiment spec.
+        space: its search space.
+        n_trials: the requested trials, or None (a timeout ends the run).
+
+    Returns:
+        The budget, or None for no limit.
+
+    Raises:
+        UsageError: the grid sampler's grid exceeds the spec's max_grid, or a float parameter has no
+            step.
+    """
     if spec.sampler.name == "grid":
         size = math.prod(len(v) for v in space.optuna_grid().values())
         return min(n_trials, size) if n_trials else size
@@ -133,7 +173,20 @@ def budget_of(spec: Spec, space: Space, n_trials: int | None) -> int | None:
 def open_study(
     spec: Spec, source: str, opened: OpenedStorage, sampler: optuna.samplers.BaseSampler
 ) -> optuna.Study:
-    """Create or load the spec's study; a study made by a different spec is refused."""
+    """Create or load the spec's study; a study made by a different spec is refused.
+
+    Args:
+        spec: the experiment spec; its name is the study's.
+        source: where the spec came from (a file name), recorded on a new study.
+        opened: the storage.
+        sampler: the sampler this process uses.
+
+    Returns:
+        The study; a new one records the spec, its hash and source, and the metric names.
+
+    Raises:
+        DlaError: the storage holds a study of that name made by another spec (another hash).
+    """
     with quiet_optuna():
         study = optuna.create_study(
             storage=opened.storage,
@@ -195,7 +248,28 @@ def run_worker(
     source: str = "",
     progress: Progress | None = None,
 ) -> int:
-    """One worker's loop: claim a trial, evaluate it, tell; returns the trials it ran."""
+    """One worker's loop: claim a trial, evaluate it, tell; returns the trials it ran.
+
+    Args:
+        spec: the experiment spec.
+        opened: the storage (opened by this process).
+        evaluator: simulates the designs (models loaded once, shared by forked workers).
+        budget: the study's total trials, or None for no limit.
+        deadline: time.time() at which to stop claiming trials, or None.
+        worker: this worker's number, 0-based (its sampler seed).
+        workers: workers sharing the study.
+        source: where the spec came from (a file name).
+        progress: the progress bar to refresh after each trial, or None.
+
+    Returns:
+        The number of trials this worker ran.
+
+    Raises:
+        UsageError: the grid sampler's grid exceeds the spec's max_grid, or a float parameter has no
+            step.
+        DlaError: the study was made by another spec (see open_study).
+        KeyboardInterrupt: Ctrl-C; the running trial is re-queued first (see trials.run_trial).
+    """
     sampler = make_sampler(spec, evaluator.space, worker, workers)
     study = open_study(spec, source, opened, sampler)
     retry, stale = retry_callback(spec.heartbeat), StaleCheck()
@@ -257,7 +331,30 @@ def _die_with_parent() -> None:
 
 def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
     """Run (or resume) the spec's study until it holds n_trials finished trials or the timeout
-    passes, then export the trial table to the results folder."""
+    passes, then export the trial table to the results folder.
+
+    Args:
+        spec: the experiment spec.
+        source: where the spec came from (a file name), recorded and named in errors.
+        options: storage, workers, n_trials and timeout (s) overriding the spec's, and the progress
+            bar switch.
+
+    Returns:
+        The SearchReport: storage (password redacted), study name, trials run by this run, counts
+        per state, feasible trials, seconds, the exported table's path, the trials finished
+        before and the fidelity-2 re-score summary.
+
+    Raises:
+        UsageError: neither n_trials nor timeout is set; the grid is too large; a hardware config
+            does not resolve; a model's recipe or weights do not work, or mode nm meets a model not
+            pruned N:M; or the simulator refuses a design of the re-scored front.
+        DlaError: the results folder or the study belongs to another spec, the storage cannot be
+            opened, a checkpoint is unreadable, a worker process stopped with an error, or a file
+            cannot be written.
+        sqlite3.Error: results.db cannot be written (see results.write_table).
+        KeyboardInterrupt: Ctrl-C, after the running trials were re-queued and the table of the
+            finished ones exported.
+    """
     n_trials = options.n_trials or spec.n_trials
     timeout = options.timeout or spec.timeout
     if n_trials is None and timeout is None:
@@ -368,7 +465,17 @@ def _run_processes(
 
 
 def study_table(trials: Sequence[FrozenTrial], space: Space) -> pd.DataFrame:
-    """One row per trial: number, state, the design, every metric and the constraint values."""
+    """One row per trial: number, state, the design, every metric and the constraint values.
+
+    Args:
+        trials: the study's trials.
+        space: the search space (decodes the stored parameters into design columns).
+
+    Returns:
+        The table (empty without trials): trial, state, error, worker, retry_of, datetime_start,
+        duration_s (s), the design columns, the metrics and the c_* constraint values (<= 0
+        satisfied).
+    """
     if not trials:
         return pd.DataFrame()
     meta = pd.DataFrame(
@@ -399,7 +506,21 @@ def study_table(trials: Sequence[FrozenTrial], space: Space) -> pd.DataFrame:
 
 def load_study_table(target: str, study_name: str | None = None) -> tuple[pd.DataFrame, Spec]:
     """The trial table and spec of a study in any storage (the spec is stored in the study).
-    Read only: a missing file is an error, never created; a .db path is a SQLite storage."""
+    Read only: a missing file is an error, never created; a .db path is a SQLite storage.
+
+    Args:
+        target: an Optuna storage URL, a journal file, or a .db path (read as SQLite).
+        study_name: the study to read; None when the storage holds exactly one.
+
+    Returns:
+        (table, spec): the trial table (see study_table) and the spec stored in the study.
+
+    Raises:
+        DlaError: the storage file is missing or cannot be opened, it is not a readable Optuna
+            storage, `study_name` is absent (or None with several studies, or none), or the study
+            was not made by dla-explorer, or the spec stored in the study is not valid for this
+            version.
+    """
     from dla_explorer.dse.spec import Heartbeat
 
     if not is_url(target) and Path(target).suffix == ".db":
@@ -428,5 +549,13 @@ def load_study_table(target: str, study_name: str | None = None) -> tuple[pd.Dat
     spec_data = study.user_attrs.get("spec")
     if spec_data is None:
         raise DlaError(f"study '{study_name}' was not made by dla-explorer (no spec attribute)")
-    spec = Spec.model_validate(spec_data)
+    try:
+        spec = Spec.model_validate(spec_data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise DlaError(
+            f"study '{study_name}': its stored spec is not valid for this version "
+            f"(key '{key}': {first['msg']})"
+        ) from None
     return study_table(trials, Space(spec)), spec

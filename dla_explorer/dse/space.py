@@ -36,10 +36,26 @@ POW2_PREFIX = "log2_"
 
 
 def arch_row(arch: hw.Architecture) -> dict[str, Any]:
+    """An architecture as design columns (every Architecture field but its name).
+
+    Args:
+        arch: the architecture config.
+
+    Returns:
+        Field name -> value, in ARCH_PARAMS order.
+    """
     return {c: getattr(arch, c) for c in ARCH_PARAMS}
 
 
 def memory_row(memory: hw.Memory) -> dict[str, Any]:
+    """A memory system as design columns (every Memory field but its name, prefixed mem_).
+
+    Args:
+        memory: the memory config.
+
+    Returns:
+        mem_<field> -> value, in MEMORY_PARAMS order.
+    """
     return {c: getattr(memory, c[4:]) for c in MEMORY_PARAMS}
 
 
@@ -79,7 +95,14 @@ class Space:
     # -- one trial -------------------------------------------------------------------------------
 
     def suggest(self, trial: Any) -> dict[str, Any]:
-        """Ask an Optuna trial for every active parameter; returns the full design row."""
+        """Ask an Optuna trial for every active parameter; returns the full design row.
+
+        Args:
+            trial: the Optuna trial to ask (pow2 parameters are asked as log2_NAME exponents).
+
+        Returns:
+            The design row: the base design with every chosen config and value applied.
+        """
         row = dict(self.base)
         for name, param in self.params.items():
             if _holds(param.when, row):
@@ -88,7 +111,15 @@ class Space:
 
     def optuna_grid(self) -> dict[str, list]:
         """GridSampler's search space (Optuna names: pow2 parameters are exponents); refused,
-        before listing it, when larger than the spec's max_grid."""
+        before listing it, when larger than the spec's max_grid.
+
+        Returns:
+            Optuna parameter name -> the list of its values.
+
+        Raises:
+            UsageError: the grid holds more than the spec's max_grid designs, or a float parameter
+                has no step.
+        """
         if self.spec.grid_size() > self.spec.max_grid:
             raise UsageError(
                 f"the grid of spec '{self.spec.name}' has more than {self.spec.max_grid:,} designs; "
@@ -105,7 +136,14 @@ class Space:
     # -- tables ----------------------------------------------------------------------------------
 
     def designs(self, chosen: pd.DataFrame) -> pd.DataFrame:
-        """Design rows (KEY_COLUMNS) from a table of chosen values (NaN/None = not chosen)."""
+        """Design rows (KEY_COLUMNS) from a table of chosen values (NaN/None = not chosen).
+
+        Args:
+            chosen: one row per design, one column per parameter; NaN / None keeps the base value.
+
+        Returns:
+            The KEY_COLUMNS of every design, on `chosen`'s index, typed like the base design.
+        """
         n = len(chosen)
         out = pd.DataFrame(
             {c: np.repeat(np.asarray([self.base[c]], dtype=object), n) for c in KEY_COLUMNS},
@@ -128,7 +166,14 @@ class Space:
         return out
 
     def from_trial_params(self, params: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-        """Design rows from stored Optuna trial params (undoing the pow2 exponent encoding)."""
+        """Design rows from stored Optuna trial params (undoing the pow2 exponent encoding).
+
+        Args:
+            params: each trial's `FrozenTrial.params` (a failed trial's may be partial).
+
+        Returns:
+            One design row per trial (see designs).
+        """
         frame = pd.DataFrame(list(params))
         for name in list(frame.columns):
             if name.startswith(POW2_PREFIX):
@@ -138,7 +183,18 @@ class Space:
 
     def grid(self, max_points: int) -> pd.DataFrame:
         """Every design of the space (conditionals respected), in a fixed order; refused with a
-        UsageError when larger than `max_points`."""
+        UsageError when larger than `max_points`.
+
+        Args:
+            max_points: the largest number of designs allowed (the spec's max_grid).
+
+        Returns:
+            The designs (see designs), indexed by `point` 0..n-1.
+
+        Raises:
+            UsageError: a float parameter has no step, or the grid would exceed `max_points`
+                (checked before its values are listed).
+        """
         chosen = pd.DataFrame(index=pd.RangeIndex(1))
         for name, param in self.params.items():
             if isinstance(param, FloatParam) and param.step is None:

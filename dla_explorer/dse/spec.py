@@ -99,9 +99,19 @@ class IntParam(_Param):
         return self
 
     def count(self) -> int:
+        """Values in the grid of this int parameter.
+
+        Returns:
+            The number of values, counted without listing them.
+        """
         return (self.high - self.low) // self.step + 1
 
     def values(self) -> list[int]:
+        """The grid values: low to high (inclusive) in steps of `step`.
+
+        Returns:
+            The values, ascending.
+        """
         return list(range(self.low, self.high + 1, self.step))
 
 
@@ -121,9 +131,19 @@ class Pow2Param(_Param):
         return self
 
     def count(self) -> int:
+        """Values in the grid of this pow2 parameter.
+
+        Returns:
+            The number of values, counted without listing them.
+        """
         return self.high.bit_length() - self.low.bit_length() + 1
 
     def values(self) -> list[int]:
+        """The grid values: every power of two from low to high (inclusive).
+
+        Returns:
+            The values, ascending.
+        """
         return [2**e for e in range(self.low.bit_length() - 1, self.high.bit_length())]
 
 
@@ -144,11 +164,28 @@ class FloatParam(_Param):
         return self
 
     def count(self) -> int:
+        """Values in the grid of this float parameter (low to high in steps of `step`; a rounding
+        error of 1e-9 steps still counts the end).
+
+        Returns:
+            The number of values.
+
+        Raises:
+            ValueError: the parameter has no step (a float range cannot be listed without one).
+        """
         if self.step is None:
             raise ValueError("a grid needs a step for float parameters")
         return math.floor((self.high - self.low) / self.step + 1e-9) + 1
 
     def values(self) -> list[float]:
+        """The grid values: low + i * step, rounded to 12 decimals.
+
+        Returns:
+            The values, ascending.
+
+        Raises:
+            ValueError: the parameter has no step.
+        """
         return [round(self.low + i * self.step, 12) for i in range(self.count())]  # type: ignore[operator]
 
 
@@ -164,9 +201,19 @@ class CategoricalParam(_Param):
         return choices
 
     def count(self) -> int:
+        """Values in the grid of this categorical parameter.
+
+        Returns:
+            The number of values, counted without listing them.
+        """
         return len(self.choices)
 
     def values(self) -> list[Scalar]:
+        """The grid values: the choices, in the spec's order.
+
+        Returns:
+            A copy of the choices.
+        """
         return list(self.choices)
 
 
@@ -207,6 +254,9 @@ class ModelEntry(_Strict):
 
     @property
     def label(self) -> str:
+        """The model's label in results: `name`, else recipe model + method + sparsity in percent
+        for an inline recipe, else the file's stem.
+        """
         if self.name:
             return self.name
         if isinstance(self.recipe, Recipe):
@@ -347,18 +397,33 @@ class Spec(_Strict):
 
     @property
     def directions(self) -> list[Direction]:
+        """The objectives' directions ('maximize' / 'minimize'), in objective order."""
         return [o.direction for o in self.objectives]
 
     @property
     def metrics(self) -> list[str]:
+        """The objectives' metric names, in objective order."""
         return [o.metric for o in self.objectives]
 
     def results_dir(self) -> Path:
+        """The results folder: `results`, else results/<name> (relative to the working folder).
+
+        Returns:
+            The folder's path (not created here).
+        """
         return Path(self.results or Path("results") / self.name)
 
     def content_hash(self) -> str:
         """A digest of everything that decides the results (not the budget, storage or notes),
-        so a resumed run may change n_trials but not the experiment."""
+        so a resumed run may change n_trials but not the experiment.
+
+        Returns:
+            16 hex digits of a SHA-256 over the spec's JSON (models by label and recipe content).
+
+        Raises:
+            UsageError: a recipe file the spec names is not valid YAML or not a valid recipe.
+            DlaError: a recipe file the spec names cannot be read as UTF-8 text.
+        """
         keep = self.model_dump(
             mode="json",
             exclude={
@@ -378,12 +443,23 @@ class Spec(_Strict):
 
     def public_dump(self) -> dict[str, Any]:
         """The spec as JSON data with storage passwords redacted (what results folders and
-        studies record)."""
+        studies record).
+
+        Returns:
+            A JSON-ready dict of every field, passwords in storage URLs replaced.
+        """
         return redact_tree(self.model_dump(mode="json"))
 
     def grid_size(self) -> int:
         """Designs in the full grid, counted without listing them (conditionals ignored: an
-        upper bound). A float range without a step is a UsageError naming its key."""
+        upper bound). A float range without a step is a UsageError naming its key.
+
+        Returns:
+            The product of every parameter's value count.
+
+        Raises:
+            UsageError: a float parameter has no step (the message names space.NAME.step).
+        """
         size = 1
         for name, param in self.space.items():
             if isinstance(param, FloatParam) and param.step is None:
@@ -428,7 +504,21 @@ def _check_conditions(spec: Spec) -> None:
 
 def load_spec(path: str | Path) -> Spec:
     """Read and validate an experiment spec; `name` defaults to the file's stem. Relative model
-    paths are resolved against the spec's folder (then the current directory)."""
+    paths are resolved against the spec's folder (then the current directory).
+
+    Args:
+        path: the spec's YAML file (experiments/*.yaml).
+
+    Returns:
+        The validated Spec, model paths resolved.
+
+    Raises:
+        UsageError: the file is not valid YAML or not a valid spec: an unknown key or parameter, an
+            empty range, a bad condition, a duplicate, an unknown metric or sampler, a config name
+            that does not resolve or a value the hardware models refuse (the message names the file
+            and the key).
+        DlaError: the file is missing or not UTF-8 text.
+    """
     path = Path(path)
     data = read_yaml(path)
     if isinstance(data, dict):
@@ -438,7 +528,20 @@ def load_spec(path: str | Path) -> Spec:
 
 
 def parse_spec(data: Any, source: str) -> Spec:
-    """Validate plain data as a Spec, then check it against the hardware configs it names."""
+    """Validate plain data as a Spec, then check it against the hardware configs it names.
+
+    Args:
+        data: the spec as plain data (what the YAML holds).
+        source: where it came from (a file name), for the error messages.
+
+    Returns:
+        The validated Spec.
+
+    Raises:
+        UsageError: `data` is not a mapping, fails validation, or names hardware configs or values
+            the hardware models refuse, or sampler options the sampler lacks (one line naming
+            `source` and the key).
+    """
     if not isinstance(data, dict):
         raise UsageError(f"{source}: expected a mapping of keys to values, got {type(data).__name__}")
     try:

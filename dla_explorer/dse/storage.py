@@ -38,7 +38,15 @@ __all__ = ["FileLock", "OpenedStorage", "open_storage", "redact"]
 
 def normalise_url(url: str) -> str:
     """postgresql:// uses psycopg2 by default in SQLAlchemy; use psycopg 3 when only it is
-    installed (the driver this project installs)."""
+    installed (the driver this project installs).
+
+    Args:
+        url: an SQLAlchemy / Optuna storage URL.
+
+    Returns:
+        The URL, with postgresql+psycopg:// for a postgresql:// or postgres:// URL when psycopg2 is
+        not installed; any other URL unchanged.
+    """
     if url.startswith(("postgresql://", "postgres://")):
         try:
             import psycopg2  # noqa: F401
@@ -48,6 +56,14 @@ def normalise_url(url: str) -> str:
 
 
 def is_url(target: str) -> bool:
+    """True for a storage URL (it has '://'), False for a journal file path.
+
+    Args:
+        target: what the user gave as storage.
+
+    Returns:
+        Whether `target` is a URL.
+    """
     return "://" in target
 
 
@@ -64,6 +80,17 @@ class OpenedStorage:
         return not isinstance(self.lock, contextlib.nullcontext)
 
     def study_id(self, name: str) -> int:
+        """The storage's id of a study (asked once per name, then remembered).
+
+        Args:
+            name: the study name.
+
+        Returns:
+            The study id.
+
+        Raises:
+            KeyError: the storage holds no study `name` (Optuna's error).
+        """
         if name not in self._study_ids:
             self._study_ids[name] = self.storage.get_study_id_from_name(name)
         return self._study_ids[name]
@@ -78,17 +105,38 @@ class JournalLock:
         self._lock = FileLock(Path(f"{journal}.flock"))
 
     def acquire(self) -> bool:
+        """Block until this process holds the lock.
+
+        Returns:
+            True (Optuna's lock protocol).
+        """
         self._lock.__enter__()
         return True
 
     def release(self) -> None:
+        """Release the lock."""
         self._lock.__exit__()
 
 
 def open_storage(target: str, heartbeat: Heartbeat, study_name: str, create: bool = True) -> OpenedStorage:
     """An Optuna storage with its budget lock; an unreachable URL is a one-line DlaError. With
     create=False (readers such as `show`) a missing journal or SQLite file is an error instead
-    of being created."""
+    of being created.
+
+    Args:
+        target: an Optuna URL (sqlite:///f.db, postgresql://..., mysql+pymysql://...) or a journal
+            file path.
+        heartbeat: heartbeat interval, grace period (s) and retries of RDB storages.
+        study_name: the study whose budget the lock guards (the key of PostgreSQL and MySQL locks).
+        create: create a missing journal or SQLite file (and its folder); False refuses it.
+
+    Returns:
+        The storage, its budget lock (a no-op for in-memory SQLite and other URLs) and `target`.
+
+    Raises:
+        DlaError: with create=False, the journal or SQLite file is missing; or the storage cannot be
+            opened (unreachable server, missing driver, bad URL), with the password redacted.
+    """
     if not is_url(target):
         path = Path(target)
         if not create and not path.is_file():
@@ -155,6 +203,14 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 
 def retry_callback(heartbeat: Heartbeat) -> optuna.storages.RetryHeartbeatStaleTrialCallback:
+    """Optuna's callback that re-queues a trial whose heartbeat went stale.
+
+    Args:
+        heartbeat: the spec's heartbeat settings (max_retry: retries per trial).
+
+    Returns:
+        The RetryHeartbeatStaleTrialCallback.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=heartbeat.max_retry)
@@ -218,12 +274,24 @@ def _start_time(pid: int) -> str | None:
 
 
 def worker_id() -> str:
-    """host:pid:start of this process, recorded on each trial it runs."""
+    """host:pid:start of this process, recorded on each trial it runs.
+
+    Returns:
+        'host:pid:start' (start empty where /proc is not readable).
+    """
     return f"{socket.gethostname()}:{os.getpid()}:{_start_time(os.getpid()) or ''}"
 
 
 def is_dead_local(worker: str | None) -> bool:
-    """True only when `worker` ran on this machine and that process no longer exists."""
+    """True only when `worker` ran on this machine and that process no longer exists.
+
+    Args:
+        worker: a trial's `worker` attribute (host:pid:start, see worker_id), or None.
+
+    Returns:
+        True when the process is gone or its pid was reused; False for other machines, live
+        processes and malformed values.
+    """
     if not worker or worker.count(":") < 2:
         return False
     host, pid, start = worker.rsplit(":", 2)
@@ -235,7 +303,11 @@ def is_dead_local(worker: str | None) -> bool:
 @contextlib.contextmanager
 def quiet_optuna() -> Iterator[None]:
     """Optuna warnings that are expected here: experimental features (heartbeat with ask/tell,
-    multivariate TPE) and the deprecated option search.TPE_DEFAULTS passes on purpose."""
+    multivariate TPE) and the deprecated option search.TPE_DEFAULTS passes on purpose.
+
+    Yields:
+        None, with those warnings ignored inside the block.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.filterwarnings("ignore", message=".*Heartbeat.*")

@@ -45,7 +45,27 @@ class SweepReport:
 
 
 def run_sweep(spec: Spec, source: str, batch_size: int | None = None, progress: bool = True) -> SweepReport:
-    """Evaluate the spec's grid (resuming a partial sweep) and return the whole table."""
+    """Evaluate the spec's grid (resuming a partial sweep) and return the whole table.
+
+    Args:
+        spec: the experiment spec (its space, models, device and constraints).
+        source: where the spec came from (a file name), recorded in spec.json.
+        batch_size: designs per simulator call; None takes the spec's sweep_batch.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The SweepReport: sweep.csv's path, grid size, designs evaluated now and skipped (done
+        before), feasible designs, the run's seconds and the whole table (point order).
+
+    Raises:
+        UsageError: the grid exceeds max_grid or a float parameter has no step; a hardware config
+            does not resolve; a model's recipe or weights do not work, or mode nm meets a model not
+            pruned N:M; or the simulator refuses a design.
+        DlaError: the folder holds results of another spec, another sweep of it is running,
+            sweep.csv is unreadable or holds points outside the grid, a checkpoint is unreadable, or
+            a file cannot be written.
+        sqlite3.Error: results.db cannot be written (see results.write_sqlite).
+    """
     start = time.monotonic()
     folder = prepare_dir(spec, source)
     space = Space(spec)

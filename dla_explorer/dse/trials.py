@@ -61,6 +61,15 @@ Reseed = Callable[[int], optuna.samplers.BaseSampler] | None
 
 
 def counts_of(trials: Sequence[FrozenTrial]) -> dict[str, int]:
+    """Trials per state, counting a failed trial only when it failed with an `error` (an
+    interrupted one is re-queued as a waiting copy, so it does not count twice).
+
+    Args:
+        trials: the study's trials.
+
+    Returns:
+        COMPLETE, FAIL, RUNNING, WAITING and PRUNED -> count.
+    """
     counts = {"COMPLETE": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0, "PRUNED": 0}
     for t in trials:
         if t.state != TrialState.FAIL or "error" in t.user_attrs:
@@ -96,7 +105,14 @@ def _fail_dead_local(
 
 
 def heartbeat_interval(storage: optuna.storages.BaseStorage) -> int | None:
-    """The storage's heartbeat interval (RDB storages made by open_storage), else None."""
+    """The storage's heartbeat interval (RDB storages made by open_storage), else None.
+
+    Args:
+        storage: the study's storage.
+
+    Returns:
+        The interval in seconds, or None (no heartbeat: journal and in-memory storages).
+    """
     if isinstance(storage, optuna.storages.RDBStorage):
         return storage.get_heartbeat_interval()
     return None
@@ -109,6 +125,14 @@ class StaleCheck:
         self.next = 0.0
 
     def due(self, storage: optuna.storages.BaseStorage) -> bool:
+        """True when a check for stale trials is due; then the next one is due an interval later.
+
+        Args:
+            storage: the study's storage.
+
+        Returns:
+            Whether to check now (never for a storage without a heartbeat).
+        """
         interval = heartbeat_interval(storage)
         if interval is None or time.monotonic() < self.next:
             return False
@@ -119,7 +143,15 @@ class StaleCheck:
 @contextlib.contextmanager
 def heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[None]:
     """Record the trial's heartbeat every interval while it runs (what Study.optimize does;
-    ask/tell has to do it itself). A failed beat is skipped: the grace period then decides."""
+    ask/tell has to do it itself). A failed beat is skipped: the grace period then decides.
+
+    Args:
+        storage: the study's storage (no thread for one without a heartbeat).
+        trial_id: the trial's storage id (Claimed.trial_id).
+
+    Yields:
+        None, while a daemon thread beats; it is stopped and joined when the block ends.
+    """
     interval = heartbeat_interval(storage)
     if interval is None:
         yield
@@ -145,7 +177,15 @@ def heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[N
 
 def trial_seed(seed: int, index: int) -> int:
     """The sampler seed of the index-th claimed trial: a function of the spec's seed and the
-    trial's place only, so a study resumed after a kill draws what an uninterrupted one draws."""
+    trial's place only, so a study resumed after a kill draws what an uninterrupted one draws.
+
+    Args:
+        seed: the spec's sampler seed.
+        index: the trial's place among the claimed trials (0-based).
+
+    Returns:
+        A seed in [0, 2**32), from SHA-256 (the same on every machine and Python run).
+    """
     digest = hashlib.sha256(f"dla-explorer:{seed}:{index}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
 
@@ -163,7 +203,23 @@ def claim(
     Claimed = complete + failed with an error + running + waiting (re-queued) trials. With
     `reseed`, the study's sampler is replaced by reseed(index) first, index = the trials
     claimed before this one (waiting copies aside), so the draw depends on the study's
-    history and the trial's place, not on how often the run was interrupted."""
+    history and the trial's place, not on how often the run was interrupted.
+
+    Args:
+        study: the study (its sampler is replaced when `reseed` is given).
+        opened: the storage and its study-wide budget lock.
+        budget: the study's total of claimed trials, or None for no limit (a timeout ends the run).
+        retry: the storage's RetryHeartbeatStaleTrialCallback (storage.retry_callback), which queues
+            a copy of a failed trial.
+        stale: when to ask the storage for trials with a stale heartbeat.
+        grace_s: seconds after which a running trial that never recorded its worker counts as dead
+            (when the lock is not exclusive).
+        reseed: claim index -> a fresh sampler, or None to keep the study's.
+
+    Returns:
+        The Claimed trial; else Verdict.WAIT (the budget is claimed but trials still run and may
+        die) or Verdict.STOP (the budget is used up).
+    """
     with opened.lock, quiet_optuna():
         if stale.due(opened.storage):
             optuna.storages.fail_stale_trials(study)
@@ -200,7 +256,22 @@ def _metrics_attr(record: pd.Series) -> dict[str, Any]:
 def run_trial(
     study: optuna.Study, claimed: Claimed, spec: Spec, evaluator: Evaluator, opened: OpenedStorage, retry: Any
 ) -> None:
-    """Evaluate a claimed trial and tell Optuna; on Ctrl-C, fail and re-queue it first."""
+    """Evaluate a claimed trial and tell Optuna; on Ctrl-C, fail and re-queue it first.
+
+    Args:
+        study: the study the trial belongs to.
+        claimed: the trial handed out by `claim`.
+        spec: the experiment spec (its objectives' order).
+        evaluator: simulates the suggested design.
+        opened: the storage (heartbeat and constraint attribute).
+        retry: the storage's RetryHeartbeatStaleTrialCallback (storage.retry_callback), which queues
+            a copy of a failed trial.
+
+    Raises:
+        KeyboardInterrupt: re-raised after the interrupted trial was failed and re-queued. Any other
+            error of the evaluation fails the trial (its message in the user attr `error`) and is
+            not raised.
+    """
     trial = claimed.trial
     try:
         try:
@@ -240,7 +311,14 @@ def _evaluate(claimed: Claimed, spec: Spec, evaluator: Evaluator, opened: Opened
 
 def requeue(study: optuna.Study, trial: optuna.Trial, retry: Any) -> None:
     """Fail an interrupted trial and queue a copy with its parameters (unless it had finished:
-    a Ctrl-C during `tell` must not run a complete trial twice)."""
+    a Ctrl-C during `tell` must not run a complete trial twice).
+
+    Args:
+        study: the study the trial belongs to.
+        trial: the interrupted trial.
+        retry: the storage's RetryHeartbeatStaleTrialCallback (storage.retry_callback), which queues
+            a copy of a failed trial.
+    """
     with quiet_optuna():
         frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
         if frozen.state == TrialState.FAIL and "error" not in frozen.user_attrs:
@@ -263,6 +341,12 @@ class Progress:
         self._last = 0.0
 
     def refresh(self, study: optuna.Study, force: bool = False) -> None:
+        """Redraw the bar from the study's trials: at most every POLL_S seconds, unless `force`.
+
+        Args:
+            study: the study (its trials are read).
+            force: redraw even if the last redraw was less than POLL_S seconds ago.
+        """
         if self.bar.disable or (not force and time.monotonic() - self._last < POLL_S):
             return
         self._last = time.monotonic()
@@ -280,6 +364,7 @@ class Progress:
         self.bar.refresh()
 
     def close(self) -> None:
+        """Close the bar (leaving its last state on stderr)."""
         self.bar.close()
 
 

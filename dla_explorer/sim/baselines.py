@@ -17,24 +17,38 @@ from torch.utils import benchmark
 
 from dla_explorer.core.errors import UsageError
 from dla_explorer.sim import uncertainty
-from dla_explorer.sim.config import Baseline
+from dla_explorer.sim.config import Baseline, value_bytes
 from dla_explorer.sparsity.pruning import SparseModel, resolve_model
 from dla_explorer.workload import Workload, module_of
-
-BYTES_PER_VALUE = {"int8": 1, "fp16": 2, "fp32": 4}
 
 
 def roofline(
     baseline: Baseline, workload: Workload, precision: str | None = None, batch: int = 1
 ) -> dict[str, float | str]:
     """Frames/s, power and frames/s/W of `baseline` on `workload` (dense), layer by layer:
-    each layer takes max(ops / achieved compute, bytes / achieved bandwidth)."""
+    each layer takes max(ops / achieved compute, bytes / achieved bandwidth).
+
+    Args:
+        baseline: the CPU or GPU (peak tera-ops/s, bandwidth in GB/s, TDP in W, efficiencies).
+        workload: the dense network (MACs and tensor sizes in elements).
+        precision: a key of `baseline.peak_tops` (int8, fp16, fp32); None takes the first.
+        batch: frames per inference.
+
+    Returns:
+        name, precision, batch, latency_s (s per batch), fps (frames/s), power_w (W), fps_per_w and
+        memory_bound_layers (layers whose bytes take longer than their ops).
+
+    Raises:
+        UsageError: the baseline has no peak for `precision`.
+        KeyError: the baseline has a peak for a precision without a byte size in BYTES_PER_VALUE
+            (only int8, fp16 and fp32 have one).
+    """
     precision = precision or next(iter(baseline.peak_tops))
     if precision not in baseline.peak_tops:
         raise UsageError(
             f"baseline '{baseline.name}' has no {precision} peak (has: {', '.join(baseline.peak_tops)})"
         )
-    size = BYTES_PER_VALUE[precision]
+    size = value_bytes(precision)
     frame = workload.to_frame()
     ops = 2.0 * frame["macs"].to_numpy() * batch
     data = size * (frame["weights"].to_numpy() + batch * (frame["ifmap"] + frame["ofmap"]).to_numpy())
@@ -56,7 +70,18 @@ def roofline(
 
 
 def load_sparse_weights(module: nn.Module, sparse: SparseModel) -> nn.Module:
-    """Copy the pruned weights of `sparse` into `module` (in place) and return it."""
+    """Copy the pruned weights of `sparse` into `module` (in place) and return it.
+
+    Args:
+        module: a torch model built from the same model as `sparse`; changed in place.
+        sparse: the pruned model whose weights (pruned entries 0) replace the module's.
+
+    Returns:
+        `module`.
+
+    Raises:
+        UsageError: a layer of `sparse` is not in `module` or has another weight shape.
+    """
     for name, weight in sparse.weights.items():
         target = module_of(module, name)
         current = None if target is None else target.weight
@@ -71,7 +96,16 @@ def load_sparse_weights(module: nn.Module, sparse: SparseModel) -> nn.Module:
 
 def measured(baseline: Baseline, model: str) -> dict | None:
     """The published measurement of `model` on `baseline` (frames/s, power, batch, source), or
-    None when the baseline has none for that model."""
+    None when the baseline has none for that model.
+
+    Args:
+        baseline: the CPU or GPU config.
+        model: a zoo model name, e.g. resnet50.
+
+    Returns:
+        name, precision, batch, fps (frames/s), power_w (W), fps_per_w, framework and source of the
+        published point, or None.
+    """
     point = baseline.measured.get(model)
     if point is None:
         return None
@@ -89,7 +123,20 @@ def measured(baseline: Baseline, model: str) -> dict | None:
 
 def measured_samples(baseline: Baseline, model: str, n: int, seed: int = 0) -> dict[str, np.ndarray]:
     """n Monte-Carlo samples of a published point's frames/s and power (their ranges drawn the
-    way `uncertainty.monte_carlo` draws a design's estimates; a figure without a range is fixed)."""
+    way `uncertainty.monte_carlo` draws a design's estimates; a figure without a range is fixed).
+
+    Args:
+        baseline: the CPU or GPU config.
+        model: a zoo model name with a published measurement on `baseline`.
+        n: samples to draw.
+        seed: seed of the draws (the same for the same estimate in every design).
+
+    Returns:
+        fps (frames/s), power_w (W) and fps_per_w, each an array of n samples.
+
+    Raises:
+        KeyError: `baseline` has no published measurement of `model`.
+    """
     point = baseline.measured[model]
     estimates = uncertainty.estimates(baseline, f"baseline:{baseline.name}")
     out = {}
@@ -119,7 +166,24 @@ def measure_cpu(
     The clock is the process's CPU time, not wall time: on a shared machine wall time mostly
     measures the other jobs (three runs of the main job gave 17.5, 1.7 and 0.35 frames/s), while
     the CPU time of a fixed number of threads is what the forward pass itself costs. With one
-    thread (the default) it is the single-core latency."""
+    thread (the default) it is the single-core latency.
+
+    Args:
+        module: the torch model; put in eval mode and run without gradients.
+        input_shape: the input (N, C, H, W) in elements; N is the batch.
+        threads: torch threads during the measurement (restored afterwards).
+        min_run_time: seconds of CPU time measured at least.
+        max_run_time: seconds of CPU time measured at most.
+        threshold: the IQR / median at which the measurement stops (a fraction).
+
+    Returns:
+        latency_s (median s of CPU time per batch), latency_iqr_s (s), fps (frames/s), batch,
+        threads and repeats (timed blocks).
+
+    Raises:
+        RuntimeError: the module cannot run on an input of `input_shape` (torch's own error, not
+            converted).
+    """
     inputs = torch.randn(input_shape)
     module.eval()
     previous = torch.get_num_threads()
@@ -152,7 +216,22 @@ def measure_cpu_baseline(
     sparse: SparseModel, batch: int = 1, threads: int = 1, max_run_time: float = 10.0
 ) -> dict[str, dict[str, float]]:
     """Measured dense and pruned latency of the model `sparse` was made from, both on torch's
-    dense kernels (the pruned model's zeros are multiplied like any other weight)."""
+    dense kernels (the pruned model's zeros are multiplied like any other weight).
+
+    Args:
+        sparse: the pruned model; its dense original is rebuilt from its model name and seed.
+        batch: frames per forward pass.
+        threads: torch threads (see measure_cpu).
+        max_run_time: seconds of CPU time measured at most per model.
+
+    Returns:
+        {'dense': ..., 'pruned': ...}, each what measure_cpu returns.
+
+    Raises:
+        UsageError: `sparse.model` is not a zoo or library name, so the model cannot be rebuilt
+            (a model pruned from a torch module, a factory file or an ONNX file records another
+            name), or the pruned weights do not fit the rebuilt model.
+    """
     shape = (batch, *sparse.workload.input_shape[1:])
     seed = sparse.recipe.get("seed", 0)
     dense, _ = resolve_model(sparse.model, seed)

@@ -16,6 +16,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 
 from dla_explorer.core.errors import UsageError
 from dla_explorer.core.fileio import check_int_bounds, load_yaml_model
+from dla_explorer.core.units import BITS_PER_BYTE
 from dla_explorer.sim.uncertainty import split_ranges
 
 Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
@@ -49,6 +50,50 @@ FORMATS: dict[str, NumberFormat] = {
     "fp16": NumberFormat(12, 5, 16, 16),
 }
 PRECISIONS = tuple(FORMATS)
+# formats only the CPU / GPU baselines use (their rooflines): bits of a stored value
+BASELINE_FORMAT_BITS = {"fp32": 32}
+
+
+def value_bytes(precision: str) -> float:
+    """Bytes one stored value of `precision` takes: a DLA format's feature value (FORMATS, the one
+    definition), else a baseline-only format's. Raises KeyError for an unknown format."""
+    bits = FORMATS[precision].feature_bits if precision in FORMATS else BASELINE_FORMAT_BITS[precision]
+    return bits / BITS_PER_BYTE
+
+
+@dataclass(frozen=True)
+class WinogradForm:
+    """A 1-D Winograd minimal filtering form F(m, r) along the output width (docs/model.md,
+    "Winograd"): m outputs of an r-tap filter row from m + r - 1 transformed inputs, with
+    m + r - 1 multipliers where direct convolution needs m x r."""
+
+    outputs: int  # m: outputs per tile; the PE's q_vec
+    taps: int  # r: filter width it applies to (the S loop folds into the transform)
+
+    @property
+    def multipliers(self) -> int:
+        """Multipliers per (filter, channel) pair: m + r - 1 (the transformed inputs)."""
+        return self.outputs + self.taps - 1
+
+
+# Aydonat et al., FPGA 2017 (AYD17): "Winograd F(4,3): 6x3xdepth multiplications for 4 outputs"
+# (third-party notes of the paper, docs/sources.md section 7) on Q_vec = 4, W_vec = 6.
+WINOGRAD: dict[str, WinogradForm | None] = {"none": None, "f43": WinogradForm(outputs=4, taps=3)}
+Winograd = Literal["none", "f43"]
+# per form: the filter width it applies to (0: none) and the multipliers it adds per (PE, channel,
+# lane) beyond q_vec (r - 1), as lookup tables for the vectorised simulator
+WINOGRAD_TAPS = {name: 0 if form is None else form.taps for name, form in WINOGRAD.items()}
+WINOGRAD_EXTRA = {name: 0 if form is None else form.taps - 1 for name, form in WINOGRAD.items()}
+# Where the filter transform happens. AYD17's PE caches hold transformed filters (W_vec x C_vec
+# banks, "C_vec x W_vec transformed weights" a cycle: notes [S]); whether the host transforms them
+# before they reach DDR is not in the readable text. Assumed: the host does (a DLA arch header
+# notes "requires all filter values to be scaled on the host by 1/6", the 1/6 of F(4,3)'s G
+# matrix [S]), so DDR holds (m + r - 1) / r = 2x the weights of a Winograd layer [E, range 1x
+# (transform in the filter reader) .. 2x]; docs/model.md, "Winograd".
+WINOGRAD_FILTERS_TRANSFORMED_IN_DDR = True
+# Modes whose weights run as stored (zeros multiplied): the transform turns each r-tap filter
+# row into m + r - 1 dense values, so the zeros packing or N:M skips are gone.
+WINOGRAD_MODES = ("dense", "unpacked")
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "hw_configs"
 
 
@@ -169,10 +214,38 @@ class Architecture(_Config):
         ge=-1,
         description="cycles to fill/drain the PE chain per pass; -1 means k_vec (one per PE in the chain)",
     )
+    winograd: Winograd = Field(
+        "none",
+        description="1-D Winograd along the output width (AYD17): 'f43' = F(4,3), q_vec 4, "
+        "q_vec + 2 multipliers per (filter, channel); 3x3 stride-1 layers only",
+    )
+    input_folding: bool = Field(
+        False,
+        description="fold the first conv's input into channels by its stride (FPGA AI Suite IP "
+        "Reference Manual 2.6.4.2): C s^2 channels, ceil(R/s) x ceil(S/s) filter, stride 1",
+    )
+    fc_batch: PositiveInt = Field(
+        1,
+        description="images whose fully connected layers run together, each streamed weight "
+        "reused by all of them (AYD17's FC batching); conv layers run image by image",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _check_winograd(self) -> Architecture:
+        message = winograd_error(self.winograd, self.q_vec, self.alpha)
+        if message:
+            raise ValueError(message)
+        return self
+
+    @property
+    def pixel_multipliers(self) -> int:
+        """Multipliers per (PE, input channel, lane): q_vec, or q_vec + 2 with Winograd F(4,3)."""
+        form = WINOGRAD[self.winograd]
+        return self.q_vec if form is None else form.multipliers
 
     @property
     def multipliers(self) -> int:
-        return self.k_vec * self.c_vec * self.q_vec * self.lanes
+        return self.k_vec * self.c_vec * self.pixel_multipliers * self.lanes
 
     @property
     def fill_cycles(self) -> int:
@@ -208,6 +281,23 @@ class Memory(_Config):
         description="DRAM device config in hw_configs/dram/ (name or path) whose timings the cycle "
         "model uses at fidelity 1 and 2; empty: none (fidelity 1 falls back to controller_efficiency)",
     )
+    # fidelity 1: the cycle model's efficiency per traffic class is that of the modelled controller
+    # (DRAMsim3's, docs/dram.md); these factors carry how far the real one may differ (an estimate
+    # with its range in the YAML). The scaled efficiency is capped at 1.
+    seq_efficiency_scale: float = Field(
+        1.0,
+        gt=0,
+        le=2,
+        description="fidelity 1: factor on the cycle model's efficiency of sequential streams "
+        "(weight reads, feature-map writes, long feature-map reads)",
+    )
+    run_efficiency_scale: float = Field(
+        1.0,
+        gt=0,
+        le=2,
+        description="fidelity 1: factor on the cycle model's efficiency of short runs "
+        "(random 64-B lines, 1-KiB feature-map tiles)",
+    )
 
     @property
     def peak_gbps(self) -> float:
@@ -216,6 +306,8 @@ class Memory(_Config):
 
     @property
     def effective_gbps(self) -> float:
+        """Peak x the flat controller_efficiency: the memory model of fidelity level 0 only (the
+        default level 1 takes the cycle model's efficiency: sim.traffic.sustained_gbps)."""
         return self.peak_gbps * self.controller_efficiency
 
 
@@ -245,6 +337,26 @@ class Baseline(_Config):
     power_fraction: float = Field(gt=0, le=1, description="average power / TDP when busy")
     source: str = ""
     measured: dict[str, MeasuredPoint] = Field(default_factory=dict, description="per zoo model")
+
+
+def winograd_error(winograd: str, q_vec: int, alpha: int) -> str:
+    """Why a Winograd setting cannot be built ('' when it can): F(m, 3) computes m = q_vec
+    outputs, and column combining over a Winograd PE is not defined (AYD17 has no packing; a
+    packed column mixes input channels that the transform needs whole)."""
+    form = WINOGRAD.get(winograd)
+    if winograd not in WINOGRAD:
+        return f"key 'winograd': '{winograd}' is not one of {', '.join(WINOGRAD)}"
+    if form is not None and q_vec != form.outputs:
+        return (
+            f"key 'winograd': {winograd} computes {form.outputs} outputs a tile, "
+            f"so q_vec must be {form.outputs} (got {q_vec})"
+        )
+    if form is not None and alpha > 1:
+        return (
+            f"key 'winograd': {winograd} with alpha {alpha}: column combining over a Winograd PE "
+            "is not defined (use alpha 1 or winograd none)"
+        )
+    return ""
 
 
 ARCH_FIELDS = tuple(n for n in Architecture.model_fields if n != "name")

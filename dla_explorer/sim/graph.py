@@ -53,6 +53,13 @@ def graph_arrays(workload: Workload) -> GraphArrays:
     A node's position is the index of the compute layer it follows (-1 before the first); a
     tensor produced at position p and consumed at position c > p + 1 is resident beside the
     maps of layers p + 2 .. c (layer p + 1 reads it as its input, counted with that layer's maps).
+
+    Args:
+        workload: the compute layers and the weightless nodes (`ops`) of a network.
+
+    Returns:
+        GraphArrays: per compute layer the aux-block work (elements per image) and per shortcut
+        tensor its size (elements per image) and the layers it is resident during.
     """
     layers = workload.layers
     n = len(layers)
@@ -117,10 +124,19 @@ def zoo_ops(workload: Workload) -> Workload:
     """`workload` with the weightless nodes of the zoo's ResNet-50 / MobileNet v1 / v2 (by layer
     names); a workload that already has ops, or another network, is returned unchanged.
 
-    ResNet-50: the 3x3/2 max pool after conv1, one residual add per bottleneck (after conv3, or
-    after the downsample conv that follows it), the global average pool. MobileNet v2: a residual
+    ResNet (bottleneck or basic blocks): the 3x3/2 max pool after conv1, one residual add per
+    block (after its last main-path conv, or after the downsample conv that follows it), the
+    global average pool. MobileNet v2: a residual
     add after each inverted-residual block whose input and output shapes match. MobileNet v1 and
     v2: the global average pool. ReLUs are fused into the crossbar drain and not listed.
+
+    Args:
+        workload: a workload extracted from a zoo model (its layer names decide the network).
+
+    Returns:
+        A copy with `ops` set, or `workload` itself (it has ops already, or is not one of these
+        networks).
+
     """
     if workload.ops:
         return workload
@@ -150,10 +166,12 @@ def zoo_ops(workload: Workload) -> Workload:
                 blocks.setdefault(m.group(1), []).append(la)
         previous = "maxpool"
         for block, members in blocks.items():
-            conv3 = next(la for la in members if la.name.endswith("conv3"))
+            # the block's last main-path conv: conv3 of a bottleneck, conv2 of a basic block
+            main = [la for la in members if "downsample" not in la.name]
             down = [la for la in members if "downsample" in la.name]
             shortcut = down[0].name if down else previous
-            ops.append(_op(f"{block}.add", "eltwise", "add", conv3, (conv3.name, shortcut), members[-1].name))
+            out = main[-1]
+            ops.append(_op(f"{block}.add", "eltwise", "add", out, (out.name, shortcut), members[-1].name))
             previous = f"{block}.add"
     elif any(re.match(r"features\.\d+\.conv\.", n) for n in names):
         blocks = {}

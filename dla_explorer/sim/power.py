@@ -22,11 +22,21 @@ def lookup(values: np.ndarray, table: dict) -> np.ndarray:
     return np.array([table[k] for k in keys], dtype=np.float64)[inverse.reshape(-1)]
 
 
+def winograd_multiplies(useful_macs: np.ndarray, multiply_ratio: np.ndarray) -> np.ndarray:
+    """Multiplies a layer performs: its direct-convolution MACs x (m + r - 1) / (m x r) where it
+    runs Winograd F(m, r) (1/2 for F(4, 3): 6 multiplies give 4 outputs of a 3-tap row), x 1
+    elsewhere (docs/model.md, "Winograd"). The transforms are additions in the feeder (once per
+    input tile, shared by every PE) and after accumulation (once per output tile): their energy
+    is in the logic term (used ALMs x clock), not charged per MAC."""
+    return useful_macs * multiply_ratio
+
+
 def mac_energy(
     device: Device, d: dict[str, np.ndarray], useful_macs: np.ndarray, issued_macs: np.ndarray
 ) -> np.ndarray:
-    """Joules per layer of the multipliers: useful MACs at the precision's E_mac, idle and
-    zero-weight lane-slots (clock-gated) at the gated fraction of it."""
+    """Joules per layer of the multipliers: useful multiplies (`winograd_multiplies`: the MACs a
+    Winograd layer actually performs) at the precision's E_mac, idle and zero-weight lane-slots
+    (clock-gated) at the gated fraction of it."""
     mac_pj = per_precision(d, device, "energy.mac_pj")[:, None]
     gated = coefficient(d, device, "energy.gated_mac_fraction")[:, None]
     idle = issued_macs - useful_macs

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dla_explorer.core.units import BITS_PER_BYTE, KIB, index_bits
-from dla_explorer.sim.config import DEPTHWISE_WINDOW, FORMATS, Architecture, Device
+from dla_explorer.sim.config import DEPTHWISE_WINDOW, FORMATS, WINOGRAD_EXTRA, Architecture, Device
+from dla_explorer.sim.uncertainty import coefficient
 
 
 def _blocks(bits: np.ndarray, width: np.ndarray, device: Device) -> np.ndarray:
@@ -38,6 +39,9 @@ def usage(
     dsp_per_multiplier,
     stream_buffer_esram_kb=0.0,
     depthwise_vec=0,
+    shell_alms=None,
+    alms_per_multiplier=None,
+    winograd_extra=0,
 ) -> dict[str, np.ndarray]:
     """DSPs, M20Ks, eSRAM blocks and ALMs per design (all arguments broadcast as numpy arrays).
 
@@ -45,18 +49,27 @@ def usage(
     per cycle, alpha times wider when packed columns gather up to alpha inputs (the input-packing
     cost); each PE's filter scratchpad delivers c_vec mantissas, their block exponent and their
     selects per cycle. The packing mux switches mantissas. A depthwise block adds depthwise_vec
-    x 9 x q_vec x lanes multipliers (a 3x3 window per channel and pixel).
+    x 9 x q_vec x lanes multipliers (a 3x3 window per channel and pixel). `shell_alms` and
+    `alms_per_multiplier` (per design: Monte-Carlo samples of the device's estimates) default to
+    the device's values.
+
+    Winograd F(m, r) (`winograd_extra` = r - 1 multipliers per PE, channel and lane beyond q_vec;
+    AYD17's F(4, 3): 2) widens each PE to k_vec x c_vec x (q_vec + r - 1) x lanes multipliers; the
+    feeder then delivers q_vec + r - 1 transformed inputs per channel and lane, and each scratchpad
+    c_vec x (q_vec + r - 1) transformed weights a cycle (docs/model.md, "Winograd").
     """
     k_vec, c_vec, q_vec, lanes, alpha = (np.asarray(v) for v in (k_vec, c_vec, q_vec, lanes, alpha))
+    winograd_extra = np.asarray(winograd_extra)
+    width = q_vec + winograd_extra  # multipliers (and feeder values) per PE, channel and lane
     mantissa_bits, feature_bits, exponent_bits = (
         np.asarray(v, dtype=np.float64) for v in (mantissa_bits, feature_bits, exponent_bits)
     )
-    pe_multipliers = k_vec * c_vec * q_vec * lanes
+    pe_multipliers = k_vec * c_vec * width * lanes
     multipliers = pe_multipliers + np.asarray(depthwise_vec) * DEPTHWISE_WINDOW * q_vec * lanes
     select = select_bits(alpha)
-    stream_width = c_vec * alpha * q_vec * lanes * feature_bits
+    stream_width = c_vec * alpha * width * lanes * feature_bits
     stream = _blocks(np.asarray(stream_buffer_kb) * KIB * BITS_PER_BYTE, stream_width, device)
-    filter_width = c_vec * (mantissa_bits + select) + exponent_bits
+    filter_width = c_vec * np.where(winograd_extra > 0, width, 1) * (mantissa_bits + select) + exponent_bits
     filters = k_vec * _blocks(np.asarray(filter_cache_kb) * KIB * BITS_PER_BYTE, filter_width, device)
     mux_alms = pe_multipliers * mantissa_bits * (alpha - 1) * device.alms_per_mux_bit  # PE array only
     esram_bits = np.asarray(stream_buffer_esram_kb, dtype=np.float64) * KIB * BITS_PER_BYTE
@@ -67,7 +80,10 @@ def usage(
         "m20k_stream": stream,
         "m20k_filters": filters,
         "esram": np.ceil(esram_bits / max(device.esram_bits, 1)),
-        "alm": device.shell_alms + device.alms_per_multiplier * multipliers + mux_alms,
+        "alm": np.asarray(device.shell_alms if shell_alms is None else shell_alms)
+        + np.asarray(device.alms_per_multiplier if alms_per_multiplier is None else alms_per_multiplier)
+        * multipliers
+        + mux_alms,
     }
 
 
@@ -82,6 +98,7 @@ def fmax_mhz(
     alpha,
     full_mhz: np.ndarray | None = None,
     mux_derate: np.ndarray | None = None,
+    max_clock_mhz: np.ndarray | None = None,
 ) -> np.ndarray:
     """fMAX per design from the device's fitted model (docs/model.md, "Clock"); the device's
     `max_clock_mhz` where it has no model.
@@ -91,14 +108,15 @@ def fmax_mhz(
         levels = ceil(select bits / 2)   (a 6-input LUT is a 4:1 mux: two select bits a level)
     """
     model = device.fmax
+    ceiling = device.max_clock_mhz if max_clock_mhz is None else max_clock_mhz  # per design when sampled
     if model is None:
-        return np.full(np.shape(used["dsp"]), device.max_clock_mhz, dtype=np.float64)
+        return np.broadcast_to(np.asarray(ceiling, dtype=np.float64), np.shape(used["dsp"])).copy()
     full = model.full_mhz if full_mhz is None else full_mhz  # per design when sampled
     derate = model.mux_derate if mux_derate is None else mux_derate
     fill = np.maximum.reduce([used[k] / v for k, v in limits(device).items() if k != "esram"])
     by_fill = full * (1 - model.fill_slope * np.log(np.maximum(fill, model.min_fill)))
     levels = np.ceil(select_bits(alpha) / 2)
-    return np.minimum(by_fill * (1 - derate * levels), device.max_clock_mhz)
+    return np.minimum(by_fill * (1 - derate * levels), ceiling)
 
 
 def limits(device: Device) -> dict[str, int]:
@@ -121,11 +139,14 @@ def device_excess(
 ) -> dict[str, np.ndarray]:
     """Relative excess of every design over every device limit (> 0 is infeasible): DSPs, M20Ks
     and ALMs (`used`, from `usage`), the clock, and the memory interfaces (`d`: clock_mhz,
-    mem_kind, mem_channels, mem_data_rate_mtps)."""
+    mem_kind, mem_channels, mem_data_rate_mtps; sampled `dev:` columns of the device's estimates,
+    if any, replace its eSRAM block count and clock limit)."""
     hbm = np.asarray(d["mem_kind"]) == "hbm2"
+    bounds: dict[str, float | np.ndarray] = {**limits(device)}
+    bounds["esram"] = coefficient(d, device, "esram_blocks")
     # a caller that passes no eSRAM use (an older results table) is checked on the rest
-    excess = {k: relative_excess(used[k], v) for k, v in limits(device).items() if k in used}
-    excess["clock_mhz"] = relative_excess(d["clock_mhz"], device.max_clock_mhz)
+    excess = {k: relative_excess(used[k], v) for k, v in bounds.items() if k in used}
+    excess["clock_mhz"] = relative_excess(d["clock_mhz"], coefficient(d, device, "max_clock_mhz"))
     excess["mem_channels"] = relative_excess(
         d["mem_channels"], np.where(hbm, device.hbm2_pseudo_channels, device.ddr4_max_channels)
     )
@@ -183,6 +204,7 @@ def resources(arch: Architecture, device: Device) -> ResourceReport:
         dsp_per_multiplier=1 / device.multipliers_per_dsp[arch.precision],
         stream_buffer_esram_kb=arch.stream_buffer_esram_kb,
         depthwise_vec=arch.depthwise_vec,
+        winograd_extra=WINOGRAD_EXTRA[arch.winograd],
     )
     fmax = float(fmax_mhz(device, used, arch.alpha))
     return ResourceReport({k: float(v) for k, v in used.items()}, limits(device), fmax)

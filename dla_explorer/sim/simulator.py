@@ -41,10 +41,16 @@ from dla_explorer.sim.config import (
     DESIGN_COLUMNS,
     FORMATS,
     MEMORY_FIELDS,
+    WINOGRAD,
+    WINOGRAD_EXTRA,
+    WINOGRAD_FILTERS_TRANSFORMED_IN_DDR,
+    WINOGRAD_MODES,
+    WINOGRAD_TAPS,
     Architecture,
     Device,
     Memory,
     check_compatible,
+    winograd_error,
 )
 from dla_explorer.sim.graph import GraphArrays, graph_arrays
 from dla_explorer.sim.resources import device_excess, fmax_mhz, usage, violation_text
@@ -63,10 +69,13 @@ POSITIVE_COLUMNS = (
     "pool_vec",
     "eltwise_vec",
     "activation_vec",
+    "fc_batch",
     "mem_channels",
     "mem_data_rate_mtps",
     "mem_bus_width_bits",
     "mem_controller_efficiency",
+    "mem_seq_efficiency_scale",
+    "mem_run_efficiency_scale",
 )
 NONNEGATIVE_COLUMNS = (
     "depthwise_vec",
@@ -74,6 +83,16 @@ NONNEGATIVE_COLUMNS = (
     "mem_port_width_bits",
     "mem_weight_channels",
 )
+# columns an older design table or row may lack, and the value that reproduces its figures
+# (no DRAM device named; the cycle model's efficiencies unscaled; no Winograd, no FC batching)
+DESIGN_DEFAULTS = {
+    "mem_dram": "",
+    "mem_seq_efficiency_scale": 1.0,
+    "mem_run_efficiency_scale": 1.0,
+    "winograd": "none",
+    "fc_batch": 1,
+    "input_folding": False,
+}
 ENERGY_TERMS = ("mac_j", "sram_j", "dram_j", "logic_j")  # dynamic energy per layer, joules
 TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB each at most)
 
@@ -88,14 +107,17 @@ def design_row(arch: Architecture, memory: Memory, mode: str = "packed") -> dict
 def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarray]:
     """Design points as one numpy array per DESIGN_COLUMNS entry (what `evaluate` takes)."""
     if isinstance(designs, pd.DataFrame):
-        if "mem_dram" not in designs.columns:  # tables from before memories named a DRAM device
-            designs = designs.assign(mem_dram="")
+        # tables from before these columns existed (memories naming a DRAM device, the level-1
+        # efficiency factors, Winograd and FC batching)
+        for name, value in DESIGN_DEFAULTS.items():
+            if name not in designs.columns:
+                designs = designs.assign(**{name: value})
         missing = [c for c in DESIGN_COLUMNS if c not in designs.columns]
         if missing:
             raise UsageError(f"design table lacks columns: {', '.join(missing)}")
         return {c: designs[c].to_numpy() for c in DESIGN_COLUMNS}
     return {
-        c: np.array([row.get(c, "") if c == "mem_dram" else row[c] for row in designs])
+        c: np.array([row.get(c, DESIGN_DEFAULTS[c]) if c in DESIGN_DEFAULTS else row[c] for row in designs])
         for c in DESIGN_COLUMNS
     }
 
@@ -125,6 +147,30 @@ def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
     unknown = set(d["mode"]) - set(packing.MODES)
     if unknown:
         raise UsageError(f"key 'mode': '{sorted(unknown)[0]}' is not one of {', '.join(packing.MODES)}")
+    _check_winograd(d)
+
+
+def _check_winograd(d: dict[str, np.ndarray]) -> None:
+    """Winograd designs: a known form, q_vec = its outputs, no packing mux, a mode whose weights
+    run as stored (config.winograd_error, WINOGRAD_MODES); one vectorised test for the common case."""
+    winograd = np.asarray(d["winograd"]).astype(str)
+    on = winograd != "none"
+    if not on.any():
+        return
+    outputs = {n: 0 if f is None else f.outputs for n, f in WINOGRAD.items()}
+    known = np.isin(winograd, list(WINOGRAD))
+    bad = ~known | (on & ((d["alpha"] > 1) | ~np.isin(d["mode"], WINOGRAD_MODES)))
+    bad |= known & on & (d["q_vec"] != power.lookup(np.where(known, winograd, "none"), outputs))
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    message = winograd_error(winograd[i], int(d["q_vec"][i]), int(d["alpha"][i]))
+    if not message:
+        message = (
+            f"key 'winograd': {winograd[i]} turns every filter row into dense transformed values, "
+            f"so mode '{d['mode'][i]}' has no zeros to skip on it (use mode {' or '.join(WINOGRAD_MODES)})"
+        )
+    raise UsageError(f"design {i}: {message}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,6 +185,8 @@ class LayerTable:
     out_channels: np.ndarray  # K: values per output pixel
     in_rows: np.ndarray  # input rows (H; 1 for a linear layer)
     kernel_rows: np.ndarray  # R: input rows one output row needs
+    kernel_cols: np.ndarray  # S: filter width (a Winograd form applies to one width)
+    strides: np.ndarray
     halo_rows: np.ndarray  # input rows two neighbouring output-row slices share: max(R - stride, 0)
     linear: np.ndarray
     depthwise: np.ndarray  # depthwise layers (the depthwise block can take them)
@@ -188,6 +236,8 @@ def layer_table(packed: packing.PackedWorkload) -> LayerTable:
         out_channels=shape(lambda la: la.K),
         in_rows=shape(lambda la: la.H),
         kernel_rows=shape(lambda la: la.R),
+        kernel_cols=shape(lambda la: la.S),
+        strides=shape(lambda la: la.stride),
         halo_rows=np.maximum(shape(lambda la: la.R - la.stride), 0.0),
         linear=linear,
         depthwise=np.array([la.kind == "depthwise" for la in workload]),
@@ -313,9 +363,82 @@ def number_format(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def pixel_tiles(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> np.ndarray:
+def fc_images(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
+    """Images each layer runs at once (docs/model.md, "FC batching"), (designs x layers): `batch`
+    for conv layers (image by image), batch x fc_batch for fully connected layers, whose weights
+    stream once for all of them (AYD17); `share` = batch / images, what of one such run the
+    simulated batch is charged (1 / fc_batch on FC layers)."""
+    fc_batch = _col(d, "fc_batch")
+    images = np.where(t.linear, batch * fc_batch, float(batch))
+    return {"images": images, "share": batch / images, "streamed": t.linear & (fc_batch > 1)}
+
+
+def input_folding(t: LayerTable, d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The first conv's input folded into channels by its stride (docs/model.md, "Input folding";
+    FPGA AI Suite IP Reference Manual 2.6.4.2), (designs x layers), where `input_folding` is set,
+    the first conv has stride s > 1 and the mode runs weights as stored (dense, unpacked; the
+    packed modes' feeder already gathers across taps): C' = C s^2, R' = ceil(R / s),
+    S' = ceil(S / s), stride 1, output unchanged. `steps_ratio` = R' S' ceil(C' / c_vec) /
+    (R S ceil(C / c_vec)) scales its steps; `filter_expansion` = C' R' S' / (C R S) its stored
+    (zero-padded) filter values."""
+    first = np.zeros(t.names.size, dtype=bool)
+    first[0] = t.kinds[0] == "conv"  # the network's first layer, an ordinary conv
+    s = t.strides
+    dense = np.isin(d["mode"], WINOGRAD_MODES)[:, None]
+    on = d["input_folding"].astype(bool)[:, None] & dense & first & (s > 1)
+    c_vec = _col(d, "c_vec")
+    channels, rows, cols = t.in_channels * s * s, np.ceil(t.kernel_rows / s), np.ceil(t.kernel_cols / s)
+    ratio = (
+        rows
+        * cols
+        * np.ceil(channels / c_vec)
+        / (t.kernel_rows * t.kernel_cols * np.ceil(t.in_channels / c_vec))
+    )
+    return {
+        "on": on,
+        "steps_ratio": np.where(on, ratio, 1.0),
+        "filter_expansion": np.where(on, channels * rows * cols / (t.in_channels * t.taps), 1.0),
+        "kernel_cols": np.where(on, cols, t.kernel_cols),
+        "strides": np.where(on, 1.0, s),
+    }
+
+
+def winograd(
+    t: LayerTable, d: dict[str, np.ndarray], kernel_cols: np.ndarray, strides: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Which layers run Winograd and what it changes (docs/model.md, "Winograd"), (designs x layers).
+
+    A design with F(m, r) (AYD17's F(4, 3): m = q_vec = 4, r = 3, W_vec = 6) runs every stride-1
+    conv layer (not depthwise, not linear) of filter width S > 1 (after input folding:
+    `kernel_cols`, `strides`) as ceil(S / r) transformed r-tap chunks a filter row: AYD17's PE
+    vectorises the filter width by S_vec = r (notes: "Filters: S x R, vectorization factor
+    S_vec"), so a 3-wide row is one step where direct convolution takes 3, a 5-wide row two
+    (taps 3 + 2, the third zero). `fold` = S / ceil(S / r) divides the steps. Stride > 1 and 1x1
+    layers run direct on q_vec of the PE's m + r - 1 multipliers a channel (an assumption: the
+    paper body is not readable). `pixel_multipliers` (designs x 1): multipliers per (PE,
+    channel, lane), q_vec + r - 1 on Winograd hardware. `multiply_ratio`: multiplies performed per
+    direct MAC, ceil(S / r) (m + r - 1) / (m S) (1/2 for 3x3). `filter_expansion`: transformed
+    values per weight, ceil(S / r) (m + r - 1) / S (2 for 3x3): the PE's scratchpad, and DDR
+    while WINOGRAD_FILTERS_TRANSFORMED_IN_DDR."""
+    taps = power.lookup(d["winograd"], WINOGRAD_TAPS)[:, None]
+    q_vec = _col(d, "q_vec")
+    extra = power.lookup(d["winograd"], WINOGRAD_EXTRA)[:, None]
+    on = (taps > 0) & ~t.linear & ~t.depthwise & (kernel_cols > 1) & (strides == 1)
+    width = q_vec + extra  # m + r - 1 on a Winograd design (q_vec = m)
+    chunks = np.ceil(kernel_cols / np.maximum(taps, 1))
+    return {
+        "on": on,
+        "fold": np.where(on, kernel_cols / chunks, 1.0),
+        "pixel_multipliers": width,
+        "multiply_ratio": np.where(on, chunks * width / (q_vec * kernel_cols), 1.0),
+        "filter_expansion": np.where(on, chunks * width / kernel_cols, 1.0),
+    }
+
+
+def pixel_tiles(t: LayerTable, d: dict[str, np.ndarray], batch: int | np.ndarray) -> np.ndarray:
     """Pixel tiles per layer (docs/model.md, "Compute"): batch x ceil(P / lanes) x ceil(Q / q_vec)
-    for a conv; ceil(batch x rows / (q_vec x lanes)) for a linear layer (rows fill the lanes)."""
+    for a conv; ceil(batch x rows / (q_vec x lanes)) for a linear layer (rows fill the lanes).
+    `batch` may be per (design, layer) (fc_images)."""
     q_vec, lanes = _col(d, "q_vec"), _col(d, "lanes")
     return np.where(
         t.linear,
@@ -371,7 +494,8 @@ def design_clock(
     sampled = {}  # Monte-Carlo samples of the fMAX model's estimates, per design
     if device.fmax is not None:
         sampled = {k: uncertainty.coefficient(d, device, f"fmax.{k}") for k in ("full_mhz", "mux_derate")}
-    fmax = fmax_mhz(device, used, d["alpha"], **sampled)
+    ceiling = uncertainty.coefficient(d, device, "max_clock_mhz")
+    fmax = fmax_mhz(device, used, d["alpha"], max_clock_mhz=ceiling, **sampled)
     return {"fmax_mhz": fmax, "clock_mhz_used": np.minimum(d["clock_mhz"].astype(np.float64), fmax)}
 
 
@@ -383,27 +507,38 @@ def weight_fetches(
     fmt: dict[str, np.ndarray],
     slices: np.ndarray,
     tiles: np.ndarray,
+    expansion: np.ndarray,
+    fc: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
     """How many times each layer's weights cross DRAM per batch (docs/model.md, "Filter
-    scratchpad"): once; once per slice when the layer has several passes (each slice walks every
-    pass); once per pixel tile when one PE's share of a pass does not fit its scratchpad."""
+    scratchpad", "FC batching"): once; once per slice when the layer has several passes (each
+    slice walks every pass); once per pixel tile when one PE's share of a pass does not fit its
+    scratchpad (counting the values a Winograd or folded layer stores per weight, `expansion`).
+    A batched FC layer streams its weights once per run of fc_batch images (its images are
+    cached); every count is per run, times the batch's `share` of it."""
     passes = _stack(tables, index, "passes")
     per_pe_bits = (
         _stack(tables, index, "weight_cells")
+        * expansion
         / (passes * _col(d, "k_vec"))
         * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
     )
     fits = per_pe_bits <= _col(d, "filter_cache_kb") * KIB * BITS_PER_BYTE
-    fetches = np.where(fits, np.where(passes > 1, slices, 1.0), tiles)
-    return {"fetches": fetches, "filter_fits": fits}
+    per_run = np.where(fc["streamed"], 1.0, np.where(fits, np.where(passes > 1, slices, 1.0), tiles))
+    return {"fetches": per_run * fc["share"], "filter_fits": fits}
 
 
 def weight_bytes(
-    tables: Sequence[LayerTable], index: np.ndarray, fmt: dict[str, np.ndarray], fetches: np.ndarray
+    tables: Sequence[LayerTable],
+    index: np.ndarray,
+    fmt: dict[str, np.ndarray],
+    fetches: np.ndarray,
+    expansion: np.ndarray,
 ) -> np.ndarray:
-    """DRAM bytes of weights per batch (docs/model.md, "Memory"): (stored cells x weight bits / 8
-    + packing metadata) x fetches."""
-    stored = _stack(tables, index, "weight_cells") * fmt["weight_bits"] / BITS_PER_BYTE
+    """DRAM bytes of weights per batch (docs/model.md, "Memory"): (stored cells x values stored
+    per weight in DDR (`expansion`: Winograd, input folding) x weight bits / 8 + packing
+    metadata) x fetches."""
+    stored = _stack(tables, index, "weight_cells") * expansion * fmt["weight_bits"] / BITS_PER_BYTE
     return (stored + _stack(tables, index, "metadata_bytes")) * fetches
 
 
@@ -429,17 +564,19 @@ def sram_bits(
     mac_cycles: np.ndarray,
     dw: dict[str, np.ndarray],
     batch: int,
+    wino: dict[str, np.ndarray],
 ) -> np.ndarray:
     """On-chip bits read and written per layer (docs/model.md, "Power and energy"): stream-buffer
     reads by the feeder, filter-scratchpad reads, output writes, and the element-wise block's
     second operands (a shortcut read from the stream buffer)."""
     pixels = batch * t.rows * t.cols
     stream_reads = _stack(tables, index, "feeder_reads") * pixels * fmt["feature_bits"]
-    # the PE array reads k_vec x c_vec weights a cycle; the depthwise block a 3x3 window a channel
+    # the PE array reads k_vec x c_vec weights a cycle (k_vec x c_vec x (m + r - 1) transformed
+    # ones on a Winograd layer); the depthwise block a 3x3 window a channel
     width = np.where(
         dw["on_block"],
         dw["lanes"] / (_col(d, "q_vec") * _col(d, "lanes")),
-        _col(d, "k_vec") * _col(d, "c_vec"),
+        _col(d, "k_vec") * _col(d, "c_vec") * np.where(wino["on"], wino["pixel_multipliers"], 1.0),
     )
     filter_reads = mac_cycles * width * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
     writes = (t.ofmap + t.graph.eltwise_out) * batch * fmt["feature_bits"]
@@ -466,6 +603,9 @@ def resource_use(
         dsp_per_multiplier=1 / power.lookup(d["precision"], device.multipliers_per_dsp),
         stream_buffer_esram_kb=d["stream_buffer_esram_kb"],
         depthwise_vec=d["depthwise_vec"],
+        shell_alms=uncertainty.coefficient(d, device, "shell_alms"),
+        alms_per_multiplier=uncertainty.coefficient(d, device, "alms_per_multiplier"),
+        winograd_extra=power.lookup(d["winograd"], WINOGRAD_EXTRA),
     )
 
 
@@ -488,12 +628,22 @@ def evaluate(
     clock = design_clock(device, d, used)
     clock_hz = clock["clock_mhz_used"] * MEGA
 
-    tiles = pixel_tiles(t, d, batch)
-    steps = _steps(tables, index, d["c_vec"])
+    fc = fc_images(t, d, batch)
+    folding = input_folding(t, d)
+    wino = winograd(t, d, folding["kernel_cols"], folding["strides"])
+    tiles = pixel_tiles(t, d, fc["images"])  # per run: FC layers run fc_batch x batch images
+    steps = _steps(tables, index, d["c_vec"]) * folding["steps_ratio"] / wino["fold"]
+    # filter values stored per weight: in the PE scratchpads, and in DDR
+    scratch_expansion = folding["filter_expansion"] * wino["filter_expansion"]
+    ddr_expansion = folding["filter_expansion"] * (
+        wino["filter_expansion"] if WINOGRAD_FILTERS_TRANSFORMED_IN_DDR else 1.0
+    )
     dw = depthwise_block(t, d, tiles)
-    mac_cycles = np.where(dw["on_block"], dw["cycles"], steps * tiles)
+    share = fc["share"]  # the simulated batch's share of each run (1 / fc_batch on FC layers)
+    mac_cycles = np.where(dw["on_block"], dw["cycles"], steps * tiles) * share
     pe = np.where(dw["on_block"], dw["cycles"], pe_cycles(steps, tiles, _stack(tables, index, "passes"), d))
-    drain = drain_cycles(t, d, tiles)
+    pe = pe * share
+    drain = drain_cycles(t, d, tiles) * share
     aux = aux_cycles(t, d, batch)
     cycles = np.maximum(np.maximum(pe, drain), aux)
     compute_s = cycles / clock_hz[:, None]
@@ -513,8 +663,8 @@ def evaluate(
         buffer_bytes=mem.buffer_bytes(d),
         batch=batch,
     )
-    fetch = weight_fetches(t, tables, index, d, fmt, buffer["slices"], tiles)
-    w_bytes = weight_bytes(tables, index, fmt, fetch["fetches"])
+    fetch = weight_fetches(t, tables, index, d, fmt, buffer["slices"], tiles, scratch_expansion, fc)
+    w_bytes = weight_bytes(tables, index, fmt, fetch["fetches"], ddr_expansion)
     act_bytes = buffer["act_bytes"]
     streams = None
     if traffic.check_fidelity(fidelity) >= 1:
@@ -525,8 +675,10 @@ def evaluate(
         memory_s = mem.transfer_time(w_bytes, act_bytes, d, clock_hz, streams)
     time_s = layer_time(compute_s, memory_s, d, None if streams is None else streams["latency_ns"])
 
-    multipliers = _col(d, "k_vec") * _col(d, "c_vec") * _col(d, "q_vec") * _col(d, "lanes")
-    useful = _stack(tables, index, "useful_macs") * batch
+    multipliers = _col(d, "k_vec") * _col(d, "c_vec") * wino["pixel_multipliers"] * _col(d, "lanes")
+    useful = _stack(tables, index, "useful_macs") * batch  # direct-convolution MACs
+    # multiplies performed: a folded layer's zero-padded taps too, a Winograd layer's fewer
+    performed = power.winograd_multiplies(useful * folding["filter_expansion"], wino["multiply_ratio"])
     issued = mac_cycles * np.where(dw["on_block"], dw["lanes"], multipliers)
     dram_bytes = w_bytes + act_bytes
     return {
@@ -542,6 +694,7 @@ def evaluate(
         "memory_s": memory_s,
         "time_s": time_s,
         "useful_macs": useful,
+        "performed_macs": performed,
         "issued_macs": issued,
         "spill": buffer["sliced"],
         "slices": buffer["slices"],
@@ -550,8 +703,10 @@ def evaluate(
         "multipliers": multipliers[:, 0],
         "resources": used,
         **clock,
-        "mac_j": power.mac_energy(device, d, useful, issued),
-        "sram_j": power.sram_energy(device, d, sram_bits(t, tables, index, d, fmt, mac_cycles, dw, batch)),
+        "mac_j": power.mac_energy(device, d, performed, issued),
+        "sram_j": power.sram_energy(
+            device, d, sram_bits(t, tables, index, d, fmt, mac_cycles, dw, batch, wino)
+        ),
         "dram_j": power.dram_energy(d, dram_bytes),
         "logic_j": power.logic_energy(device, d, clock_hz, used["alm"], time_s),
     }
@@ -585,7 +740,7 @@ def totals(
         "gops_effective": OPS_PER_MAC * useful / latency / GIGA,
         "gops_dense_equiv": OPS_PER_MAC * dense_macs * batch / latency / GIGA,
         "gops_peak": OPS_PER_MAC * per_layer["multipliers"] * per_layer["clock_mhz_used"] * MEGA / GIGA,
-        "utilization": useful / per_layer["issued_macs"].sum(axis=1),
+        "utilization": per_layer["performed_macs"].sum(axis=1) / per_layer["issued_macs"].sum(axis=1),
         "compute_s": compute,
         "memory_s": memory,
         "stall_s": latency - compute,
@@ -648,6 +803,7 @@ LAYER_OUTPUTS = (
     "act_bytes",
     "dram_bytes",
     "useful_macs",
+    "performed_macs",
     "issued_macs",
     "spill",
     "slices",
@@ -686,7 +842,7 @@ class Result:
         # what limits the compute side: the PE array, the output drain or an auxiliary block
         cycles = frame[["pe_cycles", "drain_cycles", "aux_cycles"]].to_numpy()
         frame["compute_limit"] = np.array(["pe", "drain", "aux"])[cycles.argmax(axis=1)]
-        frame["utilization"] = frame["useful_macs"] / frame["issued_macs"]
+        frame["utilization"] = frame["performed_macs"] / frame["issued_macs"]
         return frame
 
 
@@ -711,10 +867,13 @@ def simulate(
     if isinstance(target, packing.PackedWorkload):
         if target.k_vec != arch.k_vec:
             raise UsageError(f"packed for k_vec {target.k_vec}, but the architecture has k_vec {arch.k_vec}")
-        mode, table = target.mode, workload_table(target)
+        mode = target.mode
+    d = design_arrays([design_row(arch, memory, mode)])
+    _check_winograd(d)  # before packing: a mode Winograd cannot run packs nothing
+    if isinstance(target, packing.PackedWorkload):
+        table = workload_table(target)
     else:
         table = packed_table(target, mode, arch.k_vec, arch.alpha, arch.gamma, cache)
-    d = design_arrays([design_row(arch, memory, mode)])
     _check_designs(d, device)
     per_layer = evaluate([table], np.zeros(1, dtype=int), d, device, batch, fidelity)
     replays: list = []

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from dla_explorer.core.errors import UsageError
+from dla_explorer.core.units import BITS_PER_BYTE, GIGA, MEGA
 from dla_explorer.sim.dram import controller as k
 from dla_explorer.sim.dram.config import DramConfig, load_dram
 from dla_explorer.sim.dram.efficiency import efficiency_table
@@ -40,10 +41,28 @@ INTERLEAVE_BYTES = 1024
 # interpolated in log2(run). 64 B: one request per run (random lines); 1 KiB: the table's tiled
 # feature map (1-KiB tiles); 8 KiB and more: a sequential stream (runs cover whole DRAM rows).
 RUN_CLASSES = ((64.0, "random_read"), (1024.0, "tiled_fmap"), (8192.0, "seq_read"))
-# regions of the flat address space the streams use (far apart: no accidental overlap)
-WEIGHT_BASE = 0
-INPUT_BASE = 1 << 34
-OUTPUT_BASE = 1 << 35
+# Each channel's address space is cut into REGIONS equal regions: weights (every layer's filters
+# one after the other, as the compiler lays them out), and two feature-map buffers that the
+# layers use in turn (layer i reads buffer i % 2 and writes the other, which layer i + 1 reads).
+# The region size is a quarter of a channel's capacity when the device is known (level 2), else
+# DEFAULT_REGION_BYTES, which fits every shipped channel (HBM2 pseudo-channel: 512 MiB). Regions
+# are offsets of the address *within* a channel: flat offsets (the old 16 / 32 GiB bases) wrapped
+# to address 0 of a channel smaller than them, so weights, inputs and outputs aliased.
+REGIONS = 4
+WEIGHT_REGION, FMAP_REGIONS = 0, (1, 2)
+DEFAULT_REGION_BYTES = 1 << 26
+# Level 2 replays a frame's layers as one request stream (the controller's queues, open rows and
+# refresh phase carry over from layer to layer); False replays each layer from idle banks.
+CARRY_STATE = True
+# the memory's estimate (a factor with its range in the YAML) that scales each class level 1 uses:
+# the real controller against the modelled one on sequential streams and on short runs
+EFFICIENCY_SCALE = {
+    "seq_read": "seq_efficiency_scale",
+    "seq_write": "seq_efficiency_scale",
+    "seq_read_write": "seq_efficiency_scale",
+    "random_read": "run_efficiency_scale",
+    "tiled_fmap": "run_efficiency_scale",
+}
 
 
 def check_fidelity(level: int) -> int:
@@ -87,14 +106,17 @@ def level1_streams(
     Weight reads are sequential (seq_read). Feature-map reads go by run length (RUN_CLASSES): the
     DLA stores a map as c_vec-deep channel groups, each group's rows contiguous, so one slice of
     one group is one run. Writes are sequential; when the layer also reads maps they share the
-    bus with the reads (seq_read_write: the read/write turnaround). A design whose memory names
-    no DRAM device keeps its flat controller_efficiency."""
+    bus with the reads (seq_read_write: the read/write turnaround). Each class's efficiency is
+    scaled by the memory's estimate for it (EFFICIENCY_SCALE; capped at 1). A design whose memory
+    names no DRAM device keeps its flat controller_efficiency."""
     names = np.asarray(d["mem_dram"]).astype(str) if "mem_dram" in d else np.full(len(d["k_vec"]), "")
     flat = d["mem_controller_efficiency"].astype(np.float64)[:, None]
 
     def cls(name: str) -> np.ndarray:
         e = _per_design(names, name)[:, None]
-        return np.where(np.isnan(e), flat, e)
+        column = f"mem_{EFFICIENCY_SCALE[name]}"
+        scale = np.asarray(d[column], dtype=np.float64)[:, None] if column in d else 1.0
+        return np.where(np.isnan(e), flat, np.minimum(e * scale, 1.0))
 
     reads = act_bytes - act_write_bytes
     groups = np.where(linear, 1.0, np.ceil(in_channels / d["c_vec"][:, None]))
@@ -117,6 +139,24 @@ def level1_streams(
         "act_write_bytes": act_write_bytes,
         "latency_ns": _per_design(names, "random_read_qd1", "avg_read_latency_ns"),
     }
+
+
+def sustained_gbps(memory: Any, clock_mhz: float, fidelity: int = DEFAULT_FIDELITY) -> float:
+    """GB/s the whole memory sustains on a long sequential read at this fidelity level (the
+    weight stream's figure): per channel min(peak x efficiency, port width x the DLA clock), with
+    the flat controller_efficiency at level 0 (or without a DRAM device), else the cycle model's
+    seq_read efficiency (times the memory's seq_efficiency_scale at level 1, where it acts)."""
+    level = check_fidelity(fidelity)
+    peak = memory.data_rate_mtps * MEGA * memory.bus_width_bits / BITS_PER_BYTE
+    if level >= 1 and memory.dram:
+        scale = memory.seq_efficiency_scale if level == 1 else 1.0
+        efficiency = min(device_table(memory.dram)["seq_read"]["efficiency"] * scale, 1.0)
+    else:
+        efficiency = memory.controller_efficiency
+    per_channel = peak * efficiency
+    if memory.port_width_bits:
+        per_channel = min(per_channel, memory.port_width_bits / BITS_PER_BYTE * clock_mhz * MEGA)
+    return memory.channels * per_channel / GIGA
 
 
 # ---- level 2: the requests of each layer and their replay ----------------------------------
@@ -169,6 +209,7 @@ def layer_streams(
     channels: int,
     weight_channels: int,
     batch: int = 1,
+    region_bytes: int = DEFAULT_REGION_BYTES,
 ) -> list[LayerStream]:
     """The requests of every layer of one design (1-D per-layer arrays, bytes per batch).
 
@@ -178,23 +219,26 @@ def layer_streams(
     rows of every output channel group. The three streams of a slice are interleaved request by
     request in proportion to their lengths, as the DMA's read and write engines run side by side.
     Weights live on their own channels when `weight_channels` > 0, else everything is
-    interleaved over all channels."""
+    interleaved over all channels. Within a channel, weights sit in the weight region (each
+    layer's after the previous layer's) and feature maps in the two buffers of the map regions
+    (`region_bytes` each; see REGIONS)."""
     out: list[LayerStream] = []
+    weight_offset = 0
     for i in range(weight_bytes.shape[0]):
         n_slices = max(1, int(slices[i]))
         fetches = max(1, int(round(weight_fetches[i])))
         per_fetch = weight_bytes[i] / fetches
         w_lines = np.full(fetches, math.ceil(per_fetch / REQUEST_BYTES))
-        w_addr = _runs(np.full(fetches, WEIGHT_BASE), w_lines) if per_fetch > 0 else np.zeros(0, np.int64)
+        w_addr = _runs(np.full(fetches, weight_offset), w_lines) if per_fetch > 0 else np.zeros(0, np.int64)
         w_slice = np.repeat(np.arange(fetches) * n_slices // fetches, w_lines) if per_fetch > 0 else w_addr
+        if per_fetch > 0:  # the next layer's filters follow this layer's, line aligned
+            weight_offset += int(w_lines[0]) * REQUEST_BYTES
 
         reads = act_bytes[i] - act_write_bytes[i]
         in_groups = 1 if linear[i] else max(1, math.ceil(in_channels[i] / c_vec))
         out_groups = 1 if linear[i] else max(1, math.ceil(out_channels[i] / c_vec))
-        r_addr, r_slice = _map_runs(reads, batch, n_slices, in_groups, INPUT_BASE, overlap=True)
-        o_addr, o_slice = _map_runs(
-            act_write_bytes[i], batch, n_slices, out_groups, OUTPUT_BASE, overlap=False
-        )
+        r_addr, r_slice = _map_runs(reads, batch, n_slices, in_groups, 0, overlap=True)
+        o_addr, o_slice = _map_runs(act_write_bytes[i], batch, n_slices, out_groups, 0, overlap=False)
 
         addr = np.concatenate([w_addr, r_addr, o_addr])
         kind = np.concatenate(
@@ -219,8 +263,18 @@ def layer_streams(
             channel, local = np.where(is_w, w_ch, a_ch), np.where(is_w, w_loc, a_loc)
         else:
             channel, local = _place(addr, 0, channels)
+        # region within the channel: weights, then this layer's input and output buffers
+        region = np.array([WEIGHT_REGION, FMAP_REGIONS[i % 2], FMAP_REGIONS[(i + 1) % 2]], np.int64)
+        local = local % region_bytes + region[kind] * region_bytes
         out.append(LayerStream(channel.astype(np.int64), local.astype(np.uint64), kind == 2, kind))
     return out
+
+
+def region_bytes_of(cfg: DramConfig) -> int:
+    """A quarter of one channel's capacity (the decoded fields' span), at least one row."""
+    bits = sum(cfg.field_bits().values()) - cfg.field_bits()["ch"]
+    capacity = (1 << bits) * cfg.organization.burst_bytes
+    return max(capacity // REGIONS, cfg.organization.row_bytes)
 
 
 def _map_runs(
@@ -247,12 +301,15 @@ def _map_runs(
 
 @dataclasses.dataclass(frozen=True)
 class Replay:
-    """A layer's replay: completion (ns), the bytes each channel moved and when each finished."""
+    """A layer's replay: its memory time (ns), the bytes each channel moved and when each channel
+    finished the layer's requests (ns from the layer's memory start `start_ns`, the frame's
+    stream position when the layer's traffic began; 0 for a layer replayed on its own)."""
 
     time_ns: float
     channel_bytes: np.ndarray
     channel_done_ns: np.ndarray
-    row_hit_rate: float
+    row_hit_rate: float  # of the replay: the layer's, or the whole frame's when replayed as one
+    start_ns: float = 0.0
 
 
 def _channel_config(name: str) -> DramConfig:
@@ -261,22 +318,25 @@ def _channel_config(name: str) -> DramConfig:
     return cfg.model_copy(update={"organization": org})
 
 
-def replay(
-    dram: str | DramConfig, stream: LayerStream, channels: int, port_bytes_per_s: float = 0.0
-) -> Replay:
-    """Replay one layer's requests through the cycle model: every memory channel is one channel
-    of the DRAM device (its bank and row decoded by the device's address map within the
-    channel), all requests available at once (the DMA runs ahead of compute), the DLA's port at
-    `port_bytes_per_s` per channel (0: none)."""
-    cfg = _channel_config(dram) if isinstance(dram, str) else dram
-    if len(stream) == 0:
-        return Replay(0.0, np.zeros(channels), np.zeros(channels), 0.0)
+def _simulate(
+    cfg: DramConfig,
+    channel: np.ndarray,
+    address: np.ndarray,
+    is_write: np.ndarray,
+    channels: int,
+    port_bytes_per_s: float,
+    arrival: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Run requests (in order; each available from its `arrival` clock, default all at once)
+    through the controller: (per request the clock its last burst was accepted, the clock its
+    channel is done with it: a read's data returned, a write's burst written, the controller's
+    counters, tCK in ns)."""
     burst = cfg.organization.burst_bytes
     per = max(1, REQUEST_BYTES // burst)
-    addr = (stream.address[:, None] + np.arange(per, dtype=np.uint64) * np.uint64(burst)).ravel()
+    addr = (address[:, None] + np.arange(per, dtype=np.uint64) * np.uint64(burst)).ravel()
     _, bank, row = decode(cfg, addr)
-    ch = np.repeat(stream.channel, per)
-    writes = np.repeat(stream.is_write, per)
+    ch = np.repeat(channel, per)
+    writes = np.repeat(is_write, per)
     p = params(cfg)
     p[k.P_CHANNELS] = channels
     tck = cfg.timing.tck_ns
@@ -286,29 +346,127 @@ def replay(
     stats = np.zeros(k.S_NSTATS, np.int64)
     # the line identifies a burst for write forwarding and merging: unique over the channels
     line = (addr >> np.uint64(int(math.log2(burst)))).astype(np.int64) * channels + ch
-    k.simulate(p, ch, bank, row, writes, line, np.zeros(n, np.int64), float(interval), added, done, stats)
-    # a write is done when accepted; the channel is busy until its last burst has been issued
-    end = np.maximum(done, added)
-    ch_done = np.zeros(channels)
-    np.maximum.at(ch_done, ch, end * tck)
+    offered = np.zeros(n, np.int64) if arrival is None else np.repeat(arrival, per)
+    k.simulate(p, ch, bank, row, writes, line, offered, float(interval), added, done, stats)
+    accepted = added.reshape(-1, per).max(axis=1)
+    # a merged write has no burst of its own (done = accepted + 1)
+    end = np.maximum(done, added).reshape(-1, per).max(axis=1)
+    return accepted, end, stats, tck
+
+
+def _hit_rate(stats: np.ndarray) -> float:
     columns = int(stats[k.S_RD] + stats[k.S_WR])
-    hits = int(stats[k.S_RD_HIT] + stats[k.S_WR_HIT])
+    return int(stats[k.S_RD_HIT] + stats[k.S_WR_HIT]) / columns if columns else 0.0
+
+
+def replay(
+    dram: str | DramConfig, stream: LayerStream, channels: int, port_bytes_per_s: float = 0.0
+) -> Replay:
+    """Replay one layer's requests through the cycle model from idle banks: every memory channel
+    is one channel of the DRAM device (its bank and row decoded by the device's address map
+    within the channel), all requests available at once (the DMA runs ahead of compute), the
+    DLA's port at `port_bytes_per_s` per channel (0: none)."""
+    cfg = _channel_config(dram) if isinstance(dram, str) else dram
+    if len(stream) == 0:
+        return Replay(0.0, np.zeros(channels), np.zeros(channels), 0.0)
+    _, end, stats, tck = _simulate(
+        cfg, stream.channel, stream.address, stream.is_write, channels, port_bytes_per_s
+    )
+    ch_done = np.zeros(channels)
+    np.maximum.at(ch_done, stream.channel, end * tck)
     return Replay(
         time_ns=float(max(stats[k.S_END], end.max()) * tck),
         channel_bytes=np.bincount(stream.channel, minlength=channels) * float(REQUEST_BYTES),
         channel_done_ns=ch_done,
-        row_hit_rate=hits / columns if columns else 0.0,
+        row_hit_rate=_hit_rate(stats),
     )
 
 
+def replay_frame(
+    dram: str | DramConfig,
+    streams: list[LayerStream],
+    channels: int,
+    port_bytes_per_s: float = 0.0,
+    start_ns: np.ndarray | None = None,
+) -> list[Replay]:
+    """Replay a frame's layers as one request stream, in layer order, so the controller's queues,
+    open rows and refresh phase carry over from one layer to the next (one controller call).
+
+    Layer i's requests are offered from `start_ns[i]` (when the layer begins in the frame; default
+    0: back to back), all at once as within a layer (the DMA runs ahead of compute). Its memory
+    time runs from when its traffic can start, max(start_i, E_(i-1)), to E_i, where E_i is the
+    clock by which every request of layers 0..i is done (a running maximum). A layer offered
+    while the previous one's traffic still runs thus starts after it (the lag is not counted
+    twice), and a layer offered after an idle gap is timed from its own start (refreshes that
+    fell into the gap cost it nothing)."""
+    cfg = _channel_config(dram) if isinstance(dram, str) else dram
+    sizes = np.array([len(s) for s in streams], np.int64)
+    if sizes.sum() == 0:
+        return [Replay(0.0, np.zeros(channels), np.zeros(channels), 0.0) for _ in streams]
+    tck = cfg.timing.tck_ns
+    starts = np.zeros(len(streams), np.int64)
+    if start_ns is not None:
+        starts = np.ceil(np.maximum.accumulate(np.asarray(start_ns, np.float64)) / tck - 1e-9).astype(
+            np.int64
+        )
+    layer = np.repeat(np.arange(len(streams)), sizes)
+    channel = np.concatenate([s.channel for s in streams])
+    is_write = np.concatenate([s.is_write for s in streams])
+    accepted, written, stats, _ = _simulate(
+        cfg,
+        channel,
+        np.concatenate([s.address for s in streams]),
+        is_write,
+        channels,
+        port_bytes_per_s,
+        starts[layer],
+    )
+    # writes are posted: a layer is done with a write once the controller accepted it (its
+    # drain, whenever the write buffer empties, takes bus time from the reads of the layer it
+    # falls in); the frame is done when the last write has been written
+    end = np.where(is_write, accepted + 1, written)
+    last = np.zeros(len(streams), np.int64)
+    np.maximum.at(last, layer, end)
+    last[-1] = max(last[-1], int(stats[k.S_END]), int(written.max()))
+    front = np.maximum.accumulate(np.maximum(last, starts))  # E_i (an empty layer: its start)
+    begin = np.maximum(starts, np.concatenate([[0], front[:-1]]))
+    # per layer and channel: the channel's last clock on the layer's requests
+    ch_last = np.zeros((len(streams), channels), np.int64)
+    np.maximum.at(ch_last, (layer, channel), end)
+    rate = _hit_rate(stats)
+    out = []
+    for i in range(len(streams)):
+        done = np.clip(ch_last[i] - begin[i], 0, None) * tck
+        out.append(
+            Replay(
+                time_ns=float(front[i] - begin[i]) * tck,
+                channel_bytes=np.bincount(streams[i].channel, minlength=channels) * float(REQUEST_BYTES),
+                channel_done_ns=np.where(ch_last[i] > 0, done, 0.0),
+                row_hit_rate=rate,
+                start_ns=float(begin[i]) * tck,
+            )
+        )
+    return out
+
+
 def level2_memory_s(
-    per_layer: dict[str, Any], table: Any, memory: Any, clock_hz: float, batch: int, c_vec: int
+    per_layer: dict[str, Any],
+    table: Any,
+    memory: Any,
+    clock_hz: float,
+    batch: int,
+    c_vec: int,
+    carry_state: bool | None = None,
 ) -> tuple[np.ndarray, list[Replay]]:
-    """Level 2: per-layer memory seconds of one design from replaying its streams."""
+    """Level 2: per-layer memory seconds of one design from replaying its streams (the frame as
+    one stream when `carry_state`, default CARRY_STATE; else each layer from idle banks).
+    per_layer: the design's level-1 evaluation (its layer times place each layer's traffic in
+    the frame)."""
     if not memory.dram:
         raise UsageError(
             f"memory '{memory.name}': fidelity 2 needs key 'dram' (a config in hw_configs/dram/)"
         )
+    cfg = _channel_config(memory.dram)
     streams = layer_streams(
         weight_bytes=per_layer["weight_bytes"][0],
         weight_fetches=per_layer["weight_fetches"][0],
@@ -322,8 +480,15 @@ def level2_memory_s(
         channels=memory.channels,
         weight_channels=memory.weight_channels,
         batch=batch,
+        region_bytes=region_bytes_of(cfg),
     )
-    cfg = _channel_config(memory.dram)
     port = memory.port_width_bits / 8 * clock_hz if memory.port_width_bits else 0.0
-    replays = [replay(cfg, s, memory.channels, port) for s in streams]
+    if CARRY_STATE if carry_state is None else carry_state:
+        # each layer's traffic is offered when the layer begins by the level-1 schedule (the
+        # first evaluation's layer times): its input is the previous layer's output
+        time_s = np.asarray(per_layer["time_s"][0], np.float64)
+        start = np.concatenate([[0.0], np.cumsum(time_s)[:-1]]) * 1e9
+        replays = replay_frame(cfg, streams, memory.channels, port, start)
+    else:
+        replays = [replay(cfg, s, memory.channels, port) for s in streams]
     return np.array([r.time_ns for r in replays]) * 1e-9, replays

@@ -126,20 +126,65 @@ def estimates(
     return out
 
 
-def design_estimates(arch: Any, memory: Any, device: Any) -> dict[str, tuple[tuple, Range]]:
-    """Every estimate behind one design point, by the design column that carries it."""
-    return {
-        **estimates(arch, "arch"),
-        **estimates(memory, f"memory:{memory.kind}", "mem_"),
-        **estimates(device, f"device:{device.name}", DEVICE_PREFIX),
+# Memory estimates that act only at some fidelity levels (docs/dram.md, "Fidelity levels"): the
+# flat efficiency and latency at level 0 (and at any level for a memory that names no DRAM
+# device: level 1 falls back to them); the factors on the cycle model's efficiencies at level 1.
+# Level 2 replays the traffic through the cycle model: neither acts there.
+FLAT_MEMORY_ESTIMATES = frozenset({"controller_efficiency", "access_latency_ns"})
+CYCLE_MODEL_ESTIMATES = frozenset({"seq_efficiency_scale", "run_efficiency_scale"})
+
+
+def _resolve(fidelity: int | None) -> int:
+    if fidelity is None:
+        from dla_explorer.sim.traffic import DEFAULT_FIDELITY  # sim.config imports this module
+
+        return DEFAULT_FIDELITY
+    return int(fidelity)
+
+
+def acts(memory: Any, path: str, fidelity: int | None = None) -> bool:
+    """Whether the memory estimate at `path` changes a figure at this fidelity level."""
+    level = _resolve(fidelity)
+    cycle_model = level >= 1 and bool(getattr(memory, "dram", ""))
+    if path in FLAT_MEMORY_ESTIMATES:
+        return not cycle_model
+    if path in CYCLE_MODEL_ESTIMATES:
+        return cycle_model and level == 1
+    return True
+
+
+def design_estimates(
+    arch: Any, memory: Any, device: Any, fidelity: int | None = None
+) -> dict[str, tuple[tuple, Range]]:
+    """Every estimate behind one design point that acts at this memory fidelity level (default:
+    the simulator's), by the design column that carries it."""
+    memory_estimates = {
+        column: value
+        for column, value in estimates(memory, f"memory:{memory.kind}", "mem_").items()
+        if acts(memory, column.removeprefix("mem_"), fidelity)
     }
+    # a per-precision device estimate (e.g. energy.mac_pj.fp16) acts only at the design's precision
+    precisions = set(getattr(device, "multipliers_per_dsp", {}))
+    device_estimates = {
+        column: value
+        for column, value in estimates(device, f"device:{device.name}", DEVICE_PREFIX).items()
+        if column.rsplit(".", 1)[-1] not in precisions - {arch.precision}
+    }
+    return {**estimates(arch, "arch"), **memory_estimates, **device_estimates}
 
 
 def monte_carlo(
-    designs: pd.DataFrame, sources: Sequence[tuple[Any, Any]], device: Any, n: int, seed: int = 0
+    designs: pd.DataFrame,
+    sources: Sequence[tuple[Any, Any]],
+    device: Any,
+    n: int,
+    seed: int = 0,
+    fidelity: int | None = None,
 ) -> pd.DataFrame:
     """`n` samples of every design row (row i built from `sources[i]` = (arch, memory)): the rows
-    repeated n times (column `sample` = 0..n-1, `design_index` = the row), every estimate drawn."""
+    repeated n times (column `sample` = 0..n-1, `design_index` = the row), every estimate that
+    acts at the memory fidelity level the samples will be simulated at drawn (the others keep
+    their nominal value)."""
     if n < 1:
         raise ValueError(f"uncertainty samples must be >= 1 (got {n})")
     designs = designs.reset_index(drop=True)
@@ -149,7 +194,7 @@ def monte_carlo(
     out["sample"] = np.tile(np.arange(n), len(designs))
     for i, (arch, memory) in enumerate(sources):
         rows = slice(i * n, (i + 1) * n)
-        for column, (key, estimate) in design_estimates(arch, memory, device).items():
+        for column, (key, estimate) in design_estimates(arch, memory, device, fidelity).items():
             if column.startswith(DEVICE_PREFIX) and column not in out:
                 out[column] = float(value_at(device, column[len(DEVICE_PREFIX) :]))
             if column not in out:
@@ -171,7 +216,8 @@ def coefficient(d: Mapping[str, np.ndarray], device: Any, path: str) -> np.ndarr
     column = DEVICE_PREFIX + path
     if column in d:
         return np.asarray(d[column], dtype=np.float64)
-    return np.full(len(d["mode"]), float(value_at(device, path)))
+    size = len(d["mode"]) if "mode" in d else len(next(iter(d.values())))
+    return np.full(size, float(value_at(device, path)))
 
 
 def per_precision(d: Mapping[str, np.ndarray], device: Any, path: str) -> np.ndarray:

@@ -33,7 +33,17 @@ def _digest_file(path: Path, digest: Any) -> None:
 
 
 def source_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, or of a folder's files (names and contents, sorted); "" if missing."""
+    """SHA-256 of a file, or of a folder's files (names and contents, sorted); "" if missing.
+
+    Args:
+        path: a file or a folder (read recursively).
+
+    Returns:
+        The hex SHA-256, or "" when `path` does not exist.
+
+    Raises:
+        OSError: a file under `path` cannot be read (permissions).
+    """
     path = Path(path)
     digest = hashlib.sha256()
     if path.is_file():
@@ -50,7 +60,17 @@ def source_digest(path: str | os.PathLike) -> str:
 def recipe_key(recipe: Recipe) -> str:
     """What decides a pruned model, as a digest: the recipe (not its output path) and the
     content of every file it names: a factory 'file.py:fn' and calibration data. A cache keyed on
-    it never serves a model made from an edited factory file (it used to key on the path)."""
+    it never serves a model made from an edited factory file (it used to key on the path).
+
+    Args:
+        recipe: the pruning recipe; its `output` path does not count.
+
+    Returns:
+        A 20-hex-digit digest (the key of the model cache, $DLA_EXPLORER_CACHE/models).
+
+    Raises:
+        OSError: a file the recipe names exists but cannot be read.
+    """
     data = recipe.model_dump(mode="json", exclude={"output"})
     files = {}
     if ":" in recipe.model and recipe.model.split(":")[0].endswith(".py"):
@@ -62,7 +82,15 @@ def recipe_key(recipe: Recipe) -> str:
 
 
 def source_key(path: str | os.PathLike) -> str | None:
-    """The recipe key a checkpoint was saved with (None: unknown, or not a readable checkpoint)."""
+    """The recipe key a checkpoint was saved with (None: unknown, or not a readable checkpoint).
+
+    Args:
+        path: a checkpoint file (.npz).
+
+    Returns:
+        The recipe_key stored by `save`, or None (no key recorded, or the file is missing or
+        unreadable: never an error, the caller then prunes again).
+    """
     try:
         with np.load(path, allow_pickle=False) as archive:
             manifest = json.loads(archive["manifest"].tobytes().decode())
@@ -74,7 +102,20 @@ def source_key(path: str | os.PathLike) -> str | None:
 
 def save(sparse: SparseModel, path: str | os.PathLike, source_key: str | None = None) -> Path:
     """Write `sparse` to `path` atomically (temp file + rename). Returns the path. `source_key`
-    (recipe_key of the recipe that made it) lets later runs reuse the file only for that recipe."""
+    (recipe_key of the recipe that made it) lets later runs reuse the file only for that recipe.
+
+    Args:
+        sparse: the pruned model to write.
+        path: the .npz file to write; its folder is created when missing.
+        source_key: recipe_key of the recipe that made `sparse`, or None.
+
+    Returns:
+        `path`, as a Path.
+
+    Raises:
+        DlaError: `path` is a folder, or the file cannot be written (read-only folder, full disk);
+            an existing file at `path` is left unchanged.
+    """
     path = Path(path)
     manifest = {
         "format": FORMAT,
@@ -100,7 +141,19 @@ def save(sparse: SparseModel, path: str | os.PathLike, source_key: str | None = 
 
 
 def load(path: str | os.PathLike) -> SparseModel:
-    """Read a file written by `save`; a missing, corrupt, truncated or newer file is a DlaError."""
+    """Read a file written by `save`; a missing, corrupt, truncated or newer file is a DlaError.
+
+    Args:
+        path: a checkpoint written by `save`.
+
+    Returns:
+        The SparseModel, its weights and masks checked against the stored SHA-256.
+
+    Raises:
+        DlaError: the file is missing, not a dla-explorer sparse-model file, written in a newer
+            format version, corrupt or truncated (bad archive, manifest or arrays), or its checksum
+            does not match.
+    """
     path = Path(path)
     if not path.is_file():
         raise DlaError(f"{path}: checkpoint not found")

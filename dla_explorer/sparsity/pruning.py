@@ -62,11 +62,28 @@ class SparseModel:
         return 1.0 - sum(int(m.sum()) for m in self.masks.values()) / total
 
     def layer_sparsity(self, name: str) -> float:
+        """Share of pruned weights of one compute layer.
+
+        Args:
+            name: the layer's name in the workload (e.g. 'layer1.0.conv1').
+
+        Returns:
+            The pruned fraction of its weights, 0 (dense) to 1.
+
+        Raises:
+            KeyError: the model has no layer `name`.
+        """
         mask = self.masks[name]
         return 1.0 - float(mask.sum()) / mask.size
 
     def to_frame(self) -> pd.DataFrame:
-        """The workload table plus nnz, sparsity, act_density and the MACs left after pruning."""
+        """The workload table plus nnz, sparsity, act_density and the MACs left after pruning.
+
+        Returns:
+            One row per compute layer: Workload.to_frame's columns plus nnz (kept weights), sparsity
+            (fraction pruned), act_density (fraction of non-zero inputs) and sparse_macs (MACs
+            per frame left after pruning).
+        """
         frame = self.workload.to_frame()
         frame["nnz"] = [int(self.masks[n].sum()) for n in frame["name"]]
         frame["sparsity"] = 1.0 - frame["nnz"] / frame["weights"]
@@ -75,7 +92,12 @@ class SparseModel:
         return frame
 
     def content_hash(self) -> str:
-        """A digest of the masks and weights: the key under which later stages cache results."""
+        """A digest of the masks and weights: the key under which later stages cache results.
+
+        Returns:
+            The hex SHA-256 of every layer's name, mask shape, mask bits and float32 weights
+            (computed once, then cached on the instance).
+        """
         if self._hash is None:
             digest = hashlib.sha256()
             for layer in self.workload:
@@ -92,7 +114,18 @@ MAX_NM_M = 256  # N:M groups run along the input channels; no layer of the zoo h
 
 
 def parse_nm(text: str | tuple[int, int]) -> tuple[int, int]:
-    """'2:4' -> (2, 4), checking 1 <= N <= M."""
+    """'2:4' -> (2, 4), checking 1 <= N <= M.
+
+    Args:
+        text: an 'N:M' string such as '2:4', or an (N, M) pair.
+
+    Returns:
+        (N, M): at most N non-zeros in every group of M weights.
+
+    Raises:
+        UsageError: the text is not two integers separated by ':', N is not between 1 and M, or M is
+            above MAX_NM_M.
+    """
     if isinstance(text, str):
         try:
             n, m = (int(v) for v in text.split(":"))
@@ -114,7 +147,23 @@ def _one_line(exc: BaseException) -> str:
 
 def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str]:
     """A module and its name, from a module, a zoo name or 'path/to/file.py:factory'. Models
-    built here are initialised from `seed`, so the same recipe gives the same weights."""
+    built here are initialised from `seed`, so the same recipe gives the same weights.
+
+    Args:
+        model: a torch module (used as is), a zoo name, `torchvision:NAME` / `timm:NAME`, or
+            'path/to/file.py:factory'.
+        seed: torch seed of the weight initialisation of a model built here (the global torch
+            generator is left as it was).
+
+    Returns:
+        (module, name): the module (in eval mode when built here) and the name results use (the
+        class name, the zoo or library name, or the file's stem).
+
+    Raises:
+        UsageError: a zoo name that is not in the zoo, a library model that cannot be built, a
+            'file.py:factory' whose file is missing, fails to import, lacks the function or returns
+            no torch module, or an .onnx path (no torch module to run).
+    """
     if isinstance(model, nn.Module):
         return model, type(model).__name__
     from dla_explorer.workload.library import is_library_name, library_model
@@ -163,7 +212,21 @@ WEIGHT_SUFFIXES = (".pt", ".pth", ".npz")
 def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
     """Load trained weights into `module` in place: a torch state dict (.pt/.pth; a dict holding
     it under 'state_dict' or 'model' also works) or a dla-explorer checkpoint (.npz: its compute
-    layers' sparse weights, over the full state dict it names under recipe 'weights', if any)."""
+    layers' sparse weights, over the full state dict it names under recipe 'weights', if any).
+
+    Args:
+        module: the model to load into; changed in place.
+        path: a torch state dict (.pt, .pth) or a dla-explorer checkpoint (.npz).
+
+    Returns:
+        `module`, with the weights loaded.
+
+    Raises:
+        UsageError: the suffix is none of .pt, .pth, .npz; the file is missing; or its layers or
+            shapes do not fit `module`.
+        DlaError: the file is not a readable torch file or holds no state dict, or the checkpoint
+            (or the state dict it names) is missing, corrupt or of a newer format.
+    """
     path = Path(path)
     if path.suffix not in WEIGHT_SUFFIXES:
         raise UsageError(f"weights '{path}': use a state dict (.pt, .pth) or a checkpoint (.npz)")
@@ -203,7 +266,21 @@ def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
 def load_model(
     model: nn.Module | str, weights: str | Path | None = None, seed: int = 0
 ) -> tuple[nn.Module, str]:
-    """`resolve_model`, then the trained `weights` (see load_weights) when given."""
+    """`resolve_model`, then the trained `weights` (see load_weights) when given.
+
+    Args:
+        model: a module, a zoo or library name, or 'file.py:factory' (see resolve_model).
+        weights: trained weights to load (see load_weights), or None for the initial ones.
+        seed: torch seed of the weight initialisation.
+
+    Returns:
+        (module, name), the module in eval mode.
+
+    Raises:
+        UsageError: the model cannot be resolved (see resolve_model) or the weights do not fit it
+            (see load_weights).
+        DlaError: the weights file is unreadable or corrupt.
+    """
     module, name = resolve_model(model, seed)
     if weights:
         load_weights(module, weights)
@@ -212,14 +289,33 @@ def load_model(
 
 def default_input_shape(model: nn.Module | str) -> tuple[int, ...]:
     """The input shape a model is meant for: the zoo's (digits_cnn is 1x1x16x16), else
-    zoo.DEFAULT_INPUT_SHAPE."""
+    zoo.DEFAULT_INPUT_SHAPE.
+
+    Args:
+        model: a model name, or a module (which has no recorded shape).
+
+    Returns:
+        The input shape (N, C, H, W) in elements.
+    """
     return zoo.input_shape(model) if isinstance(model, str) else zoo.DEFAULT_INPUT_SHAPE
 
 
 def layer_targets(
     workload: Workload, sparsity: float, overrides: Mapping[str, float] | None
 ) -> dict[str, float]:
-    """Target sparsity per layer: the global value, or the last override pattern that matches."""
+    """Target sparsity per layer: the global value, or the last override pattern that matches.
+
+    Args:
+        workload: the model's compute layers.
+        sparsity: the global target, a fraction of weights pruned in [0, 1).
+        overrides: glob pattern -> sparsity (a fraction in [0, 1); 0 keeps a layer dense), or None.
+
+    Returns:
+        Layer name -> target sparsity (fraction pruned).
+
+    Raises:
+        UsageError: an override's sparsity is outside [0, 1), or its pattern matches no layer.
+    """
     overrides = dict(overrides or {})
     for pattern, value in overrides.items():
         _check_sparsity(value, f"override '{pattern}'")
@@ -352,6 +448,19 @@ def calibration_batch(
     None or 'synthetic': `batch` standard-normal images (seeded). A tensor is used as is. A path
     to a .pt/.npy file loads a tensor; a folder loads up to `batch` images, resized to the input
     size and normalised like ImageNet.
+
+    Args:
+        source: None or 'synthetic', a tensor, a .pt / .npy file, or a folder of images.
+        input_shape: the model's input shape (N, C, H, W); N is replaced by `batch`.
+        batch: images of a synthetic batch, and at most this many images of a folder.
+        seed: seed of the synthetic images.
+
+    Returns:
+        A float tensor of inputs, (batch, C, H, W) for synthetic data and folders.
+
+    Raises:
+        UsageError: the path does not exist, has another suffix, holds no numeric tensor or one of
+            another rank than `input_shape`; or the folder holds no images or an unreadable one.
     """
     shape = (batch, *input_shape[1:])
     if source is None or (isinstance(source, str) and source == "synthetic"):
@@ -405,7 +514,20 @@ def _load_images(folder: Path, shape: tuple[int, ...]) -> torch.Tensor:
 def measure_activation_density(
     model: nn.Module, workload: Workload, inputs: torch.Tensor
 ) -> dict[str, float]:
-    """Fraction of non-zero input values of every compute layer over a batch (forward hooks)."""
+    """Fraction of non-zero input values of every compute layer over a batch (forward hooks).
+
+    Args:
+        model: the (pruned) torch model, run in place on `inputs` without gradients.
+        workload: its compute layers, as `extract` returned them.
+        inputs: the calibration batch.
+
+    Returns:
+        Layer name -> fraction of non-zero input values (1.0 for a layer that never ran).
+
+    Raises:
+        UsageError: a layer of `workload` is not a module of `model`, or the model cannot run on
+            `inputs` (their shape does not fit).
+    """
     counts: dict[str, list[int]] = {layer.name: [0, 0] for layer in workload}
     calls: dict[str, int] = {}
     handles = []
@@ -459,6 +581,31 @@ def prune(
     practice: the first conv and the classifier are small and sensitive). `weights` loads
     trained weights first (see load_weights); `input_shape` None is the model's own
     (default_input_shape).
+
+    Args:
+        model: a torch module, a zoo or library name, 'file.py:factory' or a model.onnx file.
+        method: one of METHODS: random, magnitude, magnitude_global, nm.
+        sparsity: fraction of weights pruned per layer, in [0, 1); ignored by method nm.
+        nm: the N:M pattern of method nm ('2:4' when None).
+        overrides: glob pattern over layer names -> sparsity (a fraction; 0 keeps a layer dense).
+        seed: seed of the random masks, the model's initial weights and synthetic calibration.
+        input_shape: the input (N, C, H, W) in elements; None is default_input_shape.
+        calibration: the calibration inputs (see calibration_batch); not used for ONNX models.
+        calibration_size: images in the calibration batch.
+        keep_first_last_dense: keep the first and the last compute layer dense.
+        name: the model name in results; None takes it from the model.
+        weights: trained weights loaded before pruning (see load_weights), or None.
+
+    Returns:
+        The SparseModel: pruned float32 weights, masks, measured activation densities (1.0 for ONNX
+        models, whose graph is not run) and the recipe that made it.
+
+    Raises:
+        UsageError: an unknown method or N:M pattern, a sparsity outside [0, 1), an override that
+            matches no layer or (method nm) is neither 0 nor the pattern's sparsity, a model that
+            cannot be resolved or traced with `input_shape`, weights that do not fit it, or
+            calibration data that is missing, unreadable or does not fit the model.
+        DlaError: the weights file or the ONNX file is unreadable or corrupt.
     """
     if method not in METHODS:
         raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
@@ -583,10 +730,34 @@ class Recipe(pydantic.BaseModel):
 
 
 def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a pruning recipe (YAML, the Recipe fields).
+
+    Args:
+        path: the recipe file, e.g. models/resnet50_random90.yaml.
+
+    Returns:
+        The validated Recipe.
+
+    Raises:
+        UsageError: the file is not valid YAML or not a valid recipe (the message names the key).
+        DlaError: the file is missing or not UTF-8 text.
+    """
     return load_yaml_model(Recipe, path)
 
 
 def prune_recipe(recipe: Recipe) -> SparseModel:
+    """Prune the model a recipe names, with the recipe's settings (see prune).
+
+    Args:
+        recipe: the validated recipe.
+
+    Returns:
+        The SparseModel (the recipe's `output` is not written here: checkpoint.save does it).
+
+    Raises:
+        UsageError: as for prune: the model, weights, overrides or calibration data do not work.
+        DlaError: the weights file or the ONNX file is unreadable or corrupt.
+    """
     return prune(
         recipe.model,
         recipe.method,

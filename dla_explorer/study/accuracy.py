@@ -39,7 +39,32 @@ def tradeoff_table(
 ) -> pd.DataFrame:
     """One row per (alpha, gamma): top1/top5 of the packed model (fine-tuned for `epochs`; 0 is
     conflict pruning alone), the share of |w| pruned, and the simulated utilisation and frames/s
-    of `arch` with that alpha and gamma; plus one row for the unpacked schedule (alpha 1)."""
+    of `arch` with that alpha and gamma; plus one row for the unpacked schedule (alpha 1).
+
+    Args:
+        base: the trained dense torch model; supplies the parameters outside the compute layers and
+            is not modified.
+        sparse: the pruned model (weights and masks).
+        data: the labelled task (train split for fine-tuning, test split for accuracy).
+        alphas: columns combined per group at most (each >= 1).
+        gammas: average conflicts allowed per row (each >= 0).
+        arch: the architecture (config name, YAML path or object); alpha and gamma are replaced.
+        memory: the memory system (config name, YAML path or object).
+        device: the FPGA (config name, YAML path or object).
+        epochs: packing-aware fine-tuning epochs per packing; 0 measures conflict pruning alone.
+        iterations: rounds of pack, conflict-prune and retrain within the epochs.
+        cache: where packings and accuracy results are cached (see packing.pack).
+
+    Returns:
+        One row per packing plus the unpacked row: alpha, gamma, mode, top1 and top5 (fractions),
+        pruned_share (share of |w| conflict pruning removed), utilization (useful MACs over
+        issued MAC slots) and fps (frames/s).
+
+    Raises:
+        UsageError: a config does not resolve or is invalid, the three do not fit together (see
+            config.check_compatible), `data` has no labelled test images, or a packing is out of
+            range (alpha < 1, gamma < 0 or not finite).
+    """
     arch_ = arch if isinstance(arch, hw.Architecture) else hw.load_architecture(arch)
     memory_ = memory if isinstance(memory, hw.Memory) else hw.load_memory(memory)
     device_ = device if isinstance(device, hw.Device) else hw.load_device(device)
@@ -80,7 +105,15 @@ def tradeoff_table(
 
 def tradeoff_figure(table: pd.DataFrame, title: str = "") -> Figure:
     """Top-1 against utilisation (left) and frames/s (right), one line per gamma across alpha;
-    the unpacked schedule is the black star."""
+    the unpacked schedule is the black star.
+
+    Args:
+        table: what tradeoff_table returned.
+        title: the figure's title; empty for the default one.
+
+    Returns:
+        The matplotlib figure (the caller saves and closes it).
+    """
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     packed = table[table["mode"] == "packed"]
     unpacked = table[table["mode"] == "unpacked"]

@@ -34,10 +34,12 @@ class Results:
 
     @property
     def spec(self) -> ExperimentView:
+        """The experiment spec recorded with the results (experiment.json)."""
         return self.record.spec
 
     @property
     def headline(self) -> float:
+        """The headline sparsity of the comparisons (fraction of weights pruned)."""
         return self.spec.headline_sparsity
 
     @property
@@ -48,7 +50,16 @@ class Results:
 
 def search_table_path(folder: Path, record: RunRecord) -> Path:
     """The search table a run recorded: its path as recorded (relative to where the run was
-    started), else the same file name in the results folder's search/ (a moved folder)."""
+    started), else the same file name in the results folder's search/ (a moved folder).
+
+    Args:
+        folder: the experiment's results folder.
+        record: its run record (experiment.json).
+
+    Returns:
+        The search table's path (it may not exist: a run without a search, or one killed before the
+        export).
+    """
     if record.search is None:
         return folder / "search" / "search.csv"
     recorded = Path(record.search.table)
@@ -56,6 +67,19 @@ def search_table_path(folder: Path, record: RunRecord) -> Path:
 
 
 def load(folder: str | Path) -> Results:
+    """Read back the tables `run_experiment` wrote to a results folder (the search table too,
+    when the run searched and the table exists).
+
+    Args:
+        folder: the experiment's results folder.
+
+    Returns:
+        The Results: the run record and every table.
+
+    Raises:
+        DlaError: the folder has no experiment.json or one this version cannot read, or a table
+            (comparison.csv, layers.csv, ...) is missing or not a readable CSV.
+    """
     folder = Path(folder)
     record = read_record(folder)
     tables = {}
@@ -63,12 +87,20 @@ def load(folder: str | Path) -> Results:
         path = folder / f"{name}.csv"
         if not path.is_file():
             raise DlaError(f"{folder}: {path.name} is missing (an interrupted run? run it again)")
-        tables[name] = pd.read_csv(path)
+        tables[name] = _read_csv(path)
     search = None
     table = search_table_path(folder, record)
     if record.search is not None and table.is_file():
-        search = pd.read_csv(table)
+        search = _read_csv(table)
     return Results(folder, record, search=search, **tables)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DlaError(f"{path}: not a readable CSV table ({first}); run the experiment again") from None
 
 
 def _fps(
@@ -80,6 +112,12 @@ def _fps(
         & (frame.design == design)
         & (frame["mode"] == mode)
     ]
+    if rows.empty:
+        simulated = ", ".join(f"{x:g}" for x in sorted(set(frame.sparsity)))
+        raise DlaError(
+            f"comparison table: no row for model '{model}', sparsity {sparsity:g}, design '{design}', "
+            f"mode '{mode}' (simulated sparsities: {simulated})"
+        )
     return float(rows[column].iloc[0])
 
 
@@ -89,7 +127,14 @@ def _baseline(results: Results, model: str, name: str, column: str = "fps") -> f
 
 
 def best_search_design(results: Results) -> pd.Series | None:
-    """The fastest feasible design the search found."""
+    """The fastest feasible design the search found.
+
+    Args:
+        results: the experiment's results.
+
+    Returns:
+        Its search-table row, or None (no search, no fps column or no feasible trial).
+    """
     if results.search is None or "fps" not in results.search:
         return None
     feasible = results.search[results.search["feasible"].fillna(False).astype(bool)]
@@ -97,7 +142,14 @@ def best_search_design(results: Results) -> pd.Series | None:
 
 
 def search_pareto(results: Results) -> pd.DataFrame:
-    """The feasible search trials on the fps / power Pareto front, by power."""
+    """The feasible search trials on the fps / power Pareto front, by power.
+
+    Args:
+        results: the experiment's results.
+
+    Returns:
+        The front's rows (each design once), by ascending power; empty without a search.
+    """
     table = results.search
     if table is None or "fps" not in table:
         return pd.DataFrame()
@@ -108,7 +160,21 @@ def search_pareto(results: Results) -> pd.DataFrame:
 
 
 def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
-    """The comparison table: our ratio beside the paper's, one row per comparison and model."""
+    """The comparison table: our ratio beside the paper's, one row per comparison and model.
+
+    Args:
+        results: the experiment's results.
+        sparsity: the sparsity (fraction pruned) to compare at; None is the headline sparsity.
+
+    Returns:
+        One row per comparison and model: comparison, model, simulated (our ratio), paper (its
+        ratio, or None), ours_over_paper, explained_in_validation (off by more than
+        EXPLAIN_BEYOND) and detail.
+
+    Raises:
+        DlaError: the comparison table has no row for a model, design and mode the spec names at
+            `sparsity` (a sparsity the run did not simulate).
+    """
     spec, comparison = results.spec, results.comparison
     sparsity = results.headline if sparsity is None else sparsity
     hbm2, paper = spec.hbm2_design, spec.paper
@@ -203,10 +269,27 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
 
 
 def sparsity_curves(results: Results) -> pd.DataFrame:
-    """Per model and sparsity: packed/unpacked on HBM2 and HBM2/DDR4 (packed) speedups."""
+    """Per model and sparsity: packed/unpacked on HBM2 and HBM2/DDR4 (packed) speedups.
+
+    Args:
+        results: the experiment's results.
+
+    Returns:
+        One row per model and sparsity: packed_over_unpacked (HBM2), hbm2_over_ddr4 (packed) and
+        hbm2_over_ddr4_unpacked, each a ratio of frames/s.
+
+    Raises:
+        DlaError: the comparison table lacks the HBM2 or first DDR4 design in mode packed or
+            unpacked.
+    """
     spec, frame = results.spec, results.comparison
     hbm2, ddr4 = spec.hbm2_design, spec.ddr4_designs[0]
     pivot = frame.pivot_table(index=["model", "sparsity"], columns=["design", "mode"], values="fps")
+    missing = [
+        f"{d}/{m}" for d in (hbm2, ddr4) for m in ("packed", "unpacked") if (d, m) not in pivot.columns
+    ]
+    if missing:
+        raise DlaError(f"comparison table: no rows for design/mode {', '.join(missing)}")
     return pd.DataFrame(
         {
             "packed_over_unpacked": pivot[(hbm2, "packed")] / pivot[(hbm2, "unpacked")],

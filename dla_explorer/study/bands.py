@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from dla_explorer.sim import baselines, simulator, uncertainty
+from dla_explorer.sim import baselines, simulator, traffic, uncertainty
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity.pruning import SparseModel
 
@@ -33,17 +33,19 @@ def design_samples(
     n: int,
     batch: int = 1,
     seed: int = 0,
+    fidelity: int = traffic.DEFAULT_FIDELITY,
 ) -> pd.DataFrame:
-    """n samples of every (design, mode): the design table with `design`, `sample` and FIGURES."""
+    """n samples of every (design, mode) at a memory fidelity level (0 or 1; the estimates that
+    act there are drawn): the design table with `design`, `sample` and FIGURES."""
     rows, sources, labels = [], [], []
     for name, (arch, memory) in hardware.items():
         for mode in modes:
             rows.append(simulator.design_row(arch, memory, mode))
             sources.append((arch, memory))
             labels.append(name)
-    table = uncertainty.monte_carlo(pd.DataFrame(rows), sources, device, n, seed)
+    table = uncertainty.monte_carlo(pd.DataFrame(rows), sources, device, n, seed, fidelity)
     table["design"] = np.array(labels)[table["design_index"].to_numpy()]
-    result = simulator.simulate_batch(sparse, table, device, batch)
+    result = simulator.simulate_batch(sparse, table, device, batch, fidelity=fidelity)
     return result[["design", "mode", "sample", *FIGURES]]
 
 

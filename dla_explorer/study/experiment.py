@@ -32,7 +32,7 @@ from dla_explorer.dse.spec import METRICS, NAME_PATTERN, load_spec
 from dla_explorer.sim import baselines, simulator, uncertainty
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity import checkpoint, pruning
-from dla_explorer.study import bands
+from dla_explorer.study import bands, dram_figure
 from dla_explorer.study.records import RECORD
 from dla_explorer.workload import zoo as models
 
@@ -361,6 +361,8 @@ def run_experiment(
     write_csv_atomic(pd.DataFrame(packed_totals), folder / "packing_totals.csv")
     write_csv_atomic(pd.concat(buffers, ignore_index=True), folder / "buffer_sweep.csv")
     write_csv_atomic(baseline_table, folder / "baselines.csv")
+    # the report's per-layer DRAM figure: the headline designs replayed at fidelity 2
+    dram_figure.write_headline_layers(spec, headline, device, hardware, folder)
 
     previous = read_record(folder)
     search_summary = previous.get("search") if previous else None

@@ -111,7 +111,9 @@ def _per_layer(sparse, designs: pd.DataFrame, device: hw.Device, batch: int) -> 
     design's packing tables (for the pruned share)."""
     from dla_explorer.sim import simulator  # imports packing (numba) only when a report needs it
 
-    d = simulator.design_arrays(designs[list(DESIGN_COLUMNS)].reset_index(drop=True))
+    # a table from before a design column existed lacks it: design_arrays fills its neutral value
+    columns = [c for c in DESIGN_COLUMNS if c in designs]
+    d = simulator.design_arrays(designs[columns].reset_index(drop=True))
     packed = d["mode"] == "packed"
     alpha, gamma = np.where(packed, d["alpha"], 1), np.where(packed, d["gamma"], 0.0)
     keys = pd.MultiIndex.from_arrays([d["mode"], d["k_vec"], alpha, gamma])

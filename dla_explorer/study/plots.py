@@ -22,6 +22,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from dla_explorer.sim import config as hw  # noqa: E402
+from dla_explorer.sim.traffic import DEFAULT_FIDELITY, sustained_gbps  # noqa: E402
 from dla_explorer.study.analysis import Results, search_pareto, sparsity_curves  # noqa: E402
 from dla_explorer.study.records import ExperimentView  # noqa: E402
 
@@ -140,9 +141,27 @@ def layer_latency(results: Results, model: str = "resnet50") -> Figure:
     return fig
 
 
+def _clock_used(results: Results, model: str, design: str, default: float) -> float:
+    """The clock (MHz) the packed design ran at in the comparison (the fMAX model's), else
+    `default` (tables from before the clock model)."""
+    frame = results.comparison
+    if "clock_mhz_used" not in frame:
+        return default
+    rows = frame[
+        (frame.model == model)
+        & np.isclose(frame.sparsity, results.headline)
+        & (frame.design == design)
+        & (frame["mode"] == "packed")
+    ]
+    return float(rows["clock_mhz_used"].iloc[0]) if len(rows) else default
+
+
 def roofline(results: Results, model: str = "resnet50") -> Figure:
     """Attained useful GOPS against operational intensity (useful ops per DRAM byte) of every
-    layer of the packed model, under the compute roof and each memory system's roof. The axes
+    layer of the packed model, under the compute roof and each memory system's roof. The compute
+    roof is the array at the clock the designs run at (the fMAX model's, `clock_mhz_used`); each
+    memory roof is what the memory sustains on a sequential stream at the run's memory fidelity
+    (the cycle model's efficiency and the DLA's port caps at level 1, not a flat 0.8). The axes
     span the layers' points and the ridge points; each memory system has its own colour, marker
     and roof line style."""
     spec = results.spec
@@ -150,31 +169,34 @@ def roofline(results: Results, model: str = "resnet50") -> Figure:
         model = spec.models[0]
     designs = [*spec.ddr4_designs, spec.hbm2_design]
     arch = hw.load_architecture(spec.designs[spec.hbm2_design].arch)
-    peak = 2 * arch.multipliers * arch.clock_mhz * 1e6 / 1e9
+    clock_mhz = _clock_used(results, model, spec.hbm2_design, arch.clock_mhz)
+    peak = 2 * arch.multipliers * clock_mhz * 1e6 / 1e9
     points = []
     for design in designs:
         layers = _layers(results, model, design, "packed")
         ok = layers["dram_bytes"] > 0
         intensity = 2 * layers.loc[ok, "useful_macs"] / layers.loc[ok, "dram_bytes"]
         attained = 2 * layers.loc[ok, "useful_macs"] / layers.loc[ok, "time_s"] / 1e9
-        points.append((design, hw.load_memory(spec.designs[design].memory), intensity, attained))
-    ridges = [peak / memory.effective_gbps for _, memory, _, _ in points]
-    xs = np.concatenate([p[2].to_numpy() for p in points] + [np.array(ridges)])
-    ys = np.concatenate([p[3].to_numpy() for p in points])
+        memory = hw.load_memory(spec.designs[design].memory)
+        gbps = sustained_gbps(memory, _clock_used(results, model, design, clock_mhz), DEFAULT_FIDELITY)
+        points.append((design, memory, gbps, intensity, attained))
+    ridges = [peak / gbps for _, _, gbps, _, _ in points]
+    xs = np.concatenate([p[3].to_numpy() for p in points] + [np.array(ridges)])
+    ys = np.concatenate([p[4].to_numpy() for p in points])
     x_lo, x_hi = xs.min() / 2, xs.max() * 2
     y_lo, y_hi = ys.min() / 2, peak * 1.6
     with _style():
         fig, ax = plt.subplots(figsize=(8.5, 5))
         x = np.logspace(np.log10(x_lo), np.log10(x_hi), 200)
-        for i, (_, memory, intensity, attained) in enumerate(points):
+        for i, (_, memory, gbps, intensity, attained) in enumerate(points):
             color = SERIES[i % len(SERIES)]
             ax.plot(
                 x,
-                np.minimum(peak, memory.effective_gbps * x),
+                np.minimum(peak, gbps * x),
                 color=color,
                 ls=LINESTYLES[i % len(LINESTYLES)],
                 lw=1.6,
-                label=f"roof: {memory.name} ({memory.effective_gbps:.0f} GB/s)",
+                label=f"roof: {memory.name} ({gbps:.0f} GB/s sustained)",
             )
             ax.scatter(
                 intensity,
@@ -436,3 +458,106 @@ FIGURES = {
     "utilisation": utilisation,
     "pareto": pareto,
 }
+
+
+# -- uncertainty bands as error bars (plotly figure specs for report.html) -----------------------
+
+# the paper's four kinds of ratio (uncertainty.csv's `figure`) and the searched design's
+BAND_TITLES = {
+    "hbm2_over_ddr4": "HBM2 over DDR4, same array (packed)",
+    "dse_hbm2_over_ddr4": "HBM2 over DDR4, the searched design",
+    "over_cpu": "Over the server CPU (published)",
+    "v100_speed": "Speed over the V100 (published)",
+    "v100_power_efficiency": "Power efficiency over the V100 (published)",
+}
+
+
+def _error_y(frame: pd.DataFrame, p5: str, p50: str, p95: str) -> dict[str, Any]:
+    """A plotly asymmetric error bar from 5/50/95% columns: up to p95, down to p5."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": (frame[p95] - frame[p50]).tolist(),
+        "arrayminus": (frame[p50] - frame[p5]).tolist(),
+        "visible": True,
+    }
+
+
+def ratio_band_figures(ratios: pd.DataFrame) -> list[dict[str, Any]]:
+    """One plotly figure per kind of ratio in uncertainty.csv: per comparison (e.g. each DDR4
+    design) the median over the models with its 5-95% band as error bars, and the paper's figure
+    beside it. Plain dicts (`{"title", "data", "layout"}`): the report embeds them as JSON."""
+    figures = []
+    for figure, title in BAND_TITLES.items():
+        rows = ratios[ratios["figure"] == figure]
+        if rows.empty:
+            continue
+        data: list[dict[str, Any]] = []
+        for i, (label, group) in enumerate(rows.groupby("comparison", sort=False)):
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": f"{label}: median, 5-95% band",
+                    "x": [MODEL_LABELS.get(m, m) for m in group["model"]],
+                    "y": group["p50"].tolist(),
+                    "error_y": _error_y(group, "p5", "p50", "p95"),
+                    "marker": {"color": SERIES[i % len(SERIES)], "size": 9},
+                }
+            )
+        paper = rows.dropna(subset=["paper"]).drop_duplicates("model")
+        if len(paper):
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": "the paper",
+                    "x": [MODEL_LABELS.get(m, m) for m in paper["model"]],
+                    "y": paper["paper"].tolist(),
+                    "marker": {"color": OKABE_ITO["black"], "symbol": "x", "size": 11},
+                }
+            )
+        layout = {
+            "title": {"text": title},
+            "yaxis": {"title": {"text": "ratio (x)"}, "rangemode": "tozero"},
+            "legend": {"orientation": "h", "y": -0.2},
+            "margin": {"t": 50, "b": 90},
+        }
+        figures.append({"name": f"band_{figure}", "title": title, "data": data, "layout": layout})
+    return figures
+
+
+def design_band_figures(comparison: pd.DataFrame, headline: float) -> list[dict[str, Any]]:
+    """Frames/s and frames/s/W of every design and mode at the headline sparsity, median with its
+    5-95% band (comparison.csv's `<figure>_p5/_p50/_p95`), one bar group per model."""
+    figures = []
+    at = comparison[np.isclose(comparison["sparsity"], headline)]
+    for figure, unit in (("fps", "frames/s"), ("fps_per_w", "frames/s/W")):
+        columns = [f"{figure}_p5", f"{figure}_p50", f"{figure}_p95"]
+        if not set(columns) <= set(at.columns):
+            continue
+        rows = at.dropna(subset=columns)
+        if rows.empty:
+            continue
+        data = []
+        for i, ((design, mode), group) in enumerate(rows.groupby(["design", "mode"], sort=False)):
+            data.append(
+                {
+                    "type": "bar",
+                    "name": f"{design} ({group['memory'].iloc[0]}), {mode}" if "memory" in group else design,
+                    "x": [MODEL_LABELS.get(m, m) for m in group["model"]],
+                    "y": group[f"{figure}_p50"].tolist(),
+                    "error_y": _error_y(group, *columns),
+                    "marker": {"color": SERIES[i % len(SERIES)]},
+                }
+            )
+        title = f"{unit} at {headline:.0%} sparsity: median and 5-95% band"
+        layout = {
+            "title": {"text": title},
+            "barmode": "group",
+            "yaxis": {"title": {"text": unit}, "type": "log"},
+            "legend": {"orientation": "h", "y": -0.2},
+            "margin": {"t": 50, "b": 110},
+        }
+        figures.append({"name": f"band_designs_{figure}", "title": title, "data": data, "layout": layout})
+    return figures

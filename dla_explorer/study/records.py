@@ -80,7 +80,18 @@ class RunRecord(_View):
 
 def read_record(folder: Path) -> RunRecord:
     """The run record of an experiment's results folder; a one-line DlaError when it is absent
-    or not one."""
+    or not one.
+
+    Args:
+        folder: the experiment's results folder.
+
+    Returns:
+        The RunRecord (fields a newer version added are ignored).
+
+    Raises:
+        DlaError: the folder has no experiment.json, or it is not JSON or not a run record this
+            version reads.
+    """
     path = folder / RECORD
     if not path.is_file():
         raise DlaError(
@@ -89,6 +100,6 @@ def read_record(folder: Path) -> RunRecord:
     try:
         data: Any = json.loads(path.read_text())
         return RunRecord.model_validate(data)
-    except (json.JSONDecodeError, pydantic.ValidationError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, pydantic.ValidationError) as error:
         first = str(error).splitlines()[0]
         raise DlaError(f"{path}: not a run record of this version ({first})") from None

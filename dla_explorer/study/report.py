@@ -33,7 +33,7 @@ from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import atomic_open, write_text_atomic
 from dla_explorer.dse.results import read_spec_record
 from dla_explorer.sim import config as hw
-from dla_explorer.study import analysis, explorer, plots
+from dla_explorer.study import analysis, dram_figure, explorer, plots
 from dla_explorer.study.records import RECORD
 
 FORMATS = ("png", "svg", "pdf")
@@ -464,7 +464,7 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
         source = results.search if name == "pareto" else results.comparison
         numbers = fidelity(source)
         if "bands on" in numbers:  # the tables carry them; these figures draw the nominal values
-            numbers = numbers.split(",")[0] + "; uncertainty bands are in the results tables, not drawn here"
+            numbers = numbers.split(",")[0] + "; the bands are drawn under 'Uncertainty bands'"
         caption = f"{CAPTIONS[name]} Numbers: {numbers}."
         first = "png" if "png" in formats else formats[0]
         others = ", ".join(f"[{f}](figures/{name}.{f})" for f in formats if f != first)
@@ -479,6 +479,111 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
             f'<figure><img alt="{name}" src="data:image/png;base64,{encoded}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
+
+
+def _dram_section(doc: Document, frames: Sequence[pd.DataFrame], intro: str) -> None:
+    """The per-layer DRAM figures (docs/report.md, "DRAM traffic per layer"): a summary table,
+    then one interactive figure a design (plotly, embedded in the page)."""
+    frames = [f for f in frames if f is not None and not f.empty]
+    if not frames:
+        return
+    frame = pd.concat(frames, ignore_index=True)
+    doc.heading("DRAM traffic per layer")
+    doc.paragraph(intro, "note")
+    table = dram_figure.summary(frame)
+    doc.html.append(html_table(table))
+    doc.md += [markdown_table(table), ""]
+    doc.html += dram_figure.figures_html(frame)
+    doc.interactive = True  # plotly.js goes into the page
+    doc.md += [
+        f"The interactive figures (bandwidth per channel over each layer, stall per layer, at "
+        f"{dram_figure.FIDELITY_TEXT}) are in report.html; the data in {dram_figure.FILE}.",
+        "",
+    ]
+
+
+# -- uncertainty bands: error bars and band columns (study/bands.py writes them) ----------------
+
+
+def read_ratio_bands(folder: Path) -> pd.DataFrame | None:
+    """The paper's ratios as 5/50/95% bands (uncertainty.csv), if the run drew samples."""
+    path = folder / "uncertainty.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _ratio_key(label: str) -> str:
+    """The comparison a row of the speedups table and a row of uncertainty.csv share: their labels
+    differ only by a "(published)" note, and the searched design's row by its wording."""
+    if label.startswith("HBM2 DSE best"):
+        return "HBM2 DSE best"
+    return label.replace(" (published)", "")
+
+
+def comparison_with_bands(table: pd.DataFrame, ratios: pd.DataFrame | None) -> pd.DataFrame:
+    """The comparison table with each ratio's 5-95% band beside its median (where drawn)."""
+    if ratios is None or ratios.empty:
+        return table
+    bands = ratios.assign(_key=ratios["comparison"].map(_ratio_key))[
+        ["_key", "model", "p5", "p50", "p95", "half_width", "paper_inside_band"]
+    ].rename(
+        columns={
+            "p50": "median",
+            "p5": "5%",
+            "p95": "95%",
+            "half_width": "band half-width",
+            "paper_inside_band": "paper inside band",
+        }
+    )
+    out = table.assign(_key=table["comparison"].map(_ratio_key)).merge(
+        bands, on=["_key", "model"], how="left"
+    )
+    order = [c for c in table.columns if c != "detail"]
+    at = order.index("simulated") + 1
+    order[at:at] = ["median", "5%", "95%", "band half-width", "paper inside band"]
+    return out[[*order, "detail"]] if "detail" in table else out[order]
+
+
+def design_table_with_bands(results: analysis.Results) -> pd.DataFrame:
+    """The designs table with the 5% and 95% of frames/s, power and frames/s/W beside each."""
+    table = design_table(results)
+    frame = results.comparison[np.isclose(results.comparison.sparsity, results.headline)].reset_index(
+        drop=True
+    )
+    for figure, heading in (("fps", "frames/s"), ("power_w", "power (W)"), ("fps_per_w", "frames/s/W")):
+        if f"{figure}_p5" not in frame or frame[f"{figure}_p5"].isna().all():
+            continue
+        at = list(table.columns).index(heading) + 1
+        table.insert(at, f"{heading} 95%", frame[f"{figure}_p95"])
+        table.insert(at, f"{heading} 5%", frame[f"{figure}_p5"])
+    return table
+
+
+def band_figures_section(doc: Document, results: analysis.Results, ratios: pd.DataFrame | None) -> None:
+    """The bands as error bars: plotly figures of the paper's ratios and of the designs' headline
+    figures (the figure specs as JSON in the page, drawn by the embedded plotly)."""
+    figures = plots.ratio_band_figures(ratios) if ratios is not None else []
+    figures += plots.design_band_figures(results.comparison, results.headline)
+    if not figures:
+        return
+    doc.heading("Uncertainty bands")
+    samples = int(ratios["samples"].iloc[0]) if ratios is not None and "samples" in ratios else 0
+    note = (
+        "Medians with their 5-95% bands as error bars"
+        + (f" over {samples:,} Monte-Carlo samples" if samples else "")
+        + " of every estimate's range (hw_configs/); crosses: the paper's figures."
+    )
+    doc.paragraph(note, "note")
+    divs = "".join(f'<div id="{f["name"]}" class="band-figure" style="height:420px"></div>' for f in figures)
+    data = json.dumps(figures, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    doc.html.append(
+        f'{divs}<script id="band-figures" type="application/json">{data}</script>'
+        "<script>window.addEventListener('load', function () {"
+        "JSON.parse(document.getElementById('band-figures').textContent).forEach(function (f) {"
+        "Plotly.newPlot(f.name, f.data, f.layout, {responsive: true, displaylogo: false});});});"
+        "</script>"
+    )
+    doc.md += ["The bands drawn as error bars are in report.html; the tables above carry them.", ""]
+    doc.interactive = True
 
 
 def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]:
@@ -510,8 +615,14 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
             "explained_in_validation": "> 30% off: see docs/validation.md",
         }
     )
-    doc.table("Comparison with the reference work", speedups, f"The paper's ratios: {REFERENCE['title']}.")
-    doc.table(f"Designs at {results.headline:.0%} sparsity", design_table(results))
+    ratios = read_ratio_bands(folder)
+    doc.table(
+        "Comparison with the reference work",
+        comparison_with_bands(speedups, ratios),
+        f"The paper's ratios: {REFERENCE['title']}."
+        + (" Median and 5-95% band of each ratio over the estimates' ranges." if ratios is not None else ""),
+    )
+    doc.table(f"Designs at {results.headline:.0%} sparsity", design_table_with_bands(results))
     doc.table("CPU and GPU baselines", baseline_table(results))
     if built is not None:
         objectives = " vs ".join(built.payload["objectives"])
@@ -523,7 +634,17 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
             "is in report.html.",
             "",
         ]
+    band_figures_section(doc, results, ratios)
     _figures(doc, results, formats)
+    _dram_section(
+        doc,
+        [
+            dram_figure.load(folder / dram_figure.FILE),
+            _search_dram_layers(results.search_folder),
+        ],
+        "The headline designs (packed, the HBM2 design and every DDR4 design, each model) and the "
+        "search's best design, replayed at memory fidelity 2.",
+    )
     doc.paragraph(
         "Ratios more than 30% away from the paper's are explained in docs/validation.md. "
         "Every coefficient is in hw_configs/ and docs/model.md.",
@@ -559,7 +680,27 @@ def dse_report(folder: Path) -> tuple[Path, Path]:
     doc.html.append(explorer_section(built, fidelity(table)))
     doc.interactive = True
     doc.md += ["The interactive explorer is in report.html.", ""]
+    _dram_section(
+        doc,
+        [_search_dram_layers(folder)],
+        "The front's best design (by the first objective), replayed at memory fidelity 2 by the "
+        "search's re-score.",
+    )
     return doc.write(folder)
+
+
+def _search_dram_layers(folder: Path | None) -> pd.DataFrame | None:
+    """The DRAM table a search's level-2 re-score wrote for its best front design."""
+    if folder is None:
+        return None
+    label = {"model": "search", "design": "front's best design", "memory": ""}
+    front = folder / "fidelity_front.csv"
+    if front.is_file():
+        head = pd.read_csv(front, nrows=1)
+        for column in ("model", "memory"):
+            if column in head and not head.empty:
+                label[column] = str(head[column].iloc[0])
+    return dram_figure.load(folder / dram_figure.FILE, label)
 
 
 def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) -> tuple[Path, Path]:

@@ -66,6 +66,11 @@ class Point(_Strict):
     batch: PositiveInt = 1
     sparsity: float = Field(0.0, ge=0, lt=1)
     mode: Literal["dense", "unpacked", "packed", "nm"] = "dense"
+    published_clock: bool = Field(
+        False,
+        description="true: the source publishes the clock the design ran at, so it holds (the "
+        "device's fMAX fit estimates the clock of designs whose clock is not known)",
+    )
     published: Published
     assumed: dict[str, str] = Field(default_factory=dict)
     note: str = ""
@@ -139,6 +144,8 @@ def simulate_point(point: Point, folder: Path, cache: dict | None = None) -> dic
     cache = {} if cache is None else cache
     where = f"point '{point.id}'"
     device = hw.load_device(_config_path(point.device, folder))
+    if point.published_clock:
+        device = device.model_copy(update={"fmax": None})
     arch = _architecture(point.arch, where)
     memory = hw.load_memory(_config_path(point.memory, folder))
     sparse = _sparse(point, cache)

@@ -15,11 +15,31 @@ LIBRARIES = ("torchvision", "timm")
 
 
 def is_library_name(model: str) -> bool:
+    """True when `model` names a library model (`torchvision:NAME` or `timm:NAME`).
+
+    Args:
+        model: a model name as a recipe or the CLI gives it.
+
+    Returns:
+        Whether its prefix before ':' is one of LIBRARIES (the library need not be installed).
+    """
     return model.split(":", 1)[0] in LIBRARIES and ":" in model
 
 
 def library_model(spec: str) -> nn.Module:
-    """The named model of torchvision or timm, untrained, in eval mode."""
+    """The named model of torchvision or timm, untrained, in eval mode.
+
+    Args:
+        spec: `torchvision:NAME` or `timm:NAME`, e.g. `torchvision:resnet18`.
+
+    Returns:
+        The torch module with random (untrained) weights, in eval mode.
+
+    Raises:
+        UsageError: the prefix is not a known library or NAME is empty; the library is not installed
+            (the message names the extra to install); or the library cannot build NAME (an unknown
+            model name).
+    """
     library, _, name = spec.partition(":")
     if library not in LIBRARIES or not name:
         raise UsageError(f"model '{spec}': use torchvision:NAME or timm:NAME")

@@ -1,8 +1,11 @@
 """Level-1 DRAM figures: efficiency and latency per traffic class, from the cycle model.
 
-`efficiency_table(config)` runs the controller once per traffic class (a saturating source, 64-B
-requests) and returns, per class, the sustained efficiency (sustained / peak), the bandwidth and
-the average read latency under that load, plus the unloaded (one request in flight) latency of
+`efficiency_table(config)` runs the controller once per traffic class on one channel of the device
+(a saturating source, 64-B requests; per channel because the analytical model applies the
+efficiency to each channel's share of the traffic, and a multi-channel run of one in-order source
+measures how the map spreads a pattern over channels, not the channel) and returns, per class,
+the sustained efficiency (sustained / peak), the bandwidth and the average read latency under that
+load, plus the unloaded (one request in flight) latency of
 sequential and random reads. The analytical model uses it in place of a flat controller
 efficiency. Results are cached on disk under the config's content hash and MODEL_VERSION, written
 atomically; an unreadable entry is recomputed.
@@ -25,28 +28,56 @@ from dla_explorer.sim.dram import patterns as pt
 from dla_explorer.sim.dram.config import DramConfig, load_dram
 from dla_explorer.sim.dram.model import MODEL_VERSION, run
 
-TABLE_VERSION = 1  # bump when the traffic classes change
+TABLE_VERSION = 2  # bump when the traffic classes change (2: per channel, bases from the map)
 SUBFOLDER = "dram"
 Stream = tuple[np.ndarray, np.ndarray | None]
 
 
-def _classes(cfg: DramConfig) -> dict[str, Callable[[int], Stream]]:
-    span = 1 << 32
-    # two streams whose bases are one "row set" apart land in the same bank, different rows
+def one_channel(cfg: DramConfig) -> DramConfig:
+    """The device reduced to one of its channels (pseudo-channels): the table is per channel."""
+    if cfg.organization.channels == 1:
+        return cfg
+    org = cfg.organization.model_copy(update={"channels": 1})
+    return cfg.model_copy(update={"organization": org})
+
+
+def stream_bases(cfg: DramConfig) -> dict[str, int]:
+    """Base addresses of a second stream, built from the address map (not a fixed offset, which
+    lands in a different place under every map and wraps on a small channel):
+
+    - `other_bank`: the most significant bank field (rank, bank group or bank) half its range
+      away, and another row. Two sequential streams advance their lower fields in lockstep, so
+      they stay in different banks for their whole length: no row conflicts between them.
+    - `same_bank`: the same bank fields, the row half the rows away: every access of one stream
+      lands in the bank the other has open, in another row (a row conflict per switch)."""
     org = cfg.organization
-    collide = org.row_bytes * org.banks * org.ranks * org.channels
+    top = pt.bank_fields(cfg)
+    other = {"ro": org.rows // 2}
+    if top:
+        other[top[0]] = (1 << cfg.field_bits()[top[0]]) // 2
+    return {
+        "other_bank": pt.field_address(cfg, **other),
+        "same_bank": pt.field_address(cfg, ro=org.rows // 2),
+    }
+
+
+def _classes(cfg: DramConfig) -> dict[str, Callable[[int], Stream]]:
+    span = 1 << 32  # random lines: every field is cut from the address, so larger spans wrap
+    bases = stream_bases(cfg)
+    apart, collide = bases["other_bank"], bases["same_bank"]
     return {
         "seq_read": lambda n: (pt.sequential(n), None),
         "seq_write": lambda n: (pt.sequential(n), np.ones(n, np.bool_)),
         "random_read": lambda n: (pt.random_lines(n, span), None),
         "rw_mix_2to1": lambda n: pt.mix(n, 3, pt.random_lines(n, span, seed=1)),
-        "seq_read_write": lambda n: (pt.interleaved(n, (0, span // 2)), np.arange(n) % 2 == 1),
+        # a read stream and a write stream in different banks: the read/write turnaround alone
+        "seq_read_write": lambda n: (pt.interleaved(n, (0, apart)), np.arange(n) % 2 == 1),
         "stride_256": lambda n: (pt.sequential(n, stride=256), None),
         "stride_2k": lambda n: (pt.sequential(n, stride=2048), None),
         "stride_8k": lambda n: (pt.sequential(n, stride=8192), None),
         "tiled_fmap": lambda n: (pt.tiled(n, row_pitch=14336, tile_bytes=1024), None),
-        "two_streams": lambda n: (pt.interleaved(n, (0, span // 4)), None),
-        "two_streams_same_bank": lambda n: (pt.interleaved(n, (0, 3 * collide)), None),
+        "two_streams": lambda n: (pt.interleaved(n, (0, apart)), None),
+        "two_streams_same_bank": lambda n: (pt.interleaved(n, (0, collide)), None),
     }
 
 
@@ -114,7 +145,7 @@ def efficiency_table(
 ) -> dict[str, dict[str, float]]:
     """{traffic class: {efficiency, bandwidth_gbps, avg_read_latency_ns, row_hit_rate,
     pj_per_bit}} for a DRAM config; cache: True (default folder), a folder, or None/False."""
-    cfg = load_dram(config)
+    cfg = one_channel(load_dram(config))
     if requests < 100:
         raise UsageError(f"requests = {requests}: use at least 100 per traffic class")
     folder = _cache_folder(cache)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dla_explorer.core.errors import UsageError
+from dla_explorer.sim.dram.config import DramConfig
+
 LINE = 64
 
 
@@ -48,3 +51,25 @@ def mix(
     addr = random_lines(n, seed=seed) if addresses is None else np.asarray(addresses, np.uint64)
     is_write = (np.arange(n) % write_every) == write_every - 1
     return addr, is_write
+
+
+def field_address(cfg: DramConfig, **fields: int) -> int:
+    """The byte address whose decoded fields (`ch`, `ra`, `bg`, `ba`, `ro`, `co`, by the
+    config's address map) take these values (others 0): the inverse of `model.decode`. Each
+    value is taken modulo its field's size."""
+    bits = cfg.field_bits()
+    unknown = set(fields) - set(bits)
+    if unknown:
+        raise UsageError(f"address fields {sorted(unknown)}: use {', '.join(bits)}")
+    line = 0
+    for name in cfg.address_map.split(","):  # most significant first
+        width = bits[name]
+        line = (line << width) | (int(fields.get(name, 0)) % (1 << width) if width else 0)
+    return line * cfg.organization.burst_bytes
+
+
+def bank_fields(cfg: DramConfig) -> list[str]:
+    """The address map's bank-selecting fields that exist in this config (rank, bank group,
+    bank), most significant first."""
+    bits = cfg.field_bits()
+    return [f for f in cfg.address_map.split(",") if f in ("ra", "bg", "ba") and bits[f] > 0]

@@ -50,6 +50,11 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
         "ResNet18",
         "ResNet-18 (He et al. 2016): 11.7 M params, 1.8 GMACs",
     ),
+    "googlenet": (
+        "dla_explorer.workload.zoo.classic",
+        "GoogLeNet",
+        "GoogLeNet / Inception v1 (Szegedy et al. 2015, no auxiliary heads): 7.0 M params, 1.6 GMACs",
+    ),
     "resnet8": (
         "dla_explorer.workload.zoo.classic",
         "ResNet8",
