@@ -301,6 +301,11 @@ def identity_cases(n: int) -> Any:
             "perbank_closed": {**per_bank, "controller": {"refresh": "per_bank", "page_policy": "closed"}},
             "dual": {"controller": {"dual_command_issue": True}},
             "nodual": {"controller": {"dual_command_issue": False}},
+            # one channel, as the level-1 table runs it (the one-channel fast path of the
+            # controller, with and without dual issue, and with per-bank refresh)
+            "1ch": {"organization": {"channels": 1}},
+            "1ch_nodual": {"organization": {"channels": 1}, "controller": {"dual_command_issue": False}},
+            "1ch_perbank": {**per_bank, "organization": {"channels": 1}},
         }
         for vname, changes in bank_variants.items():
             for case in all_classes(variant(name, changes), changes, f"{name}+{vname}", 3):

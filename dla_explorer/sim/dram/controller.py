@@ -137,8 +137,9 @@ K_RD, K_WR, K_ACT, K_NOPEN, K_SINCE, K_FAWI, K_FAW, K_NFIELDS = 0, 1, 2, 3, 4, 5
     S_LOOPS,
     S_CHECKS,
     S_CHLOOPS,
+    S_STEADY,  # clocks simulated by the steady row-hit fast path (_steady_reads)
     S_NSTATS,
-) = range(16)
+) = range(17)
 
 NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
 FAR: int = 1 << 62
@@ -276,6 +277,196 @@ def _heap_pop(heap: np.ndarray, size: int) -> int:
         heap[i], heap[small] = heap[small], heap[i]
         i = small
     return size
+
+
+@numba.njit(cache=True)
+def _steady_reads(
+    clk: int,
+    horizon: int,
+    cs: np.ndarray,
+    bs: np.ndarray,
+    gs: np.ndarray,
+    ks: np.ndarray,
+    tqf: np.ndarray,
+    tq_head: np.ndarray,
+    tq_len: np.ndarray,
+    cq: np.ndarray,
+    bank_rank: np.ndarray,
+    bank_grp: np.ndarray,
+    req_bank: np.ndarray,
+    req_row: np.ndarray,
+    req_arrival: np.ndarray,
+    avail: np.ndarray,
+    added: np.ndarray,
+    done: np.ndarray,
+    port_next: np.ndarray,
+    port_interval: float,
+    nxt: int,
+    rqcap: int,
+    read_delay: int,
+    tv: np.ndarray,
+    stats: np.ndarray,
+) -> tuple[int, int, int, int, int]:
+    """The batched fast path for a steady row-hit read stream on one channel: the general
+    scheduler's decisions from clock `clk` up to (not including) `horizon`, in a tight loop.
+
+    The caller guarantees, at `clk`: one channel, a trace of reads only (no write buffer, no
+    drain, no line table), no cap on outstanding requests, open page, no refresh pending and none
+    due before `horizon`, and every non-empty command queue belongs to an open bank and holds
+    only hits to its open row. Then the only commands the scheduler can pick are READs, a bank's
+    READ is ready at max(tRCD, the group's and the rank's column constraints) (its first queued
+    hit is its head), a READ blocks every other READ of that clock (tCCD_S and the rank-to-rank
+    gap are at least one clock, so dual issue finds no second command), and each clock is: the
+    first ready bank in round-robin order issues, one transaction moves (the oldest whose bank's
+    queue has room, once it crossed the port), and the requester fills the freed read-queue
+    slots. This loop jumps from one such clock to the next. It stops after a clock that moved a
+    request that is not a hit to an open row into a command queue (the next decision may be an
+    ACT or a PRE) or that accepted the trace's last request, and before `horizon`.
+
+    The timing fields, queues, round-robin pointer and per-request times are updated exactly as
+    the general visit updates them; the look-ahead caches (due masks, wheel, per-bank bounds) are
+    reset for every bank touched, as a visit does. Returns (next clock to simulate, nxt, READs
+    issued, READ row hits, clocks simulated); clocks simulated 0 means nothing happened before
+    `horizon` and nothing was changed. tv: tRTP, tCCD_L-type read gap, tCCD_S-type, read to
+    write, other rank read, other rank write, number of ranks, command-queue depth, tcap."""
+    c = 0
+    n = req_bank.shape[0]
+    pv_rtp = tv[0]
+    pv_rtrl = tv[1]
+    pv_rtrs = tv[2]
+    pv_rtw = tv[3]
+    pv_rtro = tv[4]
+    pv_rtwo = tv[5]
+    nranks = tv[6]
+    cqcap = tv[7]
+    tcap = tv[8]
+    n_rd = 0
+    n_hit = 0
+    steps = 0
+    t = clk  # the first clock not simulated yet
+    while True:
+        # the next clock at which anything can happen: a bank's READ, a move, an arrival
+        ready = FAR
+        m = cs[c, C_NONEMPTY]
+        while m != 0:
+            q = _ctz(m)
+            m &= m - 1
+            rt = _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, bank_rank[q], K_RD])
+            ready = _mn(ready, rt)
+        tn = ready
+        movable = cs[c, C_TQH] & cs[c, C_ROOM]
+        oldest = -1
+        oq = -1
+        if movable != 0:
+            while movable != 0:
+                b = _ctz(movable)
+                movable &= movable - 1
+                r = tqf[c, 0, b, tq_head[c, 0, b]]
+                if oldest < 0 or r < oldest:
+                    oldest = r
+                    oq = b
+            tn = _mn(tn, avail[oldest])
+        if nxt < n and cs[c, C_TQT] < rqcap:
+            tn = _mn(tn, req_arrival[nxt] - 1)
+        tn = _mx(tn, t)
+        if tn >= horizon:
+            break
+        t = tn
+        steps += 1
+        stop = False
+        # ---- command issue: the first bank in round-robin order whose READ is ready ----
+        if ready <= t:
+            mask = 0
+            m = cs[c, C_NONEMPTY]
+            while m != 0:
+                q = _ctz(m)
+                m &= m - 1
+                rt = _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, bank_rank[q], K_RD])
+                if rt <= t:
+                    mask |= 1 << q
+            start = cs[c, C_RR]
+            hi = mask & ~((np.int64(2) << start) - 1)
+            q = _ctz(hi) if hi != 0 else _ctz(mask)
+            cs[c, C_RR] = q
+            rank = bank_rank[q]
+            grp = bank_grp[q]
+            r = cq[c, q, 0]
+            ln = bs[c, q, B_CQL]
+            for e in range(ln - 1):
+                cq[c, q, e] = cq[c, q, e + 1]
+            bs[c, q, B_CQL] = ln - 1
+            bs[c, q, B_NBT] = 0
+            cs[c, C_DUE] |= np.int64(1) << q
+            cs[c, C_ROOM] |= np.int64(1) << q
+            bs[c, q, B_HR] -= 1
+            if ln == 1:
+                cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
+            cs[c, C_CQT] -= 1
+            if bs[c, q, B_HITC] > 0:
+                n_hit += 1
+            bs[c, q, B_HITC] += 1
+            n_rd += 1
+            done[r] = t + read_delay
+            bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + pv_rtp)
+            gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], t + pv_rtrl)
+            ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], t + pv_rtrs)
+            ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], t + pv_rtw)
+            for o in range(nranks):
+                if o != rank:
+                    ks[c, o, K_RD] = _mx(ks[c, o, K_RD], t + pv_rtro)
+                    ks[c, o, K_WR] = _mx(ks[c, o, K_WR], t + pv_rtwo)
+            if ln == cqcap and (cs[c, C_TQH] >> q) & 1:  # the freed slot may take the oldest
+                r2 = tqf[c, 0, q, tq_head[c, 0, q]]
+                if oldest < 0 or r2 < oldest:
+                    oldest = r2
+                    oq = q
+        # ---- move the oldest movable transaction to its bank's command queue ----
+        if oldest >= 0 and avail[oldest] <= t:
+            q = oq
+            h = tq_head[c, 0, q] + 1
+            tq_head[c, 0, q] = 0 if h == tcap else h
+            tq_len[c, 0, q] -= 1
+            if tq_len[c, 0, q] == 0:
+                cs[c, C_TQH] &= ~(np.int64(1) << q)
+            cs[c, C_TQT] -= 1
+            cq[c, q, bs[c, q, B_CQL]] = oldest
+            bs[c, q, B_CQL] += 1
+            if req_row[oldest] == bs[c, q, B_ROW]:
+                bs[c, q, B_HR] += 1
+            else:
+                stop = True  # an ACT or a PRE may be next: back to the general scheduler
+            if bs[c, q, B_CQL] == cqcap:
+                cs[c, C_ROOM] &= ~(np.int64(1) << q)
+            cs[c, C_NONEMPTY] |= np.int64(1) << q
+            bs[c, q, B_NBT] = 0
+            cs[c, C_DUE] |= np.int64(1) << q
+            cs[c, C_CQT] += 1
+        # ---- the requester offers requests after this clock ----
+        now = t + 1
+        while nxt < n:
+            if req_arrival[nxt] > now or cs[c, C_TQT] >= rqcap:
+                break
+            q = req_bank[nxt]
+            slot = tq_head[c, 0, q] + tq_len[c, 0, q]
+            tqf[c, 0, q, slot - tcap if slot >= tcap else slot] = nxt
+            tq_len[c, 0, q] += 1
+            cs[c, C_TQH] |= np.int64(1) << q
+            cs[c, C_TQT] += 1
+            added[nxt] = now
+            if port_interval > 0.0:
+                pstart = port_next[c] if port_next[c] > now else float(now)
+                avail[nxt] = np.int64(np.ceil(pstart))
+                port_next[c] = pstart + port_interval
+            else:
+                avail[nxt] = 0
+            nxt += 1
+            if nxt == n:
+                stats[S_LAST_ACCEPT] = now
+                stop = True  # the caller records the command count at the last acceptance
+        t += 1
+        if stop:
+            break
+    return t, nxt, n_rd, n_hit, steps
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -437,8 +628,20 @@ def simulate_into(
     n_loops = 0
     n_checks = 0
     n_chloops = 0
+    n_steady = 0
     nxt = 0  # next request to offer
     last_progress = 0
+    # the steady row-hit fast path (_steady_reads) applies to one channel and a trace of reads
+    # only, with no outstanding cap and open page; a READ must block the other READs of its clock
+    steady = (
+        nch == 1
+        and not track
+        and max_out <= 0
+        and not closed_page
+        and pv_rtrs >= 1
+        and (nranks == 1 or pv_rtro >= 1)
+    )
+    steady_tv = np.array([pv_rtp, pv_rtrl, pv_rtrs, pv_rtw, pv_rtro, pv_rtwo, nranks, cqcap, tcap], np.int64)
     clk = -1  # a clock before the first: the requester's first offers enter at clock 0
     next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
     while True:
@@ -458,6 +661,54 @@ def simulate_into(
             progress = True
             for c in range(nch):
                 cs[c, C_WAKE] = 0
+        if steady and clk < next_ref_tick and cs[0, C_REFL] == 0 and cs[0, C_NONEMPTY] & cs[0, C_CLOSED] == 0:
+            hits_only = True
+            mask = cs[0, C_NONEMPTY]
+            while mask != 0:
+                q = _ctz(mask)
+                mask &= mask - 1
+                if bs[0, q, B_HR] != bs[0, q, B_CQL]:
+                    hits_only = False
+                    break
+            if hits_only:
+                t_next, nxt2, s_rd, s_hit, s_steps = _steady_reads(
+                    clk,
+                    next_ref_tick,
+                    cs,
+                    bs,
+                    gs,
+                    ks,
+                    tqf,
+                    tq_head,
+                    tq_len,
+                    cq,
+                    bank_rank,
+                    bank_grp,
+                    req_bank,
+                    req_row,
+                    req_arrival,
+                    avail,
+                    added,
+                    done,
+                    port_next,
+                    port_interval,
+                    nxt,
+                    rqcap,
+                    read_delay,
+                    steady_tv,
+                    stats,
+                )
+                if s_steps > 0:
+                    n_rd += s_rd
+                    n_rd_hit += s_hit
+                    if nxt2 == n and nxt < n:
+                        stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
+                    nxt = nxt2
+                    n_steady += s_steps
+                    cs[0, C_WAKE] = 0  # the general scheduler looks again at t_next
+                    last_progress = t_next - 1
+                    clk = t_next
+                    continue
         for c in range(nch):
             if cs[c, C_WAKE] > clk:  # nothing in this channel can change before then
                 wake = _mn(wake, cs[c, C_WAKE])
@@ -1062,6 +1313,7 @@ def simulate_into(
     stats[S_LOOPS] = n_loops
     stats[S_CHECKS] = n_checks
     stats[S_CHLOOPS] = n_chloops
+    stats[S_STEADY] = n_steady
     last = clk
     for i in range(n):
         if done[i] < 0:
