@@ -14,11 +14,12 @@ on PYTHONPATH, each repeat running the baseline and then the current model on th
 and the two must give identical completion times; this is how a speed-up is measured on a
 loaded machine.
 
---identity DIR: no timing; ~560 short runs (every traffic class of 7 configs, unloaded and
+--identity DIR: no timing; ~660 short runs (every traffic class of 7 configs, unloaded and
 capped requesters, duplicate lines, arrival times, multi-burst requests, and closed-page,
 no-refresh, per-bank-refresh, small-queue, drain, hit-cap, port and dual-issue variants) on the
 tree in DIR and on this one, which must agree on every request's acceptance and completion time
-and every summary figure (exit 1 otherwise). Run it before committing a controller change.
+and every summary figure (exit 1 otherwise). Run it before committing a controller change;
+--requests N lengthens every case (default 6,000: ~15 s a tree; 40,000 crosses more refreshes).
 """
 
 from __future__ import annotations
@@ -374,7 +375,7 @@ def identity(folder: Path, requests: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, help="per case (default 1,000,000; --identity: 6,000)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--reference",
@@ -389,7 +390,7 @@ def main() -> None:
     parser.add_argument(
         "--identity",
         type=Path,
-        help="folder with an older tree: compare every output on ~560 short runs, no timing",
+        help="folder with an older tree: compare every output on ~660 short runs, no timing",
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--identity-worker", type=Path, help=argparse.SUPPRESS)
@@ -398,14 +399,14 @@ def main() -> None:
         serve()
         return
     if args.identity_worker:
-        identity_outputs(args.requests, args.identity_worker)
+        identity_outputs(args.requests or 6000, args.identity_worker)
         return
     if args.identity:
-        identity(args.identity, 6000)
+        identity(args.identity, args.requests or 6000)
         return
     trees = [Tree(args.baseline), Tree(Path(__file__).resolve().parents[1])] if args.baseline else []
     try:
-        speed(args.requests, args.repeats, *trees)
+        speed(args.requests or 1_000_000, args.repeats, *trees)
     finally:
         for tree in trees:
             tree.close()
