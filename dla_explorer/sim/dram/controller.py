@@ -281,6 +281,54 @@ def _heap_pop(heap: np.ndarray, size: int) -> int:
     return size
 
 
+@numba.njit(cache=True, inline="always")
+def _steady_ready(
+    c: int,
+    q: int,
+    bs: np.ndarray,
+    gs: np.ndarray,
+    ks: np.ndarray,
+    bank_rank: np.ndarray,
+    bank_grp: np.ndarray,
+    tfaw: int,
+) -> int:
+    """The clock from which the only command a bank of the steady fast path can issue is ready:
+    ACT for a closed bank (tRC/tRP, tRRD_L, tRRD_S, tFAW), READ for an open one (tRCD, the
+    group's and the rank's column bounds)."""
+    rank = bank_rank[q]
+    if bs[c, q, B_ROW] < 0:
+        t = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
+        return _mx(t, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + tfaw)
+    return _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
+
+
+@numba.njit(cache=True, inline="always")
+def _steady_pick(
+    c: int,
+    t: int,
+    cs: np.ndarray,
+    bs: np.ndarray,
+    gs: np.ndarray,
+    ks: np.ndarray,
+    bank_rank: np.ndarray,
+    bank_grp: np.ndarray,
+    tfaw: int,
+) -> int:
+    """The bank the general scheduler's round-robin scan finds first with its command ready at
+    `t` (banks above the round-robin start first, then from bank 0 up to it), or -1."""
+    mask = 0
+    m = cs[c, C_NONEMPTY]
+    while m != 0:
+        q = _ctz(m)
+        m &= m - 1
+        if _steady_ready(c, q, bs, gs, ks, bank_rank, bank_grp, tfaw) <= t:
+            mask |= 1 << q
+    if mask == 0:
+        return -1
+    hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
+    return _ctz(hi) if hi != 0 else _ctz(mask)
+
+
 @numba.njit(cache=True)
 def _steady_reads(
     clk: int,
@@ -308,65 +356,75 @@ def _steady_reads(
     read_delay: int,
     tv: np.ndarray,
     stats: np.ndarray,
-) -> tuple[int, int, int, int, int]:
-    """The batched fast path for a steady row-hit read stream on one channel: the general
-    scheduler's decisions from clock `clk` up to (not including) `horizon`, in a tight loop.
+) -> tuple[int, int, int, int, int, int]:
+    """The batched fast path for a steady read stream on one channel: the general scheduler's
+    decisions from clock `clk` up to (not including) `horizon`, in a tight loop.
 
     The caller guarantees, at `clk`: one channel, a trace of reads only (no write buffer, no
     drain, no line table), no cap on outstanding requests, open page, no refresh pending and none
-    due before `horizon`, and every non-empty command queue belongs to an open bank and holds
-    only hits to its open row. Then the only commands the scheduler can pick are READs, a bank's
-    READ is ready at max(tRCD, the group's and the rank's column constraints) (its first queued
-    hit is its head), a READ blocks every other READ of that clock (tCCD_S and the rank-to-rank
-    gap are at least one clock, so dual issue finds no second command), and each clock is: the
-    first ready bank in round-robin order issues, one transaction moves (the oldest whose bank's
-    queue has room, once it crossed the port), and the requester fills the freed read-queue
-    slots. This loop jumps from one such clock to the next. It stops after a clock that moved a
-    request that is not a hit to an open row into a command queue (the next decision may be an
-    ACT or a PRE) or that accepted the trace's last request, and before `horizon`.
+    due before `horizon`, and every non-empty command queue belongs either to an open bank and
+    holds only hits to its open row, or to a closed bank and holds requests of one row. Then no
+    PRE can be picked (it needs a head that misses the open row); a bank has exactly one
+    candidate command, ACT if closed (the row of its head), READ if open (its head, the first
+    queued hit), ready at the bound `_steady_ready` computes. Each clock is: the first ready
+    bank in round-robin order issues; with dual issue the scan runs again from that bank, moves
+    the round-robin pointer to the first ready bank it finds and issues its command only if it
+    uses the other (row or column) bus; one transaction moves (the oldest whose bank's queue has
+    room, once it crossed the port); the requester fills the freed read-queue slots. This loop
+    jumps from one such clock to the next. It stops after a clock that moved a request that
+    breaks the condition into a command queue (a miss to an open row, or another row than a
+    closed bank's queued one: a PRE may come next) or that accepted the trace's last request,
+    and before `horizon`.
 
     The timing fields, queues, round-robin pointer and per-request times are updated exactly as
     the general visit updates them; the look-ahead caches (due masks, wheel, per-bank bounds) are
     reset for every bank touched, as a visit does. Returns (next clock to simulate, nxt, READs
-    issued, READ row hits, clocks simulated); clocks simulated 0 means nothing happened before
-    `horizon` and nothing was changed. tv: tRTP, tCCD_L-type read gap, tCCD_S-type, read to
-    write, other rank read, other rank write, number of ranks, command-queue depth, tcap."""
+    issued, READ row hits, ACTs issued, clocks simulated); clocks simulated 0 means nothing
+    happened before `horizon` and nothing was changed. tv: tRTP, the read-to-read gaps in the
+    group, in the rank and across ranks, read to write in the rank and across ranks, number of
+    ranks, command-queue depth, transaction FIFO size, tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S,
+    dual issue (0/1)."""
     c = 0
     n = req_bank.shape[0]
     pv_rtp = tv[0]
     pv_rtrl = tv[1]
     pv_rtrs = tv[2]
-    pv_rtw = tv[3]
-    pv_rtro = tv[4]
+    pv_rtro = tv[3]
+    pv_rtw = tv[4]
     pv_rtwo = tv[5]
     nranks = tv[6]
     cqcap = tv[7]
     tcap = tv[8]
+    pv_tfaw = tv[9]
+    pv_trc = tv[10]
+    pv_trcd = tv[11]
+    pv_tras = tv[12]
+    pv_trrd_l = tv[13]
+    pv_trrd_s = tv[14]
+    dual = tv[15] != 0
     n_rd = 0
     n_hit = 0
+    n_act = 0
     steps = 0
     t = clk  # the first clock not simulated yet
     while True:
-        # the next clock at which anything can happen: a bank's READ, a move, an arrival
+        # the next clock at which anything can happen: a bank's command, a move, an arrival
         ready = FAR
         m = cs[c, C_NONEMPTY]
         while m != 0:
             q = _ctz(m)
             m &= m - 1
-            rt = _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, bank_rank[q], K_RD])
-            ready = _mn(ready, rt)
+            ready = _mn(ready, _steady_ready(c, q, bs, gs, ks, bank_rank, bank_grp, pv_tfaw))
         tn = ready
         movable = cs[c, C_TQH] & cs[c, C_ROOM]
-        oldest = -1
-        oq = -1
         if movable != 0:
+            oldest = -1
             while movable != 0:
                 b = _ctz(movable)
                 movable &= movable - 1
                 r = tqf[c, 0, b, tq_head[c, 0, b]]
                 if oldest < 0 or r < oldest:
                     oldest = r
-                    oq = b
             tn = _mn(tn, avail[oldest])
         if nxt < n and cs[c, C_TQT] < rqcap:
             tn = _mn(tn, req_arrival[nxt] - 1)
@@ -376,73 +434,100 @@ def _steady_reads(
         t = tn
         steps += 1
         stop = False
-        # ---- command issue: the first bank in round-robin order whose READ is ready ----
-        if ready <= t:
-            mask = 0
-            m = cs[c, C_NONEMPTY]
-            while m != 0:
-                q = _ctz(m)
-                m &= m - 1
-                rt = _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, bank_rank[q], K_RD])
-                if rt <= t:
-                    mask |= 1 << q
-            start = cs[c, C_RR]
-            hi = mask & ~((np.int64(2) << start) - 1)
-            q = _ctz(hi) if hi != 0 else _ctz(mask)
+        # ---- command issue ----
+        first_col = False
+        for count in range(2 if dual else 1):
+            if ready > t:
+                break
+            q = _steady_pick(c, t, cs, bs, gs, ks, bank_rank, bank_grp, pv_tfaw)
+            if q < 0:
+                break
             cs[c, C_RR] = q
+            col = bs[c, q, B_ROW] >= 0
+            if count == 1 and col == first_col:
+                break  # a second command must use the other (row or column) command bus
+            first_col = col
             rank = bank_rank[q]
             grp = bank_grp[q]
-            r = cq[c, q, 0]
-            ln = bs[c, q, B_CQL]
-            for e in range(ln - 1):
-                cq[c, q, e] = cq[c, q, e + 1]
-            bs[c, q, B_CQL] = ln - 1
-            bs[c, q, B_NBT] = 0
-            cs[c, C_DUE] |= np.int64(1) << q
-            cs[c, C_ROOM] |= np.int64(1) << q
-            bs[c, q, B_HR] -= 1
-            if ln == 1:
-                cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
-            cs[c, C_CQT] -= 1
-            if bs[c, q, B_HITC] > 0:
-                n_hit += 1
-            bs[c, q, B_HITC] += 1
-            n_rd += 1
-            done[r] = t + read_delay
-            bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + pv_rtp)
-            gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], t + pv_rtrl)
-            ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], t + pv_rtrs)
-            ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], t + pv_rtw)
-            for o in range(nranks):
-                if o != rank:
-                    ks[c, o, K_RD] = _mx(ks[c, o, K_RD], t + pv_rtro)
-                    ks[c, o, K_WR] = _mx(ks[c, o, K_WR], t + pv_rtwo)
-            if ln == cqcap and (cs[c, C_TQH] >> q) & 1:  # the freed slot may take the oldest
-                r2 = tqf[c, 0, q, tq_head[c, 0, q]]
-                if oldest < 0 or r2 < oldest:
-                    oldest = r2
-                    oq = q
+            if not col:  # ACT: every queued request hits the new row
+                r = cq[c, q, 0]
+                bs[c, q, B_ROW] = req_row[r]
+                cs[c, C_CLOSED] &= ~(np.int64(1) << q)
+                bs[c, q, B_HR] += bs[c, q, B_CQL]
+                bs[c, q, B_NBT] = 0
+                cs[c, C_DUE] |= np.int64(1) << q
+                bs[c, q, B_HITC] = 0
+                ks[c, rank, K_NOPEN] += 1
+                if ks[c, rank, K_NOPEN] == 1:
+                    ks[c, rank, K_SINCE] = t
+                bs[c, q, B_TACT] = _mx(bs[c, q, B_TACT], t + pv_trc)
+                bs[c, q, B_TRD] = _mx(bs[c, q, B_TRD], t + pv_trcd)
+                bs[c, q, B_TWR] = _mx(bs[c, q, B_TWR], t + pv_trcd)
+                bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + pv_tras)
+                gs[c, grp, G_ACT] = _mx(gs[c, grp, G_ACT], t + pv_trrd_l)
+                ks[c, rank, K_ACT] = _mx(ks[c, rank, K_ACT], t + pv_trrd_s)
+                ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] = t
+                ks[c, rank, K_FAWI] = (ks[c, rank, K_FAWI] + 1) & 3
+                n_act += 1
+            else:  # READ of the head
+                r = cq[c, q, 0]
+                ln = bs[c, q, B_CQL]
+                for e in range(ln - 1):
+                    cq[c, q, e] = cq[c, q, e + 1]
+                bs[c, q, B_CQL] = ln - 1
+                bs[c, q, B_NBT] = 0
+                cs[c, C_DUE] |= np.int64(1) << q
+                cs[c, C_ROOM] |= np.int64(1) << q
+                bs[c, q, B_HR] -= 1
+                if ln == 1:
+                    cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
+                cs[c, C_CQT] -= 1
+                if bs[c, q, B_HITC] > 0:
+                    n_hit += 1
+                bs[c, q, B_HITC] += 1
+                n_rd += 1
+                done[r] = t + read_delay
+                bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + pv_rtp)
+                gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], t + pv_rtrl)
+                ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], t + pv_rtrs)
+                ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], t + pv_rtw)
+                for o in range(nranks):
+                    if o != rank:
+                        ks[c, o, K_RD] = _mx(ks[c, o, K_RD], t + pv_rtro)
+                        ks[c, o, K_WR] = _mx(ks[c, o, K_WR], t + pv_rtwo)
         # ---- move the oldest movable transaction to its bank's command queue ----
-        if oldest >= 0 and avail[oldest] <= t:
-            q = oq
-            h = tq_head[c, 0, q] + 1
-            tq_head[c, 0, q] = 0 if h == tcap else h
-            tq_len[c, 0, q] -= 1
-            if tq_len[c, 0, q] == 0:
-                cs[c, C_TQH] &= ~(np.int64(1) << q)
-            cs[c, C_TQT] -= 1
-            cq[c, q, bs[c, q, B_CQL]] = oldest
-            bs[c, q, B_CQL] += 1
-            if req_row[oldest] == bs[c, q, B_ROW]:
-                bs[c, q, B_HR] += 1
-            else:
-                stop = True  # an ACT or a PRE may be next: back to the general scheduler
-            if bs[c, q, B_CQL] == cqcap:
-                cs[c, C_ROOM] &= ~(np.int64(1) << q)
-            cs[c, C_NONEMPTY] |= np.int64(1) << q
-            bs[c, q, B_NBT] = 0
-            cs[c, C_DUE] |= np.int64(1) << q
-            cs[c, C_CQT] += 1
+        movable = cs[c, C_TQH] & cs[c, C_ROOM]
+        if movable != 0:
+            oldest = -1
+            q = -1
+            while movable != 0:
+                b = _ctz(movable)
+                movable &= movable - 1
+                r = tqf[c, 0, b, tq_head[c, 0, b]]
+                if oldest < 0 or r < oldest:
+                    oldest = r
+                    q = b
+            if avail[oldest] <= t:
+                h = tq_head[c, 0, q] + 1
+                tq_head[c, 0, q] = 0 if h == tcap else h
+                tq_len[c, 0, q] -= 1
+                if tq_len[c, 0, q] == 0:
+                    cs[c, C_TQH] &= ~(np.int64(1) << q)
+                cs[c, C_TQT] -= 1
+                ln = bs[c, q, B_CQL]
+                orow = bs[c, q, B_ROW]
+                if req_row[oldest] == orow:
+                    bs[c, q, B_HR] += 1
+                elif orow >= 0 or (ln > 0 and req_row[cq[c, q, 0]] != req_row[oldest]):
+                    stop = True  # a PRE may be next: back to the general scheduler
+                cq[c, q, ln] = oldest
+                bs[c, q, B_CQL] = ln + 1
+                if ln + 1 == cqcap:
+                    cs[c, C_ROOM] &= ~(np.int64(1) << q)
+                cs[c, C_NONEMPTY] |= np.int64(1) << q
+                bs[c, q, B_NBT] = 0
+                cs[c, C_DUE] |= np.int64(1) << q
+                cs[c, C_CQT] += 1
         # ---- the requester offers requests after this clock ----
         now = t + 1
         while nxt < n:
@@ -468,7 +553,7 @@ def _steady_reads(
         t += 1
         if stop:
             break
-    return t, nxt, n_rd, n_hit, steps
+    return t, nxt, n_rd, n_hit, n_act, steps
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -643,7 +728,27 @@ def simulate_into(
         and pv_rtrs >= 1
         and (nranks == 1 or pv_rtro >= 1)
     )
-    steady_tv = np.array([pv_rtp, pv_rtrl, pv_rtrs, pv_rtw, pv_rtro, pv_rtwo, nranks, cqcap, tcap], np.int64)
+    steady_tv = np.array(
+        [
+            pv_rtp,
+            pv_rtrl,
+            pv_rtrs,
+            pv_rtro,
+            pv_rtw,
+            pv_rtwo,
+            nranks,
+            cqcap,
+            tcap,
+            pv_tfaw,
+            pv_trc,
+            pv_trcd,
+            pv_tras,
+            pv_trrd_l,
+            pv_trrd_s,
+            1 if dual else 0,
+        ],
+        np.int64,
+    )
     clk = -1  # a clock before the first: the requester's first offers enter at clock 0
     next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
     while True:
@@ -663,17 +768,27 @@ def simulate_into(
             progress = True
             for c in range(nch):
                 cs[c, C_WAKE] = 0
-        if steady and clk < next_ref_tick and cs[0, C_REFL] == 0 and cs[0, C_NONEMPTY] & cs[0, C_CLOSED] == 0:
+        if steady and clk < next_ref_tick and cs[0, C_REFL] == 0:
+            # every queue: hits to its open row only, or one row of a closed bank
             hits_only = True
             mask = cs[0, C_NONEMPTY]
             while mask != 0:
                 q = _ctz(mask)
                 mask &= mask - 1
-                if bs[0, q, B_HR] != bs[0, q, B_CQL]:
-                    hits_only = False
-                    break
+                if bs[0, q, B_ROW] >= 0:
+                    if bs[0, q, B_HR] != bs[0, q, B_CQL]:
+                        hits_only = False
+                        break
+                else:
+                    row0 = req_row[cq[0, q, 0]]
+                    for e in range(1, bs[0, q, B_CQL]):
+                        if req_row[cq[0, q, e]] != row0:
+                            hits_only = False
+                            break
+                    if not hits_only:
+                        break
             if hits_only:
-                t_next, nxt2, s_rd, s_hit, s_steps = _steady_reads(
+                t_next, nxt2, s_rd, s_hit, s_act, s_steps = _steady_reads(
                     clk,
                     next_ref_tick,
                     cs,
@@ -703,6 +818,7 @@ def simulate_into(
                 if s_steps > 0:
                     n_rd += s_rd
                     n_rd_hit += s_hit
+                    n_act += s_act
                     if nxt2 == n and nxt < n:
                         stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                     nxt = nxt2
