@@ -728,6 +728,8 @@ def simulate_into(
         and pv_rtrs >= 1
         and (nranks == 1 or pv_rtro >= 1)
     )
+    steady_skip = 0  # loop iterations before the fast path's conditions are checked again
+    steady_backoff = 1
     steady_tv = np.array(
         [
             pv_rtp,
@@ -768,7 +770,9 @@ def simulate_into(
             progress = True
             for c in range(nch):
                 cs[c, C_WAKE] = 0
-        if steady and clk < next_ref_tick and cs[0, C_REFL] == 0:
+        if steady and steady_skip > 0:
+            steady_skip -= 1
+        elif steady and clk < next_ref_tick and cs[0, C_REFL] == 0:
             # every queue: hits to its open row only, or one row of a closed bank
             hits_only = True
             mask = cs[0, C_NONEMPTY]
@@ -787,7 +791,10 @@ def simulate_into(
                             break
                     if not hits_only:
                         break
-            if hits_only:
+            if not hits_only:
+                steady_backoff = _mn(64, 2 * steady_backoff)
+                steady_skip = steady_backoff
+            else:
                 t_next, nxt2, s_rd, s_hit, s_act, s_steps = _steady_reads(
                     clk,
                     next_ref_tick,
@@ -815,6 +822,13 @@ def simulate_into(
                     steady_tv,
                     stats,
                 )
+                # back off (up to 64 loop iterations) while the fast path fails or runs only a
+                # few clocks (random traffic), so that its check costs little there
+                if s_steps < 8:
+                    steady_backoff = _mn(64, 2 * steady_backoff)
+                    steady_skip = steady_backoff
+                else:
+                    steady_backoff = 1
                 if s_steps > 0:
                     n_rd += s_rd
                     n_rd_hit += s_hit
