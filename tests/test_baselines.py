@@ -59,6 +59,8 @@ def test_measured_cpu_baseline_dense_and_pruned(tiny_net):
     )
     assert timing["latency_s"] > 0 and timing["fps"] == pytest.approx(2 / timing["latency_s"])
     assert timing["threads"] == 1 and timing["repeats"] >= 1 and timing["latency_iqr_s"] >= 0
+    # the figure is the fastest block: never above the median block
+    assert 0 < timing["latency_s"] <= timing["latency_median_s"]
     assert torch.get_num_threads() == before  # the pinned thread count does not leak
     with pytest.raises(UsageError, match="no layer 'stem'"):
         baselines.load_sparse_weights(torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3)), sparse)

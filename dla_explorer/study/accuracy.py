@@ -1,6 +1,7 @@
 """The trade-off packing makes: accuracy against array utilisation and frames/s across alpha and
 gamma. `tradeoff_table` measures it (packing-aware fine-tuning per packing, cached, and one
-simulated design each); `tradeoff_figure` draws it. The report and notebooks call both.
+simulated design each); `tradeoff_figure` draws it. Notebook 05 calls both (the report does not
+train: `make demo` measures no accuracy).
 """
 
 from __future__ import annotations
