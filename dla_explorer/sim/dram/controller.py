@@ -206,6 +206,71 @@ def _close_row(
     return 0
 
 
+@numba.njit(cache=True, inline="always")
+def _open_row(
+    c: int,
+    q: int,
+    rank: int,
+    grp: int,
+    t: int,
+    trc: int,
+    trcd: int,
+    tras: int,
+    trrd_l: int,
+    trrd_s: int,
+    bs: np.ndarray,
+    cs: np.ndarray,
+    gs: np.ndarray,
+    ks: np.ndarray,
+) -> None:
+    """Bank, bank-group and rank timing after an ACT at clock `t` (the row and its hit counts are
+    the caller's: the fast path and the scheduler count hits differently). One definition for
+    both, as _close_row is for a precharge."""
+    bs[c, q, B_NBT] = 0
+    cs[c, C_DUE] |= np.int64(1) << q
+    bs[c, q, B_HITC] = 0
+    ks[c, rank, K_NOPEN] += 1
+    if ks[c, rank, K_NOPEN] == 1:
+        ks[c, rank, K_SINCE] = t
+    bs[c, q, B_TACT] = _mx(bs[c, q, B_TACT], t + trc)
+    bs[c, q, B_TRD] = _mx(bs[c, q, B_TRD], t + trcd)
+    bs[c, q, B_TWR] = _mx(bs[c, q, B_TWR], t + trcd)
+    bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + tras)
+    gs[c, grp, G_ACT] = _mx(gs[c, grp, G_ACT], t + trrd_l)
+    ks[c, rank, K_ACT] = _mx(ks[c, rank, K_ACT], t + trrd_s)
+    ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] = t
+    ks[c, rank, K_FAWI] = (ks[c, rank, K_FAWI] + 1) & 3
+
+
+@numba.njit(cache=True, inline="always")
+def _read_issued(
+    c: int,
+    q: int,
+    rank: int,
+    grp: int,
+    t: int,
+    nranks: int,
+    rtp: int,
+    rtrl: int,
+    rtrs: int,
+    rtw: int,
+    rtro: int,
+    rtwo: int,
+    bs: np.ndarray,
+    gs: np.ndarray,
+    ks: np.ndarray,
+) -> None:
+    """Bank, bank-group and rank timing after a READ at clock `t` (same rank and the others)."""
+    bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + rtp)
+    gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], t + rtrl)
+    ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], t + rtrs)
+    ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], t + rtw)
+    for o in range(nranks):
+        if o != rank:
+            ks[c, o, K_RD] = _mx(ks[c, o, K_RD], t + rtro)
+            ks[c, o, K_WR] = _mx(ks[c, o, K_WR], t + rtwo)
+
+
 @numba.njit(cache=True)
 def _h_find(keys: np.ndarray, line: int) -> int:
     """Slot of `line` in the open-addressing table, or -1."""
@@ -454,20 +519,7 @@ def _steady_reads(
                 bs[c, q, B_ROW] = req_row[r]
                 cs[c, C_CLOSED] &= ~(np.int64(1) << q)
                 bs[c, q, B_HR] += bs[c, q, B_CQL]
-                bs[c, q, B_NBT] = 0
-                cs[c, C_DUE] |= np.int64(1) << q
-                bs[c, q, B_HITC] = 0
-                ks[c, rank, K_NOPEN] += 1
-                if ks[c, rank, K_NOPEN] == 1:
-                    ks[c, rank, K_SINCE] = t
-                bs[c, q, B_TACT] = _mx(bs[c, q, B_TACT], t + pv_trc)
-                bs[c, q, B_TRD] = _mx(bs[c, q, B_TRD], t + pv_trcd)
-                bs[c, q, B_TWR] = _mx(bs[c, q, B_TWR], t + pv_trcd)
-                bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + pv_tras)
-                gs[c, grp, G_ACT] = _mx(gs[c, grp, G_ACT], t + pv_trrd_l)
-                ks[c, rank, K_ACT] = _mx(ks[c, rank, K_ACT], t + pv_trrd_s)
-                ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] = t
-                ks[c, rank, K_FAWI] = (ks[c, rank, K_FAWI] + 1) & 3
+                _open_row(c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks)
                 n_act += 1
             else:  # READ of the head
                 r = cq[c, q, 0]
@@ -487,14 +539,9 @@ def _steady_reads(
                 bs[c, q, B_HITC] += 1
                 n_rd += 1
                 done[r] = t + read_delay
-                bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + pv_rtp)
-                gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], t + pv_rtrl)
-                ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], t + pv_rtrs)
-                ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], t + pv_rtw)
-                for o in range(nranks):
-                    if o != rank:
-                        ks[c, o, K_RD] = _mx(ks[c, o, K_RD], t + pv_rtro)
-                        ks[c, o, K_WR] = _mx(ks[c, o, K_WR], t + pv_rtwo)
+                _read_issued(
+                    c, q, rank, grp, t, nranks, pv_rtp, pv_rtrl, pv_rtrs, pv_rtw, pv_rtro, pv_rtwo, bs, gs, ks
+                )
         # ---- move the oldest movable transaction to its bank's command queue ----
         movable = cs[c, C_TQH] & cs[c, C_ROOM]
         if movable != 0:
@@ -1062,20 +1109,9 @@ def simulate_into(
                                 bs[c, q, B_HW] += 1
                             else:
                                 bs[c, q, B_HR] += 1
-                    bs[c, q, B_NBT] = 0
-                    cs[c, C_DUE] |= np.int64(1) << q
-                    bs[c, q, B_HITC] = 0
-                    ks[c, rank, K_NOPEN] += 1
-                    if ks[c, rank, K_NOPEN] == 1:
-                        ks[c, rank, K_SINCE] = clk
-                    bs[c, q, B_TACT] = _mx(bs[c, q, B_TACT], clk + pv_trc)
-                    bs[c, q, B_TRD] = _mx(bs[c, q, B_TRD], clk + pv_trcd)
-                    bs[c, q, B_TWR] = _mx(bs[c, q, B_TWR], clk + pv_trcd)
-                    bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], clk + pv_tras)
-                    gs[c, grp, G_ACT] = _mx(gs[c, grp, G_ACT], clk + pv_trrd_l)
-                    ks[c, rank, K_ACT] = _mx(ks[c, rank, K_ACT], clk + pv_trrd_s)
-                    ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] = clk
-                    ks[c, rank, K_FAWI] = (ks[c, rank, K_FAWI] + 1) & 3
+                    _open_row(
+                        c, q, rank, grp, clk, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
+                    )
                     n_act += 1
                 elif found == PRE:
                     active_cycles += _close_row(
@@ -1126,14 +1162,23 @@ def simulate_into(
                         done[r] = clk + read_delay
                         if max_out > 0:
                             heap_n = _heap_push(heap, heap_n, clk + read_delay + 1)
-                        bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], clk + pv_rtp)
-                        gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], clk + pv_rtrl)
-                        ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], clk + pv_rtrs)
-                        ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], clk + pv_rtw)
-                        for o in range(nranks):
-                            if o != rank:
-                                ks[c, o, K_RD] = _mx(ks[c, o, K_RD], clk + pv_rtro)
-                                ks[c, o, K_WR] = _mx(ks[c, o, K_WR], clk + pv_rtwo)
+                        _read_issued(
+                            c,
+                            q,
+                            rank,
+                            grp,
+                            clk,
+                            nranks,
+                            pv_rtp,
+                            pv_rtrl,
+                            pv_rtrs,
+                            pv_rtw,
+                            pv_rtro,
+                            pv_rtwo,
+                            bs,
+                            gs,
+                            ks,
+                        )
                     else:
                         n_wr += 1
                         done[r] = clk + write_delay
