@@ -134,6 +134,11 @@ def retrain_sparse(
     return model, _trained_sparse(model, sparse)
 
 
+def _pruned_share(after: SparseModel, before: SparseModel) -> float:
+    """The share of `before`'s |w| that conflict pruning took to give `after`."""
+    return 1.0 - magnitude(after.weights) / max(magnitude(before.weights), 1e-30)
+
+
 def finetune(
     base: nn.Module,
     sparse: SparseModel,
@@ -160,7 +165,7 @@ def finetune(
         row = {
             "round": round_,
             "epochs": int(round_epochs),
-            "pruned_share": 1.0 - magnitude(packed_sparse.weights) / max(magnitude(current.weights), 1e-30),
+            "pruned_share": _pruned_share(packed_sparse, current),
             "sparsity": packed_sparse.sparsity,
         }
         if evaluate_on is not None:
@@ -175,7 +180,7 @@ def finetune(
     # the last round's grouping is the structure the weights were trained for (its labels are in
     # `packed`); a fresh re-pack may regroup (gamma allows new conflicts): report what it would prune
     repacked, _ = conflict_pruned(current, packing, cache)
-    final_share = 1.0 - magnitude(repacked.weights) / max(magnitude(current.weights), 1e-30)
+    final_share = _pruned_share(repacked, current)
     return Finetuned(model, current, packed, history, final_share)
 
 

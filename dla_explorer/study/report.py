@@ -770,6 +770,19 @@ def _search_summary(frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def _search_side_by_side(frame_a: pd.DataFrame, frame_b: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The two searches' summaries (trials, best figures) side by side, with the marks of what
+    differs."""
+    rows = pd.DataFrame([_search_summary(frame_a), _search_summary(frame_b)], index=["A", "B"]).T
+    rows = rows.reset_index(names="search")
+    return side_by_side(
+        rows[["search", "A"]].rename(columns={"A": "value"}),
+        rows[["search", "B"]].rename(columns={"B": "value"}),
+        ["search"],
+        {"value": "value"},
+    )
+
+
 def _folder_kind(folder: Path) -> str:
     if (folder / RECORD).is_file():
         return "experiment"
@@ -820,27 +833,11 @@ def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]
         sections.append(("Comparison with the reference work", table, marks))
         if ra.search_folder is not None and rb.search_folder is not None:
             searches = [_dse_tables(f)[1] for f in (ra.search_folder, rb.search_folder)]
-            summary_rows = pd.DataFrame([_search_summary(f) for f in searches], index=["A", "B"]).T
-            summary_rows = summary_rows.reset_index(names="search")
-            table, marks = side_by_side(
-                summary_rows[["search", "A"]].rename(columns={"A": "value"}),
-                summary_rows[["search", "B"]].rename(columns={"B": "value"}),
-                ["search"],
-                {"value": "value"},
-            )
-            sections.append(("Design-space search", table, marks))
+            sections.append(("Design-space search", *_search_side_by_side(searches[0], searches[1])))
     else:
         (spec_a, frame_a), (spec_b, frame_b) = _dse_tables(a), _dse_tables(b)
         specs = (spec_a, spec_b)
-        summary_rows = pd.DataFrame([_search_summary(frame_a), _search_summary(frame_b)], index=["A", "B"]).T
-        summary_rows = summary_rows.reset_index(names="search")
-        table, marks = side_by_side(
-            summary_rows[["search", "A"]].rename(columns={"A": "value"}),
-            summary_rows[["search", "B"]].rename(columns={"B": "value"}),
-            ["search"],
-            {"value": "value"},
-        )
-        sections.append(("Design-space search", table, marks))
+        sections.append(("Design-space search", *_search_side_by_side(frame_a, frame_b)))
     differences = spec_differences(*specs)
     doc.heading(f"What changed in the spec ({len(differences)} keys)")
     if differences.empty:

@@ -26,7 +26,7 @@ from dla_explorer.core.fileio import write_text_atomic
 from dla_explorer.packing.cache import default_cache_dir
 from dla_explorer.sim.dram import patterns as pt
 from dla_explorer.sim.dram.config import DramConfig, load_dram
-from dla_explorer.sim.dram.model import MODEL_VERSION, run
+from dla_explorer.sim.dram.model import MODEL_VERSION, DramResult, run
 
 TABLE_VERSION = 2  # bump when the traffic classes change (2: per channel, bases from the map)
 SUBFOLDER = "dram"
@@ -98,31 +98,30 @@ TRAFFIC_CLASSES = (
 )
 
 
+def _row(res: DramResult) -> dict[str, float]:
+    """The figures of one traffic class the table keeps."""
+    return {
+        "efficiency": res.efficiency,
+        "bandwidth_gbps": res.bandwidth_gbps,
+        "avg_read_latency_ns": _finite(res.avg_read_latency_ns),
+        "row_hit_rate": res.row_hit_rate,
+        "pj_per_bit": _finite(res.pj_per_bit),
+    }
+
+
 def _compute(cfg: DramConfig, requests: int) -> dict[str, dict[str, float]]:
     table: dict[str, dict[str, float]] = {}
     for name, make in _classes(cfg).items():
         addresses, is_write = make(requests)
         res = run(cfg, addresses, is_write)
-        table[name] = {
-            "efficiency": res.efficiency,
-            "bandwidth_gbps": res.bandwidth_gbps,
-            "avg_read_latency_ns": _finite(res.avg_read_latency_ns),
-            "row_hit_rate": res.row_hit_rate,
-            "pj_per_bit": _finite(res.pj_per_bit),
-        }
+        table[name] = _row(res)
     unloaded = max(1000, requests // 20)
     for name, addresses in (
         ("seq_read_qd1", pt.sequential(unloaded)),
         ("random_read_qd1", pt.random_lines(unloaded, 1 << 32, seed=2)),
     ):
         res = run(cfg, addresses, max_outstanding=1)
-        table[name] = {
-            "efficiency": res.efficiency,
-            "bandwidth_gbps": res.bandwidth_gbps,
-            "avg_read_latency_ns": _finite(res.avg_read_latency_ns),
-            "row_hit_rate": res.row_hit_rate,
-            "pj_per_bit": _finite(res.pj_per_bit),
-        }
+        table[name] = _row(res)
     return table
 
 
