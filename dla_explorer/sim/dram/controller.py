@@ -285,9 +285,17 @@ def _h_find(keys: np.ndarray, line: int) -> int:
 
 @numba.njit(cache=True)
 def _h_add(
-    keys: np.ndarray, reads: np.ndarray, writes: np.ndarray, line: int, d_read: int, d_write: int
-) -> None:
-    """Add to the pending read/write counts of `line`; drop the entry when both reach zero."""
+    keys: np.ndarray,
+    reads: np.ndarray,
+    writes: np.ndarray,
+    chain: np.ndarray,
+    line: int,
+    d_read: int,
+    d_write: int,
+) -> int:
+    """Add to the pending read/write counts of `line`; drop the entry when both reach zero.
+    chain: per entry, the last read merged into the line's pending read (-1: none; a new entry
+    starts with none). Returns the entry's slot, or -1 if it was dropped."""
     mask = keys.shape[0] - 1
     i = _home(line, mask)
     while keys[i] != -1 and keys[i] != line:
@@ -296,6 +304,7 @@ def _h_add(
         keys[i] = line
         reads[i] = 0
         writes[i] = 0
+        chain[i] = -1
     reads[i] += d_read
     writes[i] += d_write
     if reads[i] == 0 and writes[i] == 0:  # delete with backward shift (linear probing)
@@ -310,8 +319,55 @@ def _h_add(
             keys[i] = keys[j]
             reads[i] = reads[j]
             writes[i] = writes[j]
+            chain[i] = chain[j]
             i = j
         keys[i] = -1
+        return -1
+    return i
+
+
+@numba.njit(cache=True)
+def repeated_read_line(lines: np.ndarray, writes: np.ndarray) -> bool:
+    """Whether any line is read more than once in the trace (a second read of a line can merge
+    into a pending one, which needs the controller's line table). Strictly monotonic read lines
+    (sequential streams) answer in one pass; otherwise a hash set of the read lines, stopped at
+    the first repeat."""
+    n = lines.shape[0]
+    up = True
+    down = True
+    prev = -1
+    have = False
+    for i in range(n):
+        if writes[i]:
+            continue
+        x = lines[i]
+        if have:
+            if x <= prev:
+                up = False
+            if x >= prev:
+                down = False
+            if not (up or down):
+                break
+        prev = x
+        have = True
+    if up or down:
+        return False
+    size = 64
+    while size < 2 * n:
+        size *= 2
+    mask = size - 1
+    keys = np.full(size, -1, np.int64)
+    for i in range(n):
+        if writes[i]:
+            continue
+        x = lines[i]
+        j = _home(x, mask)
+        while keys[j] != -1:
+            if keys[j] == x:
+                return True
+            j = (j + 1) & mask
+        keys[j] = x
+    return False
 
 
 @numba.njit(cache=True)
@@ -715,18 +771,27 @@ def simulate_into(
     for s in range(stats.shape[0]):
         stats[s] = 0
 
-    # pending reads/writes per line (only needed when the trace has writes)
+    # pending reads/writes per line: needed when the trace has writes (a read is served from the
+    # write buffer, writes merge, a drain waits for an older read of its line) or reads a line
+    # more than once (a read of a line whose read is pending merges into it, as DRAMsim3's
+    # pending-read table does); a trace without either runs without the table
     track = False
     for i in range(n):
         if req_write[i]:
             track = True
             break
+    if not track:
+        track = repeated_read_line(req_line, req_write)
     hsize = 64
     while hsize < 4 * nch * (rqcap + wqcap + nb * cqcap):
         hsize *= 2
     hkeys = np.full(hsize if track else 1, -1, np.int64)
     hreads = np.zeros(hkeys.shape[0], np.int64)
     hwrites = np.zeros(hkeys.shape[0], np.int64)
+    hchain = np.full(hkeys.shape[0], -1, np.int64)
+    # merged reads: mlink[r] is the read merged before r into the same pending read (-1: none),
+    # allocated at the first merge (most traces never merge)
+    mlink = np.empty(0, np.int64)
     # parameters and statistics as locals: stores to `stats` could alias `p`, so the compiler
     # would reload every parameter after each count
     pv_drain_high = p[P_DRAIN_HIGH]
@@ -1149,10 +1214,21 @@ def simulate_into(
                             n_wr_hit += 1
                     bs[c, q, B_HITC] += 1
                     if track:
+                        if found == RD:
+                            # the reads merged into this one return with its data
+                            h = _h_find(hkeys, req_line[r])
+                            m = hchain[h]
+                            hchain[h] = -1
+                            while m >= 0:
+                                done[m] = clk + read_delay
+                                if max_out > 0:
+                                    heap_n = _heap_push(heap, heap_n, clk + read_delay + 1)
+                                m = mlink[m]
                         _h_add(
                             hkeys,
                             hreads,
                             hwrites,
+                            hchain,
                             req_line[r],
                             -1 if found == RD else 0,
                             -1 if found == WR else 0,
@@ -1425,7 +1501,28 @@ def simulate_into(
                             cs[c2, C_WAKE] = 0
                         wake = _mn(wake, now)
                     continue
-                _h_add(hkeys, hreads, hwrites, req_line[nxt], 1 - kind, kind)
+                elif h >= 0 and kind == 0 and hreads[h] > 0:
+                    # a read of a line whose read is pending (queued, its READ not issued) takes
+                    # no queue slot and returns with that read's data (DRAMsim3's pending-read
+                    # table; the queue must still have room, as DRAMsim3 asks before it looks)
+                    if mlink.shape[0] == 0:
+                        mlink = np.empty(n, np.int64)
+                    mlink[nxt] = hchain[h]
+                    hchain[h] = nxt
+                    added[nxt] = now
+                    done[nxt] = -1
+                    if max_out > 0:
+                        outstanding += 1
+                    nxt += 1
+                    if nxt == n:
+                        progress = True
+                        stats[S_LAST_ACCEPT] = now
+                        stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
+                        for c2 in range(nch):
+                            cs[c2, C_WAKE] = 0
+                        wake = _mn(wake, now)
+                    continue
+                _h_add(hkeys, hreads, hwrites, hchain, req_line[nxt], 1 - kind, kind)
             q = req_bank[nxt]
             slot = tq_head[c, kind, q] + tq_len[c, kind, q]
             tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt

@@ -13,7 +13,7 @@ from dla_explorer.sim.dram import controller as k
 from dla_explorer.sim.dram.config import DramConfig, load_dram
 from dla_explorer.sim.dram.energy import energy_pj
 
-MODEL_VERSION = 1  # bump whenever the controller's timing behaviour changes (cache key)
+MODEL_VERSION = 2  # bump whenever the controller's timing behaviour changes (cache key)
 
 
 @dataclasses.dataclass(frozen=True)

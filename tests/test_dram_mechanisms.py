@@ -1,0 +1,107 @@
+"""DRAM controller mechanisms that DRAMsim3 (commit 29817593) models and the 20 reference rows do
+not exercise: merged reads of a pending line, read-after-write forwarding, the write drain.
+Expected times are computed by hand from the config's cycle counts, not taken from a run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dla_explorer.sim.dram import controller as k
+from dla_explorer.sim.dram import load_dram, simulate_trace
+from dla_explorer.sim.dram import patterns as pt
+from dla_explorer.sim.dram.config import DramConfig
+
+NAME = "dramsim3_ddr4_8gb_x8_2666"
+
+
+def variant(name: str, **changes: object) -> DramConfig:
+    data = load_dram(name).model_dump()
+    for key, value in changes.items():
+        section, field = key.split("__")
+        data[section][field] = value
+    return DramConfig.model_validate(data)
+
+
+def clocks(cfg: DramConfig) -> tuple[float, int, int]:
+    """tCK, the clocks of a read to a closed bank (queued at 0: ACT at 1, READ tRCD later, data
+    CL + BL/2 after it) and of a row hit (READ the clock after it is queued)."""
+    t = cfg.timing
+    burst = cfg.burst_cycles
+    return t.tck_ns, 1 + t.trcd + t.cl + burst, 1 + t.cl + burst
+
+
+def test_reads_of_a_pending_line_merge_into_one_read():
+    # 50 reads of one line from a saturating source: more than the 32-entry read queue holds,
+    # so they can all be accepted at once only if a merged read takes no slot (DRAMsim3: a read
+    # of a line whose read is pending joins its pending-read table entry, not the read queue)
+    cfg = variant(NAME, controller__refresh="none")
+    tck, miss, _ = clocks(cfg)  # 43 clocks
+    n = 50
+    assert n > cfg.controller.read_queue
+    res = simulate_trace(cfg, np.full(n, 0x1240, np.uint64))
+    assert res.commands["read"] == 1 and res.commands["activate"] == 1
+    assert np.all(res.added_ns == 0.0)
+    assert np.all(res.done_ns == miss * tck)  # all return with the one READ's data
+    assert res.avg_read_latency_ns == miss * tck
+    # bandwidth counts column commands: one burst over the run (accepted at 0: to completion)
+    assert res.bandwidth_gbps == pytest.approx(64 / (miss * tck))
+
+
+def test_merging_ends_when_the_read_issues():
+    # a read arriving while the first is queued merges; one arriving after its READ issued is
+    # a new READ (a row hit): DRAMsim3 drops the pending-read entry at the READ command
+    cfg = variant(NAME, controller__refresh="none")
+    tck, miss, hit = clocks(cfg)
+    t = cfg.timing
+    read_at = 1 + t.trcd  # the first READ's clock (20)
+    arrive = np.array([0, read_at - 10, read_at + 20])  # clocks
+    res = simulate_trace(cfg, np.full(3, 0x1240, np.uint64), arrival_ns=arrive * tck)
+    assert res.commands["read"] == 2 and res.commands["activate"] == 1
+    np.testing.assert_allclose(res.added_ns, arrive * tck)
+    np.testing.assert_allclose(res.done_ns, np.array([miss, miss, arrive[2] + hit]) * tck)
+
+
+def test_a_read_of_a_line_with_a_write_pending_is_forwarded_not_merged():
+    # R A, W A, R A: the write enters the buffer; the second read is served from it one clock
+    # after it is accepted (DRAMsim3 looks at pending writes before pending reads)
+    cfg = variant(NAME, controller__refresh="none")
+    tck, miss, _ = clocks(cfg)
+    res = simulate_trace(cfg, np.full(3, 0x1240, np.uint64), np.array([False, True, False]))
+    assert res.commands["read"] == 1 and res.commands["write"] == 1
+    assert res.done_ns[0] == miss * tck
+    assert res.done_ns[2] == res.added_ns[2] + tck
+
+
+@pytest.mark.parametrize("name", ["dramsim3_ddr4_8gb_x8_2666_bgint", "dramsim3_hbm2_8gb_x128"])
+def test_a_doubled_stream_issues_the_reads_of_the_distinct_one(name):
+    # every line read twice in a row: the second read merges, so the READs are those of the
+    # stream of distinct lines and both reads of a line complete with its READ. The distinct
+    # stream takes the steady fast path (one channel, no repeats), the doubled one the general
+    # scheduler with the line table.
+    cfg = variant(name, organization__channels=1)
+    rq = cfg.controller.read_queue
+    distinct = pt.sequential(6000)
+    doubled = np.repeat(distinct, 2)
+    a = simulate_trace(cfg, distinct)
+    b = simulate_trace(cfg, doubled)
+    assert b.commands == a.commands
+    np.testing.assert_array_equal(b.done_ns[0::2], a.done_ns)
+    np.testing.assert_array_equal(b.done_ns[1::2], a.done_ns)
+    # a merged read takes no slot, but is accepted only while the read queue has room (DRAMsim3
+    # asks WillAcceptTransaction first): at time zero the 32 first reads of their lines and the
+    # 31 second reads that arrive before the queue is full, not the second read of line 32
+    assert np.count_nonzero(b.added_ns == 0.0) == 2 * rq - 1
+    assert np.count_nonzero(a.added_ns == 0.0) == rq
+
+
+def test_repeated_read_line_detection():
+    lines = np.array([5, 9, 7, 3], np.int64)
+    no = np.zeros(4, np.bool_)
+    assert not k.repeated_read_line(lines, no)  # not monotonic, distinct: the hash set
+    assert not k.repeated_read_line(np.arange(10, dtype=np.int64), np.zeros(10, np.bool_))
+    assert not k.repeated_read_line(np.arange(10, 0, -1).astype(np.int64), np.zeros(10, np.bool_))
+    assert k.repeated_read_line(np.array([5, 9, 7, 9], np.int64), no)
+    assert k.repeated_read_line(np.array([1, 2, 3, 3], np.int64), no)
+    # a write and a read of one line are not a repeated read
+    assert not k.repeated_read_line(np.array([5, 9, 7, 9], np.int64), np.array([0, 1, 0, 0], np.bool_))
