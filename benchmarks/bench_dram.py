@@ -20,8 +20,9 @@ no-refresh, per-bank-refresh, small-queue, drain, hit-cap, port and dual-issue v
 tree in DIR and on this one, which must agree on every request's acceptance and completion time
 and every summary figure (exit 1 otherwise). Run it before committing a controller change;
 --requests N lengthens every case (default 6,000: ~15 s a tree; 40,000 crosses more refreshes).
-With --expect-merges, cases whose reads repeat a line (where a change of the read-merging
-mechanism may move times) are listed but do not fail the check; every other case must agree.
+With --expect-merges, cases whose reads repeat a line or that read and write one line (where a
+change of read merging or of the read-before-write rule may move times) are listed but do not
+fail the check; every other case must agree.
 """
 
 from __future__ import annotations
@@ -326,15 +327,17 @@ def variant(name: str, changes: dict[str, dict[str, Any]]) -> Any:
 def repeats_read_line(
     cfg: Any, addresses: np.ndarray, is_write: np.ndarray | None, request_bytes: int
 ) -> bool:
-    """Whether some burst-sized line is read twice in the stream (numpy, independent of the
-    package: a second read of a line may merge into a pending one)."""
+    """Whether some burst-sized line is read twice, or read and written, in the stream (numpy,
+    independent of the package): where a read can merge into a pending one or a write wait for
+    a pending read of its line."""
     burst = cfg.organization.burst_bytes
     per = max(1, -(-request_bytes // burst))
-    reads = np.asarray(addresses, np.uint64)
-    if is_write is not None:
-        reads = reads[~np.asarray(is_write, np.bool_)]
-    lines = (reads // np.uint64(burst))[:, None] + np.arange(per, dtype=np.uint64)
-    return bool(np.unique(lines).size < lines.size)
+    lines = (np.asarray(addresses, np.uint64) // np.uint64(burst))[:, None] + np.arange(per, dtype=np.uint64)
+    writes = np.zeros(len(lines), np.bool_) if is_write is None else np.asarray(is_write, np.bool_)
+    reads = lines[~writes].ravel()
+    if np.unique(reads).size < reads.size:
+        return True
+    return bool(np.isin(lines[writes].ravel(), reads).any())
 
 
 def identity_outputs(requests: int, out: Path) -> None:
@@ -365,7 +368,7 @@ def identity_outputs(requests: int, out: Path) -> None:
 def identity(folder: Path, requests: int, expect_merges: bool = False) -> None:
     """Every output of every identity case equal between the tree in `folder` and this one
     (each run in a child process with its tree first on PYTHONPATH). expect_merges: cases whose
-    reads repeat a line may differ (listed, not counted)."""
+    reads repeat a line, or that read and write one, may differ (listed, not counted)."""
     tmp = Path(tempfile.mkdtemp(prefix="bench_dram_"))
     try:
         outputs = []
@@ -391,13 +394,13 @@ def identity(folder: Path, requests: int, expect_merges: bool = False) -> None:
         if not same or repr(ref["summary"]) != repr(got["summary"]):
             if expect_merges and repeats:
                 merged += 1
-                print(f"differs (reads repeat a line): {name}", flush=True)
+                print(f"differs (a line read twice or read and written): {name}", flush=True)
                 continue
             bad += 1
             print(f"differs: {name}", flush=True)
     print(
-        f"{len(old)} cases of {requests} requests ({repeating} with a read line repeated), {bad} differ"
-        + (f", {merged} with repeated read lines differ (allowed)" if expect_merges else "")
+        f"{len(old)} cases of {requests} requests ({repeating} with a line read twice or read and "
+        f"written), {bad} differ" + (f", {merged} of those differ (allowed)" if expect_merges else "")
     )
     if bad:
         raise SystemExit(1)
@@ -425,7 +428,7 @@ def main() -> None:
     parser.add_argument(
         "--expect-merges",
         action="store_true",
-        help="with --identity: cases whose reads repeat a line may differ (listed, not counted)",
+        help="with --identity: cases whose reads repeat a line, or read and write one, may differ",
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--identity-worker", type=Path, help=argparse.SUPPRESS)

@@ -105,3 +105,29 @@ def test_repeated_read_line_detection():
     assert k.repeated_read_line(np.array([1, 2, 3, 3], np.int64), no)
     # a write and a read of one line are not a repeated read
     assert not k.repeated_read_line(np.array([5, 9, 7, 9], np.int64), np.array([0, 1, 0, 0], np.bool_))
+
+
+def test_a_drain_stopped_by_a_pending_read_moves_nothing_in_that_clock():
+    # R A, W A, R B (B in the other rank) at time 0, a one-entry write buffer (drain when full,
+    # as DRAMsim3 with a write buffer of 1). Clock 0: the drain would first move W A, which waits
+    # for R A still in the read queue (DRAMsim3 would stop there at every clock and never move
+    # R A); the drain does not start, R A moves. Clock 1: ACT A; the drain starts, stops at W A
+    # (R A pending) and, as in DRAMsim3, nothing moves; so every clock until READ A issues at
+    # 1 + tRCD; then W A moves, R B the clock after, its ACT the next, and its READ waits for
+    # tRCD and the bus turnarounds after READ A and WRITE A.
+    cfg = variant(NAME, controller__refresh="none", controller__write_queue=1)
+    t, b = cfg.timing, cfg.burst_cycles
+    other_rank = 1 << (7 + 2 + 2)  # map ro,ch,ra,ba,bg,co: co 7 bits, bg 2, ba 2, then ra
+    addresses = np.array([0, 0, other_rank * 64], np.uint64)
+    res = simulate_trace(cfg, addresses, np.array([False, True, False]))
+    read_a = 1 + t.trcd
+    write_a = read_a + (t.cl + b - t.cwl + t.trtrs)  # read to write, same rank
+    act_b = read_a + 2  # W A moves at READ A's clock, R B the next, ACT one later
+    read_b = max(
+        act_b + t.trcd,
+        read_a + b + t.trtrs,  # read to read, other rank
+        write_a + (t.cwl + b) + b + t.trtrs - (t.cl + b),  # write to read, other rank
+    )
+    assert res.done_ns[0] == (read_a + t.cl + b) * t.tck_ns
+    assert res.done_ns[2] == (read_b + t.cl + b) * t.tck_ns  # 64 clocks (48 if R B moved at 1)
+    assert res.commands == {"activate": 2, "precharge": 0, "read": 2, "write": 1, "refresh": 0}

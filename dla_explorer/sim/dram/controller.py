@@ -371,6 +371,46 @@ def repeated_read_line(lines: np.ndarray, writes: np.ndarray) -> bool:
 
 
 @numba.njit(cache=True)
+def _drain_waits_for_queued_read(
+    c: int,
+    cs: np.ndarray,
+    tqf: np.ndarray,
+    tq_head: np.ndarray,
+    tq_len: np.ndarray,
+    req_line: np.ndarray,
+    hkeys: np.ndarray,
+    hreads: np.ndarray,
+    tcap: int,
+) -> bool:
+    """Whether the write a drain would move first (the oldest whose bank's command queue has
+    room) waits for a read of its line that is still in the read queue. DRAMsim3 then stops the
+    drain at that write at every clock and, while the drain condition holds, never moves the read
+    (a deadlock); this model does not start the drain, so reads move until that read has left
+    the read queue."""
+    movable = cs[c, C_TQH + 1] & cs[c, C_ROOM]
+    if movable == 0 or hkeys.shape[0] == 1:
+        return False
+    best = -1
+    q = -1
+    while movable != 0:
+        b = _ctz(movable)
+        movable &= movable - 1
+        r = tqf[c, 1, b, tq_head[c, 1, b]]
+        if best < 0 or r < best:
+            best = r
+            q = b
+    line = req_line[best]
+    h = _h_find(hkeys, line)
+    if h < 0 or hreads[h] == 0:
+        return False
+    for e in range(tq_len[c, 0, q]):  # a read of the line is in the same bank's read FIFO
+        slot = tq_head[c, 0, q] + e
+        if req_line[tqf[c, 0, q, slot - tcap if slot >= tcap else slot]] == line:
+            return True
+    return False
+
+
+@numba.njit(cache=True)
 def _heap_push(heap: np.ndarray, size: int, value: int) -> int:
     i = size
     heap[i] = value
@@ -1300,8 +1340,11 @@ def simulate_into(
                 # threshold wait and the command queues are empty, or (end of the trace) when
                 # nothing else is left to do
                 idle = cs[c, C_CQT] == 0
-                if cs[c, C_TQT + 1] >= pv_drain_high or (
+                drain_now = cs[c, C_TQT + 1] >= pv_drain_high or (
                     idle and (cs[c, C_TQT + 1] > pv_drain_idle or (nxt >= n and cs[c, C_TQT] == 0))
+                )
+                if drain_now and not _drain_waits_for_queued_read(
+                    c, cs, tqf, tq_head, tq_len, req_line, hkeys, hreads, tcap
                 ):
                     cs[c, C_DRAIN] = _mx(1, cs[c, C_TQT + 1] - pv_drain_low)
             kind = 1 if cs[c, C_DRAIN] > 0 else 0
@@ -1326,12 +1369,12 @@ def simulate_into(
                 elif kind == 1 and track:
                     h = _h_find(hkeys, req_line[r])
                     if h >= 0 and hreads[h] > 0:
-                        # a queued read of this line must go first: stop draining, move a read
+                        # a pending read of this line must go first: stop draining, and (as in
+                        # DRAMsim3) nothing moves in this clock; the drain may start again next
+                        # clock and stop at the same write until the read's READ issues
                         cs[c, C_DRAIN] = 0
-                        kind = 0
-                        q = -1
                         chprog = True
-                        continue
+                        q = -1
                 break
             if q >= 0:
                 h = tq_head[c, kind, q] + 1
