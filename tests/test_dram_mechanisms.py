@@ -95,16 +95,21 @@ def test_a_doubled_stream_issues_the_reads_of_the_distinct_one(name):
     assert np.count_nonzero(a.added_ns == 0.0) == rq
 
 
-def test_repeated_read_line_detection():
-    lines = np.array([5, 9, 7, 3], np.int64)
-    no = np.zeros(4, np.bool_)
-    assert not k.repeated_read_line(lines, no)  # not monotonic, distinct: the hash set
-    assert not k.repeated_read_line(np.arange(10, dtype=np.int64), np.zeros(10, np.bool_))
-    assert not k.repeated_read_line(np.arange(10, 0, -1).astype(np.int64), np.zeros(10, np.bool_))
-    assert k.repeated_read_line(np.array([5, 9, 7, 9], np.int64), no)
-    assert k.repeated_read_line(np.array([1, 2, 3, 3], np.int64), no)
-    # a write and a read of one line are not a repeated read
-    assert not k.repeated_read_line(np.array([5, 9, 7, 9], np.int64), np.array([0, 1, 0, 0], np.bool_))
+def marks(lines: list[int], writes: list[int] | None = None) -> tuple[bool, list[bool]]:
+    w = np.zeros(len(lines), np.bool_) if writes is None else np.array(writes, np.bool_)
+    out = np.zeros(len(lines), np.bool_)
+    found = k.mark_repeated_reads(np.array(lines, np.int64), w, out)
+    return found, out.tolist()
+
+
+def test_reads_of_repeated_lines_are_marked():
+    assert marks([5, 9, 7, 3]) == (False, [False] * 4)  # not monotonic, distinct: the hash map
+    assert not marks(list(range(10)))[0]  # monotonic: one pass
+    assert not marks(list(range(10, 0, -1)))[0]
+    assert marks([5, 9, 7, 9]) == (True, [False, True, False, True])
+    assert marks([1, 2, 3, 3, 1]) == (True, [True, False, True, True, True])
+    # a write and a read of one line are not a repeated read (the write case tracks every line)
+    assert marks([5, 9, 7, 9], [0, 1, 0, 0]) == (False, [False] * 4)
 
 
 def test_a_drain_stopped_by_a_pending_read_moves_nothing_in_that_clock():

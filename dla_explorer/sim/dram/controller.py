@@ -283,23 +283,31 @@ def _h_find(keys: np.ndarray, line: int) -> int:
     return -1
 
 
-@numba.njit(cache=True)
-def _h_add(
-    keys: np.ndarray,
-    reads: np.ndarray,
-    writes: np.ndarray,
-    chain: np.ndarray,
-    line: int,
-    d_read: int,
-    d_write: int,
-) -> int:
-    """Add to the pending read/write counts of `line`; drop the entry when both reach zero.
-    chain: per entry, the last read merged into the line's pending read (-1: none; a new entry
-    starts with none). Returns the entry's slot, or -1 if it was dropped."""
+@numba.njit(cache=True, inline="always")
+def _h_slot(keys: np.ndarray, line: int) -> int:
+    """The slot holding `line` in the open-addressing table, or the empty slot where it goes."""
     mask = keys.shape[0] - 1
     i = _home(line, mask)
     while keys[i] != -1 and keys[i] != line:
         i = (i + 1) & mask
+    return i
+
+
+@numba.njit(cache=True)
+def _h_update(
+    keys: np.ndarray,
+    reads: np.ndarray,
+    writes: np.ndarray,
+    chain: np.ndarray,
+    i: int,
+    line: int,
+    d_read: int,
+    d_write: int,
+) -> None:
+    """Add to the pending read/write counts of `line`, at its slot `i` (from _h_slot: one probe
+    per update); drop the entry when both reach zero. chain: per entry, the last read merged
+    into the line's pending read (-1: none; a new entry starts with none)."""
+    mask = keys.shape[0] - 1
     if keys[i] == -1:
         keys[i] = line
         reads[i] = 0
@@ -322,16 +330,21 @@ def _h_add(
             chain[i] = chain[j]
             i = j
         keys[i] = -1
-        return -1
-    return i
 
 
 @numba.njit(cache=True)
-def repeated_read_line(lines: np.ndarray, writes: np.ndarray) -> bool:
-    """Whether any line is read more than once in the trace (a second read of a line can merge
-    into a pending one, which needs the controller's line table). Strictly monotonic read lines
-    (sequential streams) answer in one pass; otherwise a hash set of the read lines, stopped at
-    the first repeat."""
+def mark_repeated_reads(lines: np.ndarray, writes: np.ndarray, marks: np.ndarray) -> bool:
+    """marks[i] = True for every read whose line another read of the trace also reads (only
+    those can merge into a pending read, so only they need the controller's line table in a
+    trace without writes); returns whether there is any. marks must be all False on entry.
+    When more than an eighth of the reads are candidates (below), all candidates are marked
+    (a superset: a marked read that never meets its line again changes nothing).
+
+    Strictly monotonic read lines (sequential streams) answer in one pass. Otherwise a filter
+    first: a bitmap of 16 bits per read marks hash values seen twice (a megabyte per 500,000
+    reads, cache-resident, where an exact map of every line was 16 MB and 35 ms), which leaves
+    the reads of repeated lines and ~6% others as candidates; an exact map over the candidates
+    only decides."""
     n = lines.shape[0]
     up = True
     down = True
@@ -352,22 +365,67 @@ def repeated_read_line(lines: np.ndarray, writes: np.ndarray) -> bool:
         have = True
     if up or down:
         return False
+    nbits = 1024
+    while nbits < 16 * n:
+        nbits *= 2
+    bmask = nbits - 1
+    seen = np.zeros(nbits >> 6, np.int64)
+    twice = np.zeros(nbits >> 6, np.int64)
+    for i in range(n):
+        if not writes[i]:
+            h = _home(lines[i], bmask)
+            bit = np.int64(1) << (h & 63)
+            if seen[h >> 6] & bit:
+                twice[h >> 6] |= bit
+            else:
+                seen[h >> 6] |= bit
+    count = 0
+    for i in range(n):
+        if not writes[i]:
+            h = _home(lines[i], bmask)
+            if twice[h >> 6] & (np.int64(1) << (h & 63)):
+                count += 1
+    if count == 0:
+        return False
+    if 8 * count > n:
+        # mostly true repeats (a stream that re-reads its lines): an exact map over them would
+        # cost what the filter saved, and a false mark only costs a table look-up (never a
+        # merge, which needs the same line), so every candidate is marked
+        for i in range(n):
+            if not writes[i]:
+                h = _home(lines[i], bmask)
+                if twice[h >> 6] & (np.int64(1) << (h & 63)):
+                    marks[i] = True
+        return True
+    cand = np.empty(count, np.int64)
+    count = 0
+    for i in range(n):
+        if not writes[i]:
+            h = _home(lines[i], bmask)
+            if twice[h >> 6] & (np.int64(1) << (h & 63)):
+                cand[count] = i
+                count += 1
     size = 64
-    while size < 2 * n:
+    while size < 2 * count:
         size *= 2
     mask = size - 1
     keys = np.full(size, -1, np.int64)
-    for i in range(n):
-        if writes[i]:
-            continue
+    first = np.empty(size, np.int64)
+    found = False
+    for c in range(count):
+        i = cand[c]
         x = lines[i]
-        j = _home(x, mask)
-        while keys[j] != -1:
-            if keys[j] == x:
-                return True
+        j = ((x * _HASH_MUL) >> 7) & mask  # other bits than the filter's, which all collide here
+        while keys[j] != -1 and keys[j] != x:
             j = (j + 1) & mask
-        keys[j] = x
-    return False
+        if keys[j] == x:
+            marks[i] = True
+            marks[first[j]] = True
+            found = True
+        else:
+            keys[j] = x
+            first[j] = i
+    return found
 
 
 @numba.njit(cache=True)
@@ -820,8 +878,12 @@ def simulate_into(
         if req_write[i]:
             track = True
             break
+    # without writes, only reads of a line that is read more than once use the table (marked
+    # here); the others skip it, so a random stream with a few repeated lines pays almost nothing
+    track_all = track
+    rep = np.zeros(0 if track else n, np.bool_)
     if not track:
-        track = repeated_read_line(req_line, req_write)
+        track = mark_repeated_reads(req_line, req_write, rep)
     hsize = 64
     while hsize < 4 * nch * (rqcap + wqcap + nb * cqcap):
         hsize *= 2
@@ -1253,10 +1315,10 @@ def simulate_into(
                         else:
                             n_wr_hit += 1
                     bs[c, q, B_HITC] += 1
-                    if track:
+                    if track and (track_all or rep[r]):
+                        h = _h_slot(hkeys, req_line[r])
                         if found == RD:
                             # the reads merged into this one return with its data
-                            h = _h_find(hkeys, req_line[r])
                             m = hchain[h]
                             hchain[h] = -1
                             while m >= 0:
@@ -1264,11 +1326,12 @@ def simulate_into(
                                 if max_out > 0:
                                     heap_n = _heap_push(heap, heap_n, clk + read_delay + 1)
                                 m = mlink[m]
-                        _h_add(
+                        _h_update(
                             hkeys,
                             hreads,
                             hwrites,
                             hchain,
+                            h,
                             req_line[r],
                             -1 if found == RD else 0,
                             -1 if found == WR else 0,
@@ -1525,11 +1588,12 @@ def simulate_into(
             kind = 1 if req_write[nxt] else 0
             if cs[c, C_TQT + kind] >= (wqcap if kind else rqcap):
                 break
-            if track:
+            if track and (track_all or rep[nxt]):
                 # a read of a line with a write pending is served from the write buffer; a
                 # second write to a pending line merges into it
-                h = _h_find(hkeys, req_line[nxt])
-                if h >= 0 and hwrites[h] > 0:
+                h = _h_slot(hkeys, req_line[nxt])
+                known = hkeys[h] == req_line[nxt]
+                if known and hwrites[h] > 0:
                     added[nxt] = now
                     done[nxt] = now + 1
                     if max_out > 0:
@@ -1544,7 +1608,7 @@ def simulate_into(
                             cs[c2, C_WAKE] = 0
                         wake = _mn(wake, now)
                     continue
-                elif h >= 0 and kind == 0 and hreads[h] > 0:
+                elif known and kind == 0 and hreads[h] > 0:
                     # a read of a line whose read is pending (queued, its READ not issued) takes
                     # no queue slot and returns with that read's data (DRAMsim3's pending-read
                     # table; the queue must still have room, as DRAMsim3 asks before it looks)
@@ -1565,7 +1629,7 @@ def simulate_into(
                             cs[c2, C_WAKE] = 0
                         wake = _mn(wake, now)
                     continue
-                _h_add(hkeys, hreads, hwrites, hchain, req_line[nxt], 1 - kind, kind)
+                _h_update(hkeys, hreads, hwrites, hchain, h, req_line[nxt], 1 - kind, kind)
             q = req_bank[nxt]
             slot = tq_head[c, kind, q] + tq_len[c, kind, q]
             tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
