@@ -112,6 +112,25 @@ def test_reads_of_repeated_lines_are_marked():
     assert marks([5, 9, 7, 9], [0, 1, 0, 0]) == (False, [False] * 4)
 
 
+def test_repeated_read_marks_match_numpy():
+    rng = np.random.default_rng(5)
+    # few repeats (birthday pairs among 20,000 lines of 2**22): the filter's candidates are few,
+    # the exact map decides, so the marks are exactly the reads of repeated lines
+    lines = rng.integers(0, 1 << 22, 20_000).astype(np.int64)
+    _, inverse, counts = np.unique(lines, return_inverse=True, return_counts=True)
+    truth = counts[inverse] > 1
+    assert 0 < truth.sum() < 20_000 // 8
+    out = np.zeros(lines.size, np.bool_)
+    assert k.mark_repeated_reads(lines, np.zeros(lines.size, np.bool_), out)
+    np.testing.assert_array_equal(out, truth)
+    # mostly repeats (a tile stream that re-reads its rows): every repeat is marked (a superset)
+    lines = (pt.tiled(20_000, row_pitch=14336, tile_bytes=1024) // np.uint64(64)).astype(np.int64)
+    _, inverse, counts = np.unique(lines, return_inverse=True, return_counts=True)
+    out = np.zeros(lines.size, np.bool_)
+    assert k.mark_repeated_reads(lines, np.zeros(lines.size, np.bool_), out)
+    assert np.all(out[counts[inverse] > 1])
+
+
 def test_a_drain_stopped_by_a_pending_read_moves_nothing_in_that_clock():
     # R A, W A, R B (B in the other rank) at time 0, a one-entry write buffer (drain when full,
     # as DRAMsim3 with a write buffer of 1). Clock 0: the drain would first move W A, which waits
