@@ -155,3 +155,16 @@ def test_a_drain_stopped_by_a_pending_read_moves_nothing_in_that_clock():
     assert res.done_ns[0] == (read_a + t.cl + b) * t.tck_ns
     assert res.done_ns[2] == (read_b + t.cl + b) * t.tck_ns  # 64 clocks (48 if R B moved at 1)
     assert res.commands == {"activate": 2, "precharge": 0, "read": 2, "write": 1, "refresh": 0}
+
+
+def test_merged_reads_count_against_the_outstanding_cap():
+    # 12 reads of one line, at most 4 outstanding: each group of 4 is one READ (1 queued + 3
+    # merged), and the next group is accepted the clock after the group's data returned
+    cfg = variant(NAME, controller__refresh="none")
+    tck, miss, hit = clocks(cfg)  # 43 (closed bank), 24 (row hit)
+    res = simulate_trace(cfg, np.full(12, 0x1240, np.uint64), max_outstanding=4)
+    second = miss + 1
+    third = second + hit + 1
+    np.testing.assert_allclose(res.added_ns / tck, np.repeat([0, second, third], 4))
+    np.testing.assert_allclose(res.done_ns / tck, np.repeat([miss, second + hit, third + hit], 4))
+    assert res.commands["read"] == 3 and res.commands["activate"] == 1
