@@ -13,6 +13,11 @@ in order by the requester, per-bank command queues, and a scheduler that each cl
 3. moves one transaction from the read queue (or from the write buffer while draining writes) to
    its bank's command queue if there is room.
 
+Pending lines, as DRAMsim3's pending-read and pending-write tables: a read of a line with a write
+pending is served from the write buffer, a second write merges, a read of a line whose read is
+pending merges into it (no queue slot; it returns with that READ), and a drain stops at a write
+whose line has a pending read.
+
 Every JEDEC constraint is kept as an earliest-issue time at the level it binds: per bank (tRCD,
 tRAS, tRC, tRP, tRTP, tWR), per bank group (tCCD_L, tRRD_L, tWTR_L), per rank (tCCD_S, tRRD_S,
 tWTR_S, tFAW, tRFC, turnaround) and across ranks (tRTRS). When nothing can happen, the clock
