@@ -276,65 +276,54 @@ def _read_issued(
             ks[c, o, K_WR] = _mx(ks[c, o, K_WR], t + rtwo)
 
 
-@numba.njit(cache=True)
-def _h_find(keys: np.ndarray, line: int) -> int:
-    """Slot of `line` in the open-addressing table, or -1."""
-    mask = keys.shape[0] - 1
-    i = _home(line, mask)
-    while keys[i] != -1:
-        if keys[i] == line:
-            return i
-        i = (i + 1) & mask
-    return -1
+# the pending-line table: one row per slot (key, pending reads, pending writes, merged-read
+# chain), so a look-up touches one cache line instead of one per field
+H_KEY, H_READS, H_WRITES, H_CHAIN = 0, 1, 2, 3
 
 
 @numba.njit(cache=True, inline="always")
-def _h_slot(keys: np.ndarray, line: int) -> int:
+def _h_slot(tab: np.ndarray, line: int) -> int:
     """The slot holding `line` in the open-addressing table, or the empty slot where it goes."""
-    mask = keys.shape[0] - 1
+    mask = tab.shape[0] - 1
     i = _home(line, mask)
-    while keys[i] != -1 and keys[i] != line:
+    while tab[i, H_KEY] != -1 and tab[i, H_KEY] != line:
         i = (i + 1) & mask
     return i
 
 
-@numba.njit(cache=True)
-def _h_update(
-    keys: np.ndarray,
-    reads: np.ndarray,
-    writes: np.ndarray,
-    chain: np.ndarray,
-    i: int,
-    line: int,
-    d_read: int,
-    d_write: int,
-) -> None:
+@numba.njit(cache=True, inline="always")
+def _h_find(tab: np.ndarray, line: int) -> int:
+    """Slot of `line` in the table, or -1."""
+    i = _h_slot(tab, line)
+    return i if tab[i, H_KEY] == line else -1
+
+
+@numba.njit(cache=True, inline="always")
+def _h_update(tab: np.ndarray, i: int, line: int, d_read: int, d_write: int) -> None:
     """Add to the pending read/write counts of `line`, at its slot `i` (from _h_slot: one probe
-    per update); drop the entry when both reach zero. chain: per entry, the last read merged
-    into the line's pending read (-1: none; a new entry starts with none)."""
-    mask = keys.shape[0] - 1
-    if keys[i] == -1:
-        keys[i] = line
-        reads[i] = 0
-        writes[i] = 0
-        chain[i] = -1
-    reads[i] += d_read
-    writes[i] += d_write
-    if reads[i] == 0 and writes[i] == 0:  # delete with backward shift (linear probing)
+    per update); drop the entry when both reach zero. H_CHAIN: the last read merged into the
+    line's pending read (-1: none; a new entry starts with none)."""
+    mask = tab.shape[0] - 1
+    if tab[i, H_KEY] == -1:
+        tab[i, H_KEY] = line
+        tab[i, H_READS] = 0
+        tab[i, H_WRITES] = 0
+        tab[i, H_CHAIN] = -1
+    tab[i, H_READS] += d_read
+    tab[i, H_WRITES] += d_write
+    if tab[i, H_READS] == 0 and tab[i, H_WRITES] == 0:  # delete with backward shift
         j = i
         while True:
             j = (j + 1) & mask
-            if keys[j] == -1:
+            if tab[j, H_KEY] == -1:
                 break
-            k = _home(keys[j], mask)
+            k = _home(tab[j, H_KEY], mask)
             if (i <= j and i < k <= j) or (i > j and (k > i or k <= j)):
                 continue
-            keys[i] = keys[j]
-            reads[i] = reads[j]
-            writes[i] = writes[j]
-            chain[i] = chain[j]
+            for f in range(4):
+                tab[i, f] = tab[j, f]
             i = j
-        keys[i] = -1
+        tab[i, H_KEY] = -1
 
 
 @numba.njit(cache=True)
@@ -441,8 +430,7 @@ def _drain_waits_for_queued_read(
     tq_head: np.ndarray,
     tq_len: np.ndarray,
     req_line: np.ndarray,
-    hkeys: np.ndarray,
-    hreads: np.ndarray,
+    htab: np.ndarray,
     tcap: int,
 ) -> bool:
     """Whether the write a drain would move first (the oldest whose bank's command queue has
@@ -451,7 +439,7 @@ def _drain_waits_for_queued_read(
     (a deadlock); this model does not start the drain, so reads move until that read has left
     the read queue."""
     movable = cs[c, C_TQH + 1] & cs[c, C_ROOM]
-    if movable == 0 or hkeys.shape[0] == 1:
+    if movable == 0 or htab.shape[0] == 1:
         return False
     best = -1
     q = -1
@@ -463,8 +451,8 @@ def _drain_waits_for_queued_read(
             best = r
             q = b
     line = req_line[best]
-    h = _h_find(hkeys, line)
-    if h < 0 or hreads[h] == 0:
+    h = _h_find(htab, line)
+    if h < 0 or htab[h, H_READS] == 0:
         return False
     for e in range(tq_len[c, 0, q]):  # a read of the line is in the same bank's read FIFO
         slot = tq_head[c, 0, q] + e
@@ -892,10 +880,7 @@ def simulate_into(
     hsize = 64
     while hsize < 4 * nch * (rqcap + wqcap + nb * cqcap):
         hsize *= 2
-    hkeys = np.full(hsize if track else 1, -1, np.int64)
-    hreads = np.zeros(hkeys.shape[0], np.int64)
-    hwrites = np.zeros(hkeys.shape[0], np.int64)
-    hchain = np.full(hkeys.shape[0], -1, np.int64)
+    htab = np.full((hsize if track else 1, 4), -1, np.int64)
     # merged reads: mlink[r] is the read merged before r into the same pending read (-1: none),
     # allocated at the first merge (most traces never merge)
     mlink = np.empty(0, np.int64)
@@ -1321,21 +1306,18 @@ def simulate_into(
                             n_wr_hit += 1
                     bs[c, q, B_HITC] += 1
                     if track and (track_all or rep[r]):
-                        h = _h_slot(hkeys, req_line[r])
+                        h = _h_slot(htab, req_line[r])
                         if found == RD:
                             # the reads merged into this one return with its data
-                            m = hchain[h]
-                            hchain[h] = -1
+                            m = htab[h, H_CHAIN]
+                            htab[h, H_CHAIN] = -1
                             while m >= 0:
                                 done[m] = clk + read_delay
                                 if max_out > 0:
                                     heap_n = _heap_push(heap, heap_n, clk + read_delay + 1)
                                 m = mlink[m]
                         _h_update(
-                            hkeys,
-                            hreads,
-                            hwrites,
-                            hchain,
+                            htab,
                             h,
                             req_line[r],
                             -1 if found == RD else 0,
@@ -1412,7 +1394,7 @@ def simulate_into(
                     idle and (cs[c, C_TQT + 1] > pv_drain_idle or (nxt >= n and cs[c, C_TQT] == 0))
                 )
                 if drain_now and not _drain_waits_for_queued_read(
-                    c, cs, tqf, tq_head, tq_len, req_line, hkeys, hreads, tcap
+                    c, cs, tqf, tq_head, tq_len, req_line, htab, tcap
                 ):
                     cs[c, C_DRAIN] = _mx(1, cs[c, C_TQT + 1] - pv_drain_low)
             kind = 1 if cs[c, C_DRAIN] > 0 else 0
@@ -1435,8 +1417,8 @@ def simulate_into(
                     cw = _mn(cw, avail[r])
                     q = -1
                 elif kind == 1 and track:
-                    h = _h_find(hkeys, req_line[r])
-                    if h >= 0 and hreads[h] > 0:
+                    h = _h_find(htab, req_line[r])
+                    if h >= 0 and htab[h, H_READS] > 0:
                         # a pending read of this line must go first: stop draining, and (as in
                         # DRAMsim3) nothing moves in this clock; the drain may start again next
                         # clock and stop at the same write until the read's READ issues
@@ -1596,9 +1578,9 @@ def simulate_into(
             if track and (track_all or rep[nxt]):
                 # a read of a line with a write pending is served from the write buffer; a
                 # second write to a pending line merges into it
-                h = _h_slot(hkeys, req_line[nxt])
-                known = hkeys[h] == req_line[nxt]
-                if known and hwrites[h] > 0:
+                h = _h_slot(htab, req_line[nxt])
+                known = htab[h, H_KEY] == req_line[nxt]
+                if known and htab[h, H_WRITES] > 0:
                     added[nxt] = now
                     done[nxt] = now + 1
                     if max_out > 0:
@@ -1613,14 +1595,14 @@ def simulate_into(
                             cs[c2, C_WAKE] = 0
                         wake = _mn(wake, now)
                     continue
-                elif known and kind == 0 and hreads[h] > 0:
+                elif known and kind == 0 and htab[h, H_READS] > 0:
                     # a read of a line whose read is pending (queued, its READ not issued) takes
                     # no queue slot and returns with that read's data (DRAMsim3's pending-read
                     # table; the queue must still have room, as DRAMsim3 asks before it looks)
                     if mlink.shape[0] == 0:
                         mlink = np.empty(n, np.int64)
-                    mlink[nxt] = hchain[h]
-                    hchain[h] = nxt
+                    mlink[nxt] = htab[h, H_CHAIN]
+                    htab[h, H_CHAIN] = nxt
                     added[nxt] = now
                     done[nxt] = -1
                     if max_out > 0:
@@ -1634,7 +1616,7 @@ def simulate_into(
                             cs[c2, C_WAKE] = 0
                         wake = _mn(wake, now)
                     continue
-                _h_update(hkeys, hreads, hwrites, hchain, h, req_line[nxt], 1 - kind, kind)
+                _h_update(htab, h, req_line[nxt], 1 - kind, kind)
             q = req_bank[nxt]
             slot = tq_head[c, kind, q] + tq_len[c, kind, q]
             tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
