@@ -59,36 +59,31 @@ def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0):
     return added, done, stats
 
 
-def _one_channel(name, **controller):
+def _config(name, channels=None, **controller):
+    """A shipped config, cut to one channel (channels=1, as the level-1 table runs it) or to
+    another channel count, with some controller fields changed."""
     from dla_explorer.sim.dram import load_dram
     from dla_explorer.sim.dram.efficiency import one_channel
 
-    cfg = one_channel(load_dram(name))
+    cfg = load_dram(name)
+    if channels == 1:
+        cfg = one_channel(cfg)
+    elif channels is not None:
+        cfg = cfg.model_copy(
+            update={"organization": cfg.organization.model_copy(update={"channels": channels})}
+        )
     if controller:
         cfg = cfg.model_copy(update={"controller": cfg.controller.model_copy(update=controller)})
     return cfg
 
 
-@pytest.mark.parametrize(
-    ("name", "controller"),
-    [
-        ("dramsim3_ddr4_8gb_x8_2666", {}),  # 2 ranks, a stream stays in one bank for 8 KB
-        ("dramsim3_ddr4_8gb_x8_2666_bgint", {}),  # lines rotate over the bank groups
-        ("hbm2_s10mx_pc", {}),  # dual issue, one pseudo-channel
-        ("hbm2_s10mx_pc", {"dual_command_issue": False}),
-        ("hbm2_s10mx_pc", {"refresh": "per_bank"}),
-        ("dramsim3_ddr4_8gb_x8_2666", {"read_queue": 4, "command_queue": 2}),
-    ],
-)
-def test_steady_fast_path_equals_the_general_scheduler(name, controller):
+def _assert_fast_path_equals_general_scheduler(cfg, n):
     # A cap on outstanding requests that is never reached changes nothing in the schedule but
     # keeps the controller on its general (visit by visit) scheduler: the reference. Without the
-    # cap the steady row-hit fast path runs most clocks of these streams; every request's
-    # acceptance and completion and every command count must come out the same.
+    # cap the steady row-hit fast path runs most clocks of the sequential streams; every
+    # request's acceptance and completion and every command count must come out the same.
     from dla_explorer.sim.dram import controller as k
 
-    cfg = _one_channel(name, **controller)
-    n = 6000
     streams = {
         "seq": pt.sequential(n),
         "two_streams": pt.interleaved(n, (0, 1 << 24)),
@@ -110,3 +105,33 @@ def test_steady_fast_path_equals_the_general_scheduler(name, controller):
                 assert np.array_equal(s0[: k.S_LOOPS], s1[: k.S_LOOPS]), label
                 fast_clocks += s1[k.S_STEADY]
     assert fast_clocks > n  # the fast path did run
+
+
+@pytest.mark.parametrize(
+    ("name", "controller"),
+    [
+        ("dramsim3_ddr4_8gb_x8_2666", {}),  # 2 ranks, a stream stays in one bank for 8 KB
+        ("dramsim3_ddr4_8gb_x8_2666_bgint", {}),  # lines rotate over the bank groups
+        ("hbm2_s10mx_pc", {}),  # dual issue, one pseudo-channel
+        ("hbm2_s10mx_pc", {"dual_command_issue": False}),
+        ("hbm2_s10mx_pc", {"refresh": "per_bank"}),
+        ("dramsim3_ddr4_8gb_x8_2666", {"read_queue": 4, "command_queue": 2}),
+    ],
+)
+def test_steady_fast_path_equals_the_general_scheduler(name, controller):
+    _assert_fast_path_equals_general_scheduler(_config(name, 1, **controller), 6000)
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "controller"),
+    [
+        ("hbm2_s10mx_pc", None, {}),  # 16 pseudo-channels, 1-KB interleave, dual issue
+        ("dramsim3_hbm2_8gb_x128", None, {"dual_command_issue": False}),  # 8 legacy channels
+        ("hbm2_s10mx_pc", None, {"refresh": "per_bank"}),
+        # tiny queues: the in-order requester often waits for one full channel while others run
+        ("dramsim3_hbm2_8gb_x128", None, {"read_queue": 4, "command_queue": 2}),
+        ("hbm2_s10mx_pc", 4, {}),
+    ],
+)
+def test_steady_fast_path_on_several_channels_equals_the_general_scheduler(name, channels, controller):
+    _assert_fast_path_equals_general_scheduler(_config(name, channels, **controller), 6000)

@@ -394,6 +394,23 @@ def _steady_pick(
     return _ctz(hi) if hi != 0 else _ctz(mask)
 
 
+@numba.njit(cache=True, inline="always")
+def _steady_move_time(c: int, cs: np.ndarray, tqf: np.ndarray, tq_head: np.ndarray, avail: np.ndarray) -> int:
+    """The clock from which the oldest movable read of channel `c` (its bank's queue has room)
+    has crossed the port, or FAR when none is movable."""
+    movable = cs[c, C_TQH] & cs[c, C_ROOM]
+    if movable == 0:
+        return FAR
+    oldest = -1
+    while movable != 0:
+        b = _ctz(movable)
+        movable &= movable - 1
+        r = tqf[c, 0, b, tq_head[c, 0, b]]
+        if oldest < 0 or r < oldest:
+            oldest = r
+    return avail[oldest]
+
+
 @numba.njit(cache=True)
 def _steady_reads(
     clk: int,
@@ -408,6 +425,7 @@ def _steady_reads(
     cq: np.ndarray,
     bank_rank: np.ndarray,
     bank_grp: np.ndarray,
+    req_ch: np.ndarray,
     req_bank: np.ndarray,
     req_row: np.ndarray,
     req_arrival: np.ndarray,
@@ -421,35 +439,43 @@ def _steady_reads(
     read_delay: int,
     tv: np.ndarray,
     stats: np.ndarray,
+    crd: np.ndarray,
+    cmv: np.ndarray,
 ) -> tuple[int, int, int, int, int, int]:
-    """The batched fast path for a steady read stream on one channel: the general scheduler's
-    decisions from clock `clk` up to (not including) `horizon`, in a tight loop.
+    """The batched fast path for a steady read stream: the general scheduler's decisions from
+    clock `clk` up to (not including) `horizon`, in a tight loop, for every channel.
 
-    The caller guarantees, at `clk`: one channel, a trace of reads only (no write buffer, no
-    drain, no line table), no cap on outstanding requests, open page, no refresh pending and none
-    due before `horizon`, and every non-empty command queue belongs either to an open bank and
-    holds only hits to its open row, or to a closed bank and holds requests of one row. Then no
-    PRE can be picked (it needs a head that misses the open row); a bank has exactly one
-    candidate command, ACT if closed (the row of its head), READ if open (its head, the first
-    queued hit), ready at the bound `_steady_ready` computes. Each clock is: the first ready
-    bank in round-robin order issues; with dual issue the scan runs again from that bank, moves
-    the round-robin pointer to the first ready bank it finds and issues its command only if it
-    uses the other (row or column) bus; one transaction moves (the oldest whose bank's queue has
-    room, once it crossed the port); the requester fills the freed read-queue slots. This loop
-    jumps from one such clock to the next. It stops after a clock that moved a request that
-    breaks the condition into a command queue (a miss to an open row, or another row than a
-    closed bank's queued one: a PRE may come next) or that accepted the trace's last request,
-    and before `horizon`.
+    The caller guarantees, at `clk`: a trace of reads only (no write buffer, no drain, no line
+    table), no cap on outstanding requests, open page, no refresh pending in any channel and none
+    due before `horizon`, and in every channel every non-empty command queue belongs either to an
+    open bank and holds only hits to its open row, or to a closed bank and holds requests of one
+    row. Then no PRE can be picked (it needs a head that misses the open row); a bank has exactly
+    one candidate command, ACT if closed (the row of its head), READ if open (its head, the first
+    queued hit), ready at the bound `_steady_ready` computes. Each clock is, per channel (the
+    channels share nothing but the requester, which runs after all of them, as in a general
+    loop iteration): the first ready bank in round-robin order issues; with dual issue the scan
+    runs again from that bank, moves the round-robin pointer to the first ready bank it finds and
+    issues its command only if it uses the other (row or column) bus; one transaction moves (the
+    oldest whose bank's queue has room, once it crossed the port); then the requester fills the
+    freed read-queue slots in trace order (a request for a full channel holds back the later
+    ones). This loop jumps from one such clock to the next: each channel keeps the clock of its
+    next possible command (`crd`) and move (`cmv`, lowered when the requester queues a read that
+    becomes the oldest movable one), recomputed only after a clock at which it was processed, and
+    a clock processes only the channels due then (an early time only costs a visit that changes
+    nothing). It stops after a clock that moved a request that breaks the condition into a
+    command queue of any channel (a miss to an open row, or another row than a closed bank's
+    queued one: a PRE may come next) or that accepted the trace's last request, and before
+    `horizon`.
 
-    The timing fields, queues, round-robin pointer and per-request times are updated exactly as
+    The timing fields, queues, round-robin pointers and per-request times are updated exactly as
     the general visit updates them; the look-ahead caches (due masks, wheel, per-bank bounds) are
     reset for every bank touched, as a visit does. Returns (next clock to simulate, nxt, READs
     issued, READ row hits, ACTs issued, clocks simulated); clocks simulated 0 means nothing
     happened before `horizon` and nothing was changed. tv: tRTP, the read-to-read gaps in the
     group, in the rank and across ranks, read to write in the rank and across ranks, number of
     ranks, command-queue depth, transaction FIFO size, tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S,
-    dual issue (0/1)."""
-    c = 0
+    dual issue (0/1). crd, cmv: work arrays of one entry per channel."""
+    nch = cs.shape[0]
     n = req_bank.shape[0]
     pv_rtp = tv[0]
     pv_rtrl = tv[1]
@@ -471,27 +497,22 @@ def _steady_reads(
     n_hit = 0
     n_act = 0
     steps = 0
-    t = clk  # the first clock not simulated yet
-    while True:
-        # the next clock at which anything can happen: a bank's command, a move, an arrival
+    for c in range(nch):
         ready = FAR
         m = cs[c, C_NONEMPTY]
         while m != 0:
             q = _ctz(m)
             m &= m - 1
             ready = _mn(ready, _steady_ready(c, q, bs, gs, ks, bank_rank, bank_grp, pv_tfaw))
-        tn = ready
-        movable = cs[c, C_TQH] & cs[c, C_ROOM]
-        if movable != 0:
-            oldest = -1
-            while movable != 0:
-                b = _ctz(movable)
-                movable &= movable - 1
-                r = tqf[c, 0, b, tq_head[c, 0, b]]
-                if oldest < 0 or r < oldest:
-                    oldest = r
-            tn = _mn(tn, avail[oldest])
-        if nxt < n and cs[c, C_TQT] < rqcap:
+        crd[c] = ready
+        cmv[c] = _steady_move_time(c, cs, tqf, tq_head, avail)
+    t = clk  # the first clock not simulated yet
+    while True:
+        # the next clock at which anything can happen: a channel's command or move, an arrival
+        tn = FAR
+        for c in range(nch):
+            tn = _mn(tn, _mn(crd[c], cmv[c]))
+        if nxt < n and cs[req_ch[nxt], C_TQT] < rqcap:
             tn = _mn(tn, req_arrival[nxt] - 1)
         tn = _mx(tn, t)
         if tn >= horizon:
@@ -499,85 +520,114 @@ def _steady_reads(
         t = tn
         steps += 1
         stop = False
-        # ---- command issue ----
-        first_col = False
-        for count in range(2 if dual else 1):
-            if ready > t:
-                break
-            q = _steady_pick(c, t, cs, bs, gs, ks, bank_rank, bank_grp, pv_tfaw)
-            if q < 0:
-                break
-            cs[c, C_RR] = q
-            col = bs[c, q, B_ROW] >= 0
-            if count == 1 and col == first_col:
-                break  # a second command must use the other (row or column) command bus
-            first_col = col
-            rank = bank_rank[q]
-            grp = bank_grp[q]
-            if not col:  # ACT: every queued request hits the new row
-                r = cq[c, q, 0]
-                bs[c, q, B_ROW] = req_row[r]
-                cs[c, C_CLOSED] &= ~(np.int64(1) << q)
-                bs[c, q, B_HR] += bs[c, q, B_CQL]
-                _open_row(c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks)
-                n_act += 1
-            else:  # READ of the head
-                r = cq[c, q, 0]
-                ln = bs[c, q, B_CQL]
-                for e in range(ln - 1):
-                    cq[c, q, e] = cq[c, q, e + 1]
-                bs[c, q, B_CQL] = ln - 1
-                bs[c, q, B_NBT] = 0
-                cs[c, C_DUE] |= np.int64(1) << q
-                cs[c, C_ROOM] |= np.int64(1) << q
-                bs[c, q, B_HR] -= 1
-                if ln == 1:
-                    cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
-                cs[c, C_CQT] -= 1
-                if bs[c, q, B_HITC] > 0:
-                    n_hit += 1
-                bs[c, q, B_HITC] += 1
-                n_rd += 1
-                done[r] = t + read_delay
-                _read_issued(
-                    c, q, rank, grp, t, nranks, pv_rtp, pv_rtrl, pv_rtrs, pv_rtw, pv_rtro, pv_rtwo, bs, gs, ks
-                )
-        # ---- move the oldest movable transaction to its bank's command queue ----
-        movable = cs[c, C_TQH] & cs[c, C_ROOM]
-        if movable != 0:
-            oldest = -1
-            q = -1
-            while movable != 0:
-                b = _ctz(movable)
-                movable &= movable - 1
-                r = tqf[c, 0, b, tq_head[c, 0, b]]
-                if oldest < 0 or r < oldest:
-                    oldest = r
-                    q = b
-            if avail[oldest] <= t:
-                h = tq_head[c, 0, q] + 1
-                tq_head[c, 0, q] = 0 if h == tcap else h
-                tq_len[c, 0, q] -= 1
-                if tq_len[c, 0, q] == 0:
-                    cs[c, C_TQH] &= ~(np.int64(1) << q)
-                cs[c, C_TQT] -= 1
-                ln = bs[c, q, B_CQL]
-                orow = bs[c, q, B_ROW]
-                if req_row[oldest] == orow:
-                    bs[c, q, B_HR] += 1
-                elif orow >= 0 or (ln > 0 and req_row[cq[c, q, 0]] != req_row[oldest]):
-                    stop = True  # a PRE may be next: back to the general scheduler
-                cq[c, q, ln] = oldest
-                bs[c, q, B_CQL] = ln + 1
-                if ln + 1 == cqcap:
-                    cs[c, C_ROOM] &= ~(np.int64(1) << q)
-                cs[c, C_NONEMPTY] |= np.int64(1) << q
-                bs[c, q, B_NBT] = 0
-                cs[c, C_DUE] |= np.int64(1) << q
-                cs[c, C_CQT] += 1
+        for c in range(nch):
+            if crd[c] > t and cmv[c] > t:
+                continue  # nothing in this channel can happen at t
+            # ---- command issue ----
+            first_col = False
+            for count in range(2 if dual else 1):
+                if crd[c] > t:
+                    break
+                q = _steady_pick(c, t, cs, bs, gs, ks, bank_rank, bank_grp, pv_tfaw)
+                if q < 0:
+                    break
+                cs[c, C_RR] = q
+                col = bs[c, q, B_ROW] >= 0
+                if count == 1 and col == first_col:
+                    break  # a second command must use the other (row or column) command bus
+                first_col = col
+                rank = bank_rank[q]
+                grp = bank_grp[q]
+                if not col:  # ACT: every queued request hits the new row
+                    r = cq[c, q, 0]
+                    bs[c, q, B_ROW] = req_row[r]
+                    cs[c, C_CLOSED] &= ~(np.int64(1) << q)
+                    bs[c, q, B_HR] += bs[c, q, B_CQL]
+                    _open_row(
+                        c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
+                    )
+                    n_act += 1
+                else:  # READ of the head
+                    r = cq[c, q, 0]
+                    ln = bs[c, q, B_CQL]
+                    for e in range(ln - 1):
+                        cq[c, q, e] = cq[c, q, e + 1]
+                    bs[c, q, B_CQL] = ln - 1
+                    bs[c, q, B_NBT] = 0
+                    cs[c, C_DUE] |= np.int64(1) << q
+                    cs[c, C_ROOM] |= np.int64(1) << q
+                    bs[c, q, B_HR] -= 1
+                    if ln == 1:
+                        cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
+                    cs[c, C_CQT] -= 1
+                    if bs[c, q, B_HITC] > 0:
+                        n_hit += 1
+                    bs[c, q, B_HITC] += 1
+                    n_rd += 1
+                    done[r] = t + read_delay
+                    _read_issued(
+                        c,
+                        q,
+                        rank,
+                        grp,
+                        t,
+                        nranks,
+                        pv_rtp,
+                        pv_rtrl,
+                        pv_rtrs,
+                        pv_rtw,
+                        pv_rtro,
+                        pv_rtwo,
+                        bs,
+                        gs,
+                        ks,
+                    )
+            # ---- move the oldest movable transaction to its bank's command queue ----
+            movable = cs[c, C_TQH] & cs[c, C_ROOM]
+            if movable != 0:
+                oldest = -1
+                q = -1
+                while movable != 0:
+                    b = _ctz(movable)
+                    movable &= movable - 1
+                    r = tqf[c, 0, b, tq_head[c, 0, b]]
+                    if oldest < 0 or r < oldest:
+                        oldest = r
+                        q = b
+                if avail[oldest] <= t:
+                    h = tq_head[c, 0, q] + 1
+                    tq_head[c, 0, q] = 0 if h == tcap else h
+                    tq_len[c, 0, q] -= 1
+                    if tq_len[c, 0, q] == 0:
+                        cs[c, C_TQH] &= ~(np.int64(1) << q)
+                    cs[c, C_TQT] -= 1
+                    ln = bs[c, q, B_CQL]
+                    orow = bs[c, q, B_ROW]
+                    if req_row[oldest] == orow:
+                        bs[c, q, B_HR] += 1
+                    elif orow >= 0 or (ln > 0 and req_row[cq[c, q, 0]] != req_row[oldest]):
+                        stop = True  # a PRE may be next: back to the general scheduler
+                    cq[c, q, ln] = oldest
+                    bs[c, q, B_CQL] = ln + 1
+                    if ln + 1 == cqcap:
+                        cs[c, C_ROOM] &= ~(np.int64(1) << q)
+                    cs[c, C_NONEMPTY] |= np.int64(1) << q
+                    bs[c, q, B_NBT] = 0
+                    cs[c, C_DUE] |= np.int64(1) << q
+                    cs[c, C_CQT] += 1
+            # the channel's next possible command and move, from the state this clock left
+            ready = FAR
+            m = cs[c, C_NONEMPTY]
+            while m != 0:
+                q = _ctz(m)
+                m &= m - 1
+                ready = _mn(ready, _steady_ready(c, q, bs, gs, ks, bank_rank, bank_grp, pv_tfaw))
+            crd[c] = ready
+            cmv[c] = _steady_move_time(c, cs, tqf, tq_head, avail)
         # ---- the requester offers requests after this clock ----
         now = t + 1
         while nxt < n:
+            c = req_ch[nxt]
             if req_arrival[nxt] > now or cs[c, C_TQT] >= rqcap:
                 break
             q = req_bank[nxt]
@@ -593,6 +643,10 @@ def _steady_reads(
                 port_next[c] = pstart + port_interval
             else:
                 avail[nxt] = 0
+            if tq_len[c, 0, q] == 1 and (cs[c, C_ROOM] >> q) & 1:
+                # the head of its bank's FIFO and movable: it moves no later than this (an older
+                # movable one moves first, no later either: the port delivers in order)
+                cmv[c] = _mn(cmv[c], avail[nxt])
             nxt += 1
             if nxt == n:
                 stats[S_LAST_ACCEPT] = now
@@ -765,16 +819,9 @@ def simulate_into(
     n_steady = 0
     nxt = 0  # next request to offer
     last_progress = 0
-    # the steady row-hit fast path (_steady_reads) applies to one channel and a trace of reads
-    # only, with no outstanding cap and open page; a READ must block the other READs of its clock
-    steady = (
-        nch == 1
-        and not track
-        and max_out <= 0
-        and not closed_page
-        and pv_rtrs >= 1
-        and (nranks == 1 or pv_rtro >= 1)
-    )
+    # the steady row-hit fast path (_steady_reads) applies to a trace of reads only, with no
+    # outstanding cap and open page; a READ must block the other READs of its clock
+    steady = not track and max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
     steady_skip = 0  # loop iterations before the fast path's conditions are checked again
     steady_backoff = 1
     steady_tv = np.array(
@@ -798,6 +845,8 @@ def simulate_into(
         ],
         np.int64,
     )
+    steady_crd = np.zeros(nch, np.int64)  # the fast path's next command / move per channel
+    steady_cmv = np.zeros(nch, np.int64)
     clk = -1  # a clock before the first: the requester's first offers enter at clock 0
     next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
     while True:
@@ -819,25 +868,32 @@ def simulate_into(
                 cs[c, C_WAKE] = 0
         if steady and steady_skip > 0:
             steady_skip -= 1
-        elif steady and clk < next_ref_tick and cs[0, C_REFL] == 0:
-            # every queue: hits to its open row only, or one row of a closed bank
+        elif steady and clk < next_ref_tick:
+            # in every channel, no refresh pending and every queue: hits to its open row only, or
+            # one row of a closed bank
             hits_only = True
-            mask = cs[0, C_NONEMPTY]
-            while mask != 0:
-                q = _ctz(mask)
-                mask &= mask - 1
-                if bs[0, q, B_ROW] >= 0:
-                    if bs[0, q, B_HR] != bs[0, q, B_CQL]:
-                        hits_only = False
-                        break
-                else:
-                    row0 = req_row[cq[0, q, 0]]
-                    for e in range(1, bs[0, q, B_CQL]):
-                        if req_row[cq[0, q, e]] != row0:
+            for c in range(nch):
+                if cs[c, C_REFL] != 0:
+                    hits_only = False
+                    break
+                mask = cs[c, C_NONEMPTY]
+                while mask != 0:
+                    q = _ctz(mask)
+                    mask &= mask - 1
+                    if bs[c, q, B_ROW] >= 0:
+                        if bs[c, q, B_HR] != bs[c, q, B_CQL]:
                             hits_only = False
                             break
-                    if not hits_only:
-                        break
+                    else:
+                        row0 = req_row[cq[c, q, 0]]
+                        for e in range(1, bs[c, q, B_CQL]):
+                            if req_row[cq[c, q, e]] != row0:
+                                hits_only = False
+                                break
+                        if not hits_only:
+                            break
+                if not hits_only:
+                    break
             if not hits_only:
                 steady_backoff = _mn(64, 2 * steady_backoff)
                 steady_skip = steady_backoff
@@ -855,6 +911,7 @@ def simulate_into(
                     cq,
                     bank_rank,
                     bank_grp,
+                    req_ch,
                     req_bank,
                     req_row,
                     req_arrival,
@@ -868,6 +925,8 @@ def simulate_into(
                     read_delay,
                     steady_tv,
                     stats,
+                    steady_crd,
+                    steady_cmv,
                 )
                 # back off (up to 64 loop iterations) while the fast path fails or runs only a
                 # few clocks (random traffic), so that its check costs little there
@@ -884,7 +943,8 @@ def simulate_into(
                         stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                     nxt = nxt2
                     n_steady += s_steps
-                    cs[0, C_WAKE] = 0  # the general scheduler looks again at t_next
+                    for c in range(nch):
+                        cs[c, C_WAKE] = 0  # the general scheduler looks again at t_next
                     last_progress = t_next - 1
                     clk = t_next
                     continue
