@@ -71,8 +71,9 @@ import numpy as np
     P_DRAIN_LOW,
     P_DUAL,
     P_MAX_OUT,
+    P_STEADY,  # READs per ACT below which the steady fast path hands back (0: it never does)
     P_NPARAMS,
-) = range(41)
+) = range(42)
 REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 
 # The controller's state is packed by level, one row of fields per channel (cs[channel, field]),
@@ -143,6 +144,15 @@ K_RD, K_WR, K_ACT, K_NOPEN, K_SINCE, K_FAWI, K_FAW, K_NFIELDS = 0, 1, 2, 3, 4, 5
     S_NSTATS,
 ) = range(17)
 
+# The steady fast path (_steady_reads) hands back to the general scheduler, and its check backs
+# off, once it issued more than one ACT per STEADY_READS_PER_ACT READs (after STEADY_GRACE
+# READs; the parameter P_STEADY, which model.params sets to this): on traffic whose rows change
+# that often, its full scan of the queued banks at every command costs more than the general
+# scheduler's look-ahead caches. A speed choice only (both give the same schedule); 8 keeps the
+# streams (32-128 READs per row) in the fast path and sends random and short-stride traffic
+# (1-4) back.
+STEADY_READS_PER_ACT = 8
+STEADY_GRACE = 16
 NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
 FAR: int = 1 << 62
 WHEEL = 32  # slots of the per-channel timing wheel (a power of two, at most 62)
@@ -158,6 +168,16 @@ for _i in range(64):
 def _ctz(x: int) -> int:
     """Index of the lowest set bit of x (x > 0, below 2**63)."""
     return _CTZ[(((x & -x) * _DEBRUIJN) >> 58) & 63]
+
+
+@numba.njit(cache=True, inline="always")
+def _popcount(x: int) -> int:
+    """Number of set bits of x (x >= 0)."""
+    k = 0
+    while x != 0:
+        x &= x - 1
+        k += 1
+    return k
 
 
 @numba.njit(cache=True, inline="always")
@@ -346,71 +366,6 @@ def _heap_pop(heap: np.ndarray, size: int) -> int:
     return size
 
 
-@numba.njit(cache=True, inline="always")
-def _steady_ready(
-    c: int,
-    q: int,
-    bs: np.ndarray,
-    gs: np.ndarray,
-    ks: np.ndarray,
-    bank_rank: np.ndarray,
-    bank_grp: np.ndarray,
-    tfaw: int,
-) -> int:
-    """The clock from which the only command a bank of the steady fast path can issue is ready:
-    ACT for a closed bank (tRC/tRP, tRRD_L, tRRD_S, tFAW), READ for an open one (tRCD, the
-    group's and the rank's column bounds)."""
-    rank = bank_rank[q]
-    if bs[c, q, B_ROW] < 0:
-        t = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
-        return _mx(t, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + tfaw)
-    return _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
-
-
-@numba.njit(cache=True, inline="always")
-def _steady_pick(
-    c: int,
-    t: int,
-    cs: np.ndarray,
-    bs: np.ndarray,
-    gs: np.ndarray,
-    ks: np.ndarray,
-    bank_rank: np.ndarray,
-    bank_grp: np.ndarray,
-    tfaw: int,
-) -> int:
-    """The bank the general scheduler's round-robin scan finds first with its command ready at
-    `t` (banks above the round-robin start first, then from bank 0 up to it), or -1."""
-    mask = 0
-    m = cs[c, C_NONEMPTY]
-    while m != 0:
-        q = _ctz(m)
-        m &= m - 1
-        if _steady_ready(c, q, bs, gs, ks, bank_rank, bank_grp, tfaw) <= t:
-            mask |= 1 << q
-    if mask == 0:
-        return -1
-    hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
-    return _ctz(hi) if hi != 0 else _ctz(mask)
-
-
-@numba.njit(cache=True, inline="always")
-def _steady_move_time(c: int, cs: np.ndarray, tqf: np.ndarray, tq_head: np.ndarray, avail: np.ndarray) -> int:
-    """The clock from which the oldest movable read of channel `c` (its bank's queue has room)
-    has crossed the port, or FAR when none is movable."""
-    movable = cs[c, C_TQH] & cs[c, C_ROOM]
-    if movable == 0:
-        return FAR
-    oldest = -1
-    while movable != 0:
-        b = _ctz(movable)
-        movable &= movable - 1
-        r = tqf[c, 0, b, tq_head[c, 0, b]]
-        if oldest < 0 or r < oldest:
-            oldest = r
-    return avail[oldest]
-
-
 @numba.njit(cache=True)
 def _steady_reads(
     clk: int,
@@ -441,7 +396,7 @@ def _steady_reads(
     stats: np.ndarray,
     crd: np.ndarray,
     cmv: np.ndarray,
-) -> tuple[int, int, int, int, int, int]:
+) -> tuple[int, int, int, int, int, int, int, int]:
     """The batched fast path for a steady read stream: the general scheduler's decisions from
     clock `clk` up to (not including) `horizon`, in a tight loop, for every channel.
 
@@ -474,7 +429,8 @@ def _steady_reads(
     happened before `horizon` and nothing was changed. tv: tRTP, the read-to-read gaps in the
     group, in the rank and across ranks, read to write in the rank and across ranks, number of
     ranks, command-queue depth, transaction FIFO size, tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S,
-    dual issue (0/1). crd, cmv: work arrays of one entry per channel."""
+    dual issue (0/1), row_hit_cap, tRP, READs per ACT (P_STEADY). crd, cmv: work arrays of one
+    entry per channel."""
     nch = cs.shape[0]
     n = req_bank.shape[0]
     pv_rtp = tv[0]
@@ -493,19 +449,18 @@ def _steady_reads(
     pv_trrd_l = tv[13]
     pv_trrd_s = tv[14]
     dual = tv[15] != 0
+    hit_cap = tv[16]
+    pv_trp = tv[17]
+    rpa = tv[18]
     n_rd = 0
     n_hit = 0
     n_act = 0
+    n_pre = 0
+    active = 0
     steps = 0
     for c in range(nch):
-        ready = FAR
-        m = cs[c, C_NONEMPTY]
-        while m != 0:
-            q = _ctz(m)
-            m &= m - 1
-            ready = _mn(ready, _steady_ready(c, q, bs, gs, ks, bank_rank, bank_grp, pv_tfaw))
-        crd[c] = ready
-        cmv[c] = _steady_move_time(c, cs, tqf, tq_head, avail)
+        crd[c] = clk  # unknown: every channel is visited at clk (a visit may change nothing)
+        cmv[c] = clk
     t = clk  # the first clock not simulated yet
     while True:
         # the next clock at which anything can happen: a channel's command or move, an arrival
@@ -525,32 +480,85 @@ def _steady_reads(
                 continue  # nothing in this channel can happen at t
             # ---- command issue ----
             first_col = False
+            fresh = False  # `ready` holds the channel's next command clock for its present state
+            ready = FAR
             for count in range(2 if dual else 1):
-                if crd[c] > t:
+                # the clock from which each non-empty bank has a command ready (written out here:
+                # a helper taking the state arrays costs reference counting at every call): ACT
+                # for a closed bank (tRC/tRP, tRRD_L, tRRD_S, tFAW); for an open one the earlier
+                # of PRE, when the general scheduler's rule allows it (the head misses the open
+                # row and no queued request hits it or the row served row_hit_cap column
+                # commands; tRAS, tRTP), and READ of its first queued hit (tRCD, the group's and
+                # the rank's column bounds); banks ready at t form `mask`
+                mask = 0
+                ready = FAR
+                m = cs[c, C_NONEMPTY]
+                while m != 0:
+                    q = _ctz(m)
+                    m &= m - 1
+                    rank = bank_rank[q]
+                    orow = bs[c, q, B_ROW]
+                    if orow < 0:
+                        tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
+                        tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
+                    else:
+                        hr = bs[c, q, B_HR]
+                        tq = FAR
+                        if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
+                            tq = bs[c, q, B_TPRE]
+                        if hr > 0:
+                            tq = _mn(
+                                tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
+                            )
+                    ready = _mn(ready, tq)
+                    if tq <= t:
+                        mask |= np.int64(1) << q
+                fresh = True
+                if mask == 0:
                     break
-                q = _steady_pick(c, t, cs, bs, gs, ks, bank_rank, bank_grp, pv_tfaw)
-                if q < 0:
-                    break
+                # the general scheduler's round-robin scan: banks above its start first
+                hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
+                q = _ctz(hi) if hi != 0 else _ctz(mask)
                 cs[c, C_RR] = q
-                col = bs[c, q, B_ROW] >= 0
+                orow = bs[c, q, B_ROW]
+                # an open bank's PRE when allowed and ready, else its READ (ready: in `mask`)
+                pre = (
+                    orow >= 0
+                    and bs[c, q, B_TPRE] <= t
+                    and (bs[c, q, B_HR] == 0 or bs[c, q, B_HITC] >= hit_cap)
+                    and req_row[cq[c, q, 0]] != orow
+                )
+                col = orow >= 0 and not pre
                 if count == 1 and col == first_col:
                     break  # a second command must use the other (row or column) command bus
                 first_col = col
+                fresh = False
                 rank = bank_rank[q]
                 grp = bank_grp[q]
-                if not col:  # ACT: every queued request hits the new row
+                if pre:
+                    active += _close_row(c, q, rank, t, pv_trp, bs, cs, ks)
+                    n_pre += 1
+                elif not col:  # ACT of the head's row: the queued requests to it become hits
                     r = cq[c, q, 0]
-                    bs[c, q, B_ROW] = req_row[r]
+                    row = req_row[r]
+                    bs[c, q, B_ROW] = row
                     cs[c, C_CLOSED] &= ~(np.int64(1) << q)
-                    bs[c, q, B_HR] += bs[c, q, B_CQL]
+                    for e in range(bs[c, q, B_CQL]):
+                        if req_row[cq[c, q, e]] == row:
+                            bs[c, q, B_HR] += 1
                     _open_row(
                         c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
                     )
                     n_act += 1
-                else:  # READ of the head
-                    r = cq[c, q, 0]
+                    if rpa * n_act > n_rd + STEADY_GRACE:
+                        stop = True  # rows change too often: the general scheduler is cheaper
+                else:  # READ of the first queued hit
                     ln = bs[c, q, B_CQL]
-                    for e in range(ln - 1):
+                    fe = 0
+                    while req_row[cq[c, q, fe]] != orow:
+                        fe += 1
+                    r = cq[c, q, fe]
+                    for e in range(fe, ln - 1):
                         cq[c, q, e] = cq[c, q, e + 1]
                     bs[c, q, B_CQL] = ln - 1
                     bs[c, q, B_NBT] = 0
@@ -605,8 +613,6 @@ def _steady_reads(
                     orow = bs[c, q, B_ROW]
                     if req_row[oldest] == orow:
                         bs[c, q, B_HR] += 1
-                    elif orow >= 0 or (ln > 0 and req_row[cq[c, q, 0]] != req_row[oldest]):
-                        stop = True  # a PRE may be next: back to the general scheduler
                     cq[c, q, ln] = oldest
                     bs[c, q, B_CQL] = ln + 1
                     if ln + 1 == cqcap:
@@ -615,15 +621,42 @@ def _steady_reads(
                     bs[c, q, B_NBT] = 0
                     cs[c, C_DUE] |= np.int64(1) << q
                     cs[c, C_CQT] += 1
+                    fresh = False
             # the channel's next possible command and move, from the state this clock left
-            ready = FAR
-            m = cs[c, C_NONEMPTY]
-            while m != 0:
-                q = _ctz(m)
-                m &= m - 1
-                ready = _mn(ready, _steady_ready(c, q, bs, gs, ks, bank_rank, bank_grp, pv_tfaw))
+            if not fresh:
+                ready = FAR
+                m = cs[c, C_NONEMPTY]
+                while m != 0:  # as in the issue scan above
+                    q = _ctz(m)
+                    m &= m - 1
+                    rank = bank_rank[q]
+                    orow = bs[c, q, B_ROW]
+                    if orow < 0:
+                        tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
+                        tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
+                    else:
+                        hr = bs[c, q, B_HR]
+                        tq = FAR
+                        if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
+                            tq = bs[c, q, B_TPRE]
+                        if hr > 0:
+                            tq = _mn(
+                                tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
+                            )
+                    ready = _mn(ready, tq)
             crd[c] = ready
-            cmv[c] = _steady_move_time(c, cs, tqf, tq_head, avail)
+            # the oldest movable read's port clock
+            cmv[c] = FAR
+            movable = cs[c, C_TQH] & cs[c, C_ROOM]
+            if movable != 0:
+                oldest = -1
+                while movable != 0:
+                    b = _ctz(movable)
+                    movable &= movable - 1
+                    r = tqf[c, 0, b, tq_head[c, 0, b]]
+                    if oldest < 0 or r < oldest:
+                        oldest = r
+                cmv[c] = avail[oldest]
         # ---- the requester offers requests after this clock ----
         now = t + 1
         while nxt < n:
@@ -654,7 +687,7 @@ def _steady_reads(
         t += 1
         if stop:
             break
-    return t, nxt, n_rd, n_hit, n_act, steps
+    return t, nxt, n_rd, n_hit, n_act, n_pre, active, steps
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -822,6 +855,7 @@ def simulate_into(
     # the steady row-hit fast path (_steady_reads) applies to a trace of reads only, with no
     # outstanding cap and open page; a READ must block the other READs of its clock
     steady = not track and max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
+    steady_rpa = p[P_STEADY]
     steady_skip = 0  # loop iterations before the fast path's conditions are checked again
     steady_backoff = 1
     steady_tv = np.array(
@@ -842,6 +876,9 @@ def simulate_into(
             pv_trrd_l,
             pv_trrd_s,
             1 if dual else 0,
+            hit_cap,
+            pv_trp,
+            steady_rpa,
         ],
         np.int64,
     )
@@ -869,36 +906,31 @@ def simulate_into(
         if steady and steady_skip > 0:
             steady_skip -= 1
         elif steady and clk < next_ref_tick:
-            # in every channel, no refresh pending and every queue: hits to its open row only, or
-            # one row of a closed bank
+            # No refresh pending in any channel (the fast path does not refresh). The rest is a
+            # speed choice, not a condition of exactness: the fast path pays on streams, where
+            # few queues wait for a PRE (a head that misses its bank's open row); on random
+            # traffic, where most do, the general scheduler's look-ahead caches are cheaper.
             hits_only = True
+            waiting = 0
+            busy = 0
             for c in range(nch):
                 if cs[c, C_REFL] != 0:
                     hits_only = False
                     break
-                mask = cs[c, C_NONEMPTY]
+                mask = cs[c, C_NONEMPTY] & ~cs[c, C_CLOSED]
+                busy += _popcount(cs[c, C_NONEMPTY])
                 while mask != 0:
                     q = _ctz(mask)
                     mask &= mask - 1
-                    if bs[c, q, B_ROW] >= 0:
-                        if bs[c, q, B_HR] != bs[c, q, B_CQL]:
-                            hits_only = False
-                            break
-                    else:
-                        row0 = req_row[cq[c, q, 0]]
-                        for e in range(1, bs[c, q, B_CQL]):
-                            if req_row[cq[c, q, e]] != row0:
-                                hits_only = False
-                                break
-                        if not hits_only:
-                            break
-                if not hits_only:
-                    break
+                    if req_row[cq[c, q, 0]] != bs[c, q, B_ROW]:
+                        waiting += 1
+            if steady_rpa > 0 and 4 * waiting > busy:
+                hits_only = False
             if not hits_only:
                 steady_backoff = _mn(64, 2 * steady_backoff)
                 steady_skip = steady_backoff
             else:
-                t_next, nxt2, s_rd, s_hit, s_act, s_steps = _steady_reads(
+                t_next, nxt2, s_rd, s_hit, s_act, s_pre, s_active, s_steps = _steady_reads(
                     clk,
                     next_ref_tick,
                     cs,
@@ -928,9 +960,13 @@ def simulate_into(
                     steady_crd,
                     steady_cmv,
                 )
-                # back off (up to 64 loop iterations) while the fast path fails or runs only a
-                # few clocks (random traffic), so that its check costs little there
-                if s_steps < 8:
+                # back off while the fast path runs only a few clocks (up to 64 loop
+                # iterations) or hands back because rows change too often (up to 1024: random
+                # traffic), so that it costs little there
+                if steady_rpa * s_act > s_rd + STEADY_GRACE:
+                    steady_backoff = _mn(1024, 2 * steady_backoff)
+                    steady_skip = steady_backoff
+                elif s_steps < 8:
                     steady_backoff = _mn(64, 2 * steady_backoff)
                     steady_skip = steady_backoff
                 else:
@@ -939,6 +975,8 @@ def simulate_into(
                     n_rd += s_rd
                     n_rd_hit += s_hit
                     n_act += s_act
+                    n_pre += s_pre
+                    active_cycles += s_active
                     if nxt2 == n and nxt < n:
                         stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                     nxt = nxt2
