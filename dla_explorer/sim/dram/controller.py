@@ -512,7 +512,7 @@ def _steady_reads(
                             )
                     ready = _mn(ready, tq)
                     if tq <= t:
-                        mask |= np.int64(1) << q
+                        mask |= 1 << q
                 fresh = True
                 if mask == 0:
                     break
