@@ -396,6 +396,7 @@ def _steady_reads(
     stats: np.ndarray,
     crd: np.ndarray,
     cmv: np.ndarray,
+    brd: np.ndarray,
 ) -> tuple[int, int, int, int, int, int, int, int]:
     """The batched fast path for a steady read stream: the general scheduler's decisions from
     clock `clk` up to (not including) `horizon`, in a tight loop, for every channel.
@@ -430,7 +431,7 @@ def _steady_reads(
     group, in the rank and across ranks, read to write in the rank and across ranks, number of
     ranks, command-queue depth, transaction FIFO size, tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S,
     dual issue (0/1), row_hit_cap, tRP, READs per ACT (P_STEADY). crd, cmv: work arrays of one
-    entry per channel."""
+    entry per channel; brd: one per bank."""
     nch = cs.shape[0]
     n = req_bank.shape[0]
     pv_rtp = tv[0]
@@ -459,7 +460,7 @@ def _steady_reads(
     active = 0
     steps = 0
     for c in range(nch):
-        crd[c] = clk  # unknown: every channel is visited at clk (a visit may change nothing)
+        crd[c] = -1  # not known: every channel is visited at clk (a visit may change nothing)
         cmv[c] = clk
     t = clk  # the first clock not simulated yet
     while True:
@@ -478,21 +479,26 @@ def _steady_reads(
         for c in range(nch):
             if crd[c] > t and cmv[c] > t:
                 continue  # nothing in this channel can happen at t
-            # ---- command issue ----
+            # ---- command issue, then the move ----
+            # brd[c, q]: the clock from which non-empty bank q has a command ready, kept from the
+            # channel's last visit (only its own commands and moves change it, not time or the
+            # requester; crd[c] < 0: not known yet) and recomputed for the banks in `scan`
+            # before each pick and at the end: all of them after a READ or ACT (the group's and
+            # rank's bounds move), the bank itself after a PRE or a move into its queue.
+            scan = cs[c, C_NONEMPTY] if crd[c] < 0 else 0
             first_col = False
-            fresh = False  # `ready` holds the channel's next command clock for its present state
-            ready = FAR
-            for count in range(2 if dual else 1):
-                # the clock from which each non-empty bank has a command ready (written out here:
-                # a helper taking the state arrays costs reference counting at every call): ACT
-                # for a closed bank (tRC/tRP, tRRD_L, tRRD_S, tFAW); for an open one the earlier
-                # of PRE, when the general scheduler's rule allows it (the head misses the open
-                # row and no queued request hits it or the row served row_hit_cap column
-                # commands; tRAS, tRTP), and READ of its first queued hit (tRCD, the group's and
-                # the rank's column bounds); banks ready at t form `mask`
-                mask = 0
-                ready = FAR
-                m = cs[c, C_NONEMPTY]
+            count = 0
+            issuing = True
+            moving = True
+            while True:
+                # the bank's ready clock (written out: a helper taking the state arrays costs
+                # reference counting at every call): ACT for a closed bank (tRC/tRP, tRRD_L,
+                # tRRD_S, tFAW); for an open one the earlier of PRE, when the general scheduler's
+                # rule allows it (the head misses the open row and no queued request hits it or
+                # the row served row_hit_cap column commands; tRAS, tRTP), and READ of its first
+                # queued hit (tRCD, the group's and the rank's column bounds)
+                m = scan & cs[c, C_NONEMPTY]
+                scan = 0
                 while m != 0:
                     q = _ctz(m)
                     m &= m - 1
@@ -510,140 +516,139 @@ def _steady_reads(
                             tq = _mn(
                                 tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
                             )
-                    ready = _mn(ready, tq)
-                    if tq <= t:
-                        mask |= 1 << q
-                fresh = True
-                if mask == 0:
-                    break
-                # the general scheduler's round-robin scan: banks above its start first
-                hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
-                q = _ctz(hi) if hi != 0 else _ctz(mask)
-                cs[c, C_RR] = q
-                orow = bs[c, q, B_ROW]
-                # an open bank's PRE when allowed and ready, else its READ (ready: in `mask`)
-                pre = (
-                    orow >= 0
-                    and bs[c, q, B_TPRE] <= t
-                    and (bs[c, q, B_HR] == 0 or bs[c, q, B_HITC] >= hit_cap)
-                    and req_row[cq[c, q, 0]] != orow
-                )
-                col = orow >= 0 and not pre
-                if count == 1 and col == first_col:
-                    break  # a second command must use the other (row or column) command bus
-                first_col = col
-                fresh = False
-                rank = bank_rank[q]
-                grp = bank_grp[q]
-                if pre:
-                    active += _close_row(c, q, rank, t, pv_trp, bs, cs, ks)
-                    n_pre += 1
-                elif not col:  # ACT of the head's row: the queued requests to it become hits
-                    r = cq[c, q, 0]
-                    row = req_row[r]
-                    bs[c, q, B_ROW] = row
-                    cs[c, C_CLOSED] &= ~(np.int64(1) << q)
-                    for e in range(bs[c, q, B_CQL]):
-                        if req_row[cq[c, q, e]] == row:
-                            bs[c, q, B_HR] += 1
-                    _open_row(
-                        c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
-                    )
-                    n_act += 1
-                    if rpa * n_act > n_rd + STEADY_GRACE:
-                        stop = True  # rows change too often: the general scheduler is cheaper
-                else:  # READ of the first queued hit
-                    ln = bs[c, q, B_CQL]
-                    fe = 0
-                    while req_row[cq[c, q, fe]] != orow:
-                        fe += 1
-                    r = cq[c, q, fe]
-                    for e in range(fe, ln - 1):
-                        cq[c, q, e] = cq[c, q, e + 1]
-                    bs[c, q, B_CQL] = ln - 1
-                    bs[c, q, B_NBT] = 0
-                    cs[c, C_DUE] |= np.int64(1) << q
-                    cs[c, C_ROOM] |= np.int64(1) << q
-                    bs[c, q, B_HR] -= 1
-                    if ln == 1:
-                        cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
-                    cs[c, C_CQT] -= 1
-                    if bs[c, q, B_HITC] > 0:
-                        n_hit += 1
-                    bs[c, q, B_HITC] += 1
-                    n_rd += 1
-                    done[r] = t + read_delay
-                    _read_issued(
-                        c,
-                        q,
-                        rank,
-                        grp,
-                        t,
-                        nranks,
-                        pv_rtp,
-                        pv_rtrl,
-                        pv_rtrs,
-                        pv_rtw,
-                        pv_rtro,
-                        pv_rtwo,
-                        bs,
-                        gs,
-                        ks,
-                    )
-            # ---- move the oldest movable transaction to its bank's command queue ----
-            movable = cs[c, C_TQH] & cs[c, C_ROOM]
-            if movable != 0:
-                oldest = -1
-                q = -1
-                while movable != 0:
-                    b = _ctz(movable)
-                    movable &= movable - 1
-                    r = tqf[c, 0, b, tq_head[c, 0, b]]
-                    if oldest < 0 or r < oldest:
-                        oldest = r
-                        q = b
-                if avail[oldest] <= t:
-                    h = tq_head[c, 0, q] + 1
-                    tq_head[c, 0, q] = 0 if h == tcap else h
-                    tq_len[c, 0, q] -= 1
-                    if tq_len[c, 0, q] == 0:
-                        cs[c, C_TQH] &= ~(np.int64(1) << q)
-                    cs[c, C_TQT] -= 1
-                    ln = bs[c, q, B_CQL]
+                    brd[c, q] = tq
+                if issuing and count < (2 if dual else 1):
+                    issuing = False
+                    mask = 0
+                    m = cs[c, C_NONEMPTY]
+                    while m != 0:
+                        q = _ctz(m)
+                        m &= m - 1
+                        if brd[c, q] <= t:
+                            mask |= 1 << q
+                    if mask == 0:
+                        continue
+                    # the general scheduler's round-robin scan: banks above its start first
+                    hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
+                    q = _ctz(hi) if hi != 0 else _ctz(mask)
+                    cs[c, C_RR] = q
                     orow = bs[c, q, B_ROW]
-                    if req_row[oldest] == orow:
-                        bs[c, q, B_HR] += 1
-                    cq[c, q, ln] = oldest
-                    bs[c, q, B_CQL] = ln + 1
-                    if ln + 1 == cqcap:
-                        cs[c, C_ROOM] &= ~(np.int64(1) << q)
-                    cs[c, C_NONEMPTY] |= np.int64(1) << q
-                    bs[c, q, B_NBT] = 0
-                    cs[c, C_DUE] |= np.int64(1) << q
-                    cs[c, C_CQT] += 1
-                    fresh = False
-            # the channel's next possible command and move, from the state this clock left
-            if not fresh:
-                ready = FAR
-                m = cs[c, C_NONEMPTY]
-                while m != 0:  # as in the issue scan above
-                    q = _ctz(m)
-                    m &= m - 1
+                    # an open bank's PRE when allowed and ready, else its READ (ready: in `mask`)
+                    pre = (
+                        orow >= 0
+                        and bs[c, q, B_TPRE] <= t
+                        and (bs[c, q, B_HR] == 0 or bs[c, q, B_HITC] >= hit_cap)
+                        and req_row[cq[c, q, 0]] != orow
+                    )
+                    col = orow >= 0 and not pre
+                    if count == 1 and col == first_col:
+                        continue  # a second command must use the other (row or column) command bus
+                    first_col = col
+                    count += 1
+                    issuing = True
                     rank = bank_rank[q]
-                    orow = bs[c, q, B_ROW]
-                    if orow < 0:
-                        tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
-                        tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
-                    else:
-                        hr = bs[c, q, B_HR]
-                        tq = FAR
-                        if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
-                            tq = bs[c, q, B_TPRE]
-                        if hr > 0:
-                            tq = _mn(
-                                tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
-                            )
-                    ready = _mn(ready, tq)
+                    grp = bank_grp[q]
+                    if pre:
+                        active += _close_row(c, q, rank, t, pv_trp, bs, cs, ks)
+                        n_pre += 1
+                        scan = np.int64(1) << q
+                    elif not col:  # ACT of the head's row: the queued requests to it become hits
+                        r = cq[c, q, 0]
+                        row = req_row[r]
+                        bs[c, q, B_ROW] = row
+                        cs[c, C_CLOSED] &= ~(np.int64(1) << q)
+                        for e in range(bs[c, q, B_CQL]):
+                            if req_row[cq[c, q, e]] == row:
+                                bs[c, q, B_HR] += 1
+                        _open_row(
+                            c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
+                        )
+                        n_act += 1
+                        if rpa * n_act > n_rd + STEADY_GRACE:
+                            stop = True  # rows change too often: the general scheduler is cheaper
+                        scan = cs[c, C_NONEMPTY]
+                    else:  # READ of the first queued hit
+                        ln = bs[c, q, B_CQL]
+                        fe = 0
+                        while req_row[cq[c, q, fe]] != orow:
+                            fe += 1
+                        r = cq[c, q, fe]
+                        for e in range(fe, ln - 1):
+                            cq[c, q, e] = cq[c, q, e + 1]
+                        bs[c, q, B_CQL] = ln - 1
+                        bs[c, q, B_NBT] = 0
+                        cs[c, C_DUE] |= np.int64(1) << q
+                        cs[c, C_ROOM] |= np.int64(1) << q
+                        bs[c, q, B_HR] -= 1
+                        if ln == 1:
+                            cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
+                        cs[c, C_CQT] -= 1
+                        if bs[c, q, B_HITC] > 0:
+                            n_hit += 1
+                        bs[c, q, B_HITC] += 1
+                        n_rd += 1
+                        done[r] = t + read_delay
+                        _read_issued(
+                            c,
+                            q,
+                            rank,
+                            grp,
+                            t,
+                            nranks,
+                            pv_rtp,
+                            pv_rtrl,
+                            pv_rtrs,
+                            pv_rtw,
+                            pv_rtro,
+                            pv_rtwo,
+                            bs,
+                            gs,
+                            ks,
+                        )
+                        scan = cs[c, C_NONEMPTY]
+                    continue
+                if moving:
+                    # ---- move the oldest movable transaction to its bank's command queue ----
+                    moving = False
+                    movable = cs[c, C_TQH] & cs[c, C_ROOM]
+                    if movable != 0:
+                        oldest = -1
+                        q = -1
+                        while movable != 0:
+                            b = _ctz(movable)
+                            movable &= movable - 1
+                            r = tqf[c, 0, b, tq_head[c, 0, b]]
+                            if oldest < 0 or r < oldest:
+                                oldest = r
+                                q = b
+                        if avail[oldest] <= t:
+                            h = tq_head[c, 0, q] + 1
+                            tq_head[c, 0, q] = 0 if h == tcap else h
+                            tq_len[c, 0, q] -= 1
+                            if tq_len[c, 0, q] == 0:
+                                cs[c, C_TQH] &= ~(np.int64(1) << q)
+                            cs[c, C_TQT] -= 1
+                            ln = bs[c, q, B_CQL]
+                            if req_row[oldest] == bs[c, q, B_ROW]:
+                                bs[c, q, B_HR] += 1
+                            cq[c, q, ln] = oldest
+                            bs[c, q, B_CQL] = ln + 1
+                            if ln + 1 == cqcap:
+                                cs[c, C_ROOM] &= ~(np.int64(1) << q)
+                            cs[c, C_NONEMPTY] |= np.int64(1) << q
+                            bs[c, q, B_NBT] = 0
+                            cs[c, C_DUE] |= np.int64(1) << q
+                            cs[c, C_CQT] += 1
+                            scan = np.int64(1) << q
+                            continue
+                break
+            # the channel's next possible command and move, from the state this clock left
+            ready = FAR
+            m = cs[c, C_NONEMPTY]
+            while m != 0:
+                q = _ctz(m)
+                m &= m - 1
+                ready = _mn(ready, brd[c, q])
             crd[c] = ready
             # the oldest movable read's port clock
             cmv[c] = FAR
@@ -884,6 +889,7 @@ def simulate_into(
     )
     steady_crd = np.zeros(nch, np.int64)  # the fast path's next command / move per channel
     steady_cmv = np.zeros(nch, np.int64)
+    steady_brd = np.zeros((nch, nb), np.int64)  # its per-bank ready clocks
     clk = -1  # a clock before the first: the requester's first offers enter at clock 0
     next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
     while True:
@@ -959,6 +965,7 @@ def simulate_into(
                     stats,
                     steady_crd,
                     steady_cmv,
+                    steady_brd,
                 )
                 # back off while the fast path runs only a few clocks (up to 64 loop
                 # iterations) or hands back because rows change too often (up to 1024: random
