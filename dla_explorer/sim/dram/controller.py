@@ -483,20 +483,17 @@ def _steady_reads(
             # brd[c, q]: the clock from which non-empty bank q has a command ready, kept from the
             # channel's last visit (only its own commands and moves change it, not time or the
             # requester; crd[c] < 0: not known yet) and recomputed for the banks in `scan`
-            # before each pick and at the end: all of them after a READ or ACT (the group's and
+            # before a pick and at the end: all of them after a READ or ACT (the group's and
             # rank's bounds move), the bank itself after a PRE or a move into its queue.
             scan = cs[c, C_NONEMPTY] if crd[c] < 0 else 0
             first_col = False
-            count = 0
-            issuing = True
-            moving = True
-            while True:
-                # the bank's ready clock (written out: a helper taking the state arrays costs
-                # reference counting at every call): ACT for a closed bank (tRC/tRP, tRRD_L,
-                # tRRD_S, tFAW); for an open one the earlier of PRE, when the general scheduler's
-                # rule allows it (the head misses the open row and no queued request hits it or
-                # the row served row_hit_cap column commands; tRAS, tRTP), and READ of its first
-                # queued hit (tRCD, the group's and the rank's column bounds)
+            for count in range(2 if dual else 1):
+                # the bank's ready clock (written out, here and below: a helper taking the state
+                # arrays costs reference counting at every call): ACT for a closed bank (tRC/tRP,
+                # tRRD_L, tRRD_S, tFAW); for an open one the earlier of PRE, when the general
+                # scheduler's rule allows it (the head misses the open row and no queued request
+                # hits it or the row served row_hit_cap column commands; tRAS, tRTP), and READ of
+                # its first queued hit (tRCD, the group's and the rank's column bounds)
                 m = scan & cs[c, C_NONEMPTY]
                 scan = 0
                 while m != 0:
@@ -517,132 +514,154 @@ def _steady_reads(
                                 tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
                             )
                     brd[c, q] = tq
-                if issuing and count < (2 if dual else 1):
-                    issuing = False
-                    mask = 0
-                    m = cs[c, C_NONEMPTY]
-                    while m != 0:
-                        q = _ctz(m)
-                        m &= m - 1
-                        if brd[c, q] <= t:
-                            mask |= 1 << q
-                    if mask == 0:
-                        continue
-                    # the general scheduler's round-robin scan: banks above its start first
-                    hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
-                    q = _ctz(hi) if hi != 0 else _ctz(mask)
-                    cs[c, C_RR] = q
-                    orow = bs[c, q, B_ROW]
-                    # an open bank's PRE when allowed and ready, else its READ (ready: in `mask`)
-                    pre = (
-                        orow >= 0
-                        and bs[c, q, B_TPRE] <= t
-                        and (bs[c, q, B_HR] == 0 or bs[c, q, B_HITC] >= hit_cap)
-                        and req_row[cq[c, q, 0]] != orow
+                mask = 0
+                m = cs[c, C_NONEMPTY]
+                while m != 0:
+                    q = _ctz(m)
+                    m &= m - 1
+                    if brd[c, q] <= t:
+                        mask |= 1 << q
+                if mask == 0:
+                    break
+                # the general scheduler's round-robin scan: banks above its start first
+                hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
+                q = _ctz(hi) if hi != 0 else _ctz(mask)
+                cs[c, C_RR] = q
+                orow = bs[c, q, B_ROW]
+                # an open bank's PRE when allowed and ready, else its READ (ready: in `mask`)
+                pre = (
+                    orow >= 0
+                    and bs[c, q, B_TPRE] <= t
+                    and (bs[c, q, B_HR] == 0 or bs[c, q, B_HITC] >= hit_cap)
+                    and req_row[cq[c, q, 0]] != orow
+                )
+                col = orow >= 0 and not pre
+                if count == 1 and col == first_col:
+                    break  # a second command must use the other (row or column) command bus
+                first_col = col
+                rank = bank_rank[q]
+                grp = bank_grp[q]
+                if pre:
+                    active += _close_row(c, q, rank, t, pv_trp, bs, cs, ks)
+                    n_pre += 1
+                    scan = np.int64(1) << q
+                elif not col:  # ACT of the head's row: the queued requests to it become hits
+                    r = cq[c, q, 0]
+                    row = req_row[r]
+                    bs[c, q, B_ROW] = row
+                    cs[c, C_CLOSED] &= ~(np.int64(1) << q)
+                    for e in range(bs[c, q, B_CQL]):
+                        if req_row[cq[c, q, e]] == row:
+                            bs[c, q, B_HR] += 1
+                    _open_row(
+                        c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
                     )
-                    col = orow >= 0 and not pre
-                    if count == 1 and col == first_col:
-                        continue  # a second command must use the other (row or column) command bus
-                    first_col = col
-                    count += 1
-                    issuing = True
-                    rank = bank_rank[q]
-                    grp = bank_grp[q]
-                    if pre:
-                        active += _close_row(c, q, rank, t, pv_trp, bs, cs, ks)
-                        n_pre += 1
-                        scan = np.int64(1) << q
-                    elif not col:  # ACT of the head's row: the queued requests to it become hits
-                        r = cq[c, q, 0]
-                        row = req_row[r]
-                        bs[c, q, B_ROW] = row
-                        cs[c, C_CLOSED] &= ~(np.int64(1) << q)
-                        for e in range(bs[c, q, B_CQL]):
-                            if req_row[cq[c, q, e]] == row:
-                                bs[c, q, B_HR] += 1
-                        _open_row(
-                            c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
-                        )
-                        n_act += 1
-                        if rpa * n_act > n_rd + STEADY_GRACE:
-                            stop = True  # rows change too often: the general scheduler is cheaper
-                        scan = cs[c, C_NONEMPTY]
-                    else:  # READ of the first queued hit
-                        ln = bs[c, q, B_CQL]
-                        fe = 0
-                        while req_row[cq[c, q, fe]] != orow:
-                            fe += 1
-                        r = cq[c, q, fe]
-                        for e in range(fe, ln - 1):
-                            cq[c, q, e] = cq[c, q, e + 1]
-                        bs[c, q, B_CQL] = ln - 1
-                        bs[c, q, B_NBT] = 0
-                        cs[c, C_DUE] |= np.int64(1) << q
-                        cs[c, C_ROOM] |= np.int64(1) << q
-                        bs[c, q, B_HR] -= 1
-                        if ln == 1:
-                            cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
-                        cs[c, C_CQT] -= 1
-                        if bs[c, q, B_HITC] > 0:
-                            n_hit += 1
-                        bs[c, q, B_HITC] += 1
-                        n_rd += 1
-                        done[r] = t + read_delay
-                        _read_issued(
-                            c,
-                            q,
-                            rank,
-                            grp,
-                            t,
-                            nranks,
-                            pv_rtp,
-                            pv_rtrl,
-                            pv_rtrs,
-                            pv_rtw,
-                            pv_rtro,
-                            pv_rtwo,
-                            bs,
-                            gs,
-                            ks,
-                        )
-                        scan = cs[c, C_NONEMPTY]
-                    continue
-                if moving:
-                    # ---- move the oldest movable transaction to its bank's command queue ----
-                    moving = False
+                    n_act += 1
+                    if rpa * n_act > n_rd + STEADY_GRACE:
+                        stop = True  # rows change too often: the general scheduler is cheaper
+                    scan = cs[c, C_NONEMPTY]
+                else:  # READ of the first queued hit
+                    ln = bs[c, q, B_CQL]
+                    fe = 0
+                    while req_row[cq[c, q, fe]] != orow:
+                        fe += 1
+                    r = cq[c, q, fe]
+                    for e in range(fe, ln - 1):
+                        cq[c, q, e] = cq[c, q, e + 1]
+                    bs[c, q, B_CQL] = ln - 1
+                    bs[c, q, B_NBT] = 0
+                    cs[c, C_DUE] |= np.int64(1) << q
+                    cs[c, C_ROOM] |= np.int64(1) << q
+                    bs[c, q, B_HR] -= 1
+                    if ln == 1:
+                        cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
+                    cs[c, C_CQT] -= 1
+                    if bs[c, q, B_HITC] > 0:
+                        n_hit += 1
+                    bs[c, q, B_HITC] += 1
+                    n_rd += 1
+                    done[r] = t + read_delay
+                    _read_issued(
+                        c,
+                        q,
+                        rank,
+                        grp,
+                        t,
+                        nranks,
+                        pv_rtp,
+                        pv_rtrl,
+                        pv_rtrs,
+                        pv_rtw,
+                        pv_rtro,
+                        pv_rtwo,
+                        bs,
+                        gs,
+                        ks,
+                    )
+                    scan = cs[c, C_NONEMPTY]
+            # ---- move the oldest movable transaction to its bank's command queue ----
+            cmv[c] = FAR
+            movable = cs[c, C_TQH] & cs[c, C_ROOM]
+            if movable != 0:
+                oldest = -1
+                q = -1
+                while movable != 0:
+                    b = _ctz(movable)
+                    movable &= movable - 1
+                    r = tqf[c, 0, b, tq_head[c, 0, b]]
+                    if oldest < 0 or r < oldest:
+                        oldest = r
+                        q = b
+                if avail[oldest] > t:
+                    cmv[c] = avail[oldest]  # the oldest movable read's port clock
+                else:
+                    h = tq_head[c, 0, q] + 1
+                    tq_head[c, 0, q] = 0 if h == tcap else h
+                    tq_len[c, 0, q] -= 1
+                    if tq_len[c, 0, q] == 0:
+                        cs[c, C_TQH] &= ~(np.int64(1) << q)
+                    cs[c, C_TQT] -= 1
+                    ln = bs[c, q, B_CQL]
+                    if req_row[oldest] == bs[c, q, B_ROW]:
+                        bs[c, q, B_HR] += 1
+                    cq[c, q, ln] = oldest
+                    bs[c, q, B_CQL] = ln + 1
+                    if ln + 1 == cqcap:
+                        cs[c, C_ROOM] &= ~(np.int64(1) << q)
+                    cs[c, C_NONEMPTY] |= np.int64(1) << q
+                    bs[c, q, B_NBT] = 0
+                    cs[c, C_DUE] |= np.int64(1) << q
+                    cs[c, C_CQT] += 1
+                    scan |= np.int64(1) << q
+                    # the next move: the oldest movable read left
                     movable = cs[c, C_TQH] & cs[c, C_ROOM]
                     if movable != 0:
                         oldest = -1
-                        q = -1
                         while movable != 0:
                             b = _ctz(movable)
                             movable &= movable - 1
                             r = tqf[c, 0, b, tq_head[c, 0, b]]
                             if oldest < 0 or r < oldest:
                                 oldest = r
-                                q = b
-                        if avail[oldest] <= t:
-                            h = tq_head[c, 0, q] + 1
-                            tq_head[c, 0, q] = 0 if h == tcap else h
-                            tq_len[c, 0, q] -= 1
-                            if tq_len[c, 0, q] == 0:
-                                cs[c, C_TQH] &= ~(np.int64(1) << q)
-                            cs[c, C_TQT] -= 1
-                            ln = bs[c, q, B_CQL]
-                            if req_row[oldest] == bs[c, q, B_ROW]:
-                                bs[c, q, B_HR] += 1
-                            cq[c, q, ln] = oldest
-                            bs[c, q, B_CQL] = ln + 1
-                            if ln + 1 == cqcap:
-                                cs[c, C_ROOM] &= ~(np.int64(1) << q)
-                            cs[c, C_NONEMPTY] |= np.int64(1) << q
-                            bs[c, q, B_NBT] = 0
-                            cs[c, C_DUE] |= np.int64(1) << q
-                            cs[c, C_CQT] += 1
-                            scan = np.int64(1) << q
-                            continue
-                break
-            # the channel's next possible command and move, from the state this clock left
+                        cmv[c] = avail[oldest]
+            # ---- the channel's next possible command, from the state this clock left ----
+            m = scan & cs[c, C_NONEMPTY]
+            while m != 0:  # as in the issue loop above
+                q = _ctz(m)
+                m &= m - 1
+                rank = bank_rank[q]
+                orow = bs[c, q, B_ROW]
+                if orow < 0:
+                    tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
+                    tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
+                else:
+                    hr = bs[c, q, B_HR]
+                    tq = FAR
+                    if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
+                        tq = bs[c, q, B_TPRE]
+                    if hr > 0:
+                        tq = _mn(tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD]))
+                brd[c, q] = tq
             ready = FAR
             m = cs[c, C_NONEMPTY]
             while m != 0:
@@ -650,18 +669,6 @@ def _steady_reads(
                 m &= m - 1
                 ready = _mn(ready, brd[c, q])
             crd[c] = ready
-            # the oldest movable read's port clock
-            cmv[c] = FAR
-            movable = cs[c, C_TQH] & cs[c, C_ROOM]
-            if movable != 0:
-                oldest = -1
-                while movable != 0:
-                    b = _ctz(movable)
-                    movable &= movable - 1
-                    r = tqf[c, 0, b, tq_head[c, 0, b]]
-                    if oldest < 0 or r < oldest:
-                        oldest = r
-                cmv[c] = avail[oldest]
         # ---- the requester offers requests after this clock ----
         now = t + 1
         while nxt < n:
