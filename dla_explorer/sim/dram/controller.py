@@ -18,8 +18,9 @@ tRAS, tRC, tRP, tRTP, tWR), per bank group (tCCD_L, tRRD_L, tWTR_L), per rank (t
 tWTR_S, tFAW, tRFC, turnaround) and across ranks (tRTRS). When nothing can happen, the clock
 jumps to the earliest time something can, so idle and blocked stretches cost nothing; after a
 busy visit, a channel with at most two due banks computes their next possible commands at once
-and sleeps until then instead of looking again next clock; on one channel, a stretch in which
-only row-hit READs can issue runs in a tight loop from one READ to the next (`_steady_reads`).
+and sleeps until then instead of looking again next clock; a read-only stretch of a stream (no
+refresh pending, rows changing at most once per few READs) runs in a tight loop over the
+channels from one command or move to the next, with READs, ACTs and PREs (`_steady_reads`).
 The schedule is that of a visit to every channel at every clock (a visit at which nothing can
 happen changes nothing).
 """
