@@ -151,6 +151,23 @@ def test_filter_reload_when_a_pass_does_not_fit(block):
     assert sliced.weight_bytes[2] == 4 * 2304
 
 
+def test_resident_weights_never_cross_dram_and_must_all_fit(block):
+    # DDR-free operation: stem 16 x 8 x 9 + c1 16 x 16 + c2 16 x 16 x 9 + c3 16 x 16 = 3,968 int8
+    # weights, 248 B on each of 16 PEs (every layer one pass)
+    streamed = run(block, arch())
+    resident = run(block, arch(weights_resident=True))
+    assert streamed.layers.weight_bytes.sum() == 3968
+    assert resident.layers.weight_bytes.sum() == 0 and resident.layers.weight_fetches.sum() == 0
+    drop = (streamed.totals.dram_mb_per_frame - resident.totals.dram_mb_per_frame) * 1e6
+    assert drop == pytest.approx(3968)
+    assert resident.totals.feasible
+    # a 0.2 KB scratchpad (204.8 B) holds one layer's share but not the model's 248 B
+    tight = run(block, arch(weights_resident=True, filter_cache_kb=0.2))
+    assert not tight.totals.feasible
+    assert "filter_scratchpad +21.1%" in tight.totals.violation
+    assert run(block, arch(filter_cache_kb=0.2)).totals.feasible  # streamed: each layer fits
+
+
 # -- auxiliary blocks and the drain ------------------------------------------------------------
 
 

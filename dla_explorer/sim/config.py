@@ -229,6 +229,12 @@ class Architecture(_Config):
         description="images whose fully connected layers run together, each streamed weight "
         "reused by all of them (AYD17's FC batching); conv layers run image by image",
     )
+    weights_resident: bool = Field(
+        False,
+        description="DDR-free operation (FPGA AI Suite IP Reference Manual, DDR-free streaming): "
+        "every weight of the model stays in the PE filter scratchpads, loaded once with the "
+        "bitstream, so no weight crosses DRAM per frame; filter_cache_kb must hold them all",
+    )
 
     @pydantic.model_validator(mode="after")
     def _check_winograd(self) -> Architecture:

@@ -92,6 +92,7 @@ DESIGN_DEFAULTS = {
     "winograd": "none",
     "fc_batch": 1,
     "input_folding": False,
+    "weights_resident": False,
 }
 ENERGY_TERMS = ("mac_j", "sram_j", "dram_j", "logic_j")  # dynamic energy per layer, joules
 TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB each at most)
@@ -515,7 +516,10 @@ def weight_fetches(
     slice walks every pass); once per pixel tile when one PE's share of a pass does not fit its
     scratchpad (counting the values a Winograd or folded layer stores per weight, `expansion`).
     A batched FC layer streams its weights once per run of fc_batch images (its images are
-    cached); every count is per run, times the batch's `share` of it."""
+    cached); every count is per run, times the batch's `share` of it. With `weights_resident`
+    (DDR-free operation) no weight crosses DRAM, and `resident_excess` (per design; > 0 is
+    infeasible) is how far the model's filters, all passes of all layers per PE, exceed the
+    scratchpad (-1 without it)."""
     passes = _stack(tables, index, "passes")
     per_pe_bits = (
         _stack(tables, index, "weight_cells")
@@ -523,9 +527,19 @@ def weight_fetches(
         / (passes * _col(d, "k_vec"))
         * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
     )
-    fits = per_pe_bits <= _col(d, "filter_cache_kb") * KIB * BITS_PER_BYTE
+    capacity_bits = _col(d, "filter_cache_kb") * KIB * BITS_PER_BYTE
+    fits = per_pe_bits <= capacity_bits
     per_run = np.where(fc["streamed"], 1.0, np.where(fits, np.where(passes > 1, slices, 1.0), tiles))
-    return {"fetches": per_run * fc["share"], "filter_fits": fits}
+    # DDR-free: the whole model's filters sit in the scratchpads (every pass of every layer)
+    resident = d["weights_resident"].astype(bool)
+    model_bits = (per_pe_bits * passes).sum(axis=1)
+    resident_excess = np.where(resident, model_bits / capacity_bits[:, 0] - 1.0, -1.0)
+    per_run = np.where(resident[:, None], 0.0, per_run)
+    return {
+        "fetches": per_run * fc["share"],
+        "filter_fits": fits | resident[:, None],
+        "resident_excess": resident_excess,
+    }
 
 
 def weight_bytes(
@@ -700,6 +714,7 @@ def evaluate(
         "slices": buffer["slices"],
         "shortcut_spill_bytes": buffer["shortcut_spill"],
         "weight_fetches": fetch["fetches"],
+        "resident_excess": fetch["resident_excess"],
         "multipliers": multipliers[:, 0],
         "resources": used,
         **clock,
@@ -731,6 +746,7 @@ def totals(
     )
     used = per_layer["resources"]
     over = device_excess(device, used, d)
+    over["filter_scratchpad"] = per_layer["resident_excess"]  # weights_resident: all must fit
     return {
         "latency_s": latency,
         "fps": fps,
