@@ -32,9 +32,10 @@ def test_a_run_repeated_after_a_larger_one_gives_the_same_result():
     assert first.commands == again.commands
 
 
-def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0):
+def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0, reads_per_act=None):
     """The controller on 64-B reads, bypassing simulate_trace so that its statistics (which
-    record how many clocks the steady fast path simulated) are visible."""
+    record how many clocks the steady fast path simulated) are visible. reads_per_act: the
+    fast path's hand-back threshold (0: it runs whenever it is exact, on random traffic too)."""
     from dla_explorer.sim.dram import controller as k
 
     ch, bank, row = model.decode(cfg, addresses)
@@ -43,8 +44,11 @@ def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0):
     added = np.zeros(n, np.int64)
     done = np.zeros(n, np.int64)
     stats = np.zeros(k.S_NSTATS, np.int64)
+    p = model.params(cfg, max_out)
+    if reads_per_act is not None:
+        p[k.P_STEADY] = reads_per_act
     k.simulate(
-        model.params(cfg, max_out),
+        p,
         ch.astype(np.int64),
         bank.astype(np.int64),
         row.astype(np.int64),
@@ -59,14 +63,56 @@ def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0):
     return added, done, stats
 
 
-def _one_channel(name, **controller):
+def _config(name, channels=None, **controller):
+    """A shipped config, cut to one channel (channels=1, as the level-1 table runs it) or to
+    another channel count, with some controller fields changed."""
     from dla_explorer.sim.dram import load_dram
     from dla_explorer.sim.dram.efficiency import one_channel
 
-    cfg = one_channel(load_dram(name))
+    cfg = load_dram(name)
+    if channels == 1:
+        cfg = one_channel(cfg)
+    elif channels is not None:
+        cfg = cfg.model_copy(
+            update={"organization": cfg.organization.model_copy(update={"channels": channels})}
+        )
     if controller:
         cfg = cfg.model_copy(update={"controller": cfg.controller.model_copy(update=controller)})
     return cfg
+
+
+def _assert_fast_path_equals_general_scheduler(cfg, n):
+    # A cap on outstanding requests that is never reached changes nothing in the schedule but
+    # keeps the controller on its general (visit by visit) scheduler: the reference. Without the
+    # cap the steady fast path runs most clocks of the sequential streams, and forced (no
+    # hand-back on frequent row changes) most clocks of every stream, with its PREs, ACTs and
+    # READs of a hit behind a missing head; every request's acceptance and completion and every
+    # command count must come out the same.
+    from dla_explorer.sim.dram import controller as k
+
+    streams = {
+        "seq": pt.sequential(n),
+        "two_streams": pt.interleaved(n, (0, 1 << 24)),
+        "stride_256": pt.sequential(n, stride=256),
+        "tiled": pt.tiled(n, row_pitch=14336, tile_bytes=1024),
+        "random": pt.random_lines(n, 1 << 26, seed=3),
+    }
+    saturating = np.zeros(n, np.int64)
+    paced = (np.arange(n) * 3).astype(np.int64)  # a source slower than the bus at times
+    fast_clocks = {None: 0, 0: 0}
+    for label, addresses in streams.items():
+        for arrival in (saturating, paced):
+            for port in (0.0, 3.2):
+                a0, d0, s0 = _run_controller(cfg, addresses, arrival, n + 1, port)
+                assert s0[k.S_STEADY] == 0, label  # the reference never takes the fast path
+                for rpa in fast_clocks:
+                    a1, d1, s1 = _run_controller(cfg, addresses, arrival, 0, port, rpa)
+                    assert np.array_equal(a0, a1), (label, rpa)
+                    assert np.array_equal(d0, d1), (label, rpa)
+                    assert np.array_equal(s0[: k.S_LOOPS], s1[: k.S_LOOPS]), (label, rpa)
+                    fast_clocks[rpa] += s1[k.S_STEADY]
+    assert fast_clocks[None] > n  # the fast path did run
+    assert fast_clocks[0] > 10 * n  # forced, it ran on every stream
 
 
 @pytest.mark.parametrize(
@@ -81,32 +127,19 @@ def _one_channel(name, **controller):
     ],
 )
 def test_steady_fast_path_equals_the_general_scheduler(name, controller):
-    # A cap on outstanding requests that is never reached changes nothing in the schedule but
-    # keeps the controller on its general (visit by visit) scheduler: the reference. Without the
-    # cap the steady row-hit fast path runs most clocks of these streams; every request's
-    # acceptance and completion and every command count must come out the same.
-    from dla_explorer.sim.dram import controller as k
+    _assert_fast_path_equals_general_scheduler(_config(name, 1, **controller), 6000)
 
-    cfg = _one_channel(name, **controller)
-    n = 6000
-    streams = {
-        "seq": pt.sequential(n),
-        "two_streams": pt.interleaved(n, (0, 1 << 24)),
-        "stride_256": pt.sequential(n, stride=256),
-        "tiled": pt.tiled(n, row_pitch=14336, tile_bytes=1024),
-        "random": pt.random_lines(n, 1 << 26, seed=3),
-    }
-    saturating = np.zeros(n, np.int64)
-    paced = (np.arange(n) * 3).astype(np.int64)  # a source slower than the bus at times
-    fast_clocks = 0
-    for label, addresses in streams.items():
-        for arrival in (saturating, paced):
-            for port in (0.0, 3.2):
-                a0, d0, s0 = _run_controller(cfg, addresses, arrival, n + 1, port)
-                a1, d1, s1 = _run_controller(cfg, addresses, arrival, 0, port)
-                assert s0[k.S_STEADY] == 0, label  # the reference never takes the fast path
-                assert np.array_equal(a0, a1), label
-                assert np.array_equal(d0, d1), label
-                assert np.array_equal(s0[: k.S_LOOPS], s1[: k.S_LOOPS]), label
-                fast_clocks += s1[k.S_STEADY]
-    assert fast_clocks > n  # the fast path did run
+
+@pytest.mark.parametrize(
+    ("name", "channels", "controller"),
+    [
+        ("hbm2_s10mx_pc", None, {}),  # 16 pseudo-channels, 1-KB interleave, dual issue
+        ("dramsim3_hbm2_8gb_x128", None, {"dual_command_issue": False}),  # 8 legacy channels
+        ("hbm2_s10mx_pc", None, {"refresh": "per_bank"}),
+        # tiny queues: the in-order requester often waits for one full channel while others run
+        ("dramsim3_hbm2_8gb_x128", None, {"read_queue": 4, "command_queue": 2}),
+        ("hbm2_s10mx_pc", 4, {}),
+    ],
+)
+def test_steady_fast_path_on_several_channels_equals_the_general_scheduler(name, channels, controller):
+    _assert_fast_path_equals_general_scheduler(_config(name, channels, **controller), 6000)

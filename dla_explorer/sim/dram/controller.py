@@ -23,8 +23,9 @@ tRAS, tRC, tRP, tRTP, tWR), per bank group (tCCD_L, tRRD_L, tWTR_L), per rank (t
 tWTR_S, tFAW, tRFC, turnaround) and across ranks (tRTRS). When nothing can happen, the clock
 jumps to the earliest time something can, so idle and blocked stretches cost nothing; after a
 busy visit, a channel with at most two due banks computes their next possible commands at once
-and sleeps until then instead of looking again next clock; on one channel, a stretch in which
-only row-hit READs can issue runs in a tight loop from one READ to the next (`_steady_reads`).
+and sleeps until then instead of looking again next clock; a read-only stretch of a stream (no
+refresh pending, rows changing at most once per few READs) runs in a tight loop over the
+channels from one command or move to the next, with READs, ACTs and PREs (`_steady_reads`).
 The schedule is that of a visit to every channel at every clock (a visit at which nothing can
 happen changes nothing).
 """
@@ -76,8 +77,9 @@ import numpy as np
     P_DRAIN_LOW,
     P_DUAL,
     P_MAX_OUT,
+    P_STEADY,  # READs per ACT below which the steady fast path hands back (0: it never does)
     P_NPARAMS,
-) = range(41)
+) = range(42)
 REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 
 # The controller's state is packed by level, one row of fields per channel (cs[channel, field]),
@@ -148,6 +150,17 @@ K_RD, K_WR, K_ACT, K_NOPEN, K_SINCE, K_FAWI, K_FAW, K_NFIELDS = 0, 1, 2, 3, 4, 5
     S_NSTATS,
 ) = range(17)
 
+# The steady fast path (_steady_reads) hands back to the general scheduler, and its check backs
+# off, once it issued more than one ACT per STEADY_READS_PER_ACT READs (after STEADY_GRACE
+# READs; the parameter P_STEADY, which model.params sets to this): on traffic whose rows change
+# that often, its full scan of the queued banks at every command costs more than the general
+# scheduler's look-ahead caches. A speed choice only (both give the same schedule); 8 keeps the
+# streams (32-128 READs per row) in the fast path and sends random and short-stride traffic
+# (1-4) back. The grace lets a stream open the next rows of all its banks at once (a
+# bank-group-interleaved DDR4 stream opens 4 within a few clocks: a grace of 16 sent it back
+# and doubled its general-scheduler iterations, measured).
+STEADY_READS_PER_ACT = 8
+STEADY_GRACE = 64
 NONE, ACT, PRE, RD, WR = 0, 1, 2, 3, 4
 FAR: int = 1 << 62
 WHEEL = 32  # slots of the per-channel timing wheel (a power of two, at most 62)
@@ -163,6 +176,16 @@ for _i in range(64):
 def _ctz(x: int) -> int:
     """Index of the lowest set bit of x (x > 0, below 2**63)."""
     return _CTZ[(((x & -x) * _DEBRUIJN) >> 58) & 63]
+
+
+@numba.njit(cache=True, inline="always")
+def _popcount(x: int) -> int:
+    """Number of set bits of x (x >= 0)."""
+    k = 0
+    while x != 0:
+        x &= x - 1
+        k += 1
+    return k
 
 
 @numba.njit(cache=True, inline="always")
@@ -493,54 +516,6 @@ def _heap_pop(heap: np.ndarray, size: int) -> int:
     return size
 
 
-@numba.njit(cache=True, inline="always")
-def _steady_ready(
-    c: int,
-    q: int,
-    bs: np.ndarray,
-    gs: np.ndarray,
-    ks: np.ndarray,
-    bank_rank: np.ndarray,
-    bank_grp: np.ndarray,
-    tfaw: int,
-) -> int:
-    """The clock from which the only command a bank of the steady fast path can issue is ready:
-    ACT for a closed bank (tRC/tRP, tRRD_L, tRRD_S, tFAW), READ for an open one (tRCD, the
-    group's and the rank's column bounds)."""
-    rank = bank_rank[q]
-    if bs[c, q, B_ROW] < 0:
-        t = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
-        return _mx(t, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + tfaw)
-    return _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
-
-
-@numba.njit(cache=True, inline="always")
-def _steady_pick(
-    c: int,
-    t: int,
-    cs: np.ndarray,
-    bs: np.ndarray,
-    gs: np.ndarray,
-    ks: np.ndarray,
-    bank_rank: np.ndarray,
-    bank_grp: np.ndarray,
-    tfaw: int,
-) -> int:
-    """The bank the general scheduler's round-robin scan finds first with its command ready at
-    `t` (banks above the round-robin start first, then from bank 0 up to it), or -1."""
-    mask = 0
-    m = cs[c, C_NONEMPTY]
-    while m != 0:
-        q = _ctz(m)
-        m &= m - 1
-        if _steady_ready(c, q, bs, gs, ks, bank_rank, bank_grp, tfaw) <= t:
-            mask |= 1 << q
-    if mask == 0:
-        return -1
-    hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
-    return _ctz(hi) if hi != 0 else _ctz(mask)
-
-
 @numba.njit(cache=True)
 def _steady_reads(
     clk: int,
@@ -555,6 +530,7 @@ def _steady_reads(
     cq: np.ndarray,
     bank_rank: np.ndarray,
     bank_grp: np.ndarray,
+    req_ch: np.ndarray,
     req_bank: np.ndarray,
     req_row: np.ndarray,
     req_arrival: np.ndarray,
@@ -568,35 +544,45 @@ def _steady_reads(
     read_delay: int,
     tv: np.ndarray,
     stats: np.ndarray,
-) -> tuple[int, int, int, int, int, int]:
-    """The batched fast path for a steady read stream on one channel: the general scheduler's
-    decisions from clock `clk` up to (not including) `horizon`, in a tight loop.
+    crd: np.ndarray,
+    cmv: np.ndarray,
+    brd: np.ndarray,
+) -> tuple[int, int, int, int, int, int, int, int]:
+    """The batched fast path for a steady read stream: the general scheduler's decisions from
+    clock `clk` up to (not including) `horizon`, in a tight loop, for every channel.
 
-    The caller guarantees, at `clk`: one channel, a trace of reads only (no write buffer, no
-    drain, no line table), no cap on outstanding requests, open page, no refresh pending and none
-    due before `horizon`, and every non-empty command queue belongs either to an open bank and
-    holds only hits to its open row, or to a closed bank and holds requests of one row. Then no
-    PRE can be picked (it needs a head that misses the open row); a bank has exactly one
-    candidate command, ACT if closed (the row of its head), READ if open (its head, the first
-    queued hit), ready at the bound `_steady_ready` computes. Each clock is: the first ready
-    bank in round-robin order issues; with dual issue the scan runs again from that bank, moves
-    the round-robin pointer to the first ready bank it finds and issues its command only if it
-    uses the other (row or column) bus; one transaction moves (the oldest whose bank's queue has
-    room, once it crossed the port); the requester fills the freed read-queue slots. This loop
-    jumps from one such clock to the next. It stops after a clock that moved a request that
-    breaks the condition into a command queue (a miss to an open row, or another row than a
-    closed bank's queued one: a PRE may come next) or that accepted the trace's last request,
-    and before `horizon`.
+    The caller guarantees, at `clk`: a trace of reads only (no write buffer, no drain, no line
+    table), no cap on outstanding requests, open page, no refresh pending in any channel and none
+    due before `horizon`, and in every channel every non-empty command queue belongs either to an
+    open bank and holds only hits to its open row, or to a closed bank and holds requests of one
+    row. Then no PRE can be picked (it needs a head that misses the open row); a bank has exactly
+    one candidate command, ACT if closed (the row of its head), READ if open (its head, the first
+    queued hit), ready at the bound `_steady_ready` computes. Each clock is, per channel (the
+    channels share nothing but the requester, which runs after all of them, as in a general
+    loop iteration): the first ready bank in round-robin order issues; with dual issue the scan
+    runs again from that bank, moves the round-robin pointer to the first ready bank it finds and
+    issues its command only if it uses the other (row or column) bus; one transaction moves (the
+    oldest whose bank's queue has room, once it crossed the port); then the requester fills the
+    freed read-queue slots in trace order (a request for a full channel holds back the later
+    ones). This loop jumps from one such clock to the next: each channel keeps the clock of its
+    next possible command (`crd`) and move (`cmv`, lowered when the requester queues a read that
+    becomes the oldest movable one), recomputed only after a clock at which it was processed, and
+    a clock processes only the channels due then (an early time only costs a visit that changes
+    nothing). It stops after a clock that moved a request that breaks the condition into a
+    command queue of any channel (a miss to an open row, or another row than a closed bank's
+    queued one: a PRE may come next) or that accepted the trace's last request, and before
+    `horizon`.
 
-    The timing fields, queues, round-robin pointer and per-request times are updated exactly as
+    The timing fields, queues, round-robin pointers and per-request times are updated exactly as
     the general visit updates them; the look-ahead caches (due masks, wheel, per-bank bounds) are
     reset for every bank touched, as a visit does. Returns (next clock to simulate, nxt, READs
     issued, READ row hits, ACTs issued, clocks simulated); clocks simulated 0 means nothing
     happened before `horizon` and nothing was changed. tv: tRTP, the read-to-read gaps in the
     group, in the rank and across ranks, read to write in the rank and across ranks, number of
     ranks, command-queue depth, transaction FIFO size, tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S,
-    dual issue (0/1)."""
-    c = 0
+    dual issue (0/1), row_hit_cap, tRP, READs per ACT (P_STEADY). crd, cmv: work arrays of one
+    entry per channel; brd: one per bank."""
+    nch = cs.shape[0]
     n = req_bank.shape[0]
     pv_rtp = tv[0]
     pv_rtrl = tv[1]
@@ -614,31 +600,25 @@ def _steady_reads(
     pv_trrd_l = tv[13]
     pv_trrd_s = tv[14]
     dual = tv[15] != 0
+    hit_cap = tv[16]
+    pv_trp = tv[17]
+    rpa = tv[18]
     n_rd = 0
     n_hit = 0
     n_act = 0
+    n_pre = 0
+    active = 0
     steps = 0
+    for c in range(nch):
+        crd[c] = -1  # not known: every channel is visited at clk (a visit may change nothing)
+        cmv[c] = clk
     t = clk  # the first clock not simulated yet
     while True:
-        # the next clock at which anything can happen: a bank's command, a move, an arrival
-        ready = FAR
-        m = cs[c, C_NONEMPTY]
-        while m != 0:
-            q = _ctz(m)
-            m &= m - 1
-            ready = _mn(ready, _steady_ready(c, q, bs, gs, ks, bank_rank, bank_grp, pv_tfaw))
-        tn = ready
-        movable = cs[c, C_TQH] & cs[c, C_ROOM]
-        if movable != 0:
-            oldest = -1
-            while movable != 0:
-                b = _ctz(movable)
-                movable &= movable - 1
-                r = tqf[c, 0, b, tq_head[c, 0, b]]
-                if oldest < 0 or r < oldest:
-                    oldest = r
-            tn = _mn(tn, avail[oldest])
-        if nxt < n and cs[c, C_TQT] < rqcap:
+        # the next clock at which anything can happen: a channel's command or move, an arrival
+        tn = FAR
+        for c in range(nch):
+            tn = _mn(tn, _mn(crd[c], cmv[c]))
+        if nxt < n and cs[req_ch[nxt], C_TQT] < rqcap:
             tn = _mn(tn, req_arrival[nxt] - 1)
         tn = _mx(tn, t)
         if tn >= horizon:
@@ -646,85 +626,203 @@ def _steady_reads(
         t = tn
         steps += 1
         stop = False
-        # ---- command issue ----
-        first_col = False
-        for count in range(2 if dual else 1):
-            if ready > t:
-                break
-            q = _steady_pick(c, t, cs, bs, gs, ks, bank_rank, bank_grp, pv_tfaw)
-            if q < 0:
-                break
-            cs[c, C_RR] = q
-            col = bs[c, q, B_ROW] >= 0
-            if count == 1 and col == first_col:
-                break  # a second command must use the other (row or column) command bus
-            first_col = col
-            rank = bank_rank[q]
-            grp = bank_grp[q]
-            if not col:  # ACT: every queued request hits the new row
-                r = cq[c, q, 0]
-                bs[c, q, B_ROW] = req_row[r]
-                cs[c, C_CLOSED] &= ~(np.int64(1) << q)
-                bs[c, q, B_HR] += bs[c, q, B_CQL]
-                _open_row(c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks)
-                n_act += 1
-            else:  # READ of the head
-                r = cq[c, q, 0]
-                ln = bs[c, q, B_CQL]
-                for e in range(ln - 1):
-                    cq[c, q, e] = cq[c, q, e + 1]
-                bs[c, q, B_CQL] = ln - 1
-                bs[c, q, B_NBT] = 0
-                cs[c, C_DUE] |= np.int64(1) << q
-                cs[c, C_ROOM] |= np.int64(1) << q
-                bs[c, q, B_HR] -= 1
-                if ln == 1:
-                    cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
-                cs[c, C_CQT] -= 1
-                if bs[c, q, B_HITC] > 0:
-                    n_hit += 1
-                bs[c, q, B_HITC] += 1
-                n_rd += 1
-                done[r] = t + read_delay
-                _read_issued(
-                    c, q, rank, grp, t, nranks, pv_rtp, pv_rtrl, pv_rtrs, pv_rtw, pv_rtro, pv_rtwo, bs, gs, ks
-                )
-        # ---- move the oldest movable transaction to its bank's command queue ----
-        movable = cs[c, C_TQH] & cs[c, C_ROOM]
-        if movable != 0:
-            oldest = -1
-            q = -1
-            while movable != 0:
-                b = _ctz(movable)
-                movable &= movable - 1
-                r = tqf[c, 0, b, tq_head[c, 0, b]]
-                if oldest < 0 or r < oldest:
-                    oldest = r
-                    q = b
-            if avail[oldest] <= t:
-                h = tq_head[c, 0, q] + 1
-                tq_head[c, 0, q] = 0 if h == tcap else h
-                tq_len[c, 0, q] -= 1
-                if tq_len[c, 0, q] == 0:
-                    cs[c, C_TQH] &= ~(np.int64(1) << q)
-                cs[c, C_TQT] -= 1
-                ln = bs[c, q, B_CQL]
+        for c in range(nch):
+            if crd[c] > t and cmv[c] > t:
+                continue  # nothing in this channel can happen at t
+            # ---- command issue, then the move ----
+            # brd[c, q]: the clock from which non-empty bank q has a command ready, kept from the
+            # channel's last visit (only its own commands and moves change it, not time or the
+            # requester; crd[c] < 0: not known yet) and recomputed for the banks in `scan`
+            # before a pick and at the end: all of them after a READ or ACT (the group's and
+            # rank's bounds move), the bank itself after a PRE or a move into its queue.
+            scan = cs[c, C_NONEMPTY] if crd[c] < 0 else 0
+            first_col = False
+            for count in range(2 if dual else 1):
+                # the bank's ready clock (written out, here and below: a helper taking the state
+                # arrays costs reference counting at every call): ACT for a closed bank (tRC/tRP,
+                # tRRD_L, tRRD_S, tFAW); for an open one the earlier of PRE, when the general
+                # scheduler's rule allows it (the head misses the open row and no queued request
+                # hits it or the row served row_hit_cap column commands; tRAS, tRTP), and READ of
+                # its first queued hit (tRCD, the group's and the rank's column bounds)
+                m = scan & cs[c, C_NONEMPTY]
+                scan = 0
+                while m != 0:
+                    q = _ctz(m)
+                    m &= m - 1
+                    rank = bank_rank[q]
+                    orow = bs[c, q, B_ROW]
+                    if orow < 0:
+                        tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
+                        tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
+                    else:
+                        hr = bs[c, q, B_HR]
+                        tq = FAR
+                        if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
+                            tq = bs[c, q, B_TPRE]
+                        if hr > 0:
+                            tq = _mn(
+                                tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
+                            )
+                    brd[c, q] = tq
+                mask = 0
+                m = cs[c, C_NONEMPTY]
+                while m != 0:
+                    q = _ctz(m)
+                    m &= m - 1
+                    if brd[c, q] <= t:
+                        mask |= 1 << q
+                if mask == 0:
+                    break
+                # the general scheduler's round-robin scan: banks above its start first
+                hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
+                q = _ctz(hi) if hi != 0 else _ctz(mask)
+                cs[c, C_RR] = q
                 orow = bs[c, q, B_ROW]
-                if req_row[oldest] == orow:
-                    bs[c, q, B_HR] += 1
-                elif orow >= 0 or (ln > 0 and req_row[cq[c, q, 0]] != req_row[oldest]):
-                    stop = True  # a PRE may be next: back to the general scheduler
-                cq[c, q, ln] = oldest
-                bs[c, q, B_CQL] = ln + 1
-                if ln + 1 == cqcap:
-                    cs[c, C_ROOM] &= ~(np.int64(1) << q)
-                cs[c, C_NONEMPTY] |= np.int64(1) << q
-                bs[c, q, B_NBT] = 0
-                cs[c, C_DUE] |= np.int64(1) << q
-                cs[c, C_CQT] += 1
+                # an open bank's PRE when allowed and ready, else its READ (ready: in `mask`)
+                pre = (
+                    orow >= 0
+                    and bs[c, q, B_TPRE] <= t
+                    and (bs[c, q, B_HR] == 0 or bs[c, q, B_HITC] >= hit_cap)
+                    and req_row[cq[c, q, 0]] != orow
+                )
+                col = orow >= 0 and not pre
+                if count == 1 and col == first_col:
+                    break  # a second command must use the other (row or column) command bus
+                first_col = col
+                rank = bank_rank[q]
+                grp = bank_grp[q]
+                if pre:
+                    active += _close_row(c, q, rank, t, pv_trp, bs, cs, ks)
+                    n_pre += 1
+                    scan = np.int64(1) << q
+                elif not col:  # ACT of the head's row: the queued requests to it become hits
+                    r = cq[c, q, 0]
+                    row = req_row[r]
+                    bs[c, q, B_ROW] = row
+                    cs[c, C_CLOSED] &= ~(np.int64(1) << q)
+                    for e in range(bs[c, q, B_CQL]):
+                        if req_row[cq[c, q, e]] == row:
+                            bs[c, q, B_HR] += 1
+                    _open_row(
+                        c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
+                    )
+                    n_act += 1
+                    if rpa * n_act > n_rd + STEADY_GRACE:
+                        stop = True  # rows change too often: the general scheduler is cheaper
+                    scan = cs[c, C_NONEMPTY]
+                else:  # READ of the first queued hit
+                    ln = bs[c, q, B_CQL]
+                    fe = 0
+                    while req_row[cq[c, q, fe]] != orow:
+                        fe += 1
+                    r = cq[c, q, fe]
+                    for e in range(fe, ln - 1):
+                        cq[c, q, e] = cq[c, q, e + 1]
+                    bs[c, q, B_CQL] = ln - 1
+                    bs[c, q, B_NBT] = 0
+                    cs[c, C_DUE] |= np.int64(1) << q
+                    cs[c, C_ROOM] |= np.int64(1) << q
+                    bs[c, q, B_HR] -= 1
+                    if ln == 1:
+                        cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
+                    cs[c, C_CQT] -= 1
+                    if bs[c, q, B_HITC] > 0:
+                        n_hit += 1
+                    bs[c, q, B_HITC] += 1
+                    n_rd += 1
+                    done[r] = t + read_delay
+                    _read_issued(
+                        c,
+                        q,
+                        rank,
+                        grp,
+                        t,
+                        nranks,
+                        pv_rtp,
+                        pv_rtrl,
+                        pv_rtrs,
+                        pv_rtw,
+                        pv_rtro,
+                        pv_rtwo,
+                        bs,
+                        gs,
+                        ks,
+                    )
+                    scan = cs[c, C_NONEMPTY]
+            # ---- move the oldest movable transaction to its bank's command queue ----
+            cmv[c] = FAR
+            movable = cs[c, C_TQH] & cs[c, C_ROOM]
+            if movable != 0:
+                oldest = -1
+                q = -1
+                while movable != 0:
+                    b = _ctz(movable)
+                    movable &= movable - 1
+                    r = tqf[c, 0, b, tq_head[c, 0, b]]
+                    if oldest < 0 or r < oldest:
+                        oldest = r
+                        q = b
+                if avail[oldest] > t:
+                    cmv[c] = avail[oldest]  # the oldest movable read's port clock
+                else:
+                    h = tq_head[c, 0, q] + 1
+                    tq_head[c, 0, q] = 0 if h == tcap else h
+                    tq_len[c, 0, q] -= 1
+                    if tq_len[c, 0, q] == 0:
+                        cs[c, C_TQH] &= ~(np.int64(1) << q)
+                    cs[c, C_TQT] -= 1
+                    ln = bs[c, q, B_CQL]
+                    if req_row[oldest] == bs[c, q, B_ROW]:
+                        bs[c, q, B_HR] += 1
+                    cq[c, q, ln] = oldest
+                    bs[c, q, B_CQL] = ln + 1
+                    if ln + 1 == cqcap:
+                        cs[c, C_ROOM] &= ~(np.int64(1) << q)
+                    cs[c, C_NONEMPTY] |= np.int64(1) << q
+                    bs[c, q, B_NBT] = 0
+                    cs[c, C_DUE] |= np.int64(1) << q
+                    cs[c, C_CQT] += 1
+                    scan |= np.int64(1) << q
+                    # the next move: the oldest movable read left
+                    movable = cs[c, C_TQH] & cs[c, C_ROOM]
+                    if movable != 0:
+                        oldest = -1
+                        while movable != 0:
+                            b = _ctz(movable)
+                            movable &= movable - 1
+                            r = tqf[c, 0, b, tq_head[c, 0, b]]
+                            if oldest < 0 or r < oldest:
+                                oldest = r
+                        cmv[c] = avail[oldest]
+            # ---- the channel's next possible command, from the state this clock left ----
+            m = scan & cs[c, C_NONEMPTY]
+            while m != 0:  # as in the issue loop above
+                q = _ctz(m)
+                m &= m - 1
+                rank = bank_rank[q]
+                orow = bs[c, q, B_ROW]
+                if orow < 0:
+                    tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
+                    tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
+                else:
+                    hr = bs[c, q, B_HR]
+                    tq = FAR
+                    if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
+                        tq = bs[c, q, B_TPRE]
+                    if hr > 0:
+                        tq = _mn(tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD]))
+                brd[c, q] = tq
+            ready = FAR
+            m = cs[c, C_NONEMPTY]
+            while m != 0:
+                q = _ctz(m)
+                m &= m - 1
+                ready = _mn(ready, brd[c, q])
+            crd[c] = ready
         # ---- the requester offers requests after this clock ----
         now = t + 1
         while nxt < n:
+            c = req_ch[nxt]
             if req_arrival[nxt] > now or cs[c, C_TQT] >= rqcap:
                 break
             q = req_bank[nxt]
@@ -740,6 +838,10 @@ def _steady_reads(
                 port_next[c] = pstart + port_interval
             else:
                 avail[nxt] = 0
+            if tq_len[c, 0, q] == 1 and (cs[c, C_ROOM] >> q) & 1:
+                # the head of its bank's FIFO and movable: it moves no later than this (an older
+                # movable one moves first, no later either: the port delivers in order)
+                cmv[c] = _mn(cmv[c], avail[nxt])
             nxt += 1
             if nxt == n:
                 stats[S_LAST_ACCEPT] = now
@@ -747,7 +849,7 @@ def _steady_reads(
         t += 1
         if stop:
             break
-    return t, nxt, n_rd, n_hit, n_act, steps
+    return t, nxt, n_rd, n_hit, n_act, n_pre, active, steps
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -922,16 +1024,10 @@ def simulate_into(
     n_steady = 0
     nxt = 0  # next request to offer
     last_progress = 0
-    # the steady row-hit fast path (_steady_reads) applies to one channel and a trace of reads
-    # only, with no outstanding cap and open page; a READ must block the other READs of its clock
-    steady = (
-        nch == 1
-        and not track
-        and max_out <= 0
-        and not closed_page
-        and pv_rtrs >= 1
-        and (nranks == 1 or pv_rtro >= 1)
-    )
+    # the steady row-hit fast path (_steady_reads) applies to a trace of reads only, with no
+    # outstanding cap and open page; a READ must block the other READs of its clock
+    steady = not track and max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
+    steady_rpa = p[P_STEADY]
     steady_skip = 0  # loop iterations before the fast path's conditions are checked again
     steady_backoff = 1
     steady_tv = np.array(
@@ -952,9 +1048,15 @@ def simulate_into(
             pv_trrd_l,
             pv_trrd_s,
             1 if dual else 0,
+            hit_cap,
+            pv_trp,
+            steady_rpa,
         ],
         np.int64,
     )
+    steady_crd = np.zeros(nch, np.int64)  # the fast path's next command / move per channel
+    steady_cmv = np.zeros(nch, np.int64)
+    steady_brd = np.zeros((nch, nb), np.int64)  # its per-bank ready clocks
     clk = -1  # a clock before the first: the requester's first offers enter at clock 0
     next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
     while True:
@@ -976,30 +1078,32 @@ def simulate_into(
                 cs[c, C_WAKE] = 0
         if steady and steady_skip > 0:
             steady_skip -= 1
-        elif steady and clk < next_ref_tick and cs[0, C_REFL] == 0:
-            # every queue: hits to its open row only, or one row of a closed bank
+        elif steady and clk < next_ref_tick:
+            # No refresh pending in any channel (the fast path does not refresh). The rest is a
+            # speed choice, not a condition of exactness: the fast path pays on streams, where
+            # few queues wait for a PRE (a head that misses its bank's open row); on random
+            # traffic, where most do, the general scheduler's look-ahead caches are cheaper.
             hits_only = True
-            mask = cs[0, C_NONEMPTY]
-            while mask != 0:
-                q = _ctz(mask)
-                mask &= mask - 1
-                if bs[0, q, B_ROW] >= 0:
-                    if bs[0, q, B_HR] != bs[0, q, B_CQL]:
-                        hits_only = False
-                        break
-                else:
-                    row0 = req_row[cq[0, q, 0]]
-                    for e in range(1, bs[0, q, B_CQL]):
-                        if req_row[cq[0, q, e]] != row0:
-                            hits_only = False
-                            break
-                    if not hits_only:
-                        break
+            waiting = 0
+            busy = 0
+            for c in range(nch):
+                if cs[c, C_REFL] != 0:
+                    hits_only = False
+                    break
+                mask = cs[c, C_NONEMPTY] & ~cs[c, C_CLOSED]
+                busy += _popcount(cs[c, C_NONEMPTY])
+                while mask != 0:
+                    q = _ctz(mask)
+                    mask &= mask - 1
+                    if req_row[cq[c, q, 0]] != bs[c, q, B_ROW]:
+                        waiting += 1
+            if steady_rpa > 0 and 4 * waiting > busy + 4 * nch:  # beyond one a channel, a quarter
+                hits_only = False
             if not hits_only:
                 steady_backoff = _mn(64, 2 * steady_backoff)
                 steady_skip = steady_backoff
             else:
-                t_next, nxt2, s_rd, s_hit, s_act, s_steps = _steady_reads(
+                t_next, nxt2, s_rd, s_hit, s_act, s_pre, s_active, s_steps = _steady_reads(
                     clk,
                     next_ref_tick,
                     cs,
@@ -1012,6 +1116,7 @@ def simulate_into(
                     cq,
                     bank_rank,
                     bank_grp,
+                    req_ch,
                     req_bank,
                     req_row,
                     req_arrival,
@@ -1025,10 +1130,17 @@ def simulate_into(
                     read_delay,
                     steady_tv,
                     stats,
+                    steady_crd,
+                    steady_cmv,
+                    steady_brd,
                 )
-                # back off (up to 64 loop iterations) while the fast path fails or runs only a
-                # few clocks (random traffic), so that its check costs little there
-                if s_steps < 8:
+                # back off while the fast path runs only a few clocks (up to 64 loop
+                # iterations) or hands back because rows change too often (up to 1024: random
+                # traffic), so that it costs little there
+                if steady_rpa * s_act > s_rd + STEADY_GRACE:
+                    steady_backoff = _mn(1024, 2 * steady_backoff)
+                    steady_skip = steady_backoff
+                elif s_steps < 8:
                     steady_backoff = _mn(64, 2 * steady_backoff)
                     steady_skip = steady_backoff
                 else:
@@ -1037,11 +1149,14 @@ def simulate_into(
                     n_rd += s_rd
                     n_rd_hit += s_hit
                     n_act += s_act
+                    n_pre += s_pre
+                    active_cycles += s_active
                     if nxt2 == n and nxt < n:
                         stats[S_CMDS_AT_LAST_ACCEPT] = n_rd + n_wr
                     nxt = nxt2
                     n_steady += s_steps
-                    cs[0, C_WAKE] = 0  # the general scheduler looks again at t_next
+                    for c in range(nch):
+                        cs[c, C_WAKE] = 0  # the general scheduler looks again at t_next
                     last_progress = t_next - 1
                     clk = t_next
                     continue

@@ -204,6 +204,7 @@ def params(cfg: DramConfig, max_outstanding: int = 0) -> np.ndarray:
         k.P_DRAIN_LOW: ctl.write_drain_low,
         k.P_DUAL: int(ctl.dual_command_issue),
         k.P_MAX_OUT: max_outstanding,
+        k.P_STEADY: k.STEADY_READS_PER_ACT,
     }
     if ctl.refresh == "all_bank":
         values[k.P_REF_MODE] = k.REF_ALL_BANK
