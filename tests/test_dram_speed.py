@@ -81,7 +81,7 @@ def _config(name, channels=None, **controller):
     return cfg
 
 
-def _assert_fast_path_equals_general_scheduler(cfg, n):
+def _assert_fast_path_equals_general_scheduler(cfg, n, streams=None):
     # A cap on outstanding requests that is never reached changes nothing in the schedule but
     # keeps the controller on its general (visit by visit) scheduler: the reference. Without the
     # cap the steady fast path runs most clocks of the sequential streams, and forced (no
@@ -90,7 +90,7 @@ def _assert_fast_path_equals_general_scheduler(cfg, n):
     # command count must come out the same.
     from dla_explorer.sim.dram import controller as k
 
-    streams = {
+    streams = streams or {
         "seq": pt.sequential(n),
         "two_streams": pt.interleaved(n, (0, 1 << 24)),
         "stride_256": pt.sequential(n, stride=256),
@@ -100,11 +100,13 @@ def _assert_fast_path_equals_general_scheduler(cfg, n):
     saturating = np.zeros(n, np.int64)
     paced = (np.arange(n) * 3).astype(np.int64)  # a source slower than the bus at times
     fast_clocks = {None: 0, 0: 0}
+    merged = 0  # reads that merged into a pending read of their line (no READ of their own)
     for label, addresses in streams.items():
         for arrival in (saturating, paced):
             for port in (0.0, 3.2):
                 a0, d0, s0 = _run_controller(cfg, addresses, arrival, n + 1, port)
                 assert s0[k.S_STEADY] == 0, label  # the reference never takes the fast path
+                merged += n - s0[k.S_RD]
                 for rpa in fast_clocks:
                     a1, d1, s1 = _run_controller(cfg, addresses, arrival, 0, port, rpa)
                     assert np.array_equal(a0, a1), (label, rpa)
@@ -113,6 +115,7 @@ def _assert_fast_path_equals_general_scheduler(cfg, n):
                     fast_clocks[rpa] += s1[k.S_STEADY]
     assert fast_clocks[None] > n  # the fast path did run
     assert fast_clocks[0] > 10 * n  # forced, it ran on every stream
+    return merged
 
 
 @pytest.mark.parametrize(
@@ -143,3 +146,41 @@ def test_steady_fast_path_equals_the_general_scheduler(name, controller):
 )
 def test_steady_fast_path_on_several_channels_equals_the_general_scheduler(name, channels, controller):
     _assert_fast_path_equals_general_scheduler(_config(name, channels, **controller), 6000)
+
+
+def _repeated_line_streams(n):
+    """Read streams that read lines more than once, as tiles with halos and re-read feature maps
+    do: some repeats arrive while the line's read is pending (they merge into it), some after its
+    READ issued (a new READ, the line leaves the pending-line table first)."""
+    seq = pt.sequential(n // 2)
+    blocks = np.arange(n // 64)[:, None] * 48 + np.arange(64)  # 64-line windows, 16 lines overlap
+    return {
+        "each_line_twice": np.repeat(seq, 2),  # the repeat is queued behind its line: merges
+        "halo_windows": (blocks.ravel() * pt.LINE).astype(np.uint64),
+        "map_twice": np.concatenate([seq, seq]),  # the second pass finds nothing pending
+        # each 1-KB tile (16 lines) read twice in a row, and a tiled map read four times over
+        "tiles_twice": np.repeat(
+            pt.tiled(n // 2, row_pitch=14336, tile_bytes=1024).reshape(-1, 16), 2, axis=0
+        ).ravel(),
+        "tiled_four_passes": np.concatenate([pt.tiled(n // 4, row_pitch=14336, tile_bytes=1024)] * 4),
+        "random_small": pt.random_lines(n, 1 << 14, seed=9),  # 256 lines: merges at random
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "controller"),
+    [
+        ("dramsim3_ddr4_8gb_x8_2666", 1, {}),
+        ("dramsim3_ddr4_8gb_x8_2666_bgint", 1, {}),
+        ("hbm2_s10mx_pc", 1, {"refresh": "per_bank"}),
+        ("hbm2_s10mx_pc", None, {}),  # 16 pseudo-channels, dual issue
+        ("dramsim3_hbm2_8gb_x128", None, {"read_queue": 4, "command_queue": 2}),
+    ],
+)
+def test_steady_fast_path_with_repeated_read_lines_equals_the_general_scheduler(name, channels, controller):
+    # the fast path keeps the pending-line table (merged reads) exactly as the general scheduler
+    n = 6400  # a multiple of 64 (windows) and 32 (two 16-line tiles)
+    merged = _assert_fast_path_equals_general_scheduler(
+        _config(name, channels, **controller), n, _repeated_line_streams(n)
+    )
+    assert merged > n  # reads did merge (each_line_twice alone merges most of its repeats)

@@ -25,7 +25,8 @@ jumps to the earliest time something can, so idle and blocked stretches cost not
 busy visit, a channel with at most two due banks computes their next possible commands at once
 and sleeps until then instead of looking again next clock; a read-only stretch of a stream (no
 refresh pending, rows changing at most once per few READs) runs in a tight loop over the
-channels from one command or move to the next, with READs, ACTs and PREs (`_steady_reads`).
+channels from one command or move to the next, with READs, ACTs and PREs, merging reads of a
+line whose read is pending as the general scheduler does (`_steady_reads`).
 The schedule is that of a visit to every channel at every clock (a visit at which nothing can
 happen changes nothing).
 """
@@ -547,13 +548,18 @@ def _steady_reads(
     crd: np.ndarray,
     cmv: np.ndarray,
     brd: np.ndarray,
+    track: bool,
+    rep: np.ndarray,
+    req_line: np.ndarray,
+    htab: np.ndarray,
+    mlink: np.ndarray,
 ) -> tuple[int, int, int, int, int, int, int, int]:
     """The batched fast path for a steady read stream: the general scheduler's decisions from
     clock `clk` up to (not including) `horizon`, in a tight loop, for every channel.
 
-    The caller guarantees, at `clk`: a trace of reads only (no write buffer, no drain, no line
-    table), no cap on outstanding requests, open page, no refresh pending in any channel and none
-    due before `horizon`, and in every channel every non-empty command queue belongs either to an
+    The caller guarantees, at `clk`: a trace of reads only (no write buffer, no drain), no cap
+    on outstanding requests, open page, no refresh pending in any channel and none due before
+    `horizon`, and in every channel every non-empty command queue belongs either to an
     open bank and holds only hits to its open row, or to a closed bank and holds requests of one
     row. Then no PRE can be picked (it needs a head that misses the open row); a bank has exactly
     one candidate command, ACT if closed (the row of its head), READ if open (its head, the first
@@ -581,7 +587,11 @@ def _steady_reads(
     group, in the rank and across ranks, read to write in the rank and across ranks, number of
     ranks, command-queue depth, transaction FIFO size, tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S,
     dual issue (0/1), row_hit_cap, tRP, READs per ACT (P_STEADY). crd, cmv: work arrays of one
-    entry per channel; brd: one per bank."""
+    entry per channel; brd: one per bank. track: whether the trace reads a line more than once;
+    then the reads marked in `rep` use the pending-line table `htab` and the merged-read links
+    `mlink` (length n) exactly as the general requester and READ do: a read of a line whose read
+    is pending (accepted, its READ not issued) merges into it (no queue slot, no port crossing;
+    the read queue must still have room) and completes with that READ's data."""
     nch = cs.shape[0]
     n = req_bank.shape[0]
     pv_rtp = tv[0]
@@ -731,6 +741,16 @@ def _steady_reads(
                     bs[c, q, B_HITC] += 1
                     n_rd += 1
                     done[r] = t + read_delay
+                    if track and rep[r]:
+                        # the pending-line table, as the general READ keeps it: the reads merged
+                        # into this one return with its data, and the line is no longer pending
+                        h = _h_slot(htab, req_line[r])
+                        m = htab[h, H_CHAIN]
+                        htab[h, H_CHAIN] = -1
+                        while m >= 0:
+                            done[m] = t + read_delay
+                            m = mlink[m]
+                        _h_update(htab, h, req_line[r], -1, 0)
                     _read_issued(
                         c,
                         q,
@@ -825,6 +845,22 @@ def _steady_reads(
             c = req_ch[nxt]
             if req_arrival[nxt] > now or cs[c, C_TQT] >= rqcap:
                 break
+            if track and rep[nxt]:
+                # a read of a line read more than once: as the general requester, it merges into
+                # a pending read of its line (no queue slot, no port crossing, completed by that
+                # READ), else it becomes the line's pending read
+                h = _h_slot(htab, req_line[nxt])
+                if htab[h, H_KEY] == req_line[nxt] and htab[h, H_READS] > 0:
+                    mlink[nxt] = htab[h, H_CHAIN]
+                    htab[h, H_CHAIN] = nxt
+                    added[nxt] = now
+                    done[nxt] = -1
+                    nxt += 1
+                    if nxt == n:
+                        stats[S_LAST_ACCEPT] = now
+                        stop = True
+                    continue
+                _h_update(htab, h, req_line[nxt], 1, 0)
             q = req_bank[nxt]
             slot = tq_head[c, 0, q] + tq_len[c, 0, q]
             tqf[c, 0, q, slot - tcap if slot >= tcap else slot] = nxt
@@ -986,6 +1022,10 @@ def simulate_into(
     # merged reads: mlink[r] is the read merged before r into the same pending read (-1: none),
     # allocated at the first merge (most traces never merge)
     mlink = np.empty(0, np.int64)
+    if track and not track_all:
+        # the steady fast path merges reads too and takes the array as it is (np.empty: pages
+        # are faulted in only where merged reads are written)
+        mlink = np.empty(n, np.int64)
     # parameters and statistics as locals: stores to `stats` could alias `p`, so the compiler
     # would reload every parameter after each count
     pv_drain_high = p[P_DRAIN_HIGH]
@@ -1024,9 +1064,12 @@ def simulate_into(
     n_steady = 0
     nxt = 0  # next request to offer
     last_progress = 0
-    # the steady row-hit fast path (_steady_reads) applies to a trace of reads only, with no
-    # outstanding cap and open page; a READ must block the other READs of its clock
-    steady = not track and max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
+    # the steady row-hit fast path (_steady_reads) applies to a trace of reads only (it keeps
+    # the line table of repeated reads itself), with no outstanding cap and open page; a READ
+    # must block the other READs of its clock
+    steady = (
+        not track_all and max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
+    )
     steady_rpa = p[P_STEADY]
     steady_skip = 0  # loop iterations before the fast path's conditions are checked again
     steady_backoff = 1
@@ -1133,6 +1176,11 @@ def simulate_into(
                     steady_crd,
                     steady_cmv,
                     steady_brd,
+                    track,
+                    rep,
+                    req_line,
+                    htab,
+                    mlink,
                 )
                 # back off while the fast path runs only a few clocks (up to 64 loop
                 # iterations) or hands back because rows change too often (up to 1024: random
