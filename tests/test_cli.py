@@ -211,6 +211,23 @@ def test_pack_bad_options(capsys, small_checkpoint, argv, message):
     assert code == 2 and message in err and "Traceback" not in err
 
 
+def test_simulate_names_a_ddr_free_design_whose_weights_do_not_fit(capsys, small_checkpoint, tmp_path):
+    import yaml
+
+    from dla_explorer.sim import config as hw
+
+    base = hw.load_architecture("dla_s10mx").model_dump()
+    verdicts = {}
+    for kb in (0.01, 64):
+        path = tmp_path / f"a{kb}.yaml"
+        path.write_text(yaml.safe_dump({**base, "weights_resident": True, "filter_cache_kb": kb}))
+        code, out, _ = run(capsys, "simulate", str(small_checkpoint), "--arch", str(path), "--no-cache")
+        assert code == 0
+        verdicts[kb] = next(line for line in out.splitlines() if "resources" in line)
+    assert "DOES NOT FIT: filter_scratchpad +" in verdicts[0.01]
+    assert verdicts[64].endswith(": fits")
+
+
 def test_simulate_bad_configs(capsys, small_checkpoint):
     code, _, err = run(capsys, "simulate", str(small_checkpoint), "--memory", "gddr7")
     assert code == 2 and "memory config 'gddr7' not found" in err

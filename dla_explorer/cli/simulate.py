@@ -165,7 +165,11 @@ def print_totals(result: Result) -> None:
     used = ", ".join(
         f"{k.upper()} {round(report.used[k]):,}/{report.available[k]:,}" for k in report.available
     )
-    verdict = "fits" if report.feasible else "DOES NOT FIT: " + "; ".join(report.violations)
+    # the simulator's own limits beyond the device's blocks (DDR-free: every weight must fit the
+    # filter scratchpads), named as in the totals' `violation`
+    beyond = [v for v in str(t.violation).split("; ") if v.startswith("filter_scratchpad")]
+    problems = ([] if report.feasible else report.violations) + beyond
+    verdict = "fits" if not problems else "DOES NOT FIT: " + "; ".join(problems)
     print(f"  resources   {used}: {verdict}")
 
 
