@@ -165,9 +165,9 @@ def print_totals(result: Result) -> None:
     used = ", ".join(
         f"{k.upper()} {round(report.used[k]):,}/{report.available[k]:,}" for k in report.available
     )
-    # the simulator's own limits beyond the device's blocks (DDR-free: every weight must fit the
-    # filter scratchpads), named as in the totals' `violation`
-    beyond = [v for v in str(t.violation).split("; ") if v.startswith("filter_scratchpad")]
+    # the simulator's other limits (the clock, the memory interfaces, a DDR-free design's filter
+    # scratchpads), as the totals' `violation` names them
+    beyond = [v for v in str(t.violation).split("; ") if v and v.split(" ")[0] not in report.available]
     problems = ([] if report.feasible else report.violations) + beyond
     verdict = "fits" if not problems else "DOES NOT FIT: " + "; ".join(problems)
     print(f"  resources   {used}: {verdict}")

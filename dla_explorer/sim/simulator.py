@@ -535,11 +535,7 @@ def weight_fetches(
     model_bits = (per_pe_bits * passes).sum(axis=1)
     resident_excess = np.where(resident, model_bits / capacity_bits[:, 0] - 1.0, -1.0)
     per_run = np.where(resident[:, None], 0.0, per_run)
-    return {
-        "fetches": per_run * fc["share"],
-        "filter_fits": fits | resident[:, None],
-        "resident_excess": resident_excess,
-    }
+    return {"fetches": per_run * fc["share"], "resident_excess": resident_excess}
 
 
 def weight_bytes(
