@@ -129,6 +129,7 @@ G_RD, G_WR, G_ACT, G_NFIELDS = range(4)  # earliest READ / WRITE / ACT in the ba
 # earliest READ / WRITE / ACT in the rank, open banks, clock the first opened, the four last ACTs
 # (tFAW) as a ring at K_FAW with its next slot K_FAWI
 K_RD, K_WR, K_ACT, K_NOPEN, K_SINCE, K_FAWI, K_FAW, K_NFIELDS = 0, 1, 2, 3, 4, 5, 6, 10
+HM_RD, HM_WR, HM_CAP = 0, 1, 2  # the general scheduler's hit masks per channel (simulate_into)
 
 # indices into the int64 statistics vector
 (
@@ -1100,6 +1101,17 @@ def simulate_into(
     steady_crd = np.zeros(nch, np.int64)  # the fast path's next command / move per channel
     steady_cmv = np.zeros(nch, np.int64)
     steady_brd = np.zeros((nch, nb), np.int64)  # its per-bank ready clocks
+    # Per channel, bank masks for skipping banks blocked by their rank's column window (the
+    # general scheduler's bank scan): H_RD / H_WR bit q: bank q's queue holds a read / write that
+    # hits its open row (B_HR / B_HW > 0); H_CAP: its row served row_hit_cap column commands
+    # (B_HITC >= hit_cap). A bank with hits whose row is not capped cannot PRE, so all it can
+    # issue is a column command: while its rank's READ (WRITE) window is shut, it is skipped
+    # without a check, as closed banks are while the ACT window is shut. The steady fast path
+    # changes the counts without these masks: they are rebuilt when it ran (hm_steady).
+    hm = np.zeros((nch, 3), np.int64)
+    if hit_cap <= 0:
+        hm[:, HM_CAP] = all_banks
+    hm_steady = 0
     clk = -1  # a clock before the first: the requester's first offers enter at clock 0
     next_ref_tick = ref_interval if ref_mode != REF_NONE else FAR
     while True:
@@ -1208,6 +1220,19 @@ def simulate_into(
                     last_progress = t_next - 1
                     clk = t_next
                     continue
+        if hm_steady != n_steady:  # the fast path ran: rebuild the hit masks from the counts
+            hm_steady = n_steady
+            for c in range(nch):
+                hm[c, HM_RD] = 0
+                hm[c, HM_WR] = 0
+                hm[c, HM_CAP] = 0
+                for q in range(nb):
+                    if bs[c, q, B_HR] > 0:
+                        hm[c, HM_RD] |= np.int64(1) << q
+                    if bs[c, q, B_HW] > 0:
+                        hm[c, HM_WR] |= np.int64(1) << q
+                    if bs[c, q, B_HITC] >= hit_cap:
+                        hm[c, HM_CAP] |= np.int64(1) << q
         for c in range(nch):
             if cs[c, C_WAKE] > clk:  # nothing in this channel can change before then
                 wake = _mn(wake, cs[c, C_WAKE])
@@ -1286,6 +1311,12 @@ def simulate_into(
                             bs[c, b, B_NBT] = 0
                             cs[c, C_DUE] |= np.int64(1) << b
                             bs[c, b, B_HITC] = 0
+                            hm[c, HM_RD] &= ~(np.int64(1) << b)
+                            hm[c, HM_WR] &= ~(np.int64(1) << b)
+                            if hit_cap <= 0:
+                                hm[c, HM_CAP] |= np.int64(1) << b
+                            else:
+                                hm[c, HM_CAP] &= ~(np.int64(1) << b)
                             ks[c, bank_rank[b], K_NOPEN] -= 1
                             if ks[c, bank_rank[b], K_NOPEN] == 0:
                                 active_cycles += clk - ks[c, bank_rank[b], K_SINCE]
@@ -1332,6 +1363,27 @@ def simulate_into(
                             if blocked != 0:
                                 mask &= ~blocked
                                 cw = _mn(cw, kb)
+                # an open bank with queued hits and its row under the hit cap can only issue a
+                # column command: while its rank's READ window is shut (and its WRITE window, if
+                # it holds write hits) it cannot issue, so it is skipped without a check (it
+                # stays due; the wake at the window's end is early, never late)
+                colonly = mask & (hm[c, HM_RD] | hm[c, HM_WR]) & ~hm[c, HM_CAP]
+                if colonly != 0:
+                    for k in range(nranks):
+                        krd = ks[c, k, K_RD]
+                        kwr = ks[c, k, K_WR]
+                        if krd > clk or kwr > clk:
+                            blocked = colonly & (rank_bits << (k * banks_per_rank))
+                            if krd <= clk:
+                                blocked &= ~hm[c, HM_RD]
+                                krd = kwr
+                            elif kwr <= clk:
+                                blocked &= ~hm[c, HM_WR]
+                            else:
+                                krd = _mn(krd, kwr)
+                            if blocked != 0:
+                                mask &= ~blocked
+                                cw = _mn(cw, krd)
                 start = cs[c, C_RR]
                 while mask != 0:
                     hi = mask & ~((np.int64(2) << start) - 1)
@@ -1429,11 +1481,21 @@ def simulate_into(
                                 bs[c, q, B_HW] += 1
                             else:
                                 bs[c, q, B_HR] += 1
+                    if bs[c, q, B_HR] > 0:
+                        hm[c, HM_RD] |= np.int64(1) << q
+                    if bs[c, q, B_HW] > 0:
+                        hm[c, HM_WR] |= np.int64(1) << q
+                    if hit_cap > 0:
+                        hm[c, HM_CAP] &= ~(np.int64(1) << q)
                     _open_row(
                         c, q, rank, grp, clk, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
                     )
                     n_act += 1
                 elif found == PRE:
+                    hm[c, HM_RD] &= ~(np.int64(1) << q)
+                    hm[c, HM_WR] &= ~(np.int64(1) << q)
+                    if hit_cap <= 0:
+                        hm[c, HM_CAP] |= np.int64(1) << q
                     active_cycles += _close_row(
                         c,
                         q,
@@ -1457,8 +1519,12 @@ def simulate_into(
                     if req_write[r]:
                         bs[c, q, B_CQW] -= 1
                         bs[c, q, B_HW] -= 1
+                        if bs[c, q, B_HW] == 0:
+                            hm[c, HM_WR] &= ~(np.int64(1) << q)
                     else:
                         bs[c, q, B_HR] -= 1
+                        if bs[c, q, B_HR] == 0:
+                            hm[c, HM_RD] &= ~(np.int64(1) << q)
                     if ln == 1:
                         cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
                     cs[c, C_CQT] -= 1
@@ -1468,6 +1534,8 @@ def simulate_into(
                         else:
                             n_wr_hit += 1
                     bs[c, q, B_HITC] += 1
+                    if bs[c, q, B_HITC] >= hit_cap:
+                        hm[c, HM_CAP] |= np.int64(1) << q
                     if track and (track_all or rep[r]):
                         h = _h_slot(htab, req_line[r])
                         if found == RD:
@@ -1530,6 +1598,12 @@ def simulate_into(
                                 break
                         if not keep:
                             t_start = _mx(bs[c, q, B_TPRE], clk)
+                            hm[c, HM_RD] &= ~(np.int64(1) << q)
+                            hm[c, HM_WR] &= ~(np.int64(1) << q)
+                            if hit_cap <= 0:
+                                hm[c, HM_CAP] |= np.int64(1) << q
+                            else:
+                                hm[c, HM_CAP] &= ~(np.int64(1) << q)
                             active_cycles += _close_row(
                                 c,
                                 q,
@@ -1601,8 +1675,10 @@ def simulate_into(
                 if req_row[r] == bs[c, q, B_ROW]:
                     if kind == 1:
                         bs[c, q, B_HW] += 1
+                        hm[c, HM_WR] |= np.int64(1) << q
                     else:
                         bs[c, q, B_HR] += 1
+                        hm[c, HM_RD] |= np.int64(1) << q
                 if bs[c, q, B_CQL] == cqcap:
                     cs[c, C_ROOM] &= ~(np.int64(1) << q)
                 if kind == 1:
