@@ -1641,15 +1641,15 @@ def simulate_into(
                 q = -1
                 if movable == 0:
                     break
-                best = -1
+                # the oldest head (requests enter in order: the lowest index), without a
+                # data-dependent branch per bank; its bank is the request's own
+                best = FAR
                 while movable != 0:
                     b = _ctz(movable)
                     movable &= movable - 1
-                    r = tqf[c, kind, b, tq_head[c, kind, b]]
-                    if best < 0 or r < best:
-                        best = r
-                        q = b
+                    best = _mn(best, tqf[c, kind, b, tq_head[c, kind, b]])
                 r = best
+                q = req_bank[r]
                 if avail[r] > clk:  # still crossing the port (later ones are behind it)
                     cw = _mn(cw, avail[r])
                     q = -1
@@ -1730,13 +1730,11 @@ def simulate_into(
                         if kind == 1 and track:
                             need = True
                         else:
-                            r = -1
+                            r = FAR
                             while movable != 0:
                                 b = _ctz(movable)
                                 movable &= movable - 1
-                                r2 = tqf[c, kind, b, tq_head[c, kind, b]]
-                                if r < 0 or r2 < r:
-                                    r = r2
+                                r = _mn(r, tqf[c, kind, b, tq_head[c, kind, b]])
                             if avail[r] <= nt:
                                 need = True
                             else:
