@@ -79,8 +79,11 @@ import numpy as np
     P_DUAL,
     P_MAX_OUT,
     P_STEADY,  # READs per ACT below which the steady fast path hands back (0: it never does)
+    # 1: the general scheduler checks every due bank, also those its rank's shut column window
+    # blocks (0, the default: it skips them; the same schedule, for tests that compare the two)
+    P_NO_COLSKIP,
     P_NPARAMS,
-) = range(42)
+) = range(43)
 REF_NONE, REF_ALL_BANK, REF_PER_BANK = 0, 1, 2
 
 # The controller's state is packed by level, one row of fields per channel (cs[channel, field]),
@@ -1072,6 +1075,7 @@ def simulate_into(
         not track_all and max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
     )
     steady_rpa = p[P_STEADY]
+    colskip = p[P_NO_COLSKIP] == 0
     steady_skip = 0  # loop iterations before the fast path's conditions are checked again
     steady_backoff = 1
     steady_tv = np.array(
@@ -1368,7 +1372,7 @@ def simulate_into(
                 # it holds write hits) it cannot issue, so it is skipped without a check (it
                 # stays due; the wake at the window's end is early, never late)
                 colonly = mask & (hm[c, HM_RD] | hm[c, HM_WR]) & ~hm[c, HM_CAP]
-                if colonly != 0:
+                if colonly != 0 and colskip:
                     for k in range(nranks):
                         krd = ks[c, k, K_RD]
                         kwr = ks[c, k, K_WR]
