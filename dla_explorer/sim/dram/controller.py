@@ -1228,7 +1228,7 @@ def simulate_into(
                     last_progress = t_next - 1
                     clk = t_next
                     continue
-        if hm_steady != n_steady:  # the fast path ran: rebuild the hit masks from the counts
+        if colskip and hm_steady != n_steady:  # the fast path ran: rebuild the hit masks
             hm_steady = n_steady
             for c in range(nch):
                 hm[c, HM_RD] = 0
@@ -1319,12 +1319,13 @@ def simulate_into(
                             bs[c, b, B_NBT] = 0
                             cs[c, C_DUE] |= np.int64(1) << b
                             bs[c, b, B_HITC] = 0
-                            hm[c, HM_RD] &= ~(np.int64(1) << b)
-                            hm[c, HM_WR] &= ~(np.int64(1) << b)
-                            if hit_cap <= 0:
-                                hm[c, HM_CAP] |= np.int64(1) << b
-                            else:
-                                hm[c, HM_CAP] &= ~(np.int64(1) << b)
+                            if colskip:
+                                hm[c, HM_RD] &= ~(np.int64(1) << b)
+                                hm[c, HM_WR] &= ~(np.int64(1) << b)
+                                if hit_cap <= 0:
+                                    hm[c, HM_CAP] |= np.int64(1) << b
+                                else:
+                                    hm[c, HM_CAP] &= ~(np.int64(1) << b)
                             ks[c, bank_rank[b], K_NOPEN] -= 1
                             if ks[c, bank_rank[b], K_NOPEN] == 0:
                                 active_cycles += clk - ks[c, bank_rank[b], K_SINCE]
@@ -1375,8 +1376,10 @@ def simulate_into(
                 # column command: while its rank's READ window is shut (and its WRITE window, if
                 # it holds write hits) it cannot issue, so it is skipped without a check (it
                 # stays due; the wake at the window's end is early, never late)
-                colonly = mask & (hm[c, HM_RD] | hm[c, HM_WR]) & ~hm[c, HM_CAP]
-                if colonly != 0 and colskip:
+                colonly = 0
+                if colskip:
+                    colonly = mask & (hm[c, HM_RD] | hm[c, HM_WR]) & ~hm[c, HM_CAP]
+                if colonly != 0:
                     for k in range(nranks):
                         krd = ks[c, k, K_RD]
                         kwr = ks[c, k, K_WR]
@@ -1489,21 +1492,23 @@ def simulate_into(
                                 bs[c, q, B_HW] += 1
                             else:
                                 bs[c, q, B_HR] += 1
-                    if bs[c, q, B_HR] > 0:
-                        hm[c, HM_RD] |= np.int64(1) << q
-                    if bs[c, q, B_HW] > 0:
-                        hm[c, HM_WR] |= np.int64(1) << q
-                    if hit_cap > 0:
-                        hm[c, HM_CAP] &= ~(np.int64(1) << q)
+                    if colskip:
+                        if bs[c, q, B_HR] > 0:
+                            hm[c, HM_RD] |= np.int64(1) << q
+                        if bs[c, q, B_HW] > 0:
+                            hm[c, HM_WR] |= np.int64(1) << q
+                        if hit_cap > 0:
+                            hm[c, HM_CAP] &= ~(np.int64(1) << q)
                     _open_row(
                         c, q, rank, grp, clk, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
                     )
                     n_act += 1
                 elif found == PRE:
-                    hm[c, HM_RD] &= ~(np.int64(1) << q)
-                    hm[c, HM_WR] &= ~(np.int64(1) << q)
-                    if hit_cap <= 0:
-                        hm[c, HM_CAP] |= np.int64(1) << q
+                    if colskip:
+                        hm[c, HM_RD] &= ~(np.int64(1) << q)
+                        hm[c, HM_WR] &= ~(np.int64(1) << q)
+                        if hit_cap <= 0:
+                            hm[c, HM_CAP] |= np.int64(1) << q
                     active_cycles += _close_row(
                         c,
                         q,
@@ -1527,11 +1532,11 @@ def simulate_into(
                     if req_write[r]:
                         bs[c, q, B_CQW] -= 1
                         bs[c, q, B_HW] -= 1
-                        if bs[c, q, B_HW] == 0:
+                        if colskip and bs[c, q, B_HW] == 0:
                             hm[c, HM_WR] &= ~(np.int64(1) << q)
                     else:
                         bs[c, q, B_HR] -= 1
-                        if bs[c, q, B_HR] == 0:
+                        if colskip and bs[c, q, B_HR] == 0:
                             hm[c, HM_RD] &= ~(np.int64(1) << q)
                     if ln == 1:
                         cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
@@ -1542,7 +1547,7 @@ def simulate_into(
                         else:
                             n_wr_hit += 1
                     bs[c, q, B_HITC] += 1
-                    if bs[c, q, B_HITC] >= hit_cap:
+                    if colskip and bs[c, q, B_HITC] >= hit_cap:
                         hm[c, HM_CAP] |= np.int64(1) << q
                     if track and (track_all or rep[r]):
                         h = _h_slot(htab, req_line[r])
@@ -1606,12 +1611,13 @@ def simulate_into(
                                 break
                         if not keep:
                             t_start = _mx(bs[c, q, B_TPRE], clk)
-                            hm[c, HM_RD] &= ~(np.int64(1) << q)
-                            hm[c, HM_WR] &= ~(np.int64(1) << q)
-                            if hit_cap <= 0:
-                                hm[c, HM_CAP] |= np.int64(1) << q
-                            else:
-                                hm[c, HM_CAP] &= ~(np.int64(1) << q)
+                            if colskip:
+                                hm[c, HM_RD] &= ~(np.int64(1) << q)
+                                hm[c, HM_WR] &= ~(np.int64(1) << q)
+                                if hit_cap <= 0:
+                                    hm[c, HM_CAP] |= np.int64(1) << q
+                                else:
+                                    hm[c, HM_CAP] &= ~(np.int64(1) << q)
                             active_cycles += _close_row(
                                 c,
                                 q,
@@ -1649,15 +1655,15 @@ def simulate_into(
                 q = -1
                 if movable == 0:
                     break
-                # the oldest head (requests enter in order: the lowest index), without a
-                # data-dependent branch per bank; its bank is the request's own
-                best = FAR
+                best = -1
                 while movable != 0:
                     b = _ctz(movable)
                     movable &= movable - 1
-                    best = _mn(best, tqf[c, kind, b, tq_head[c, kind, b]])
+                    r = tqf[c, kind, b, tq_head[c, kind, b]]
+                    if best < 0 or r < best:
+                        best = r
+                        q = b
                 r = best
-                q = req_bank[r]
                 if avail[r] > clk:  # still crossing the port (later ones are behind it)
                     cw = _mn(cw, avail[r])
                     q = -1
@@ -1683,10 +1689,12 @@ def simulate_into(
                 if req_row[r] == bs[c, q, B_ROW]:
                     if kind == 1:
                         bs[c, q, B_HW] += 1
-                        hm[c, HM_WR] |= np.int64(1) << q
+                        if colskip:
+                            hm[c, HM_WR] |= np.int64(1) << q
                     else:
                         bs[c, q, B_HR] += 1
-                        hm[c, HM_RD] |= np.int64(1) << q
+                        if colskip:
+                            hm[c, HM_RD] |= np.int64(1) << q
                 if bs[c, q, B_CQL] == cqcap:
                     cs[c, C_ROOM] &= ~(np.int64(1) << q)
                 if kind == 1:
@@ -1738,11 +1746,13 @@ def simulate_into(
                         if kind == 1 and track:
                             need = True
                         else:
-                            r = FAR
+                            r = -1
                             while movable != 0:
                                 b = _ctz(movable)
                                 movable &= movable - 1
-                                r = _mn(r, tqf[c, kind, b, tq_head[c, kind, b]])
+                                r2 = tqf[c, kind, b, tq_head[c, kind, b]]
+                                if r < 0 or r2 < r:
+                                    r = r2
                             if avail[r] <= nt:
                                 need = True
                             else:
