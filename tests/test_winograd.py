@@ -1,6 +1,7 @@
 """Winograd F(4,3) and FC batching (AYD17) against hand-computed layers (docs/model.md,
 "Winograd" and "FC batching")."""
 
+import numpy as np
 import pandas as pd
 import pydantic
 import pytest
@@ -9,6 +10,7 @@ from torch import nn
 
 from dla_explorer.core.errors import UsageError
 from dla_explorer.sim import config as hw
+from dla_explorer.sim import uncertainty
 from dla_explorer.sim.resources import resources
 from dla_explorer.sim.simulator import design_row, simulate, simulate_batch
 from dla_explorer.sparsity import pruning
@@ -38,21 +40,23 @@ def net():
     return pruning.prune(WinoNet(), "random", 0.0, input_shape=(1, 64, 14, 14), name="wino")
 
 
+BASE = dict(
+    name="wino",
+    k_vec=64,
+    c_vec=16,
+    q_vec=4,
+    lanes=1,
+    precision="int8",
+    clock_mhz=400,
+    stream_buffer_kb=4096,
+    filter_cache_kb=8,
+    alpha=1,
+    compress_activations=False,
+)
+
+
 def arch(**changes):
-    base = dict(
-        name="wino",
-        k_vec=64,
-        c_vec=16,
-        q_vec=4,
-        lanes=1,
-        precision="int8",
-        clock_mhz=400,
-        stream_buffer_kb=4096,
-        filter_cache_kb=8,
-        alpha=1,
-        compress_activations=False,
-    )
-    return hw.Architecture(**{**base, **changes})
+    return hw.Architecture(**{**BASE, **changes})
 
 
 MEMORY = hw.Memory(
@@ -111,6 +115,52 @@ def test_resources_and_weights_by_hand(net):
     # a transformed pass no longer fits a 1 KB scratchpad: 73,728 x 2 / (2 x 64) x 8 bits = 1.125 KB
     small = layers(net, winograd="f43", filter_cache_kb=1)
     assert small.weight_fetches["conv3"] == 56 and layers(net, filter_cache_kb=1).weight_fetches["conv3"] == 1
+
+
+def test_ddr_share_of_the_filter_transform_by_hand(net):
+    # DDR holds 1 + s x (6/3 - 1) values per weight of the 3x3 Winograd layer, s the share of the
+    # transform done on the host; the 1x1 layer (direct) and the scratchpads do not change
+    for share, values in ((1.0, 2.0), (0.5, 1.5), (0.0, 1.0)):
+        wino = layers(net, winograd="f43", winograd_ddr_transformed=share)
+        assert wino.weight_bytes["conv3"] == values * 128 * 64 * 9
+        assert wino.weight_bytes["conv1"] == 128 * 64
+        assert layers(net, winograd="f43", filter_cache_kb=1).weight_fetches["conv3"] == 56
+    row = design_row(arch(winograd="f43"), MEMORY, "dense") | {"winograd_ddr_transformed": 1.5}
+    with pytest.raises(UsageError, match="key 'winograd_ddr_transformed' must be <= 1"):
+        simulate_batch(net, pd.DataFrame([row]), DEVICE, cache=None)
+
+
+def test_monte_carlo_samples_the_ddr_share(net):
+    """The share is an estimate like the others: declared with its range it is drawn in the bands
+    (DRAM bytes spread below the nominal), the nominal figure stays that of the fixed share 1."""
+    shipped = uncertainty.ranges(hw.load_architecture("dla_a10"))["winograd_ddr_transformed"]
+    assert (shipped.low, shipped.nominal, shipped.high) == (0.0, 1.0, 1.0) and "host" in shipped.basis
+    estimate = {"nominal": 1.0, "low": 0.0, "high": 1.0, "basis": "test"}
+    ranged = hw.Architecture.model_validate({**BASE, "winograd": "f43", "winograd_ddr_transformed": estimate})
+    fixed = arch(winograd="f43")
+
+    def single(a):
+        return simulate(net, a, MEMORY, DEVICE, mode="dense", cache=None).totals["dram_mb_per_frame"]
+
+    nominal = single(fixed)
+    assert single(ranged) == nominal
+
+    plain = hw.Device.model_validate(DEVICE.model_dump())  # no device estimates: only the share varies
+
+    def drawn(a):
+        base = pd.DataFrame([design_row(a, MEMORY, "dense")])
+        table = uncertainty.monte_carlo(base, [(a, MEMORY)], plain, 200)
+        return table, simulate_batch(net, table, plain, cache=None)["dram_mb_per_frame"].to_numpy()
+
+    table, mb = drawn(fixed)
+    assert (table["winograd_ddr_transformed"] == 1.0).all() and np.ptp(mb) == 0 and mb[0] == nominal
+    table, mb = drawn(ranged)
+    share = table["winograd_ddr_transformed"].to_numpy()
+    assert share.min() >= 0 and share.max() <= 1 and np.unique(share).size == 200
+    # by hand: each sample stores (1 - s) x 73,728 fewer bytes of conv3's transformed filters
+    assert mb == pytest.approx(nominal - (1 - share) * 128 * 64 * 9 / 1e6, rel=1e-12)
+    p5, p95 = np.percentile(mb, [5, 95])
+    assert p95 - p5 > 0.5 * 128 * 64 * 9 / 1e6 and p95 <= nominal
 
 
 def test_mac_energy_counts_performed_multiplies(net):
