@@ -10,7 +10,7 @@ from torch import nn
 
 from dla_explorer.core.errors import UsageError
 from dla_explorer.sim import config as hw
-from dla_explorer.sim import uncertainty
+from dla_explorer.sim import simulator, uncertainty
 from dla_explorer.sim.resources import resources
 from dla_explorer.sim.simulator import design_row, simulate, simulate_batch
 from dla_explorer.sparsity import pruning
@@ -194,6 +194,32 @@ def test_bad_winograd_settings_are_one_line_errors(net):
         simulate_batch(net, pd.DataFrame([row]), DEVICE, cache=None)
     with pytest.raises(UsageError, match="'f23' is not one of none, f43"):
         simulate_batch(net, pd.DataFrame([row | {"winograd": "f23", "q_vec": 4}]), DEVICE, cache=None)
+
+
+def test_winograd_rules_run_once_and_before_packing(net, monkeypatch):
+    calls = []
+    check = simulator._check_winograd
+    monkeypatch.setattr(simulator, "_check_winograd", lambda d: calls.append(len(d["mode"])) or check(d))
+    with monkeypatch.context() as m:  # any packing work before the check fails the test
+
+        def no_packing(*args, **kwargs):
+            raise AssertionError("packed before the Winograd rules were checked")
+
+        m.setattr(simulator, "packed_table", no_packing)
+        with pytest.raises(UsageError) as err:
+            simulate(net, arch(winograd="f43"), MEMORY, DEVICE, mode="packed", cache=None)
+    assert str(err.value) == (
+        "design 0: key 'winograd': f43 turns every filter row into dense transformed values, "
+        "so mode 'packed' has no zeros to skip on it (use mode dense or unpacked)"
+    )
+    assert calls == [1]
+    calls.clear()
+    simulate(net, arch(winograd="f43"), MEMORY, DEVICE, mode="dense", cache=None)
+    assert calls == [1]  # once on the single-design path, not again with the other rules
+    calls.clear()
+    rows = pd.DataFrame([design_row(arch(winograd="f43"), MEMORY, m) for m in ("dense", "unpacked")])
+    simulate_batch(net, rows, DEVICE, cache=None)
+    assert calls == [2]  # once for the whole batch
 
 
 def test_batch_api_matches_single_designs_and_old_tables(net):

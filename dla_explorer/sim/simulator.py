@@ -126,6 +126,14 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
 
 
 def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
+    """Every rule a design table must meet (one-line UsageError naming the design and key)."""
+    _check_columns(d, device)
+    _check_winograd(d)
+
+
+def _check_columns(d: dict[str, np.ndarray], device: Device) -> None:
+    """The design rules but Winograd's: value bounds, a precision the device has, weight channels
+    that leave some for the feature maps, a known mode."""
     for names, rule, holds, bound in (
         (POSITIVE_COLUMNS, "> 0", np.greater, 0),
         (NONNEGATIVE_COLUMNS, ">= 0", np.greater_equal, 0),
@@ -151,7 +159,6 @@ def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
     unknown = set(d["mode"]) - set(packing.MODES)
     if unknown:
         raise UsageError(f"key 'mode': '{sorted(unknown)[0]}' is not one of {', '.join(packing.MODES)}")
-    _check_winograd(d)
 
 
 def _check_winograd(d: dict[str, np.ndarray]) -> None:
@@ -885,12 +892,14 @@ def simulate(
             raise UsageError(f"packed for k_vec {target.k_vec}, but the architecture has k_vec {arch.k_vec}")
         mode = target.mode
     d = design_arrays([design_row(arch, memory, mode)])
-    _check_winograd(d)  # before packing: a mode Winograd cannot run packs nothing
+    # the Winograd rules before packing (a mode Winograd cannot run packs nothing), the others
+    # after it (packing names an unknown mode in its own words): each rule checked once
+    _check_winograd(d)
     if isinstance(target, packing.PackedWorkload):
         table = workload_table(target)
     else:
         table = packed_table(target, mode, arch.k_vec, arch.alpha, arch.gamma, cache)
-    _check_designs(d, device)
+    _check_columns(d, device)
     per_layer = evaluate([table], np.zeros(1, dtype=int), d, device, batch, fidelity)
     replays: list = []
     if fidelity == 2:
