@@ -15,6 +15,8 @@ from dla_explorer.sim.resources import resources
 from dla_explorer.sim.simulator import design_row, simulate, simulate_batch
 from dla_explorer.sparsity import pruning
 
+from .test_simulator import arch as hand_arch
+
 # the requested clock holds (the fMAX model has its own tests), so cycles are exact
 DEVICE = hw.load_device("stratix10_mx2100").model_copy(update={"fmax": None})
 
@@ -40,19 +42,8 @@ def net():
     return pruning.prune(WinoNet(), "random", 0.0, input_shape=(1, 64, 14, 14), name="wino")
 
 
-BASE = dict(
-    name="wino",
-    k_vec=64,
-    c_vec=16,
-    q_vec=4,
-    lanes=1,
-    precision="int8",
-    clock_mhz=400,
-    stream_buffer_kb=4096,
-    filter_cache_kb=8,
-    alpha=1,
-    compress_activations=False,
-)
+# test_simulator's hand-computed design made Winograd-capable: q_vec 4, no packing mux
+BASE = hand_arch(name="wino", q_vec=4, alpha=1).model_dump()
 
 
 def arch(**changes):
