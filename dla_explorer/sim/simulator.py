@@ -439,13 +439,15 @@ def winograd(
     width = q_vec + extra  # m + r - 1 on a Winograd design (q_vec = m)
     chunks = np.ceil(kernel_cols / np.maximum(taps, 1))
     expansion = np.where(on, chunks * width / kernel_cols, 1.0)
+    share = _col(d, "winograd_ddr_transformed")
     return {
         "on": on,
         "fold": np.where(on, kernel_cols / chunks, 1.0),
         "pixel_multipliers": width,
         "multiply_ratio": np.where(on, chunks * width / (q_vec * kernel_cols), 1.0),
         "filter_expansion": expansion,
-        "ddr_expansion": 1.0 + _col(d, "winograd_ddr_transformed") * (expansion - 1.0),
+        # share x expansion + (1 - share) x 1: exactly the expansion at the nominal share 1
+        "ddr_expansion": share * expansion + (1.0 - share),
     }
 
 
