@@ -553,7 +553,11 @@ def _steady_reads(
     req_line: np.ndarray,
     htab: np.ndarray,
     mlink: np.ndarray,
-) -> tuple[int, int, int, int, int, int, int, int]:
+    req_write: np.ndarray,
+    track_all: bool,
+    wqcap: int,
+    write_delay: int,
+) -> tuple[int, int, int, int, int, int, int, int, int, int]:
     """The batched fast path for a steady read stream: the general scheduler's decisions from
     clock `clk` up to (not including) `horizon`, in a tight loop, for every channel.
 
@@ -613,8 +617,20 @@ def _steady_reads(
     hit_cap = tv[16]
     pv_trp = tv[17]
     rpa = tv[18]
+    pv_wtp = tv[19]
+    pv_wtrl = tv[20]
+    pv_wtrs = tv[21]
+    pv_wtro = tv[22]
+    pv_wtwl = tv[23]
+    pv_wtws = tv[24]
+    pv_wtwo = tv[25]
+    drain_high = tv[26]
+    drain_idle = tv[27]
+    drain_low = tv[28]
     n_rd = 0
     n_hit = 0
+    n_wr = 0
+    n_wr_hit = 0
     n_act = 0
     n_pre = 0
     active = 0
@@ -628,8 +644,12 @@ def _steady_reads(
         tn = FAR
         for c in range(nch):
             tn = _mn(tn, _mn(crd[c], cmv[c]))
-        if nxt < n and cs[req_ch[nxt], C_TQT] < rqcap:
-            tn = _mn(tn, req_arrival[nxt] - 1)
+        if nxt < n:
+            if req_write[nxt]:
+                if cs[req_ch[nxt], C_TQT + 1] < wqcap:
+                    tn = _mn(tn, req_arrival[nxt] - 1)
+            elif cs[req_ch[nxt], C_TQT] < rqcap:
+                tn = _mn(tn, req_arrival[nxt] - 1)
         tn = _mx(tn, t)
         if tn >= horizon:
             break
@@ -666,12 +686,17 @@ def _steady_reads(
                         tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
                     else:
                         hr = bs[c, q, B_HR]
+                        hw = bs[c, q, B_HW]
                         tq = FAR
-                        if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
+                        if (hr + hw == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
                             tq = bs[c, q, B_TPRE]
                         if hr > 0:
                             tq = _mn(
                                 tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
+                            )
+                        if hw > 0:
+                            tq = _mn(
+                                tq, _mx(_mx(bs[c, q, B_TWR], gs[c, bank_grp[q], G_WR]), ks[c, rank, K_WR])
                             )
                     brd[c, q] = tq
                 mask = 0
@@ -692,7 +717,7 @@ def _steady_reads(
                 pre = (
                     orow >= 0
                     and bs[c, q, B_TPRE] <= t
-                    and (bs[c, q, B_HR] == 0 or bs[c, q, B_HITC] >= hit_cap)
+                    and (bs[c, q, B_HR] + bs[c, q, B_HW] == 0 or bs[c, q, B_HITC] >= hit_cap)
                     and req_row[cq[c, q, 0]] != orow
                 )
                 col = orow >= 0 and not pre
@@ -711,109 +736,196 @@ def _steady_reads(
                     bs[c, q, B_ROW] = row
                     cs[c, C_CLOSED] &= ~(np.int64(1) << q)
                     for e in range(bs[c, q, B_CQL]):
-                        if req_row[cq[c, q, e]] == row:
-                            bs[c, q, B_HR] += 1
+                        r2 = cq[c, q, e]
+                        if req_row[r2] == row:
+                            if req_write[r2]:
+                                bs[c, q, B_HW] += 1
+                            else:
+                                bs[c, q, B_HR] += 1
                     _open_row(
                         c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
                     )
                     n_act += 1
-                    if rpa * n_act > n_rd + STEADY_GRACE:
+                    if rpa * n_act > n_rd + n_wr + STEADY_GRACE:
                         stop = True  # rows change too often: the general scheduler is cheaper
                     scan = cs[c, C_NONEMPTY]
-                else:  # READ of the first queued hit
+                else:  # READ or WRITE of the first queued hit whose command is ready
+                    rd_ok = (
+                        bs[c, q, B_HR] > 0
+                        and _mx(_mx(bs[c, q, B_TRD], gs[c, grp, G_RD]), ks[c, rank, K_RD]) <= t
+                    )
+                    wr_ok = (
+                        bs[c, q, B_HW] > 0
+                        and _mx(_mx(bs[c, q, B_TWR], gs[c, grp, G_WR]), ks[c, rank, K_WR]) <= t
+                    )
                     ln = bs[c, q, B_CQL]
                     fe = 0
-                    while req_row[cq[c, q, fe]] != orow:
+                    while True:  # as the general check: queue order, a hit of a ready kind
+                        r = cq[c, q, fe]
+                        if req_row[r] == orow and (wr_ok if req_write[r] else rd_ok):
+                            break
                         fe += 1
-                    r = cq[c, q, fe]
                     for e in range(fe, ln - 1):
                         cq[c, q, e] = cq[c, q, e + 1]
                     bs[c, q, B_CQL] = ln - 1
                     bs[c, q, B_NBT] = 0
                     cs[c, C_DUE] |= np.int64(1) << q
                     cs[c, C_ROOM] |= np.int64(1) << q
-                    bs[c, q, B_HR] -= 1
                     if ln == 1:
                         cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
                     cs[c, C_CQT] -= 1
-                    if bs[c, q, B_HITC] > 0:
-                        n_hit += 1
-                    bs[c, q, B_HITC] += 1
-                    n_rd += 1
-                    done[r] = t + read_delay
-                    if track and rep[r]:
-                        # the pending-line table, as the general READ keeps it: the reads merged
-                        # into this one return with its data, and the line is no longer pending
+                    if req_write[r]:
+                        bs[c, q, B_CQW] -= 1
+                        bs[c, q, B_HW] -= 1
+                        if bs[c, q, B_HITC] > 0:
+                            n_wr_hit += 1
+                        bs[c, q, B_HITC] += 1
+                        n_wr += 1
+                        done[r] = t + write_delay
+                        # the line's write is no longer pending (a trace with writes keeps
+                        # every line in the table)
                         h = _h_slot(htab, req_line[r])
-                        m = htab[h, H_CHAIN]
-                        htab[h, H_CHAIN] = -1
-                        while m >= 0:
-                            done[m] = t + read_delay
-                            m = mlink[m]
-                        _h_update(htab, h, req_line[r], -1, 0)
-                    _read_issued(
-                        c,
-                        q,
-                        rank,
-                        grp,
-                        t,
-                        nranks,
-                        pv_rtp,
-                        pv_rtrl,
-                        pv_rtrs,
-                        pv_rtw,
-                        pv_rtro,
-                        pv_rtwo,
-                        bs,
-                        gs,
-                        ks,
-                    )
+                        _h_update(htab, h, req_line[r], 0, -1)
+                        # WRITE timing, as the general scheduler's (written out: see above)
+                        bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + pv_wtp)
+                        gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], t + pv_wtrl)
+                        gs[c, grp, G_WR] = _mx(gs[c, grp, G_WR], t + pv_wtwl)
+                        ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], t + pv_wtrs)
+                        ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], t + pv_wtws)
+                        for o in range(nranks):
+                            if o != rank:
+                                ks[c, o, K_RD] = _mx(ks[c, o, K_RD], t + pv_wtro)
+                                ks[c, o, K_WR] = _mx(ks[c, o, K_WR], t + pv_wtwo)
+                    else:
+                        bs[c, q, B_HR] -= 1
+                        if bs[c, q, B_HITC] > 0:
+                            n_hit += 1
+                        bs[c, q, B_HITC] += 1
+                        n_rd += 1
+                        done[r] = t + read_delay
+                        if track and (track_all or rep[r]):
+                            # the pending-line table, as the general READ keeps it: the reads
+                            # merged into this one return with its data, and the line is no
+                            # longer pending
+                            h = _h_slot(htab, req_line[r])
+                            m = htab[h, H_CHAIN]
+                            htab[h, H_CHAIN] = -1
+                            while m >= 0:
+                                done[m] = t + read_delay
+                                m = mlink[m]
+                            _h_update(htab, h, req_line[r], -1, 0)
+                        _read_issued(
+                            c,
+                            q,
+                            rank,
+                            grp,
+                            t,
+                            nranks,
+                            pv_rtp,
+                            pv_rtrl,
+                            pv_rtrs,
+                            pv_rtw,
+                            pv_rtro,
+                            pv_rtwo,
+                            bs,
+                            gs,
+                            ks,
+                        )
                     scan = cs[c, C_NONEMPTY]
-            # ---- move the oldest movable transaction to its bank's command queue ----
+            # ---- move one transaction to its bank's command queue, as the general visit ----
+            # the write drain starts (after the clock's commands) when the buffer reaches the
+            # high watermark, or holds more than the idle threshold while every command queue is
+            # empty; the end-of-trace flush cannot arise here (the fast path stops at the last
+            # acceptance) but is kept in the rule for equality with the general visit
+            wq = cs[c, C_TQT + 1]
+            if (
+                cs[c, C_DRAIN] == 0
+                and wq > 0
+                and (
+                    wq >= drain_high
+                    or (cs[c, C_CQT] == 0 and (wq > drain_idle or (nxt >= n and cs[c, C_TQT] == 0)))
+                )
+                and not _drain_waits_for_queued_read(c, cs, tqf, tq_head, tq_len, req_line, htab, tcap)
+            ):
+                cs[c, C_DRAIN] = _mx(1, wq - drain_low)
+            kind = 1 if cs[c, C_DRAIN] > 0 else 0
             cmv[c] = FAR
-            movable = cs[c, C_TQH] & cs[c, C_ROOM]
+            movable = cs[c, C_TQH + kind] & cs[c, C_ROOM]
             if movable != 0:
                 oldest = -1
                 q = -1
                 while movable != 0:
                     b = _ctz(movable)
                     movable &= movable - 1
-                    r = tqf[c, 0, b, tq_head[c, 0, b]]
+                    r = tqf[c, kind, b, tq_head[c, kind, b]]
                     if oldest < 0 or r < oldest:
                         oldest = r
                         q = b
+                moves = True
                 if avail[oldest] > t:
-                    cmv[c] = avail[oldest]  # the oldest movable read's port clock
-                else:
-                    h = tq_head[c, 0, q] + 1
-                    tq_head[c, 0, q] = 0 if h == tcap else h
-                    tq_len[c, 0, q] -= 1
-                    if tq_len[c, 0, q] == 0:
-                        cs[c, C_TQH] &= ~(np.int64(1) << q)
-                    cs[c, C_TQT] -= 1
+                    cmv[c] = avail[oldest]  # the oldest movable one's port clock
+                    moves = False
+                elif kind == 1:
+                    h = _h_find(htab, req_line[oldest])
+                    if h >= 0 and htab[h, H_READS] > 0:
+                        # a pending read of the write's line goes first: the drain stops and
+                        # nothing moves in this clock; the next clock may start the drain again
+                        # or move a read, as the general visit (which looks again next clock)
+                        cs[c, C_DRAIN] = 0
+                        cmv[c] = t + 1
+                        moves = False
+                if moves:
+                    h = tq_head[c, kind, q] + 1
+                    tq_head[c, kind, q] = 0 if h == tcap else h
+                    tq_len[c, kind, q] -= 1
+                    if tq_len[c, kind, q] == 0:
+                        cs[c, C_TQH + kind] &= ~(np.int64(1) << q)
+                    cs[c, C_TQT + kind] -= 1
                     ln = bs[c, q, B_CQL]
                     if req_row[oldest] == bs[c, q, B_ROW]:
-                        bs[c, q, B_HR] += 1
+                        if kind == 1:
+                            bs[c, q, B_HW] += 1
+                        else:
+                            bs[c, q, B_HR] += 1
                     cq[c, q, ln] = oldest
                     bs[c, q, B_CQL] = ln + 1
                     if ln + 1 == cqcap:
                         cs[c, C_ROOM] &= ~(np.int64(1) << q)
+                    if kind == 1:
+                        bs[c, q, B_CQW] += 1
+                        cs[c, C_DRAIN] -= 1
+                        if cs[c, C_TQT + 1] == 0:
+                            cs[c, C_DRAIN] = 0
                     cs[c, C_NONEMPTY] |= np.int64(1) << q
                     bs[c, q, B_NBT] = 0
                     cs[c, C_DUE] |= np.int64(1) << q
                     cs[c, C_CQT] += 1
                     scan |= np.int64(1) << q
-                    # the next move: the oldest movable read left
-                    movable = cs[c, C_TQH] & cs[c, C_ROOM]
+                    # the next move: the oldest movable transaction left (of the kind the drain
+                    # state now picks)
+                    kind = 1 if cs[c, C_DRAIN] > 0 else 0
+                    movable = cs[c, C_TQH + kind] & cs[c, C_ROOM]
                     if movable != 0:
                         oldest = -1
                         while movable != 0:
                             b = _ctz(movable)
                             movable &= movable - 1
-                            r = tqf[c, 0, b, tq_head[c, 0, b]]
+                            r = tqf[c, kind, b, tq_head[c, kind, b]]
                             if oldest < 0 or r < oldest:
                                 oldest = r
                         cmv[c] = avail[oldest]
+            # the drain may start next clock (its condition only changes at this channel's
+            # clocks and when the requester adds a write, which lowers cmv itself)
+            wq = cs[c, C_TQT + 1]
+            if (
+                cs[c, C_DRAIN] == 0
+                and wq > 0
+                and (
+                    wq >= drain_high
+                    or (cs[c, C_CQT] == 0 and (wq > drain_idle or (nxt >= n and cs[c, C_TQT] == 0)))
+                )
+            ):
+                cmv[c] = _mn(cmv[c], t + 1)
             # ---- the channel's next possible command, from the state this clock left ----
             m = scan & cs[c, C_NONEMPTY]
             while m != 0:  # as in the issue loop above
@@ -826,11 +938,14 @@ def _steady_reads(
                     tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
                 else:
                     hr = bs[c, q, B_HR]
+                    hw = bs[c, q, B_HW]
                     tq = FAR
-                    if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
+                    if (hr + hw == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
                         tq = bs[c, q, B_TPRE]
                     if hr > 0:
                         tq = _mn(tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD]))
+                    if hw > 0:
+                        tq = _mn(tq, _mx(_mx(bs[c, q, B_TWR], gs[c, bank_grp[q], G_WR]), ks[c, rank, K_WR]))
                 brd[c, q] = tq
             ready = FAR
             m = cs[c, C_NONEMPTY]
@@ -843,14 +958,26 @@ def _steady_reads(
         now = t + 1
         while nxt < n:
             c = req_ch[nxt]
-            if req_arrival[nxt] > now or cs[c, C_TQT] >= rqcap:
+            kind = 1 if req_write[nxt] else 0
+            if req_arrival[nxt] > now or cs[c, C_TQT + kind] >= (wqcap if kind else rqcap):
                 break
-            if track and rep[nxt]:
-                # a read of a line read more than once: as the general requester, it merges into
-                # a pending read of its line (no queue slot, no port crossing, completed by that
-                # READ), else it becomes the line's pending read
+            if track and (track_all or rep[nxt]):
+                # the pending-line table, as the general requester keeps it: a read of a line
+                # with a write pending is served from the write buffer and a write to it merges
+                # (both complete next clock); a read of a line whose read is pending merges into
+                # it (no queue slot, no port crossing, completed by that READ); else the request
+                # becomes pending for its line
                 h = _h_slot(htab, req_line[nxt])
-                if htab[h, H_KEY] == req_line[nxt] and htab[h, H_READS] > 0:
+                known = htab[h, H_KEY] == req_line[nxt]
+                if known and htab[h, H_WRITES] > 0:
+                    added[nxt] = now
+                    done[nxt] = now + 1
+                    nxt += 1
+                    if nxt == n:
+                        stats[S_LAST_ACCEPT] = now
+                        stop = True
+                    continue
+                if known and kind == 0 and htab[h, H_READS] > 0:
                     mlink[nxt] = htab[h, H_CHAIN]
                     htab[h, H_CHAIN] = nxt
                     added[nxt] = now
@@ -860,13 +987,13 @@ def _steady_reads(
                         stats[S_LAST_ACCEPT] = now
                         stop = True
                     continue
-                _h_update(htab, h, req_line[nxt], 1, 0)
+                _h_update(htab, h, req_line[nxt], 1 - kind, kind)
             q = req_bank[nxt]
-            slot = tq_head[c, 0, q] + tq_len[c, 0, q]
-            tqf[c, 0, q, slot - tcap if slot >= tcap else slot] = nxt
-            tq_len[c, 0, q] += 1
-            cs[c, C_TQH] |= np.int64(1) << q
-            cs[c, C_TQT] += 1
+            slot = tq_head[c, kind, q] + tq_len[c, kind, q]
+            tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
+            tq_len[c, kind, q] += 1
+            cs[c, C_TQH + kind] |= np.int64(1) << q
+            cs[c, C_TQT + kind] += 1
             added[nxt] = now
             if port_interval > 0.0:
                 pstart = port_next[c] if port_next[c] > now else float(now)
@@ -874,7 +1001,11 @@ def _steady_reads(
                 port_next[c] = pstart + port_interval
             else:
                 avail[nxt] = 0
-            if tq_len[c, 0, q] == 1 and (cs[c, C_ROOM] >> q) & 1:
+            if kind == 1:
+                # a write: the drain may start at the next clock (its rule counts the buffer)
+                done[nxt] = -1
+                cmv[c] = _mn(cmv[c], now)
+            elif tq_len[c, 0, q] == 1 and (cs[c, C_ROOM] >> q) & 1:
                 # the head of its bank's FIFO and movable: it moves no later than this (an older
                 # movable one moves first, no later either: the port delivers in order)
                 cmv[c] = _mn(cmv[c], avail[nxt])
@@ -885,7 +1016,7 @@ def _steady_reads(
         t += 1
         if stop:
             break
-    return t, nxt, n_rd, n_hit, n_act, n_pre, active, steps
+    return t, nxt, n_rd, n_hit, n_act, n_pre, active, steps, n_wr, n_wr_hit
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -1022,7 +1153,7 @@ def simulate_into(
     # merged reads: mlink[r] is the read merged before r into the same pending read (-1: none),
     # allocated at the first merge (most traces never merge)
     mlink = np.empty(0, np.int64)
-    if track and not track_all:
+    if track:
         # the steady fast path merges reads too and takes the array as it is (np.empty: pages
         # are faulted in only where merged reads are written)
         mlink = np.empty(n, np.int64)
@@ -1064,12 +1195,10 @@ def simulate_into(
     n_steady = 0
     nxt = 0  # next request to offer
     last_progress = 0
-    # the steady row-hit fast path (_steady_reads) applies to a trace of reads only (it keeps
-    # the line table of repeated reads itself), with no outstanding cap and open page; a READ
-    # must block the other READs of its clock
-    steady = (
-        not track_all and max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
-    )
+    # the steady fast path (_steady_reads) applies with no outstanding cap and open page (it
+    # keeps the write buffer, the drain and the pending-line table itself); a READ must block
+    # the other READs of its clock
+    steady = max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
     steady_rpa = p[P_STEADY]
     steady_skip = 0  # loop iterations before the fast path's conditions are checked again
     steady_backoff = 1
@@ -1094,6 +1223,16 @@ def simulate_into(
             hit_cap,
             pv_trp,
             steady_rpa,
+            pv_wtp,
+            pv_wtrl,
+            pv_wtrs,
+            pv_wtro,
+            pv_wtwl,
+            pv_wtws,
+            pv_wtwo,
+            pv_drain_high,
+            pv_drain_idle,
+            pv_drain_low,
         ],
         np.int64,
     )
@@ -1146,7 +1285,7 @@ def simulate_into(
                 steady_backoff = _mn(64, 2 * steady_backoff)
                 steady_skip = steady_backoff
             else:
-                t_next, nxt2, s_rd, s_hit, s_act, s_pre, s_active, s_steps = _steady_reads(
+                t_next, nxt2, s_rd, s_hit, s_act, s_pre, s_active, s_steps, s_wr, s_wr_hit = _steady_reads(
                     clk,
                     next_ref_tick,
                     cs,
@@ -1181,11 +1320,15 @@ def simulate_into(
                     req_line,
                     htab,
                     mlink,
+                    req_write,
+                    track_all,
+                    wqcap,
+                    write_delay,
                 )
                 # back off while the fast path runs only a few clocks (up to 64 loop
                 # iterations) or hands back because rows change too often (up to 1024: random
                 # traffic), so that it costs little there
-                if steady_rpa * s_act > s_rd + STEADY_GRACE:
+                if steady_rpa * s_act > s_rd + s_wr + STEADY_GRACE:
                     steady_backoff = _mn(1024, 2 * steady_backoff)
                     steady_skip = steady_backoff
                 elif s_steps < 8:
@@ -1196,6 +1339,8 @@ def simulate_into(
                 if s_steps > 0:
                     n_rd += s_rd
                     n_rd_hit += s_hit
+                    n_wr += s_wr
+                    n_wr_hit += s_wr_hit
                     n_act += s_act
                     n_pre += s_pre
                     active_cycles += s_active
