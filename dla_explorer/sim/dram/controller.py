@@ -23,10 +23,11 @@ tRAS, tRC, tRP, tRTP, tWR), per bank group (tCCD_L, tRRD_L, tWTR_L), per rank (t
 tWTR_S, tFAW, tRFC, turnaround) and across ranks (tRTRS). When nothing can happen, the clock
 jumps to the earliest time something can, so idle and blocked stretches cost nothing; after a
 busy visit, a channel with at most two due banks computes their next possible commands at once
-and sleeps until then instead of looking again next clock; a read-only stretch of a stream (no
-refresh pending, rows changing at most once per few READs) runs in a tight loop over the
-channels from one command or move to the next, with READs, ACTs and PREs, merging reads of a
-line whose read is pending as the general scheduler does (`_steady_reads`).
+and sleeps until then instead of looking again next clock; a stretch of a stream (no refresh
+pending, rows changing at most once per few column commands) runs in a tight loop over the
+channels from one command or move to the next, with READs, WRITEs, ACTs and PREs, the write
+buffer and its drains, and the pending-line table as the general scheduler keeps them
+(`_steady_reads`, `_steady_rw`).
 The schedule is that of a visit to every channel at every clock (a visit at which nothing can
 happen changes nothing).
 """
@@ -563,44 +564,54 @@ def _make_steady(writes: bool):  # type: ignore[no-untyped-def]
         wqcap: int,
         write_delay: int,
     ) -> tuple[int, int, int, int, int, int, int, int, int, int]:
-        """The batched fast path for a steady read stream: the general scheduler's decisions from
+        """The batched fast path for a steady stream: the general scheduler's decisions from
         clock `clk` up to (not including) `horizon`, in a tight loop, for every channel.
 
-        The caller guarantees, at `clk`: a trace of reads only (no write buffer, no drain), no cap
-        on outstanding requests, open page, no refresh pending in any channel and none due before
-        `horizon`, and in every channel every non-empty command queue belongs either to an
-        open bank and holds only hits to its open row, or to a closed bank and holds requests of one
-        row. Then no PRE can be picked (it needs a head that misses the open row); a bank has exactly
-        one candidate command, ACT if closed (the row of its head), READ if open (its head, the first
-        queued hit), ready at the bound `_steady_ready` computes. Each clock is, per channel (the
-        channels share nothing but the requester, which runs after all of them, as in a general
-        loop iteration): the first ready bank in round-robin order issues; with dual issue the scan
-        runs again from that bank, moves the round-robin pointer to the first ready bank it finds and
-        issues its command only if it uses the other (row or column) bus; one transaction moves (the
-        oldest whose bank's queue has room, once it crossed the port); then the requester fills the
-        freed read-queue slots in trace order (a request for a full channel holds back the later
-        ones). This loop jumps from one such clock to the next: each channel keeps the clock of its
-        next possible command (`crd`) and move (`cmv`, lowered when the requester queues a read that
-        becomes the oldest movable one), recomputed only after a clock at which it was processed, and
-        a clock processes only the channels due then (an early time only costs a visit that changes
-        nothing). It stops after a clock that moved a request that breaks the condition into a
-        command queue of any channel (a miss to an open row, or another row than a closed bank's
-        queued one: a PRE may come next) or that accepted the trace's last request, and before
-        `horizon`.
+        The caller guarantees, at `clk`: no cap on outstanding requests, open page, no refresh
+        pending in any channel and none due before `horizon`. Then a bank's next command is ACT if
+        closed (the row of its head: tRC/tRP, tRRD_L, tRRD_S, tFAW); if open, PRE when the general
+        rule allows it (the head misses the open row and no queued request hits it or the row
+        served row_hit_cap column commands; tRAS, tRTP, write recovery), else READ or WRITE of the
+        first queued hit whose command is ready (tRCD, the group's and the rank's column bounds,
+        which hold the read/write turnaround), PRE first when both are ready. Each clock is, per
+        channel (the channels share nothing but the requester, which runs after all of them, as in
+        a general loop iteration): the first ready bank in round-robin order issues; with dual
+        issue the scan runs again from that bank, moves the round-robin pointer to the first ready
+        bank it finds and issues its command only if it uses the other (row or column) bus; the
+        write drain starts or stops as the general visit decides it (watermarks, the idle rule,
+        the wait for a queued read of the first write's line); one transaction moves (the oldest
+        of the drained kind whose bank's queue has room, once it crossed the port; a drain that
+        meets a write whose line has a pending read stops and moves nothing); then the requester
+        fills the freed queue slots in trace order (a request for a full queue holds back the
+        later ones). This loop jumps from one such clock to the next: each channel keeps the clock
+        of its next possible command (`crd`, from per-bank ready clocks `brd`) and move (`cmv`,
+        lowered when the requester queues a transaction that becomes the oldest movable one, or a
+        write after which the drain rule holds, and set to the next clock when the drain may
+        start or stopped), recomputed only after a clock at which it was processed, and a clock
+        processes only the channels due then (an early time only costs a visit that changes
+        nothing). It stops after the clock that accepted the trace's last request, before
+        `horizon`, and (when `tv` asks for READs per ACT) once rows change too often.
 
-        The timing fields, queues, round-robin pointers and per-request times are updated exactly as
-        the general visit updates them; the look-ahead caches (due masks, wheel, per-bank bounds) are
-        reset for every bank touched, as a visit does. Returns (next clock to simulate, nxt, READs
-        issued, READ row hits, ACTs issued, clocks simulated); clocks simulated 0 means nothing
-        happened before `horizon` and nothing was changed. tv: tRTP, the read-to-read gaps in the
-        group, in the rank and across ranks, read to write in the rank and across ranks, number of
-        ranks, command-queue depth, transaction FIFO size, tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S,
-        dual issue (0/1), row_hit_cap, tRP, READs per ACT (P_STEADY). crd, cmv: work arrays of one
-        entry per channel; brd: one per bank. track: whether the trace reads a line more than once;
-        then the reads marked in `rep` use the pending-line table `htab` and the merged-read links
-        `mlink` (length n) exactly as the general requester and READ do: a read of a line whose read
-        is pending (accepted, its READ not issued) merges into it (no queue slot, no port crossing;
-        the read queue must still have room) and completes with that READ's data."""
+        The timing fields, queues, round-robin pointers, drain state, pending-line table and
+        per-request times are updated exactly as the general visit updates them; the look-ahead
+        caches (due masks, wheel, per-bank bounds) are reset for every bank touched, as a visit
+        does. Returns (next clock to simulate, nxt, READs issued, READ row hits, ACTs issued, PREs
+        issued, rank-active clocks closed, clocks simulated, WRITEs issued, WRITE row hits);
+        clocks simulated 0 means nothing happened before `horizon` and nothing was changed. tv:
+        tRTP, the read-to-read gaps in the group, in the rank and across ranks, read to write in
+        the rank and across ranks, number of ranks, command-queue depth, transaction FIFO size,
+        tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S, dual issue (0/1), row_hit_cap, tRP, READs per ACT
+        (P_STEADY), write to precharge, write to read in the group, in the rank and across ranks,
+        write to write in the group, in the rank and across ranks, the drain's high, idle and low
+        watermarks. crd, cmv: work arrays of one entry per channel; brd: one per bank. track:
+        whether the trace uses the pending-line table `htab` (with the merged-read links `mlink`,
+        length n): every request when `track_all` (a trace with writes), else the reads marked in
+        `rep` (lines read more than once); as the general requester and READ/WRITE: a read of a
+        line whose write is pending is served from the write buffer and a second write merges
+        (both complete next clock), a read of a line whose read is pending (accepted, its READ
+        not issued) merges into it (no queue slot, no port crossing; the queue must still have
+        room) and completes with that READ's data. Compiled twice (`_make_steady`): with `writes`
+        False the write buffer's code is folded away (a read-only trace)."""
         nch = cs.shape[0]
         n = req_bank.shape[0]
         pv_rtp = tv[0]
