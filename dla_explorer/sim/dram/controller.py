@@ -1440,6 +1440,17 @@ def simulate_into(
                         cs[c, C_WAKE] = 0  # the general scheduler looks again at t_next
                     last_progress = t_next - 1
                     clk = t_next
+                    if nxt >= n:
+                        # the trace may be done: the general loop ends in the iteration of the
+                        # last clock simulated, before a refresh due at t_next could precharge
+                        finished = True
+                        for c in range(nch):
+                            if cs[c, C_TQT] > 0 or cs[c, C_TQT + 1] > 0 or cs[c, C_CQT] > 0:
+                                finished = False
+                                break
+                        if finished:
+                            clk = t_next - 1
+                            break
                     continue
         for c in range(nch):
             if cs[c, C_WAKE] > clk:  # nothing in this channel can change before then
