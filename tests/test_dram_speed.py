@@ -234,3 +234,36 @@ def test_steady_fast_path_with_writes_equals_the_general_scheduler(name, channel
         _config(name, channels, **controller), n, _write_streams(n)
     )
     assert merged > n  # writes merged and reads were served from the write buffer
+
+
+def test_a_trace_finished_in_the_fast_path_ends_where_the_general_scheduler_does(monkeypatch):
+    # The general loop stops in the iteration of its last command; when the fast path simulated
+    # that clock, the loop must not go on to the next one, where a refresh falling due would
+    # precharge open banks (found by the identity check with the fast path forced: 8 extra PREs,
+    # one per channel, on this paced random mix with per-bank refresh, every time equal)
+    from dla_explorer.sim.dram import DramConfig
+    from dla_explorer.sim.dram import controller as k
+
+    data = _config("dramsim3_hbm2_8gb_x128").model_dump()
+    data["controller"]["refresh"] = "per_bank"
+    t = data["timing"]
+    if t.get("trfcb") is None:
+        t["trfcb"], t["trefib"] = max(1, t["trfc"] // 2), max(1, t["trefi"] // 16)
+    cfg = DramConfig.model_validate(data)
+    n = 40_000
+    addresses, is_write = pt.mix(n, 3, pt.random_lines(n, seed=6))
+    arrival = np.cumsum(np.random.default_rng(3).exponential(2.0, n))
+    general = simulate_trace(cfg, addresses, is_write, arrival_ns=arrival, max_outstanding=n + 1)
+    params = model.params
+
+    def forced(config, max_outstanding=0):
+        p = params(config, max_outstanding)
+        p[k.P_STEADY] = 0  # the fast path runs wherever it is exact
+        return p
+
+    monkeypatch.setattr(model, "params", forced)
+    fast = simulate_trace(cfg, addresses, is_write, arrival_ns=arrival)
+    assert np.array_equal(general.added_ns, fast.added_ns)
+    assert np.array_equal(general.done_ns, fast.done_ns)
+    assert general.commands == fast.commands
+    assert general.time_ns == fast.time_ns
