@@ -518,7 +518,7 @@ def _heap_pop(heap: np.ndarray, size: int) -> int:
     return size
 
 
-def _make_steady(writes: bool):  # type: ignore[no-untyped-def]
+def _make_steady(writes: bool):
     """The steady fast path compiled for traces with writes (`writes`) or without: numba
     takes the closure's `writes` as a constant, so the read-only loop carries none of the write
     buffer's checks (they cost a read stream 20-25% when tested at run time, measured)."""
