@@ -1,5 +1,6 @@
 """The command line: commands, help, exit codes 0/1/2 and one-line errors without tracebacks."""
 
+import io
 import subprocess
 import sys
 
@@ -62,6 +63,30 @@ def test_prune_then_inspect(capsys, tmp_path):
     assert "target sparsity 80.0%" in out and "features.0.0=0" in out
     code, out, _ = run(capsys, "inspect", str(out_file), "--csv", str(tmp_path / "l.csv"))
     assert code == 0 and "features.18.0" in out and "act_density" in out
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal (tqdm shows a bar only on one)."""
+
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("flags", [[], ["--no-progress"]])
+def test_prune_shows_per_layer_bars_on_a_terminal_only(capsys, tmp_path, monkeypatch, flags):
+    argv = ["prune", *TINY, "--sparsity", "0.5", "-o", str(tmp_path / "p.npz"), *flags]
+    code, out, err = run(capsys, *argv)  # captured stderr: not a terminal, no bar
+    assert code == 0 and "layer" not in err and "pruning mobilenet_v2" not in err
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(argv) == 0
+    shown = terminal.getvalue()
+    if flags:
+        assert shown == ""
+    else:  # a bar over the 53 compute layers of MobileNet-v2 for each stage
+        assert "pruning mobilenet_v2 (random): masks" in shown and "/53" in shown
+        assert "pruning mobilenet_v2 (random): activations" in shown
+    assert capsys.readouterr().out == out  # the summary is the same
 
 
 def test_prune_from_recipe_with_command_line_override(capsys, tmp_path):

@@ -178,3 +178,17 @@ def test_violations_names_the_broken_rule():
 def test_unknown_algorithm_is_refused():
     with pytest.raises(ValueError, match="unknown algorithm"):
         combine(SMALL, SMALL.astype(float), 2, 0, "magic")
+
+
+@given(MATRICES, st.integers(0, 6))
+@settings(max_examples=30, deadline=None)
+def test_alpha_one_shortcut_equals_both_greedy_searches(shape, budget):
+    # combine answers alpha 1 without searching: each non-zero column alone, in column order
+    nonzero, magnitude = _matrix(*shape)
+    got = combine(nonzero, magnitude, 1, budget, "fast")
+    budget = min(budget, int(nonzero.sum()))
+    np.testing.assert_array_equal(
+        got, _combine.canonical(_combine.fast_groups(nonzero, magnitude, 1, budget))
+    )
+    np.testing.assert_array_equal(got, _combine.canonical(_combine.reference_groups(nonzero, 1, budget)))
+    assert violations(nonzero, got, 1, budget) is None

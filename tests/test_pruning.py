@@ -207,3 +207,23 @@ def test_a_model_that_is_one_layer(layer):
     sparse = pruning.prune(layer, "random", 0.5, input_shape=shape)
     assert list(sparse.masks) == ["model"]
     assert abs(sparse.layer_sparsity("model") - 0.5) < 0.05
+
+
+@pytest.mark.parametrize("method", ["random", "magnitude_global"])
+def test_progress_reports_each_layer_once_per_stage_and_changes_nothing(tiny_net, method):
+    calls = []
+    quiet = _prune_tiny(tiny_net, method, 0.5, overrides={"stem": 0.0})
+    reported = _prune_tiny(
+        tiny_net, method, 0.5, overrides={"stem": 0.0}, progress=lambda *call: calls.append(call)
+    )
+    names = [layer.name for layer in quiet.workload]
+    for stage in ("masks", "activations"):
+        seen = [(layer, total) for s, layer, total in calls if s == stage]
+        assert sorted(seen) == sorted((n, len(names)) for n in names)  # each layer once, of 5
+    # masks first (in layer order, pooled global ones after the kept-dense stem), then the forward
+    assert [s for s, _, _ in calls] == ["masks"] * len(names) + ["activations"] * len(names)
+    assert [layer for s, layer, _ in calls if s == "activations"] == names  # in forward order
+    assert reported.content_hash() == quiet.content_hash()
+    assert reported.act_density == quiet.act_density
+    assert all(np.array_equal(reported.masks[n], quiet.masks[n]) for n in names)
+    assert all(np.array_equal(reported.weights[n], quiet.weights[n]) for n in names)

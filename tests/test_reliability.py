@@ -149,6 +149,78 @@ def test_3_a_search_resumed_after_kill_equals_an_uninterrupted_one(tmp_path, tin
     ]
 
 
+QMC = {"name": "qmc", "options": {"scramble": True}}
+FLAT_SPACE = {  # no `when:` parameter: every parameter is in QMC's sequence
+    "k_vec": {"type": "int", "low": 16, "high": 128, "step": 16},
+    "c_vec": {"type": "pow2", "low": 4, "high": 32},
+    "clock_mhz": {"type": "float", "low": 300, "high": 400, "step": 50},
+}
+
+
+@pytest.mark.parametrize(
+    ("sampler", "changes"),
+    [
+        ({"name": "grid", "seed": 5}, {}),
+        ({"name": "grid"}, {}),  # no seed: Optuna's order for seed 0, deterministic as well
+        # the first trial takes DDR4, so `mem_channels` (when hbm2) is outside QMC's space
+        # (that of the first trial) and drawn by its independent sampler, reseeded per trial
+        ({**QMC, "seed": 4}, {}),
+        # all in the sequence: Optuna's point counter, stored in the study and not advanced by
+        # a re-queued copy, already gives a resumed run the same points (this passed before
+        # the independent sampler was reseeded)
+        ({**QMC, "seed": 3}, {"space": FLAT_SPACE}),
+    ],
+    ids=["grid", "grid-unseeded", "qmc-conditional", "qmc-flat"],
+)
+def test_3_grid_and_qmc_resumed_after_an_interruption_equal_an_uninterrupted_run(
+    tmp_path, tiny_checkpoint, monkeypatch, sampler, changes
+):
+    """Interrupted during its 4th evaluation (the trial is failed and re-queued, as after a kill),
+    then resumed: the same designs in the same order as a run never interrupted, though every
+    later trial number is shifted by the re-queued copy."""
+    spec = {"sampler": sampler, "n_trials": 9, **changes}
+    whole = search(_spec_in(tmp_path / "a", tiny_checkpoint, **spec))
+    path = _spec_in(tmp_path / "b", tiny_checkpoint, **spec)
+    real, calls = evaluation.Evaluator.evaluate, []
+
+    def interrupted(self, designs):
+        calls.append(len(designs))
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(self, designs)
+
+    monkeypatch.setattr(evaluation.Evaluator, "evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        search(path)
+    monkeypatch.setattr(evaluation.Evaluator, "evaluate", real)
+    resumed = search(path)
+    assert [t.state.name for t in resumed.trials].count("FAIL") == 1  # the interrupted one
+    assert len(finished(resumed)) == 9
+    assert _designs(resumed) == _designs(whole)
+    assert len({tuple(sorted(d.items())) for d in _designs(whole)}) == 9  # distinct designs
+    if sampler.get("seed") == 4:  # the case it covers: drawn outside the sequence after the stop
+        assert "mem_channels" not in _designs(whole)[0]
+        assert any("mem_channels" in d for d in _designs(whole)[4:])
+    if sampler["name"] == "grid":  # and in Optuna's GridSampler order for the seed
+        assert _designs(whole) == _grid_sampler_designs(path, sampler.get("seed"), _designs(whole))
+
+
+def _grid_sampler_designs(path: Path, seed: int | None, designs: list[dict]) -> list[dict]:
+    """The first len(designs) points Optuna's GridSampler gives a fresh study, each restricted
+    to the parameters the matching design suggested (a `when:` parameter may be absent)."""
+    from dla_explorer.dse.space import Space
+
+    grid = Space(load_spec(path)).optuna_grid()
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler(grid, seed=seed))
+    out = []
+    for design in designs:
+        trial = study.ask()
+        point = {name: trial.suggest_categorical(name, values) for name, values in grid.items()}
+        study.tell(trial, 0.0)
+        out.append({k: v for k, v in point.items() if k in design})
+    return out
+
+
 SWEEP = {
     "name": "sw",
     "device": "stratix10_mx2100",

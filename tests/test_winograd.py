@@ -1,6 +1,7 @@
 """Winograd F(4,3) and FC batching (AYD17) against hand-computed layers (docs/model.md,
 "Winograd" and "FC batching")."""
 
+import numpy as np
 import pandas as pd
 import pydantic
 import pytest
@@ -9,9 +10,12 @@ from torch import nn
 
 from dla_explorer.core.errors import UsageError
 from dla_explorer.sim import config as hw
+from dla_explorer.sim import simulator, uncertainty
 from dla_explorer.sim.resources import resources
 from dla_explorer.sim.simulator import design_row, simulate, simulate_batch
 from dla_explorer.sparsity import pruning
+
+from .test_simulator import arch as hand_arch
 
 # the requested clock holds (the fMAX model has its own tests), so cycles are exact
 DEVICE = hw.load_device("stratix10_mx2100").model_copy(update={"fmax": None})
@@ -38,21 +42,12 @@ def net():
     return pruning.prune(WinoNet(), "random", 0.0, input_shape=(1, 64, 14, 14), name="wino")
 
 
+# test_simulator's hand-computed design made Winograd-capable: q_vec 4, no packing mux
+BASE = hand_arch(name="wino", q_vec=4, alpha=1).model_dump()
+
+
 def arch(**changes):
-    base = dict(
-        name="wino",
-        k_vec=64,
-        c_vec=16,
-        q_vec=4,
-        lanes=1,
-        precision="int8",
-        clock_mhz=400,
-        stream_buffer_kb=4096,
-        filter_cache_kb=8,
-        alpha=1,
-        compress_activations=False,
-    )
-    return hw.Architecture(**{**base, **changes})
+    return hw.Architecture(**{**BASE, **changes})
 
 
 MEMORY = hw.Memory(
@@ -113,6 +108,52 @@ def test_resources_and_weights_by_hand(net):
     assert small.weight_fetches["conv3"] == 56 and layers(net, filter_cache_kb=1).weight_fetches["conv3"] == 1
 
 
+def test_ddr_share_of_the_filter_transform_by_hand(net):
+    # DDR holds 1 + s x (6/3 - 1) values per weight of the 3x3 Winograd layer, s the share of the
+    # transform done on the host; the 1x1 layer (direct) and the scratchpads do not change
+    for share, values in ((1.0, 2.0), (0.5, 1.5), (0.0, 1.0)):
+        wino = layers(net, winograd="f43", winograd_ddr_transformed=share)
+        assert wino.weight_bytes["conv3"] == values * 128 * 64 * 9
+        assert wino.weight_bytes["conv1"] == 128 * 64
+        assert layers(net, winograd="f43", filter_cache_kb=1).weight_fetches["conv3"] == 56
+    row = design_row(arch(winograd="f43"), MEMORY, "dense") | {"winograd_ddr_transformed": 1.5}
+    with pytest.raises(UsageError, match="key 'winograd_ddr_transformed' must be <= 1"):
+        simulate_batch(net, pd.DataFrame([row]), DEVICE, cache=None)
+
+
+def test_monte_carlo_samples_the_ddr_share(net):
+    """The share is an estimate like the others: declared with its range it is drawn in the bands
+    (DRAM bytes spread below the nominal), the nominal figure stays that of the fixed share 1."""
+    shipped = uncertainty.ranges(hw.load_architecture("dla_a10"))["winograd_ddr_transformed"]
+    assert (shipped.low, shipped.nominal, shipped.high) == (0.0, 1.0, 1.0) and "host" in shipped.basis
+    estimate = {"nominal": 1.0, "low": 0.0, "high": 1.0, "basis": "test"}
+    ranged = hw.Architecture.model_validate({**BASE, "winograd": "f43", "winograd_ddr_transformed": estimate})
+    fixed = arch(winograd="f43")
+
+    def single(a):
+        return simulate(net, a, MEMORY, DEVICE, mode="dense", cache=None).totals["dram_mb_per_frame"]
+
+    nominal = single(fixed)
+    assert single(ranged) == nominal
+
+    plain = hw.Device.model_validate(DEVICE.model_dump())  # no device estimates: only the share varies
+
+    def drawn(a):
+        base = pd.DataFrame([design_row(a, MEMORY, "dense")])
+        table = uncertainty.monte_carlo(base, [(a, MEMORY)], plain, 200)
+        return table, simulate_batch(net, table, plain, cache=None)["dram_mb_per_frame"].to_numpy()
+
+    table, mb = drawn(fixed)
+    assert (table["winograd_ddr_transformed"] == 1.0).all() and np.ptp(mb) == 0 and mb[0] == nominal
+    table, mb = drawn(ranged)
+    share = table["winograd_ddr_transformed"].to_numpy()
+    assert share.min() >= 0 and share.max() <= 1 and np.unique(share).size == 200
+    # by hand: each sample stores (1 - s) x 73,728 fewer bytes of conv3's transformed filters
+    assert mb == pytest.approx(nominal - (1 - share) * 128 * 64 * 9 / 1e6, rel=1e-12)
+    p5, p95 = np.percentile(mb, [5, 95])
+    assert p95 - p5 > 0.5 * 128 * 64 * 9 / 1e6 and p95 <= nominal
+
+
 def test_mac_energy_counts_performed_multiplies(net):
     wino = layers(net, winograd="f43")
     mac_pj, gated = DEVICE.energy.mac_pj["int8"], DEVICE.energy.gated_mac_fraction
@@ -144,6 +185,32 @@ def test_bad_winograd_settings_are_one_line_errors(net):
         simulate_batch(net, pd.DataFrame([row]), DEVICE, cache=None)
     with pytest.raises(UsageError, match="'f23' is not one of none, f43"):
         simulate_batch(net, pd.DataFrame([row | {"winograd": "f23", "q_vec": 4}]), DEVICE, cache=None)
+
+
+def test_winograd_rules_run_once_and_before_packing(net, monkeypatch):
+    calls = []
+    check = simulator._check_winograd
+    monkeypatch.setattr(simulator, "_check_winograd", lambda d: calls.append(len(d["mode"])) or check(d))
+    with monkeypatch.context() as m:  # any packing work before the check fails the test
+
+        def no_packing(*args, **kwargs):
+            raise AssertionError("packed before the Winograd rules were checked")
+
+        m.setattr(simulator, "packed_table", no_packing)
+        with pytest.raises(UsageError) as err:
+            simulate(net, arch(winograd="f43"), MEMORY, DEVICE, mode="packed", cache=None)
+    assert str(err.value) == (
+        "design 0: key 'winograd': f43 turns every filter row into dense transformed values, "
+        "so mode 'packed' has no zeros to skip on it (use mode dense or unpacked)"
+    )
+    assert calls == [1]
+    calls.clear()
+    simulate(net, arch(winograd="f43"), MEMORY, DEVICE, mode="dense", cache=None)
+    assert calls == [1]  # once on the single-design path, not again with the other rules
+    calls.clear()
+    rows = pd.DataFrame([design_row(arch(winograd="f43"), MEMORY, m) for m in ("dense", "unpacked")])
+    simulate_batch(net, rows, DEVICE, cache=None)
+    assert calls == [2]  # once for the whole batch
 
 
 def test_batch_api_matches_single_designs_and_old_tables(net):

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dla_explorer.core.units import GIGA, KILO, MEGA, MILLI, TERA
 
@@ -136,23 +137,70 @@ def require_extra(module: str, extra: str, needed_for: str) -> None:
 
 
 @contextlib.contextmanager
-def working(description: str) -> Iterator[None]:
-    """A progress line with the elapsed time (on a terminal only) while a step that reports no
-    progress of its own runs: long silent waits look like hangs."""
+def working(description: str, enabled: bool = True) -> Iterator[Callable[[], None]]:
+    """A progress line with the elapsed time (on a terminal only; never when not `enabled`) while
+    a step that reports no progress of its own runs: long silent waits look like hangs. Yields a
+    function that ends the line early (when the step starts reporting progress itself)."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=description, total=None, bar_format="{desc}: {elapsed}", disable=None, leave=False)
+    bar = tqdm(
+        desc=description,
+        total=None,
+        bar_format="{desc}: {elapsed}",
+        disable=None if enabled else True,
+        leave=False,
+    )
     done = threading.Event()
 
     def tick() -> None:
         while not done.wait(TICK_S):
             bar.refresh()
 
+    def stop() -> None:
+        if not done.is_set():
+            done.set()
+            thread.join()
+            bar.close()
+
     thread = threading.Thread(target=tick, daemon=True)
     thread.start()
     try:
-        yield
+        yield stop
     finally:
-        done.set()
-        thread.join()
-        bar.close()
+        stop()
+
+
+class LayerBars:
+    """Per-layer progress of a step that reports each layer of each of its stages as
+    `bars(stage, layer, layers)` (pruning.LayerProgress): one tqdm bar per stage on stderr, on a
+    terminal only (tqdm's disable=None) and never when not `enabled`. `before` runs at the first
+    report (it ends the elapsed-time line of the step's silent start, see `working`)."""
+
+    def __init__(self, description: str, enabled: bool = True, before: Callable[[], None] | None = None):
+        self.description, self.enabled, self.before = description, enabled, before
+        self.stage: str | None = None
+        self.bar: Any = None
+
+    def __call__(self, stage: str, layer: str, layers: int) -> None:
+        if stage != self.stage:
+            if self.before is not None and self.stage is None:
+                self.before()
+            self.close()
+            from tqdm import tqdm
+
+            self.stage = stage
+            self.bar = tqdm(
+                total=layers,
+                desc=f"{self.description}: {stage}",
+                unit="layer",
+                file=sys.stderr,
+                disable=None if self.enabled else True,
+                leave=False,
+            )
+        self.bar.set_postfix_str(layer, refresh=False)
+        self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

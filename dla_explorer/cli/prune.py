@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dla_explorer.cli._common import (
+    LayerBars,
     add_parser,
     input_shape,
     positive_int,
@@ -81,6 +82,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="images in the calibration batch (default 8)",
     )
     p.add_argument("-o", "--output", metavar="PATH", help="checkpoint to write (.npz)")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no per-layer progress bars on stderr (there are none when stderr is not a terminal)",
+    )
     p.set_defaults(handler=run_prune)
 
     p = add_parser(
@@ -135,11 +141,17 @@ def _recipe_from_args(args: argparse.Namespace) -> tuple[Recipe, str]:
 
 def run_prune(args: argparse.Namespace) -> int:
     recipe, output = _recipe_from_args(args)
-    with working(f"pruning {recipe.model} ({recipe.method}) and measuring activations"):
+    enabled = not args.no_progress
+    # the elapsed time while the model loads and is traced, then a bar per stage: masks, activations
+    with working(f"loading and tracing {recipe.model}", enabled) as traced:
         from dla_explorer.sparsity import checkpoint
         from dla_explorer.sparsity.pruning import prune_recipe
 
-        sparse = prune_recipe(recipe)
+        bars = LayerBars(f"pruning {recipe.model} ({recipe.method})", enabled, before=traced)
+        try:
+            sparse = prune_recipe(recipe, progress=bars)
+        finally:
+            bars.close()
         checkpoint.save(sparse, output, source_key=checkpoint.recipe_key(recipe))  # search reuses it
     print_summary(sparse, output)
     return 0

@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 import pydantic
 import sqlalchemy
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.dse.evaluation import Evaluator, constraint_columns
@@ -62,20 +63,65 @@ from dla_explorer.dse.trials import (
     trial_seed,
 )
 
-# samplers whose state is not their random generator: the grid sampler lists the whole grid
-# when made (too slow to remake per trial) and QMC's scrambling must keep one seed. They keep
-# one sampler per run, so a resumed grid search visits its remaining points in another order.
-NOT_RESEEDED = ("grid", "qmc")
+
+class SeededGrid:
+    """A spec's grid in the order Optuna's GridSampler shuffles it for a seed (the same
+    RandomState shuffle, of point indices rather than of listed points), made once per run:
+    point(i) decodes the i-th point of that order from its index, so nothing per trial remakes
+    or lists the grid."""
+
+    def __init__(self, grid: dict[str, list], seed: int | None) -> None:
+        self.names = sorted(grid)  # GridSampler's order: itertools.product over sorted names
+        self.values = [list(grid[name]) for name in self.names]
+        sizes = [len(v) for v in self.values]
+        self.size = math.prod(sizes)
+        # mixed-radix place of each parameter in a product index (the last name varies fastest)
+        self.strides = [math.prod(sizes[i + 1 :]) for i in range(len(sizes))]
+        self.order = np.arange(self.size)
+        np.random.RandomState(seed or 0).shuffle(self.order)  # GridSampler: LazyRandomState(seed or 0)
+
+    def point(self, number: int) -> dict[str, Any]:
+        """The values of the number-th point of the shuffled grid (wrapping past its end).
+
+        Args:
+            number: the point's place in the shuffled order (a trial's claim index).
+
+        Returns:
+            Optuna parameter name -> value.
+        """
+        flat = int(self.order[number % self.size])
+        return {
+            name: values[(flat // stride) % len(values)]
+            for name, values, stride in zip(self.names, self.values, self.strides, strict=True)
+        }
 
 
-class _GridSampler(optuna.samplers.GridSampler):
-    """GridSampler whose end is the budget (capped at the grid size) rather than study.stop(),
-    which Optuna allows only inside study.optimize (this module uses ask and tell)."""
+class _GridSampler(optuna.samplers.BaseSampler):
+    """Grid point number `index` of a SeededGrid for every parameter the trial suggests.
+    `reseeder` makes one per claimed trial with index = the trials claimed before it, so a
+    resumed study takes the points an uninterrupted one takes (trial numbers, which Optuna's
+    GridSampler uses, shift with every killed trial and its re-queued copy). The study ends at
+    the budget, capped at the grid's size (budget_of): no study.stop(), which Optuna allows only
+    inside study.optimize (this module uses ask and tell)."""
 
-    def after_trial(
-        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
-    ) -> None:
-        pass
+    def __init__(self, grid: SeededGrid, index: int = 0) -> None:
+        self.grid, self.index = grid, index
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
+        return {}
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: Any
+    ) -> Any:
+        point = self.grid.point(self.index)
+        if param_name not in point:
+            raise ValueError(f"parameter '{param_name}' is not in the grid ({', '.join(self.grid.names)})")
+        return point[param_name]
 
 
 # TPE defaults (spec options override them), tuned with benchmarks/bench_search.py: over 32
@@ -94,10 +140,16 @@ def _tpe_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_sampler(
-    spec: Spec, space: Space, worker: int = 0, workers: int = 1, seed: int | None = None
+    spec: Spec,
+    space: Space,
+    worker: int = 0,
+    workers: int = 1,
+    seed: int | None = None,
+    independent_seed: int | None = None,
 ) -> optuna.samplers.BaseSampler:
     """The spec's sampler; worker k gets seed + k so parallel workers do not repeat each other
-    (`seed` given: that seed, for one trial, see reseeder).
+    (`seed` given: that seed, for one trial, see reseeder; the grid sampler is positioned per
+    trial by reseeder, not seeded).
 
     Args:
         spec: the experiment spec (sampler name, seed and options).
@@ -105,6 +157,8 @@ def make_sampler(
         worker: this worker's number, 0-based (added to the spec's seed).
         workers: workers sharing the study (TPE gets constant_liar with several).
         seed: a seed to use as is, or None for the spec's seed + worker.
+        independent_seed: QMC only: the seed of its independent (random) sampler, or None for
+            Optuna's (the QMC seed).
 
     Returns:
         The Optuna sampler (TPE with TPE_DEFAULTS under the spec's options).
@@ -119,17 +173,28 @@ def make_sampler(
     if seed is None and spec.sampler.seed is not None:
         seed = (spec.sampler.seed + worker) % 2**32
     if name == "grid":
-        return _GridSampler(space.optuna_grid(), seed=seed)
+        return _GridSampler(SeededGrid(space.optuna_grid(), seed))
     if name == "tpe" and workers > 1:
         options.setdefault("constant_liar", True)  # keeps parallel workers from piling up
+    if name == "qmc" and independent_seed is not None:
+        options["independent_sampler"] = optuna.samplers.RandomSampler(seed=independent_seed)
     with quiet_optuna():
         return sampler_class(name)(seed=seed, **options)
 
 
 def reseeder(spec: Spec, space: Space, workers: int = 1) -> Reseed:
-    """A fresh sampler per claimed trial, seeded by the trial's index (trials.trial_seed): a
-    study resumed after a kill then draws exactly what an uninterrupted one draws (one worker;
-    several workers interleave in their own order anyway). None without a seed.
+    """A fresh sampler per claimed trial, from the trial's index (the trials claimed before it):
+    a study resumed after a kill then draws exactly what an uninterrupted one draws (one worker;
+    several workers interleave in their own order anyway).
+
+    - TPE, random, NSGA-II, CMA-ES: seeded by trials.trial_seed(seed, index).
+    - grid: point number `index` of the grid shuffled by the spec's seed (SeededGrid), listed
+      once here; without a seed Optuna's order for seed 0, as GridSampler has.
+    - QMC: the spec's seed as is (with scrambling it picks the sequence, which every trial and
+      worker must share); Optuna numbers the points by a counter stored in the study, which a
+      killed trial's re-queued copy does not advance (its parameters are fixed), so only the
+      independent sampler (the first trial, parameters outside the first trial's space, e.g. a
+      `when:` parameter) is reseeded by trial_seed(seed, index).
 
     Args:
         spec: the experiment spec.
@@ -137,11 +202,22 @@ def reseeder(spec: Spec, space: Space, workers: int = 1) -> Reseed:
         workers: workers sharing the study.
 
     Returns:
-        claim index -> a new sampler, or None (no seed, or a grid / QMC sampler).
+        claim index -> a new sampler, or None (no seed, and not the grid sampler).
+
+    Raises:
+        UsageError: the grid sampler's grid exceeds the spec's max_grid, or a float parameter has no
+            step.
     """
-    if spec.sampler.seed is None or spec.sampler.name in NOT_RESEEDED:
+    name, base = spec.sampler.name, spec.sampler.seed
+    if name == "grid":
+        grid = SeededGrid(space.optuna_grid(), base)
+        return lambda index: _GridSampler(grid, index)
+    if base is None:
         return None
-    base = spec.sampler.seed
+    if name == "qmc":
+        return lambda index: make_sampler(
+            spec, space, workers=workers, seed=base, independent_seed=trial_seed(base, index)
+        )
     return lambda index: make_sampler(spec, space, workers=workers, seed=trial_seed(base, index))
 
 

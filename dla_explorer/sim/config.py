@@ -84,13 +84,8 @@ Winograd = Literal["none", "f43"]
 # lane) beyond q_vec (r - 1), as lookup tables for the vectorised simulator
 WINOGRAD_TAPS = {name: 0 if form is None else form.taps for name, form in WINOGRAD.items()}
 WINOGRAD_EXTRA = {name: 0 if form is None else form.taps - 1 for name, form in WINOGRAD.items()}
-# Where the filter transform happens. AYD17's PE caches hold transformed filters (W_vec x C_vec
-# banks, "C_vec x W_vec transformed weights" a cycle: notes [S]); whether the host transforms them
-# before they reach DDR is not in the readable text. Assumed: the host does (a DLA arch header
-# notes "requires all filter values to be scaled on the host by 1/6", the 1/6 of F(4,3)'s G
-# matrix [S]), so DDR holds (m + r - 1) / r = 2x the weights of a Winograd layer [E, range 1x
-# (transform in the filter reader) .. 2x]; docs/model.md, "Winograd".
-WINOGRAD_FILTERS_TRANSFORMED_IN_DDR = True
+# Where the filter transform happens: `Architecture.winograd_ddr_transformed` (an estimate,
+# declared with its range in the arch YAML that turns Winograd on; docs/model.md, "Winograd").
 # Modes whose weights run as stored (zeros multiplied): the transform turns each r-tap filter
 # row into m + r - 1 dense values, so the zeros packing or N:M skips are gone.
 WINOGRAD_MODES = ("dense", "unpacked")
@@ -218,6 +213,20 @@ class Architecture(_Config):
         "none",
         description="1-D Winograd along the output width (AYD17): 'f43' = F(4,3), q_vec 4, "
         "q_vec + 2 multipliers per (filter, channel); 3x3 stride-1 layers only",
+    )
+    # AYD17's PE caches hold transformed filters (W_vec x C_vec banks, "C_vec x W_vec transformed
+    # weights" a cycle: notes [S]); whether the host transforms them before they reach DDR is not in
+    # the readable text. Assumed: the host does (a DLA arch header notes "requires all filter values
+    # to be scaled on the host by 1/6", the 1/6 of F(4,3)'s G matrix [S]), so DDR holds
+    # (m + r - 1) / r = 2x the weights of a 3x3 Winograd layer [E, range 0 (transform in the filter
+    # reader: 1x) .. 1 (2x)]. A share s stores 1 + s x (expansion - 1) values per weight.
+    winograd_ddr_transformed: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="share of the Winograd filter expansion stored in DDR: 1 = filters transformed "
+        "on the host ((m + r - 1) / r x the weights, 2x for 3x3), 0 = transformed in the filter "
+        "reader (DDR holds the weights as trained)",
     )
     input_folding: bool = Field(
         False,

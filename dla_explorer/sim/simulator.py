@@ -43,7 +43,6 @@ from dla_explorer.sim.config import (
     MEMORY_FIELDS,
     WINOGRAD,
     WINOGRAD_EXTRA,
-    WINOGRAD_FILTERS_TRANSFORMED_IN_DDR,
     WINOGRAD_MODES,
     WINOGRAD_TAPS,
     Architecture,
@@ -82,7 +81,9 @@ NONNEGATIVE_COLUMNS = (
     "stream_buffer_esram_kb",
     "mem_port_width_bits",
     "mem_weight_channels",
+    "winograd_ddr_transformed",
 )
+SHARE_COLUMNS = ("winograd_ddr_transformed",)  # shares: also <= 1
 # columns an older design table or row may lack, and the value that reproduces its figures
 # (no DRAM device named; the cycle model's efficiencies unscaled; no Winograd, no FC batching)
 DESIGN_DEFAULTS = {
@@ -90,6 +91,7 @@ DESIGN_DEFAULTS = {
     "mem_seq_efficiency_scale": 1.0,
     "mem_run_efficiency_scale": 1.0,
     "winograd": "none",
+    "winograd_ddr_transformed": 1.0,
     "fc_batch": 1,
     "input_folding": False,
     "weights_resident": False,
@@ -124,12 +126,21 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
 
 
 def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
-    for names, rule, holds in (
-        (POSITIVE_COLUMNS, "> 0", np.greater),
-        (NONNEGATIVE_COLUMNS, ">= 0", np.greater_equal),
+    """Every rule a design table must meet (one-line UsageError naming the design and key)."""
+    _check_columns(d, device)
+    _check_winograd(d)
+
+
+def _check_columns(d: dict[str, np.ndarray], device: Device) -> None:
+    """The design rules but Winograd's: value bounds, a precision the device has, weight channels
+    that leave some for the feature maps, a known mode."""
+    for names, rule, holds, bound in (
+        (POSITIVE_COLUMNS, "> 0", np.greater, 0),
+        (NONNEGATIVE_COLUMNS, ">= 0", np.greater_equal, 0),
+        (SHARE_COLUMNS, "<= 1", np.less_equal, 1),
     ):
         for name in names:
-            ok = holds(d[name], 0)
+            ok = holds(d[name], bound)
             if ok.all():  # the common case: no index search
                 continue
             bad = np.flatnonzero(~ok)
@@ -148,7 +159,6 @@ def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
     unknown = set(d["mode"]) - set(packing.MODES)
     if unknown:
         raise UsageError(f"key 'mode': '{sorted(unknown)[0]}' is not one of {', '.join(packing.MODES)}")
-    _check_winograd(d)
 
 
 def _check_winograd(d: dict[str, np.ndarray]) -> None:
@@ -419,20 +429,25 @@ def winograd(
     paper body is not readable). `pixel_multipliers` (designs x 1): multipliers per (PE,
     channel, lane), q_vec + r - 1 on Winograd hardware. `multiply_ratio`: multiplies performed per
     direct MAC, ceil(S / r) (m + r - 1) / (m S) (1/2 for 3x3). `filter_expansion`: transformed
-    values per weight, ceil(S / r) (m + r - 1) / S (2 for 3x3): the PE's scratchpad, and DDR
-    while WINOGRAD_FILTERS_TRANSFORMED_IN_DDR."""
+    values per weight, ceil(S / r) (m + r - 1) / S (2 for 3x3): the PE's scratchpad.
+    `ddr_expansion`: filter values in DDR per weight, 1 + share x (filter_expansion - 1), the share
+    `winograd_ddr_transformed` of the transform done on the host (an estimate)."""
     taps = power.lookup(d["winograd"], WINOGRAD_TAPS)[:, None]
     q_vec = _col(d, "q_vec")
     extra = power.lookup(d["winograd"], WINOGRAD_EXTRA)[:, None]
     on = (taps > 0) & ~t.linear & ~t.depthwise & (kernel_cols > 1) & (strides == 1)
     width = q_vec + extra  # m + r - 1 on a Winograd design (q_vec = m)
     chunks = np.ceil(kernel_cols / np.maximum(taps, 1))
+    expansion = np.where(on, chunks * width / kernel_cols, 1.0)
+    share = _col(d, "winograd_ddr_transformed")
     return {
         "on": on,
         "fold": np.where(on, kernel_cols / chunks, 1.0),
         "pixel_multipliers": width,
         "multiply_ratio": np.where(on, chunks * width / (q_vec * kernel_cols), 1.0),
-        "filter_expansion": np.where(on, chunks * width / kernel_cols, 1.0),
+        "filter_expansion": expansion,
+        # share x expansion + (1 - share) x 1: exactly the expansion at the nominal share 1
+        "ddr_expansion": share * expansion + (1.0 - share),
     }
 
 
@@ -645,9 +660,7 @@ def evaluate(
     steps = _steps(tables, index, d["c_vec"]) * folding["steps_ratio"] / wino["fold"]
     # filter values stored per weight: in the PE scratchpads, and in DDR
     scratch_expansion = folding["filter_expansion"] * wino["filter_expansion"]
-    ddr_expansion = folding["filter_expansion"] * (
-        wino["filter_expansion"] if WINOGRAD_FILTERS_TRANSFORMED_IN_DDR else 1.0
-    )
+    ddr_expansion = folding["filter_expansion"] * wino["ddr_expansion"]
     dw = depthwise_block(t, d, tiles)
     share = fc["share"]  # the simulated batch's share of each run (1 / fc_batch on FC layers)
     mac_cycles = np.where(dw["on_block"], dw["cycles"], steps * tiles) * share
@@ -881,12 +894,14 @@ def simulate(
             raise UsageError(f"packed for k_vec {target.k_vec}, but the architecture has k_vec {arch.k_vec}")
         mode = target.mode
     d = design_arrays([design_row(arch, memory, mode)])
-    _check_winograd(d)  # before packing: a mode Winograd cannot run packs nothing
+    # the Winograd rules before packing (a mode Winograd cannot run packs nothing), the others
+    # after it (packing names an unknown mode in its own words): each rule checked once
+    _check_winograd(d)
     if isinstance(target, packing.PackedWorkload):
         table = workload_table(target)
     else:
         table = packed_table(target, mode, arch.k_vec, arch.alpha, arch.gamma, cache)
-    _check_designs(d, device)
+    _check_columns(d, device)
     per_layer = evaluate([table], np.zeros(1, dtype=int), d, device, batch, fidelity)
     replays: list = []
     if fidelity == 2:

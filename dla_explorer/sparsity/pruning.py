@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -37,6 +37,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
 # torchvision's ImageNet normalisation, used for calibration images read from a folder
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# progress(stage, layer, layers): called once per compute layer in each stage of `prune`, "masks"
+# (its mask is made) then "activations" (its input density is measured), for a per-layer bar
+LayerProgress = Callable[[str, str, int], None]
 
 
 @dataclass
@@ -406,6 +409,7 @@ def _masks(
     nm: tuple[int, int] | None,
     rng: np.random.Generator,
     overridden: set[str],
+    progress: LayerProgress | None = None,
 ) -> dict[str, np.ndarray]:
     masks = {}
     for name, weight in weights.items():
@@ -417,9 +421,14 @@ def _masks(
             masks[name] = _nm_mask(weight, *nm)
         elif method == "magnitude" or name in overridden:
             masks[name] = _magnitude_mask(weight, targets[name])
+        if progress is not None and name in masks:
+            progress("masks", name, len(weights))
     if method == "magnitude_global":
         pooled = {n: w for n, w in weights.items() if n not in overridden}
         masks.update(_global_magnitude_masks(pooled, targets[next(iter(pooled))]) if pooled else {})
+        if progress is not None:
+            for name in pooled:  # one threshold: all at once
+                progress("masks", name, len(weights))
     return masks
 
 
@@ -512,7 +521,7 @@ def _load_images(folder: Path, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def measure_activation_density(
-    model: nn.Module, workload: Workload, inputs: torch.Tensor
+    model: nn.Module, workload: Workload, inputs: torch.Tensor, progress: LayerProgress | None = None
 ) -> dict[str, float]:
     """Fraction of non-zero input values of every compute layer over a batch (forward hooks).
 
@@ -520,6 +529,8 @@ def measure_activation_density(
         model: the (pruned) torch model, run in place on `inputs` without gradients.
         workload: its compute layers, as `extract` returned them.
         inputs: the calibration batch.
+        progress: called as progress("activations", layer, layers) once per layer: as the
+            forward pass measures it, after it for a layer that never ran.
 
     Returns:
         Layer name -> fraction of non-zero input values (1.0 for a layer that never ran).
@@ -542,6 +553,8 @@ def measure_activation_density(
             if key in counts:
                 counts[key][0] += int(torch.count_nonzero(args[0]))
                 counts[key][1] += args[0].numel()
+                if progress is not None:
+                    progress("activations", key, len(counts))
 
         handles.append(module.register_forward_hook(record))
     try:
@@ -555,6 +568,9 @@ def measure_activation_density(
     finally:
         for handle in handles:
             handle.remove()
+    if progress is not None:
+        for name in [name for name, (_, total) in counts.items() if not total]:
+            progress("activations", name, len(counts))  # never ran: nothing measured, density 1.0
     return {name: nz / total if total else 1.0 for name, (nz, total) in counts.items()}
 
 
@@ -572,6 +588,7 @@ def prune(
     keep_first_last_dense: bool = False,
     name: str | None = None,
     weights: str | Path | None = None,
+    progress: LayerProgress | None = None,
 ) -> SparseModel:
     """Prune every Conv2d/Linear of `model` (a module, a zoo name or 'file.py:factory').
 
@@ -595,6 +612,8 @@ def prune(
         keep_first_last_dense: keep the first and the last compute layer dense.
         name: the model name in results; None takes it from the model.
         weights: trained weights loaded before pruning (see load_weights), or None.
+        progress: called once per layer and stage (LayerProgress): "masks", then "activations"
+            (not for ONNX models); it does not change the result.
 
     Returns:
         The SparseModel: pruned float32 weights, masks, measured activation densities (1.0 for ONNX
@@ -611,7 +630,7 @@ def prune(
         raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
     if isinstance(model, str) and model.endswith(".onnx"):
         return _prune_onnx(
-            model, method, sparsity, nm, overrides, seed, input_shape, keep_first_last_dense, name
+            model, method, sparsity, nm, overrides, seed, input_shape, keep_first_last_dense, name, progress
         )
     input_shape = tuple(input_shape or default_input_shape(model))
     module, default_name = load_model(model, weights, seed)
@@ -633,7 +652,7 @@ def prune(
     }
     modules = _compute_modules(module, workload)
     trained = {n: _weight(m).detach().cpu().numpy().astype(np.float32) for n, m in modules.items()}
-    masks = _masks(trained, targets, method, nm_pattern, np.random.default_rng(seed), overridden)
+    masks = _masks(trained, targets, method, nm_pattern, np.random.default_rng(seed), overridden, progress)
     pruned = {n: np.where(masks[n], w, np.float32(0)) for n, w in trained.items()}
 
     inputs = calibration_batch(calibration, input_shape, calibration_size, seed)
@@ -641,7 +660,7 @@ def prune(
     try:
         for n, m in modules.items():
             _weight(m).data = torch.from_numpy(pruned[n]).to(_weight(m).dtype)
-        density = measure_activation_density(module, workload, inputs)
+        density = measure_activation_density(module, workload, inputs, progress)
     finally:
         for n, m in modules.items():
             _weight(m).data = originals[n]
@@ -671,6 +690,7 @@ def _prune_onnx(
     input_shape: tuple[int, ...] | None,
     keep_first_last_dense: bool,
     name: str | None,
+    progress: LayerProgress | None = None,
 ) -> SparseModel:
     """Prune an ONNX model's weights (its initializers). The graph is not run, so activation
     density is not measured: every layer's input counts as dense (1.0), the recipe says so."""
@@ -687,7 +707,7 @@ def _prune_onnx(
     overridden = {
         layer.name for layer in workload if any(fnmatch.fnmatchcase(layer.name, p) for p in (overrides or {}))
     }
-    masks = _masks(trained, targets, method, nm_pattern, np.random.default_rng(seed), overridden)
+    masks = _masks(trained, targets, method, nm_pattern, np.random.default_rng(seed), overridden, progress)
     pruned = {n: np.where(masks[n], w, np.float32(0)) for n, w in trained.items()}
     recipe = {
         "method": method,
@@ -745,11 +765,12 @@ def load_recipe(path: str | Path) -> Recipe:
     return load_yaml_model(Recipe, path)
 
 
-def prune_recipe(recipe: Recipe) -> SparseModel:
+def prune_recipe(recipe: Recipe, progress: LayerProgress | None = None) -> SparseModel:
     """Prune the model a recipe names, with the recipe's settings (see prune).
 
     Args:
         recipe: the validated recipe.
+        progress: called once per layer and stage (see prune), or None.
 
     Returns:
         The SparseModel (the recipe's `output` is not written here: checkpoint.save does it).
@@ -770,4 +791,5 @@ def prune_recipe(recipe: Recipe) -> SparseModel:
         calibration_size=recipe.calibration_size,
         keep_first_last_dense=recipe.keep_first_last_dense,
         weights=recipe.weights,
+        progress=progress,
     )

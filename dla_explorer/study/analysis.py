@@ -202,7 +202,7 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
             model,
             packed / _fps(comparison, model, sparsity, hbm2, "unpacked"),
             None,
-            f"{packed:,.0f} frames/s packed on HBM2",
+            f"{packed:,.0f} frames/s packed on HBM2" + _split_of_packing(comparison, model, sparsity, hbm2),
         )
         for ddr4 in spec.ddr4_designs:
             memory = spec.designs[ddr4].memory
@@ -266,6 +266,18 @@ def speedups(results: Results, sparsity: float | None = None) -> pd.DataFrame:
             "the search's fastest feasible design within the pruned-|w| limit; only the memory differs",
         )
     return pd.DataFrame(rows)
+
+
+def _split_of_packing(comparison: pd.DataFrame, model: str, sparsity: float, design: str) -> str:
+    """'; = Fx packed feeder (alpha 1) x Cx column combining', or '' for results written before
+    the split was recorded (comparison.csv without feeder_speedup)."""
+    if "feeder_speedup" not in comparison:
+        return ""
+    feeder = _fps(comparison, model, sparsity, design, "packed", "feeder_speedup")
+    combining = _fps(comparison, model, sparsity, design, "packed", "combining_speedup")
+    if not np.isfinite(feeder) or not np.isfinite(combining):
+        return ""
+    return f"; = {feeder:.2f}x packed feeder alone (alpha 1) x {combining:.2f}x column combining"
 
 
 def sparsity_curves(results: Results) -> pd.DataFrame:

@@ -191,9 +191,28 @@ def _simulate_model(
                     sparse, arch, memory, device, mode, spec.batch, fidelity=level
                 )
                 levels.update({f"{m}_level{level}": other.totals[m] for m in FIDELITY_COLUMNS})
+            if mode == "packed":
+                levels["fps_alpha1"] = _fps_alpha1(sparse, arch, memory, device, spec.batch, result)
             totals.append({**row, **result.totals.to_dict(), **levels})
             layer_frames.append(result.layers.assign(**label))
     return pd.DataFrame(totals), pd.concat(layer_frames, ignore_index=True)
+
+
+def _fps_alpha1(
+    sparse: pruning.SparseModel,
+    arch: hw.Architecture,
+    memory: hw.Memory,
+    device: hw.Device,
+    batch: int,
+    packed: simulator.Result,
+) -> float:
+    """frames/s of the packed design with alpha 1 at the packed design's clock: the packed feeder
+    (it gathers columns across taps and skips all-zero columns) without column combining, so that
+    packed over unpacked splits into what the feeder buys and what combining buys."""
+    if arch.alpha == 1:
+        return float(packed.totals["fps"])
+    single = arch.model_copy(update={"alpha": 1, "clock_mhz": float(packed.totals["clock_mhz_used"])})
+    return float(simulator.simulate(sparse, single, memory, device, "packed", batch).totals["fps"])
 
 
 def _packing_tables(sparse: pruning.SparseModel, arch: hw.Architecture) -> tuple[pd.DataFrame, dict]:
@@ -399,7 +418,8 @@ def _packing_fairness(totals: pd.DataFrame, sparse: pruning.SparseModel) -> pd.D
     weights), the share of |w| it dropped, the packed over unpacked speedup of the same design and
     its fair bound 1 / (1 - effective sparsity), with the reason when the speedup exceeds it."""
     totals = totals.copy()
-    for column in ("effective_sparsity", "pruned_share", "packed_speedup", "packed_speedup_bound"):
+    columns = ("effective_sparsity", "pruned_share", "packed_speedup", "packed_speedup_bound")
+    for column in (*columns, "feeder_speedup", "combining_speedup"):
         totals[column] = float("nan")
     totals["packed_speedup_note"] = ""
     for i in totals.index[totals["mode"] == "packed"]:
@@ -416,6 +436,9 @@ def _packing_fairness(totals: pd.DataFrame, sparse: pruning.SparseModel) -> pd.D
             continue
         speedup = float(row["fps"] / unpacked["fps"].iloc[0])
         totals.loc[i, "packed_speedup"] = speedup
+        if "fps_alpha1" in totals:  # packed / unpacked = feeder (alpha 1 / unpacked) x combining
+            totals.loc[i, "feeder_speedup"] = float(row["fps_alpha1"] / unpacked["fps"].iloc[0])
+            totals.loc[i, "combining_speedup"] = float(row["fps"] / row["fps_alpha1"])
         if speedup > bound * 1.001:
             reasons = _speedup_reasons(
                 sparse, int(row["c_vec"]), float(unpacked["memory_bound_share"].iloc[0])
