@@ -32,10 +32,11 @@ def test_a_run_repeated_after_a_larger_one_gives_the_same_result():
     assert first.commands == again.commands
 
 
-def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0, reads_per_act=None):
-    """The controller on 64-B reads, bypassing simulate_trace so that its statistics (which
-    record how many clocks the steady fast path simulated) are visible. reads_per_act: the
-    fast path's hand-back threshold (0: it runs whenever it is exact, on random traffic too)."""
+def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0, reads_per_act=None, is_write=None):
+    """The controller on 64-B requests (reads unless is_write says otherwise), bypassing
+    simulate_trace so that its statistics (which record how many clocks the steady fast path
+    simulated) are visible. reads_per_act: the fast path's hand-back threshold (0: it runs
+    whenever it is exact, on random traffic too)."""
     from dla_explorer.sim.dram import controller as k
 
     ch, bank, row = model.decode(cfg, addresses)
@@ -52,7 +53,7 @@ def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0, reads_p
         ch.astype(np.int64),
         bank.astype(np.int64),
         row.astype(np.int64),
-        np.zeros(n, np.bool_),
+        np.zeros(n, np.bool_) if is_write is None else np.asarray(is_write, np.bool_),
         line,
         arrival,
         port_interval,
@@ -100,15 +101,16 @@ def _assert_fast_path_equals_general_scheduler(cfg, n, streams=None):
     saturating = np.zeros(n, np.int64)
     paced = (np.arange(n) * 3).astype(np.int64)  # a source slower than the bus at times
     fast_clocks = {None: 0, 0: 0}
-    merged = 0  # reads that merged into a pending read of their line (no READ of their own)
-    for label, addresses in streams.items():
+    merged = 0  # requests without a READ or WRITE of their own (merged, or served by the buffer)
+    for label, stream in streams.items():
+        addresses, is_write = stream if isinstance(stream, tuple) else (stream, None)
         for arrival in (saturating, paced):
             for port in (0.0, 3.2):
-                a0, d0, s0 = _run_controller(cfg, addresses, arrival, n + 1, port)
+                a0, d0, s0 = _run_controller(cfg, addresses, arrival, n + 1, port, is_write=is_write)
                 assert s0[k.S_STEADY] == 0, label  # the reference never takes the fast path
-                merged += n - s0[k.S_RD]
+                merged += n - s0[k.S_RD] - s0[k.S_WR]
                 for rpa in fast_clocks:
-                    a1, d1, s1 = _run_controller(cfg, addresses, arrival, 0, port, rpa)
+                    a1, d1, s1 = _run_controller(cfg, addresses, arrival, 0, port, rpa, is_write)
                     assert np.array_equal(a0, a1), (label, rpa)
                     assert np.array_equal(d0, d1), (label, rpa)
                     assert np.array_equal(s0[: k.S_LOOPS], s1[: k.S_LOOPS]), (label, rpa)
@@ -217,6 +219,34 @@ def _run_with_writes(cfg, addresses, is_write, max_out, colskip, reads_per_act=N
     return added, done, stats
 
 
+def _write_streams(n):
+    """Streams with writes (n a multiple of 64): the write buffer, its drains at the high and
+    idle watermarks, WRITE timing and read/write turnaround, and the pending-line table's write
+    side (a read of a line whose write is pending is served from the buffer, a second write to
+    it merges, and a drain stops at a write whose line has a pending read)."""
+    seq = pt.sequential(n // 2)
+    alternate = np.arange(n) % 2 == 1
+    # blocks of 48 writes then 48 reads of other lines: the buffer reaches the high watermark
+    blocks = np.arange(n) // 48 % 2 == 0
+    return {
+        "seq_read_write": (pt.interleaved(n, (0, 1 << 24)), alternate),  # two streams, R/W turns
+        "seq_write": (pt.sequential(n), np.ones(n, np.bool_)),
+        # every line read, then written at once: the write's drain waits for the line's READ
+        "read_then_write": (np.repeat(seq, 2), alternate),
+        # every line written, then read at once: the read is served from the write buffer
+        "write_then_read": (np.repeat(seq, 2), ~alternate),
+        "write_twice": (np.repeat(seq, 2), np.ones(n, np.bool_)),  # the second write merges
+        "write_bursts": (pt.sequential(n), blocks),
+        # a random 2:1 mix over 256 lines: all of the above at random, rows changing often
+        "mix_small": pt.mix(n, 3, pt.random_lines(n, 1 << 14, seed=11)),
+        # 16-line tiles written then read back (outputs read by the next layer)
+        "tiles_back": (
+            np.repeat(pt.tiled(n // 2, row_pitch=14336, tile_bytes=1024).reshape(-1, 16), 2, axis=0).ravel(),
+            np.tile(np.repeat([True, False], 16), n // 32),
+        ),
+    }
+
+
 @pytest.mark.parametrize(
     ("name", "channels", "controller"),
     [
@@ -258,9 +288,9 @@ def test_rank_column_window_skip_equals_checking_every_bank(name, channels, cont
     }
     saved = 0
     for label, (addresses, is_write) in streams.items():
-        runs = [(n + 1, None)]  # a cap never reached: the general scheduler only
-        if not is_write.any():  # read-only: the steady fast path runs and hands back (forced)
-            runs += [(0, None), (0, 0)]
+        # a cap never reached: the general scheduler only; without it the steady fast path
+        # runs and hands back (also forced), after which the masks are rebuilt
+        runs = [(n + 1, None), (0, None), (0, 0)]
         for max_out, rpa in runs:
             a0, d0, s0 = _run_with_writes(cfg, addresses, is_write, max_out, False, rpa)
             a1, d1, s1 = _run_with_writes(cfg, addresses, is_write, max_out, True, rpa)
@@ -270,3 +300,56 @@ def test_rank_column_window_skip_equals_checking_every_bank(name, channels, cont
             # (with the fast path, loop iterations and so its entries may differ: the total counts)
             saved += s0[k.S_CHECKS] - s1[k.S_CHECKS]
     assert saved > n  # banks were skipped
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "controller"),
+    [
+        ("dramsim3_ddr4_8gb_x8_2666", 1, {}),  # 2 ranks: read/write turnaround across ranks
+        ("dramsim3_ddr4_8gb_x8_2666_bgint", 1, {"write_drain_high": 16, "write_drain_low": 4}),
+        ("hbm2_s10mx_pc", 1, {"refresh": "per_bank", "write_queue": 8, "write_drain_idle": 2}),
+        ("hbm2_s10mx_pc", None, {}),  # 16 pseudo-channels, dual issue
+        ("dramsim3_hbm2_8gb_x128", None, {"read_queue": 4, "write_queue": 4, "command_queue": 2}),
+    ],
+)
+def test_steady_fast_path_with_writes_equals_the_general_scheduler(name, channels, controller):
+    # the fast path keeps the write buffer, its drains and the pending-line table's write side
+    # exactly as the general scheduler does
+    n = 3200
+    merged = _assert_fast_path_equals_general_scheduler(
+        _config(name, channels, **controller), n, _write_streams(n)
+    )
+    assert merged > n  # writes merged and reads were served from the write buffer
+
+
+def test_a_trace_finished_in_the_fast_path_ends_where_the_general_scheduler_does(monkeypatch):
+    # The general loop stops in the iteration of its last command; when the fast path simulated
+    # that clock, the loop must not go on to the next one, where a refresh falling due would
+    # precharge open banks (found by the identity check with the fast path forced: 8 extra PREs,
+    # one per channel, on this paced random mix with per-bank refresh, every time equal)
+    from dla_explorer.sim.dram import DramConfig
+    from dla_explorer.sim.dram import controller as k
+
+    data = _config("dramsim3_hbm2_8gb_x128").model_dump()
+    data["controller"]["refresh"] = "per_bank"
+    t = data["timing"]
+    if t.get("trfcb") is None:
+        t["trfcb"], t["trefib"] = max(1, t["trfc"] // 2), max(1, t["trefi"] // 16)
+    cfg = DramConfig.model_validate(data)
+    n = 40_000
+    addresses, is_write = pt.mix(n, 3, pt.random_lines(n, seed=6))
+    arrival = np.cumsum(np.random.default_rng(3).exponential(2.0, n))
+    general = simulate_trace(cfg, addresses, is_write, arrival_ns=arrival, max_outstanding=n + 1)
+    params = model.params
+
+    def forced(config, max_outstanding=0):
+        p = params(config, max_outstanding)
+        p[k.P_STEADY] = 0  # the fast path runs wherever it is exact
+        return p
+
+    monkeypatch.setattr(model, "params", forced)
+    fast = simulate_trace(cfg, addresses, is_write, arrival_ns=arrival)
+    assert np.array_equal(general.added_ns, fast.added_ns)
+    assert np.array_equal(general.done_ns, fast.done_ns)
+    assert general.commands == fast.commands
+    assert general.time_ns == fast.time_ns

@@ -23,10 +23,11 @@ tRAS, tRC, tRP, tRTP, tWR), per bank group (tCCD_L, tRRD_L, tWTR_L), per rank (t
 tWTR_S, tFAW, tRFC, turnaround) and across ranks (tRTRS). When nothing can happen, the clock
 jumps to the earliest time something can, so idle and blocked stretches cost nothing; after a
 busy visit, a channel with at most two due banks computes their next possible commands at once
-and sleeps until then instead of looking again next clock; a read-only stretch of a stream (no
-refresh pending, rows changing at most once per few READs) runs in a tight loop over the
-channels from one command or move to the next, with READs, ACTs and PREs, merging reads of a
-line whose read is pending as the general scheduler does (`_steady_reads`).
+and sleeps until then instead of looking again next clock; a stretch of a stream (no refresh
+pending, rows changing at most once per few column commands) runs in a tight loop over the
+channels from one command or move to the next, with READs, WRITEs, ACTs and PREs, the write
+buffer and its drains, and the pending-line table as the general scheduler keeps them
+(`_steady_reads`, `_steady_rw`).
 The schedule is that of a visit to every channel at every clock (a visit at which nothing can
 happen changes nothing).
 """
@@ -522,146 +523,443 @@ def _heap_pop(heap: np.ndarray, size: int) -> int:
     return size
 
 
-@numba.njit(cache=True)
-def _steady_reads(
-    clk: int,
-    horizon: int,
-    cs: np.ndarray,
-    bs: np.ndarray,
-    gs: np.ndarray,
-    ks: np.ndarray,
-    tqf: np.ndarray,
-    tq_head: np.ndarray,
-    tq_len: np.ndarray,
-    cq: np.ndarray,
-    bank_rank: np.ndarray,
-    bank_grp: np.ndarray,
-    req_ch: np.ndarray,
-    req_bank: np.ndarray,
-    req_row: np.ndarray,
-    req_arrival: np.ndarray,
-    avail: np.ndarray,
-    added: np.ndarray,
-    done: np.ndarray,
-    port_next: np.ndarray,
-    port_interval: float,
-    nxt: int,
-    rqcap: int,
-    read_delay: int,
-    tv: np.ndarray,
-    stats: np.ndarray,
-    crd: np.ndarray,
-    cmv: np.ndarray,
-    brd: np.ndarray,
-    track: bool,
-    rep: np.ndarray,
-    req_line: np.ndarray,
-    htab: np.ndarray,
-    mlink: np.ndarray,
-) -> tuple[int, int, int, int, int, int, int, int]:
-    """The batched fast path for a steady read stream: the general scheduler's decisions from
-    clock `clk` up to (not including) `horizon`, in a tight loop, for every channel.
+def _make_steady(writes: bool):
+    """The steady fast path compiled for traces with writes (`writes`) or without: numba
+    takes the closure's `writes` as a constant, so the read-only loop carries none of the write
+    buffer's checks (they cost a read stream 20-25% when tested at run time, measured)."""
 
-    The caller guarantees, at `clk`: a trace of reads only (no write buffer, no drain), no cap
-    on outstanding requests, open page, no refresh pending in any channel and none due before
-    `horizon`, and in every channel every non-empty command queue belongs either to an
-    open bank and holds only hits to its open row, or to a closed bank and holds requests of one
-    row. Then no PRE can be picked (it needs a head that misses the open row); a bank has exactly
-    one candidate command, ACT if closed (the row of its head), READ if open (its head, the first
-    queued hit), ready at the bound `_steady_ready` computes. Each clock is, per channel (the
-    channels share nothing but the requester, which runs after all of them, as in a general
-    loop iteration): the first ready bank in round-robin order issues; with dual issue the scan
-    runs again from that bank, moves the round-robin pointer to the first ready bank it finds and
-    issues its command only if it uses the other (row or column) bus; one transaction moves (the
-    oldest whose bank's queue has room, once it crossed the port); then the requester fills the
-    freed read-queue slots in trace order (a request for a full channel holds back the later
-    ones). This loop jumps from one such clock to the next: each channel keeps the clock of its
-    next possible command (`crd`) and move (`cmv`, lowered when the requester queues a read that
-    becomes the oldest movable one), recomputed only after a clock at which it was processed, and
-    a clock processes only the channels due then (an early time only costs a visit that changes
-    nothing). It stops after a clock that moved a request that breaks the condition into a
-    command queue of any channel (a miss to an open row, or another row than a closed bank's
-    queued one: a PRE may come next) or that accepted the trace's last request, and before
-    `horizon`.
+    @numba.njit(cache=True)
+    def _steady_reads(
+        clk: int,
+        horizon: int,
+        cs: np.ndarray,
+        bs: np.ndarray,
+        gs: np.ndarray,
+        ks: np.ndarray,
+        tqf: np.ndarray,
+        tq_head: np.ndarray,
+        tq_len: np.ndarray,
+        cq: np.ndarray,
+        bank_rank: np.ndarray,
+        bank_grp: np.ndarray,
+        req_ch: np.ndarray,
+        req_bank: np.ndarray,
+        req_row: np.ndarray,
+        req_arrival: np.ndarray,
+        avail: np.ndarray,
+        added: np.ndarray,
+        done: np.ndarray,
+        port_next: np.ndarray,
+        port_interval: float,
+        nxt: int,
+        rqcap: int,
+        read_delay: int,
+        tv: np.ndarray,
+        stats: np.ndarray,
+        crd: np.ndarray,
+        cmv: np.ndarray,
+        brd: np.ndarray,
+        track: bool,
+        rep: np.ndarray,
+        req_line: np.ndarray,
+        htab: np.ndarray,
+        mlink: np.ndarray,
+        req_write: np.ndarray,
+        track_all: bool,
+        wqcap: int,
+        write_delay: int,
+    ) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+        """The batched fast path for a steady stream: the general scheduler's decisions from
+        clock `clk` up to (not including) `horizon`, in a tight loop, for every channel.
 
-    The timing fields, queues, round-robin pointers and per-request times are updated exactly as
-    the general visit updates them; the look-ahead caches (due masks, wheel, per-bank bounds) are
-    reset for every bank touched, as a visit does. Returns (next clock to simulate, nxt, READs
-    issued, READ row hits, ACTs issued, clocks simulated); clocks simulated 0 means nothing
-    happened before `horizon` and nothing was changed. tv: tRTP, the read-to-read gaps in the
-    group, in the rank and across ranks, read to write in the rank and across ranks, number of
-    ranks, command-queue depth, transaction FIFO size, tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S,
-    dual issue (0/1), row_hit_cap, tRP, READs per ACT (P_STEADY). crd, cmv: work arrays of one
-    entry per channel; brd: one per bank. track: whether the trace reads a line more than once;
-    then the reads marked in `rep` use the pending-line table `htab` and the merged-read links
-    `mlink` (length n) exactly as the general requester and READ do: a read of a line whose read
-    is pending (accepted, its READ not issued) merges into it (no queue slot, no port crossing;
-    the read queue must still have room) and completes with that READ's data."""
-    nch = cs.shape[0]
-    n = req_bank.shape[0]
-    pv_rtp = tv[0]
-    pv_rtrl = tv[1]
-    pv_rtrs = tv[2]
-    pv_rtro = tv[3]
-    pv_rtw = tv[4]
-    pv_rtwo = tv[5]
-    nranks = tv[6]
-    cqcap = tv[7]
-    tcap = tv[8]
-    pv_tfaw = tv[9]
-    pv_trc = tv[10]
-    pv_trcd = tv[11]
-    pv_tras = tv[12]
-    pv_trrd_l = tv[13]
-    pv_trrd_s = tv[14]
-    dual = tv[15] != 0
-    hit_cap = tv[16]
-    pv_trp = tv[17]
-    rpa = tv[18]
-    n_rd = 0
-    n_hit = 0
-    n_act = 0
-    n_pre = 0
-    active = 0
-    steps = 0
-    for c in range(nch):
-        crd[c] = -1  # not known: every channel is visited at clk (a visit may change nothing)
-        cmv[c] = clk
-    t = clk  # the first clock not simulated yet
-    while True:
-        # the next clock at which anything can happen: a channel's command or move, an arrival
-        tn = FAR
+        The caller guarantees, at `clk`: no cap on outstanding requests, open page, no refresh
+        pending in any channel and none due before `horizon`. Then a bank's next command is ACT if
+        closed (the row of its head: tRC/tRP, tRRD_L, tRRD_S, tFAW); if open, PRE when the general
+        rule allows it (the head misses the open row and no queued request hits it or the row
+        served row_hit_cap column commands; tRAS, tRTP, write recovery), else READ or WRITE of the
+        first queued hit whose command is ready (tRCD, the group's and the rank's column bounds,
+        which hold the read/write turnaround), PRE first when both are ready. Each clock is, per
+        channel (the channels share nothing but the requester, which runs after all of them, as in
+        a general loop iteration): the first ready bank in round-robin order issues; with dual
+        issue the scan runs again from that bank, moves the round-robin pointer to the first ready
+        bank it finds and issues its command only if it uses the other (row or column) bus; the
+        write drain starts or stops as the general visit decides it (watermarks, the idle rule,
+        the wait for a queued read of the first write's line); one transaction moves (the oldest
+        of the drained kind whose bank's queue has room, once it crossed the port; a drain that
+        meets a write whose line has a pending read stops and moves nothing); then the requester
+        fills the freed queue slots in trace order (a request for a full queue holds back the
+        later ones). This loop jumps from one such clock to the next: each channel keeps the clock
+        of its next possible command (`crd`, from per-bank ready clocks `brd`) and move (`cmv`,
+        lowered when the requester queues a transaction that becomes the oldest movable one, or a
+        write after which the drain rule holds, and set to the next clock when the drain may
+        start or stopped), recomputed only after a clock at which it was processed, and a clock
+        processes only the channels due then (an early time only costs a visit that changes
+        nothing). It stops after the clock that accepted the trace's last request, before
+        `horizon`, and (when `tv` asks for READs per ACT) once rows change too often.
+
+        The timing fields, queues, round-robin pointers, drain state, pending-line table and
+        per-request times are updated exactly as the general visit updates them; the look-ahead
+        caches (due masks, wheel, per-bank bounds) are reset for every bank touched, as a visit
+        does. Returns (next clock to simulate, nxt, READs issued, READ row hits, ACTs issued, PREs
+        issued, rank-active clocks closed, clocks simulated, WRITEs issued, WRITE row hits);
+        clocks simulated 0 means nothing happened before `horizon` and nothing was changed. tv:
+        tRTP, the read-to-read gaps in the group, in the rank and across ranks, read to write in
+        the rank and across ranks, number of ranks, command-queue depth, transaction FIFO size,
+        tFAW, tRC, tRCD, tRAS, tRRD_L, tRRD_S, dual issue (0/1), row_hit_cap, tRP, READs per ACT
+        (P_STEADY), write to precharge, write to read in the group, in the rank and across ranks,
+        write to write in the group, in the rank and across ranks, the drain's high, idle and low
+        watermarks. crd, cmv: work arrays of one entry per channel; brd: one per bank. track:
+        whether the trace uses the pending-line table `htab` (with the merged-read links `mlink`,
+        length n): every request when `track_all` (a trace with writes), else the reads marked in
+        `rep` (lines read more than once); as the general requester and READ/WRITE: a read of a
+        line whose write is pending is served from the write buffer and a second write merges
+        (both complete next clock), a read of a line whose read is pending (accepted, its READ
+        not issued) merges into it (no queue slot, no port crossing; the queue must still have
+        room) and completes with that READ's data. Compiled twice (`_make_steady`): with `writes`
+        False the write buffer's code is folded away (a read-only trace)."""
+        nch = cs.shape[0]
+        n = req_bank.shape[0]
+        pv_rtp = tv[0]
+        pv_rtrl = tv[1]
+        pv_rtrs = tv[2]
+        pv_rtro = tv[3]
+        pv_rtw = tv[4]
+        pv_rtwo = tv[5]
+        nranks = tv[6]
+        cqcap = tv[7]
+        tcap = tv[8]
+        pv_tfaw = tv[9]
+        pv_trc = tv[10]
+        pv_trcd = tv[11]
+        pv_tras = tv[12]
+        pv_trrd_l = tv[13]
+        pv_trrd_s = tv[14]
+        dual = tv[15] != 0
+        hit_cap = tv[16]
+        pv_trp = tv[17]
+        rpa = tv[18]
+        pv_wtp = tv[19]
+        pv_wtrl = tv[20]
+        pv_wtrs = tv[21]
+        pv_wtro = tv[22]
+        pv_wtwl = tv[23]
+        pv_wtws = tv[24]
+        pv_wtwo = tv[25]
+        drain_high = tv[26]
+        drain_idle = tv[27]
+        drain_low = tv[28]
+        n_rd = 0
+        n_hit = 0
+        n_wr = 0
+        n_wr_hit = 0
+        n_act = 0
+        n_pre = 0
+        active = 0
+        steps = 0
         for c in range(nch):
-            tn = _mn(tn, _mn(crd[c], cmv[c]))
-        if nxt < n and cs[req_ch[nxt], C_TQT] < rqcap:
-            tn = _mn(tn, req_arrival[nxt] - 1)
-        tn = _mx(tn, t)
-        if tn >= horizon:
-            break
-        t = tn
-        steps += 1
-        stop = False
-        for c in range(nch):
-            if crd[c] > t and cmv[c] > t:
-                continue  # nothing in this channel can happen at t
-            # ---- command issue, then the move ----
-            # brd[c, q]: the clock from which non-empty bank q has a command ready, kept from the
-            # channel's last visit (only its own commands and moves change it, not time or the
-            # requester; crd[c] < 0: not known yet) and recomputed for the banks in `scan`
-            # before a pick and at the end: all of them after a READ or ACT (the group's and
-            # rank's bounds move), the bank itself after a PRE or a move into its queue.
-            scan = cs[c, C_NONEMPTY] if crd[c] < 0 else 0
-            first_col = False
-            for count in range(2 if dual else 1):
-                # the bank's ready clock (written out, here and below: a helper taking the state
-                # arrays costs reference counting at every call): ACT for a closed bank (tRC/tRP,
-                # tRRD_L, tRRD_S, tFAW); for an open one the earlier of PRE, when the general
-                # scheduler's rule allows it (the head misses the open row and no queued request
-                # hits it or the row served row_hit_cap column commands; tRAS, tRTP), and READ of
-                # its first queued hit (tRCD, the group's and the rank's column bounds)
+            crd[c] = -1  # not known: every channel is visited at clk (a visit may change nothing)
+            cmv[c] = clk
+        t = clk  # the first clock not simulated yet
+        while True:
+            # the next clock at which anything can happen: a channel's command or move, an arrival
+            tn = FAR
+            for c in range(nch):
+                tn = _mn(tn, _mn(crd[c], cmv[c]))
+            if nxt < n:
+                if writes and req_write[nxt]:
+                    if cs[req_ch[nxt], C_TQT + 1] < wqcap:
+                        tn = _mn(tn, req_arrival[nxt] - 1)
+                elif cs[req_ch[nxt], C_TQT] < rqcap:
+                    tn = _mn(tn, req_arrival[nxt] - 1)
+            tn = _mx(tn, t)
+            if tn >= horizon:
+                break
+            t = tn
+            steps += 1
+            stop = False
+            for c in range(nch):
+                if crd[c] > t and cmv[c] > t:
+                    continue  # nothing in this channel can happen at t
+                # ---- command issue, then the move ----
+                # brd[c, q]: the clock from which non-empty bank q has a command ready, kept from the
+                # channel's last visit (only its own commands and moves change it, not time or the
+                # requester; crd[c] < 0: not known yet) and recomputed for the banks in `scan`
+                # before a pick and at the end: all of them after a READ or ACT (the group's and
+                # rank's bounds move), the bank itself after a PRE or a move into its queue.
+                scan = cs[c, C_NONEMPTY] if crd[c] < 0 else 0
+                first_col = False
+                for count in range(2 if dual else 1):
+                    # the bank's ready clock (written out, here and below: a helper taking the state
+                    # arrays costs reference counting at every call): ACT for a closed bank (tRC/tRP,
+                    # tRRD_L, tRRD_S, tFAW); for an open one the earlier of PRE, when the general
+                    # scheduler's rule allows it (the head misses the open row and no queued request
+                    # hits it or the row served row_hit_cap column commands; tRAS, tRTP), and READ of
+                    # its first queued hit (tRCD, the group's and the rank's column bounds)
+                    m = scan & cs[c, C_NONEMPTY]
+                    scan = 0
+                    while m != 0:
+                        q = _ctz(m)
+                        m &= m - 1
+                        rank = bank_rank[q]
+                        orow = bs[c, q, B_ROW]
+                        if orow < 0:
+                            tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
+                            tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
+                        else:
+                            hr = bs[c, q, B_HR]
+                            hw = bs[c, q, B_HW] if writes else 0
+                            tq = FAR
+                            if (hr + hw == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
+                                tq = bs[c, q, B_TPRE]
+                            if hr > 0:
+                                tq = _mn(
+                                    tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
+                                )
+                            if hw > 0:
+                                tq = _mn(
+                                    tq, _mx(_mx(bs[c, q, B_TWR], gs[c, bank_grp[q], G_WR]), ks[c, rank, K_WR])
+                                )
+                        brd[c, q] = tq
+                    mask = 0
+                    m = cs[c, C_NONEMPTY]
+                    while m != 0:
+                        q = _ctz(m)
+                        m &= m - 1
+                        if brd[c, q] <= t:
+                            mask |= 1 << q
+                    if mask == 0:
+                        break
+                    # the general scheduler's round-robin scan: banks above its start first
+                    hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
+                    q = _ctz(hi) if hi != 0 else _ctz(mask)
+                    cs[c, C_RR] = q
+                    orow = bs[c, q, B_ROW]
+                    # an open bank's PRE when allowed and ready, else its READ (ready: in `mask`)
+                    pre = (
+                        orow >= 0
+                        and bs[c, q, B_TPRE] <= t
+                        and (
+                            bs[c, q, B_HR] + (bs[c, q, B_HW] if writes else 0) == 0
+                            or bs[c, q, B_HITC] >= hit_cap
+                        )
+                        and req_row[cq[c, q, 0]] != orow
+                    )
+                    col = orow >= 0 and not pre
+                    if count == 1 and col == first_col:
+                        break  # a second command must use the other (row or column) command bus
+                    first_col = col
+                    rank = bank_rank[q]
+                    grp = bank_grp[q]
+                    if pre:
+                        active += _close_row(c, q, rank, t, pv_trp, bs, cs, ks)
+                        n_pre += 1
+                        scan = np.int64(1) << q
+                    elif not col:  # ACT of the head's row: the queued requests to it become hits
+                        r = cq[c, q, 0]
+                        row = req_row[r]
+                        bs[c, q, B_ROW] = row
+                        cs[c, C_CLOSED] &= ~(np.int64(1) << q)
+                        for e in range(bs[c, q, B_CQL]):
+                            r2 = cq[c, q, e]
+                            if req_row[r2] == row:
+                                if writes and req_write[r2]:
+                                    bs[c, q, B_HW] += 1
+                                else:
+                                    bs[c, q, B_HR] += 1
+                        _open_row(
+                            c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
+                        )
+                        n_act += 1
+                        if rpa * n_act > n_rd + n_wr + STEADY_GRACE:
+                            stop = True  # rows change too often: the general scheduler is cheaper
+                        scan = cs[c, C_NONEMPTY]
+                    else:  # READ or WRITE of the first queued hit whose command is ready
+                        ln = bs[c, q, B_CQL]
+                        fe = 0
+                        if writes:
+                            rd_ok = (
+                                bs[c, q, B_HR] > 0
+                                and _mx(_mx(bs[c, q, B_TRD], gs[c, grp, G_RD]), ks[c, rank, K_RD]) <= t
+                            )
+                            wr_ok = (
+                                bs[c, q, B_HW] > 0
+                                and _mx(_mx(bs[c, q, B_TWR], gs[c, grp, G_WR]), ks[c, rank, K_WR]) <= t
+                            )
+                            while True:  # as the general check: queue order, a hit of a ready kind
+                                r = cq[c, q, fe]
+                                if req_row[r] == orow and (wr_ok if req_write[r] else rd_ok):
+                                    break
+                                fe += 1
+                        else:  # reads only: the bank is ready, so its first queued hit is
+                            while req_row[cq[c, q, fe]] != orow:
+                                fe += 1
+                            r = cq[c, q, fe]
+                        for e in range(fe, ln - 1):
+                            cq[c, q, e] = cq[c, q, e + 1]
+                        bs[c, q, B_CQL] = ln - 1
+                        bs[c, q, B_NBT] = 0
+                        cs[c, C_DUE] |= np.int64(1) << q
+                        cs[c, C_ROOM] |= np.int64(1) << q
+                        if ln == 1:
+                            cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
+                        cs[c, C_CQT] -= 1
+                        if writes and req_write[r]:
+                            bs[c, q, B_CQW] -= 1
+                            bs[c, q, B_HW] -= 1
+                            if bs[c, q, B_HITC] > 0:
+                                n_wr_hit += 1
+                            bs[c, q, B_HITC] += 1
+                            n_wr += 1
+                            done[r] = t + write_delay
+                            # the line's write is no longer pending (a trace with writes keeps
+                            # every line in the table)
+                            h = _h_slot(htab, req_line[r])
+                            _h_update(htab, h, req_line[r], 0, -1)
+                            # WRITE timing, as the general scheduler's (written out: see above)
+                            bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + pv_wtp)
+                            gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], t + pv_wtrl)
+                            gs[c, grp, G_WR] = _mx(gs[c, grp, G_WR], t + pv_wtwl)
+                            ks[c, rank, K_RD] = _mx(ks[c, rank, K_RD], t + pv_wtrs)
+                            ks[c, rank, K_WR] = _mx(ks[c, rank, K_WR], t + pv_wtws)
+                            for o in range(nranks):
+                                if o != rank:
+                                    ks[c, o, K_RD] = _mx(ks[c, o, K_RD], t + pv_wtro)
+                                    ks[c, o, K_WR] = _mx(ks[c, o, K_WR], t + pv_wtwo)
+                        else:
+                            bs[c, q, B_HR] -= 1
+                            if bs[c, q, B_HITC] > 0:
+                                n_hit += 1
+                            bs[c, q, B_HITC] += 1
+                            n_rd += 1
+                            done[r] = t + read_delay
+                            if track and (track_all or rep[r]):
+                                # the pending-line table, as the general READ keeps it: the reads
+                                # merged into this one return with its data, and the line is no
+                                # longer pending
+                                h = _h_slot(htab, req_line[r])
+                                m = htab[h, H_CHAIN]
+                                htab[h, H_CHAIN] = -1
+                                while m >= 0:
+                                    done[m] = t + read_delay
+                                    m = mlink[m]
+                                _h_update(htab, h, req_line[r], -1, 0)
+                            _read_issued(
+                                c,
+                                q,
+                                rank,
+                                grp,
+                                t,
+                                nranks,
+                                pv_rtp,
+                                pv_rtrl,
+                                pv_rtrs,
+                                pv_rtw,
+                                pv_rtro,
+                                pv_rtwo,
+                                bs,
+                                gs,
+                                ks,
+                            )
+                        scan = cs[c, C_NONEMPTY]
+                # ---- move one transaction to its bank's command queue, as the general visit ----
+                # the write drain starts (after the clock's commands) when the buffer reaches the
+                # high watermark, or holds more than the idle threshold while every command queue is
+                # empty; the end-of-trace flush cannot arise here (the fast path stops at the last
+                # acceptance) but is kept in the rule for equality with the general visit
+                wq = cs[c, C_TQT + 1]
+                if (
+                    writes
+                    and cs[c, C_DRAIN] == 0
+                    and wq > 0
+                    and (
+                        wq >= drain_high
+                        or (cs[c, C_CQT] == 0 and (wq > drain_idle or (nxt >= n and cs[c, C_TQT] == 0)))
+                    )
+                    and not _drain_waits_for_queued_read(c, cs, tqf, tq_head, tq_len, req_line, htab, tcap)
+                ):
+                    cs[c, C_DRAIN] = _mx(1, wq - drain_low)
+                kind = 1 if writes and cs[c, C_DRAIN] > 0 else 0
+                cmv[c] = FAR
+                movable = cs[c, C_TQH + kind] & cs[c, C_ROOM]
+                if movable != 0:
+                    oldest = -1
+                    q = -1
+                    while movable != 0:
+                        b = _ctz(movable)
+                        movable &= movable - 1
+                        r = tqf[c, kind, b, tq_head[c, kind, b]]
+                        if oldest < 0 or r < oldest:
+                            oldest = r
+                            q = b
+                    moves = True
+                    if avail[oldest] > t:
+                        cmv[c] = avail[oldest]  # the oldest movable one's port clock
+                        moves = False
+                    elif writes and kind == 1:
+                        h = _h_find(htab, req_line[oldest])
+                        if h >= 0 and htab[h, H_READS] > 0:
+                            # a pending read of the write's line goes first: the drain stops and
+                            # nothing moves in this clock; the next clock may start the drain again
+                            # or move a read, as the general visit (which looks again next clock)
+                            cs[c, C_DRAIN] = 0
+                            cmv[c] = t + 1
+                            moves = False
+                    if moves:
+                        h = tq_head[c, kind, q] + 1
+                        tq_head[c, kind, q] = 0 if h == tcap else h
+                        tq_len[c, kind, q] -= 1
+                        if tq_len[c, kind, q] == 0:
+                            cs[c, C_TQH + kind] &= ~(np.int64(1) << q)
+                        cs[c, C_TQT + kind] -= 1
+                        ln = bs[c, q, B_CQL]
+                        if req_row[oldest] == bs[c, q, B_ROW]:
+                            if kind == 1:
+                                bs[c, q, B_HW] += 1
+                            else:
+                                bs[c, q, B_HR] += 1
+                        cq[c, q, ln] = oldest
+                        bs[c, q, B_CQL] = ln + 1
+                        if ln + 1 == cqcap:
+                            cs[c, C_ROOM] &= ~(np.int64(1) << q)
+                        if kind == 1:
+                            bs[c, q, B_CQW] += 1
+                            cs[c, C_DRAIN] -= 1
+                            if cs[c, C_TQT + 1] == 0:
+                                cs[c, C_DRAIN] = 0
+                        cs[c, C_NONEMPTY] |= np.int64(1) << q
+                        bs[c, q, B_NBT] = 0
+                        cs[c, C_DUE] |= np.int64(1) << q
+                        cs[c, C_CQT] += 1
+                        scan |= np.int64(1) << q
+                        # the next move: the oldest movable transaction left (of the kind the drain
+                        # state now picks)
+                        kind = 1 if writes and cs[c, C_DRAIN] > 0 else 0
+                        movable = cs[c, C_TQH + kind] & cs[c, C_ROOM]
+                        if movable != 0:
+                            oldest = -1
+                            while movable != 0:
+                                b = _ctz(movable)
+                                movable &= movable - 1
+                                r = tqf[c, kind, b, tq_head[c, kind, b]]
+                                if oldest < 0 or r < oldest:
+                                    oldest = r
+                            cmv[c] = avail[oldest]
+                # the drain may start next clock (its condition only changes at this channel's
+                # clocks and when the requester adds a write, which lowers cmv itself)
+                wq = cs[c, C_TQT + 1]
+                if (
+                    writes
+                    and cs[c, C_DRAIN] == 0
+                    and wq > 0
+                    and (
+                        wq >= drain_high
+                        or (cs[c, C_CQT] == 0 and (wq > drain_idle or (nxt >= n and cs[c, C_TQT] == 0)))
+                    )
+                ):
+                    cmv[c] = _mn(cmv[c], t + 1)
+                # ---- the channel's next possible command, from the state this clock left ----
                 m = scan & cs[c, C_NONEMPTY]
-                scan = 0
-                while m != 0:
+                while m != 0:  # as in the issue loop above
                     q = _ctz(m)
                     m &= m - 1
                     rank = bank_rank[q]
@@ -671,226 +969,102 @@ def _steady_reads(
                         tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
                     else:
                         hr = bs[c, q, B_HR]
+                        hw = bs[c, q, B_HW] if writes else 0
                         tq = FAR
-                        if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
+                        if (hr + hw == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
                             tq = bs[c, q, B_TPRE]
                         if hr > 0:
                             tq = _mn(
                                 tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
                             )
+                        if hw > 0:
+                            tq = _mn(
+                                tq, _mx(_mx(bs[c, q, B_TWR], gs[c, bank_grp[q], G_WR]), ks[c, rank, K_WR])
+                            )
                     brd[c, q] = tq
-                mask = 0
+                ready = FAR
                 m = cs[c, C_NONEMPTY]
                 while m != 0:
                     q = _ctz(m)
                     m &= m - 1
-                    if brd[c, q] <= t:
-                        mask |= 1 << q
-                if mask == 0:
+                    ready = _mn(ready, brd[c, q])
+                crd[c] = ready
+            # ---- the requester offers requests after this clock ----
+            now = t + 1
+            while nxt < n:
+                c = req_ch[nxt]
+                kind = 1 if writes and req_write[nxt] else 0
+                if req_arrival[nxt] > now or cs[c, C_TQT + kind] >= (wqcap if kind else rqcap):
                     break
-                # the general scheduler's round-robin scan: banks above its start first
-                hi = mask & ~((np.int64(2) << cs[c, C_RR]) - 1)
-                q = _ctz(hi) if hi != 0 else _ctz(mask)
-                cs[c, C_RR] = q
-                orow = bs[c, q, B_ROW]
-                # an open bank's PRE when allowed and ready, else its READ (ready: in `mask`)
-                pre = (
-                    orow >= 0
-                    and bs[c, q, B_TPRE] <= t
-                    and (bs[c, q, B_HR] == 0 or bs[c, q, B_HITC] >= hit_cap)
-                    and req_row[cq[c, q, 0]] != orow
-                )
-                col = orow >= 0 and not pre
-                if count == 1 and col == first_col:
-                    break  # a second command must use the other (row or column) command bus
-                first_col = col
-                rank = bank_rank[q]
-                grp = bank_grp[q]
-                if pre:
-                    active += _close_row(c, q, rank, t, pv_trp, bs, cs, ks)
-                    n_pre += 1
-                    scan = np.int64(1) << q
-                elif not col:  # ACT of the head's row: the queued requests to it become hits
-                    r = cq[c, q, 0]
-                    row = req_row[r]
-                    bs[c, q, B_ROW] = row
-                    cs[c, C_CLOSED] &= ~(np.int64(1) << q)
-                    for e in range(bs[c, q, B_CQL]):
-                        if req_row[cq[c, q, e]] == row:
-                            bs[c, q, B_HR] += 1
-                    _open_row(
-                        c, q, rank, grp, t, pv_trc, pv_trcd, pv_tras, pv_trrd_l, pv_trrd_s, bs, cs, gs, ks
-                    )
-                    n_act += 1
-                    if rpa * n_act > n_rd + STEADY_GRACE:
-                        stop = True  # rows change too often: the general scheduler is cheaper
-                    scan = cs[c, C_NONEMPTY]
-                else:  # READ of the first queued hit
-                    ln = bs[c, q, B_CQL]
-                    fe = 0
-                    while req_row[cq[c, q, fe]] != orow:
-                        fe += 1
-                    r = cq[c, q, fe]
-                    for e in range(fe, ln - 1):
-                        cq[c, q, e] = cq[c, q, e + 1]
-                    bs[c, q, B_CQL] = ln - 1
-                    bs[c, q, B_NBT] = 0
-                    cs[c, C_DUE] |= np.int64(1) << q
-                    cs[c, C_ROOM] |= np.int64(1) << q
-                    bs[c, q, B_HR] -= 1
-                    if ln == 1:
-                        cs[c, C_NONEMPTY] &= ~(np.int64(1) << q)
-                    cs[c, C_CQT] -= 1
-                    if bs[c, q, B_HITC] > 0:
-                        n_hit += 1
-                    bs[c, q, B_HITC] += 1
-                    n_rd += 1
-                    done[r] = t + read_delay
-                    if track and rep[r]:
-                        # the pending-line table, as the general READ keeps it: the reads merged
-                        # into this one return with its data, and the line is no longer pending
-                        h = _h_slot(htab, req_line[r])
-                        m = htab[h, H_CHAIN]
-                        htab[h, H_CHAIN] = -1
-                        while m >= 0:
-                            done[m] = t + read_delay
-                            m = mlink[m]
-                        _h_update(htab, h, req_line[r], -1, 0)
-                    _read_issued(
-                        c,
-                        q,
-                        rank,
-                        grp,
-                        t,
-                        nranks,
-                        pv_rtp,
-                        pv_rtrl,
-                        pv_rtrs,
-                        pv_rtw,
-                        pv_rtro,
-                        pv_rtwo,
-                        bs,
-                        gs,
-                        ks,
-                    )
-                    scan = cs[c, C_NONEMPTY]
-            # ---- move the oldest movable transaction to its bank's command queue ----
-            cmv[c] = FAR
-            movable = cs[c, C_TQH] & cs[c, C_ROOM]
-            if movable != 0:
-                oldest = -1
-                q = -1
-                while movable != 0:
-                    b = _ctz(movable)
-                    movable &= movable - 1
-                    r = tqf[c, 0, b, tq_head[c, 0, b]]
-                    if oldest < 0 or r < oldest:
-                        oldest = r
-                        q = b
-                if avail[oldest] > t:
-                    cmv[c] = avail[oldest]  # the oldest movable read's port clock
+                if track and (track_all or rep[nxt]):
+                    # the pending-line table, as the general requester keeps it: a read of a line
+                    # with a write pending is served from the write buffer and a write to it merges
+                    # (both complete next clock); a read of a line whose read is pending merges into
+                    # it (no queue slot, no port crossing, completed by that READ); else the request
+                    # becomes pending for its line
+                    h = _h_slot(htab, req_line[nxt])
+                    known = htab[h, H_KEY] == req_line[nxt]
+                    if writes and known and htab[h, H_WRITES] > 0:
+                        added[nxt] = now
+                        done[nxt] = now + 1
+                        nxt += 1
+                        if nxt == n:
+                            stats[S_LAST_ACCEPT] = now
+                            stop = True
+                        continue
+                    if known and kind == 0 and htab[h, H_READS] > 0:
+                        mlink[nxt] = htab[h, H_CHAIN]
+                        htab[h, H_CHAIN] = nxt
+                        added[nxt] = now
+                        done[nxt] = -1
+                        nxt += 1
+                        if nxt == n:
+                            stats[S_LAST_ACCEPT] = now
+                            stop = True
+                        continue
+                    _h_update(htab, h, req_line[nxt], 1 - kind, kind)
+                q = req_bank[nxt]
+                slot = tq_head[c, kind, q] + tq_len[c, kind, q]
+                tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
+                tq_len[c, kind, q] += 1
+                cs[c, C_TQH + kind] |= np.int64(1) << q
+                cs[c, C_TQT + kind] += 1
+                added[nxt] = now
+                if port_interval > 0.0:
+                    pstart = port_next[c] if port_next[c] > now else float(now)
+                    avail[nxt] = np.int64(np.ceil(pstart))
+                    port_next[c] = pstart + port_interval
                 else:
-                    h = tq_head[c, 0, q] + 1
-                    tq_head[c, 0, q] = 0 if h == tcap else h
-                    tq_len[c, 0, q] -= 1
-                    if tq_len[c, 0, q] == 0:
-                        cs[c, C_TQH] &= ~(np.int64(1) << q)
-                    cs[c, C_TQT] -= 1
-                    ln = bs[c, q, B_CQL]
-                    if req_row[oldest] == bs[c, q, B_ROW]:
-                        bs[c, q, B_HR] += 1
-                    cq[c, q, ln] = oldest
-                    bs[c, q, B_CQL] = ln + 1
-                    if ln + 1 == cqcap:
-                        cs[c, C_ROOM] &= ~(np.int64(1) << q)
-                    cs[c, C_NONEMPTY] |= np.int64(1) << q
-                    bs[c, q, B_NBT] = 0
-                    cs[c, C_DUE] |= np.int64(1) << q
-                    cs[c, C_CQT] += 1
-                    scan |= np.int64(1) << q
-                    # the next move: the oldest movable read left
-                    movable = cs[c, C_TQH] & cs[c, C_ROOM]
-                    if movable != 0:
-                        oldest = -1
-                        while movable != 0:
-                            b = _ctz(movable)
-                            movable &= movable - 1
-                            r = tqf[c, 0, b, tq_head[c, 0, b]]
-                            if oldest < 0 or r < oldest:
-                                oldest = r
-                        cmv[c] = avail[oldest]
-            # ---- the channel's next possible command, from the state this clock left ----
-            m = scan & cs[c, C_NONEMPTY]
-            while m != 0:  # as in the issue loop above
-                q = _ctz(m)
-                m &= m - 1
-                rank = bank_rank[q]
-                orow = bs[c, q, B_ROW]
-                if orow < 0:
-                    tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
-                    tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
-                else:
-                    hr = bs[c, q, B_HR]
-                    tq = FAR
-                    if (hr == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
-                        tq = bs[c, q, B_TPRE]
-                    if hr > 0:
-                        tq = _mn(tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD]))
-                brd[c, q] = tq
-            ready = FAR
-            m = cs[c, C_NONEMPTY]
-            while m != 0:
-                q = _ctz(m)
-                m &= m - 1
-                ready = _mn(ready, brd[c, q])
-            crd[c] = ready
-        # ---- the requester offers requests after this clock ----
-        now = t + 1
-        while nxt < n:
-            c = req_ch[nxt]
-            if req_arrival[nxt] > now or cs[c, C_TQT] >= rqcap:
-                break
-            if track and rep[nxt]:
-                # a read of a line read more than once: as the general requester, it merges into
-                # a pending read of its line (no queue slot, no port crossing, completed by that
-                # READ), else it becomes the line's pending read
-                h = _h_slot(htab, req_line[nxt])
-                if htab[h, H_KEY] == req_line[nxt] and htab[h, H_READS] > 0:
-                    mlink[nxt] = htab[h, H_CHAIN]
-                    htab[h, H_CHAIN] = nxt
-                    added[nxt] = now
+                    avail[nxt] = 0
+                if kind == 1:
                     done[nxt] = -1
-                    nxt += 1
-                    if nxt == n:
-                        stats[S_LAST_ACCEPT] = now
-                        stop = True
-                    continue
-                _h_update(htab, h, req_line[nxt], 1, 0)
-            q = req_bank[nxt]
-            slot = tq_head[c, 0, q] + tq_len[c, 0, q]
-            tqf[c, 0, q, slot - tcap if slot >= tcap else slot] = nxt
-            tq_len[c, 0, q] += 1
-            cs[c, C_TQH] |= np.int64(1) << q
-            cs[c, C_TQT] += 1
-            added[nxt] = now
-            if port_interval > 0.0:
-                pstart = port_next[c] if port_next[c] > now else float(now)
-                avail[nxt] = np.int64(np.ceil(pstart))
-                port_next[c] = pstart + port_interval
-            else:
-                avail[nxt] = 0
-            if tq_len[c, 0, q] == 1 and (cs[c, C_ROOM] >> q) & 1:
-                # the head of its bank's FIFO and movable: it moves no later than this (an older
-                # movable one moves first, no later either: the port delivers in order)
-                cmv[c] = _mn(cmv[c], avail[nxt])
-            nxt += 1
-            if nxt == n:
-                stats[S_LAST_ACCEPT] = now
-                stop = True  # the caller records the command count at the last acceptance
-        t += 1
-        if stop:
-            break
-    return t, nxt, n_rd, n_hit, n_act, n_pre, active, steps
+                    wq = cs[c, C_TQT + 1]
+                    if cs[c, C_DRAIN] == 0:
+                        # the drain rule counts the buffer: it may start at the next clock (the
+                        # end-of-trace flush cannot: the fast path stops at the last acceptance)
+                        if wq >= drain_high or (cs[c, C_CQT] == 0 and wq > drain_idle):
+                            cmv[c] = _mn(cmv[c], now)
+                    elif tq_len[c, 1, q] == 1 and (cs[c, C_ROOM] >> q) & 1:
+                        # draining: the head of its bank's FIFO and movable, as a read below
+                        cmv[c] = _mn(cmv[c], avail[nxt])
+                elif tq_len[c, 0, q] == 1 and (cs[c, C_ROOM] >> q) & 1:
+                    # the head of its bank's FIFO and movable: it moves no later than this (an older
+                    # movable one moves first, no later either: the port delivers in order)
+                    cmv[c] = _mn(cmv[c], avail[nxt])
+                nxt += 1
+                if nxt == n:
+                    stats[S_LAST_ACCEPT] = now
+                    stop = True  # the caller records the command count at the last acceptance
+            t += 1
+            if stop:
+                break
+        return t, nxt, n_rd, n_hit, n_act, n_pre, active, steps, n_wr, n_wr_hit
+
+    return _steady_reads
+
+
+_steady_reads = _make_steady(False)  # read-only traces
+_steady_rw = _make_steady(True)  # traces with writes
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -1027,7 +1201,7 @@ def simulate_into(
     # merged reads: mlink[r] is the read merged before r into the same pending read (-1: none),
     # allocated at the first merge (most traces never merge)
     mlink = np.empty(0, np.int64)
-    if track and not track_all:
+    if track:
         # the steady fast path merges reads too and takes the array as it is (np.empty: pages
         # are faulted in only where merged reads are written)
         mlink = np.empty(n, np.int64)
@@ -1069,12 +1243,10 @@ def simulate_into(
     n_steady = 0
     nxt = 0  # next request to offer
     last_progress = 0
-    # the steady row-hit fast path (_steady_reads) applies to a trace of reads only (it keeps
-    # the line table of repeated reads itself), with no outstanding cap and open page; a READ
-    # must block the other READs of its clock
-    steady = (
-        not track_all and max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
-    )
+    # the steady fast path (_steady_reads) applies with no outstanding cap and open page (it
+    # keeps the write buffer, the drain and the pending-line table itself); a READ must block
+    # the other READs of its clock
+    steady = max_out <= 0 and not closed_page and pv_rtrs >= 1 and (nranks == 1 or pv_rtro >= 1)
     steady_rpa = p[P_STEADY]
     # the column-window skip (below) pays where the windows are long (DDR4: tCCD_S 4 clocks, 5
     # to the other rank): random reads and mixes 1.1-1.3x; with 2-clock windows (HBM2 BL4) it
@@ -1103,6 +1275,16 @@ def simulate_into(
             hit_cap,
             pv_trp,
             steady_rpa,
+            pv_wtp,
+            pv_wtrl,
+            pv_wtrs,
+            pv_wtro,
+            pv_wtwl,
+            pv_wtws,
+            pv_wtwo,
+            pv_drain_high,
+            pv_drain_idle,
+            pv_drain_low,
         ],
         np.int64,
     )
@@ -1166,46 +1348,95 @@ def simulate_into(
                 steady_backoff = _mn(64, 2 * steady_backoff)
                 steady_skip = steady_backoff
             else:
-                t_next, nxt2, s_rd, s_hit, s_act, s_pre, s_active, s_steps = _steady_reads(
-                    clk,
-                    next_ref_tick,
-                    cs,
-                    bs,
-                    gs,
-                    ks,
-                    tqf,
-                    tq_head,
-                    tq_len,
-                    cq,
-                    bank_rank,
-                    bank_grp,
-                    req_ch,
-                    req_bank,
-                    req_row,
-                    req_arrival,
-                    avail,
-                    added,
-                    done,
-                    port_next,
-                    port_interval,
-                    nxt,
-                    rqcap,
-                    read_delay,
-                    steady_tv,
-                    stats,
-                    steady_crd,
-                    steady_cmv,
-                    steady_brd,
-                    track,
-                    rep,
-                    req_line,
-                    htab,
-                    mlink,
-                )
+                # the write-capable loop only for a trace with writes (the other carries none of
+                # their checks: see _make_steady)
+                if track_all:
+                    out = _steady_rw(
+                        clk,
+                        next_ref_tick,
+                        cs,
+                        bs,
+                        gs,
+                        ks,
+                        tqf,
+                        tq_head,
+                        tq_len,
+                        cq,
+                        bank_rank,
+                        bank_grp,
+                        req_ch,
+                        req_bank,
+                        req_row,
+                        req_arrival,
+                        avail,
+                        added,
+                        done,
+                        port_next,
+                        port_interval,
+                        nxt,
+                        rqcap,
+                        read_delay,
+                        steady_tv,
+                        stats,
+                        steady_crd,
+                        steady_cmv,
+                        steady_brd,
+                        track,
+                        rep,
+                        req_line,
+                        htab,
+                        mlink,
+                        req_write,
+                        track_all,
+                        wqcap,
+                        write_delay,
+                    )
+                else:
+                    out = _steady_reads(
+                        clk,
+                        next_ref_tick,
+                        cs,
+                        bs,
+                        gs,
+                        ks,
+                        tqf,
+                        tq_head,
+                        tq_len,
+                        cq,
+                        bank_rank,
+                        bank_grp,
+                        req_ch,
+                        req_bank,
+                        req_row,
+                        req_arrival,
+                        avail,
+                        added,
+                        done,
+                        port_next,
+                        port_interval,
+                        nxt,
+                        rqcap,
+                        read_delay,
+                        steady_tv,
+                        stats,
+                        steady_crd,
+                        steady_cmv,
+                        steady_brd,
+                        track,
+                        rep,
+                        req_line,
+                        htab,
+                        mlink,
+                        req_write,
+                        track_all,
+                        wqcap,
+                        write_delay,
+                    )
+                t_next, nxt2, s_rd, s_hit, s_act, s_pre, s_active, s_steps, s_wr, s_wr_hit = out
                 # back off while the fast path runs only a few clocks (up to 64 loop
                 # iterations) or hands back because rows change too often (up to 1024: random
                 # traffic), so that it costs little there
-                if steady_rpa * s_act > s_rd + STEADY_GRACE:
+                if steady_rpa * s_act > s_rd + s_wr + STEADY_GRACE:
                     steady_backoff = _mn(1024, 2 * steady_backoff)
                     steady_skip = steady_backoff
                 elif s_steps < 8:
@@ -1216,6 +1447,8 @@ def simulate_into(
                 if s_steps > 0:
                     n_rd += s_rd
                     n_rd_hit += s_hit
+                    n_wr += s_wr
+                    n_wr_hit += s_wr_hit
                     n_act += s_act
                     n_pre += s_pre
                     active_cycles += s_active
@@ -1227,6 +1460,17 @@ def simulate_into(
                         cs[c, C_WAKE] = 0  # the general scheduler looks again at t_next
                     last_progress = t_next - 1
                     clk = t_next
+                    if nxt >= n:
+                        # the trace may be done: the general loop ends in the iteration of the
+                        # last clock simulated, before a refresh due at t_next could precharge
+                        finished = True
+                        for c in range(nch):
+                            if cs[c, C_TQT] > 0 or cs[c, C_TQT + 1] > 0 or cs[c, C_CQT] > 0:
+                                finished = False
+                                break
+                        if finished:
+                            clk = t_next - 1
+                            break
                     continue
         if colskip and hm_steady != n_steady:  # the fast path ran: rebuild the hit masks
             hm_steady = n_steady
