@@ -32,11 +32,14 @@ def test_a_run_repeated_after_a_larger_one_gives_the_same_result():
     assert first.commands == again.commands
 
 
-def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0, reads_per_act=None, is_write=None):
+def _run_controller(
+    cfg, addresses, arrival, max_out, port_interval=0.0, reads_per_act=None, is_write=None, colskip=True
+):
     """The controller on 64-B requests (reads unless is_write says otherwise), bypassing
     simulate_trace so that its statistics (which record how many clocks the steady fast path
     simulated) are visible. reads_per_act: the fast path's hand-back threshold (0: it runs
-    whenever it is exact, on random traffic too)."""
+    whenever it is exact, on random traffic too); colskip False: the general scheduler checks
+    every due bank (P_NO_COLSKIP)."""
     from dla_explorer.sim.dram import controller as k
 
     ch, bank, row = model.decode(cfg, addresses)
@@ -46,6 +49,7 @@ def _run_controller(cfg, addresses, arrival, max_out, port_interval=0.0, reads_p
     done = np.zeros(n, np.int64)
     stats = np.zeros(k.S_NSTATS, np.int64)
     p = model.params(cfg, max_out)
+    p[k.P_NO_COLSKIP] = 0 if colskip else 1
     if reads_per_act is not None:
         p[k.P_STEADY] = reads_per_act
     k.simulate(
@@ -189,34 +193,9 @@ def test_steady_fast_path_with_repeated_read_lines_equals_the_general_scheduler(
 
 
 def _run_with_writes(cfg, addresses, is_write, max_out, colskip, reads_per_act=None):
-    """The controller on 64-B requests with writes (statistics visible, as _run_controller);
-    colskip False: the general scheduler checks every due bank (P_NO_COLSKIP)."""
-    from dla_explorer.sim.dram import controller as k
-
-    ch, bank, row = model.decode(cfg, addresses)
-    n = addresses.shape[0]
-    line = (addresses >> np.uint64(int(np.log2(cfg.organization.burst_bytes)))).astype(np.int64)
-    added = np.zeros(n, np.int64)
-    done = np.zeros(n, np.int64)
-    stats = np.zeros(k.S_NSTATS, np.int64)
-    p = model.params(cfg, max_out)
-    p[k.P_NO_COLSKIP] = 0 if colskip else 1
-    if reads_per_act is not None:
-        p[k.P_STEADY] = reads_per_act
-    k.simulate(
-        p,
-        ch.astype(np.int64),
-        bank.astype(np.int64),
-        row.astype(np.int64),
-        np.asarray(is_write, np.bool_),
-        line,
-        np.zeros(n, np.int64),
-        0.0,
-        added,
-        done,
-        stats,
-    )
-    return added, done, stats
+    """_run_controller on a saturating source without a port, with writes and the skip chosen."""
+    arrival = np.zeros(addresses.shape[0], np.int64)
+    return _run_controller(cfg, addresses, arrival, max_out, 0.0, reads_per_act, is_write, colskip)
 
 
 def _write_streams(n):
