@@ -92,3 +92,25 @@ def test_grid_too_large_is_refused(tmp_path, tiny_checkpoint):
     spec = sweep_spec(tmp_path, tiny_checkpoint, max_grid=10)
     with pytest.raises(UsageError, match="more than 10 designs.*dla-explorer search"):
         run_sweep(spec, "spec.yaml", progress=False)
+
+
+@pytest.mark.parametrize("command", ["sweep", "search"])
+def test_progress_bars_on_a_terminal_only(tmp_path, tiny_checkpoint, capsys, monkeypatch, command):
+    """README: a bar on stderr on a terminal only (logs of a redirected run stay clean; they
+    used to fill with bar redraws), never with --no-progress."""
+    import sys
+
+    from dla_explorer.cli import main
+
+    from .test_cli import Terminal
+
+    space = {"k_vec": {"type": "pow2", "low": 16, "high": 32}}
+    for run, flags in enumerate(([], ["--no-progress"], [])):
+        spec = write_spec(tmp_path, tiny_checkpoint, space=space, n_trials=2 * (run + 1))
+        terminal = Terminal()
+        if run == 2:
+            monkeypatch.setattr(sys, "stderr", terminal)
+        assert main([command, str(spec), *flags]) == 0
+        err = capsys.readouterr().err + terminal.getvalue()
+        unit = "design" if command == "sweep" else "trial"
+        assert (f"{unit}/s" in err) == (run == 2), (flags, err)

@@ -67,7 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds (this run)"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none when stderr is not a terminal)",
+    )
     p.set_defaults(handler=run_search_command)
 
     p = add_parser(
@@ -88,7 +92,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="designs per simulator call (default: the spec's sweep_batch, 1000)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none when stderr is not a terminal)",
+    )
     p.set_defaults(handler=run_sweep_command)
 
     p = add_parser(

@@ -353,7 +353,9 @@ def run_experiment(
     totals, layers, packed, packed_totals, buffers = [], [], [], [], []
     headline: dict[str, pruning.SparseModel] = {}
     cases = [(m, s) for m in spec.models for s in spec.sparsities]
-    for model, sparsity in tqdm(cases, desc="prune, pack, simulate", unit="case", disable=not progress):
+    # disable None: a bar on a terminal only (tqdm)
+    bar = tqdm(cases, desc="prune, pack, simulate", unit="case", disable=None if progress else True)
+    for model, sparsity in bar:
         sparse = sparse_model(spec, model, sparsity, folder)
         labels = {"model": model, "sparsity": sparsity}
         model_totals, model_layers = _simulate_model(spec, sparse, device, hardware)
