@@ -114,3 +114,21 @@ def test_progress_bars_on_a_terminal_only(tmp_path, tiny_checkpoint, capsys, mon
         err = capsys.readouterr().err + terminal.getvalue()
         unit = "design" if command == "sweep" else "trial"
         assert (f"{unit}/s" in err) == (run == 2), (flags, err)
+
+
+def test_a_spec_that_failed_before_any_result_does_not_keep_the_folder(tmp_path, tiny_checkpoint, capsys):
+    """A misspelt model fails after the folder is claimed; the corrected spec runs in the same
+    folder (it used to be refused: 'holds results of spec ...', with no result in it)."""
+    from dla_explorer.cli import main
+
+    space = {"k_vec": {"type": "pow2", "low": 16, "high": 32}}
+    bad = write_spec(tmp_path, tiny_checkpoint, space=space, models=[{"recipe": {"model": "resnet5O"}}])
+    assert main(["sweep", str(bad), "--no-progress"]) == 2
+    assert "unknown model 'resnet5O'" in capsys.readouterr().err
+    good = write_spec(tmp_path, tiny_checkpoint, space=space)
+    assert main(["sweep", str(good), "--no-progress"]) == 0
+    assert len(pd.read_csv(tmp_path / "results" / "sweep.csv")) == 2
+    # with results in it, the folder still refuses another spec
+    other = write_spec(tmp_path, tiny_checkpoint, space={"k_vec": {"type": "pow2", "low": 16, "high": 64}})
+    assert main(["sweep", str(other), "--no-progress"]) == 1
+    assert "holds results of spec" in capsys.readouterr().err
