@@ -43,6 +43,21 @@ def test_workload_table_csv_and_scalesim(capsys, tmp_path):
     assert code == 0 and "54 compute layers" in out
 
 
+def test_zoo_models_default_to_their_own_input(capsys, tmp_path):
+    """`workload digits_cnn` traced a 3x224x224 input into its 1-channel conv (an error), and
+    resnet8 (CIFAR-10, 32x32: 12.5 MMACs as 'models' says) was traced at 224x224 (612 MMACs)."""
+    code, out, _ = run(capsys, "workload", "digits_cnn")
+    assert code == 0 and "input [1, 1, 16, 16]" in out
+    code, out, _ = run(capsys, "workload", "resnet8")
+    assert code == 0 and "input [1, 3, 32, 32]" in out and "12.50 MMACs" in out  # the published size
+    # twice the side: the convolutions' MACs x4, the classifier's 64 x 10 unchanged
+    code, out, _ = run(capsys, "workload", "resnet8", "--input-shape", "1,3,64,64")
+    assert code == 0 and "input [1, 3, 64, 64]" in out and "50.00 MMACs" in out
+    argv = ["prune", "--model", "resnet8", "--sparsity", "0.5", "--calibration-size", "1"]
+    code, out, _ = run(capsys, *argv, "-o", str(tmp_path / "r8.npz"))
+    assert code == 0 and "input [1, 3, 32, 32]" in out
+
+
 def test_prune_then_inspect(capsys, tmp_path):
     out_file = tmp_path / "mv2.npz"
     code, out, _ = run(

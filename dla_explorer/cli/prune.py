@@ -68,7 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument(
-        "--input-shape", type=input_shape, metavar="N,C,H,W", help="input shape (default 1,3,224,224)"
+        "--input-shape",
+        type=input_shape,
+        metavar="N,C,H,W",
+        help="input shape (default: the zoo model's own; 1,3,224,224 for the others)",
     )
     p.add_argument(
         "--calibration",
