@@ -52,6 +52,12 @@ def read_trace(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndar
             continue
         if len(row) < len(names):
             raise DlaError(f"{path}: line {line}: {len(row)} fields, the header has {len(names)}")
+        if any(cell.strip() for cell in row[len(names) :]):  # empty trailing cells are harmless
+            # a column without a header (e.g. times under 'address,op') would be dropped silently
+            raise DlaError(
+                f"{path}: line {line}: {len(row)} fields, the header has {len(names)} "
+                f"({', '.join(names)}); name every column in the header"
+            )
         cell = row[ia].strip()
         try:
             value = int(cell, 16) if cell.lower().startswith("0x") else int(cell, 10)
