@@ -225,3 +225,30 @@ def test_modes_are_the_packing_modes():
     from dla_explorer.dse.spec import Mode
 
     assert typing.get_args(Mode) == packing.MODES
+
+
+def test_several_errors_name_every_key_in_one_line(tmp_path):
+    """A spec with several mistakes names the keys of the next ones too (it said '(and 5 more)',
+    so each needed its own run to find)."""
+    import pydantic
+
+    from dla_explorer.core.fileio import load_yaml_model
+
+    class Six(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+        a: int
+        b: int
+        c: int
+        d: int
+        e: int
+        f: int = 0
+
+    path = tmp_path / "six.yaml"
+    path.write_text("c: 1\nf: x\ng: 2\n")
+    with pytest.raises(UsageError) as caught:
+        load_yaml_model(Six, path)
+    message = str(caught.value)
+    assert message == (
+        f"{path}: key 'a': missing (a required key) (also: 'b' (missing), 'd' (missing), "
+        "'e' (missing), 'f' (invalid value) and 1 more)"
+    )
