@@ -252,3 +252,16 @@ def test_several_errors_name_every_key_in_one_line(tmp_path):
         f"{path}: key 'a': missing (a required key) (also: 'b' (missing), 'd' (missing), "
         "'e' (missing), 'f' (invalid value) and 1 more)"
     )
+
+
+def test_a_whole_file_check_names_its_key(tmp_path):
+    """A check across keys that names one ('models: ...') reports it as the key, not as
+    '(top level)'; the known models as a list of names, not a Python list."""
+    from dla_explorer.study import experiment
+
+    text = (EXPERIMENTS / "paper.yaml").read_text().replace("models: [resnet50,", "models: [resnet5O,")
+    path = tmp_path / "paper.yaml"
+    path.write_text(text)
+    with pytest.raises(UsageError) as caught:
+        experiment.load_experiment(path)
+    assert str(caught.value).startswith(f"{path}: key 'models': unknown model 'resnet5O' (known: resnet50, ")

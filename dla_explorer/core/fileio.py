@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,9 @@ def format_validation_error(source: str, err: pydantic.ValidationError) -> str:
         rest = len(errors) - 1 - len(keys)
         more = f" (also: {', '.join(keys)}{f' and {rest} more' if rest else ''})"
     msg = first["msg"].removeprefix("Value error, ")
+    named = re.match(r"([A-Za-z_][\w.]*): (.+)", msg, re.S)
+    if not first["loc"] and named:  # a whole-file check that names its key ("models: ...")
+        key, msg = named.groups()
     if first["type"] == "missing":
         msg = "missing (a required key)"
     elif first["type"] == "extra_forbidden":

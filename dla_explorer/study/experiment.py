@@ -100,7 +100,7 @@ class ExperimentSpec(_Strict):
     def _check(self) -> ExperimentSpec:
         for name in self.models:
             if name not in models.names():
-                raise ValueError(f"models: unknown model '{name}' (known: {models.names()})")
+                raise ValueError(f"models: unknown model '{name}' (known: {', '.join(models.names())})")
         for s in self.sparsities:
             if not 0 <= s < 1:
                 raise ValueError(f"sparsities: {s} is not in [0, 1)")
