@@ -132,3 +132,19 @@ def test_a_spec_that_failed_before_any_result_does_not_keep_the_folder(tmp_path,
     other = write_spec(tmp_path, tiny_checkpoint, space={"k_vec": {"type": "pow2", "low": 16, "high": 64}})
     assert main(["sweep", str(other), "--no-progress"]) == 1
     assert "holds results of spec" in capsys.readouterr().err
+
+
+def test_out_sets_the_results_folder_and_show_flags_usage_errors(tmp_path, tiny_checkpoint, capsys):
+    """--out puts a sweep or search where the user says (as `run --out` does; it needed a
+    'results' key in the spec); a bad --objectives is a usage error (exit 2, it was 1)."""
+    from dla_explorer.cli import main
+
+    spec = write_spec(tmp_path, tiny_checkpoint, space={"k_vec": {"type": "pow2", "low": 16, "high": 32}})
+    assert main(["sweep", str(spec), "--no-progress", "--out", str(tmp_path / "elsewhere")]) == 0
+    assert len(pd.read_csv(tmp_path / "elsewhere" / "sweep.csv")) == 2
+    assert not (tmp_path / "results").exists()
+    assert main(["search", str(spec), "--no-progress", "--n-trials", "2", "--out", str(tmp_path / "s")]) == 0
+    assert len(pd.read_csv(tmp_path / "s" / "search.csv")) == 2
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "elsewhere"), "--objectives", "fps:up"]) == 2
+    assert "direction of 'fps' must be max or min" in capsys.readouterr().err

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from dla_explorer.core.errors import DlaError
+from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import FileLock, write_csv_atomic, write_text_atomic
 from dla_explorer.dse.space import KEY_COLUMNS
 from dla_explorer.dse.spec import METRICS, Objective, Spec
@@ -427,16 +427,16 @@ def parse_objectives(text: str) -> list[Objective]:
         The objectives, in the given order.
 
     Raises:
-        DlaError: a metric is not in METRICS, or a direction is not max / min.
+        UsageError: a metric is not in METRICS, or a direction is not max / min.
     """
     out = []
     for item in filter(None, (t.strip() for t in text.split(","))):
         metric, _, direction = item.partition(":")
         if metric not in METRICS:
-            raise DlaError(f"--objectives: unknown metric '{metric}' (one of: {', '.join(METRICS)})")
+            raise UsageError(f"--objectives: unknown metric '{metric}' (one of: {', '.join(METRICS)})")
         direction = {"max": "maximize", "min": "minimize", "": METRICS[metric]}.get(direction, direction)
         if direction not in ("maximize", "minimize"):
-            raise DlaError(f"--objectives: direction of '{metric}' must be max or min")
+            raise UsageError(f"--objectives: direction of '{metric}' must be max or min")
         out.append(Objective(metric=metric, direction=direction))
     return out
 
