@@ -294,3 +294,21 @@ def test_cli_reference_is_current():
     assert document.read_text() == render(), (
         "docs/cli.md is stale: python -m dla_explorer.cli._docs > docs/cli.md"
     )
+
+
+def test_packed_files_in_the_wrong_place_say_what_to_do(capsys, small_checkpoint, tmp_path):
+    """A packed file given to pack, or simulated on an array of another k_vec: the error says
+    which file and what to run instead; an output that is a folder is refused before the work."""
+    packed = tmp_path / "p.npz"
+    argv = ["pack", str(small_checkpoint), "--k-vec", "32", "--no-cache", "--out", str(packed)]
+    assert run(capsys, *argv)[0] == 0
+    code, _, err = run(capsys, "pack", str(packed))
+    assert code == 2 and f"{packed}: a packed workload (written by 'pack --out')" in err
+    code, out, err = run(capsys, "simulate", str(packed))  # dla_s10mx has k_vec 64
+    assert code == 2 and err.count("\n") == 1
+    assert (
+        f"{packed}: packed for k_vec 32, but --arch dla_s10mx has k_vec 64; pack again with --k-vec 64"
+        in (err)
+    )
+    code, out, err = run(capsys, "pack", str(small_checkpoint), "--no-cache", "--out", str(tmp_path))
+    assert code == 1 and out == "" and f"{tmp_path}: is a folder" in err
