@@ -312,3 +312,30 @@ def test_packed_files_in_the_wrong_place_say_what_to_do(capsys, small_checkpoint
     )
     code, out, err = run(capsys, "pack", str(small_checkpoint), "--no-cache", "--out", str(tmp_path))
     assert code == 1 and out == "" and f"{tmp_path}: is a folder" in err
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("# nothing yet\n", "empty; expected a mapping of keys to values"),  # was 'got NoneType'
+        ("model: resnet8\nsparsity: 0.5\noverrides: {conv9: 0.2}\n", "override 'conv9' matches no layer"),
+        (
+            "model: resnet8\ninput_shape: [1, 3, -1, 32]\n",
+            "key 'input_shape.2': Input should be greater than 0",
+        ),
+    ],
+)
+def test_recipe_errors_name_the_recipe(capsys, tmp_path, text, message):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text)
+    code, out, err = run(capsys, "prune", str(recipe), "-o", str(tmp_path / "x.npz"))
+    assert code == 2 and err == f"dla-explorer prune: error: {recipe}: {message}" + err.split(message)[1]
+    assert err.count("\n") == 1 and not (tmp_path / "x.npz").exists()
+
+
+def test_prune_output_folder_is_refused_before_pruning(capsys, tmp_path, monkeypatch):
+    from dla_explorer.sparsity import pruning
+
+    monkeypatch.setattr(pruning, "prune_recipe", lambda *a, **k: pytest.fail("pruned first"))
+    code, _, err = run(capsys, "prune", "--model", "resnet8", "-o", str(tmp_path))
+    assert code == 1 and f"{tmp_path}: is a folder" in err

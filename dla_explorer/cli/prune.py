@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from dla_explorer.cli._common import (
     LayerBars,
     add_parser,
+    check_outputs,
     input_shape,
     positive_int,
     print_table,
@@ -139,11 +140,21 @@ def _recipe_from_args(args: argparse.Namespace) -> tuple[Recipe, str]:
     output = recipe.output or default_output
     if output is None:
         raise UsageError("give -o/--output PATH for the checkpoint")
+    check_outputs(output)
     return recipe, output
 
 
 def run_prune(args: argparse.Namespace) -> int:
     recipe, output = _recipe_from_args(args)
+    try:
+        return _prune(args, recipe, output)
+    except UsageError as exc:  # a recipe value that does not fit the model: name the recipe
+        if not args.recipe or str(exc).startswith(args.recipe):
+            raise
+        raise UsageError(f"{args.recipe}: {exc}") from None
+
+
+def _prune(args: argparse.Namespace, recipe: Recipe, output: str) -> int:
     enabled = not args.no_progress
     # the elapsed time while the model loads and is traced, then a bar per stage: masks, activations
     with working(f"loading and tracing {recipe.model}", enabled) as traced:

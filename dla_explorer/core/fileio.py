@@ -203,6 +203,8 @@ def check_int_bounds(value: Any) -> Any:
 
 def validate(model: type[M], data: Any, source: str) -> M:
     """Build `model` from plain data; a failure becomes a one-line UsageError naming `source`."""
+    if data is None:  # an empty file (or only comments)
+        raise UsageError(f"{source}: empty; expected a mapping of keys to values")
     if not isinstance(data, dict):
         raise UsageError(f"{source}: expected a mapping of keys to values, got {type(data).__name__}")
     try:

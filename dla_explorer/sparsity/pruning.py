@@ -740,7 +740,9 @@ class Recipe(pydantic.BaseModel):
     seed: int = pydantic.Field(0, ge=0, le=2**32 - 1, description="numpy and torch seed")
     overrides: dict[str, float] = pydantic.Field(default_factory=dict)
     keep_first_last_dense: bool = False
-    input_shape: tuple[int, int, int, int] | None = pydantic.Field(
+    input_shape: (
+        tuple[pydantic.PositiveInt, pydantic.PositiveInt, pydantic.PositiveInt, pydantic.PositiveInt] | None
+    ) = pydantic.Field(
         None, description="N, C, H, W; default the model's own (1,3,224,224 for ImageNet networks)"
     )
     calibration: str = "synthetic"
