@@ -719,6 +719,8 @@ def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) ->
         return experiment_report(folder, formats)
     if (folder / "spec.json").is_file():
         return dse_report(folder)
+    if not folder.is_dir():
+        raise DlaError(f"{folder}: folder not found")
     raise DlaError(
         f"{folder}: no {RECORD} or spec.json: not a results folder of 'dla-explorer run', 'search' or 'sweep'"
     )
