@@ -87,9 +87,9 @@ def format_validation_error(source: str, err: pydantic.ValidationError) -> str:
         rest = len(errors) - 1 - len(keys)
         more = f" (also: {', '.join(keys)}{f' and {rest} more' if rest else ''})"
     msg = first["msg"].removeprefix("Value error, ")
-    named = re.match(r"([A-Za-z_][\w.]*): (.+)", msg, re.S)
+    named = re.match(r"(?:key '([^']+)'|([A-Za-z_][\w.]*)): (.+)", msg, re.S)
     if not first["loc"] and named:  # a whole-file check that names its key ("models: ...")
-        key, msg = named.groups()
+        key, msg = named.group(1) or named.group(2), named.group(3).replace("Value error, ", "")
     if first["type"] == "missing":
         msg = "missing (a required key)"
     elif first["type"] == "extra_forbidden":

@@ -17,7 +17,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 from dla_explorer.core.errors import UsageError
 from dla_explorer.core.fileio import check_int_bounds, load_yaml_model
 from dla_explorer.core.units import BITS_PER_BYTE
-from dla_explorer.sim.uncertainty import split_ranges
+from dla_explorer.sim.uncertainty import Range, split_ranges
 
 Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
 
@@ -107,6 +107,7 @@ class _Config(pydantic.BaseModel):
         data, ranges = split_ranges(data)
         config = handler(data)
         if ranges:
+            _check_range_ends(data, ranges, handler)
             config._ranges = ranges
         return config
 
@@ -114,6 +115,37 @@ class _Config(pydantic.BaseModel):
     @classmethod
     def _bounded_ints(cls, value: Any) -> Any:
         return check_int_bounds(value)
+
+
+def _check_range_ends(
+    data: Any, ranges: dict[str, Range], handler: pydantic.ValidatorFunctionWrapHandler
+) -> None:
+    """Each estimate's low and high must be values its key accepts, as its nominal is: Monte-Carlo
+    samples are drawn between them (an efficiency range up to 1.9 drew impossible designs; one
+    down to -0.6 failed mid-run, after the nominal result was printed).
+
+    Raises:
+        ValueError: naming the key, the end and the rule.
+    """
+    for path, estimate in ranges.items():
+        for end in ("low", "high"):
+            value = getattr(estimate, end)
+            if value == estimate.nominal:
+                continue
+            try:
+                handler(_with_value(data, path.split("."), value))
+            except pydantic.ValidationError as exc:
+                first = exc.errors()[0]
+                raise ValueError(
+                    f"key '{path}': estimate range: {end} {value:g} is not a value the key takes "
+                    f"({first['msg'].removeprefix('Value error, ')})"
+                ) from None
+
+
+def _with_value(data: Any, keys: list[str], value: float) -> Any:
+    """A copy of the plain config data with the value at a dotted path replaced."""
+    head, *rest = keys
+    return {**data, head: _with_value(data[head], rest, value) if rest else value}
 
 
 class Energy(_Config):
