@@ -328,6 +328,20 @@ class Memory(_Config):
         description="DRAM device config in hw_configs/dram/ (name or path) whose timings the cycle "
         "model uses at fidelity 1 and 2; empty: none (fidelity 1 falls back to controller_efficiency)",
     )
+
+    @pydantic.field_validator("dram")
+    @classmethod
+    def _dram_exists(cls, name: str) -> str:
+        # at load, not when fidelity 1 first needs it (that error named neither file nor key, and
+        # fidelity 0 took the misspelt name silently); the same lookup as dram.config.resolve,
+        # without importing the cycle model
+        folder = CONFIG_ROOT / "dram"
+        named = folder / f"{name.removesuffix('.yaml')}.yaml"
+        if name and not Path(name).is_file() and not named.is_file():
+            known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+            raise ValueError(f"dram config '{name}' not found (a YAML path, or one of: {known})")
+        return name
+
     # fidelity 1: the cycle model's efficiency per traffic class is that of the modelled controller
     # (DRAMsim3's, docs/dram.md); these factors carry how far the real one may differ (an estimate
     # with its range in the YAML). The scaled efficiency is capped at 1.
