@@ -339,3 +339,27 @@ def test_prune_output_folder_is_refused_before_pruning(capsys, tmp_path, monkeyp
     monkeypatch.setattr(pruning, "prune_recipe", lambda *a, **k: pytest.fail("pruned first"))
     code, _, err = run(capsys, "prune", "--model", "resnet8", "-o", str(tmp_path))
     assert code == 1 and f"{tmp_path}: is a folder" in err
+
+
+def test_show_of_a_csv_without_the_objectives_columns(capsys, tmp_path):
+    """A CSV that is not a results table: one line naming the missing column (was a pandas
+    KeyError traceback)."""
+    table = tmp_path / "layers.csv"
+    table.write_text("layer,macs\nconv1,100\n")
+    code, _, err = run(capsys, "show", str(table), "--objectives", "fps:max,power_w:min")
+    assert code == 1 and "Traceback" not in err
+    assert (
+        err
+        == f"dla-explorer show: error: {table}: no column 'fps', 'power_w' (not a results table of "
+        + ("'dla-explorer sweep' or 'search'?)\n")
+    )
+
+
+def test_inspect_of_a_packed_workload_says_what_it_is(capsys, small_checkpoint, tmp_path):
+    packed = tmp_path / "p.npz"
+    assert run(capsys, "pack", str(small_checkpoint), "--no-cache", "--out", str(packed))[0] == 0
+    code, _, err = run(capsys, "inspect", str(packed))
+    assert (
+        code == 1
+        and "not a dla-explorer sparse-model file (it is a dla-explorer.packed-workload file)" in err
+    )

@@ -199,6 +199,13 @@ def run_show_command(args: argparse.Namespace) -> int:
             f"{args.target}: no spec found to take objectives from; give --objectives fps:max,power_w:min"
         )
     for kind, table in loaded.tables.items():
+        missing = [o.metric for o in objectives if o.metric not in table]
+        if missing:  # a CSV of something else (pandas raised a KeyError traceback)
+            raise DlaError(
+                f"{args.target}: no column {', '.join(repr(m) for m in missing)}"
+                f"{f' in its {kind} table' if kind in ('sweep', 'search') else ''} "
+                "(not a results table of 'dla-explorer sweep' or 'search'?)"
+            )
         show_table(f"{loaded.source} ({kind})", table, objectives, loaded.params, args)
     return 0
 
