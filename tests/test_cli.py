@@ -1,5 +1,6 @@
 """The command line: commands, help, exit codes 0/1/2 and one-line errors without tracebacks."""
 
+import argparse
 import io
 import subprocess
 import sys
@@ -363,3 +364,12 @@ def test_inspect_of_a_packed_workload_says_what_it_is(capsys, small_checkpoint, 
         code == 1
         and "not a dla-explorer sparse-model file (it is a dla-explorer.packed-workload file)" in err
     )
+
+
+def test_every_command_with_arguments_shows_examples():
+    """The README: 'Every command has --help with examples' (inspect had none)."""
+    from dla_explorer.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    lacking = [name for name, p in commands.items() if name != "models" and "example" not in p.format_help()]
+    assert lacking == []

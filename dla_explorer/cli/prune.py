@@ -99,6 +99,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="summarise a pruned checkpoint",
         description="Print the layers, sparsity and activation density of a checkpoint "
         "written by 'dla-explorer prune'.",
+        epilog="examples:\n  dla-explorer inspect models/resnet50_random90.npz\n"
+        "  dla-explorer inspect models/resnet50_random90.npz --csv layers.csv",
     )
     p.add_argument("file", metavar="FILE", help="checkpoint (.npz)")
     p.add_argument("--csv", metavar="PATH", help="also write the per-layer table as CSV")
