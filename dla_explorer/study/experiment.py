@@ -343,6 +343,11 @@ def run_experiment(
     folder = Path(out or Path("results") / spec.name)
     # the record is written before anything else, so a killed run resumed with a changed spec
     # is refused (it used to reuse the old seed's checkpoints)
+    if run_search and spec.search:  # before minutes of work, not after them
+        try:
+            load_spec(Path(source).parent / spec.search)
+        except DlaError as exc:
+            raise type(exc)(f"{source}: key 'search': {exc}") from None
     claim_folder(folder, RECORD, spec.content_hash(), str(source), {"name": spec.name}, "experiment spec")
     size = spec.full if full else spec.default
     started = time.time()
