@@ -373,3 +373,27 @@ def test_every_command_with_arguments_shows_examples():
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     lacking = [name for name, p in commands.items() if name != "models" and "example" not in p.format_help()]
     assert lacking == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "--no-docs", "--csv", "{dir}"],
+        ["workload", "resnet8", "--scalesim", "{dir}"],
+        ["simulate", "resnet8", "--csv", "{dir}"],
+        ["train", "digits", "-o", "{dir}"],
+    ],
+)
+def test_an_output_that_is_a_folder_is_refused_before_the_work(capsys, tmp_path, monkeypatch, argv):
+    from dla_explorer.sparsity import pruning
+    from dla_explorer.study import validation
+
+    monkeypatch.setattr(validation, "run", lambda *a: pytest.fail("validated first"))
+    monkeypatch.setattr(pruning, "resolve_model", lambda *a: pytest.fail("loaded the model first"))
+    monkeypatch.setattr(pruning, "prune", lambda *a, **k: pytest.fail("loaded the model first"))
+    code, out, err = run(capsys, *[a.format(dir=tmp_path) for a in argv])
+    assert (
+        code == 1
+        and out == ""
+        and err == f"dla-explorer {argv[0]}: error: {tmp_path}: is a folder; give a file name to write\n"
+    )
