@@ -359,8 +359,10 @@ def _h_update(tab: np.ndarray, i: int, line: int, d_read: int, d_write: int) -> 
 @numba.njit(cache=True)
 def mark_repeated_reads(lines: np.ndarray, writes: np.ndarray, marks: np.ndarray) -> bool:
     """marks[i] = True for every read whose line another read of the trace also reads (only
-    those can merge into a pending read, so only they need the controller's line table in a
-    trace without writes); returns whether there is any. marks must be all False on entry.
+    those can meet a pending entry of their line, so only they need the controller's line
+    table; the controller passes all-False `writes` for a trace with writes, so that every
+    request of a line read or written more than once is marked); returns whether there is
+    any. marks must be all False on entry.
     When more than an eighth of the reads are candidates (below), all candidates are marked
     (a superset: a marked read that never meets its line again changes nothing).
 
@@ -565,7 +567,6 @@ def _make_steady(writes: bool):
         htab: np.ndarray,
         mlink: np.ndarray,
         req_write: np.ndarray,
-        track_all: bool,
         wqcap: int,
         write_delay: int,
     ) -> tuple[int, int, int, int, int, int, int, int, int, int]:
@@ -610,8 +611,8 @@ def _make_steady(writes: bool):
         write to write in the group, in the rank and across ranks, the drain's high, idle and low
         watermarks. crd, cmv: work arrays of one entry per channel; brd: one per bank. track:
         whether the trace uses the pending-line table `htab` (with the merged-read links `mlink`,
-        length n): every request when `track_all` (a trace with writes), else the reads marked in
-        `rep` (lines read more than once); as the general requester and READ/WRITE: a read of a
+        length n) for the requests marked in `rep` (lines the trace reads or writes more than
+        once); as the general requester and READ/WRITE: a read of a
         line whose write is pending is served from the write buffer and a second write merges
         (both complete next clock), a read of a line whose read is pending (accepted, its READ
         not issued) merges into it (no queue slot, no port crossing; the queue must still have
@@ -811,10 +812,9 @@ def _make_steady(writes: bool):
                             bs[c, q, B_HITC] += 1
                             n_wr += 1
                             done[r] = t + write_delay
-                            # the line's write is no longer pending (a trace with writes keeps
-                            # every line in the table)
-                            h = _h_slot(htab, req_line[r])
-                            _h_update(htab, h, req_line[r], 0, -1)
+                            if track and rep[r]:  # the line's write is no longer pending
+                                h = _h_slot(htab, req_line[r])
+                                _h_update(htab, h, req_line[r], 0, -1)
                             # WRITE timing, as the general scheduler's (written out: see above)
                             bs[c, q, B_TPRE] = _mx(bs[c, q, B_TPRE], t + pv_wtp)
                             gs[c, grp, G_RD] = _mx(gs[c, grp, G_RD], t + pv_wtrl)
@@ -832,7 +832,7 @@ def _make_steady(writes: bool):
                             bs[c, q, B_HITC] += 1
                             n_rd += 1
                             done[r] = t + read_delay
-                            if track and (track_all or rep[r]):
+                            if track and rep[r]:
                                 # the pending-line table, as the general READ keeps it: the reads
                                 # merged into this one return with its data, and the line is no
                                 # longer pending
@@ -996,7 +996,7 @@ def _make_steady(writes: bool):
                 kind = 1 if writes and req_write[nxt] else 0
                 if req_arrival[nxt] > now or cs[c, C_TQT + kind] >= (wqcap if kind else rqcap):
                     break
-                if track and (track_all or rep[nxt]):
+                if track and rep[nxt]:
                     # the pending-line table, as the general requester keeps it: a read of a line
                     # with a write pending is served from the write buffer and a write to it merges
                     # (both complete next clock); a read of a line whose read is pending merges into
@@ -1179,21 +1179,23 @@ def simulate_into(
     for s in range(stats.shape[0]):
         stats[s] = 0
 
-    # pending reads/writes per line: needed when the trace has writes (a read is served from the
-    # write buffer, writes merge, a drain waits for an older read of its line) or reads a line
-    # more than once (a read of a line whose read is pending merges into it, as DRAMsim3's
-    # pending-read table does); a trace without either runs without the table
-    track = False
+    # pending reads/writes per line: a read of a line with a write pending is served from the
+    # write buffer, a second write merges, a read of a line whose read is pending merges into it
+    # (as DRAMsim3's pending-read table does), a drain waits for an older read of its line. All
+    # of these meet two requests of one line, so only the requests whose line the trace touches
+    # more than once (read or written; marked here) use the table: a request of a line met once
+    # would enter and leave it without any other request ever looking it up. A trace without
+    # such lines runs without the table (a frame's level-2 trace: its few output writes used to
+    # send every request through two table operations, 20-30% of its controller time).
+    has_writes = False
     for i in range(n):
         if req_write[i]:
-            track = True
+            has_writes = True
             break
-    # without writes, only reads of a line that is read more than once use the table (marked
-    # here); the others skip it, so a random stream with a few repeated lines pays almost nothing
-    track_all = track
-    rep = np.zeros(0 if track else n, np.bool_)
-    if not track:
-        track = mark_repeated_reads(req_line, req_write, rep)
+    rep = np.zeros(n, np.bool_)
+    # mark_repeated_reads looks at the requests its second argument does not flag as writes:
+    # all of them in a trace with writes
+    track = mark_repeated_reads(req_line, np.zeros(n, np.bool_) if has_writes else req_write, rep)
     hsize = 64
     while hsize < 4 * nch * (rqcap + wqcap + nb * cqcap):
         hsize *= 2
@@ -1386,11 +1388,10 @@ def simulate_into(
                     htab,
                     mlink,
                     req_write,
-                    track_all,
                     wqcap,
                     write_delay,
                 )
-                out = _steady_rw(*args) if track_all else _steady_reads(*args)
+                out = _steady_rw(*args) if has_writes else _steady_reads(*args)
                 t_next, nxt2, s_rd, s_hit, s_act, s_pre, s_active, s_steps, s_wr, s_wr_hit = out
                 # back off while the fast path runs only a few clocks (up to 64 loop
                 # iterations) or hands back because rows change too often (up to 1024: random
@@ -1752,7 +1753,7 @@ def simulate_into(
                     bs[c, q, B_HITC] += 1
                     if colskip and bs[c, q, B_HITC] >= hit_cap:
                         hm[c, HM_CAP] |= np.int64(1) << q
-                    if track and (track_all or rep[r]):
+                    if track and rep[r]:
                         h = _h_slot(htab, req_line[r])
                         if found == RD:
                             # the reads merged into this one return with its data
@@ -2033,7 +2034,7 @@ def simulate_into(
             kind = 1 if req_write[nxt] else 0
             if cs[c, C_TQT + kind] >= (wqcap if kind else rqcap):
                 break
-            if track and (track_all or rep[nxt]):
+            if track and rep[nxt]:
                 # a read of a line with a write pending is served from the write buffer; a
                 # second write to a pending line merges into it
                 h = _h_slot(htab, req_line[nxt])
