@@ -658,6 +658,16 @@ def _make_steady(writes: bool):
         active = 0
         steps = 0
         eqm = np.zeros(nch, np.int64)  # per channel: the queued banks whose ready clock is crd
+        # the head of every bank's transaction FIFO (FAR: empty), kept beside the FIFOs: the
+        # oldest-movable scan reads one compact row instead of a head index and a FIFO slot
+        # spread over the whole queue array (cache misses on many channels)
+        nbk = bs.shape[1]
+        thd = np.full((nch, 2, nbk), FAR, np.int64)
+        for c in range(nch):
+            for kd in range(2 if writes else 1):
+                for b in range(nbk):
+                    if tq_len[c, kd, b] > 0:
+                        thd[c, kd, b] = tqf[c, kd, b, tq_head[c, kd, b]]
         for c in range(nch):
             crd[c] = -1  # not known: every channel is visited at clk (a visit may change nothing)
             cmv[c] = clk
@@ -904,19 +914,17 @@ def _make_steady(writes: bool):
                     # the oldest movable transaction, and the oldest of the other banks (the next
                     # move's candidate besides this bank's next one: a move changes only its own
                     # bank's FIFO and room)
-                    oldest = -1
-                    second = -1
-                    q = -1
+                    # (branch-free: which head is older is unpredictable, and a mispredicted
+                    # branch per bank was most of this scan's cost on 32 HBM2 channels)
+                    oldest = FAR
+                    second = FAR
                     while movable != 0:
                         b = _ctz(movable)
                         movable &= movable - 1
-                        r = tqf[c, kind, b, tq_head[c, kind, b]]
-                        if oldest < 0 or r < oldest:
-                            second = oldest
-                            oldest = r
-                            q = b
-                        elif second < 0 or r < second:
-                            second = r
+                        r = thd[c, kind, b]
+                        second = _mn(second, _mx(r, oldest))
+                        oldest = _mn(r, oldest)
+                    q = req_bank[oldest]
                     moves = True
                     if avail[oldest] > t:
                         cmv[c] = avail[oldest]  # the oldest movable one's port clock
@@ -936,6 +944,9 @@ def _make_steady(writes: bool):
                         tq_len[c, kind, q] -= 1
                         if tq_len[c, kind, q] == 0:
                             cs[c, C_TQH + kind] &= ~(np.int64(1) << q)
+                            thd[c, kind, q] = FAR
+                        else:
+                            thd[c, kind, q] = tqf[c, kind, q, tq_head[c, kind, q]]
                         cs[c, C_TQT + kind] -= 1
                         ln = bs[c, q, B_CQL]
                         if req_row[oldest] == bs[c, q, B_ROW]:
@@ -962,10 +973,8 @@ def _make_steady(writes: bool):
                         kind2 = 1 if writes and cs[c, C_DRAIN] > 0 else 0
                         if kind2 == kind:
                             if ((cs[c, C_TQH + kind] & cs[c, C_ROOM]) >> q) & 1:
-                                r = tqf[c, kind, q, tq_head[c, kind, q]]
-                                if second < 0 or r < second:
-                                    second = r
-                            if second >= 0:
+                                second = _mn(second, thd[c, kind, q])
+                            if second < FAR:
                                 cmv[c] = avail[second]
                         else:  # the drain started or ended: a scan of the other kind
                             movable = cs[c, C_TQH + kind2] & cs[c, C_ROOM]
@@ -974,7 +983,7 @@ def _make_steady(writes: bool):
                                 while movable != 0:
                                     b = _ctz(movable)
                                     movable &= movable - 1
-                                    r = tqf[c, kind2, b, tq_head[c, kind2, b]]
+                                    r = thd[c, kind2, b]
                                     if oldest < 0 or r < oldest:
                                         oldest = r
                                 cmv[c] = avail[oldest]
@@ -1078,6 +1087,8 @@ def _make_steady(writes: bool):
                 slot = tq_head[c, kind, q] + tq_len[c, kind, q]
                 tqf[c, kind, q, slot - tcap if slot >= tcap else slot] = nxt
                 tq_len[c, kind, q] += 1
+                if tq_len[c, kind, q] == 1:
+                    thd[c, kind, q] = nxt
                 cs[c, C_TQH + kind] |= np.int64(1) << q
                 cs[c, C_TQT + kind] += 1
                 added[nxt] = now
