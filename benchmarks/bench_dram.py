@@ -181,7 +181,7 @@ def record_frames(path: Path) -> None:
         calls.append(args)
         return original(*args)
 
-    data: dict[str, np.ndarray] = {}
+    data: dict[str, Any] = {}
     traffic._simulate = capture  # type: ignore[assignment]
     try:
         for name in FRAME_MEMORIES:
@@ -197,7 +197,7 @@ def record_frames(path: Path) -> None:
             data[f"{name}/arrival"] = np.zeros(0, np.int64) if arrival is None else arrival
             data[f"{name}/scalars"] = np.array([channels, port], np.float64)
     finally:
-        traffic._simulate = original  # type: ignore[assignment]
+        traffic._simulate = original
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **data)
@@ -224,7 +224,7 @@ def run_frame(path: Path, memory: str) -> dict[str, Any]:
         seen["cpu"] = time.process_time() - c0
         seen["bursts"] = len(ch)
 
-    traffic.k.simulate = timed
+    traffic.k.simulate = timed  # type: ignore[assignment]
     try:
         accepted, end, _, _ = traffic._simulate(
             cfg, channel, address, is_write, int(channels), float(port), arrival if arrival.size else None
