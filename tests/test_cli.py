@@ -1,5 +1,6 @@
 """The command line: commands, help, exit codes 0/1/2 and one-line errors without tracebacks."""
 
+import argparse
 import io
 import subprocess
 import sys
@@ -41,6 +42,21 @@ def test_workload_table_csv_and_scalesim(capsys, tmp_path):
     assert (tmp_path / "w.csv").read_text().count("\n") == 55
     code, out, _ = run(capsys, "workload", str(tmp_path / "topo.csv"))
     assert code == 0 and "54 compute layers" in out
+
+
+def test_zoo_models_default_to_their_own_input(capsys, tmp_path):
+    """`workload digits_cnn` traced a 3x224x224 input into its 1-channel conv (an error), and
+    resnet8 (CIFAR-10, 32x32: 12.5 MMACs as 'models' says) was traced at 224x224 (612 MMACs)."""
+    code, out, _ = run(capsys, "workload", "digits_cnn")
+    assert code == 0 and "input [1, 1, 16, 16]" in out
+    code, out, _ = run(capsys, "workload", "resnet8")
+    assert code == 0 and "input [1, 3, 32, 32]" in out and "12.50 MMACs" in out  # the published size
+    # twice the side: the convolutions' MACs x4, the classifier's 64 x 10 unchanged
+    code, out, _ = run(capsys, "workload", "resnet8", "--input-shape", "1,3,64,64")
+    assert code == 0 and "input [1, 3, 64, 64]" in out and "50.00 MMACs" in out
+    argv = ["prune", "--model", "resnet8", "--sparsity", "0.5", "--calibration-size", "1"]
+    code, out, _ = run(capsys, *argv, "-o", str(tmp_path / "r8.npz"))
+    assert code == 0 and "input [1, 3, 32, 32]" in out
 
 
 def test_prune_then_inspect(capsys, tmp_path):
@@ -278,4 +294,106 @@ def test_cli_reference_is_current():
     document = Path(__file__).parents[1] / "docs" / "cli.md"
     assert document.read_text() == render(), (
         "docs/cli.md is stale: python -m dla_explorer.cli._docs > docs/cli.md"
+    )
+
+
+def test_packed_files_in_the_wrong_place_say_what_to_do(capsys, small_checkpoint, tmp_path):
+    """A packed file given to pack, or simulated on an array of another k_vec: the error says
+    which file and what to run instead; an output that is a folder is refused before the work."""
+    packed = tmp_path / "p.npz"
+    argv = ["pack", str(small_checkpoint), "--k-vec", "32", "--no-cache", "--out", str(packed)]
+    assert run(capsys, *argv)[0] == 0
+    code, _, err = run(capsys, "pack", str(packed))
+    assert code == 2 and f"{packed}: a packed workload (written by 'pack --out')" in err
+    code, out, err = run(capsys, "simulate", str(packed))  # dla_s10mx has k_vec 64
+    assert code == 2 and err.count("\n") == 1
+    assert (
+        f"{packed}: packed for k_vec 32, but --arch dla_s10mx has k_vec 64; pack again with --k-vec 64"
+        in (err)
+    )
+    code, out, err = run(capsys, "pack", str(small_checkpoint), "--no-cache", "--out", str(tmp_path))
+    assert code == 1 and out == "" and f"{tmp_path}: is a folder" in err
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("# nothing yet\n", "empty; expected a mapping of keys to values"),  # was 'got NoneType'
+        ("model: resnet8\nsparsity: 0.5\noverrides: {conv9: 0.2}\n", "override 'conv9' matches no layer"),
+        (
+            "model: resnet8\ninput_shape: [1, 3, -1, 32]\n",
+            "key 'input_shape.2': Input should be greater than 0",
+        ),
+    ],
+)
+def test_recipe_errors_name_the_recipe(capsys, tmp_path, text, message):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text)
+    code, out, err = run(capsys, "prune", str(recipe), "-o", str(tmp_path / "x.npz"))
+    assert code == 2 and err == f"dla-explorer prune: error: {recipe}: {message}" + err.split(message)[1]
+    assert err.count("\n") == 1 and not (tmp_path / "x.npz").exists()
+
+
+def test_prune_output_folder_is_refused_before_pruning(capsys, tmp_path, monkeypatch):
+    from dla_explorer.sparsity import pruning
+
+    monkeypatch.setattr(pruning, "prune_recipe", lambda *a, **k: pytest.fail("pruned first"))
+    code, _, err = run(capsys, "prune", "--model", "resnet8", "-o", str(tmp_path))
+    assert code == 1 and f"{tmp_path}: is a folder" in err
+
+
+def test_show_of_a_csv_without_the_objectives_columns(capsys, tmp_path):
+    """A CSV that is not a results table: one line naming the missing column (was a pandas
+    KeyError traceback)."""
+    table = tmp_path / "layers.csv"
+    table.write_text("layer,macs\nconv1,100\n")
+    code, _, err = run(capsys, "show", str(table), "--objectives", "fps:max,power_w:min")
+    assert code == 1 and "Traceback" not in err
+    assert (
+        err
+        == f"dla-explorer show: error: {table}: no column 'fps', 'power_w' (not a results table of "
+        + ("'dla-explorer sweep' or 'search'?)\n")
+    )
+
+
+def test_inspect_of_a_packed_workload_says_what_it_is(capsys, small_checkpoint, tmp_path):
+    packed = tmp_path / "p.npz"
+    assert run(capsys, "pack", str(small_checkpoint), "--no-cache", "--out", str(packed))[0] == 0
+    code, _, err = run(capsys, "inspect", str(packed))
+    assert (
+        code == 1
+        and "not a dla-explorer sparse-model file (it is a dla-explorer.packed-workload file)" in err
+    )
+
+
+def test_every_command_with_arguments_shows_examples():
+    """The README: 'Every command has --help with examples' (inspect had none)."""
+    from dla_explorer.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    lacking = [name for name, p in commands.items() if name != "models" and "example" not in p.format_help()]
+    assert lacking == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "--no-docs", "--csv", "{dir}"],
+        ["workload", "resnet8", "--scalesim", "{dir}"],
+        ["simulate", "resnet8", "--csv", "{dir}"],
+        ["train", "digits", "-o", "{dir}"],
+    ],
+)
+def test_an_output_that_is_a_folder_is_refused_before_the_work(capsys, tmp_path, monkeypatch, argv):
+    from dla_explorer.sparsity import pruning
+    from dla_explorer.study import validation
+
+    monkeypatch.setattr(validation, "run", lambda *a: pytest.fail("validated first"))
+    monkeypatch.setattr(pruning, "resolve_model", lambda *a: pytest.fail("loaded the model first"))
+    monkeypatch.setattr(pruning, "prune", lambda *a, **k: pytest.fail("loaded the model first"))
+    code, out, err = run(capsys, *[a.format(dir=tmp_path) for a in argv])
+    assert (
+        code == 1
+        and out == ""
+        and err == f"dla-explorer {argv[0]}: error: {tmp_path}: is a folder; give a file name to write\n"
     )

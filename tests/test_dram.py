@@ -306,6 +306,8 @@ def test_cli_text_with_times(tmp_path, capsys):
         ("address,op\n", 1, "no requests"),
         (b"address,op\n\xff\xfe,R\n", 1, "not UTF-8"),
         ("address,op,time_ns\n0,R,soon\n", 1, "time_ns 'soon'"),
+        # times under a header without time_ns were ignored: a saturating replay, silently
+        ("address,op\n0,R,5\n64,R,9\n", 1, "line 2: 3 fields, the header has 2 (address, op)"),
     ],
 )
 def test_cli_bad_trace(tmp_path, capsys, content, code, fragment):
@@ -320,3 +322,13 @@ def test_cli_bad_memory(tmp_path, capsys):
     assert main(["dram", str(trace), "--memory", "no_such_dram"]) == 2
     assert "not found" in capsys.readouterr().err
     assert main(["dram", str(tmp_path / "missing.csv"), "--memory", "dramsim3_ddr4_8gb_x8_2666"]) == 1
+    capsys.readouterr()
+    # a memory system's name (what simulate --memory takes): the error names its DRAM device
+    assert main(["dram", str(trace), "--memory", "ddr4_2666_x1"]) == 2
+    assert "whose DRAM device is --memory ddr4_2666_8gb_x8_1rank" in capsys.readouterr().err
+
+
+def test_trailing_empty_cells_are_not_extra_columns(tmp_path, capsys):
+    trace = write(tmp_path / "t.csv", "address,op\n0,R,\n64,W,\n")
+    assert main(["dram", str(trace), "--memory", "dramsim3_ddr4_8gb_x8_2666", "--json"]) == 0
+    assert '"requests": 2' in capsys.readouterr().out

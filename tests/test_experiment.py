@@ -348,3 +348,28 @@ def test_roofline_roofs_are_the_levels_sustained_bandwidth(results):
         assert y[0] / x[0] == pytest.approx(expected, rel=1e-9)  # the memory-bound slope
         if memory.dram:
             assert expected != pytest.approx(memory.peak_gbps * memory.controller_efficiency, rel=1e-3)
+
+
+def test_summary_says_hbm2_lifts_memory_bound_time_only_when_there_is_some(results):
+    loaded = analysis.load(results)
+    frame = loaded.comparison
+    ddr4 = frame["design"] == loaded.spec.ddr4_designs[0]
+    for share, phrase in ((0.0, "with no memory-bound time to remove, HBM2 gives"), (0.4, "HBM2 lifts that")):
+        frame.loc[ddr4, "memory_bound_share"] = share
+        text = "\n".join(report.summary(loaded))
+        assert phrase in text and f"spends {share:.0%} of its time" in text
+
+
+@pytest.mark.parametrize(("search", "code"), [("missing.yaml", 1), ("bad_search.yaml", 2)])
+def test_a_bad_search_spec_is_refused_before_the_work(tmp_path, monkeypatch, capsys, search, code):
+    """It failed after every model was pruned and simulated (minutes for the paper's spec)."""
+    from dla_explorer.cli import main
+
+    (tmp_path / "bad_search.yaml").write_text(SEARCH.replace("n_trials: 6", "n_trails: 6"))
+    path = tmp_path / "small.yaml"
+    path.write_text(SPEC.replace("search: search.yaml", f"search: {search}"))
+    monkeypatch.setattr(experiment, "sparse_model", lambda *a: pytest.fail("worked first"))
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == code
+    err = capsys.readouterr().err
+    assert err.startswith(f"dla-explorer run: error: {path}: key 'search': {tmp_path / search}: ")
+    assert not (tmp_path / "out").exists()

@@ -158,3 +158,17 @@ def test_memory_placement_and_esram_compatibility():
     hw.check_compatible(esram, hbm, s10)
     with pytest.raises(UsageError, match="Arria 10 GX 1150 has no eSRAM"):
         hw.check_compatible(esram, hw.load_memory("ddr4_2400_x1"), a10)
+
+
+def test_a_memory_naming_a_missing_dram_device_is_refused_at_load(tmp_path):
+    """It failed only when fidelity 1 first needed the device (naming neither file nor key) and
+    fidelity 0 took the misspelt name silently."""
+    text = (hw.CONFIG_ROOT / "memory" / "hbm2_x2.yaml").read_text()
+    path = tmp_path / "m.yaml"
+    path.write_text(text.replace("dram: hbm2_s10mx_pc", "dram: hbm2_s10mx_pcx"))
+    with pytest.raises(UsageError, match=f"^{path}: key 'dram': dram config 'hbm2_s10mx_pcx' not found"):
+        hw.load_memory(path)
+    dram = tmp_path / "my_dram.yaml"  # a path works as the name does
+    dram.write_text((hw.CONFIG_ROOT / "dram" / "hbm2_s10mx_pc.yaml").read_text())
+    path.write_text(text.replace("dram: hbm2_s10mx_pc", f"dram: {dram}"))
+    assert hw.load_memory(path).dram == str(dram)

@@ -142,7 +142,7 @@ def test_cli_workload_reads_onnx(capsys, tmp_path):
     code, out, _ = run(capsys, "workload", tmp_path / "d.onnx")
     assert code == 0 and "5 compute layers" in out and "input [1, 1, 16, 16]" in out
     code, _, err = run(capsys, "workload", tmp_path / "missing.onnx")
-    assert code == 2 and "not found" in err and err.count("\n") == 1
+    assert code == 1 and "not found" in err and err.count("\n") == 1
     (tmp_path / "bad.onnx").write_bytes(b"\x00garbage")
     code, _, err = run(capsys, "workload", tmp_path / "bad.onnx")
     assert code == 1 and "not a readable ONNX model" in err

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from dla_explorer.core.errors import UsageError
+from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.sparsity import pruning
 
 from .conftest import TINY_SHAPE
@@ -149,12 +149,24 @@ def test_user_supplied_calibration_tensor_file_and_images(tiny_net, tmp_path):
         ({"method": "random", "sparsity": 0.5, "overrides": {"stme": 0.0}}, "override 'stme' matches no"),
         ({"method": "random", "sparsity": 0.5, "overrides": {"stem": 1.5}}, "override 'stem'"),
         ({"method": "nm", "nm": "2:4", "overrides": {"stem": 0.3}}, "can only keep a layer dense"),
-        ({"method": "random", "calibration": "/nonexistent/images"}, "calibration data"),
     ],
 )
 def test_bad_pruning_input(tiny_net, kwargs, message):
     with pytest.raises(UsageError, match=message):
         pruning.prune(tiny_net, input_shape=TINY_SHAPE, **kwargs)
+
+
+def test_missing_files_are_data_errors(tiny_net, tmp_path):
+    # exit 1 (DlaError, not its subclass UsageError): the README's rule for missing files
+    with pytest.raises(DlaError, match="calibration data '/nonexistent/images' not found") as err:
+        pruning.prune(tiny_net, "random", 0.5, input_shape=TINY_SHAPE, calibration="/nonexistent/images")
+    assert not isinstance(err.value, UsageError)
+    with pytest.raises(DlaError, match="weights file .* not found") as err:
+        pruning.load_weights(tiny_net, tmp_path / "missing.pt")
+    assert not isinstance(err.value, UsageError)
+    with pytest.raises(DlaError, match="model file .* not found") as err:
+        pruning.resolve_model(f"{tmp_path / 'missing.py'}:build")
+    assert not isinstance(err.value, UsageError)
 
 
 def test_unknown_model_and_bad_input_shape():

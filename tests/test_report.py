@@ -159,3 +159,12 @@ def test_report_cli_errors(tmp_path, capsys):
     assert code == 2 and "--format" in capsys.readouterr().err
     code = main(["report", str(tmp_path)])
     assert code == 1 and "not a results folder" in capsys.readouterr().err
+
+
+def test_report_of_a_missing_folder_says_not_found(tmp_path, capsys):
+    """A mistyped folder: 'not found' (it said it held no experiment.json or spec.json)."""
+    assert main(["report", str(tmp_path / "resuts")]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == f"dla-explorer report: error: {tmp_path / 'resuts'}: folder not found"
+    )

@@ -105,6 +105,7 @@ def test_results_folder_refuses_another_spec(tmp_path):
     spec = parse_spec({**BASE, "results": str(tmp_path / "r")}, "a.yaml")
     folder = prepare_dir(spec, "a.yaml")
     assert prepare_dir(spec, "a.yaml") == folder
+    (folder / "sweep.csv").write_text("point,fps\n0,1.0\n")  # a result: the folder is a's now
     other = parse_spec({**BASE, "results": str(tmp_path / "r"), "objectives": ["fps"]}, "b.yaml")
     with pytest.raises(DlaError) as info:
         prepare_dir(other, "b.yaml")

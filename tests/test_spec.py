@@ -225,3 +225,43 @@ def test_modes_are_the_packing_modes():
     from dla_explorer.dse.spec import Mode
 
     assert typing.get_args(Mode) == packing.MODES
+
+
+def test_several_errors_name_every_key_in_one_line(tmp_path):
+    """A spec with several mistakes names the keys of the next ones too (it said '(and 5 more)',
+    so each needed its own run to find)."""
+    import pydantic
+
+    from dla_explorer.core.fileio import load_yaml_model
+
+    class Six(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+        a: int
+        b: int
+        c: int
+        d: int
+        e: int
+        f: int = 0
+
+    path = tmp_path / "six.yaml"
+    path.write_text("c: 1\nf: x\ng: 2\n")
+    with pytest.raises(UsageError) as caught:
+        load_yaml_model(Six, path)
+    message = str(caught.value)
+    assert message == (
+        f"{path}: key 'a': missing (a required key) (also: 'b' (missing), 'd' (missing), "
+        "'e' (missing), 'f' (invalid value) and 1 more)"
+    )
+
+
+def test_a_whole_file_check_names_its_key(tmp_path):
+    """A check across keys that names one ('models: ...') reports it as the key, not as
+    '(top level)'; the known models as a list of names, not a Python list."""
+    from dla_explorer.study import experiment
+
+    text = (EXPERIMENTS / "paper.yaml").read_text().replace("models: [resnet50,", "models: [resnet5O,")
+    path = tmp_path / "paper.yaml"
+    path.write_text(text)
+    with pytest.raises(UsageError) as caught:
+        experiment.load_experiment(path)
+    assert str(caught.value).startswith(f"{path}: key 'models': unknown model 'resnet5O' (known: resnet50, ")

@@ -92,3 +92,59 @@ def test_grid_too_large_is_refused(tmp_path, tiny_checkpoint):
     spec = sweep_spec(tmp_path, tiny_checkpoint, max_grid=10)
     with pytest.raises(UsageError, match="more than 10 designs.*dla-explorer search"):
         run_sweep(spec, "spec.yaml", progress=False)
+
+
+@pytest.mark.parametrize("command", ["sweep", "search"])
+def test_progress_bars_on_a_terminal_only(tmp_path, tiny_checkpoint, capsys, monkeypatch, command):
+    """README: a bar on stderr on a terminal only (logs of a redirected run stay clean; they
+    used to fill with bar redraws), never with --no-progress."""
+    import sys
+
+    from dla_explorer.cli import main
+
+    from .test_cli import Terminal
+
+    space = {"k_vec": {"type": "pow2", "low": 16, "high": 32}}
+    for run, flags in enumerate(([], ["--no-progress"], [])):
+        spec = write_spec(tmp_path, tiny_checkpoint, space=space, n_trials=2 * (run + 1))
+        terminal = Terminal()
+        if run == 2:
+            monkeypatch.setattr(sys, "stderr", terminal)
+        assert main([command, str(spec), *flags]) == 0
+        err = capsys.readouterr().err + terminal.getvalue()
+        unit = "design" if command == "sweep" else "trial"
+        assert (f"{unit}/s" in err) == (run == 2), (flags, err)
+
+
+def test_a_spec_that_failed_before_any_result_does_not_keep_the_folder(tmp_path, tiny_checkpoint, capsys):
+    """A misspelt model fails after the folder is claimed; the corrected spec runs in the same
+    folder (it used to be refused: 'holds results of spec ...', with no result in it)."""
+    from dla_explorer.cli import main
+
+    space = {"k_vec": {"type": "pow2", "low": 16, "high": 32}}
+    bad = write_spec(tmp_path, tiny_checkpoint, space=space, models=[{"recipe": {"model": "resnet5O"}}])
+    assert main(["sweep", str(bad), "--no-progress"]) == 2
+    assert "unknown model 'resnet5O'" in capsys.readouterr().err
+    good = write_spec(tmp_path, tiny_checkpoint, space=space)
+    assert main(["sweep", str(good), "--no-progress"]) == 0
+    assert len(pd.read_csv(tmp_path / "results" / "sweep.csv")) == 2
+    # with results in it, the folder still refuses another spec
+    other = write_spec(tmp_path, tiny_checkpoint, space={"k_vec": {"type": "pow2", "low": 16, "high": 64}})
+    assert main(["sweep", str(other), "--no-progress"]) == 1
+    assert "holds results of spec" in capsys.readouterr().err
+
+
+def test_out_sets_the_results_folder_and_show_flags_usage_errors(tmp_path, tiny_checkpoint, capsys):
+    """--out puts a sweep or search where the user says (as `run --out` does; it needed a
+    'results' key in the spec); a bad --objectives is a usage error (exit 2, it was 1)."""
+    from dla_explorer.cli import main
+
+    spec = write_spec(tmp_path, tiny_checkpoint, space={"k_vec": {"type": "pow2", "low": 16, "high": 32}})
+    assert main(["sweep", str(spec), "--no-progress", "--out", str(tmp_path / "elsewhere")]) == 0
+    assert len(pd.read_csv(tmp_path / "elsewhere" / "sweep.csv")) == 2
+    assert not (tmp_path / "results").exists()
+    assert main(["search", str(spec), "--no-progress", "--n-trials", "2", "--out", str(tmp_path / "s")]) == 0
+    assert len(pd.read_csv(tmp_path / "s" / "search.csv")) == 2
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "elsewhere"), "--objectives", "fps:up"]) == 2
+    assert "direction of 'fps' must be max or min" in capsys.readouterr().err

@@ -173,3 +173,24 @@ def test_cli_bands(tiny_sparse, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["run", "x.yaml", "--uncertainty", "-1"])
     assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [  # the nominal is valid; an end is not a value the key takes (samples are drawn up to it)
+        ("{nominal: 0.8, low: -0.6, high: 0.9, basis: x}", "low -0.6 is not a value the key takes"),
+        ("{nominal: 0.8, low: 0.6, high: 1.9, basis: x}", "high 1.9 is not a value the key takes"),
+    ],
+)
+def test_range_ends_obey_the_key_s_bounds(tmp_path, value, message):
+    """An efficiency range up to 1.9 drew impossible designs silently; one down to -0.6 failed
+    in the middle of `simulate --uncertainty`, naming no file."""
+    text = (hw.CONFIG_ROOT / "memory" / "ddr4_2666_x1.yaml").read_text().splitlines()
+    lines = [
+        f"controller_efficiency: {value}" if ln.startswith("controller_efficiency") else ln for ln in text
+    ]
+    path = tmp_path / "m.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError) as caught:
+        hw.load_memory(path)
+    assert str(caught.value).startswith(f"{path}: key 'controller_efficiency': estimate range: {message}")

@@ -146,3 +146,42 @@ def test_cli_defaults_match_the_study_module():
     from dla_explorer.cli import validate
 
     assert validate.DEFAULT_POINTS == validation.DEFAULT_POINTS and validate.DEFAULT_DOCS == validation.DOCS
+
+
+def test_points_without_dram_or_power_figures_write_the_docs(tmp_path, capsys):
+    """No point publishes DRAM MB/frame or power: those columns are all empty (was a TypeError
+    traceback from np.isnan on None when the table was written into the docs)."""
+    path = tmp_path / "points.yaml"
+    path.write_text(SMALL.replace(", ddr_mb_per_frame: 0.1", "").replace(", power_w: 40", ""))
+    doc = tmp_path / "v.md"
+    doc.write_text(f"{validation.BEGIN}\n{validation.END}\n")
+    assert main(["validate", str(path), "--docs", str(doc)]) == 0
+    row = next(line for line in doc.read_text().splitlines() if line.startswith("| r8_a |"))
+    assert row.endswith("|  |  |")  # the DRAM and power cells are empty
+
+
+def test_own_points_never_overwrite_the_repository_docs(small_points, tmp_path, monkeypatch, capsys):
+    """The repository's docs hold the shipped points' table: `validate my_points.yaml` leaves it
+    (it used to replace it); a docs file without markers or missing is refused before the run."""
+    from dla_explorer.cli import validate
+
+    doc = tmp_path / "validation.md"
+    doc.write_text(f"{validation.BEGIN}\nshipped table\n{validation.END}\n")
+    monkeypatch.setattr(validate, "DEFAULT_DOCS", doc)
+    assert main(["validate", str(small_points)]) == 0
+    assert "shipped table" in doc.read_text() and "table written" not in capsys.readouterr().out
+    monkeypatch.setattr(validation, "run", lambda *a: pytest.fail("ran before checking the docs file"))
+    assert main(["validate", str(small_points), "--docs", str(tmp_path / "none.md")]) == 1
+    assert "none.md: Markdown file not found" in capsys.readouterr().err
+
+
+def test_a_bad_config_of_a_point_names_the_file_and_the_point(tmp_path, capsys):
+    path = tmp_path / "points.yaml"
+    path.write_text(SMALL.replace("memory: ddr4_2666_x1", "memory: ddr9", 1))
+    assert main(["validate", str(path), "--no-docs"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"dla-explorer validate: error: {path}: point 'r8_a': ") and "\n" not in err
+    assert "memory config 'ddr9' not found" in err
+    path.write_text(SMALL.replace("k_vec: 16", "k_vex: 16"))
+    assert main(["validate", str(path), "--no-docs"]) == 2
+    assert f"{path}: point 'r8_a': key 'arch.k_vex': unknown key" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from dla_explorer.cli import (
     validate,
     zoo,
 )
+from dla_explorer.cli._common import check_outputs
 from dla_explorer.core.errors import DlaError
 
 COMMAND_MODULES = (zoo, prune, pack, simulate, search, systolic, dram, experiment, validate, accuracy)
@@ -60,9 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# options that name a file a command writes when done: a folder given there is refused before
+# the work (validate --csv ran half a minute, then failed)
+FILE_OPTIONS = ("csv", "scalesim", "output")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_outputs(*(getattr(args, name, None) for name in FILE_OPTIONS))
         return args.handler(args) or 0
     except DlaError as exc:  # one line, always (a library message may quote several)
         text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())

@@ -82,6 +82,20 @@ def print_table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> None:
         print(frame.to_string(index=False, float_format=float_format.format))
 
 
+def check_outputs(*paths: str | Path | None) -> None:
+    """Refuse an output path that is a folder before the work, not after it (minutes, for some
+    commands); the atomic write would refuse it too, with the same message.
+
+    Raises:
+        DlaError: a path is an existing folder.
+    """
+    from dla_explorer.core.errors import DlaError
+
+    for path in paths:
+        if path is not None and Path(path).is_dir():
+            raise DlaError(f"{path}: is a folder; give a file name to write")
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     from dla_explorer.core.fileio import write_csv_atomic
 

@@ -35,16 +35,25 @@ def _packing_options(p: argparse.ArgumentParser) -> None:
         help=f"PEs (default {DEFAULT_K_VEC})",
     )
     p.add_argument(
-        "--alpha", type=positive_int, default=DEFAULT_ALPHA, metavar="A", help=f"default {DEFAULT_ALPHA}"
+        "--alpha",
+        type=positive_int,
+        default=DEFAULT_ALPHA,
+        metavar="A",
+        help=f"most columns combined into one (default {DEFAULT_ALPHA})",
     )
     p.add_argument(
         "--gamma",
         type=non_negative_float,
         default=DEFAULT_GAMMA,
         metavar="G",
-        help=f"default {DEFAULT_GAMMA}",
+        help=f"conflicts allowed per row on average (default {DEFAULT_GAMMA})",
     )
-    p.add_argument("--algorithm", choices=ALGORITHMS, default=DEFAULT_ALGORITHM)
+    p.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default=DEFAULT_ALGORITHM,
+        help=f"grouping algorithm (default {DEFAULT_ALGORITHM}; reference is Kung et al.'s greedy)",
+    )
     p.add_argument(
         "--iterations",
         type=positive_int,
@@ -53,7 +62,10 @@ def _packing_options(p: argparse.ArgumentParser) -> None:
         help=f"combine + retrain rounds (default {defaults.DEFAULT_ITERATIONS})",
     )
     p.add_argument(
-        "--lr", type=non_negative_float, default=defaults.FINETUNE_LR, help="retraining learning rate"
+        "--lr",
+        type=non_negative_float,
+        default=defaults.FINETUNE_LR,
+        help=f"retraining learning rate (default {defaults.FINETUNE_LR:g})",
     )
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the packing cache")
 
@@ -67,9 +79,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="example:\n  dla-explorer train digits --model digits_cnn -o models/digits_cnn.pt",
     )
     p.add_argument("data", metavar="DATA", help=DATA_HELP)
-    p.add_argument("--model", default="digits_cnn", help="zoo name or path/to/file.py:factory")
-    p.add_argument("--epochs", type=positive_int, default=defaults.DEFAULT_EPOCHS, metavar="N")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--model", default="digits_cnn", help="zoo name or path/to/file.py:factory (default digits_cnn)"
+    )
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=defaults.DEFAULT_EPOCHS,
+        metavar="N",
+        help=f"training epochs (default {defaults.DEFAULT_EPOCHS})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="initial weights and batch order (default 0)")
     p.add_argument("-o", "--output", required=True, metavar="PATH", help="state dict to write (.pt)")
     p.set_defaults(handler=run_train)
 
@@ -109,7 +129,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("recipe", metavar="RECIPE.yaml")
     p.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
-    p.add_argument("--epochs", type=positive_int, default=defaults.DEFAULT_FINETUNE_EPOCHS, metavar="N")
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=defaults.DEFAULT_FINETUNE_EPOCHS,
+        metavar="N",
+        help=f"retraining epochs (default {defaults.DEFAULT_FINETUNE_EPOCHS})",
+    )
     _packing_options(p)
     p.add_argument(
         "-o", "--output", metavar="PATH", help="checkpoint to write (default models/STEM_packed.npz)"

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from typing import TYPE_CHECKING
 
 from dla_explorer.cli._common import formatter, positive_int
+from dla_explorer.core.errors import DlaError, UsageError
+
+if TYPE_CHECKING:
+    from dla_explorer.sim.dram import DramConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=positive_int,
         default=64,
         metavar="B",
-        help="bytes per request (several bursts if larger than one)",
+        help="bytes per request (default 64; several bursts if larger than one)",
     )
     p.add_argument(
         "--max-outstanding",
@@ -51,10 +56,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from dla_explorer.sim.dram import load_dram, read_trace, simulate_trace
+def load_dram_or_explain(name: str) -> DramConfig:
+    """The DRAM config `name`; when it is a memory system's name (what 'simulate --memory'
+    takes), the error says which DRAM device that system uses."""
+    from dla_explorer.sim import config as hw
+    from dla_explorer.sim.dram import load_dram
 
-    config = load_dram(args.memory)
+    try:
+        return load_dram(name)
+    except UsageError as exc:
+        try:
+            memory = hw.load_memory(name)
+        except DlaError:
+            raise exc from None
+        raise UsageError(
+            f"{exc}; '{name}' is a memory system (hw_configs/memory/), whose DRAM device is "
+            f"--memory {memory.dram}"
+        ) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from dla_explorer.sim.dram import read_trace, simulate_trace
+
+    config = load_dram_or_explain(args.memory)
     addresses, is_write, arrival = read_trace(args.trace)
     result = simulate_trace(
         config,

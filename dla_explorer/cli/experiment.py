@@ -53,6 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Monte-Carlo samples of every estimate for the 5-95%% bands (default: the spec's size; "
         "0 = none); bands land in comparison.csv (<figure>_p5/_p95) and uncertainty.csv",
     )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars on stderr (there are none when stderr is not a terminal)",
+    )
     p.set_defaults(handler=run)
 
     p = add_parser(
@@ -90,7 +95,13 @@ def run(args: argparse.Namespace) -> int:
 
     spec = experiment.load_experiment(args.spec)
     folder = experiment.run_experiment(
-        spec, args.spec, args.out, full=args.full, run_search=not args.no_search, uncertainty=args.uncertainty
+        spec,
+        args.spec,
+        args.out,
+        full=args.full,
+        run_search=not args.no_search,
+        uncertainty=args.uncertainty,
+        progress=not args.no_progress,
     )
     print(f"results in {folder}/")
     print_headline(analysis.load(folder))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from dla_explorer.cli._common import (
     add_parser,
+    check_outputs,
     for_display,
     non_negative_float,
     positive_int,
@@ -14,6 +15,7 @@ from dla_explorer.cli._common import (
     si,
     write_csv,
 )
+from dla_explorer.core.errors import UsageError
 from dla_explorer.core.vocab import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_ALPHA, DEFAULT_GAMMA, MODES
 
 if TYPE_CHECKING:
@@ -133,9 +135,16 @@ def print_totals(packed: PackedWorkload, c_vec: int) -> None:
 
 
 def run_pack(args: argparse.Namespace) -> int:
-    from dla_explorer.packing import Geometry, pack, save_packed
+    from dla_explorer.core.npzfile import npz_format
+    from dla_explorer.packing import Geometry, pack, save_packed, store
     from dla_explorer.sparsity import checkpoint
 
+    check_outputs(args.csv, args.out)
+    if npz_format(args.file) == store.FORMAT:
+        raise UsageError(
+            f"{args.file}: a packed workload (written by 'pack --out'); pack takes a checkpoint "
+            f"of 'dla-explorer prune' (simulate this one: 'dla-explorer simulate {args.file}')"
+        )
     sparse = checkpoint.load(args.file)
     packed = pack(
         sparse,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from dla_explorer.cli._common import (
     LayerBars,
     add_parser,
+    check_outputs,
     input_shape,
     positive_int,
     print_table,
@@ -68,7 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument(
-        "--input-shape", type=input_shape, metavar="N,C,H,W", help="input shape (default 1,3,224,224)"
+        "--input-shape",
+        type=input_shape,
+        metavar="N,C,H,W",
+        help="input shape (default: the zoo model's own; 1,3,224,224 for the others)",
     )
     p.add_argument(
         "--calibration",
@@ -95,6 +99,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="summarise a pruned checkpoint",
         description="Print the layers, sparsity and activation density of a checkpoint "
         "written by 'dla-explorer prune'.",
+        epilog="examples:\n  dla-explorer inspect models/resnet50_random90.npz\n"
+        "  dla-explorer inspect models/resnet50_random90.npz --csv layers.csv",
     )
     p.add_argument("file", metavar="FILE", help="checkpoint (.npz)")
     p.add_argument("--csv", metavar="PATH", help="also write the per-layer table as CSV")
@@ -136,11 +142,21 @@ def _recipe_from_args(args: argparse.Namespace) -> tuple[Recipe, str]:
     output = recipe.output or default_output
     if output is None:
         raise UsageError("give -o/--output PATH for the checkpoint")
+    check_outputs(output)
     return recipe, output
 
 
 def run_prune(args: argparse.Namespace) -> int:
     recipe, output = _recipe_from_args(args)
+    try:
+        return _prune(args, recipe, output)
+    except UsageError as exc:  # a recipe value that does not fit the model: name the recipe
+        if not args.recipe or str(exc).startswith(args.recipe):
+            raise
+        raise UsageError(f"{args.recipe}: {exc}") from None
+
+
+def _prune(args: argparse.Namespace, recipe: Recipe, output: str) -> int:
     enabled = not args.no_progress
     # the elapsed time while the model loads and is traced, then a bar per stage: masks, activations
     with working(f"loading and tracing {recipe.model}", enabled) as traced:

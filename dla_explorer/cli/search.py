@@ -13,12 +13,13 @@ from dla_explorer.cli._common import (
     print_table,
     require_extra,
 )
-from dla_explorer.core.errors import DlaError
+from dla_explorer.core.errors import DlaError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from dla_explorer.dse.results import Loaded
+    from dla_explorer.dse.spec import Spec
 
 SPEC_HELP = "experiment spec (YAML, see docs/search.md)"
 # shown beside the objectives (latency in ms, resource counts as whole numbers: see for_display)
@@ -35,12 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "power cap, minimum fps) mark designs infeasible without stopping the study.\n\n"
         "Running the same command again resumes the study: n_trials counts the total,\n"
         "so only the remainder runs; trials of a killed run are retried.\n"
-        "Results: results/<name>/search.csv and results.db (table 'search').",
+        "Results: results/<name>/search.csv and results.db (table 'search'); --out or\n"
+        "the spec's 'results' key sets another folder.",
         epilog="examples:\n"
         "  dla-explorer search experiments/resnet50_hbm2_search.yaml\n"
         "  dla-explorer search SPEC.yaml --workers 2 --storage results/x/journal.log\n"
         "  dla-explorer search SPEC.yaml --storage postgresql://user:pw@db-host/optuna\n"
-        "  dla-explorer search SPEC.yaml --n-trials 1000 --timeout 600\n"
+        "  dla-explorer search SPEC.yaml --n-trials 1000 --timeout 600\n\n"
         "storage: an Optuna URL (sqlite:///f.db, postgresql://..., mysql+pymysql://...) "
         "or a journal\nfile path; default sqlite:///results/<name>/study.db. Several "
         "machines share a study\nwhen pointed at one PostgreSQL or MySQL URL.",
@@ -67,7 +69,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds (this run)"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none when stderr is not a terminal)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="results folder (overrides the spec's 'results'; default results/<name>)"
+    )
     p.set_defaults(handler=run_search_command)
 
     p = add_parser(
@@ -88,7 +97,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="designs per simulator call (default: the spec's sweep_batch, 1000)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none when stderr is not a terminal)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="results folder (overrides the spec's 'results'; default results/<name>)"
+    )
     p.set_defaults(handler=run_sweep_command)
 
     p = add_parser(
@@ -124,7 +140,7 @@ def run_search_command(args: argparse.Namespace) -> int:
     from dla_explorer.dse.search import SearchOptions, run_search
     from dla_explorer.dse.spec import load_spec
 
-    spec = load_spec(args.spec)
+    spec = _with_out(load_spec(args.spec), args.out)
     if spec.sampler.name == "cmaes":  # Optuna would fail every trial instead, one by one
         require_extra("cmaes", "cmaes", f"{args.spec}: sampler 'cmaes'")
     report = run_search(
@@ -154,7 +170,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     from dla_explorer.dse.spec import load_spec
     from dla_explorer.dse.sweep import run_sweep
 
-    spec = load_spec(args.spec)
+    spec = _with_out(load_spec(args.spec), args.out)
     report = run_sweep(spec, args.spec, batch_size=args.batch_size, progress=not args.no_progress)
     print(
         f"{spec.name}: {report.evaluated} designs evaluated in {report.seconds:.1f} s "
@@ -165,18 +181,31 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_out(spec: Spec, out: str | None) -> Spec:
+    """The spec with --out as its results folder (the folder is not part of its hash)."""
+    return spec if out is None else spec.model_copy(update={"results": out})
+
+
 def run_show_command(args: argparse.Namespace) -> int:
     if args.study and "://" not in args.target and not args.target.endswith((".log", ".db")):
-        raise DlaError("--study applies to a study storage (a URL or journal file)")
+        raise UsageError("--study applies to a study storage (a URL or journal file)")
     from dla_explorer.dse.results import parse_objectives
 
+    given = parse_objectives(args.objectives) if args.objectives else None  # before any loading
     loaded = _load(args)
-    objectives = parse_objectives(args.objectives) if args.objectives else loaded.objectives
+    objectives = given or loaded.objectives
     if not objectives:
         raise DlaError(
             f"{args.target}: no spec found to take objectives from; give --objectives fps:max,power_w:min"
         )
     for kind, table in loaded.tables.items():
+        missing = [o.metric for o in objectives if o.metric not in table]
+        if missing:  # a CSV of something else (pandas raised a KeyError traceback)
+            raise DlaError(
+                f"{args.target}: no column {', '.join(repr(m) for m in missing)}"
+                f"{f' in its {kind} table' if kind in ('sweep', 'search') else ''} "
+                "(not a results table of 'dla-explorer sweep' or 'search'?)"
+            )
         show_table(f"{loaded.source} ({kind})", table, objectives, loaded.params, args)
     return 0
 

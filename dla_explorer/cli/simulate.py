@@ -187,6 +187,12 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"{args.model}: packed in mode {target.mode}; for --mode {args.mode} run 'pack' again"
             )
+        if target.k_vec != arch.k_vec:  # before any output: the file cannot run on this array
+            raise UsageError(
+                f"{args.model}: packed for k_vec {target.k_vec}, but --arch {args.arch} has k_vec "
+                f"{arch.k_vec}; pack again with --k-vec {arch.k_vec}, or give an architecture with "
+                f"k_vec {target.k_vec}"
+            )
         print(
             f"{args.model}: packed in mode {target.mode} for k_vec {target.k_vec} "
             f"(alpha {target.alpha}, gamma {target.gamma:g}); the architecture's alpha and gamma are not used"

@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  dla-explorer systolic topology.csv --config scale.cfg --csv cycles.csv",
     )
     p.add_argument("topology", metavar="TOPOLOGY.csv", help="SCALE-Sim topology file")
-    p.add_argument("--rows", type=positive_int, help="array rows (ArrayHeight)")
-    p.add_argument("--cols", type=positive_int, help="array columns (ArrayWidth)")
+    p.add_argument("--rows", type=positive_int, help="array rows (ArrayHeight; needed without --config)")
+    p.add_argument("--cols", type=positive_int, help="array columns (ArrayWidth; needed without --config)")
     p.add_argument(
         "--dataflow",
         choices=DATAFLOWS,

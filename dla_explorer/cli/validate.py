@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "published, model, precision, clock, memory; published frames/s and, where given, DRAM MB "
         "per frame and power, or a ratio of two designs), print simulated against published with "
         "the error of each point and the summary per set (calibration points may inform a "
-        "coefficient, validation points never do), and write the table into docs/validation.md.",
+        "coefficient, validation points never do), and write the table into docs/validation.md "
+        "(for the repository's own points only: with a POINTS.yaml of yours, only into --docs PATH).",
         epilog="examples:\n  dla-explorer validate\n  dla-explorer validate --no-docs --csv validation.csv",
     )
     p.add_argument(
@@ -37,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--docs",
         metavar="PATH",
-        help="the Markdown file to write into (default docs/validation.md of the repository)",
+        help="the Markdown file to write the table into, between its validate markers (default: "
+        "docs/validation.md of the repository when POINTS.yaml is not given, else none)",
     )
     p.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
     p.add_argument(
@@ -50,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     from dla_explorer.study import validation
 
     points = args.points or DEFAULT_POINTS
+    # the repository's docs hold the shipped points' table: another points file never overwrites it
+    docs = None if args.no_docs else args.docs or (None if args.points else DEFAULT_DOCS)
+    if docs is not None:  # before a run of minutes, not after it
+        validation.check_docs(docs)
     table = validation.run(points)
     print_table(table[COLUMNS], "{:.3f}")
     for name, check in validation.summary(table).items():
@@ -62,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"acceptance on the validation set: {'met' if ok else 'not met'}")
     if args.csv:
         write_csv(table, args.csv)
-    if not args.no_docs:
-        docs = args.docs or DEFAULT_DOCS
+    if docs is not None:
         validation.write_docs(validation.markdown(table, validation.load_points(points).sources), docs)
         print(f"table written into {docs}")
     return 1 if args.check and not ok else 0

@@ -37,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--input-shape",
         type=input_shape,
-        default=zoo.DEFAULT_INPUT_SHAPE,
         metavar="N,C,H,W",
-        help="input tensor shape (default 1,3,224,224)",
+        help="input tensor shape (default: the zoo model's own, see 'dla-explorer models'; "
+        "1,3,224,224 for the others)",
     )
     p.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
     p.add_argument("--scalesim", metavar="PATH", help="also write a SCALE-Sim topology CSV")
@@ -52,8 +52,9 @@ def run_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_workload(model: str, shape: tuple[int, ...]) -> Workload:
-    """A zoo name, 'file.py:factory' or a SCALE-Sim topology CSV as a Workload."""
+def load_workload(model: str, shape: tuple[int, ...] | None = None) -> Workload:
+    """A zoo name, 'file.py:factory', an ONNX file or a SCALE-Sim topology CSV as a Workload;
+    `shape` None is the model's own input shape (the zoo's, the ONNX graph's)."""
     from dla_explorer.workload import extract, read_scalesim_csv
 
     if model.endswith(".csv"):
@@ -61,11 +62,11 @@ def load_workload(model: str, shape: tuple[int, ...]) -> Workload:
     if model.endswith(".onnx"):
         from dla_explorer.workload.onnx_import import read_onnx
 
-        return read_onnx(model, None if shape == zoo.DEFAULT_INPUT_SHAPE else shape)
-    from dla_explorer.sparsity.pruning import resolve_model
+        return read_onnx(model, shape)
+    from dla_explorer.sparsity.pruning import default_input_shape, resolve_model
 
     module, name = resolve_model(model)
-    return extract(module, shape, name=name)
+    return extract(module, shape or default_input_shape(model), name=name)
 
 
 def print_workload_summary(workload: Workload) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,18 +68,45 @@ def write_csv_atomic(frame: Any, path: str | os.PathLike) -> None:
         frame.to_csv(handle, index=False)
 
 
+# keys of the further errors a one-line message names after the first one's rule
+MORE_KEYS = 4
+
+
 def format_validation_error(source: str, err: pydantic.ValidationError) -> str:
-    """One line naming the file, the key and the rule that failed (first error only)."""
-    first = err.errors()[0]
+    """One line naming the file, the key and the rule that failed (the first error in full, the
+    keys of the next few: a spec missing four keys is fixed in one go, not in four runs)."""
+    errors = err.errors()
+    first = errors[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    more = ""
+    if len(errors) > 1:
+        keys = [
+            f"'{'.'.join(str(p) for p in e['loc']) or '(top level)'}' ({_short_rule(e)})"
+            for e in errors[1 : 1 + MORE_KEYS]
+        ]
+        rest = len(errors) - 1 - len(keys)
+        more = f" (also: {', '.join(keys)}{f' and {rest} more' if rest else ''})"
     msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
+    named = re.match(r"(?:key '([^']+)'|([A-Za-z_][\w.]*)): (.+)", msg, re.S)
+    if not first["loc"] and named:  # a whole-file check that names its key ("models: ...")
+        key, msg = named.group(1) or named.group(2), named.group(3).replace("Value error, ", "")
+    if first["type"] == "missing":
+        msg = "missing (a required key)"
+    elif first["type"] == "extra_forbidden":
         msg = "unknown key (check the spelling)"
     elif first["type"] != "missing" and not isinstance(first.get("input"), dict | list):
         got = repr(first.get("input"))
         msg = f"{msg} (got {got if len(got) <= 60 else got[:57] + '...'})"
     return f"{source}: key '{key}': {msg}{more}"
+
+
+def _short_rule(error: Any) -> str:
+    """A few words for a further error of a one-line message."""
+    if error["type"] == "missing":
+        return "missing"
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    return "invalid value"
 
 
 def read_text(path: str | os.PathLike, what: str = "file") -> str:
@@ -175,6 +203,8 @@ def check_int_bounds(value: Any) -> Any:
 
 def validate(model: type[M], data: Any, source: str) -> M:
     """Build `model` from plain data; a failure becomes a one-line UsageError naming `source`."""
+    if data is None:  # an empty file (or only comments)
+        raise UsageError(f"{source}: empty; expected a mapping of keys to values")
     if not isinstance(data, dict):
         raise UsageError(f"{source}: expected a mapping of keys to values, got {type(data).__name__}")
     try:

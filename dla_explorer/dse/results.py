@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from dla_explorer.core.errors import DlaError
+from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.core.fileio import FileLock, write_csv_atomic, write_text_atomic
 from dla_explorer.dse.space import KEY_COLUMNS
 from dla_explorer.dse.spec import METRICS, Objective, Spec
@@ -43,7 +43,8 @@ def claim_folder(folder: Path, record: str, digest: str, source: str, data: dict
     """The one spec-hash guard of a results folder: create `folder` with a record
     {hash, source, **data}, or check that its record has the same hash (a folder of another
     spec is refused, so results of two specs never mix). Written before any result, so a killed
-    run resumed with a changed spec is refused too.
+    run resumed with a changed spec is refused too; a folder with the record of another spec but
+    no result yet (only the record and lock files) is claimed anew.
 
     Args:
         folder: the results folder (created with its parents when missing).
@@ -64,19 +65,27 @@ def claim_folder(folder: Path, record: str, digest: str, source: str, data: dict
     path = folder / record
     if path.is_file():
         old = read_json(path)
-        if old.get("hash") != digest:
+        if old.get("hash") != digest and _holds_results(folder, record):
             raise DlaError(
                 f"{folder}: holds results of {what} {old.get('source')} (hash "
                 f"{old.get('hash')}), not of {source} (hash {digest}); set another "
                 "'name' or results folder, or delete the old one"
             )
-        return folder
+        if old.get("hash") == digest:
+            return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise DlaError(f"{folder}: exists and is not a folder") from None
     write_text_atomic(path, json.dumps({"hash": digest, "source": source, **data}, indent=1))
     return folder
+
+
+def _holds_results(folder: Path, record: str) -> bool:
+    """Whether `folder` holds anything beyond its record and lock files. A spec that failed
+    before its first result (a misspelt model name) leaves only those: its corrected version may
+    claim the folder instead of being refused."""
+    return any(p.name != record and p.suffix != ".lock" for p in folder.iterdir())
 
 
 def read_json(path: Path) -> dict:
@@ -418,16 +427,16 @@ def parse_objectives(text: str) -> list[Objective]:
         The objectives, in the given order.
 
     Raises:
-        DlaError: a metric is not in METRICS, or a direction is not max / min.
+        UsageError: a metric is not in METRICS, or a direction is not max / min.
     """
     out = []
     for item in filter(None, (t.strip() for t in text.split(","))):
         metric, _, direction = item.partition(":")
         if metric not in METRICS:
-            raise DlaError(f"--objectives: unknown metric '{metric}' (one of: {', '.join(METRICS)})")
+            raise UsageError(f"--objectives: unknown metric '{metric}' (one of: {', '.join(METRICS)})")
         direction = {"max": "maximize", "min": "minimize", "": METRICS[metric]}.get(direction, direction)
         if direction not in ("maximize", "minimize"):
-            raise DlaError(f"--objectives: direction of '{metric}' must be max or min")
+            raise UsageError(f"--objectives: direction of '{metric}' must be max or min")
         out.append(Objective(metric=metric, direction=direction))
     return out
 

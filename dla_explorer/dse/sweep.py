@@ -94,7 +94,7 @@ def run_sweep(spec: Spec, source: str, batch_size: int | None = None, progress: 
             desc=spec.name,
             unit="design",
             file=sys.stderr,
-            disable=not progress,
+            disable=None if progress else True,  # None: on a terminal only (tqdm)
             dynamic_ncols=True,
         )
         best: dict[str, float] = {}

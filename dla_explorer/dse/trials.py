@@ -335,7 +335,7 @@ class Progress:
             desc=spec.name,
             unit="trial",
             file=sys.stderr,
-            disable=not enabled,
+            disable=None if enabled else True,  # None: on a terminal only (tqdm)
             dynamic_ncols=True,
         )
         self._last = 0.0

@@ -168,7 +168,7 @@ def pack(
         unit="layer",
         file=sys.stderr,
         delay=PROGRESS_DELAY_S,
-        disable=not progress,
+        disable=None if progress else True,  # None: on a terminal only (tqdm)
         leave=False,
     )
     layers = tuple(pack_layer(layer, sparse.weights[layer.name], params, mode) for layer in bar)

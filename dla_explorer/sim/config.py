@@ -17,7 +17,7 @@ from pydantic import Field, PositiveFloat, PositiveInt
 from dla_explorer.core.errors import UsageError
 from dla_explorer.core.fileio import check_int_bounds, load_yaml_model
 from dla_explorer.core.units import BITS_PER_BYTE
-from dla_explorer.sim.uncertainty import split_ranges
+from dla_explorer.sim.uncertainty import Range, split_ranges
 
 Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
 
@@ -107,6 +107,7 @@ class _Config(pydantic.BaseModel):
         data, ranges = split_ranges(data)
         config = handler(data)
         if ranges:
+            _check_range_ends(data, ranges, handler)
             config._ranges = ranges
         return config
 
@@ -114,6 +115,37 @@ class _Config(pydantic.BaseModel):
     @classmethod
     def _bounded_ints(cls, value: Any) -> Any:
         return check_int_bounds(value)
+
+
+def _check_range_ends(
+    data: Any, ranges: dict[str, Range], handler: pydantic.ValidatorFunctionWrapHandler
+) -> None:
+    """Each estimate's low and high must be values its key accepts, as its nominal is: Monte-Carlo
+    samples are drawn between them (an efficiency range up to 1.9 drew impossible designs; one
+    down to -0.6 failed mid-run, after the nominal result was printed).
+
+    Raises:
+        ValueError: naming the key, the end and the rule.
+    """
+    for path, estimate in ranges.items():
+        for end in ("low", "high"):
+            value = getattr(estimate, end)
+            if value == estimate.nominal:
+                continue
+            try:
+                handler(_with_value(data, path.split("."), value))
+            except pydantic.ValidationError as exc:
+                first = exc.errors()[0]
+                raise ValueError(
+                    f"key '{path}': estimate range: {end} {value:g} is not a value the key takes "
+                    f"({first['msg'].removeprefix('Value error, ')})"
+                ) from None
+
+
+def _with_value(data: Any, keys: list[str], value: float) -> Any:
+    """A copy of the plain config data with the value at a dotted path replaced."""
+    head, *rest = keys
+    return {**data, head: _with_value(data[head], rest, value) if rest else value}
 
 
 class Energy(_Config):
@@ -296,6 +328,20 @@ class Memory(_Config):
         description="DRAM device config in hw_configs/dram/ (name or path) whose timings the cycle "
         "model uses at fidelity 1 and 2; empty: none (fidelity 1 falls back to controller_efficiency)",
     )
+
+    @pydantic.field_validator("dram")
+    @classmethod
+    def _dram_exists(cls, name: str) -> str:
+        # at load, not when fidelity 1 first needs it (that error named neither file nor key, and
+        # fidelity 0 took the misspelt name silently); the same lookup as dram.config.resolve,
+        # without importing the cycle model
+        folder = CONFIG_ROOT / "dram"
+        named = folder / f"{name.removesuffix('.yaml')}.yaml"
+        if name and not Path(name).is_file() and not named.is_file():
+            known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+            raise ValueError(f"dram config '{name}' not found (a YAML path, or one of: {known})")
+        return name
+
     # fidelity 1: the cycle model's efficiency per traffic class is that of the modelled controller
     # (DRAMsim3's, docs/dram.md); these factors carry how far the real one may differ (an estimate
     # with its range in the YAML). The scaled efficiency is capped at 1.

@@ -172,7 +172,10 @@ def load(path: str | os.PathLike) -> SparseModel:
 
 def _check_manifest(path: Path, manifest: Any) -> None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise DlaError(f"{path}: not a dla-explorer sparse-model file")
+        other = manifest.get("format") if isinstance(manifest, dict) else None
+        # e.g. a packed workload of 'pack --out' given to inspect: say what the file is
+        what = f" (it is a {other} file)" if isinstance(other, str) else ""
+        raise DlaError(f"{path}: not a dla-explorer sparse-model file{what}")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise DlaError(

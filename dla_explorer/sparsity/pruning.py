@@ -164,8 +164,9 @@ def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str
 
     Raises:
         UsageError: a zoo name that is not in the zoo, a library model that cannot be built, a
-            'file.py:factory' whose file is missing, fails to import, lacks the function or returns
-            no torch module, or an .onnx path (no torch module to run).
+            'file.py:factory' that fails to import, lacks the function or returns no torch module,
+            or an .onnx path (no torch module to run).
+        DlaError: the 'file.py' of a 'file.py:factory' does not exist (a missing file, exit 1).
     """
     if isinstance(model, nn.Module):
         return model, type(model).__name__
@@ -184,7 +185,7 @@ def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str
 
         path, factory = model.rsplit(":", 1)
         if not Path(path).is_file():
-            raise UsageError(f"model file '{path}' not found")
+            raise DlaError(f"model file '{path}' not found")
         spec = importlib.util.spec_from_file_location(Path(path).stem, path)
         if spec is None or spec.loader is None:
             raise UsageError(f"model file '{path}' is not a Python file")
@@ -225,16 +226,16 @@ def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
         `module`, with the weights loaded.
 
     Raises:
-        UsageError: the suffix is none of .pt, .pth, .npz; the file is missing; or its layers or
-            shapes do not fit `module`.
-        DlaError: the file is not a readable torch file or holds no state dict, or the checkpoint
-            (or the state dict it names) is missing, corrupt or of a newer format.
+        UsageError: the suffix is none of .pt, .pth, .npz; or its layers or shapes do not fit
+            `module`.
+        DlaError: the file is missing, is not a readable torch file or holds no state dict, or the
+            checkpoint (or the state dict it names) is missing, corrupt or of a newer format.
     """
     path = Path(path)
     if path.suffix not in WEIGHT_SUFFIXES:
         raise UsageError(f"weights '{path}': use a state dict (.pt, .pth) or a checkpoint (.npz)")
     if not path.is_file():
-        raise UsageError(f"weights file '{path}' not found")
+        raise DlaError(f"weights file '{path}' not found")
     if path.suffix == ".npz":
         from dla_explorer.sparsity import checkpoint
         from dla_explorer.sparsity.tasks import set_weights
@@ -468,8 +469,9 @@ def calibration_batch(
         A float tensor of inputs, (batch, C, H, W) for synthetic data and folders.
 
     Raises:
-        UsageError: the path does not exist, has another suffix, holds no numeric tensor or one of
-            another rank than `input_shape`; or the folder holds no images or an unreadable one.
+        UsageError: the path has another suffix, holds no numeric tensor or one of another rank
+            than `input_shape`; or the folder holds no images or an unreadable one.
+        DlaError: the path does not exist (a missing file, exit 1).
     """
     shape = (batch, *input_shape[1:])
     if source is None or (isinstance(source, str) and source == "synthetic"):
@@ -481,7 +483,7 @@ def calibration_batch(
     if path.is_dir():
         return _load_images(path, shape)
     if not path.is_file():
-        raise UsageError(
+        raise DlaError(
             f"calibration data '{path}' not found (give 'synthetic', a .pt or .npy "
             "tensor, or a folder of images)"
         )
@@ -740,7 +742,9 @@ class Recipe(pydantic.BaseModel):
     seed: int = pydantic.Field(0, ge=0, le=2**32 - 1, description="numpy and torch seed")
     overrides: dict[str, float] = pydantic.Field(default_factory=dict)
     keep_first_last_dense: bool = False
-    input_shape: tuple[int, int, int, int] | None = pydantic.Field(
+    input_shape: (
+        tuple[pydantic.PositiveInt, pydantic.PositiveInt, pydantic.PositiveInt, pydantic.PositiveInt] | None
+    ) = pydantic.Field(
         None, description="N, C, H, W; default the model's own (1,3,224,224 for ImageNet networks)"
     )
     calibration: str = "synthetic"

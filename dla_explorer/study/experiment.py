@@ -100,7 +100,7 @@ class ExperimentSpec(_Strict):
     def _check(self) -> ExperimentSpec:
         for name in self.models:
             if name not in models.names():
-                raise ValueError(f"models: unknown model '{name}' (known: {models.names()})")
+                raise ValueError(f"models: unknown model '{name}' (known: {', '.join(models.names())})")
         for s in self.sparsities:
             if not 0 <= s < 1:
                 raise ValueError(f"sparsities: {s} is not in [0, 1)")
@@ -343,6 +343,11 @@ def run_experiment(
     folder = Path(out or Path("results") / spec.name)
     # the record is written before anything else, so a killed run resumed with a changed spec
     # is refused (it used to reuse the old seed's checkpoints)
+    if run_search and spec.search:  # before minutes of work, not after them
+        try:
+            load_spec(Path(source).parent / spec.search)
+        except DlaError as exc:
+            raise type(exc)(f"{source}: key 'search': {exc}") from None
     claim_folder(folder, RECORD, spec.content_hash(), str(source), {"name": spec.name}, "experiment spec")
     size = spec.full if full else spec.default
     started = time.time()
@@ -353,7 +358,9 @@ def run_experiment(
     totals, layers, packed, packed_totals, buffers = [], [], [], [], []
     headline: dict[str, pruning.SparseModel] = {}
     cases = [(m, s) for m in spec.models for s in spec.sparsities]
-    for model, sparsity in tqdm(cases, desc="prune, pack, simulate", unit="case", disable=not progress):
+    # disable None: a bar on a terminal only (tqdm)
+    bar = tqdm(cases, desc="prune, pack, simulate", unit="case", disable=None if progress else True)
+    for model, sparsity in bar:
         sparse = sparse_model(spec, model, sparsity, folder)
         labels = {"model": model, "sparsity": sparsity}
         model_totals, model_layers = _simulate_model(spec, sparse, device, hardware)

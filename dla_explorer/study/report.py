@@ -229,14 +229,21 @@ def summary(results: analysis.Results) -> list[str]:
         on_ddr4 = frame[at & (frame.design == ddr4)].iloc[0]
         on_hbm2 = frame[at & (frame.design == spec.hbm2_design)].iloc[0]
         curve = curves.loc[(model, results.headline)]
+        # "lifts that" only when there is memory-bound time to lift (a design whose maps fit on
+        # chip read "0% of its time ...; HBM2 lifts that")
+        hbm2 = (
+            "HBM2 lifts that and gives"
+            if round(on_ddr4.memory_bound_share, 2) > 0
+            else "with no memory-bound time to remove, HBM2 gives"
+        )
         lines.append(
             f"{plots.MODEL_LABELS.get(model, model)} at {results.headline:.0%} sparsity: packing "
             f"runs {curve.packed_over_unpacked:.1f}x faster than the unpacked sparse model on "
             f"HBM2 ({_split(on_hbm2)}MAC utilisation {on_hbm2.utilization:.0%}). On "
             f"{on_ddr4['memory']} the packed design spends {on_ddr4.memory_bound_share:.0%} of its "
             "time in memory-bound layers "
-            f"({on_ddr4.dram_mb_per_frame:.1f} MB of DRAM traffic a frame); HBM2 lifts that and "
-            f"gives {curve.hbm2_over_ddr4:.2f}x ({on_hbm2.fps:,.0f} frames/s, "
+            f"({on_ddr4.dram_mb_per_frame:.1f} MB of DRAM traffic a frame); {hbm2} "
+            f"{curve.hbm2_over_ddr4:.2f}x ({on_hbm2.fps:,.0f} frames/s, "
             f"{on_hbm2.fps_per_w:.1f} frames/s/W)."
         )
     return lines
@@ -719,6 +726,8 @@ def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) ->
         return experiment_report(folder, formats)
     if (folder / "spec.json").is_file():
         return dse_report(folder)
+    if not folder.is_dir():
+        raise DlaError(f"{folder}: folder not found")
     raise DlaError(
         f"{folder}: no {RECORD} or spec.json: not a results folder of 'dla-explorer run', 'search' or 'sweep'"
     )

@@ -15,13 +15,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 import pydantic
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from dla_explorer.core.errors import UsageError
-from dla_explorer.core.fileio import load_yaml_model, write_text_atomic
+from dla_explorer.core.fileio import load_yaml_model, read_text, write_text_atomic
 from dla_explorer.sim import config as hw
 from dla_explorer.sim import simulator
 from dla_explorer.sparsity import pruning
@@ -122,7 +121,8 @@ def _architecture(spec: dict[str, Any], where: str) -> hw.Architecture:
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"{where}: key 'arch.{key}': {first['msg']}") from None
+        rule = "unknown key (check the spelling)" if first["type"] == "extra_forbidden" else first["msg"]
+        raise UsageError(f"{where}: key 'arch.{key}': {rule}") from None
 
 
 def _sparse(point: Point, cache: dict) -> pruning.SparseModel:
@@ -139,10 +139,22 @@ def _sparse(point: Point, cache: dict) -> pruning.SparseModel:
     return cache[key]
 
 
-def simulate_point(point: Point, folder: Path, cache: dict | None = None) -> dict[str, float]:
-    """Simulated figures of one point (frames/s, DRAM MB per frame, power; or the ratio)."""
+def simulate_point(
+    point: Point, folder: Path, cache: dict | None = None, source: str | Path | None = None
+) -> dict[str, float]:
+    """Simulated figures of one point (frames/s, DRAM MB per frame, power; or the ratio);
+    errors in its configs name `source` (the points file) and the point."""
     cache = {} if cache is None else cache
-    where = f"point '{point.id}'"
+    where = f"{source}: point '{point.id}'" if source is not None else f"point '{point.id}'"
+    try:
+        return _simulate_point(point, folder, cache, where)
+    except UsageError as exc:  # a config it names is missing or invalid: say which point
+        if str(exc).startswith(where):
+            raise
+        raise UsageError(f"{where}: {exc}") from None
+
+
+def _simulate_point(point: Point, folder: Path, cache: dict, where: str) -> dict[str, float]:
     device = hw.load_device(_config_path(point.device, folder))
     if point.published_clock:
         device = device.model_copy(update={"fmax": None})
@@ -175,7 +187,7 @@ def run(path: str | Path = DEFAULT_POINTS) -> pd.DataFrame:
     rows: list[dict] = []
     cache: dict = {}
     for point in points.points:
-        simulated = simulate_point(point, folder, cache)
+        simulated = simulate_point(point, folder, cache, path)
         figure = "ratio" if point.kind == "ratio" else "fps"
         row = {
             "id": point.id,
@@ -228,11 +240,11 @@ def accepted(table: pd.DataFrame) -> bool:
 
 
 def _pct(value: float) -> str:
-    return "" if value is None or np.isnan(value) else f"{value:+.0%}"
+    return "" if pd.isna(value) else f"{value:+.0%}"
 
 
 def _num(value: float) -> str:
-    if value is None or np.isnan(value):
+    if pd.isna(value):
         return ""
     return f"{value:,.2f}" if value < 10 else f"{value:,.0f}"
 
@@ -247,12 +259,12 @@ def markdown(table: pd.DataFrame, sources: dict[str, str]) -> str:
     for row in table.itertuples():
         ddr = (
             f"{_num(row.ddr_mb_published)} / {_num(row.ddr_mb_simulated)} ({_pct(row.ddr_error)})"
-            if not np.isnan(row.ddr_mb_published)
+            if not pd.isna(row.ddr_mb_published)
             else ""
         )
         watts = (
             f"{_num(row.power_w_published)} / {_num(row.power_w_simulated)} ({_pct(row.power_error)})"
-            if not np.isnan(row.power_w_published)
+            if not pd.isna(row.power_w_published)
             else ""
         )
         lines.append(
@@ -276,11 +288,21 @@ def markdown(table: pd.DataFrame, sources: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str, path: str | Path = DOCS) -> None:
-    """Replace the text between the validate markers of `path` (atomic write)."""
-    path = Path(path)
-    document = path.read_text()
+def check_docs(path: str | Path = DOCS) -> str:
+    """The text of the Markdown file the table goes into, checked for the validate markers.
+
+    Raises:
+        DlaError: the file is missing or not UTF-8 text.
+        UsageError: it has no markers to write the table between.
+    """
+    document = read_text(path, "Markdown file")
     if BEGIN not in document or END not in document:
         raise UsageError(f"{path}: no '{BEGIN}' ... '{END}' markers to write the table between")
+    return document
+
+
+def write_docs(text: str, path: str | Path = DOCS) -> None:
+    """Replace the text between the validate markers of `path` (atomic write)."""
+    document = check_docs(path)
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
     write_text_atomic(path, pattern.sub(lambda _: f"{BEGIN}\n{text}\n{END}", document, count=1))

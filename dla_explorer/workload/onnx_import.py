@@ -144,7 +144,7 @@ def load_onnx(
     onnx = _onnx()
     path = Path(path)
     if not path.is_file():
-        raise UsageError(f"ONNX file '{path}' not found")
+        raise DlaError(f"ONNX file '{path}' not found")
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf raises its own DecodeError; all mean "not an ONNX model"
