@@ -658,6 +658,7 @@ def _make_steady(writes: bool):
         active = 0
         steps = 0
         eqm = np.zeros(nch, np.int64)  # per channel: the queued banks whose ready clock is crd
+        colm = np.zeros(nch, np.int64)  # per channel: the banks whose ready clock is a READ's only
         # the head of every bank's transaction FIFO (FAR: empty), kept beside the FIFOs: the
         # oldest-movable scan reads one compact row instead of a head index and a FIFO slot
         # spread over the whole queue array (cache misses on many channels)
@@ -730,6 +731,7 @@ def _make_steady(writes: bool):
                                 rank = bank_rank[q]
                                 g = bank_grp[q]
                                 orow = bs[c, q, B_ROW]
+                                colm[c] &= ~(np.int64(1) << q)
                                 if orow < 0:
                                     tq = _mx(_mx(bs[c, q, B_TACT], gs[c, g, G_ACT]), ks[c, rank, K_ACT])
                                     tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
@@ -741,6 +743,8 @@ def _make_steady(writes: bool):
                                         cq[c, q, 0]
                                     ] != orow:
                                         tq = bs[c, q, B_TPRE]
+                                    elif hw == 0:
+                                        colm[c] |= np.int64(1) << q  # hr > 0 here: READ only
                                     if hr > 0:
                                         cb = _mx(bs[c, q, B_TRD], gs[c, g, G_RD])
                                         tq = _mn(tq, _mx(cb, ks[c, rank, K_RD]))
@@ -890,6 +894,22 @@ def _make_steady(writes: bool):
                         # the open banks' clocks change, a closed bank's ACT clock does not
                         # (with the visit's other pass savings: the DDR4 frame 1.13x, measured)
                         scan = (cs[c, C_NONEMPTY] & ~cs[c, C_CLOSED]) | (np.int64(1) << q)
+                        if not (writes and req_write[r]):
+                            # a bank whose clock is its READ alone (colm: a read hit, no write
+                            # hit, no PRE allowed) gets the READ's new group and rank bounds
+                            # folded in (max distributes over its clock's terms), not a recompute
+                            m = colm[c] & scan & ~(np.int64(1) << q)
+                            scan &= ~m
+                            while m != 0:
+                                q2 = _ctz(m)
+                                m &= m - 1
+                                if bank_rank[q2] != rank:
+                                    bnd = t + pv_rtro
+                                elif bank_grp[q2] == grp:
+                                    bnd = t + _mx(pv_rtrl, pv_rtrs)
+                                else:
+                                    bnd = t + pv_rtrs
+                                brd[c, q2] = _mx(brd[c, q2], bnd)
                 # ---- move one transaction to its bank's command queue, as the general visit ----
                 # the write drain starts (after the clock's commands) when the buffer reaches the
                 # high watermark, or holds more than the idle threshold while every command queue is
@@ -1009,6 +1029,7 @@ def _make_steady(writes: bool):
                     m &= m - 1
                     rank = bank_rank[q]
                     orow = bs[c, q, B_ROW]
+                    colm[c] &= ~(np.int64(1) << q)
                     if orow < 0:
                         tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
                         tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
@@ -1018,6 +1039,8 @@ def _make_steady(writes: bool):
                         tq = FAR
                         if (hr + hw == 0 or bs[c, q, B_HITC] >= hit_cap) and req_row[cq[c, q, 0]] != orow:
                             tq = bs[c, q, B_TPRE]
+                        elif hw == 0:
+                            colm[c] |= np.int64(1) << q  # hr > 0 here: READ only
                         if hr > 0:
                             tq = _mn(
                                 tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
