@@ -2,7 +2,7 @@
 and its agreement with the DRAMsim3 reference rows.
 
     python benchmarks/bench_dram.py [--requests 1000000] [--repeats 3] [--reference]
-                                    [--baseline DIR | --identity DIR]
+                                    [--baseline DIR | --identity DIR] [--frame [--refresh-frames]]
 
 Each case: a saturating source of 64-B requests (all offered at time zero, in order); the figure
 is requests / CPU seconds of `simulate_trace` (median of --repeats), so other load on a shared
@@ -20,6 +20,14 @@ no-refresh, per-bank-refresh, small-queue, drain, hit-cap, port and dual-issue v
 tree in DIR and on this one, which must agree on every request's acceptance and completion time
 and every summary figure (exit 1 otherwise). Run it before committing a controller change;
 --requests N lengthens every case (default 6,000: ~15 s a tree; 40,000 crosses more refreshes).
+--frame: the controller alone (`controller.simulate`, CPU time) on the level-2 traffic of one packed
+90%-random-sparse ResNet-50 frame (the traces `simulate(..., fidelity=2)` replays: interleaved
+filter, input-tile and output streams over every channel, layers offered at their start times,
+the DLA's port) on hbm2_x2 and ddr4_2666_x1; the traces are recorded once (about a minute: the
+pruning and packing) into $DLA_EXPLORER_CACHE (default ~/.cache/dla-explorer)/bench_dram/ and
+reused (--refresh-frames records them again). Reports 64-B requests and DRAM bursts per CPU
+second, best and median of --repeats; with --baseline both trees run each trace alternately and
+must give equal acceptance and completion times.
 With --expect-merges (for --identity and --baseline), cases whose reads repeat a line or that
 read and write one line (where a change of read merging or of the read-before-write rule may
 move times) are listed but do not fail the check; every other case must agree.
@@ -129,11 +137,159 @@ class Tree:
         self.proc.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def frame(self, path: Path, memory: str) -> dict[str, Any]:
+        """The tree's controller on a recorded frame trace: CPU seconds, bursts, and the
+        per-request acceptance and completion clocks."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"frame": str(path), "memory": memory}) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        with np.load(reply["times"]) as z:
+            reply["accepted"], reply["end"] = z["accepted"], z["end"]
+        return reply
+
+
+FRAME_MEMORIES = ("hbm2_x2", "ddr4_2666_x1")
+
+
+def frame_cache() -> Path:
+    """Where the recorded frame traces live (the package's cache folder, as the packing cache)."""
+    override = os.environ.get("DLA_EXPLORER_CACHE")
+    root = Path(override).expanduser() if override else Path.home() / ".cache" / "dla-explorer"
+    return root / "bench_dram" / "frames.npz"
+
+
+def record_frames(path: Path) -> None:
+    """Record the controller inputs of one packed ResNet-50 frame at fidelity 2 on each of
+    FRAME_MEMORIES (what `traffic._simulate` receives: the channel config, per request its
+    channel, address, write flag and arrival clock, the channel count and the port rate)."""
+    import dataclasses
+
+    from dla_explorer.sim import config as hw
+    from dla_explorer.sim import simulator, traffic
+    from dla_explorer.sim.graph import zoo_ops
+    from dla_explorer.sparsity import pruning
+
+    sparse = pruning.prune("resnet50", "random", 0.9, overrides={"conv1": 0, "fc": 0})
+    sparse = dataclasses.replace(sparse, workload=zoo_ops(sparse.workload))
+    device = hw.load_device("stratix10_mx2100")
+    arch = hw.load_architecture("dla_s10mx")
+    calls: list[tuple[Any, ...]] = []
+    original = traffic._simulate
+
+    def capture(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    data: dict[str, Any] = {}
+    traffic._simulate = capture  # type: ignore[assignment]
+    try:
+        for name in FRAME_MEMORIES:
+            calls.clear()
+            simulator.simulate(sparse, arch, hw.load_memory(name), device, fidelity=2)
+            if len(calls) != 1:
+                raise SystemExit(f"--frame: {name}: {len(calls)} controller runs a frame, expected one")
+            cfg, channel, address, is_write, channels, port, arrival = calls[0]
+            data[f"{name}/config"] = np.array(cfg.model_dump_json())
+            data[f"{name}/channel"] = channel
+            data[f"{name}/address"] = address
+            data[f"{name}/is_write"] = is_write
+            data[f"{name}/arrival"] = np.zeros(0, np.int64) if arrival is None else arrival
+            data[f"{name}/scalars"] = np.array([channels, port], np.float64)
+    finally:
+        traffic._simulate = original
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **data)
+    os.replace(tmp, path)
+
+
+def run_frame(path: Path, memory: str) -> dict[str, Any]:
+    """This process's controller on a recorded frame trace (the child side of Tree.frame):
+    `traffic._simulate` prepares the bursts as a level-2 replay does, and only the controller
+    call (`controller.simulate`) is timed."""
+    from dla_explorer.sim import traffic
+
+    with np.load(path) as z:
+        cfg = DramConfig.model_validate_json(str(z[f"{memory}/config"]))
+        channel, address, is_write = z[f"{memory}/channel"], z[f"{memory}/address"], z[f"{memory}/is_write"]
+        arrival = z[f"{memory}/arrival"]
+        channels, port = z[f"{memory}/scalars"]
+    seen: dict[str, float] = {}
+    original = traffic.k.simulate
+
+    def timed(p: np.ndarray, ch: np.ndarray, *rest: Any) -> None:
+        c0 = time.process_time()
+        original(p, ch, *rest)
+        seen["cpu"] = time.process_time() - c0
+        seen["bursts"] = len(ch)
+
+    traffic.k.simulate = timed  # type: ignore[assignment]
+    try:
+        accepted, end, _, _ = traffic._simulate(
+            cfg, channel, address, is_write, int(channels), float(port), arrival if arrival.size else None
+        )
+    finally:
+        traffic.k.simulate = original
+    np.savez("frame_times.npz", accepted=accepted, end=end)
+    return {
+        "cpu": seen["cpu"],
+        "bursts": seen["bursts"],
+        "requests": len(address),
+        "writes": int(np.count_nonzero(is_write)),
+        "channels": int(channels),
+        "times": str(Path("frame_times.npz").resolve()),
+    }
+
+
+def frames(repeats: int, baseline: Tree | None, current: Tree, refresh: bool) -> None:
+    """The controller's rate on the recorded level-2 frame traces (see --frame)."""
+    path = frame_cache()
+    if refresh or not path.is_file():
+        print(f"recording the level-2 frame traces into {path} ...", flush=True)
+        record_frames(path)
+    trees = [("before", baseline), ("after", current)] if baseline is not None else [("", current)]
+    print(
+        "| memory | channels | requests (64 B) | bursts | tree | CPU ms best / median | "
+        "M requests/s (median) | M bursts/s best / median |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for memory in FRAME_MEMORIES:
+        for _, tree in trees:
+            assert tree is not None
+            tree.frame(path, memory)  # compile or load the cache, warm the buffers
+        cpu: dict[str, list[float]] = {label: [] for label, _ in trees}
+        reply: dict[str, dict[str, Any]] = {}
+        for _ in range(repeats):
+            for label, tree in trees:
+                assert tree is not None
+                reply[label] = tree.frame(path, memory)
+                cpu[label].append(reply[label]["cpu"])
+            if baseline is not None:
+                a, b = reply["before"], reply["after"]
+                if not (np.array_equal(a["accepted"], b["accepted"]) and np.array_equal(a["end"], b["end"])):
+                    raise SystemExit(f"--frame {memory}: acceptance or completion times differ")
+        for label, _ in trees:
+            r, t = reply[label], cpu[label]
+            best, med = min(t), statistics.median(t)
+            print(
+                f"| {memory} | {r['channels']} | {r['requests']:,} | {r['bursts']:,} | {label or '-'} | "
+                f"{best * 1e3:.1f} / {med * 1e3:.1f} | {r['requests'] / med / 1e6:.2f} | "
+                f"{r['bursts'] / best / 1e6:.2f} / {r['bursts'] / med / 1e6:.2f} |",
+                flush=True,
+            )
+        if baseline is not None:
+            ratio = statistics.median(cpu["before"]) / statistics.median(cpu["after"])
+            print(f"|  |  |  |  | speed-up (median) | {ratio:.2f}x |  |  |", flush=True)
+
 
 def serve() -> None:
     """The child side of Tree: one JSON request per stdin line, one reply per stdout line."""
     for text in sys.stdin:
         job = json.loads(text)
+        if "frame" in job:
+            print(json.dumps(run_frame(Path(job["frame"]), job["memory"])), flush=True)
+            continue
         addresses = np.load(job["addr"])
         is_write = None if job["write"] is None else np.load(job["write"])
         if job["limit"]:
@@ -461,6 +617,14 @@ def main() -> None:
         action="store_true",
         help="time read streams that read lines more than once (tiles, halos, maps read twice)",
     )
+    parser.add_argument(
+        "--frame",
+        action="store_true",
+        help="time the controller on one packed ResNet-50 frame's level-2 traces (hbm2_x2, ddr4_2666_x1)",
+    )
+    parser.add_argument(
+        "--refresh-frames", action="store_true", help="--frame: record the frame traces again"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--identity-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -472,6 +636,16 @@ def main() -> None:
         return
     if args.identity:
         identity(args.identity, args.requests or 6000, args.expect_merges)
+        return
+    if args.frame:
+        here = Tree(Path(__file__).resolve().parents[1])
+        older = Tree(args.baseline) if args.baseline else None
+        try:
+            frames(args.repeats, older, here, args.refresh_frames)
+        finally:
+            for tree in (older, here):
+                if tree is not None:
+                    tree.close()
         return
     trees = [Tree(args.baseline), Tree(Path(__file__).resolve().parents[1])] if args.baseline else []
     try:

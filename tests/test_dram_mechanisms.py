@@ -73,6 +73,37 @@ def test_a_read_of_a_line_with_a_write_pending_is_forwarded_not_merged():
     assert res.done_ns[2] == res.added_ns[2] + tck
 
 
+def test_forwarding_and_merging_work_among_lines_met_once():
+    # Only requests of a line the trace touches more than once use the pending-line table (a
+    # trace with writes marks them over reads and writes alike): a read stream of lines met
+    # once, with a write of a line then a read of it (served from the write buffer), a line
+    # written twice (the second merges) and a line read then written (the write waits for the
+    # READ) in between. The other lines' reads must time as in the stream without those.
+    cfg = variant(NAME, controller__refresh="none")
+    tck = cfg.timing.tck_ns
+    n = 3000
+    stream = pt.sequential(n)
+    far = np.uint64(1 << 30)  # lines the stream never meets
+    lines = np.array([far, far, far + np.uint64(64), far + np.uint64(64), far + np.uint64(128)] * 2)
+    lines[5:] += np.uint64(1 << 20)
+    lines = np.concatenate([lines[:5], [lines[4]], lines[5:], [lines[9]]])  # ... R C, W C
+    writes = np.array([1, 0, 1, 1, 0, 1] * 2, np.bool_)
+    at = (500, 2000)  # where the two groups of six go into the stream
+    addresses = np.insert(stream, np.repeat(at, 6), lines)
+    is_write = np.insert(np.zeros(n, np.bool_), np.repeat(at, 6), writes)
+    res = simulate_trace(cfg, addresses, is_write)
+    for g in range(2):
+        i = at[g] + 6 * g  # the group's first request in the merged trace
+        assert res.done_ns[i + 1] == res.added_ns[i + 1] + tck  # the read of the written line
+        assert res.done_ns[i + 3] == res.added_ns[i + 3] + tck  # the second write merged
+        # the write of a line read just before waits for that READ's data
+        assert res.done_ns[i + 5] > res.done_ns[i + 4]
+    # the forwarded reads and merged writes issue no command of their own: a READ of each
+    # stream line and of C, a WRITE of A, B and C, per group
+    assert res.commands["read"] == n + 2
+    assert res.commands["write"] == 6
+
+
 @pytest.mark.parametrize("name", ["dramsim3_ddr4_8gb_x8_2666_bgint", "dramsim3_hbm2_8gb_x128"])
 def test_a_doubled_stream_issues_the_reads_of_the_distinct_one(name):
     # every line read twice in a row: the second read merges, so the READs are those of the
@@ -108,8 +139,10 @@ def test_reads_of_repeated_lines_are_marked():
     assert not marks(list(range(10, 0, -1)))[0]
     assert marks([5, 9, 7, 9]) == (True, [False, True, False, True])
     assert marks([1, 2, 3, 3, 1]) == (True, [True, False, True, True, True])
-    # a write and a read of one line are not a repeated read (the write case tracks every line)
+    # a write and a read of one line are not a repeated read; for a trace with writes the
+    # controller passes no write flags, so that every request of a line met twice is marked
     assert marks([5, 9, 7, 9], [0, 1, 0, 0]) == (False, [False] * 4)
+    assert marks([5, 9, 7, 9], [0, 0, 0, 0]) == (True, [False, True, False, True])
 
 
 def test_repeated_read_marks_match_numpy():
