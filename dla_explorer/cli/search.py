@@ -26,6 +26,18 @@ SPEC_HELP = "experiment spec (YAML, see docs/search.md)"
 EXTRA_METRICS = ("fps", "power_w", "fps_per_w", "latency_s", "dsp")
 
 
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    """The options search and sweep share: where the results go and whether a bar is drawn."""
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (there is none when stderr is not a terminal)",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="results folder (overrides the spec's 'results'; default results/<name>)"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = add_parser(
         subparsers,
@@ -69,14 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--timeout", type=positive_float, metavar="S", help="stop starting trials after S seconds (this run)"
     )
-    p.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bar (there is none when stderr is not a terminal)",
-    )
-    p.add_argument(
-        "--out", metavar="DIR", help="results folder (overrides the spec's 'results'; default results/<name>)"
-    )
+    _add_output_options(p)
     p.set_defaults(handler=run_search_command)
 
     p = add_parser(
@@ -97,14 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="designs per simulator call (default: the spec's sweep_batch, 1000)",
     )
-    p.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bar (there is none when stderr is not a terminal)",
-    )
-    p.add_argument(
-        "--out", metavar="DIR", help="results folder (overrides the spec's 'results'; default results/<name>)"
-    )
+    _add_output_options(p)
     p.set_defaults(handler=run_sweep_command)
 
     p = add_parser(
