@@ -30,13 +30,13 @@ def read_trace(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndar
     if not path.is_file():
         raise DlaError(f"{path}: file not found")
     data = path.read_bytes()
+    fast = _parse_columns(data)  # it takes ASCII only, so its text needs no decoding
+    if fast is not None:
+        return fast
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DlaError(f"{path}: not UTF-8 text (byte {exc.start}); a trace is a CSV file") from None
-    fast = _parse_columns(data)
-    if fast is not None:
-        return fast
     return _parse_rows(path, text)
 
 
