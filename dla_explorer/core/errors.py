@@ -11,3 +11,42 @@ class UsageError(DlaError):
     """A bad argument, option or configuration value (exit code 2)."""
 
     exit_code = 2
+
+
+class BadValue(UsageError, ValueError):
+    """A value a config model refuses, raised in place of pydantic's multi-line ValidationError
+    where one reaches a user (`hw.Architecture(k_vec=-1, ...)`); a ValueError too, as the
+    ValidationError it replaces is, so code catching ValueError keeps working."""
+
+
+class UnknownName(UsageError, KeyError):
+    """A name (a layer, a table key) that is not there: a UsageError with its one-line message, and
+    a KeyError, so `try: table[name] except KeyError` and `dict.get`-style code keep working."""
+
+    def __str__(self) -> str:
+        # KeyError's own str() is the repr of its argument (quotes around the whole message)
+        return str(self.args[0]) if self.args else ""
+
+
+def check_type(value: object, expected: type | tuple[type, ...], what: str, hint: str = "") -> None:
+    """Refuse a public API argument of the wrong type with one line naming the argument, the type
+    wanted and the value given (an AttributeError deep in the simulator names none of them).
+
+    Args:
+        value: the argument as given.
+        expected: the class (or classes) it must be an instance of.
+        what: the argument's name, as the message should call it.
+        hint: appended to the message: how to make the right object (e.g. "hw.load_memory(name)").
+
+    Raises:
+        UsageError: `value` is not an instance of `expected`.
+    """
+    if isinstance(value, expected):
+        return
+    names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    article = "an" if names[0].lower() in "aeiou" else "a"
+    raise UsageError(
+        f"{what} must be {article} {names}, not {type(value).__name__} {shown}{f' ({hint})' if hint else ''}"
+    )

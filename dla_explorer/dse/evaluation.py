@@ -77,6 +77,14 @@ class Evaluator:
         self._models: dict[str, SparseModel] = {}
 
     def model(self, label: str) -> SparseModel:
+        """The sparse model of a spec entry, loaded (pruned or read from its checkpoint) once.
+
+        Args:
+            label: the entry's label in the spec.
+
+        Returns:
+            The SparseModel.
+        """
         if label not in self._models:
             entry = next(m for m in self.spec.models if m.label == label)
             sparse = load_model(entry)
@@ -112,6 +120,7 @@ class Evaluator:
 
     @cached_property
     def constraint_names(self) -> list[str]:
+        """The constraint columns of the spec's table (see constraint_columns)."""
         return constraint_columns(self.spec)
 
 

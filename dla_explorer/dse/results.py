@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.core.errors import DlaError, UnknownName, UsageError
 from dla_explorer.core.fileio import FileLock, write_csv_atomic, write_text_atomic
 from dla_explorer.dse.space import KEY_COLUMNS
 from dla_explorer.dse.spec import METRICS, Objective, Spec
@@ -302,6 +302,13 @@ def pareto_mask(values: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
 
 def _usable(table: pd.DataFrame, objectives: Sequence[Objective], feasible_only: bool) -> pd.DataFrame:
     metrics = [o.metric for o in objectives]
+    missing = [m for m in metrics if m not in table]
+    if missing:  # pandas' KeyError listed the whole index, over several lines
+        raise UnknownName(
+            f"the results table has no column '{missing[0]}' (an objective's metric; it has "
+            f"{len(table.columns)} columns: {', '.join(map(str, table.columns[:8]))}"
+            f"{', ...' if len(table.columns) > 8 else ''})"
+        )
     ok = table[metrics].notna().all(axis=1)
     if "state" in table:
         ok &= table["state"] == "COMPLETE"
@@ -326,7 +333,7 @@ def pareto_front(
         first objective.
 
     Raises:
-        KeyError: the table lacks an objective's column.
+        UnknownName: the table lacks an objective's column (a UsageError and a KeyError).
     """
     rows = _usable(table, objectives, feasible_only)
     metrics = [o.metric for o in objectives]
@@ -352,7 +359,7 @@ def best_per_objective(
         One row per objective with a column `objective` ('max fps'); empty when no row qualifies.
 
     Raises:
-        KeyError: the table lacks an objective's column.
+        UnknownName: the table lacks an objective's column (a UsageError and a KeyError).
     """
     rows = _usable(table, objectives, feasible_only)
     if rows.empty:
@@ -375,9 +382,23 @@ def hypervolume(points: np.ndarray, reference: np.ndarray, maximize: Sequence[bo
     Returns:
         The hypervolume, in the product of the objectives' units (0.0 when no point is better than
         the reference in every objective).
+
+    Raises:
+        UsageError: points, reference and maximize do not agree on the number of objectives.
     """
+    points = np.asarray(points, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    if points.size == 0:
+        return 0.0
+    k = len(maximize)
+    if points.ndim != 2 or points.shape[1] != k or reference.shape != (k,):
+        # a mismatch failed with a numpy broadcasting error naming no argument
+        raise UsageError(
+            f"hypervolume: points {points.shape} must be (n, {k}) and reference "
+            f"{reference.shape} must be ({k},): one column per objective in maximize ({k})"
+        )
     sign = np.where(np.asarray(maximize), -1.0, 1.0)
-    costs, ref = np.asarray(points, dtype=np.float64) * sign, np.asarray(reference) * sign
+    costs, ref = points * sign, reference * sign
     costs = costs[np.all(costs < ref, axis=1)]
     if len(costs) == 0:
         return 0.0

@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import math
 import multiprocessing
+import numbers
 import os
 import signal
 import sys
@@ -36,7 +37,7 @@ import pydantic
 import sqlalchemy
 from optuna.trial import FrozenTrial
 
-from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.core.errors import DlaError, UsageError, check_type
 from dla_explorer.dse.evaluation import Evaluator, constraint_columns
 from dla_explorer.dse.rescore import rescore_front
 from dla_explorer.dse.results import STUDY_DB, prepare_dir, write_table
@@ -293,15 +294,42 @@ def open_study(
 
 @dataclass
 class SearchOptions:
+    """How one run of a search goes, over the spec's own settings (the command line's options).
+
+    storage: an Optuna storage URL or journal file (None: the spec's, else results/<name>/study.db);
+    workers: processes on this machine; n_trials: the study's total trials and timeout: seconds
+    (None: the spec's); progress: a progress bar on stderr (on a terminal only).
+    """
+
     storage: str | None = None
     workers: int = 1
     n_trials: int | None = None
     timeout: float | None = None
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        # the same rules as the command line's --workers, --n-trials and --timeout: an n_trials of
+        # 0 fell back to the spec's silently, a negative timeout stopped at once
+        for key, value in (("workers", self.workers), ("n_trials", self.n_trials)):
+            if value is None and key == "n_trials":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise UsageError(f"SearchOptions: {key} = {value!r}: must be a whole number >= 1")
+        timeout = self.timeout
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not 0 < timeout < math.inf
+        ):
+            raise UsageError(
+                f"SearchOptions: timeout = {timeout!r}: must be a number of seconds > 0, or None"
+            )
+
 
 @dataclass
 class SearchReport:
+    """What run_search did: storage, study, trials run now, counts per state, feasible trials,
+    seconds, the exported table, the trials finished before and the fidelity-2 re-score summary.
+    """
+
     storage: str
     study: str
     ran: int
@@ -405,7 +433,7 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
+def run_search(spec: Spec, source: str, options: SearchOptions | None = None) -> SearchReport:
     """Run (or resume) the spec's study until it holds n_trials finished trials or the timeout
     passes, then export the trial table to the results folder.
 
@@ -413,7 +441,7 @@ def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
         spec: the experiment spec.
         source: where the spec came from (a file name), recorded and named in errors.
         options: storage, workers, n_trials and timeout (s) overriding the spec's, and the progress
-            bar switch.
+            bar switch; None: SearchOptions() (the spec's own, a progress bar on a terminal).
 
     Returns:
         The SearchReport: storage (password redacted), study name, trials run by this run, counts
@@ -421,7 +449,8 @@ def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
         before and the fidelity-2 re-score summary.
 
     Raises:
-        UsageError: neither n_trials nor timeout is set; the grid is too large; a hardware config
+        UsageError: spec is not a Spec or options not a SearchOptions; neither n_trials nor
+            timeout is set; the grid is too large; a hardware config
             does not resolve; a model's recipe or weights do not work, or mode nm meets a model not
             pruned N:M; or the simulator refuses a design of the re-scored front.
         DlaError: the results folder or the study belongs to another spec, the storage cannot be
@@ -431,6 +460,9 @@ def run_search(spec: Spec, source: str, options: SearchOptions) -> SearchReport:
         KeyboardInterrupt: Ctrl-C, after the running trials were re-queued and the table of the
             finished ones exported.
     """
+    check_type(spec, Spec, "spec", "spec.load_spec(path) or spec.parse_spec(data, source)")
+    options = SearchOptions() if options is None else options
+    check_type(options, SearchOptions, "options", "search.SearchOptions(n_trials=..., progress=...)")
     n_trials = options.n_trials or spec.n_trials
     timeout = options.timeout or spec.timeout
     if n_trials is None and timeout is None:

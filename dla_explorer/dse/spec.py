@@ -85,6 +85,8 @@ class _Param(_Strict):
 
 
 class IntParam(_Param):
+    """A whole-number parameter from low to high in steps of `step` (`{type: int, low, high, step}`)."""
+
     type: Literal["int"]
     low: int = Field(ge=-MAX_INT, le=MAX_INT)
     high: int = Field(ge=-MAX_INT, le=MAX_INT)
@@ -148,6 +150,8 @@ class Pow2Param(_Param):
 
 
 class FloatParam(_Param):
+    """A real parameter from low to high, optionally on a log scale or in steps (a sweep needs one)."""
+
     type: Literal["float"]
     low: float
     high: float
@@ -190,6 +194,8 @@ class FloatParam(_Param):
 
 
 class CategoricalParam(_Param):
+    """A parameter that takes one of a list of choices (a plain YAML list is one too)."""
+
     type: Literal["categorical"] = "categorical"
     choices: list[Scalar] = Field(min_length=1)
 
@@ -265,11 +271,15 @@ class ModelEntry(_Strict):
 
 
 class Base(_Strict):
+    """The base design every point starts from: an architecture and a memory (names or YAML paths)."""
+
     arch: str = Field(description="hw_configs/arch name or YAML path")
     memory: str = Field(description="hw_configs/memory name or YAML path")
 
 
 class Constraints(_Strict):
+    """What a feasible design meets: the device's resources, and bounds on any metric."""
+
     device: bool = Field(
         True,
         description="DSPs, M20Ks and ALMs fit the device, and the clock "
@@ -287,6 +297,8 @@ class Constraints(_Strict):
 
 
 class Heartbeat(_Strict):
+    """Optuna's heartbeat: how a trial whose worker died is noticed and retried."""
+
     interval: PositiveInt = Field(10, description="seconds between a running trial's heartbeats")
     grace_period: PositiveInt = Field(
         60, description="a running trial without a heartbeat for this long is marked failed and retried"
@@ -295,6 +307,8 @@ class Heartbeat(_Strict):
 
 
 class SamplerSpec(_Strict):
+    """The Optuna sampler by name (tpe, random, nsga2, qmc, cmaes, grid) with its seed and options."""
+
     name: str = "tpe"
     # numpy's RandomState (used by Optuna's samplers) takes seeds below 2^32
     seed: int | None = Field(0, ge=0, le=2**32 - 1)
@@ -312,6 +326,8 @@ class SamplerSpec(_Strict):
 
 
 class Objective(_Strict):
+    """One metric of METRICS and its direction (maximize or minimize)."""
+
     metric: str
     direction: Direction
 
@@ -339,6 +355,8 @@ def _objectives(value: Any) -> Any:
 
 
 class Spec(_Strict):
+    """An experiment spec: models, device, modes, base design, space, objectives, constraints, sampler."""
+
     name: str = Field(
         pattern=NAME_PATTERN, description="results/<name>/ and study name (a plain folder name)"
     )

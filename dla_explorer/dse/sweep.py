@@ -8,6 +8,7 @@ written when the sweep completes. One sweep at a time writes a folder (a second 
 
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from dla_explorer.core.errors import DlaError
+from dla_explorer.core.errors import DlaError, UsageError, check_type
 from dla_explorer.core.fileio import FileLock, cut_torn_tail
 from dla_explorer.dse.evaluation import Evaluator
 from dla_explorer.dse.results import (
@@ -35,6 +36,10 @@ PACKING_ORDER = ["model", "mode", "k_vec", "alpha", "gamma"]
 
 @dataclass
 class SweepReport:
+    """What run_sweep did: sweep.csv's path, grid size, designs evaluated now and skipped (done
+    before), feasible designs, seconds and the whole table in point order.
+    """
+
     path: Path
     total: int
     evaluated: int
@@ -58,14 +63,23 @@ def run_sweep(spec: Spec, source: str, batch_size: int | None = None, progress: 
         before), feasible designs, the run's seconds and the whole table (point order).
 
     Raises:
-        UsageError: the grid exceeds max_grid or a float parameter has no step; a hardware config
-            does not resolve; a model's recipe or weights do not work, or mode nm meets a model not
-            pruned N:M; or the simulator refuses a design.
+        UsageError: spec is not a Spec or batch_size not a whole number >= 1; the grid exceeds
+            max_grid or a float parameter has no step; a hardware config does not resolve; a
+            model's recipe or weights do not work, or mode nm meets a model not pruned N:M; or the
+            simulator refuses a design.
         DlaError: the folder holds results of another spec, another sweep of it is running,
             sweep.csv is unreadable or holds points outside the grid, a checkpoint is unreadable, or
             a file cannot be written.
         sqlite3.Error: results.db cannot be written (see results.write_sqlite).
     """
+    check_type(spec, Spec, "spec", "spec.load_spec(path) or spec.parse_spec(data, source)")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1
+    ):
+        # 0 silently fell back to the spec's sweep_batch; a negative size evaluated nothing
+        raise UsageError(
+            f"batch_size = {batch_size!r}: must be a whole number >= 1 (None: the spec's sweep_batch)"
+        )
     start = time.monotonic()
     folder = prepare_dir(spec, source)
     space = Space(spec)
@@ -87,7 +101,7 @@ def run_sweep(spec: Spec, source: str, batch_size: int | None = None, progress: 
         todo = grid[~finished].sort_values(PACKING_ORDER, kind="stable")
         evaluator = Evaluator(spec, space)
         evaluator.load_models()
-        size = batch_size or spec.sweep_batch
+        size = spec.sweep_batch if batch_size is None else batch_size
         bar = tqdm(
             total=len(grid),
             initial=int(finished.sum()),

@@ -30,7 +30,7 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from dla_explorer.core.errors import UsageError
+from dla_explorer.core.errors import UsageError, check_type
 from dla_explorer.core.vocab import (
     ALGORITHMS,
     DEFAULT_ALGORITHM,
@@ -146,9 +146,11 @@ def pack(
         writes it for `simulate`.
 
     Raises:
-        UsageError: an unknown mode or algorithm, alpha < 1, gamma < 0 or not finite, a geometry
-            that is not a Geometry, or mode nm on a model that was not N:M-pruned.
+        UsageError: an unknown mode or algorithm, alpha < 1, gamma < 0 or not finite, a `sparse`
+            that is not a SparseModel, a geometry that is not a Geometry, or mode nm on a model
+            that was not N:M-pruned.
     """
+    check_type(sparse, SparseModel, "sparse", "pruning.prune(...) or checkpoint.load(path)")
     if not isinstance(geometry, Geometry):
         raise UsageError(f"geometry must be a Geometry(k_vec, c_vec), got {type(geometry).__name__}")
     alpha, gamma = _check_options(mode, alpha, gamma, algorithm)

@@ -7,6 +7,7 @@ in the shipped YAML files and in docs/model.md.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -14,8 +15,8 @@ from typing import Any, Literal
 import pydantic
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from dla_explorer.core.errors import UsageError
-from dla_explorer.core.fileio import check_int_bounds, load_yaml_model
+from dla_explorer.core.errors import BadValue, UsageError, check_type
+from dla_explorer.core.fileio import check_int_bounds, format_validation_error, load_yaml_model
 from dla_explorer.core.units import BITS_PER_BYTE
 from dla_explorer.sim.uncertainty import Range, split_ranges
 
@@ -100,6 +101,19 @@ class _Config(pydantic.BaseModel):
     # .inf / .nan in a YAML file are refused at load (they gave power "nan W")
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     _ranges: dict = pydantic.PrivateAttr(default_factory=dict)
+
+    def __init__(self, **data: Any) -> None:
+        # built by hand (`hw.Architecture(**row)`, as notebooks do), a bad value gave pydantic's
+        # multi-line ValidationError; the YAML loaders validate with model_validate, not here
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as exc:
+            raise BadValue(format_validation_error(type(self).__name__, exc)) from None
+
+    # pydantic calls a model's own __init__ from model_validate too (the loaders' path, whose
+    # errors name the file): this marker, which BaseModel.__init__ and RootModel.__init__ carry,
+    # tells it this one only wraps the base's, so validation goes on without it
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @pydantic.model_validator(mode="wrap")  # type: ignore[misc]  # mypy cannot infer the wrap type
     @classmethod
@@ -292,14 +306,17 @@ class Architecture(_Config):
 
     @property
     def multipliers(self) -> int:
+        """Multipliers of the whole array: k_vec x c_vec x the per-pixel multipliers x lanes."""
         return self.k_vec * self.c_vec * self.pixel_multipliers * self.lanes
 
     @property
     def fill_cycles(self) -> int:
+        """Cycles to fill the PE chain (k_vec unless pe_chain_fill_cycles sets them)."""
         return self.k_vec if self.pe_chain_fill_cycles < 0 else self.pe_chain_fill_cycles
 
     @property
     def number_format(self) -> NumberFormat:
+        """The bit widths of the array's precision (mantissa, exponent, feature map)."""
         return FORMATS[self.precision]
 
 
@@ -428,7 +445,20 @@ DESIGN_COLUMNS = ("mode", *ARCH_FIELDS, *(f"mem_{n}" for n in MEMORY_FIELDS))
 
 
 def resolve(name_or_path: str | Path, folder: str) -> Path:
-    """A config path: an existing file, or a name in hw_configs/<folder>/ (with or without .yaml)."""
+    """A config path: an existing file, or a name in hw_configs/<folder>/ (with or without .yaml).
+
+    Args:
+        name_or_path: a config name ('hbm2_x2') or a YAML file.
+        folder: the hw_configs/ folder of this kind of config ('memory', 'arch', ...).
+
+    Returns:
+        The YAML file's path.
+
+    Raises:
+        UsageError: neither a file nor a known name, or not a string or path at all.
+    """
+    hint = f"a name in hw_configs/{folder}/ or a YAML path"
+    check_type(name_or_path, (str, os.PathLike), f"the {folder} config", hint)
     path = Path(name_or_path)
     if path.is_file():
         return path
@@ -442,18 +472,70 @@ def resolve(name_or_path: str | Path, folder: str) -> Path:
 
 
 def load_device(name_or_path: str | Path) -> Device:
+    """Load and validate an FPGA device from hw_configs/devices/ or a YAML file.
+
+    Args:
+        name_or_path: a name in hw_configs/devices/ (without .yaml) or a YAML file's path.
+
+    Returns:
+        The validated Device (immutable: change one with `.model_copy(update={...})`).
+
+    Raises:
+        UsageError: an unknown name, a YAML error, an unknown key or a bad value (one line naming
+            the file, the key and the rule).
+        DlaError: the file cannot be read.
+    """
     return load_yaml_model(Device, resolve(name_or_path, "devices"))
 
 
 def load_architecture(name_or_path: str | Path) -> Architecture:
+    """Load and validate a DLA architecture from hw_configs/arch/ or a YAML file.
+
+    Args:
+        name_or_path: a name in hw_configs/arch/ (without .yaml) or a YAML file's path.
+
+    Returns:
+        The validated Architecture (immutable: change one with `.model_copy(update={...})`).
+
+    Raises:
+        UsageError: an unknown name, a YAML error, an unknown key or a bad value (one line naming
+            the file, the key and the rule).
+        DlaError: the file cannot be read.
+    """
     return load_yaml_model(Architecture, resolve(name_or_path, "arch"))
 
 
 def load_memory(name_or_path: str | Path) -> Memory:
+    """Load and validate a memory system from hw_configs/memory/ or a YAML file.
+
+    Args:
+        name_or_path: a name in hw_configs/memory/ (without .yaml) or a YAML file's path.
+
+    Returns:
+        The validated Memory (immutable: change one with `.model_copy(update={...})`).
+
+    Raises:
+        UsageError: an unknown name, a YAML error, an unknown key or a bad value (one line naming
+            the file, the key and the rule).
+        DlaError: the file cannot be read.
+    """
     return load_yaml_model(Memory, resolve(name_or_path, "memory"))
 
 
 def load_baseline(name_or_path: str | Path) -> Baseline:
+    """Load and validate a CPU or GPU baseline from hw_configs/baselines/ or a YAML file.
+
+    Args:
+        name_or_path: a name in hw_configs/baselines/ (without .yaml) or a YAML file's path.
+
+    Returns:
+        The validated Baseline (immutable: change one with `.model_copy(update={...})`).
+
+    Raises:
+        UsageError: an unknown name, a YAML error, an unknown key or a bad value (one line naming
+            the file, the key and the rule).
+        DlaError: the file cannot be read.
+    """
     return load_yaml_model(Baseline, resolve(name_or_path, "baselines"))
 
 
@@ -496,6 +578,17 @@ def compatibility_errors(arch: Architecture, memory: Memory, device: Device) -> 
 
 
 def check_compatible(arch: Architecture, memory: Memory, device: Device) -> None:
+    """Refuse hardware that cannot work together (resources are checked apart, as feasibility).
+
+    Args:
+        arch: the DLA array.
+        memory: the memory system.
+        device: the FPGA.
+
+    Raises:
+        UsageError: the first of compatibility_errors: a precision the device has no multipliers
+            for, a clock above its maximum, or a memory it cannot attach.
+    """
     errors = compatibility_errors(arch, memory, device)
     if errors:
         raise UsageError(f"{arch.name} + {memory.name} on {device.name}: {errors[0]}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dla_explorer.core.errors import UsageError, check_type
 from dla_explorer.core.units import BITS_PER_BYTE, KIB, index_bits
 from dla_explorer.sim.config import DEPTHWISE_WINDOW, FORMATS, WINOGRAD_EXTRA, Architecture, Device
 from dla_explorer.sim.uncertainty import coefficient
@@ -120,6 +121,14 @@ def fmax_mhz(
 
 
 def limits(device: Device) -> dict[str, int]:
+    """The device's budget of each resource a design is checked against.
+
+    Args:
+        device: the FPGA.
+
+    Returns:
+        Blocks available: `dsp`, `m20k`, `esram` and `alm`.
+    """
     return {
         "dsp": device.dsp_blocks,
         "m20k": device.m20k_blocks,
@@ -168,12 +177,15 @@ def violation_text(excess: dict[str, np.ndarray]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ResourceReport:
+    """What one design uses of a device (see `resources`)."""
+
     used: dict[str, float]
     available: dict[str, int]
     fmax_mhz: float = 0.0  # the clock a design of this size reaches (see fmax_mhz)
 
     @property
     def feasible(self) -> bool:
+        """True when every resource fits within the device's budget."""
         return all(self.used[k] <= self.available[k] for k in self.available)
 
     @property
@@ -188,6 +200,27 @@ class ResourceReport:
 
 
 def resources(arch: Architecture, device: Device) -> ResourceReport:
+    """The FPGA resources one DLA array takes on a device, and the clock it reaches there.
+
+    Args:
+        arch: the DLA array (`hw.load_architecture`).
+        device: the FPGA (`hw.load_device`).
+
+    Returns:
+        The ResourceReport: `used` (multipliers, DSPs, M20Ks by use, eSRAM, ALMs), `available`,
+        `fmax_mhz`, `feasible` and `violations`.
+
+    Raises:
+        UsageError: an argument of the wrong type (a name, or the two swapped), or a precision
+            the device has no multipliers for.
+    """
+    check_type(arch, Architecture, "arch", "hw.load_architecture(name or path)")
+    check_type(device, Device, "device", "hw.load_device(name or path)")
+    if arch.precision not in device.multipliers_per_dsp:
+        raise UsageError(
+            f"key 'precision': {device.name} has no {arch.precision} multipliers "
+            f"(it has {', '.join(device.multipliers_per_dsp)})"
+        )
     fmt = FORMATS[arch.precision]
     used = usage(
         device,

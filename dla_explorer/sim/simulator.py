@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from dla_explorer import packing
-from dla_explorer.core.errors import UsageError
+from dla_explorer.core.errors import UsageError, check_type
 from dla_explorer.core.units import BITS_PER_BYTE, GIGA, KIB, MEGA, OPS_PER_MAC
+from dla_explorer.core.vocab import MODES
 from dla_explorer.sim import memory as mem
 from dla_explorer.sim import power, traffic, uncertainty
 from dla_explorer.sim.config import (
@@ -101,7 +102,23 @@ TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB eac
 
 
 def design_row(arch: Architecture, memory: Memory, mode: str = "packed") -> dict:
-    """One design point as a flat dict (the row format of `simulate_batch`)."""
+    """One design point as a flat dict (the row format of `simulate_batch`).
+
+    Args:
+        arch: the DLA array (`hw.load_architecture`).
+        memory: the memory system (`hw.load_memory`).
+        mode: dense, unpacked, packed or nm.
+
+    Returns:
+        The row: `mode`, every ARCH_FIELDS key, and every MEMORY_FIELDS key prefixed `mem_`.
+
+    Raises:
+        UsageError: an argument of the wrong type, or an unknown mode.
+    """
+    check_type(arch, Architecture, "arch", "hw.load_architecture(name or path)")
+    check_type(memory, Memory, "memory", "hw.load_memory(name or path)")
+    if mode not in MODES:
+        raise UsageError(f"mode {mode!r} is not one of {', '.join(MODES)}")
     row = {"mode": mode, **{c: getattr(arch, c) for c in ARCH_FIELDS}}
     row.update({f"mem_{c}": getattr(memory, c) for c in MEMORY_FIELDS})
     return row
@@ -125,6 +142,27 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
     }
 
 
+HARDWARE_TYPES = {
+    "arch": (Architecture, "hw.load_architecture(name or path)"),
+    "memory": (Memory, "hw.load_memory(name or path)"),
+    "device": (Device, "hw.load_device(name or path)"),
+}
+
+
+def _check_hardware(**configs: object) -> None:
+    """Each hardware argument is the config object it names (a name or a swapped argument would
+    fail later with an AttributeError that names neither)."""
+    for what, value in configs.items():
+        expected, hint = HARDWARE_TYPES[what]
+        check_type(value, expected, what, hint)
+
+
+def _check_batch(batch: object) -> None:
+    """A batch is a whole number of images >= 1 (0 gave NaN power in simulate_batch)."""
+    if isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1:
+        raise UsageError(f"batch must be >= 1, a whole number of images (got {batch!r})")
+
+
 def _check_designs(d: dict[str, np.ndarray], device: Device) -> None:
     """Every rule a design table must meet (one-line UsageError naming the design and key)."""
     _check_columns(d, device)
@@ -144,7 +182,9 @@ def _check_columns(d: dict[str, np.ndarray], device: Device) -> None:
             if ok.all():  # the common case: no index search
                 continue
             bad = np.flatnonzero(~ok)
-            raise UsageError(f"design {bad[0]}: key '{name}' must be {rule} (got {d[name][bad[0]]!r})")
+            value = d[name][bad[0]]
+            shown = value.item() if isinstance(value, np.generic) else value  # 5, not np.int64(5)
+            raise UsageError(f"design {bad[0]}: key '{name}' must be {rule} (got {shown!r})")
     unknown = set(d["precision"]) - set(device.multipliers_per_dsp)
     if unknown:
         raise UsageError(f"key 'precision': {device.name} has no {sorted(unknown)[0]} multipliers")
@@ -797,11 +837,31 @@ def simulate_batch(
     """Evaluate many design points (rows with DESIGN_COLUMNS, see `design_row`) in one call.
 
     Designs sharing a packing (mode, k_vec, alpha, gamma) share one packed workload, memoised in
-    memory and cached on disk. Returns the design table with the network figures appended.
-    fidelity 0 or 1 (level 2 replays one design's traffic: `simulate`).
+    memory and cached on disk.
+
+    Args:
+        sparse: the SparseModel (`pruning.prune`, `checkpoint.load`).
+        designs: one row per design, as `design_row` makes them.
+        device: the FPGA (`hw.load_device`).
+        batch: images per run (>= 1).
+        cache: where packings are cached on disk (True: the default folder, None: no cache).
+        fidelity: 0 or 1 (level 2 replays one design's traffic: `simulate`).
+
+    Returns:
+        The design table with the network figures appended (`fps`, `power_w`, `feasible`, ...).
+
+    Raises:
+        UsageError: an argument of the wrong type, an empty table, a missing column, a value out
+            of its range, or fidelity 2.
     """
+    check_type(sparse, SparseModel, "sparse", "pruning.prune(...) or checkpoint.load(path)")
+    check_type(designs, pd.DataFrame, "designs", "a table of design_row() rows: pd.DataFrame([...])")
+    _check_hardware(device=device)
+    _check_batch(batch)
     if traffic.check_fidelity(fidelity) == 2:
         raise UsageError("fidelity 2 replays one design's traffic: use simulate(), not simulate_batch()")
+    if designs.empty:
+        raise UsageError("designs: the table has no rows (one row per design: design_row(arch, memory))")
     designs = designs.reset_index(drop=True)
     d = design_arrays(designs)
     d.update(uncertainty.coefficient_arrays(designs))  # sampled device coefficients, if any
@@ -855,6 +915,7 @@ class Result:
 
     @cached_property
     def layers(self) -> pd.DataFrame:
+        """Per layer: MACs, compute vs memory time, bytes, energy, the bound and what limits compute."""
         frame = pd.DataFrame(
             {
                 "layer": self.table.names,
@@ -883,12 +944,38 @@ def simulate(
 ) -> Result:
     """Simulate one design point on a sparse model (packed here, with the arch's k_vec, alpha and
     gamma) or on an already packed workload (its mode and k_vec are used; k_vec must match).
-    fidelity: 0 analytical, 1 with the cycle model's efficiencies, 2 replaying every layer's
-    traffic through the cycle model (sim/traffic.py; Result.replays holds the replays)."""
+
+    Args:
+        target: a SparseModel (`pruning.prune`, `checkpoint.load`) or a PackedWorkload
+            (`packing.pack`, `packing.load_packed`).
+        arch: the DLA array (`hw.load_architecture`).
+        memory: the memory system (`hw.load_memory`).
+        device: the FPGA (`hw.load_device`).
+        mode: dense, unpacked, packed or nm (ignored for a PackedWorkload: it has its own).
+        batch: images per run (>= 1).
+        cache: where packings are cached on disk (True: the default folder, None: no cache).
+        fidelity: 0 analytical, 1 with the cycle model's efficiencies, 2 replaying every layer's
+            traffic through the cycle model (sim/traffic.py; Result.replays holds the replays).
+
+    Returns:
+        The Result: `totals` (frames/s, W, frames/s/W, bound, resources, feasibility) and
+        `layers` (per layer: compute vs memory time, bytes, energy).
+
+    Raises:
+        UsageError: an argument of the wrong type or value, hardware that does not go together
+            (a precision the device lacks, a clock above its maximum), or a packing made for
+            another k_vec.
+    """
+    check_type(
+        target,
+        (SparseModel, packing.PackedWorkload),
+        "target",
+        "pruning.prune(...), checkpoint.load(path) or packing.pack(...)",
+    )
+    _check_hardware(arch=arch, memory=memory, device=device)
     traffic.check_fidelity(fidelity)
     check_compatible(arch, memory, device)
-    if batch < 1:
-        raise UsageError(f"batch must be >= 1 (got {batch})")
+    _check_batch(batch)
     if isinstance(target, packing.PackedWorkload):
         if target.k_vec != arch.k_vec:
             raise UsageError(f"packed for k_vec {target.k_vec}, but the architecture has k_vec {arch.k_vec}")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.core.errors import DlaError, UsageError, check_type
 from dla_explorer.workload import Workload, read_scalesim_csv
 
 DATAFLOWS = ("os", "ws", "is")
@@ -154,13 +154,30 @@ def systolic_cycles(workload: Workload, rows: int, cols: int, dataflow: str) -> 
 
 
 def run(
-    topology: str | os.PathLike,
+    topology: str | os.PathLike | Workload,
     rows: int | None = None,
     cols: int | None = None,
     dataflow: str | None = None,
     config: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
-    """Systolic cycles of a SCALE-Sim topology CSV; arguments given override the optional .cfg."""
+    """Systolic cycles of a SCALE-Sim topology CSV (or a Workload); arguments given override the
+    optional .cfg.
+
+    Args:
+        topology: a SCALE-Sim topology CSV, or a Workload (`workload.extract`, `sparse.workload`).
+        rows: PE rows of the array; None takes the .cfg's.
+        cols: PE columns of the array; None takes the .cfg's.
+        dataflow: os, ws or is; None takes the .cfg's.
+        config: a SCALE-Sim .cfg file, or None.
+
+    Returns:
+        One row per layer (see `systolic_cycles`).
+
+    Raises:
+        UsageError: rows, cols or dataflow missing or out of range, a bad .cfg or topology, or a
+            topology that is neither a path nor a Workload.
+        DlaError: a file that does not exist.
+    """
     cfg = read_scalesim_cfg(config) if config is not None else None
     if cfg is not None:
         rows = cfg.rows if rows is None else rows
@@ -174,6 +191,11 @@ def run(
             f"systolic: {', '.join(missing)} not given: pass --rows, --cols and "
             "--dataflow, or a SCALE-Sim --config file"
         )
-    dataflow = dataflow.strip().lower()
+    dataflow = (
+        dataflow.strip().lower() if isinstance(dataflow, str) else dataflow
+    )  # check_array names a bad one
     check_array(rows, cols, dataflow)
+    if isinstance(topology, Workload):  # what systolic_cycles takes: no CSV round trip
+        return systolic_cycles(topology, rows, cols, dataflow)
+    check_type(topology, (str, os.PathLike), "topology", "a SCALE-Sim topology CSV or a Workload")
     return systolic_cycles(read_scalesim_csv(topology), rows, cols, dataflow)

@@ -19,11 +19,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 
-from dla_explorer.core.errors import UsageError
+from dla_explorer.core.errors import UsageError, check_type
 from dla_explorer.core.units import BITS_PER_BYTE, GIGA, MEGA
 from dla_explorer.sim.dram import controller as k
 from dla_explorer.sim.dram.config import DramConfig, load_dram
@@ -65,7 +66,23 @@ EFFICIENCY_SCALE = {
 }
 
 
+# the highest clock sustained_gbps takes: FPGA fabric clocks are below 1-2 GHz, so a larger number
+# is a clock given in Hz, not MHz
+MAX_CLOCK_MHZ = 10_000
+
+
 def check_fidelity(level: int) -> int:
+    """The memory fidelity level as an int.
+
+    Args:
+        level: 0 (analytical), 1 (the cycle model's efficiencies) or 2 (replayed traffic).
+
+    Returns:
+        `level`, as an int.
+
+    Raises:
+        UsageError: any other value.
+    """
     if level not in FIDELITY_LEVELS:
         raise UsageError(f"fidelity = {level}: must be one of 0, 1, 2")
     return int(level)
@@ -145,7 +162,32 @@ def sustained_gbps(memory: Any, clock_mhz: float, fidelity: int = DEFAULT_FIDELI
     """GB/s the whole memory sustains on a long sequential read at this fidelity level (the
     weight stream's figure): per channel min(peak x efficiency, port width x the DLA clock), with
     the flat controller_efficiency at level 0 (or without a DRAM device), else the cycle model's
-    seq_read efficiency (times the memory's seq_efficiency_scale at level 1, where it acts)."""
+    seq_read efficiency (times the memory's seq_efficiency_scale at level 1, where it acts).
+
+    Args:
+        memory: the memory system (`hw.load_memory`).
+        clock_mhz: the DLA clock in MHz (the user ports run at it).
+        fidelity: 0, 1 or 2 (see check_fidelity).
+
+    Returns:
+        GB/s (1e9 bytes a second) of the whole memory.
+
+    Raises:
+        UsageError: `memory` is not a Memory, the clock is not a number in (0, MAX_CLOCK_MHZ], or
+            the fidelity is not 0, 1 or 2.
+    """
+    from dla_explorer.sim.config import Memory  # config is a sibling: imported where it is used
+
+    check_type(memory, Memory, "memory", "hw.load_memory(name or path)")
+    if (
+        isinstance(clock_mhz, bool)
+        or not isinstance(clock_mhz, numbers.Real)
+        or not 0 < clock_mhz <= MAX_CLOCK_MHZ
+    ):
+        # 0 or a negative clock gave 0 or negative GB/s; 400e6 (Hz, not MHz) lifted the port cap
+        raise UsageError(
+            f"clock_mhz = {clock_mhz!r}: must be a clock in MHz in (0, {MAX_CLOCK_MHZ:,}] (400, not 400e6)"
+        )
     level = check_fidelity(fidelity)
     peak = memory.data_rate_mtps * MEGA * memory.bus_width_bits / BITS_PER_BYTE
     if level >= 1 and memory.dram:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +29,10 @@ import pydantic
 import torch
 from torch import nn
 
-from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.core.errors import DlaError, UnknownName, UsageError
 from dla_explorer.core.fileio import load_yaml_model
 from dla_explorer.workload import Workload, extract, module_of, zoo
+from dla_explorer.workload.layers import unknown_layer_message
 
 METHODS = ("random", "magnitude", "magnitude_global", "nm")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
@@ -74,8 +76,10 @@ class SparseModel:
             The pruned fraction of its weights, 0 (dense) to 1.
 
         Raises:
-            KeyError: the model has no layer `name`.
+            UnknownName: the model has no layer `name` (a UsageError and a KeyError).
         """
+        if name not in self.masks:
+            raise UnknownName(unknown_layer_message(name, list(self.masks)))
         mask = self.masks[name]
         return 1.0 - float(mask.sum()) / mask.size
 
@@ -339,8 +343,18 @@ def layer_targets(
 
 
 def _check_sparsity(value: float, what: str) -> None:
-    if not 0.0 <= value < 1.0:
-        raise UsageError(f"{what}: sparsity {value} must be in [0, 1)")
+    # a string or None failed inside the comparison with a TypeError that named neither
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value < 1.0:
+        raise UsageError(f"{what}: sparsity {value!r} must be in [0, 1) (a number: 0.9 prunes 90%)")
+
+
+def _check_whole(value: object, what: str, low: int, high: int | None) -> None:
+    """A whole-number argument within [low, high] (a seed of '1' or a calibration batch of 0
+    images failed deep in torch, or measured a density over no image)."""
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):  # type: ignore[operator]
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise UsageError(f"{what} = {value!r}: must be a whole number {bound}")
 
 
 def _keep_count(size: int, sparsity: float) -> int:
@@ -630,6 +644,11 @@ def prune(
     """
     if method not in METHODS:
         raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
+    # the arguments' own rules before the model is loaded and traced (seconds for ResNet-50)
+    if method != "nm":
+        _check_sparsity(sparsity, "pruning")
+    _check_whole(seed, "seed", 0, MAX_SEED)
+    _check_whole(calibration_size, "calibration_size", 1, MAX_CALIBRATION_SIZE)
     if isinstance(model, str) and model.endswith(".onnx"):
         return _prune_onnx(
             model, method, sparsity, nm, overrides, seed, input_shape, keep_first_last_dense, name, progress
@@ -725,6 +744,7 @@ def _prune_onnx(
 
 
 MAX_CALIBRATION_SIZE = 4096
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding and torch both take 32-bit seeds
 
 
 class Recipe(pydantic.BaseModel):
@@ -739,7 +759,7 @@ class Recipe(pydantic.BaseModel):
     method: Literal["random", "magnitude", "magnitude_global", "nm"] = "random"
     sparsity: float = pydantic.Field(0.0, ge=0.0, lt=1.0)
     nm: str | None = pydantic.Field(None, description="N:M pattern for method nm, e.g. '2:4'")
-    seed: int = pydantic.Field(0, ge=0, le=2**32 - 1, description="numpy and torch seed")
+    seed: int = pydantic.Field(0, ge=0, le=MAX_SEED, description="numpy and torch seed")
     overrides: dict[str, float] = pydantic.Field(default_factory=dict)
     keep_first_last_dense: bool = False
     input_shape: (

@@ -44,6 +44,8 @@ class _Strict(pydantic.BaseModel):
 
 
 class Design(_Strict):
+    """One named design of an experiment: an architecture and a memory (names or YAML paths)."""
+
     arch: str
     memory: str
 
@@ -66,6 +68,10 @@ class PaperFigures(_Strict):
 
 
 class ExperimentSpec(_Strict):
+    """An experiment spec (experiments/paper.yaml): models, sparsities, designs, baselines, the
+    search, the run sizes and the reference work's figures to compare with.
+    """
+
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     device: str
@@ -114,11 +120,29 @@ class ExperimentSpec(_Strict):
         return self
 
     def content_hash(self) -> str:
+        """A short hash of what decides the results (not the description or the run sizes).
+
+        Returns:
+            16 hex digits.
+        """
         keep = self.model_dump(mode="json", exclude={"description", "default", "full"})
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_experiment(path: str | Path) -> ExperimentSpec:
+    """Read and validate an experiment spec, with its designs checked against the device.
+
+    Args:
+        path: the YAML file.
+
+    Returns:
+        The ExperimentSpec.
+
+    Raises:
+        UsageError: a bad key or value, a design whose hardware does not go together, a DDR4 design
+            that does not use DDR4 or an HBM2 design that does not use HBM2.
+        DlaError: the file cannot be read.
+    """
     spec = load_yaml_model(ExperimentSpec, path)
     device = hw.load_device(spec.device)
     for name, design in spec.designs.items():

@@ -106,6 +106,14 @@ def _fmt(value: object) -> str:
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (numbers formatted for reading).
+
+    Args:
+        frame: the table.
+
+    Returns:
+        The Markdown text.
+    """
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.itertuples(False)]
     return "\n".join(lines)
@@ -137,19 +145,31 @@ def html_table(frame: pd.DataFrame, changed: np.ndarray | None = None) -> str:
 
 
 def design_table(results: analysis.Results) -> pd.DataFrame:
+    """The designs at the headline sparsity: one row per model, design, memory and mode.
+
+    Args:
+        results: the experiment's results.
+
+    Returns:
+        The table, with the column names the report shows.
+    """
     frame = results.comparison[np.isclose(results.comparison.sparsity, results.headline)]
     table = pd.DataFrame(
         {
             "model": frame["model"],
+            # the search's best design (dse_best_*) shares model, memory and mode with a reference
+            # design: without its name the two rows read as one design with two sets of figures
+            **({"design": frame["design"]} if "design" in frame else {}),
             "memory": frame["memory"],
             "mode": frame["mode"],
             "frames/s": frame["fps"],
             "latency (ms)": frame["latency_s"] * 1e3,
             "power (W)": frame["power_w"],
             "frames/s/W": frame["fps_per_w"],
-            "MAC util.": frame["utilization"],
+            # shares in percent, as the summary above the table and the command line give them
+            "MAC util. (%)": frame["utilization"] * 100,
             "DRAM (MB/frame)": frame["dram_mb_per_frame"],
-            "memory-bound time": frame["memory_bound_share"],
+            "memory-bound time (%)": frame["memory_bound_share"] * 100,
             "bound": frame["bound"],
         }
     )
@@ -157,6 +177,14 @@ def design_table(results: analysis.Results) -> pd.DataFrame:
 
 
 def baseline_table(results: analysis.Results) -> pd.DataFrame:
+    """The CPU and GPU baselines: published, roofline bounds and measured here.
+
+    Args:
+        results: the experiment's results.
+
+    Returns:
+        The table, with the column names the report shows.
+    """
     frame = results.baselines
     return pd.DataFrame(
         {
@@ -290,6 +318,8 @@ def fidelity(frame: pd.DataFrame | None) -> str:
 
 @dataclass
 class Provenance:
+    """Where a report's numbers come from: the spec, its hash, the run, the tool and the fidelity."""
+
     name: str
     source: str
     spec_hash: str
@@ -298,6 +328,11 @@ class Provenance:
     extra: list[tuple[str, str]] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, str]]:
+        """The provenance as (label, value) pairs, in the order the report lists them.
+
+        Returns:
+            The pairs.
+        """
         commit = _git_commit()
         version = dla_explorer.__version__ + (f" (commit {commit})" if commit else "")
         docs_root = Path(dla_explorer.__file__).resolve().parent.parent / "docs"
@@ -314,6 +349,11 @@ class Provenance:
         ]
 
     def html(self) -> str:
+        """The provenance as an HTML list.
+
+        Returns:
+            The HTML.
+        """
         items = []
         for key, value in self.rows():
             text = html.escape(value)
@@ -323,6 +363,11 @@ class Provenance:
         return f'<div class="provenance"><ul>{"".join(items)}</ul></div>'
 
     def markdown(self) -> list[str]:
+        """The provenance as a Markdown list.
+
+        Returns:
+            The Markdown.
+        """
         lines = []
         for key, value in self.rows():
             if key == "reference work":
@@ -358,6 +403,17 @@ def _save(fig: Figure, folder: Path, name: str, formats: Sequence[str]) -> bytes
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
+    """The figure formats of --format ('png,svg,pdf').
+
+    Args:
+        text: comma-separated formats.
+
+    Returns:
+        The formats, in order, each once.
+
+    Raises:
+        UsageError: an unknown format or none at all.
+    """
     formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -432,15 +488,34 @@ class Document:
     interactive: bool = False
 
     def heading(self, text: str, level: int = 2) -> None:
+        """Add a section heading to both documents.
+
+        Args:
+            text: the heading.
+            level: 1 to 6, as in HTML (2: a section).
+        """
         self.html.append(f"<h{level}>{html.escape(text)}</h{level}>")
         self.md += ["#" * level + " " + text, ""]
 
     def paragraph(self, text: str, css: str = "") -> None:
+        """Add a paragraph to both documents.
+
+        Args:
+            text: the paragraph (plain text; escaped for HTML).
+            css: a CSS class ("note": a caption, in italics in Markdown); "" for none.
+        """
         kind = f' class="{css}"' if css else ""
         self.html.append(f"<p{kind}>{html.escape(text)}</p>")
         self.md += [f"*{text}*" if css else text, ""]
 
     def table(self, heading: str, frame: pd.DataFrame, note: str = "") -> None:
+        """Add a table under its own heading to both documents (nothing when it is empty).
+
+        Args:
+            heading: the section heading.
+            frame: the table.
+            note: a caption shown above it; "" for none.
+        """
         if frame.empty:
             return
         self.heading(heading)
@@ -450,6 +525,14 @@ class Document:
         self.md += [markdown_table(frame), ""]
 
     def write(self, folder: Path) -> tuple[Path, Path]:
+        """Write report.md and report.html atomically.
+
+        Args:
+            folder: the results folder.
+
+        Returns:
+            The paths of report.html and report.md.
+        """
         html_path, md_path = folder / "report.html", folder / "report.md"
         body = [f"<h1>{html.escape(self.title)}</h1>", *self.html]
         write_text_atomic(html_path, _page(self.title, body, self.interactive))
@@ -603,6 +686,18 @@ def band_figures_section(doc: Document, results: analysis.Results, ratios: pd.Da
 
 
 def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]:
+    """The report of a 'dla-explorer run' folder: tables, figures and the explorer.
+
+    Args:
+        folder: the results folder (holding experiment.json).
+        formats: figure formats to write besides the embedded PNGs.
+
+    Returns:
+        The paths of report.html and report.md.
+
+    Raises:
+        DlaError: a table the report needs is missing or unreadable.
+    """
     results = analysis.load(folder)
     spec, record = results.spec, results.record
     doc = Document(f"dla-explorer report: {spec.name}")
@@ -720,7 +815,23 @@ def _search_dram_layers(folder: Path | None) -> pd.DataFrame | None:
 
 
 def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) -> tuple[Path, Path]:
-    """Write report.html (self-contained) and report.md (+ figures/) into the results folder."""
+    """Write report.html (self-contained) and report.md (+ figures/) into the results folder.
+
+    Args:
+        folder: a results folder of 'dla-explorer run', 'search' or 'sweep'.
+        formats: figure files to write beside report.md (png, svg, pdf), as a sequence or as
+            comma-separated text ('png,pdf'); an experiment's report only.
+
+    Returns:
+        The paths of report.html and report.md.
+
+    Raises:
+        UsageError: an unknown figure format.
+        DlaError: the folder does not exist, is not a results folder, or holds tables that are
+            missing or unreadable.
+    """
+    # "png" iterated as 'p', 'n', 'g' and an unknown format failed inside matplotlib
+    formats = parse_formats(formats if isinstance(formats, str) else ",".join(map(str, formats)))
     folder = Path(folder)
     if (folder / RECORD).is_file():
         return experiment_report(folder, formats)
@@ -844,7 +955,13 @@ def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]
             "utilization": "MAC util.",
             "dram_mb_per_frame": "DRAM MB/frame",
         }
-        table, marks = side_by_side(heads[0], heads[1], ["model", "memory", "mode"], metrics)
+        # the design's name too: the search's best shares model, memory and mode with a reference
+        keys = (
+            ["model", "design", "memory", "mode"]
+            if all("design" in h for h in heads)
+            else ["model", "memory", "mode"]
+        )
+        table, marks = side_by_side(heads[0], heads[1], keys, metrics)
         sections.append(("Designs at the headline sparsity", table, marks))
         speed = [analysis.speedups(r)[["comparison", "model", "simulated", "paper"]] for r in (ra, rb)]
         table, marks = side_by_side(speed[0], speed[1], ["comparison", "model"], {"simulated": "ratio"})

@@ -8,15 +8,18 @@ the order is the execution order. SCALE-Sim topology CSVs can be read and writte
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import numbers
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from dla_explorer.core.errors import UsageError
+from dla_explorer.core.errors import UnknownName, UsageError, check_type
 
 LAYER_KINDS = ("conv", "depthwise", "grouped", "linear")
 ROOT_NAME = "model"  # the layer name of a model that is itself one Conv2d or Linear
@@ -108,6 +111,14 @@ class Layer(_Tensors):
         return (self.K, self.c_per_group, self.R, self.S)
 
 
+def unknown_layer_message(name: str, names: Sequence[str]) -> str:
+    """One line for a layer name that is not in a model: the closest names, or the first few."""
+    close = difflib.get_close_matches(name, names, n=3)
+    shown = close or list(names[:3])
+    kind = "did you mean" if close else "layers are named like"
+    return f"no layer '{name}' in the model ({len(names)} layers; {kind} {', '.join(shown)})"
+
+
 class LayerSequence:
     """A sequence of `.layers` (each with a `.name`), indexable by position or by layer name."""
 
@@ -124,7 +135,7 @@ class LayerSequence:
             for layer in self.layers:
                 if layer.name == key:
                     return layer
-            raise KeyError(key)
+            raise UnknownName(unknown_layer_message(key, [layer.name for layer in self.layers]))
         return self.layers[key]
 
 
@@ -241,6 +252,17 @@ def _layer_from_call(name: str, module: nn.Module, x: torch.Tensor, y: torch.Ten
 _UNSUPPORTED = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
+def _check_shape(input_shape: object) -> None:
+    """An input shape is whole numbers > 0 (a string or a 0 failed inside torch, naming neither)."""
+    dims = list(input_shape) if isinstance(input_shape, Sequence | np.ndarray) else None
+    if (
+        isinstance(input_shape, str)
+        or not dims
+        or not all(isinstance(d, numbers.Integral) and int(d) > 0 for d in dims)
+    ):
+        raise UsageError(f"input_shape = {input_shape!r}: must be whole numbers > 0, e.g. (1, 3, 224, 224)")
+
+
 def extract(
     model: nn.Module, input_shape: Sequence[int] = (1, 3, 224, 224), name: str | None = None
 ) -> Workload:
@@ -250,8 +272,23 @@ def extract(
     The model runs once: through its torch.fx graph where fx can trace it, which also gives the
     weightless nodes (`Workload.ops`, see fx_trace) and the computation the layer table does not
     cover (a warning with its share of MACs and parameters); else as is, with forward hooks only.
+
+    Args:
+        model: the torch module (`models.get(name)` makes a zoo model).
+        input_shape: the input (N, C, H, W) in elements.
+        name: the workload's name; None takes the module's class name.
+
+    Returns:
+        The Workload: its compute layers in call order and its weightless operations.
+
+    Raises:
+        UsageError: `model` is not a torch module, `input_shape` does not fit it, or it has no
+            Conv2d or Linear layer.
     """
     from dla_explorer.workload import fx_trace
+
+    check_type(model, nn.Module, "model", "models.get(name) makes a zoo model")
+    _check_shape(input_shape)
 
     input_shape = tuple(int(d) for d in input_shape)
     name = name or type(model).__name__

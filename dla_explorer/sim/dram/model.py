@@ -220,6 +220,22 @@ def params(cfg: DramConfig, max_outstanding: int = 0) -> np.ndarray:
     return p
 
 
+def _byte_addresses(addresses: np.ndarray) -> np.ndarray:
+    """The addresses as uint64, refusing what the cast would change silently: a negative address
+    wrapped to 2**64 - x and a fractional one was truncated (unsigned input is taken as is)."""
+    given = np.asarray(addresses).ravel()
+    if given.dtype.kind == "u":
+        return given.astype(np.uint64, copy=False)
+    if given.size and given.dtype.kind not in "iuf":
+        raise UsageError(f"addresses must be whole byte addresses >= 0, got an array of {given.dtype}")
+    if given.size and given.dtype.kind in "if":
+        bad = ~(given >= 0) if given.dtype.kind == "i" else ~((given >= 0) & (np.floor(given) == given))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise UsageError(f"addresses[{i}] = {given[i].item()!r}: must be a whole byte address >= 0")
+    return given.astype(np.uint64)
+
+
 def run(
     config: DramConfig | str,
     addresses: np.ndarray,
@@ -238,7 +254,7 @@ def run(
     it is accepted).
     """
     cfg = load_dram(config)
-    addresses = np.asarray(addresses, dtype=np.uint64).ravel()
+    addresses = _byte_addresses(addresses)
     n = addresses.shape[0]
     writes = np.zeros(n, np.bool_) if is_write is None else np.asarray(is_write, dtype=np.bool_).ravel()
     if writes.shape[0] != n:
