@@ -19,6 +19,10 @@ import torch
 
 import dla_explorer
 from dla_explorer import (
+    checkpoint,
+    evaluation,
+    executor,
+    experiment,
     hw,
     models,
     packing,
@@ -288,3 +292,40 @@ def test_every_public_function_of_the_public_api_has_a_docstring() -> None:
                 continue
             missing += [f"{name}.{qualified}" for qualified, n in functions if not ast.get_docstring(n)]
     assert missing == []
+
+
+def test_files_and_the_executor_name_an_object_of_the_wrong_kind(sparse, tmp_path: Path) -> None:
+    packed = packing.pack(sparse, packing.Geometry(16, 4), "packed", alpha=4, cache=None)
+    cases = (
+        # each was an AttributeError: 'PackedWorkload' object has no attribute 'recipe', ...
+        (
+            lambda: checkpoint.save(packed, tmp_path / "a.npz"),
+            r"sparse must be a SparseModel, not PackedWorkload",
+        ),
+        (
+            lambda: packing.save_packed(sparse, tmp_path / "b.npz"),
+            r"packed must be a PackedWorkload, not SparseModel",
+        ),
+        (
+            lambda: executor.run_layer(
+                np.zeros((1, 16, 8, 8), np.float32), sparse.weights["pointwise"], packed
+            ),
+            r"packed must be a PackedLayer, not PackedWorkload .* \(one layer of a packing: pack",
+        ),
+        (
+            lambda: experiment.run_experiment("paper.yaml", "paper.yaml", tmp_path),
+            r"spec must be an ExperimentSpec",
+        ),
+        (lambda: evaluation.load_model("resnet8"), r"entry must be a ModelEntry, not str 'resnet8'"),
+        (lambda: pruning.prune(5), r"model must be a Module or str, not int 5"),  # 'int' has no 'split'
+        (lambda: pruning.prune(TinyNet(), overrides=["stem"]), r"overrides must be a Mapping, not list"),
+        (
+            lambda: pruning.prune(TinyNet(), input_shape="1,3,16,16"),
+            r"input_shape = '1,3,16,16': must be whole",
+        ),
+    )
+    for call, expected in cases:
+        with pytest.raises(UsageError, match=expected) as error:
+            call()
+        one_line(error)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written

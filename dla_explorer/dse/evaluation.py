@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.core.errors import DlaError, UsageError, check_type
 from dla_explorer.dse.space import DESIGN_COLUMNS, Space
 from dla_explorer.dse.spec import ModelEntry, Spec
 from dla_explorer.packing import default_cache_dir
@@ -36,7 +36,19 @@ def load_model(entry: ModelEntry) -> SparseModel:
     """A spec's model: its checkpoint, or its recipe pruned once and cached in the packing
     cache's folder ($DLA_EXPLORER_CACHE/models) under checkpoint.recipe_key, the digest of the
     recipe and of the files it names (factory, calibration data). The recipe's own `output`
-    checkpoint is used when `prune` wrote it from the same recipe content (no silent re-prune)."""
+    checkpoint is used when `prune` wrote it from the same recipe content (no silent re-prune).
+
+    Args:
+        entry: one of the spec's models (`spec.models[i]`).
+
+    Returns:
+        The SparseModel.
+
+    Raises:
+        UsageError: `entry` is not a ModelEntry, or its recipe does not work.
+        DlaError: its checkpoint is unreadable.
+    """
+    check_type(entry, ModelEntry, "entry", "one of spec.models")
     if entry.checkpoint is not None:
         return checkpoint.load(entry.checkpoint)
     recipe = entry.recipe if isinstance(entry.recipe, Recipe) else load_recipe(str(entry.recipe))

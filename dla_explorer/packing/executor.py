@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dla_explorer.core.errors import UsageError
+from dla_explorer.core.errors import UsageError, check_type
 from dla_explorer.packing import PackedLayer, packed_passes
 from dla_explorer.packing.format import PackedPass
 from dla_explorer.workload import Layer
@@ -61,8 +61,10 @@ def run_layer(x: np.ndarray, weight: np.ndarray, packed: PackedLayer) -> np.ndar
         The output (N, K, P, Q), or (N, K) for a linear layer; no bias.
 
     Raises:
-        UsageError: `x` or `weight` does not have the layer's shape.
+        UsageError: `x` or `weight` does not have the layer's shape, or `packed` is not a
+            PackedLayer.
     """
+    check_type(packed, PackedLayer, "packed", "one layer of a packing: pack(...)[layer_name]")
     layer = packed.layer
     x = np.asarray(x)
     expected = (layer.C,) if layer.kind == "linear" else (layer.C, layer.H, layer.W)

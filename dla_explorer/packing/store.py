@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from dla_explorer.core.errors import DlaError
+from dla_explorer.core.errors import DlaError, check_type
 from dla_explorer.core.npzfile import load_npz, npz_format, save_npz
 from dla_explorer.packing.packed import PackedLayer, PackedWorkload
 from dla_explorer.sparsity import checkpoint
@@ -60,7 +60,13 @@ def save(packed: PackedWorkload, path: str | os.PathLike) -> Path:
 
     Returns:
         The path written.
+
+    Raises:
+        UsageError: `packed` is not a PackedWorkload (a SparseModel goes to checkpoint.save).
     """
+    check_type(
+        packed, PackedWorkload, "packed", "packing.pack(...) makes one; a SparseModel goes to checkpoint.save"
+    )
     arrays: dict[str, Any] = {}
     layers = []
     for index, layer in enumerate(packed.layers):

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from dla_explorer.core.errors import DlaError
+from dla_explorer.core.errors import DlaError, check_type
 from dla_explorer.core.fileio import MAX_INT, atomic_open
 from dla_explorer.sparsity.pruning import Recipe, SparseModel
 from dla_explorer.workload import AuxOp, Layer, Workload
@@ -115,7 +115,14 @@ def save(sparse: SparseModel, path: str | os.PathLike, source_key: str | None = 
     Raises:
         DlaError: `path` is a folder, or the file cannot be written (read-only folder, full disk);
             an existing file at `path` is left unchanged.
+        UsageError: `sparse` is not a SparseModel (a PackedWorkload goes to packing.save_packed).
     """
+    check_type(
+        sparse,
+        SparseModel,
+        "sparse",
+        "pruning.prune(...) makes one; a PackedWorkload goes to packing.save_packed",
+    )
     path = Path(path)
     manifest = {
         "format": FORMAT,

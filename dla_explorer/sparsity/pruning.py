@@ -29,10 +29,10 @@ import pydantic
 import torch
 from torch import nn
 
-from dla_explorer.core.errors import DlaError, UnknownName, UsageError
+from dla_explorer.core.errors import DlaError, UnknownName, UsageError, check_type
 from dla_explorer.core.fileio import load_yaml_model
 from dla_explorer.workload import Workload, extract, module_of, zoo
-from dla_explorer.workload.layers import unknown_layer_message
+from dla_explorer.workload.layers import check_input_shape, unknown_layer_message
 
 METHODS = ("random", "magnitude", "magnitude_global", "nm")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
@@ -636,15 +636,24 @@ def prune(
         models, whose graph is not run) and the recipe that made it.
 
     Raises:
-        UsageError: an unknown method or N:M pattern, a sparsity outside [0, 1), an override that
-            matches no layer or (method nm) is neither 0 nor the pattern's sparsity, a model that
-            cannot be resolved or traced with `input_shape`, weights that do not fit it, or
-            calibration data that is missing, unreadable or does not fit the model.
+        UsageError: an unknown method or N:M pattern, a sparsity outside [0, 1), a seed or
+            calibration_size that is not a whole number in its range, overrides that are not a
+            mapping or an override that matches no layer or (method nm) is neither 0 nor the
+            pattern's sparsity, a model that is not a module or a name, or cannot be resolved or
+            traced with `input_shape`, weights that do not fit it, or calibration data that is
+            missing, unreadable or does not fit the model.
         DlaError: the weights file or the ONNX file is unreadable or corrupt.
     """
     if method not in METHODS:
         raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
     # the arguments' own rules before the model is loaded and traced (seconds for ResNet-50)
+    check_type(model, (nn.Module, str), "model", "a torch module, a zoo name or 'file.py:factory'")
+    if overrides is not None:
+        check_type(
+            overrides, Mapping, "overrides", "layer name or glob pattern -> sparsity, e.g. {'fc': 0.0}"
+        )
+    if input_shape is not None:
+        check_input_shape(input_shape)
     if method != "nm":
         _check_sparsity(sparsity, "pruning")
     _check_whole(seed, "seed", 0, MAX_SEED)

@@ -24,7 +24,7 @@ import torch
 from pydantic import Field, PositiveInt
 from tqdm import tqdm
 
-from dla_explorer.core.errors import DlaError, UsageError
+from dla_explorer.core.errors import DlaError, UsageError, check_type
 from dla_explorer.core.fileio import load_yaml_model, write_csv_atomic, write_text_atomic
 from dla_explorer.dse import search
 from dla_explorer.dse.results import claim_folder, read_json
@@ -363,7 +363,24 @@ def run_experiment(
     uncertainty: int | None = None,
 ) -> Path:
     """Run the experiment into `out` (default results/<name>) and return the folder.
-    `uncertainty` samples (default: the size's) add 5-95% bands (see `_bands`)."""
+
+    Args:
+        spec: the experiment spec (`load_experiment(path)`).
+        source: the spec's file: recorded, named in errors, and the folder its search spec is in.
+        out: the results folder; None: results/<name>.
+        full: the spec's `full` size instead of its `default`.
+        run_search: run the design-space search (and compare its best design on both memories).
+        progress: progress bars on stderr (on a terminal only).
+        uncertainty: Monte-Carlo samples for the 5-95% bands (see `_bands`); None: the size's.
+
+    Returns:
+        The results folder.
+
+    Raises:
+        UsageError: `spec` is not an ExperimentSpec, or its search spec or a model does not work.
+        DlaError: the folder holds another spec's results, or a file cannot be read or written.
+    """
+    check_type(spec, ExperimentSpec, "spec", "experiment.load_experiment(path)")
     folder = Path(out or Path("results") / spec.name)
     # the record is written before anything else, so a killed run resumed with a changed spec
     # is refused (it used to reuse the old seed's checkpoints)

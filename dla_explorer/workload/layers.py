@@ -252,8 +252,15 @@ def _layer_from_call(name: str, module: nn.Module, x: torch.Tensor, y: torch.Ten
 _UNSUPPORTED = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 
 
-def _check_shape(input_shape: object) -> None:
-    """An input shape is whole numbers > 0 (a string or a 0 failed inside torch, naming neither)."""
+def check_input_shape(input_shape: object) -> None:
+    """An input shape is whole numbers > 0 (a string or a 0 failed inside torch, naming neither).
+
+    Args:
+        input_shape: the shape as given, e.g. (1, 3, 224, 224).
+
+    Raises:
+        UsageError: it is not a sequence of whole numbers > 0.
+    """
     dims = list(input_shape) if isinstance(input_shape, Sequence | np.ndarray) else None
     if (
         isinstance(input_shape, str)
@@ -288,7 +295,7 @@ def extract(
     from dla_explorer.workload import fx_trace
 
     check_type(model, nn.Module, "model", "models.get(name) makes a zoo model")
-    _check_shape(input_shape)
+    check_input_shape(input_shape)
 
     input_shape = tuple(int(d) for d in input_shape)
     name = name or type(model).__name__
