@@ -39,6 +39,11 @@ MODULES = (
     "workload/library.py",
     "sparsity/pruning.py",
     "sparsity/checkpoint.py",
+    "workload/zoo/__init__.py",
+    "packing/executor.py",
+    "sim/config.py",
+    "sim/systolic.py",
+    "study/experiment.py",
 )
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef

@@ -20,7 +20,17 @@ PIXEL_CHUNK = 1024
 
 
 def im2col(x: np.ndarray, layer: Layer, c0: int, c1: int) -> np.ndarray:
-    """(N, C, H, W) -> (N*P*Q, R*S*(c1-c0)) for channels [c0, c1), columns (r, s, c), c fastest."""
+    """(N, C, H, W) -> (N*P*Q, R*S*(c1-c0)) for channels [c0, c1), columns (r, s, c), c fastest.
+
+    Args:
+        x: the layer's input, (N, C, H, W).
+        layer: the layer (its kernel, stride, padding and output size).
+        c0: the first input channel of the block.
+        c1: one past its last.
+
+    Returns:
+        One row per output pixel, one column per (r, s, c) of the block.
+    """
     pad = layer.padding
     padded = np.pad(x[:, c0:c1], ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, (layer.R, layer.S), axis=(2, 3))
@@ -31,7 +41,15 @@ def im2col(x: np.ndarray, layer: Layer, c0: int, c1: int) -> np.ndarray:
 
 
 def run_pass(columns: np.ndarray, packed: PackedPass) -> np.ndarray:
-    """(pixels, pass columns) inputs -> (pixels, lanes) partial sums of one pass."""
+    """(pixels, pass columns) inputs -> (pixels, lanes) partial sums of one pass.
+
+    Args:
+        columns: the pass's inputs, one row per output pixel, one column per original column.
+        packed: the pass's stored format (kept weights, selects, group members).
+
+    Returns:
+        The partial sums, one row per pixel, one column per PE lane (filter of the pass).
+    """
     lanes = packed.selects.shape[0]
     out = np.zeros((columns.shape[0], lanes), dtype=np.result_type(columns, packed.values))
     if packed.members.shape[0] == 0:

@@ -57,7 +57,17 @@ BASELINE_FORMAT_BITS = {"fp32": 32}
 
 def value_bytes(precision: str) -> float:
     """Bytes one stored value of `precision` takes: a DLA format's feature value (FORMATS, the one
-    definition), else a baseline-only format's. Raises KeyError for an unknown format."""
+    definition), else a baseline-only format's.
+
+    Args:
+        precision: a DLA precision (int8, bfp11, bfp12, fp16) or a baseline's format.
+
+    Returns:
+        Bytes per value (fractional for the block floating-point formats' shared exponents).
+
+    Raises:
+        KeyError: an unknown format.
+    """
     bits = FORMATS[precision].feature_bits if precision in FORMATS else BASELINE_FORMAT_BITS[precision]
     return bits / BITS_PER_BYTE
 
@@ -420,7 +430,16 @@ class Baseline(_Config):
 def winograd_error(winograd: str, q_vec: int, alpha: int) -> str:
     """Why a Winograd setting cannot be built ('' when it can): F(m, 3) computes m = q_vec
     outputs, and column combining over a Winograd PE is not defined (AYD17 has no packing; a
-    packed column mixes input channels that the transform needs whole)."""
+    packed column mixes input channels that the transform needs whole).
+
+    Args:
+        winograd: the architecture's Winograd setting ('none' or a form in WINOGRAD).
+        q_vec: output pixels in parallel (a form computes a fixed number).
+        alpha: the packing mux width (packing needs alpha 1 with Winograd).
+
+    Returns:
+        The reason, naming the key, or '' when the setting can be built.
+    """
     form = WINOGRAD.get(winograd)
     if winograd not in WINOGRAD:
         return f"key 'winograd': '{winograd}' is not one of {', '.join(WINOGRAD)}"
@@ -540,7 +559,17 @@ def load_baseline(name_or_path: str | Path) -> Baseline:
 
 
 def compatibility_errors(arch: Architecture, memory: Memory, device: Device) -> list[str]:
-    """Reasons the three cannot work together (empty when they can); resources are separate."""
+    """Reasons the three cannot work together (empty when they can); resources are separate.
+
+    Args:
+        arch: the DLA array.
+        memory: the memory system.
+        device: the FPGA.
+
+    Returns:
+        One line per reason, each naming the key: a precision the device has no multipliers for,
+        a clock above its maximum, a memory it cannot attach.
+    """
     errors = []
     if arch.precision not in device.multipliers_per_dsp:
         supported = ", ".join(device.multipliers_per_dsp)

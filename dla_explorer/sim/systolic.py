@@ -52,7 +52,17 @@ class SystolicConfig:
 
 
 def check_array(rows: object, cols: object, dataflow: object, source: str = "systolic") -> None:
-    """Raise UsageError unless rows and cols are whole numbers >= 1 and dataflow is os/ws/is."""
+    """Raise UsageError unless rows and cols are whole numbers >= 1 and dataflow is os/ws/is.
+
+    Args:
+        rows: PE rows of the array.
+        cols: PE columns of the array.
+        dataflow: os, ws or is.
+        source: what the message names first (a file, an option).
+
+    Raises:
+        UsageError: naming the value and the rule.
+    """
     for key, value in (("rows", rows), ("cols", cols)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise UsageError(f"{source}: {key} must be a whole number >= 1, got {value!r}")
@@ -61,7 +71,18 @@ def check_array(rows: object, cols: object, dataflow: object, source: str = "sys
 
 
 def read_scalesim_cfg(path: str | os.PathLike) -> SystolicConfig:
-    """Read a SCALE-Sim .cfg (INI) file; a missing or malformed key is a UsageError naming it."""
+    """Read a SCALE-Sim .cfg (INI) file; a missing or malformed key is a UsageError naming it.
+
+    Args:
+        path: the .cfg file.
+
+    Returns:
+        Its array size, dataflow and interface bandwidth mode.
+
+    Raises:
+        DlaError: the file does not exist.
+        UsageError: not an INI file, or a key missing or out of range (naming it).
+    """
     path = Path(path)
     if not path.is_file():
         raise DlaError(f"{path}: file not found")
@@ -115,6 +136,19 @@ def systolic_cycles(workload: Workload, rows: int, cols: int, dataflow: str) -> 
     (Channels = C per group, all K filters side by side): exact MACs, optimistic utilisation.
     Output sizes are the layers' own P x Q; a SCALE-Sim topology read with `read_scalesim_csv`
     carries SCALE-Sim's own (rounded-up) output sizes.
+
+    Args:
+        workload: the layers.
+        rows: PE rows of the array.
+        cols: PE columns of the array.
+        dataflow: os, ws or is.
+
+    Returns:
+        One row per layer: layer, dataflow, Sr, Sc, T, folds, MACs, compute_cycles and the
+        utilisation and mapping efficiency in percent.
+
+    Raises:
+        UsageError: rows, cols or dataflow out of range.
     """
     check_array(rows, cols, dataflow)
     fields = ("N", "C", "K", "R", "S", "P", "Q", "groups")

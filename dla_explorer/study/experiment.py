@@ -159,7 +159,16 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
 
 
 def recipe_of(spec: ExperimentSpec, model: str, sparsity: float) -> pruning.Recipe:
-    """The pruning recipe of one model and sparsity of the experiment."""
+    """The pruning recipe of one model and sparsity of the experiment.
+
+    Args:
+        spec: the experiment spec.
+        model: a zoo model name of the spec.
+        sparsity: one of the spec's sparsities.
+
+    Returns:
+        The Recipe (the spec's method, seed, calibration size and keep_first_last_dense).
+    """
     return pruning.Recipe(
         model=model,
         method=spec.method,
@@ -172,7 +181,17 @@ def recipe_of(spec: ExperimentSpec, model: str, sparsity: float) -> pruning.Reci
 
 def sparse_model(spec: ExperimentSpec, model: str, sparsity: float, folder: Path) -> pruning.SparseModel:
     """The pruned model, from the results folder if an earlier run made it from the same recipe
-    (its checkpoint records the recipe's key: a changed seed or method prunes again)."""
+    (its checkpoint records the recipe's key: a changed seed or method prunes again).
+
+    Args:
+        spec: the experiment spec.
+        model: a zoo model name of the spec.
+        sparsity: one of the spec's sparsities.
+        folder: the results folder (its models/ holds the checkpoints).
+
+    Returns:
+        The SparseModel.
+    """
     recipe = recipe_of(spec, model, sparsity)
     key = checkpoint.recipe_key(recipe)
     path = folder / "models" / f"{model}_{spec.method}{round(sparsity * 100)}.npz"
@@ -298,7 +317,14 @@ def _baselines(
 
 
 def read_record(folder: Path) -> dict | None:
-    """The experiment.json of a results folder (None when there is none)."""
+    """The experiment.json of a results folder (None when there is none).
+
+    Args:
+        folder: the results folder.
+
+    Returns:
+        The record as a dict, or None.
+    """
     path = folder / RECORD
     return read_json(path) if path.is_file() else None
 

@@ -94,7 +94,14 @@ def describe(name: str) -> str:
 
 def input_shape(name: str) -> tuple[int, ...]:
     """The input shape a zoo model is meant for (N, C, H, W); DEFAULT_INPUT_SHAPE for the
-    ImageNet networks and for names outside the zoo."""
+    ImageNet networks and for names outside the zoo (a 'file.py:factory' model, say).
+
+    Args:
+        name: a zoo model name.
+
+    Returns:
+        (N, C, H, W) in elements.
+    """
     return _INPUT_SHAPES.get(name, DEFAULT_INPUT_SHAPE)
 
 
