@@ -168,3 +168,55 @@ def test_report_of_a_missing_folder_says_not_found(tmp_path, capsys):
         capsys.readouterr().err.strip()
         == f"dla-explorer report: error: {tmp_path / 'resuts'}: folder not found"
     )
+
+
+def test_a_sweep_report_names_each_design_by_its_grid_point(tmp_path):
+    """sweep.csv is appended in packing order, not point order: the report named the front's
+    designs by row number, which is another design's point; and dense and packed designs of one
+    configuration read alike without their mode."""
+    import torch
+    import yaml
+
+    from dla_explorer.dse.sweep import run_sweep
+    from dla_explorer.sparsity import pruning
+
+    from .conftest import TINY_SHAPE, TinyNet
+
+    torch.manual_seed(0)
+    sparse = pruning.prune(TinyNet().eval(), "random", 0.8, input_shape=TINY_SHAPE, calibration_size=1)
+    spec = {
+        "name": "tiny_sweep",
+        "models": [{"checkpoint": str(checkpoint.save(sparse, tmp_path / "tiny.npz")), "name": "tiny"}],
+        "device": "stratix10_mx2100",
+        "modes": ["dense", "packed"],
+        "base": {"arch": "dla_s10mx", "memory": "hbm2_x1"},
+        "space": {"k_vec": [16, 32], "clock_mhz": [250.0, 400.0], "alpha": [2, 8]},
+        "objectives": {"fps": "maximize", "power_w": "minimize"},
+        "results": str(tmp_path / "results"),
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    folder = load_spec(path).results_dir()
+    run_sweep(load_spec(path), str(path), progress=False)
+    table = pd.read_csv(folder / "sweep.csv")
+    assert not (table["point"].to_numpy() == np.arange(len(table))).all()  # the case that went wrong
+    html_path, md_path = report.write_report(folder)
+    markdown = md_path.read_text()
+    assert "## Sweep: all" in markdown and "| point | k_vec | c_vec |" in markdown
+    assert "| accuracy |" not in markdown  # no column of dashes for a metric the sweep lacks
+    by_point = table.set_index("point")
+    rows = re.findall(r"^\| (\d+) \| (\d+) \| \d+ \| \d+ \| \d+ \| (\d+) \|", markdown, re.M)
+    assert rows
+    for point, k_vec, clock in rows:
+        assert by_point.loc[int(point), ["k_vec", "clock_mhz"]].tolist() == [int(k_vec), int(clock)]
+    # the mode, when the front holds designs of both (they read alike without it)
+    front = table[table["point"].isin([int(r[0]) for r in rows])].head(1)
+    both = pd.concat([front, front.assign(mode="dense", point=-1)])
+    assert report.front_table(both)[["point", "mode"]].values.tolist() == [
+        [front["point"].iloc[0], "packed"],
+        [-1, "dense"],
+    ]
+    payload = _payload(html_path.read_text())
+    assert payload["id_label"] == "point"
+    designs = pd.DataFrame(payload["designs"]).set_index("trial")
+    assert designs["fps"].to_numpy() == pytest.approx(by_point.loc[designs.index, "fps"].to_numpy(), rel=1e-6)

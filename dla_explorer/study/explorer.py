@@ -79,8 +79,10 @@ def design_table(table: pd.DataFrame, device: hw.Device) -> pd.DataFrame:
     if "state" in done:
         done = done[done["state"] == "COMPLETE"]
     done = done.dropna(subset=["fps", "power_w"]).copy()
-    if "trial" not in done:  # a sweep: its row number identifies the design
-        done.insert(0, "trial", np.arange(len(done)))
+    if "trial" not in done:
+        # a sweep: its grid point identifies the design (rows are appended in packing order, so
+        # the row number named another design than sweep.csv's point of that number)
+        done.insert(0, "trial", done["point"].to_numpy() if "point" in done else np.arange(len(done)))
     done["feasible"] = done["feasible"].fillna(False).astype(bool) if "feasible" in done else True
     done["latency_ms"] = done["latency_s"] * 1e3
     done["energy_mj"] = done["energy_j_per_frame"] * 1e3
@@ -237,7 +239,9 @@ def build(table: pd.DataFrame, spec: Spec, title: str, cache: Path | None = None
         "trial": frame["trial"].astype(int).tolist(),
         "feasible": frame["feasible"].astype(bool).tolist(),
         "front": frame["front"].astype(bool).tolist(),
-        "violation": frame["violation"].fillna("").astype(str).tolist()
+        # per value: a column of NaN only (every design feasible) is float, and pandas warns that
+        # filling it with a string will raise
+        "violation": ["" if pd.isna(v) else str(v) for v in frame["violation"]]
         if "violation" in frame
         else [""] * len(frame),
     }
@@ -257,6 +261,7 @@ def build(table: pd.DataFrame, spec: Spec, title: str, cache: Path | None = None
         "designs": columns,
         "layers": models,
         "drill": drill,
+        "id_label": "point" if "point" in frame else "trial",
         "drill_note": ""
         if pick.all()
         else f"per-layer drill-downs for {int(pick.sum())} of {len(frame)} designs (the front and the "

@@ -202,6 +202,7 @@ def baseline_table(results: analysis.Results) -> pd.DataFrame:
 FRONT_COLUMNS = (
     ("trial", "trial", 1),
     ("model", "model", 1),
+    ("mode", "mode", 1),
     ("k_vec", "k_vec", 1),
     ("c_vec", "c_vec", 1),
     ("q_vec", "q_vec", 1),
@@ -225,11 +226,26 @@ FRONT_COLUMNS = (
 
 
 def front_table(front: pd.DataFrame) -> pd.DataFrame:
-    """Every design on the front with its full array configuration, memory and resources."""
+    """Every design on the front with its full array configuration, memory and resources.
+
+    Args:
+        front: the front's rows of a search or sweep table (a sweep's carry `point`).
+
+    Returns:
+        The table with the report's headings: a sweep's designs named by their grid point, the
+        model and mode only when they differ between designs.
+    """
     out = {}
+    sweep = "point" in front
     for column, heading, scale in FRONT_COLUMNS:
-        if column in front and not (column == "model" and front[column].nunique() == 1):
+        if column == "trial" and column not in front and sweep:
+            column = "point"  # a sweep table's own rows, not explorer.design_table's
+        if column in ("model", "mode") and column in front and front[column].nunique() == 1:
+            continue  # one value repeated on every row
+        if column in front and front[column].notna().any():  # not a column of dashes (accuracy)
             values = front[column]
+            # a sweep's `trial` is its grid point (explorer.design_table), as sweep.csv names it
+            heading = "point" if sweep and heading == "trial" else heading
             out[heading] = values * scale if scale != 1 else values
     return pd.DataFrame(out).reset_index(drop=True)
 
@@ -542,8 +558,9 @@ class Document:
 
 def _front_section(doc: Document, built: explorer.Explorer, objectives: str) -> None:
     front = built.front()
+    kind = "Sweep" if "point" in front else "Search"
     doc.table(
-        f"Search: all {len(front)} designs on the Pareto front ({objectives})",
+        f"{kind}: all {len(front)} designs on the Pareto front ({objectives})",
         front_table(front),
         f"{len(front)} of {int(built.frame['feasible'].sum())} feasible designs "
         f"({len(built.frame)} evaluated). Resources are shares of the device; 'pruned' is the share "

@@ -55,6 +55,8 @@ function initExplorer() {
   if (!source) return;
   const data = JSON.parse(source.textContent);
   const D = data.designs;
+  const ID = data.id_label || "trial"; // a sweep's designs are its grid points, a search's its trials
+  const idTitle = ID.charAt(0).toUpperCase() + ID.slice(1);
   const n = D.trial.length;
   const metric = Object.fromEntries(data.metrics.map((m) => [m.key, m]));
   const label = (key) => {
@@ -194,7 +196,7 @@ function initExplorer() {
   // -- the scatter of the chosen pair ---------------------------------------------------------------
   const scatterEl = document.getElementById("scatter");
   function hover(i) {
-    const lines = [`<b>trial ${D.trial[i]}</b>${D.front[i] ? " (on the search's front)" : ""}`];
+    const lines = [`<b>${ID} ${D.trial[i]}</b>${D.front[i] ? " (on the front)" : ""}`];
     for (const k of data.texts) lines.push(`${k}: ${D[k][i]}`);
     lines.push(data.params.map((k) => `${k} ${fmt(D[k][i])}`).join(", "));
     for (const m of data.metrics.slice(0, 6)) lines.push(`${m.label}: ${show(m.key, D[m.key][i])} ${isShare(m.key) ? "" : m.unit}`);
@@ -225,7 +227,7 @@ function initExplorer() {
       trace(onFront, `Pareto front (${onFront.length})`, { color: PALETTE.blue, size: 9 }, { mode: "lines+markers", line: { color: PALETTE.blue } }),
     ];
     if (state.selected !== null) {
-      traces.push(trace([state.selected], `trial ${D.trial[state.selected]}`, { color: PALETTE.orange, size: 18, symbol: "star", line: { color: "black", width: 1 } }));
+      traces.push(trace([state.selected], `${ID} ${D.trial[state.selected]}`, { color: PALETTE.orange, size: 18, symbol: "star", line: { color: "black", width: 1 } }));
     }
     Plotly.react(scatterEl, traces, {
       xaxis: { title: { text: label(state.x) }, zeroline: false, tickformat: isShare(state.x) ? ".0%" : "" },
@@ -243,11 +245,12 @@ function initExplorer() {
   }
 
   // -- the front of the current view as a sortable table; a row click opens its drill-down ----------
-  const tableColumns = ["trial", ...data.texts.filter((k) => k !== "mode"), ...data.params, ...data.metrics.map((m) => m.key)];
+  // mode only when the designs differ in it (a sweep of dense and packed): else one value repeated
+  const tableColumns = ["trial", ...data.texts.filter((k) => k !== "mode" || new Set(D.mode).size > 1), ...data.params, ...data.metrics.map((m) => m.key)];
   function renderFrontTable(indices) {
     const table = document.getElementById("front-table");
     document.getElementById("front-count").textContent = `${indices.length} designs`;
-    const head = tableColumns.map((k) => `<th>${k in metric ? label(k) : k}</th>`).join("");
+    const head = tableColumns.map((k) => `<th>${k in metric ? label(k) : k === "trial" ? ID : k}</th>`).join("");
     const rows = indices.map((i) => `<tr data-index="${i}">` + tableColumns.map((k) => {
       const v = D[k][i];
       return typeof v === "number" ? `<td data-value="${v}">${show(k, v)}</td>` : `<td class="text">${v}</td>`;
@@ -265,8 +268,8 @@ function initExplorer() {
     const drill = data.drill[String(trial)];
     const box = document.getElementById("drill");
     box.dataset.trial = trial;
-    const status = D.feasible[i] ? (D.front[i] ? "feasible, on the search's front" : "feasible") : `infeasible: ${D.violation[i]}`;
-    document.getElementById("drill-title").textContent = `Trial ${trial} (${status})`;
+    const status = D.feasible[i] ? (D.front[i] ? "feasible, on the front" : "feasible") : `infeasible: ${D.violation[i]}`;
+    document.getElementById("drill-title").textContent = `${idTitle} ${trial} (${status})`;
     const config = [...data.texts, ...data.params].map((k) => `<tr><th>${k}</th><td id="drill-${k}" data-value="${D[k][i]}">${fmt(D[k][i])}</td></tr>`);
     const fixed = Object.entries(data.fixed).map(([k, v]) => `<tr><th>${k}</th><td>${fmt(v)} (every design)</td></tr>`);
     const figures = data.metrics.map((m) => `<tr><th>${label(m.key)}</th><td id="drill-${m.key}" data-value="${D[m.key][i]}">${show(m.key, D[m.key][i])}</td></tr>`);
