@@ -204,6 +204,24 @@ def test_the_comparison_of_two_runs_keeps_the_search_best_apart(results):
     assert len(rows) == pd.read_csv(results / "comparison.csv").query("sparsity == 0.9").shape[0]
 
 
+def test_provenance_names_the_run_s_own_time_and_tool(results, tmp_path):
+    """The report gave the record file's time (a copied folder: the copy's) and the version of the
+    tool making the report as the one that ran the experiment."""
+    import shutil
+
+    record = json.loads((results / "experiment.json").read_text())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", record["finished"])
+    assert record["tool"].startswith("0.1.0")
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy)
+    record.update(finished="2020-01-02 03:04 UTC", tool="0.0.9 (commit abc1234)")
+    (copy / "experiment.json").write_text(json.dumps(record))
+    _, md_path = report.write_report(copy, ("png",))
+    markdown = md_path.read_text()
+    assert "- **run**: 2020-01-02 03:04 UTC, " in markdown
+    assert "- **tool**: dla-explorer 0.0.9 (commit abc1234); this report: 0.1.0" in markdown
+
+
 def test_write_report_checks_its_formats(results):
     with pytest.raises(UsageError, match=r"--format: 'gif': each of png, svg, pdf"):
         report.write_report(results, ("gif",))  # failed inside matplotlib, after the tables

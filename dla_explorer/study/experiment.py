@@ -33,7 +33,7 @@ from dla_explorer.sim import baselines, simulator, uncertainty
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity import checkpoint, pruning
 from dla_explorer.study import bands, dram_figure
-from dla_explorer.study.records import RECORD
+from dla_explorer.study.records import RECORD, tool_version
 from dla_explorer.workload import zoo as models
 
 Mode = Literal["dense", "unpacked", "packed", "nm"]
@@ -469,6 +469,8 @@ def run_experiment(
         "source": str(source),
         "size": "full" if full else "default",
         "seconds": round(time.time() - started, 1),
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "tool": tool_version(),
         "torch_threads": torch.get_num_threads(),
         "search": search_summary,
         "spec": spec.model_dump(mode="json"),

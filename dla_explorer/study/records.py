@@ -76,6 +76,10 @@ class RunRecord(_View):
     torch_threads: int | None = None
     search: SearchSummary | None = None
     spec: ExperimentView
+    # when the run ended and the tool that ran it ('' in records written before they were kept):
+    # the record file's time changes when a folder is copied, and the report's tool may be newer
+    finished: str = ""
+    tool: str = ""
 
 
 def read_record(folder: Path) -> RunRecord:
@@ -103,3 +107,28 @@ def read_record(folder: Path) -> RunRecord:
     except (json.JSONDecodeError, UnicodeDecodeError, pydantic.ValidationError) as error:
         first = str(error).splitlines()[0]
         raise DlaError(f"{path}: not a run record of this version ({first})") from None
+
+
+def tool_version() -> str:
+    """This dla-explorer's version and, in a git checkout, its commit ('0.1.0 (commit 1a2b3c4)').
+
+    Returns:
+        The version text a run records and a report names.
+    """
+    import subprocess
+
+    import dla_explorer
+
+    root = Path(dla_explorer.__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        commit = out.stdout.strip() if out.returncode == 0 else ""
+    except (OSError, subprocess.TimeoutExpired):
+        commit = ""
+    return dla_explorer.__version__ + (f" (commit {commit})" if commit else "")

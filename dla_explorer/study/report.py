@@ -17,7 +17,6 @@ import datetime
 import html
 import io
 import json
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,7 +33,7 @@ from dla_explorer.core.fileio import atomic_open, write_text_atomic
 from dla_explorer.dse.results import read_spec_record
 from dla_explorer.sim import config as hw
 from dla_explorer.study import analysis, dram_figure, explorer, plots
-from dla_explorer.study.records import RECORD
+from dla_explorer.study.records import RECORD, tool_version
 
 FORMATS = ("png", "svg", "pdf")
 PAPER_DPI = 300  # the PNGs in figures/ (print resolution)
@@ -296,22 +295,6 @@ def summary(results: analysis.Results) -> list[str]:
 # -- provenance ----------------------------------------------------------------------------------
 
 
-def _git_commit() -> str:
-    """The commit of the installed source tree, if it is a git checkout (else '')."""
-    root = Path(dla_explorer.__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
-
-
 def fidelity(frame: pd.DataFrame | None) -> str:
     """The fidelity level and uncertainty bands a table's numbers carry."""
     if frame is None or frame.empty:
@@ -342,6 +325,7 @@ class Provenance:
     run_date: str
     duration: str
     extra: list[tuple[str, str]] = field(default_factory=list)
+    run_tool: str = ""  # the version that ran it, when the record keeps it
 
     def rows(self) -> list[tuple[str, str]]:
         """The provenance as (label, value) pairs, in the order the report lists them.
@@ -349,8 +333,10 @@ class Provenance:
         Returns:
             The pairs.
         """
-        commit = _git_commit()
-        version = dla_explorer.__version__ + (f" (commit {commit})" if commit else "")
+        version = tool_version()
+        if self.run_tool and self.run_tool != version:
+            # results made by one version, the report by another: say both
+            version = f"{self.run_tool}; this report: {version}"
         docs_root = Path(dla_explorer.__file__).resolve().parent.parent / "docs"
         docs = ", ".join(f"docs/{name}" for name in DOCS if (docs_root / name).is_file()) or "docs/"
         ref = REFERENCE
@@ -727,7 +713,13 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
     extra = [("device and batch", f"{spec.device}, batch {spec.batch}, run size '{record.size}'")]
     extra.append(("fidelity", f"{fidelity(results.comparison)} (per figure below)"))
     provenance = Provenance(
-        spec.name, record.source, record.hash, _mtime(folder / RECORD), _duration(record.seconds), extra
+        spec.name,
+        record.source,
+        record.hash,
+        record.finished or _mtime(folder / RECORD),
+        _duration(record.seconds),
+        extra,
+        record.tool,
     )
     doc.html.append(f"<p>{html.escape(spec.description)}</p>" if spec.description else "")
     doc.html.append(provenance.html())
