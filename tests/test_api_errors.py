@@ -27,6 +27,7 @@ from dla_explorer import (
     models,
     packing,
     pruning,
+    report,
     resources,
     results,
     search,
@@ -329,3 +330,23 @@ def test_files_and_the_executor_name_an_object_of_the_wrong_kind(sparse, tmp_pat
             call()
         one_line(error)
     assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+def test_file_arguments_that_are_not_paths_are_named(tmp_path: Path) -> None:
+    cases = (
+        # each was a TypeError from pathlib: "expected str, bytes or os.PathLike object, not int"
+        (lambda: spec.load_spec(3), r"the spec must be a path \(a str or Path\), not int 3"),
+        (lambda: experiment.load_experiment(3), r"path must be a path \(a str or Path\), not int 3"),
+        (lambda: checkpoint.load(3), r"the checkpoint must be a path"),
+        (
+            lambda: packing.load_packed(None),
+            r"the packed file must be a path \(a str or Path\), not NoneType None",
+        ),
+        (lambda: results.load_results(3), r"target must be a path"),
+        (lambda: report.write_report(3), r"folder must be a path"),
+        (lambda: results.parse_objectives(3), r"objectives must be a str, not int 3"),  # AttributeError
+    )
+    for call, expected in cases:
+        with pytest.raises(UsageError, match=expected) as error:
+            call()
+        one_line(error)

@@ -168,8 +168,27 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], active: set[int]) -> 
     return size
 
 
+def as_path(value: object, what: str = "path") -> Path:
+    """A file or folder argument as a Path (an int or None failed in pathlib with a TypeError
+    naming neither the argument nor what it should be).
+
+    Args:
+        value: the argument as given.
+        what: its name in the message.
+
+    Returns:
+        The Path.
+
+    Raises:
+        UsageError: `value` is not a str or os.PathLike.
+    """
+    if not isinstance(value, str | os.PathLike):
+        raise UsageError(f"{what} must be a path (a str or Path), not {type(value).__name__} {value!r}")
+    return Path(value)
+
+
 def read_yaml(path: str | os.PathLike) -> Any:
-    path = Path(path)
+    path = as_path(path)
     text = read_text(path)
     try:
         return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass

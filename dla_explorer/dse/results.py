@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import pydantic
 
-from dla_explorer.core.errors import DlaError, UnknownName, UsageError
-from dla_explorer.core.fileio import FileLock, write_csv_atomic, write_text_atomic
+from dla_explorer.core.errors import DlaError, UnknownName, UsageError, check_type
+from dla_explorer.core.fileio import FileLock, as_path, write_csv_atomic, write_text_atomic
 from dla_explorer.dse.space import KEY_COLUMNS
 from dla_explorer.dse.spec import METRICS, Objective, Spec
 
@@ -448,8 +448,10 @@ def parse_objectives(text: str) -> list[Objective]:
         The objectives, in the given order.
 
     Raises:
-        UsageError: a metric is not in METRICS, or a direction is not max / min.
+        UsageError: `text` is not a string, a metric is not in METRICS, or a direction is not
+            max / min.
     """
+    check_type(text, str, "objectives", "'fps:max,power_w:min'")
     out = []
     for item in filter(None, (t.strip() for t in text.split(","))):
         metric, _, direction = item.partition(":")
@@ -483,7 +485,7 @@ def load_results(target: str, study: str | None = None) -> Loaded:
             A spec stored in the study or in spec.json that is not valid for this version (a
             hand-edited record, or a study of an older version) is a DlaError too.
     """
-    path = Path(target)
+    path = as_path(target, "target")
     if study is not None or "://" in target or path.suffix in (".log", ".journal") or path.name == STUDY_DB:
         return _load_study(target, study)
     if path.is_dir():

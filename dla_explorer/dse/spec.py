@@ -20,7 +20,7 @@ import pydantic
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from dla_explorer.core.errors import UsageError
-from dla_explorer.core.fileio import MAX_INT, format_validation_error, read_yaml
+from dla_explorer.core.fileio import MAX_INT, as_path, format_validation_error, read_yaml
 from dla_explorer.core.secrets import redact_tree
 from dla_explorer.dse.samplers import SAMPLERS
 from dla_explorer.packing.finetune import ACCURACY_METRICS, AccuracySettings
@@ -537,7 +537,7 @@ def load_spec(path: str | Path) -> Spec:
             and the key).
         DlaError: the file is missing or not UTF-8 text.
     """
-    path = Path(path)
+    path = as_path(path, "the spec")
     data = read_yaml(path)
     if isinstance(data, dict):
         data.setdefault("name", path.stem)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dla_explorer.core.errors import DlaError, check_type
+from dla_explorer.core.fileio import as_path
 from dla_explorer.core.npzfile import load_npz, npz_format, save_npz
 from dla_explorer.packing.packed import PackedLayer, PackedWorkload
 from dla_explorer.sparsity import checkpoint
@@ -112,7 +113,7 @@ def load(path: str | os.PathLike) -> PackedWorkload:
         DlaError: the file is missing, is not a packed workload (a checkpoint, say), was written
             by a newer dla-explorer, or is corrupt or truncated.
     """
-    if Path(path).is_file() and npz_format(path) == checkpoint.FORMAT:
+    if as_path(path, "the packed file").is_file() and npz_format(path) == checkpoint.FORMAT:
         raise DlaError(f"{path}: a pruned checkpoint, not a packed workload: give it to 'pack' first")
     manifest, arrays = load_npz(path, FORMAT, FORMAT_VERSION, "packed workload")
     stored = manifest.pop("sha256", None)

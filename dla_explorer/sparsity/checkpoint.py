@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dla_explorer.core.errors import DlaError, check_type
-from dla_explorer.core.fileio import MAX_INT, atomic_open
+from dla_explorer.core.fileio import MAX_INT, as_path, atomic_open
 from dla_explorer.sparsity.pruning import Recipe, SparseModel
 from dla_explorer.workload import AuxOp, Layer, Workload
 
@@ -123,7 +123,7 @@ def save(sparse: SparseModel, path: str | os.PathLike, source_key: str | None = 
         "sparse",
         "pruning.prune(...) makes one; a PackedWorkload goes to packing.save_packed",
     )
-    path = Path(path)
+    path = as_path(path, "the checkpoint")
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -161,7 +161,7 @@ def load(path: str | os.PathLike) -> SparseModel:
             format version, corrupt or truncated (bad archive, manifest or arrays), or its checksum
             does not match.
     """
-    path = Path(path)
+    path = as_path(path, "the checkpoint")
     if not path.is_file():
         raise DlaError(f"{path}: checkpoint not found")
     try:

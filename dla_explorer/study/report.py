@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 import dla_explorer
 from dla_explorer.core.errors import DlaError, UsageError
-from dla_explorer.core.fileio import atomic_open, write_text_atomic
+from dla_explorer.core.fileio import as_path, atomic_open, write_text_atomic
 from dla_explorer.dse.results import read_spec_record
 from dla_explorer.sim import config as hw
 from dla_explorer.study import analysis, dram_figure, explorer, plots
@@ -841,7 +841,7 @@ def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) ->
     """
     # "png" iterated as 'p', 'n', 'g' and an unknown format failed inside matplotlib
     formats = parse_formats(formats if isinstance(formats, str) else ",".join(map(str, formats)))
-    folder = Path(folder)
+    folder = as_path(folder, "folder")
     if (folder / RECORD).is_file():
         return experiment_report(folder, formats)
     if (folder / "spec.json").is_file():
