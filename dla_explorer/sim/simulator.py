@@ -854,12 +854,12 @@ def simulate_batch(
         UsageError: an argument of the wrong type, an empty table, a missing column, a value out
             of its range, or fidelity 2.
     """
+    if traffic.check_fidelity(fidelity) == 2:
+        raise UsageError("fidelity 2 replays one design's traffic: use simulate(), not simulate_batch()")
     check_type(sparse, SparseModel, "sparse", "pruning.prune(...) or checkpoint.load(path)")
     check_type(designs, pd.DataFrame, "designs", "a table of design_row() rows: pd.DataFrame([...])")
     _check_hardware(device=device)
     _check_batch(batch)
-    if traffic.check_fidelity(fidelity) == 2:
-        raise UsageError("fidelity 2 replays one design's traffic: use simulate(), not simulate_batch()")
     if designs.empty:
         raise UsageError("designs: the table has no rows (one row per design: design_row(arch, memory))")
     designs = designs.reset_index(drop=True)
