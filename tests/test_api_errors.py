@@ -350,3 +350,12 @@ def test_file_arguments_that_are_not_paths_are_named(tmp_path: Path) -> None:
         with pytest.raises(UsageError, match=expected) as error:
             call()
         one_line(error)
+
+
+def test_a_folder_given_for_a_file_is_called_a_folder(tmp_path: Path) -> None:
+    # both said "<folder>: file not found" / "checkpoint not found" of a folder that is there
+    with pytest.raises(DlaError, match=r": a folder, not a file$") as error:
+        spec.load_spec(tmp_path)
+    one_line(error)
+    with pytest.raises(DlaError, match=r": a folder, not a checkpoint \(.npz file\)$"):
+        checkpoint.load(tmp_path)

@@ -112,6 +112,8 @@ def _short_rule(error: Any) -> str:
 def read_text(path: str | os.PathLike, what: str = "file") -> str:
     """A UTF-8 text file; a missing, unreadable or binary file is a one-line DlaError."""
     path = Path(path)
+    if path.is_dir():  # "not found" sent a user looking for a file that is there, as a folder
+        raise DlaError(f"{path}: a folder, not a {what}")
     if not path.is_file():
         raise DlaError(f"{path}: {what} not found")
     try:

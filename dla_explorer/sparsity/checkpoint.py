@@ -162,6 +162,8 @@ def load(path: str | os.PathLike) -> SparseModel:
             does not match.
     """
     path = as_path(path, "the checkpoint")
+    if path.is_dir():
+        raise DlaError(f"{path}: a folder, not a checkpoint (.npz file)")
     if not path.is_file():
         raise DlaError(f"{path}: checkpoint not found")
     try:
