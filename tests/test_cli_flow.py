@@ -122,3 +122,22 @@ def test_missing_optional_package_is_one_line_naming_the_extra(monkeypatch):
     with pytest.raises(UsageError, match=r"pip install 'dla-explorer\[cmaes\]'"):
         require_extra("cmaes", "cmaes", "spec.yaml: sampler 'cmaes'")
     require_extra("numpy", "none", "anything")  # an installed package passes
+
+
+def test_a_packed_file_sizes_the_muxes_by_its_own_alpha(sparse_file):
+    """A workload packed with alpha 4 needs 4-input muxes whatever the architecture file says: its
+    resources, clock and power are those of the same array built for alpha 4."""
+    sparse = checkpoint.load(sparse_file)
+    arch = hw.load_architecture("dla_s10mx")
+    memory, device = hw.load_memory("hbm2_x2"), hw.load_device("stratix10_mx2100")
+    alpha, gamma = 4, 1.0
+    assert (arch.alpha, arch.gamma) != (alpha, gamma)
+    geometry = packing.Geometry(arch.k_vec, arch.c_vec)
+    packed = packing.pack(sparse, geometry, "packed", alpha, gamma, cache=None)
+    from_file = simulator.simulate(packed, arch, memory, device)
+    built = arch.model_copy(update={"alpha": alpha, "gamma": gamma})
+    direct = simulator.simulate(sparse, built, memory, device, "packed", cache=None)
+    assert from_file.arch.alpha == alpha and from_file.arch.gamma == gamma
+    pd.testing.assert_series_equal(from_file.totals, direct.totals)
+    wide = simulator.simulate(sparse, arch, memory, device, "packed", cache=None)
+    assert wide.totals["alm"] > from_file.totals["alm"]  # alpha 8 muxes cost more ALMs

@@ -193,10 +193,13 @@ def run(args: argparse.Namespace) -> int:
                 f"{arch.k_vec}; pack again with --k-vec {arch.k_vec}, or give an architecture with "
                 f"k_vec {target.k_vec}"
             )
-        print(
-            f"{args.model}: packed in mode {target.mode} for k_vec {target.k_vec} "
-            f"(alpha {target.alpha}, gamma {target.gamma:g}); the architecture's alpha and gamma are not used"
+        muxes = (
+            f" (alpha {target.alpha}, gamma {target.gamma:g}): its alpha and gamma size the array's muxes, "
+            "the architecture's are replaced"
+            if target.mode == "packed"
+            else ""
         )
+        print(f"{args.model}: packed in mode {target.mode} for k_vec {target.k_vec}{muxes}")
     elif args.model.endswith(".csv"):
         print(f"{args.model}: a SCALE-Sim topology, simulated with every weight and activation non-zero")
     mode = args.mode or mode

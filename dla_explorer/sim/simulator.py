@@ -943,7 +943,8 @@ def simulate(
     fidelity: int = traffic.DEFAULT_FIDELITY,
 ) -> Result:
     """Simulate one design point on a sparse model (packed here, with the arch's k_vec, alpha and
-    gamma) or on an already packed workload (its mode and k_vec are used; k_vec must match).
+    gamma) or on an already packed workload (its mode, k_vec, alpha and gamma are used; k_vec must
+    match; a packed workload's alpha and gamma replace the architecture's).
 
     Args:
         target: a SparseModel (`pruning.prune`, `checkpoint.load`) or a PackedWorkload
@@ -980,6 +981,9 @@ def simulate(
         if target.k_vec != arch.k_vec:
             raise UsageError(f"packed for k_vec {target.k_vec}, but the architecture has k_vec {arch.k_vec}")
         mode = target.mode
+        if mode == "packed" and (target.alpha, target.gamma) != (arch.alpha, arch.gamma):
+            # the packing sets the muxes the array needs: its alpha sizes ALMs, fMAX and power
+            arch = arch.model_copy(update={"alpha": target.alpha, "gamma": target.gamma})
     d = design_arrays([design_row(arch, memory, mode)])
     # the Winograd rules before packing (a mode Winograd cannot run packs nothing), the others
     # after it (packing names an unknown mode in its own words): each rule checked once
