@@ -369,3 +369,27 @@ def test_steady_fast_path_on_frame_traffic_equals_the_general_scheduler(name, ch
         _config(name, channels, **controller), n, _frame_streams(n)
     )
     assert merged > 0  # halo reads merged or the read-back was served from the buffer
+
+
+@pytest.mark.parametrize(
+    ("name", "channels", "controller"),
+    [
+        ("dramsim3_ddr4_8gb_x8_2666", 1, {"read_queue": 8, "write_queue": 8, "command_queue": 2}),
+        (
+            "hbm2_s10mx_pc",
+            None,
+            {"read_queue": 8, "write_queue": 8, "command_queue": 2, "write_drain_idle": 2},
+        ),
+    ],
+)
+def test_fast_path_move_scan_skip_equals_the_general_scheduler(name, channels, controller):
+    # The fast path skips a visit's oldest-movable scan while its channel's next-move bound lies
+    # ahead, unless a command freed room in a bank with waiting transactions (an older one may
+    # move now) or the drain started (the other kind moves). Tiny command queues keep banks full
+    # with transactions waiting behind them, so READs and WRITEs free room at most clocks, and
+    # small write buffers start drains often; the port makes the bound lie ahead.
+    n = 1920
+    streams = {"one_bank": pt.sequential(n), "two_streams": pt.interleaved(n, (0, 1 << 24))}
+    for label in ("seq_read_write", "write_bursts", "read_then_write"):
+        streams[label] = _write_streams(n)[label]
+    _assert_fast_path_equals_general_scheduler(_config(name, channels, **controller), n, streams)

@@ -703,6 +703,8 @@ def _make_steady(writes: bool):
                 scan = cs[c, C_NONEMPTY] if crd[c] < 0 else 0
                 issued = False
                 first_col = False
+                room0 = cs[c, C_ROOM]  # the move's scan is needed only if commands free room
+                drain0 = cs[c, C_DRAIN] if writes else 0
                 for count in range(2 if dual else 1):
                     # the ready banks at t. With every brd current (nothing issued or moved in
                     # this channel since its last visit computed crd, the least of them, and eqm,
@@ -928,8 +930,21 @@ def _make_steady(writes: bool):
                 ):
                     cs[c, C_DRAIN] = _mx(1, wq - drain_low)
                 kind = 1 if writes and cs[c, C_DRAIN] > 0 else 0
-                cmv[c] = FAR
-                movable = cs[c, C_TQH + kind] & cs[c, C_ROOM]
+                # cmv[c] is a lower bound of the next move's clock (the port clock of the oldest
+                # movable transaction, lowered by the requester); while it lies ahead, only a
+                # command that freed room in a bank with a waiting transaction (which may be
+                # older) or a drain that started (the other kind) can bring a move forward: else
+                # no move at t and the bound holds, so the scan (and its port-clock load) is
+                # skipped (a visit for a command only)
+                if (
+                    cmv[c] > t
+                    and (cs[c, C_ROOM] & ~room0 & cs[c, C_TQH + kind]) == 0
+                    and (not writes or cs[c, C_DRAIN] == drain0)
+                ):
+                    movable = 0
+                else:
+                    cmv[c] = FAR
+                    movable = cs[c, C_TQH + kind] & cs[c, C_ROOM]
                 if movable != 0:
                     # the oldest movable transaction, and the oldest of the other banks (the next
                     # move's candidate besides this bank's next one: a move changes only its own
