@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dla_explorer.cli._common import add_parser, print_table, write_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_POINTS = (
@@ -48,6 +52,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
+ERROR_COLUMNS = ("error", "ddr_error", "power_error")
+
+
+def in_percent(table: pd.DataFrame) -> pd.DataFrame:
+    """The table's columns as printed: errors in percent (`error_pct`, ...), as the summary gives
+    them (the Python API's table keeps fractions)."""
+    shown = table[COLUMNS].copy()
+    for column in ERROR_COLUMNS:
+        shown[column] = shown[column] * 100
+    return shown.rename(columns={c: f"{c}_pct" for c in ERROR_COLUMNS})
+
+
 def run(args: argparse.Namespace) -> int:
     from dla_explorer.study import validation
 
@@ -57,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if docs is not None:  # before a run of minutes, not after it
         validation.check_docs(docs)
     table = validation.run(points)
-    print_table(table[COLUMNS], "{:.3f}")
+    shown = in_percent(table)
+    print_table(shown, "{:.3f}")
     for name, check in validation.summary(table).items():
         print(
             f"{name}: {check['points']} points, median |error| {check['median_abs_error']:.1%}, "
@@ -67,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     ok = validation.accepted(table)
     print(f"acceptance on the validation set: {'met' if ok else 'not met'}")
     if args.csv:
-        write_csv(table, args.csv)
+        write_csv(shown.join(table.drop(columns=COLUMNS)), args.csv)
     if docs is not None:
         validation.write_docs(validation.markdown(table, validation.load_points(points).sources), docs)
         print(f"table written into {docs}")
