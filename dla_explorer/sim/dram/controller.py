@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 # indices into the int64 parameter vector
 (
@@ -181,8 +182,10 @@ for _i in range(64):
 
 @numba.njit(cache=True, inline="always")
 def _ctz(x: int) -> int:
-    """Index of the lowest set bit of x (x > 0, below 2**63)."""
-    return _CTZ[(((x & -x) * _DEBRUIJN) >> 58) & 63]
+    """Index of the lowest set bit of x (x > 0, below 2**63): one `tzcnt` (LLVM's cttz), where
+    the De Bruijn table look-up (kept as `_CTZ` for reference) was a multiply and a load on the
+    bank scans' dependency chain."""
+    return trailing_zeros(x)
 
 
 @numba.njit(cache=True, inline="always")
