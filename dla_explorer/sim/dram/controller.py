@@ -174,17 +174,13 @@ FAR: int = 1 << 62
 WHEEL = 32  # slots of the per-channel timing wheel (a power of two, at most 62)
 STALL_LIMIT = 1 << 26  # clocks without any progress that mean the model is stuck
 MAX_BANKS = 62  # banks per channel (command queues are tracked in a 64-bit mask)
-_DEBRUIJN = 0x03F79D71B4CB0A89
-_CTZ = np.zeros(64, np.int64)
-for _i in range(64):
-    _CTZ[(((1 << _i) * _DEBRUIJN) & ((1 << 64) - 1)) >> 58] = _i
 
 
 @numba.njit(cache=True, inline="always")
 def _ctz(x: int) -> int:
-    """Index of the lowest set bit of x (x > 0, below 2**63): one `tzcnt` (LLVM's cttz), where
-    the De Bruijn table look-up (kept as `_CTZ` for reference) was a multiply and a load on the
-    bank scans' dependency chain."""
+    """Index of the lowest set bit of x (x > 0, below 2**63): LLVM's cttz, one `tzcnt`, where a
+    De Bruijn table look-up was a multiply and a dependent load on the bank scans' critical path
+    (random traffic 1.0-1.15x, docs/dram_speed_log.md)."""
     return trailing_zeros(x)
 
 
