@@ -181,7 +181,7 @@ def _ctz(x: int) -> int:
     """Index of the lowest set bit of x (x > 0, below 2**63): LLVM's cttz, one `tzcnt`, where a
     De Bruijn table look-up was a multiply and a dependent load on the bank scans' critical path
     (random traffic 1.0-1.15x, docs/dram_speed_log.md)."""
-    return trailing_zeros(x)
+    return trailing_zeros(x)  # type: ignore[call-arg]  # a numba intrinsic: typed by its compile-time signature
 
 
 @numba.njit(cache=True, inline="always")
