@@ -20,6 +20,19 @@ def test_percentiles_equal_numpy_bit_for_bit(n, spread):
         assert np.array_equal(model._percentiles(lat, cycles, tck), np.percentile(lat, model.PERCENTILES))
 
 
+def test_lowest_set_bit_is_the_bit_index():
+    # the bank and wheel scans' _ctz (LLVM's cttz) against Python's own bit arithmetic, on every
+    # single bit a 62-bank mask or a 32-slot wheel uses and on random masks
+    from dla_explorer.sim.dram.controller import _ctz
+
+    values = [1 << i for i in range(63)]
+    rng = np.random.default_rng(7)
+    values += [int(v) for v in rng.integers(1, 1 << 62, 2000)]
+    values += [(1 << 62) | (1 << 5), (1 << 62) - 1, 6, 0x50]
+    for v in values:
+        assert _ctz(v) == (v & -v).bit_length() - 1, v
+
+
 def test_a_run_repeated_after_a_larger_one_gives_the_same_result():
     # the same short mixed trace before and after a longer different one reuses the work arrays
     addresses, is_write = pt.mix(3000, 3, pt.random_lines(3000, 1 << 16, seed=4))

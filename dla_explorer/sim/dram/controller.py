@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 # indices into the int64 parameter vector
 (
@@ -173,16 +175,26 @@ FAR: int = 1 << 62
 WHEEL = 32  # slots of the per-channel timing wheel (a power of two, at most 62)
 STALL_LIMIT = 1 << 26  # clocks without any progress that mean the model is stuck
 MAX_BANKS = 62  # banks per channel (command queues are tracked in a 64-bit mask)
-_DEBRUIJN = 0x03F79D71B4CB0A89
-_CTZ = np.zeros(64, np.int64)
-for _i in range(64):
-    _CTZ[(((1 << _i) * _DEBRUIJN) & ((1 << 64) - 1)) >> 58] = _i
+
+
+@intrinsic
+def _cttz(typingctx, x):
+    """LLVM's cttz on an integer (zero-undefined: x > 0), through numba's public intrinsic API."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], context.get_constant(types.boolean, True))
+
+    return x(x), codegen
 
 
 @numba.njit(cache=True, inline="always")
 def _ctz(x: int) -> int:
-    """Index of the lowest set bit of x (x > 0, below 2**63)."""
-    return _CTZ[(((x & -x) * _DEBRUIJN) >> 58) & 63]
+    """Index of the lowest set bit of x (x > 0, below 2**63): LLVM's cttz, one `tzcnt`, where a
+    De Bruijn table look-up was a multiply and a dependent load on the bank scans' critical path
+    (random traffic 1.0-1.15x, docs/dram_speed_log.md)."""
+    return _cttz(x)  # type: ignore[call-arg]  # numba passes typingctx itself
 
 
 @numba.njit(cache=True, inline="always")
