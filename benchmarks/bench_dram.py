@@ -137,11 +137,11 @@ class Tree:
         self.proc.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def frame(self, path: Path, memory: str) -> dict[str, Any]:
-        """The tree's controller on a recorded frame trace: CPU seconds, bursts, and the
-        per-request acceptance and completion clocks."""
+    def frame(self, path: Path, memory: str, runs: int = 1) -> dict[str, Any]:
+        """The tree's controller on a recorded frame trace, `runs` times back to back: CPU seconds
+        (the median of the runs), bursts, and the per-request acceptance and completion clocks."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"frame": str(path), "memory": memory}) + "\n")
+        self.proc.stdin.write(json.dumps({"frame": str(path), "memory": memory, "runs": runs}) + "\n")
         self.proc.stdin.flush()
         reply = json.loads(self.proc.stdout.readline())
         with np.load(reply["times"]) as z:
@@ -204,10 +204,11 @@ def record_frames(path: Path) -> None:
     os.replace(tmp, path)
 
 
-def run_frame(path: Path, memory: str) -> dict[str, Any]:
+def run_frame(path: Path, memory: str, runs: int = 1) -> dict[str, Any]:
     """This process's controller on a recorded frame trace (the child side of Tree.frame):
     `traffic._simulate` prepares the bursts as a level-2 replay does, and only the controller
-    call (`controller.simulate`) is timed."""
+    call (`controller.simulate`) is timed; with `runs` > 1 the trace runs that many times back to
+    back and the median CPU time is returned (caches warm from the run before)."""
     from dla_explorer.sim import traffic
 
     with np.load(path) as z:
@@ -216,21 +217,24 @@ def run_frame(path: Path, memory: str) -> dict[str, Any]:
         arrival = z[f"{memory}/arrival"]
         channels, port = z[f"{memory}/scalars"]
     seen: dict[str, float] = {}
+    cpu: list[float] = []
     original = traffic.k.simulate
 
     def timed(p: np.ndarray, ch: np.ndarray, *rest: Any) -> None:
         c0 = time.process_time()
         original(p, ch, *rest)
-        seen["cpu"] = time.process_time() - c0
+        cpu.append(time.process_time() - c0)
         seen["bursts"] = len(ch)
 
     traffic.k.simulate = timed  # type: ignore[assignment]
     try:
-        accepted, end, _, _ = traffic._simulate(
-            cfg, channel, address, is_write, int(channels), float(port), arrival if arrival.size else None
-        )
+        for _ in range(max(1, runs)):
+            accepted, end, _, _ = traffic._simulate(
+                cfg, channel, address, is_write, int(channels), float(port), arrival if arrival.size else None
+            )
     finally:
         traffic.k.simulate = original
+    seen["cpu"] = statistics.median(cpu)
     np.savez("frame_times.npz", accepted=accepted, end=end)
     return {
         "cpu": seen["cpu"],
@@ -242,8 +246,9 @@ def run_frame(path: Path, memory: str) -> dict[str, Any]:
     }
 
 
-def frames(repeats: int, baseline: Tree | None, current: Tree, refresh: bool) -> None:
-    """The controller's rate on the recorded level-2 frame traces (see --frame)."""
+def frames(repeats: int, baseline: Tree | None, current: Tree, refresh: bool, warm: int = 1) -> None:
+    """The controller's rate on the recorded level-2 frame traces (see --frame); with `warm` > 1
+    each turn of a tree is the median of that many runs back to back in its process."""
     path = frame_cache()
     if refresh or not path.is_file():
         print(f"recording the level-2 frame traces into {path} ...", flush=True)
@@ -263,7 +268,7 @@ def frames(repeats: int, baseline: Tree | None, current: Tree, refresh: bool) ->
         for _ in range(repeats):
             for label, tree in trees:
                 assert tree is not None
-                reply[label] = tree.frame(path, memory)
+                reply[label] = tree.frame(path, memory, warm)
                 cpu[label].append(reply[label]["cpu"])
             if baseline is not None:
                 a, b = reply["before"], reply["after"]
@@ -288,7 +293,7 @@ def serve() -> None:
     for text in sys.stdin:
         job = json.loads(text)
         if "frame" in job:
-            print(json.dumps(run_frame(Path(job["frame"]), job["memory"])), flush=True)
+            print(json.dumps(run_frame(Path(job["frame"]), job["memory"], job.get("runs", 1))), flush=True)
             continue
         addresses = np.load(job["addr"])
         is_write = None if job["write"] is None else np.load(job["write"])
@@ -625,6 +630,14 @@ def main() -> None:
     parser.add_argument(
         "--refresh-frames", action="store_true", help="--frame: record the frame traces again"
     )
+    parser.add_argument(
+        "--warm",
+        type=int,
+        default=1,
+        metavar="N",
+        help="--frame: each turn of a tree runs the trace N times back to back and counts their median "
+        "(the trees alternate, so a single run finds the caches cold from the other tree; default 1)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--identity-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -641,7 +654,9 @@ def main() -> None:
         here = Tree(Path(__file__).resolve().parents[1])
         older = Tree(args.baseline) if args.baseline else None
         try:
-            frames(args.repeats, older, here, args.refresh_frames)
+            if args.warm < 1:
+                parser.error(f"--warm must be >= 1 (got {args.warm})")
+            frames(args.repeats, older, here, args.refresh_frames, args.warm)
         finally:
             for tree in (older, here):
                 if tree is not None:
