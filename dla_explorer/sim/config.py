@@ -558,6 +558,22 @@ def load_baseline(name_or_path: str | Path) -> Baseline:
     return load_yaml_model(Baseline, resolve(name_or_path, "baselines"))
 
 
+def precision_error(precision: str, device: Device) -> str:
+    """Why `device` cannot run `precision` ('' when it can): it has no multipliers of that format.
+
+    Args:
+        precision: a DLA precision (int8, bfp11, bfp12, fp16).
+        device: the FPGA.
+
+    Returns:
+        The reason, naming the key and the formats the device has, or ''.
+    """
+    if precision in device.multipliers_per_dsp:
+        return ""
+    supported = ", ".join(device.multipliers_per_dsp)
+    return f"key 'precision': {device.name} has no {precision} multipliers (it has {supported})"
+
+
 def compatibility_errors(arch: Architecture, memory: Memory, device: Device) -> list[str]:
     """Reasons the three cannot work together (empty when they can); resources are separate.
 
@@ -570,12 +586,7 @@ def compatibility_errors(arch: Architecture, memory: Memory, device: Device) -> 
         One line per reason, each naming the key: a precision the device has no multipliers for,
         a clock above its maximum, a memory it cannot attach.
     """
-    errors = []
-    if arch.precision not in device.multipliers_per_dsp:
-        supported = ", ".join(device.multipliers_per_dsp)
-        errors.append(
-            f"key 'precision': {device.name} has no {arch.precision} multipliers (supported: {supported})"
-        )
+    errors = [e for e in [precision_error(arch.precision, device)] if e]
     if arch.clock_mhz > device.max_clock_mhz:
         errors.append(
             f"key 'clock_mhz': {arch.clock_mhz:g} MHz is above {device.name}'s "

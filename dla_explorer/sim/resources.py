@@ -13,7 +13,14 @@ import numpy as np
 
 from dla_explorer.core.errors import UsageError, check_type
 from dla_explorer.core.units import BITS_PER_BYTE, KIB, index_bits
-from dla_explorer.sim.config import DEPTHWISE_WINDOW, FORMATS, WINOGRAD_EXTRA, Architecture, Device
+from dla_explorer.sim.config import (
+    DEPTHWISE_WINDOW,
+    FORMATS,
+    WINOGRAD_EXTRA,
+    Architecture,
+    Device,
+    precision_error,
+)
 from dla_explorer.sim.uncertainty import coefficient
 
 
@@ -216,11 +223,9 @@ def resources(arch: Architecture, device: Device) -> ResourceReport:
     """
     check_type(arch, Architecture, "arch", "hw.load_architecture(name or path)")
     check_type(device, Device, "device", "hw.load_device(name or path)")
-    if arch.precision not in device.multipliers_per_dsp:
-        raise UsageError(
-            f"key 'precision': {device.name} has no {arch.precision} multipliers "
-            f"(it has {', '.join(device.multipliers_per_dsp)})"
-        )
+    error = precision_error(arch.precision, device)
+    if error:
+        raise UsageError(error)
     fmt = FORMATS[arch.precision]
     used = usage(
         device,

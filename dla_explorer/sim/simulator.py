@@ -50,6 +50,7 @@ from dla_explorer.sim.config import (
     Device,
     Memory,
     check_compatible,
+    precision_error,
     winograd_error,
 )
 from dla_explorer.sim.graph import GraphArrays, graph_arrays
@@ -187,7 +188,7 @@ def _check_columns(d: dict[str, np.ndarray], device: Device) -> None:
             raise UsageError(f"design {bad[0]}: key '{name}' must be {rule} (got {shown!r})")
     unknown = set(d["precision"]) - set(device.multipliers_per_dsp)
     if unknown:
-        raise UsageError(f"key 'precision': {device.name} has no {sorted(unknown)[0]} multipliers")
+        raise UsageError(precision_error(sorted(unknown)[0], device))
     bad = np.flatnonzero(
         d["mem_weight_channels"] >= np.where(d["mem_weight_channels"] > 0, d["mem_channels"], 1)
     )
