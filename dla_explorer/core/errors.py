@@ -1,5 +1,7 @@
 """Errors a user can act on. The CLI prints them as one line and exits with `exit_code`."""
 
+import numbers
+
 
 class DlaError(Exception):
     """A run-time problem with the user's files or data (exit code 1)."""
@@ -26,6 +28,25 @@ class UnknownName(UsageError, KeyError):
     def __str__(self) -> str:
         # KeyError's own str() is the repr of its argument (quotes around the whole message)
         return str(self.args[0]) if self.args else ""
+
+
+def check_whole(value: object, what: str, low: int, high: int | None = None) -> None:
+    """Refuse a public API argument that is not a whole number in [low, high] (a seed of '1' or a
+    batch of 0 failed deep in torch or numpy, or was silently replaced by a default).
+
+    Args:
+        value: the argument as given (a bool is not a whole number here).
+        what: the argument's name, as the message should call it.
+        low: the least value allowed.
+        high: the largest value allowed (None: no bound).
+
+    Raises:
+        UsageError: `value` is not an integer, or outside [low, high].
+    """
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):  # type: ignore[operator]
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise UsageError(f"{what} = {value!r}: must be a whole number {bound}")
 
 
 def check_type(value: object, expected: type | tuple[type, ...], what: str, hint: str = "") -> None:

@@ -37,7 +37,7 @@ import pydantic
 import sqlalchemy
 from optuna.trial import FrozenTrial
 
-from dla_explorer.core.errors import DlaError, UsageError, check_type
+from dla_explorer.core.errors import DlaError, UsageError, check_type, check_whole
 from dla_explorer.dse.evaluation import Evaluator, constraint_columns
 from dla_explorer.dse.rescore import rescore_front
 from dla_explorer.dse.results import STUDY_DB, prepare_dir, write_table
@@ -310,11 +310,9 @@ class SearchOptions:
     def __post_init__(self) -> None:
         # the same rules as the command line's --workers, --n-trials and --timeout: an n_trials of
         # 0 fell back to the spec's silently, a negative timeout stopped at once
-        for key, value in (("workers", self.workers), ("n_trials", self.n_trials)):
-            if value is None and key == "n_trials":
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise UsageError(f"SearchOptions: {key} = {value!r}: must be a whole number >= 1")
+        check_whole(self.workers, "SearchOptions: workers", 1)
+        if self.n_trials is not None:
+            check_whole(self.n_trials, "SearchOptions: n_trials", 1)
         timeout = self.timeout
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not 0 < timeout < math.inf

@@ -29,7 +29,7 @@ import pydantic
 import torch
 from torch import nn
 
-from dla_explorer.core.errors import DlaError, UnknownName, UsageError, check_type
+from dla_explorer.core.errors import DlaError, UnknownName, UsageError, check_type, check_whole
 from dla_explorer.core.fileio import load_yaml_model
 from dla_explorer.workload import Workload, extract, module_of, zoo
 from dla_explorer.workload.layers import check_input_shape, unknown_layer_message
@@ -348,15 +348,6 @@ def _check_sparsity(value: float, what: str) -> None:
         raise UsageError(f"{what}: sparsity {value!r} must be in [0, 1) (a number: 0.9 prunes 90%)")
 
 
-def _check_whole(value: object, what: str, low: int, high: int | None) -> None:
-    """A whole-number argument within [low, high] (a seed of '1' or a calibration batch of 0
-    images failed deep in torch, or measured a density over no image)."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):  # type: ignore[operator]
-        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise UsageError(f"{what} = {value!r}: must be a whole number {bound}")
-
-
 def _keep_count(size: int, sparsity: float) -> int:
     # sparsity < 1 keeps at least one weight (0.9999999 rounded to all weights pruned, and the
     # simulator then divided by zero)
@@ -656,8 +647,8 @@ def prune(
         check_input_shape(input_shape)
     if method != "nm":
         _check_sparsity(sparsity, "pruning")
-    _check_whole(seed, "seed", 0, MAX_SEED)
-    _check_whole(calibration_size, "calibration_size", 1, MAX_CALIBRATION_SIZE)
+    check_whole(seed, "seed", 0, MAX_SEED)
+    check_whole(calibration_size, "calibration_size", 1, MAX_CALIBRATION_SIZE)
     if isinstance(model, str) and model.endswith(".onnx"):
         return _prune_onnx(
             model, method, sparsity, nm, overrides, seed, input_shape, keep_first_last_dense, name, progress

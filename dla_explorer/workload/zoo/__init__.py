@@ -8,10 +8,9 @@ network's factory by module path, so listing the zoo (`names`, `describe`) does 
 from __future__ import annotations
 
 import importlib
-import numbers
 from typing import TYPE_CHECKING
 
-from dla_explorer.core.errors import UsageError
+from dla_explorer.core.errors import UsageError, check_whole
 
 if TYPE_CHECKING:
     from torch import nn
@@ -123,9 +122,8 @@ def get(name: str, seed: int = 0) -> nn.Module:
     import torch
 
     module, factory, _ = _REGISTRY[_check(name)]
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        # torch.manual_seed('x') fails with a ValueError naming neither the argument nor the rule
-        raise UsageError(f"seed = {seed!r}: must be a whole number >= 0")
+    # torch.manual_seed('x') fails with a ValueError naming neither the argument nor the rule
+    check_whole(seed, "seed", 0)
     build = getattr(importlib.import_module(module), factory)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
