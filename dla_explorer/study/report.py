@@ -379,8 +379,12 @@ class Provenance:
 
 
 def _mtime(path: Path) -> str:
-    stamp = datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc)
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+    return _stamp(datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc))
+
+
+def _stamp(moment: datetime.datetime) -> str:
+    """A time as the report prints it (UTC; a naive time, as Optuna records them, is local)."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _duration(seconds: float | None) -> str:
@@ -780,15 +784,21 @@ def dse_report(folder: Path) -> tuple[Path, Path]:
     built = explorer.build(table, spec, doc.title, cache=folder / "explorer-cache.json")
     started = pd.to_datetime(table["datetime_start"], errors="coerce") if "datetime_start" in table else None
     duration = None
+    # when the run ended, as the experiment's report says (spec.json's time is when it began):
+    # a search's last trial, else the time the sweep appended its last row
+    files = (folder / "search.csv", folder / "sweep.csv", folder / "spec.json")
+    table_file = next(p for p in files if p.is_file())
+    finished = _mtime(table_file)
     if started is not None and started.notna().any() and "duration_s" in table:
         end = (started + pd.to_timedelta(table["duration_s"].fillna(0), unit="s")).max()
         duration = (end - started.min()).total_seconds()
+        finished = _stamp(end.to_pydatetime())
     source = (read_spec_record(folder) or {}).get("source") or str(folder / "spec.json")
     provenance = Provenance(
         spec.name,
         str(source),
         spec.content_hash(),
-        _mtime(folder / "spec.json"),
+        finished,
         _duration(duration),
         [("device and batch", f"{spec.device}, batch {spec.batch}"), ("fidelity", fidelity(table))],
     )
