@@ -44,6 +44,12 @@ MODULES = (
     "sim/config.py",
     "sim/systolic.py",
     "study/experiment.py",
+    "sim/resources.py",
+    "sim/traffic.py",
+    "dse/evaluation.py",
+    "workload/layers.py",
+    "workload/scalesim.py",
+    "packing/__init__.py",
 )
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef

@@ -16,7 +16,16 @@ from dla_explorer.workload.layers import Layer, Workload
 
 
 def scalesim_output_size(size: int, kernel: int, stride: int) -> int:
-    """SCALE-Sim's output size: ceil((size - kernel + stride) / stride) (no padding, rounded up)."""
+    """SCALE-Sim's output size: ceil((size - kernel + stride) / stride) (no padding, rounded up).
+
+    Args:
+        size: the input height or width, in elements (padding included, if any).
+        kernel: the filter height or width.
+        stride: the stride along that axis.
+
+    Returns:
+        The output height or width SCALE-Sim computes for that axis.
+    """
     return -(-(size - kernel + stride) // stride)
 
 
