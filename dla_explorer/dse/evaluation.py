@@ -105,6 +105,11 @@ class Evaluator:
 
         Returns:
             The SparseModel.
+
+        Raises:
+            UsageError: the entry's recipe does not work, or the spec can pick mode 'nm' and the
+                model was not pruned with method nm (`check_modes`).
+            DlaError: the entry's checkpoint is unreadable.
         """
         if label not in self._models:
             entry = next(m for m in self.spec.models if m.label == label)
