@@ -1249,8 +1249,8 @@ def simulate(
 
     Raises:
         UsageError: an argument of the wrong type or value, hardware that does not go together
-            (a precision the device lacks, a clock above its maximum), or a packing made for
-            another k_vec.
+            (a precision the device lacks, a clock above its maximum), a packing made for
+            another k_vec, or fidelity 2 with a memory that names no DRAM device.
     """
     check_type(
         target,

@@ -99,7 +99,7 @@ def device_table(name: str) -> dict[str, dict[str, float]]:
     """The efficiency table of a DRAM device (in memory per process, on disk across processes).
 
     The device is measured without its own port cap (the simulator applies the DLA's port at the
-    DLA's clock); computing a table takes seconds, reading it back milliseconds.
+    DLA's clock).
 
     Args:
         name: a DRAM config: a name in hw_configs/dram/ (`Memory.dram`) or a YAML path.
@@ -150,7 +150,7 @@ def level1_streams(
         act_write_bytes: the written part of `act_bytes`, (designs x layers).
         in_channels: input channels C per layer, (layers,).
         slices: output-row slices per layer (`memory.stream_buffer`), (designs x layers).
-        linear: True for fully connected layers (their maps are one run), (layers,).
+        linear: True for fully connected layers (one channel group), (layers,).
         batch: images per batch (a feature-map run is one image's slice of one channel group).
 
     Returns:

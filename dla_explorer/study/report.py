@@ -275,9 +275,9 @@ def summary(results: analysis.Results) -> list[str]:
             and of the spec's first DDR4 design at the headline sparsity.
 
     Returns:
-        One paragraph (a plain-text sentence or three) per model of the spec, in its order:
-        packing's speedup over unpacked, the DDR4 design's memory-bound share and DRAM MB a
-        frame, and HBM2's gain over DDR4 with its frames/s and frames/s/W.
+        One paragraph of plain text per model of the spec, in its order: packing's speedup over
+        unpacked, the DDR4 design's memory-bound share and DRAM MB a frame, and HBM2's gain over
+        DDR4 with its frames/s and frames/s/W.
     """
     spec, lines = results.spec, []
     curves = analysis.sparsity_curves(results).set_index(["model", "sparsity"])
@@ -1054,7 +1054,7 @@ def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]
 
     Two experiments are compared on their designs at the headline sparsity, their ratios
     against the reference work and their searches (when both ran one); two search or sweep
-    folders on their searches' summaries. Both pages start with the spec keys that differ.
+    folders on their searches' summaries. The pages start with the spec keys that differ.
 
     Args:
         first: run A's results folder (the pages are written into it).

@@ -89,9 +89,10 @@ def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workl
         The Workload, batch 1, input shape from the first row.
 
     Raises:
-        DlaError: the file does not exist.
-        UsageError: a wrong header, a short row, a size that is not a whole number >= 1, or a
-            filter larger than its input (the message names the file and the row).
+        DlaError: the file does not exist, or is not UTF-8 text.
+        UsageError: an empty file, a wrong header, no layer row, a short row, a size that is not a
+            whole number >= 1, a filter larger than its input, or sizes beyond
+            MAX_TOPOLOGY_SIZE / MAX_TOPOLOGY_MACS (the message names the file and the row).
     """
     path = Path(path)
     if not path.is_file():
