@@ -103,7 +103,10 @@ def test_page_is_one_offline_file_with_provenance(search_folder, written):
         "FCCM 2021",
         spec.content_hash(),
         "dla-explorer 0.1.0",
-        "level 0 (analytical model), no uncertainty bands",
+        # the search ran at the default memory fidelity, 1 (the report said level 0: no
+        # table carried the level and the report assumed it)
+        "level 1 (analytical model, DRAM efficiency per traffic class from the cycle model), "
+        "no uncertainty bands",
     ):
         assert text in page and text in markdown, text
     assert "Plotly" in page  # the library itself, embedded

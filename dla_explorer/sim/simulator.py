@@ -1126,7 +1126,9 @@ def simulate_batch(
         fidelity: 0 or 1 (level 2 replays one design's traffic: `simulate`).
 
     Returns:
-        The design table with the network figures appended (`fps`, `power_w`, `feasible`, ...).
+        The design table with the network figures appended (`fps`, `power_w`, `feasible`, ...,
+        and `fidelity`: the memory level each design's figures were computed at,
+        `memory_fidelity`).
 
     Raises:
         UsageError: an argument of the wrong type, an empty table, a missing column, a value out
@@ -1151,7 +1153,24 @@ def simulate_batch(
     tables = [packed_table(sparse, m, k, a, g, cache=cache) for m, k, a, g in unique]
     per_layer = evaluate(tables, index, d, device, batch, fidelity)
     figures = totals(per_layer, d, device, sparse.workload.macs, batch)
+    figures["fidelity"] = memory_fidelity(fidelity, d["mem_dram"])
     return pd.concat([designs, pd.DataFrame(figures)], axis=1)
+
+
+def memory_fidelity(level: int, dram: np.ndarray | str) -> np.ndarray:
+    """The memory model's level that a design's figures were computed at: the level asked for,
+    or 0 for a memory that names no DRAM device (level 1 then falls back to the flat
+    controller_efficiency, docs/dram.md "Which device").
+
+    Args:
+        level: the level asked for (0, 1 or 2).
+        dram: the memories' DRAM device names (`mem_dram`), one per design, or one name.
+
+    Returns:
+        The level per design, int64 of the shape of `dram`.
+    """
+    names = pd.Series(np.atleast_1d(np.asarray(dram, dtype=object))).fillna("").astype(str)
+    return np.where(names.to_numpy() != "", level, 0).astype(np.int64).reshape(np.shape(dram))
 
 
 LAYER_OUTPUTS = (
@@ -1285,6 +1304,7 @@ def simulate(
         memory_s, replays = traffic.level2_memory_s(per_layer, table, memory, clock_hz, batch, arch.c_vec)
         per_layer = evaluate([table], np.zeros(1, dtype=int), d, device, batch, fidelity, memory_s[None, :])
     figures = totals(per_layer, d, device, float(table.macs.sum()), batch)
+    figures["fidelity"] = memory_fidelity(fidelity, np.array([memory.dram]))
     return Result(
         pd.Series({k: v[0] for k, v in figures.items()}),
         per_layer,

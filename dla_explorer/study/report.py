@@ -46,7 +46,15 @@ REFERENCE = {
 }
 # What each figure's numbers rest on. The simulator is analytical today (level 0) with no
 # uncertainty bands; a results table that carries `fidelity` / `*_lo`, `*_hi` columns says so.
-DEFAULT_FIDELITY = "level 0 (analytical model), no uncertainty bands"
+# what each memory fidelity level is (docs/dram.md, "Fidelity levels"): a table's `fidelity`
+# column (written by simulate and simulate_batch) says which its numbers were computed at
+FIDELITY_TEXT = {
+    0: "level 0 (analytical model, flat DRAM controller efficiency)",
+    1: "level 1 (analytical model, DRAM efficiency per traffic class from the cycle model)",
+    2: "level 2 (every DRAM request replayed through the cycle model)",
+}
+# tables written before the column: level 1 was the default since the cycle model, level 0 before
+UNRECORDED_FIDELITY = "memory fidelity not recorded in the table"
 DOCS = ("model.md", "validation.md", "cli.md")
 
 CAPTIONS = {
@@ -320,21 +328,21 @@ def fidelity(frame: pd.DataFrame | None) -> str:
 
     Args:
         frame: a results table (comparison.csv, a search or sweep table), or None. Its
-            `fidelity` column, if any, names the level (without one, level 0 is assumed); a pair
+            `fidelity` column, if any, names the memory model's level (0, 1 or 2); a pair
             of `<figure>_p5` / `<figure>_p95` (or `_lo` / `_hi`) columns marks a figure's bands.
 
     Returns:
-        One phrase for the page, e.g. "level 0 (analytical model), no uncertainty bands" or
-        "..., 5-95% bands on fps, power_w (Monte-Carlo over the estimates' ranges)";
-        DEFAULT_FIDELITY for None or an empty table.
+        One phrase for the page: the FIDELITY_TEXT of each level in the table's `fidelity`
+        column (UNRECORDED_FIDELITY without one, or for None or an empty table), then "no
+        uncertainty bands" or "5-95% bands on fps, power_w (Monte-Carlo over the estimates'
+        ranges)".
     """
     if frame is None or frame.empty:
-        return DEFAULT_FIDELITY
-    level = (
-        ", ".join(sorted(map(str, frame["fidelity"].dropna().unique())))
-        if "fidelity" in frame
-        else "level 0 (analytical model)"
-    )
+        return f"{UNRECORDED_FIDELITY}, no uncertainty bands"
+    levels = []
+    if "fidelity" in frame:
+        levels = sorted(pd.to_numeric(frame["fidelity"], errors="coerce").dropna().astype(int).unique())
+    level = " and ".join(FIDELITY_TEXT.get(v, f"level {v}") for v in levels) or UNRECORDED_FIDELITY
     for low, high, kind in (("_p5", "_p95", "5-95% bands"), ("_lo", "_hi", "uncertainty bands")):
         # the Monte-Carlo bands of study/bands.py (<figure>_p5 / _p95), or any <figure>_lo / _hi
         named = sorted(
@@ -1085,7 +1093,8 @@ def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]
     doc = Document(f"dla-explorer: {a} (A) against {b} (B)")
     doc.paragraph(
         f"A = {a}, B = {b}. Highlighted: values of B that differ from A by more than "
-        f"{CHANGE_THRESHOLD:.0%}, and rows present in one run only. Numbers: {DEFAULT_FIDELITY}."
+        f"{CHANGE_THRESHOLD:.0%}, and rows present in one run only. Numbers: nominal (memory "
+        "fidelity as each run's own report gives it)."
     )
     sections: list[tuple[str, pd.DataFrame, np.ndarray | None]] = []
     if kinds[0] == "experiment":
