@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dla_explorer.core.errors import UnknownName, UsageError, check_type
+from dla_explorer.core.errors import UnknownName, UsageError, check_type, user_stacklevel
 
 LAYER_KINDS = ("conv", "depthwise", "grouped", "linear")
 ROOT_NAME = "model"  # the layer name of a model that is itself one Conv2d or Linear
@@ -379,10 +379,10 @@ def extract(
         warnings.warn(
             f"{name}: torch.fx cannot trace the model ({trace_error}), so its pooling, element-wise "
             f"and other weightless nodes are unknown (Workload.ops is empty){unsupported}",
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     else:
-        warn_uncovered(workload, stacklevel=3)
+        warn_uncovered(workload)
     return workload
 
 
@@ -404,13 +404,14 @@ def uncovered(workload: Workload) -> list[tuple[AuxOp, float, float]]:
     return [(op, op.macs / max(macs, 1), op.params / max(params, 1)) for op in others]
 
 
-def warn_uncovered(workload: Workload, stacklevel: int = 2) -> None:
+def warn_uncovered(workload: Workload, stacklevel: int | None = None) -> None:
     """One warning listing the ops outside the layer table with their shares (if any).
 
     Args:
         workload: the layer table, with its weightless ops (`Workload.ops`).
         stacklevel: what the calling function would pass to `warnings.warn` itself (2: the
-            warning names the line that called it); one is added for this function's frame.
+            warning names the line that called it; one is added for this function's frame);
+            None: the first line outside the package (the user's call).
     """
     rows = uncovered(workload)
     if not rows:
@@ -422,5 +423,5 @@ def warn_uncovered(workload: Workload, stacklevel: int = 2) -> None:
     warnings.warn(
         f"{workload.name}: {len(rows)} nodes the DLA cannot run are not in the layer table "
         f"({mac_share:.1%} of MACs, {param_share:.1%} of parameters): {listed}{more}",
-        stacklevel=stacklevel + 1,
+        stacklevel=user_stacklevel() if stacklevel is None else stacklevel + 1,
     )
