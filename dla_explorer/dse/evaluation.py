@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dla_explorer.core.errors import DlaError, UsageError, check_type
+from dla_explorer.core.errors import DlaError, UnknownName, UsageError, check_type
 from dla_explorer.dse.space import DESIGN_COLUMNS, Space
 from dla_explorer.dse.spec import ModelEntry, Spec
 from dla_explorer.packing import default_cache_dir
@@ -107,12 +107,16 @@ class Evaluator:
             The SparseModel.
 
         Raises:
+            UnknownName: no entry of the spec has this label (a UsageError and a KeyError).
             UsageError: the entry's recipe does not work, or the spec can pick mode 'nm' and the
                 model was not pruned with method nm (`check_modes`).
             DlaError: the entry's checkpoint is unreadable.
         """
         if label not in self._models:
-            entry = next(m for m in self.spec.models if m.label == label)
+            entry = next((m for m in self.spec.models if m.label == label), None)
+            if entry is None:  # next() without a default raised a bare StopIteration
+                labels = ", ".join(m.label for m in self.spec.models)
+                raise UnknownName(f"model '{label}' is not in spec '{self.spec.name}' (its models: {labels})")
             sparse = load_model(entry)
             check_modes(self.spec, label, sparse)
             self._models[label] = sparse

@@ -138,8 +138,8 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
         Column name -> (designs,) array, in DESIGN_COLUMNS order.
 
     Raises:
-        UsageError: a table lacks a column that has no default.
-        KeyError: a row dict lacks one (named by the key).
+        UsageError: a table lacks a column, or a row dict a key, that has no default (a row
+            dict raised a bare KeyError).
     """
     if isinstance(designs, pd.DataFrame):
         # tables from before these columns existed (memories naming a DRAM device, the level-1
@@ -151,10 +151,14 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
         if missing:
             raise UsageError(f"design table lacks columns: {', '.join(missing)}")
         return {c: designs[c].to_numpy() for c in DESIGN_COLUMNS}
-    return {
-        c: np.array([row.get(c, DESIGN_DEFAULTS[c]) if c in DESIGN_DEFAULTS else row[c] for row in designs])
-        for c in DESIGN_COLUMNS
-    }
+    rows = list(designs)
+    required = [c for c in DESIGN_COLUMNS if c not in DESIGN_DEFAULTS]
+    missing = [c for c in required if any(c not in row for row in rows)]
+    if missing:
+        raise UsageError(
+            f"design rows lack keys: {', '.join(missing)} (a row is design_row(arch, memory, mode))"
+        )
+    return {c: np.array([row.get(c, DESIGN_DEFAULTS.get(c)) for row in rows]) for c in DESIGN_COLUMNS}
 
 
 HARDWARE_TYPES = {
