@@ -186,5 +186,5 @@ def test_results_record_the_memory_fidelity_their_figures_were_computed_at(fc):
         assert result.totals["fidelity"] == level
     assert simulate(fc, arch(), plain, DEVICE, mode="dense", cache=None).totals["fidelity"] == 0
     text = fidelity(batch)
-    assert text.startswith("level 0 (analytical model, flat DRAM controller efficiency) and level 1")
+    assert text.startswith("level 0 (analytical model with a flat DRAM controller efficiency) and level 1")
     assert fidelity(batch.drop(columns="fidelity")).startswith("memory fidelity not recorded")

@@ -49,8 +49,8 @@ REFERENCE = {
 # what each memory fidelity level is (docs/dram.md, "Fidelity levels"): a table's `fidelity`
 # column (written by simulate and simulate_batch) says which its numbers were computed at
 FIDELITY_TEXT = {
-    0: "level 0 (analytical model, flat DRAM controller efficiency)",
-    1: "level 1 (analytical model, DRAM efficiency per traffic class from the cycle model)",
+    0: "level 0 (analytical model with a flat DRAM controller efficiency)",
+    1: "level 1 (analytical model with the cycle model's DRAM efficiency per traffic class)",
     2: "level 2 (every DRAM request replayed through the cycle model)",
 }
 # tables written before the column: level 1 was the default since the cycle model, level 0 before
@@ -339,10 +339,7 @@ def fidelity(frame: pd.DataFrame | None) -> str:
     """
     if frame is None or frame.empty:
         return f"{UNRECORDED_FIDELITY}, no uncertainty bands"
-    levels = []
-    if "fidelity" in frame:
-        levels = sorted(pd.to_numeric(frame["fidelity"], errors="coerce").dropna().astype(int).unique())
-    level = " and ".join(FIDELITY_TEXT.get(v, f"level {v}") for v in levels) or UNRECORDED_FIDELITY
+    level = fidelity_level(frame)
     for low, high, kind in (("_p5", "_p95", "5-95% bands"), ("_lo", "_hi", "uncertainty bands")):
         # the Monte-Carlo bands of study/bands.py (<figure>_p5 / _p95), or any <figure>_lo / _hi
         named = sorted(
@@ -352,6 +349,22 @@ def fidelity(frame: pd.DataFrame | None) -> str:
         if named:
             return f"{level}, {kind} on {', '.join(named)} (Monte-Carlo over the estimates' ranges)"
     return f"{level}, no uncertainty bands"
+
+
+def fidelity_level(frame: pd.DataFrame | None) -> str:
+    """The memory fidelity a table's numbers were computed at (`fidelity`'s first part).
+
+    Args:
+        frame: a results table with a `fidelity` column (0, 1 or 2 per row), or None.
+
+    Returns:
+        The FIDELITY_TEXT of each level present, joined by "and"; UNRECORDED_FIDELITY for a
+        table without the column, or for None.
+    """
+    levels = []
+    if frame is not None and "fidelity" in frame:
+        levels = sorted(pd.to_numeric(frame["fidelity"], errors="coerce").dropna().astype(int).unique())
+    return " and ".join(FIDELITY_TEXT.get(v, f"level {v}") for v in levels) or UNRECORDED_FIDELITY
 
 
 @dataclass
@@ -619,7 +632,7 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
         source = results.search if name == "pareto" else results.comparison
         numbers = fidelity(source)
         if "bands on" in numbers:  # the tables carry them; these figures draw the nominal values
-            numbers = numbers.split(",")[0] + "; the bands are drawn under 'Uncertainty bands'"
+            numbers = fidelity_level(source) + "; the bands are drawn under 'Uncertainty bands'"
         caption = f"{CAPTIONS[name]} Numbers: {numbers}."
         first = "png" if "png" in formats else formats[0]
         others = ", ".join(f"[{f}](figures/{name}.{f})" for f in formats if f != first)
