@@ -105,7 +105,7 @@ def test_page_is_one_offline_file_with_provenance(search_folder, written):
         "dla-explorer 0.1.0",
         # the search ran at the default memory fidelity, 1 (the report said level 0: no
         # table carried the level and the report assumed it)
-        "level 1 (analytical model with the cycle model's DRAM efficiency per traffic class), "
+        "level 1 (analytical model with DRAM efficiency per traffic class from the cycle model), "
         "no uncertainty bands",
     ):
         assert text in page and text in markdown, text

@@ -50,7 +50,7 @@ REFERENCE = {
 # column (written by simulate and simulate_batch) says which its numbers were computed at
 FIDELITY_TEXT = {
     0: "level 0 (analytical model with a flat DRAM controller efficiency)",
-    1: "level 1 (analytical model with the cycle model's DRAM efficiency per traffic class)",
+    1: "level 1 (analytical model with DRAM efficiency per traffic class from the cycle model)",
     2: "level 2 (every DRAM request replayed through the cycle model)",
 }
 # tables written before the column: level 1 was the default since the cycle model, level 0 before
