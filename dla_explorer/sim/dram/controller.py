@@ -688,7 +688,7 @@ def _make_steady(writes: bool):
         t = clk  # the first clock not simulated yet
         # the least of every channel's crd and cmv, gathered by the clock's channel loop and the
         # requester (they alone change them) instead of a pass over the channels at every clock
-        tcm = np.int64(-1)
+        tcm = -1
         while True:
             # the next clock at which anything can happen: a channel's command or move, an arrival
             tn = tcm
