@@ -686,12 +686,11 @@ def _make_steady(writes: bool):
             crd[c] = -1  # not known: every channel is visited at clk (a visit may change nothing)
             cmv[c] = clk
         t = clk  # the first clock not simulated yet
-        # the least of every channel's crd and cmv, gathered by the clock's channel loop and the
-        # requester (they alone change them) instead of a pass over the channels at every clock
-        tcm = -1
         while True:
             # the next clock at which anything can happen: a channel's command or move, an arrival
-            tn = tcm
+            tn = FAR
+            for c in range(nch):
+                tn = _mn(tn, _mn(crd[c], cmv[c]))
             if nxt < n:
                 if writes and req_write[nxt]:
                     if cs[req_ch[nxt], C_TQT + 1] < wqcap:
@@ -704,10 +703,8 @@ def _make_steady(writes: bool):
             t = tn
             steps += 1
             stop = False
-            tcm = FAR
             for c in range(nch):
                 if crd[c] > t and cmv[c] > t:
-                    tcm = _mn(tcm, _mn(crd[c], cmv[c]))
                     continue  # nothing in this channel can happen at t
                 # ---- command issue, then the move ----
                 # brd[c, q]: the clock from which non-empty bank q has a command ready, kept from the
@@ -1137,7 +1134,6 @@ def _make_steady(writes: bool):
                         eq |= np.int64(1) << q
                 crd[c] = ready
                 eqm[c] = eq
-                tcm = _mn(tcm, _mn(ready, cmv[c]))
             # ---- the requester offers requests after this clock ----
             now = t + 1
             while nxt < n:
@@ -1195,16 +1191,13 @@ def _make_steady(writes: bool):
                         # end-of-trace flush cannot: the fast path stops at the last acceptance)
                         if wq >= drain_high or (cs[c, C_CQT] == 0 and wq > drain_idle):
                             cmv[c] = _mn(cmv[c], now)
-                            tcm = _mn(tcm, now)
                     elif tq_len[c, 1, q] == 1 and (cs[c, C_ROOM] >> q) & 1:
                         # draining: the head of its bank's FIFO and movable, as a read below
                         cmv[c] = _mn(cmv[c], avail[nxt])
-                        tcm = _mn(tcm, avail[nxt])
                 elif tq_len[c, 0, q] == 1 and (cs[c, C_ROOM] >> q) & 1:
                     # the head of its bank's FIFO and movable: it moves no later than this (an older
                     # movable one moves first, no later either: the port delivers in order)
                     cmv[c] = _mn(cmv[c], avail[nxt])
-                    tcm = _mn(tcm, avail[nxt])
                 nxt += 1
                 if nxt == n:
                     stats[S_LAST_ACCEPT] = now
