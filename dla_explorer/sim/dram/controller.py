@@ -671,7 +671,6 @@ def _make_steady(writes: bool):
         steps = 0
         eqm = np.zeros(nch, np.int64)  # per channel: the queued banks whose ready clock is crd
         colm = np.zeros(nch, np.int64)  # per channel: the banks whose ready clock is a READ's only
-        colw = np.zeros(nch, np.int64)  # per channel: the banks whose ready clock is a WRITE's only
         # the head of every bank's transaction FIFO (FAR: empty), kept beside the FIFOs: the
         # oldest-movable scan reads one compact row instead of a head index and a FIFO slot
         # spread over the whole queue array (cache misses on many channels)
@@ -747,8 +746,6 @@ def _make_steady(writes: bool):
                                 g = bank_grp[q]
                                 orow = bs[c, q, B_ROW]
                                 colm[c] &= ~(np.int64(1) << q)
-                                if writes:
-                                    colw[c] &= ~(np.int64(1) << q)
                                 if orow < 0:
                                     tq = _mx(_mx(bs[c, q, B_TACT], gs[c, g, G_ACT]), ks[c, rank, K_ACT])
                                     tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
@@ -762,8 +759,6 @@ def _make_steady(writes: bool):
                                         tq = bs[c, q, B_TPRE]
                                     elif hw == 0:
                                         colm[c] |= np.int64(1) << q  # hr > 0 here: READ only
-                                    elif writes and hr == 0:
-                                        colw[c] |= np.int64(1) << q  # WRITE only
                                     if hr > 0:
                                         cb = _mx(bs[c, q, B_TRD], gs[c, g, G_RD])
                                         tq = _mn(tq, _mx(cb, ks[c, rank, K_RD]))
@@ -913,45 +908,21 @@ def _make_steady(writes: bool):
                         # the open banks' clocks change, a closed bank's ACT clock does not
                         # (with the visit's other pass savings: the DDR4 frame 1.13x, measured)
                         scan = (cs[c, C_NONEMPTY] & ~cs[c, C_CLOSED]) | (np.int64(1) << q)
-                        # a bank whose clock is its READ alone (colm: a read hit, no write hit,
-                        # no PRE allowed), or its WRITE alone (colw), gets the command's new group
-                        # and rank bounds of that kind folded in (its clock is a max over its
-                        # bank's, group's and rank's bounds, so the new bound distributes over
-                        # it), not a recompute: a READ sets the rank's READ and WRITE bounds
-                        # (tCCD_S, read-to-write) and the group's READ bound (tCCD_L), a WRITE all
-                        # four (tWTR_S/L, tCCD_S/L of writes); the other ranks' both
-                        own = ~(np.int64(1) << q)
-                        wrote = writes and req_write[r]
-                        if wrote:
-                            r_grp, r_rank, r_other = pv_wtrl, pv_wtrs, pv_wtro
-                            w_grp, w_rank, w_other = pv_wtwl, pv_wtws, pv_wtwo
-                        else:
-                            r_grp, r_rank, r_other = pv_rtrl, pv_rtrs, pv_rtro
-                            w_grp, w_rank, w_other = 0, pv_rtw, pv_rtwo
-                        m = colm[c] & scan & own
-                        scan &= ~m
-                        while m != 0:
-                            q2 = _ctz(m)
-                            m &= m - 1
-                            if bank_rank[q2] != rank:
-                                bnd = t + r_other
-                            elif bank_grp[q2] == grp:
-                                bnd = t + _mx(r_grp, r_rank)
-                            else:
-                                bnd = t + r_rank
-                            brd[c, q2] = _mx(brd[c, q2], bnd)
-                        if writes:
-                            m = colw[c] & scan & own
+                        if not (writes and req_write[r]):
+                            # a bank whose clock is its READ alone (colm: a read hit, no write
+                            # hit, no PRE allowed) gets the READ's new group and rank bounds
+                            # folded in (max distributes over its clock's terms), not a recompute
+                            m = colm[c] & scan & ~(np.int64(1) << q)
                             scan &= ~m
                             while m != 0:
                                 q2 = _ctz(m)
                                 m &= m - 1
                                 if bank_rank[q2] != rank:
-                                    bnd = t + w_other
+                                    bnd = t + pv_rtro
                                 elif bank_grp[q2] == grp:
-                                    bnd = t + _mx(w_grp, w_rank)
+                                    bnd = t + _mx(pv_rtrl, pv_rtrs)
                                 else:
-                                    bnd = t + w_rank
+                                    bnd = t + pv_rtrs
                                 brd[c, q2] = _mx(brd[c, q2], bnd)
                 # ---- move one transaction to its bank's command queue, as the general visit ----
                 # the write drain starts (after the clock's commands) when the buffer reaches the
@@ -1005,9 +976,7 @@ def _make_steady(writes: bool):
                     if avail[oldest] > t:
                         cmv[c] = avail[oldest]  # the oldest movable one's port clock
                         moves = False
-                    elif writes and kind == 1 and track and rep[oldest]:
-                        # (a write of a line met once has no read of its line anywhere: only the
-                        # marked lines are in the table; the probe was ~5% of a read/write stream)
+                    elif writes and kind == 1:
                         h = _h_find(htab, req_line[oldest])
                         if h >= 0 and htab[h, H_READS] > 0:
                             # a pending read of the write's line goes first: the drain stops and
@@ -1088,8 +1057,6 @@ def _make_steady(writes: bool):
                     rank = bank_rank[q]
                     orow = bs[c, q, B_ROW]
                     colm[c] &= ~(np.int64(1) << q)
-                    if writes:
-                        colw[c] &= ~(np.int64(1) << q)
                     if orow < 0:
                         tq = _mx(_mx(bs[c, q, B_TACT], gs[c, bank_grp[q], G_ACT]), ks[c, rank, K_ACT])
                         tq = _mx(tq, ks[c, rank, K_FAW + ks[c, rank, K_FAWI]] + pv_tfaw)
@@ -1101,8 +1068,6 @@ def _make_steady(writes: bool):
                             tq = bs[c, q, B_TPRE]
                         elif hw == 0:
                             colm[c] |= np.int64(1) << q  # hr > 0 here: READ only
-                        elif writes and hr == 0:
-                            colw[c] |= np.int64(1) << q  # WRITE only
                         if hr > 0:
                             tq = _mn(
                                 tq, _mx(_mx(bs[c, q, B_TRD], gs[c, bank_grp[q], G_RD]), ks[c, rank, K_RD])
