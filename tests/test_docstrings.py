@@ -44,6 +44,14 @@ MODULES = (
     "sim/config.py",
     "sim/systolic.py",
     "study/experiment.py",
+    "sim/simulator.py",
+    "sim/resources.py",
+    "sim/traffic.py",
+    "dse/evaluation.py",
+    "study/report.py",
+    "workload/layers.py",
+    "workload/scalesim.py",
+    "packing/__init__.py",
 )
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef

@@ -332,3 +332,20 @@ def test_trailing_empty_cells_are_not_extra_columns(tmp_path, capsys):
     trace = write(tmp_path / "t.csv", "address,op\n0,R,\n64,W,\n")
     assert main(["dram", str(trace), "--memory", "dramsim3_ddr4_8gb_x8_2666", "--json"]) == 0
     assert '"requests": 2' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("config", ["hbm2_s10mx_pc", "ddr4_2666_8gb_x8_1rank"])
+def test_requests_taken_before_any_data_moved_are_measured_over_the_whole_run(config):
+    """One read offered at 10 ns was accepted at 10 ns, before its READ issued: the bandwidth
+    window (column commands until the last accept) held nothing, and the run reported 0 GB/s
+    over 10 ns. It is measured over the whole run, as the same read offered at 0 ns is: the
+    same latency, 10 ns later."""
+    at_zero = simulate_trace(config, np.array([0]))
+    later = simulate_trace(config, np.array([0]), arrival_ns=np.array([10.0]))
+    tck = load_dram(config).timing.tck_ns
+    offset = np.ceil(10.0 / tck - 1e-9) * tck  # offered at the first clock at or after 10 ns
+    assert later.avg_read_latency_ns == pytest.approx(at_zero.avg_read_latency_ns)
+    assert later.time_ns == pytest.approx(later.completion_ns)
+    assert later.time_ns == pytest.approx(at_zero.time_ns + offset)
+    assert later.bandwidth_gbps == pytest.approx(64 / later.time_ns)
+    assert at_zero.bandwidth_gbps == pytest.approx(64 / at_zero.time_ns) and at_zero.bandwidth_gbps > 0

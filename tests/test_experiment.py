@@ -220,6 +220,12 @@ def test_provenance_names_the_run_s_own_time_and_tool(results, tmp_path):
     markdown = md_path.read_text()
     assert "- **run**: 2020-01-02 03:04 UTC, " in markdown
     assert "- **tool**: dla-explorer 0.0.9 (commit abc1234); this report: 0.1.0" in markdown
+    # the memory level the numbers were computed at (the report said level 0 of level-1 numbers),
+    # whole in every figure caption (a caption cut the level's text at its first comma)
+    level = report.FIDELITY_TEXT[1]
+    assert f"- **fidelity**: {level}" in markdown
+    captions = re.findall(r"Numbers: (.*?)\.\*", markdown)
+    assert captions and all(c.startswith(level) for c in captions), captions
 
 
 def test_write_report_checks_its_formats(results):

@@ -3,6 +3,7 @@ DRAM streams, the level-1 efficiency per stream from the cycle model's table, th
 and how far the levels may differ on a streaming-only design."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -164,3 +165,26 @@ def test_spearman_by_hand():
     # ranks (1, 2, 3, 4) vs (1, 3, 2, 4): d^2 = 0 + 1 + 1 + 0 = 2, rho = 1 - 6 * 2 / (4 * 15) = 0.8
     assert spearman(np.array([1.0, 2, 3, 4]), np.array([10.0, 30, 20, 40])) == pytest.approx(0.8)
     assert spearman(np.array([1.0, 2, 3]), np.array([3.0, 2, 1])) == pytest.approx(-1.0)
+
+
+def test_results_record_the_memory_fidelity_their_figures_were_computed_at(fc):
+    """The report said "level 0 (analytical model)" of every table, which were computed at the
+    default level 1: no table carried the level. A memory that names no DRAM device runs level 1
+    on the flat controller efficiency, which is level 0, and is recorded so."""
+    from dla_explorer.sim.simulator import design_row
+    from dla_explorer.study.report import fidelity
+
+    named, plain = memory(), memory(dram="")
+    rows = pd.DataFrame([design_row(arch(), m, "dense") for m in (named, plain)])
+    for level, expected in ((0, [0, 0]), (1, [1, 0])):
+        batch = simulate_batch(fc, rows, DEVICE, fidelity=level)
+        assert batch["fidelity"].tolist() == expected
+        # level 1 without a device is level 0's figures, as recorded
+        assert batch["fps"].iloc[1] == simulate_batch(fc, rows, DEVICE, fidelity=0)["fps"].iloc[1]
+    for level in (0, 1, 2):
+        result = simulate(fc, arch(), named, DEVICE, mode="dense", cache=None, fidelity=level)
+        assert result.totals["fidelity"] == level
+    assert simulate(fc, arch(), plain, DEVICE, mode="dense", cache=None).totals["fidelity"] == 0
+    text = fidelity(batch)
+    assert text.startswith("level 0 (analytical model with a flat DRAM controller efficiency) and level 1")
+    assert fidelity(batch.drop(columns="fidelity")).startswith("memory fidelity not recorded")

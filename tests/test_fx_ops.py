@@ -82,6 +82,14 @@ def test_attention_matmuls_are_reported_with_their_share():
     assert workload.macs == layer_macs
     assert sum(share for _, share, _ in rows) == pytest.approx(8192 / (layer_macs + 8192))
     assert f"{8192 / (layer_macs + 8192):.1%} of MACs" in str(record[0].message)
+    # the warning names the user's line (it named the line that called the test function)
+    assert record[0].filename == __file__
+
+
+def test_the_untraceable_warning_names_the_users_line():
+    with pytest.warns(UserWarning, match="torch.fx cannot trace") as record:
+        extract(Dynamic().eval(), (1, 3, 8, 8))
+    assert record[0].filename == __file__
 
 
 def test_untraceable_models_keep_their_layers_and_say_ops_are_unknown():

@@ -172,3 +172,26 @@ def test_a_memory_naming_a_missing_dram_device_is_refused_at_load(tmp_path):
     dram.write_text((hw.CONFIG_ROOT / "dram" / "hbm2_s10mx_pc.yaml").read_text())
     path.write_text(text.replace("dram: hbm2_s10mx_pc", f"dram: {dram}"))
     assert hw.load_memory(path).dram == str(dram)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("data_rate_mtps: 2666", "data_rate_mtps: 2400", "runs at 2667 MT/s .*data_rate_mtps is 2400"),
+        ("bus_width_bits: 64", "bus_width_bits: 72", "has 64-bit channels, bus_width_bits is 72"),
+    ],
+)
+def test_a_memory_must_describe_its_dram_device(tmp_path, old, new, message):
+    """Fidelity 0 and 1 take the peak from the memory's data rate and width, fidelity 2 replays
+    the DRAM device's timings: a DDR4-2400 memory naming a DDR4-2666 device simulated at 19.2 GB/s
+    peak at levels 0 and 1 and at 21.3 at level 2, with no error."""
+    text = (hw.CONFIG_ROOT / "memory" / "ddr4_2666_x1.yaml").read_text()
+    assert old in text
+    path = tmp_path / "m.yaml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(UsageError, match=f"^{path}: key 'dram': device 'ddr4_2666_8gb_x8_1rank' {message}"):
+        hw.load_memory(path)
+    path.write_text(text.replace(old, new).replace("dram: ddr4_2666_8gb_x8_1rank", "dram: ''"))
+    assert hw.load_memory(path).dram == ""  # no device, nothing to agree with
+    # the device's rate is 2 / tCK = 2,666.67 MT/s: the shipped 2666 rounds it and is accepted
+    assert hw.load_memory("ddr4_2666_x1").data_rate_mtps == 2666

@@ -281,6 +281,18 @@ def test_6_mode_nm_on_a_model_not_pruned_nm_is_refused(tmp_path, tiny_checkpoint
         evaluation.Evaluator(spec).load_models()
 
 
+def test_an_unknown_model_label_is_named(tmp_path, tiny_checkpoint):
+    """Evaluator.model raised a bare StopIteration for a label the spec does not have."""
+    from dla_explorer.core.errors import UnknownName
+
+    spec = load_spec(_sweep_spec(tmp_path, tiny_checkpoint))
+    labels = ", ".join(m.label for m in spec.models)
+    with pytest.raises(
+        UnknownName, match=f"model 'resnet' is not in spec '{spec.name}' \\(its models: {labels}\\)"
+    ):
+        evaluation.Evaluator(spec).model("resnet")
+
+
 def test_7_names_that_are_not_plain_folder_names_are_refused(tmp_path):
     data = {**SWEEP, "name": "..", "models": [{"checkpoint": "x.npz"}]}
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))

@@ -103,7 +103,10 @@ def test_page_is_one_offline_file_with_provenance(search_folder, written):
         "FCCM 2021",
         spec.content_hash(),
         "dla-explorer 0.1.0",
-        "level 0 (analytical model), no uncertainty bands",
+        # the search ran at the default memory fidelity, 1 (the report said level 0: no
+        # table carried the level and the report assumed it)
+        "level 1 (analytical model with DRAM efficiency per traffic class from the cycle model), "
+        "no uncertainty bands",
     ):
         assert text in page and text in markdown, text
     assert "Plotly" in page  # the library itself, embedded
@@ -220,3 +223,29 @@ def test_a_sweep_report_names_each_design_by_its_grid_point(tmp_path):
     assert payload["id_label"] == "point"
     designs = pd.DataFrame(payload["designs"]).set_index("trial")
     assert designs["fps"].to_numpy() == pytest.approx(by_point.loc[designs.index, "fps"].to_numpy(), rel=1e-6)
+
+
+def test_a_dse_report_dates_the_run_by_its_end_not_by_spec_json(search_folder, tmp_path):
+    """spec.json is written when a search or sweep claims its folder: the report dated the run
+    by it, the experiment's report by the run's end. A search is dated by its last trial's end, a
+    sweep by its last appended row."""
+    import datetime
+    import os
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(search_folder, folder)
+    day = pd.Timestamp("2020-01-02 03:04", tz="UTC").timestamp()
+    os.utime(folder / "spec.json", (day, day))
+    table = pd.read_csv(folder / "search.csv")
+    started = pd.to_datetime(table["datetime_start"])
+    end = (started + pd.to_timedelta(table["duration_s"], unit="s")).max()
+    # Optuna records naive local times
+    expected = end.to_pydatetime().astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    markdown = report.write_report(folder)[1].read_text()
+    assert f"- **run**: {expected}, " in markdown
+    # a sweep's table has no trial times: its last row was written when it ended
+    table.drop(columns=["datetime_start"]).to_csv(folder / "search.csv", index=False)
+    os.utime(folder / "search.csv", (day + 3600, day + 3600))
+    markdown = report.write_report(folder)[1].read_text()
+    assert "- **run**: 2020-01-02 04:04 UTC, duration not recorded" in markdown

@@ -10,7 +10,7 @@ from dla_explorer import packing
 from dla_explorer.core.errors import UsageError
 from dla_explorer.sim import config as hw
 from dla_explorer.sim.resources import resources
-from dla_explorer.sim.simulator import design_row, simulate, simulate_batch
+from dla_explorer.sim.simulator import design_arrays, design_row, simulate, simulate_batch
 from dla_explorer.sparsity import pruning
 
 # the clock model (fMAX falls as the device fills) has its own tests (test_physics.py); here the
@@ -256,6 +256,11 @@ def test_mismatched_packing_and_bad_design_tables(hand):
     rows = pd.DataFrame([design_row(arch(), memory(10), "dense")])
     with pytest.raises(UsageError, match="lacks columns: mem_kind"):
         simulate_batch(hand, rows.drop(columns="mem_kind"), DEVICE, cache=None)
+    # the same rows as dicts: a bare KeyError('mem_kind') before; keys with defaults may be absent
+    row = design_row(arch(), memory(10), "dense")
+    with pytest.raises(UsageError, match="design rows lack keys: mem_kind"):
+        design_arrays([row, {k: v for k, v in row.items() if k != "mem_kind"}])
+    assert design_arrays([{k: v for k, v in row.items() if k != "mem_dram"}])["mem_dram"].tolist() == [""]
     with pytest.raises(UsageError, match="design 0: key 'c_vec' must be > 0"):
         simulate_batch(hand, rows.assign(c_vec=0), DEVICE, cache=None)
     with pytest.raises(UsageError, match="has no fp32 multipliers"):

@@ -1,6 +1,10 @@
 """Errors a user can act on. The CLI prints them as one line and exits with `exit_code`."""
 
+import inspect
 import numbers
+from pathlib import Path
+
+_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 class DlaError(Exception):
@@ -71,3 +75,21 @@ def check_type(value: object, expected: type | tuple[type, ...], what: str, hint
     raise UsageError(
         f"{what} must be {article} {names}, not {type(value).__name__} {shown}{f' ({hint})' if hint else ''}"
     )
+
+
+def user_stacklevel() -> int:
+    """The `stacklevel` for `warnings.warn` that names the first line outside this package (the
+    user's call), however deep in the package the warning is raised: a fixed level named the
+    right line for one entry point only (`read_onnx` and `load_onnx` reach the same warning at
+    different depths).
+
+    Returns:
+        1 for the function that calls this one, plus one per package frame above it.
+    """
+    level = 1
+    frame = inspect.currentframe()
+    frame = frame.f_back if frame is not None else None  # the function about to warn
+    while frame is not None and frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return level

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dla_explorer.core.errors import DlaError, UsageError, check_type
+from dla_explorer.core.errors import DlaError, UnknownName, UsageError, check_type
 from dla_explorer.dse.space import DESIGN_COLUMNS, Space
 from dla_explorer.dse.spec import ModelEntry, Spec
 from dla_explorer.packing import default_cache_dir
@@ -68,7 +68,16 @@ def load_model(entry: ModelEntry) -> SparseModel:
 
 
 def check_modes(spec: Spec, label: str, sparse: SparseModel) -> None:
-    """Mode 'nm' needs a model pruned to an N:M pattern (otherwise every trial failed)."""
+    """Mode 'nm' needs a model pruned to an N:M pattern (otherwise every trial failed).
+
+    Args:
+        spec: the spec: its `modes`, and a `mode` parameter of its search space if any.
+        label: the model entry's label (the message names it).
+        sparse: that entry's model; its `recipe` records the pruning method.
+
+    Raises:
+        UsageError: the spec can pick mode 'nm' and the model was not pruned with method nm.
+    """
     modes: set[Any] = set(spec.modes)
     if "mode" in spec.space and hasattr(spec.space["mode"], "choices"):
         modes |= set(spec.space["mode"].choices)
@@ -96,9 +105,18 @@ class Evaluator:
 
         Returns:
             The SparseModel.
+
+        Raises:
+            UnknownName: no entry of the spec has this label (a UsageError and a KeyError).
+            UsageError: the entry's recipe does not work, or the spec can pick mode 'nm' and the
+                model was not pruned with method nm (`check_modes`).
+            DlaError: the entry's checkpoint is unreadable.
         """
         if label not in self._models:
-            entry = next(m for m in self.spec.models if m.label == label)
+            entry = next((m for m in self.spec.models if m.label == label), None)
+            if entry is None:  # next() without a default raised a bare StopIteration
+                labels = ", ".join(m.label for m in self.spec.models)
+                raise UnknownName(f"model '{label}' is not in spec '{self.spec.name}' (its models: {labels})")
             sparse = load_model(entry)
             check_modes(self.spec, label, sparse)
             self._models[label] = sparse
@@ -110,7 +128,26 @@ class Evaluator:
             self.model(entry.label)
 
     def evaluate(self, designs: pd.DataFrame) -> pd.DataFrame:
-        """The designs with the simulator's network figures and the constraint columns."""
+        """The designs with the simulator's network figures and the constraint columns.
+
+        Designs are simulated per model (`simulator.simulate_batch`); each model is loaded, or
+        pruned, on first use (`model`).
+
+        Args:
+            designs: one row per design (`Space.designs`): a `model` column naming a spec entry
+                by its label, and every design column (dse.space.DESIGN_COLUMNS); not empty.
+
+        Returns:
+            `designs` (same index and order) with the network figures appended (`fps`,
+            `latency_s`, `power_w`, `fps_per_w`, resources, ...), `pruned_share` and, where the
+            spec gives accuracy data, `accuracy` and `top5` (NaN otherwise), then the constraint
+            columns `c_*`, `feasible` and `violation` (`add_constraints`).
+
+        Raises:
+            UsageError: a design value out of range or a mode the model cannot run
+                (`check_modes`), or a model entry whose recipe does not work.
+            DlaError: a model's checkpoint is unreadable.
+        """
         labels = designs["model"].unique()
         groups = [(labels[0], designs)] if len(labels) == 1 else designs.groupby("model", sort=False)
         parts = [self._simulate(label, rows) for label, rows in groups]
@@ -132,12 +169,24 @@ class Evaluator:
 
     @cached_property
     def constraint_names(self) -> list[str]:
-        """The constraint columns of the spec's table (see constraint_columns)."""
+        """The constraint columns of the spec's table (see constraint_columns).
+
+        Returns:
+            The column names, computed once per Evaluator.
+        """
         return constraint_columns(self.spec)
 
 
 def constraint_columns(spec: Spec) -> list[str]:
-    """The constraint columns of a spec's results (Optuna constraint names without `c_`)."""
+    """The constraint columns of a spec's results, in the order Optuna stores their values.
+
+    Args:
+        spec: the spec; its `constraints` decide the columns.
+
+    Returns:
+        `c_device` when the device constraint is on, then `c_max_<metric>` and `c_min_<metric>`
+        for every bound, in the spec's order.
+    """
     names = ["c_device"] if spec.constraints.device else []
     names += [f"c_max_{m}" for m in spec.constraints.max]
     names += [f"c_min_{m}" for m in spec.constraints.min]
@@ -147,7 +196,21 @@ def constraint_columns(spec: Spec) -> list[str]:
 def add_constraints(table: pd.DataFrame, spec: Spec, device: hw.Device) -> pd.DataFrame:
     """Append the c_* columns, `feasible` and `violation` (these two replace the simulator's
     resource-only ones). The device limits form one constraint, `c_device`, the largest relative
-    excess (one value per trial keeps Optuna's storage writes few); `violation` names each."""
+    excess (one value per trial keeps Optuna's storage writes few); `violation` names each.
+
+    Args:
+        table: one row per design with the simulator's figures: `dsp`, `m20k`, `alm` (and
+            `esram`, if the table has it), `clock_mhz`, `mem_kind`, `mem_channels`,
+            `mem_data_rate_mtps`, and every metric the spec bounds.
+        spec: the spec whose `constraints` apply.
+        device: the FPGA (`hw.load_device`) whose limits `c_device` checks.
+
+    Returns:
+        `table` (same index) without its own `feasible` and `violation`, then the c_* columns
+        (relative excess, <= 0 satisfied; `constraint_columns` gives the names), `feasible` (bool,
+        every constraint met) and `violation` ("name +x%" per check exceeded, "; "-joined; "" when
+        none).
+    """
     checks: dict[str, np.ndarray] = {}
     columns: dict[str, np.ndarray] = {}
     if spec.constraints.device:

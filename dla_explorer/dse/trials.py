@@ -250,6 +250,8 @@ def _metrics_attr(record: pd.Series) -> dict[str, Any]:
             "bound": str(record.get("bound", "")),
         }
     )
+    if "fidelity" in record:  # the memory model's level (the report says which)
+        out["fidelity"] = int(record["fidelity"])
     return out
 
 

@@ -101,6 +101,9 @@ WINOGRAD_EXTRA = {name: 0 if form is None else form.taps - 1 for name, form in W
 # row into m + r - 1 dense values, so the zeros packing or N:M skips are gone.
 WINOGRAD_MODES = ("dense", "unpacked")
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "hw_configs"
+# a memory's data_rate_mtps may round its DRAM device's 2 / tCK (DDR4-2666: 2,666.67 MT/s;
+# DDR4-2400 at tCK 0.833 ns: 2,400.96): half a percent takes the rounding, not another speed grade
+DATA_RATE_TOLERANCE = 0.005
 
 
 class _Config(pydantic.BaseModel):
@@ -358,15 +361,35 @@ class Memory(_Config):
 
     @pydantic.field_validator("dram")
     @classmethod
-    def _dram_exists(cls, name: str) -> str:
+    def _dram_device(cls, name: str, info: pydantic.ValidationInfo) -> str:
         # at load, not when fidelity 1 first needs it (that error named neither file nor key, and
-        # fidelity 0 took the misspelt name silently); the same lookup as dram.config.resolve,
-        # without importing the cycle model
+        # fidelity 0 took the misspelt name silently); the same lookup as dram.config.resolve
+        if not name:
+            return name
         folder = CONFIG_ROOT / "dram"
         named = folder / f"{name.removesuffix('.yaml')}.yaml"
-        if name and not Path(name).is_file() and not named.is_file():
+        if not Path(name).is_file() and not named.is_file():
             known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
             raise ValueError(f"dram config '{name}' not found (a YAML path, or one of: {known})")
+        # fidelity 0 and 1 take the peak from data_rate_mtps and bus_width_bits, fidelity 2 replays
+        # the device's own timings and width: a 2,400 MT/s memory naming a DDR4-2666 device gave
+        # three levels that described two memories, and no error
+        from dla_explorer.sim.dram.config import load_dram  # only a memory naming a device pays
+
+        device = load_dram(name)
+        rate, width = device.data_rate_mtps, device.organization.channel_width_bits
+        given_rate, given_width = info.data.get("data_rate_mtps"), info.data.get("bus_width_bits")
+        if given_rate is not None and abs(given_rate - rate) > DATA_RATE_TOLERANCE * rate:
+            raise ValueError(
+                f"device '{name}' runs at {rate:.0f} MT/s (tCK {device.timing.tck_ns:g} ns), "
+                f"data_rate_mtps is {given_rate:g}: fidelity 2 replays the device's timings, so "
+                "the two must agree (set data_rate_mtps to the device's, or name a device of that speed)"
+            )
+        if given_width is not None and given_width != width:
+            raise ValueError(
+                f"device '{name}' has {width}-bit channels, bus_width_bits is {given_width}: "
+                "fidelity 2 replays the device's channels, so the two must agree"
+            )
         return name
 
     # fidelity 1: the cycle model's efficiency per traffic class is that of the modelled controller

@@ -65,6 +65,34 @@ def usage(
     AYD17's F(4, 3): 2) widens each PE to k_vec x c_vec x (q_vec + r - 1) x lanes multipliers; the
     feeder then delivers q_vec + r - 1 transformed inputs per channel and lane, and each scratchpad
     c_vec x (q_vec + r - 1) transformed weights a cycle (docs/model.md, "Winograd").
+
+    Args:
+        device: the FPGA (`hw.load_device`): M20K size and width, eSRAM block size, ALM
+            coefficients.
+        k_vec: PEs in the chain (filters in parallel), per design.
+        c_vec: dot-product width of each PE (input channels a cycle), per design.
+        q_vec: output pixels of a row in parallel, per design.
+        lanes: output rows in parallel, per design.
+        mantissa_bits: bits of a weight mantissa in the datapath (the precision's), per design.
+        feature_bits: bits of a feature value in the stream buffer, per design.
+        exponent_bits: bits of the shared block exponent (0 for int8), per design.
+        alpha: the packing's largest column group (1: no packing mux), per design.
+        stream_buffer_kb: the stream buffer's M20K part, KiB per design.
+        filter_cache_kb: each PE's filter scratchpad, KiB per design.
+        dsp_per_multiplier: DSP blocks per multiplier at the design's precision (1 / the
+            device's multipliers per DSP), per design.
+        stream_buffer_esram_kb: the stream buffer's eSRAM part, KiB per design (0: none).
+        depthwise_vec: channels of the depthwise block (0: no block), per design.
+        shell_alms: ALMs of the shell (PCIe, memory controllers, DLA control, feeders) per
+            design (Monte-Carlo samples); None: the device's.
+        alms_per_multiplier: ALMs each multiplier adds (accumulators, adder trees) per design
+            (samples); None: the device's.
+        winograd_extra: r - 1 of the design's Winograd F(m, r) (0: direct convolution).
+
+    Returns:
+        Per design (float arrays broadcast from the arguments): `multipliers` (PE array and
+        depthwise block), `dsp`, `m20k` (= `m20k_stream` + `m20k_filters`), `esram` (blocks) and
+        `alm` (shell, multipliers and the packing mux).
     """
     k_vec, c_vec, q_vec, lanes, alpha = (np.asarray(v) for v in (k_vec, c_vec, q_vec, lanes, alpha))
     winograd_extra = np.asarray(winograd_extra)
@@ -96,7 +124,14 @@ def usage(
 
 
 def select_bits(alpha) -> np.ndarray:
-    """ceil(log2 alpha) select bits per packed weight (0 without packing hardware)."""
+    """ceil(log2 alpha) select bits per packed weight (0 without packing hardware).
+
+    Args:
+        alpha: the largest column group (>= 1), an int or an integer array of one per design.
+
+    Returns:
+        The select bits, an int64 array of the shape of `alpha` (0-d for an int).
+    """
     return index_bits(np.asarray(alpha))
 
 
@@ -114,6 +149,20 @@ def fmax_mhz(
         fill   = max(DSP, M20K, ALM share used)
         fmax   = full_mhz x (1 - fill_slope x ln(max(fill, min_fill))) x (1 - mux_derate x levels)
         levels = ceil(select bits / 2)   (a 6-input LUT is a 4:1 mux: two select bits a level)
+
+    Args:
+        device: the FPGA (`hw.load_device`): its fitted model (`device.fmax`), budgets and
+            `max_clock_mhz`.
+        used: the designs' resources (`usage`): `dsp`, `m20k` and `alm` per design.
+        alpha: the largest column group (1: no packing mux), per design.
+        full_mhz: fMAX of a nearly empty device in MHz per design (Monte-Carlo samples); None:
+            the device model's.
+        mux_derate: fMAX lost per mux level, a share per design (samples); None: the model's.
+        max_clock_mhz: the device's highest clock in MHz per design (samples); None: the
+            device's.
+
+    Returns:
+        fMAX in MHz, (designs,) float64, never above the device's highest clock.
     """
     model = device.fmax
     ceiling = device.max_clock_mhz if max_clock_mhz is None else max_clock_mhz  # per design when sampled
@@ -145,7 +194,17 @@ def limits(device: Device) -> dict[str, int]:
 
 
 def relative_excess(value: float | np.ndarray, bound: float | np.ndarray) -> np.ndarray:
-    """(value - bound) / |bound|: > 0 is over the bound, by that share of it."""
+    """(value - bound) / |bound|: > 0 is over the bound, by that share of it.
+
+    Args:
+        value: the figure(s) to check.
+        bound: the limit(s), broadcast against `value`; a bound of 0 divides by 1 (the excess is
+            then value - 0 itself).
+
+    Returns:
+        The relative excess, float64 of the broadcast shape (a numpy float for two scalars):
+        0.25 is 25% over, -0.5 is half the bound.
+    """
     bound = np.asarray(bound, dtype=np.float64)
     return (np.asarray(value, dtype=np.float64) - bound) / np.where(bound == 0, 1.0, np.abs(bound))
 
@@ -156,7 +215,21 @@ def device_excess(
     """Relative excess of every design over every device limit (> 0 is infeasible): DSPs, M20Ks
     and ALMs (`used`, from `usage`), the clock, and the memory interfaces (`d`: clock_mhz,
     mem_kind, mem_channels, mem_data_rate_mtps; sampled `dev:` columns of the device's estimates,
-    if any, replace its eSRAM block count and clock limit)."""
+    if any, replace its eSRAM block count and clock limit).
+
+    Args:
+        device: the FPGA (`hw.load_device`).
+        used: resources per design (`usage`): `dsp`, `m20k`, `alm` and, when present, `esram`
+            (a table without it is checked on the rest).
+        d: design columns, one entry per design: `clock_mhz`, `mem_kind` (ddr4 or hbm2),
+            `mem_channels`, `mem_data_rate_mtps`, and the sampled `dev:esram_blocks` /
+            `dev:max_clock_mhz` columns if any.
+
+    Returns:
+        Check name -> (designs,) float64 relative excess (`relative_excess`): `dsp`, `m20k`,
+        `esram`, `alm`, `clock_mhz`, `mem_channels` (the device's HBM2 pseudo-channels or DDR4
+        channels) and `mem_data_rate_mtps` (DDR4 only; -1 on HBM2).
+    """
     hbm = np.asarray(d["mem_kind"]) == "hbm2"
     bounds: dict[str, float | np.ndarray] = {**limits(device)}
     bounds["esram"] = coefficient(d, device, "esram_blocks")
@@ -173,7 +246,15 @@ def device_excess(
 
 
 def violation_text(excess: dict[str, np.ndarray]) -> np.ndarray:
-    """Per design, '; '-joined 'name +x%' for every check it exceeds ('' when none)."""
+    """Per design, '; '-joined 'name +x%' for every check it exceeds ('' when none).
+
+    Args:
+        excess: check name -> relative excess per design (`device_excess`, `relative_excess`);
+            every array of the same length, > 0 is a violation.
+
+    Returns:
+        One string per design, an object array, e.g. 'dsp +6.1%; clock_mhz +2.0%'.
+    """
     size = len(next(iter(excess.values())))
     text = np.full(size, "", dtype=object)
     for name, over in excess.items():

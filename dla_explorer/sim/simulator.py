@@ -126,7 +126,21 @@ def design_row(arch: Architecture, memory: Memory, mode: str = "packed") -> dict
 
 
 def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarray]:
-    """Design points as one numpy array per DESIGN_COLUMNS entry (what `evaluate` takes)."""
+    """Design points as one numpy array per DESIGN_COLUMNS entry (what `evaluate` takes).
+
+    Columns an older table or row lacks get DESIGN_DEFAULTS (the values that reproduce its
+    figures). Values are not checked here (`simulate_batch` checks them).
+
+    Args:
+        designs: one row per design (`design_row`): a table, or a sequence of row dicts.
+
+    Returns:
+        Column name -> (designs,) array, in DESIGN_COLUMNS order.
+
+    Raises:
+        UsageError: a table lacks a column, or a row dict a key, that has no default (a row
+            dict raised a bare KeyError).
+    """
     if isinstance(designs, pd.DataFrame):
         # tables from before these columns existed (memories naming a DRAM device, the level-1
         # efficiency factors, Winograd and FC batching)
@@ -137,10 +151,14 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
         if missing:
             raise UsageError(f"design table lacks columns: {', '.join(missing)}")
         return {c: designs[c].to_numpy() for c in DESIGN_COLUMNS}
-    return {
-        c: np.array([row.get(c, DESIGN_DEFAULTS[c]) if c in DESIGN_DEFAULTS else row[c] for row in designs])
-        for c in DESIGN_COLUMNS
-    }
+    rows = list(designs)
+    required = [c for c in DESIGN_COLUMNS if c not in DESIGN_DEFAULTS]
+    missing = [c for c in required if any(c not in row for row in rows)]
+    if missing:
+        raise UsageError(
+            f"design rows lack keys: {', '.join(missing)} (a row is design_row(arch, memory, mode))"
+        )
+    return {c: np.array([row.get(c, DESIGN_DEFAULTS.get(c)) for row in rows]) for c in DESIGN_COLUMNS}
 
 
 HARDWARE_TYPES = {
@@ -260,14 +278,29 @@ class LayerTable:
     _steps: dict = field(default_factory=dict, repr=False)
 
     def steps(self, c_vec: int) -> np.ndarray:
-        """c_vec-wide steps per output pixel of every layer (memoised per c_vec)."""
+        """c_vec-wide steps per output pixel of every layer (memoised per c_vec).
+
+        Args:
+            c_vec: the PE's dot-product width.
+
+        Returns:
+            (layers,) float64: each layer's steps summed over its passes (`PackedLayer.steps`).
+        """
         if c_vec not in self._steps:
             self._steps[c_vec] = np.array([la.steps(c_vec) for la in self.packed.layers], float)
         return self._steps[c_vec]
 
 
 def layer_table(packed: packing.PackedWorkload) -> LayerTable:
-    """The simulator's per-layer arrays of a packed workload (not memoised: see packed_table)."""
+    """The simulator's per-layer arrays of a packed workload (not memoised: see packed_table).
+
+    Args:
+        packed: the packed workload (`packing.pack`); its act_density gives the measured
+            activation densities (1 for a layer it lacks).
+
+    Returns:
+        The LayerTable: one entry per compute layer, in workload order.
+    """
     layers, workload = packed.layers, packed.workload.layers
 
     def per_layer(get) -> np.ndarray:
@@ -350,7 +383,28 @@ def packed_table(
     cache: packing.CacheSpec = packing.DEFAULT_CACHE,
 ) -> LayerTable:
     """The layer table of `sparse` packed for (mode, k_vec, alpha, gamma), memoised in memory
-    (the disk cache holds the groupings; rebuilding a table from it takes ~0.5 s on ResNet-50)."""
+    (the disk cache holds the groupings; rebuilding a table from it takes ~0.5 s on ResNet-50).
+
+    The key is the model's content (weights, masks, activation densities, weightless nodes), not
+    the object: an equal model loaded again reuses the table. Outside mode packed, alpha and
+    gamma are ignored (one table serves them all).
+
+    Args:
+        sparse: the pruned model (`pruning.prune`, `checkpoint.load`).
+        mode: dense, unpacked, packed or nm.
+        k_vec: PEs in the chain (the packing's pass height).
+        alpha: packed mode: at most this many columns combined into one group.
+        gamma: packed mode: conflicts allowed per row of a pass, on average.
+        cache: where packings are cached on disk (True: the default folder, a folder, None: no
+            cache).
+
+    Returns:
+        The LayerTable (shared: do not modify its arrays).
+
+    Raises:
+        UsageError: what `packing.pack` refuses: an unknown mode, alpha < 1, gamma < 0 or not
+            finite, or mode nm on a model that was not N:M-pruned.
+    """
     if mode != "packed":
         alpha, gamma = 1, 0.0  # only packing reads them: one table serves every alpha and gamma
     # the content hash covers weights and masks; the densities (another calibration batch) and
@@ -376,7 +430,17 @@ def packed_table(
 
 
 def workload_table(packed: packing.PackedWorkload) -> LayerTable:
-    """The layer table of an already packed workload, memoised with the others."""
+    """The layer table of an already packed workload, memoised with the others.
+
+    The key is the object (it is kept alive beside its table): the same PackedWorkload object
+    reuses its table, an equal one builds its own.
+
+    Args:
+        packed: the packed workload (`packing.pack`, `packing.load_packed`).
+
+    Returns:
+        The LayerTable (shared: do not modify its arrays).
+    """
     return _memo(("object", id(packed)), lambda: layer_table(packed))
 
 
@@ -406,7 +470,15 @@ def _col(d: dict[str, np.ndarray], name: str) -> np.ndarray:
 def number_format(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Bits per value of the design's precision (docs/model.md, "Precision"), (designs x 1):
     mantissa (datapath), block exponent, feature value (DDR and stream buffer), weight in DDR,
-    weight in the filter scratchpad (mantissa + exponent / c_vec)."""
+    weight in the filter scratchpad (mantissa + exponent / c_vec).
+
+    Args:
+        d: the design arrays (`design_arrays`), one entry per design: `precision`, `c_vec`.
+
+    Returns:
+        `mantissa_bits`, `exponent_bits`, `feature_bits`, `weight_bits` and `scratchpad_bits`,
+        each (designs x 1) float64.
+    """
     out = {
         name: power.lookup(d["precision"], {k: getattr(f, name) for k, f in FORMATS.items()})[:, None]
         for name in ("mantissa_bits", "exponent_bits", "feature_bits", "weight_bits")
@@ -419,7 +491,17 @@ def fc_images(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> dict[str, 
     """Images each layer runs at once (docs/model.md, "FC batching"), (designs x layers): `batch`
     for conv layers (image by image), batch x fc_batch for fully connected layers, whose weights
     stream once for all of them (AYD17); `share` = batch / images, what of one such run the
-    simulated batch is charged (1 / fc_batch on FC layers)."""
+    simulated batch is charged (1 / fc_batch on FC layers).
+
+    Args:
+        t: the model's layer table (`linear`).
+        d: the design arrays (`design_arrays`), one entry per design: `fc_batch`.
+        batch: images per batch.
+
+    Returns:
+        `images` and `share`, (designs x layers) float64, and `streamed`, (designs x layers)
+        bool: the FC layers of a design with fc_batch > 1 (their weights stream once a run).
+    """
     fc_batch = _col(d, "fc_batch")
     images = np.where(t.linear, batch * fc_batch, float(batch))
     return {"images": images, "share": batch / images, "streamed": t.linear & (fc_batch > 1)}
@@ -432,7 +514,18 @@ def input_folding(t: LayerTable, d: dict[str, np.ndarray]) -> dict[str, np.ndarr
     packed modes' feeder already gathers across taps): C' = C s^2, R' = ceil(R / s),
     S' = ceil(S / s), stride 1, output unchanged. `steps_ratio` = R' S' ceil(C' / c_vec) /
     (R S ceil(C / c_vec)) scales its steps; `filter_expansion` = C' R' S' / (C R S) its stored
-    (zero-padded) filter values."""
+    (zero-padded) filter values.
+
+    Args:
+        t: the model's layer table (kinds, strides, channels and kernel sizes).
+        d: the design arrays (`design_arrays`), one entry per design: `input_folding`, `mode`,
+            `c_vec`.
+
+    Returns:
+        (designs x layers) arrays: `on` (bool, the folded entries), `steps_ratio`,
+        `filter_expansion`, and the folded layer's `kernel_cols` (S') and `strides` (1); 1, or
+        the layer's own S and stride, elsewhere.
+    """
     first = np.zeros(t.names.size, dtype=bool)
     first[0] = t.kinds[0] == "conv"  # the network's first layer, an ordinary conv
     s = t.strides
@@ -472,7 +565,20 @@ def winograd(
     direct MAC, ceil(S / r) (m + r - 1) / (m S) (1/2 for 3x3). `filter_expansion`: transformed
     values per weight, ceil(S / r) (m + r - 1) / S (2 for 3x3): the PE's scratchpad.
     `ddr_expansion`: filter values in DDR per weight, 1 + share x (filter_expansion - 1), the share
-    `winograd_ddr_transformed` of the transform done on the host (an estimate)."""
+    `winograd_ddr_transformed` of the transform done on the host (an estimate).
+
+    Args:
+        t: the model's layer table (`linear`, `depthwise`).
+        d: the design arrays (`design_arrays`), one entry per design: `winograd`, `q_vec`,
+            `winograd_ddr_transformed`.
+        kernel_cols: filter width S per layer after input folding, (designs x layers).
+        strides: stride per layer after input folding, (designs x layers).
+
+    Returns:
+        `on` (bool), `fold`, `multiply_ratio`, `filter_expansion` and `ddr_expansion`, each
+        (designs x layers) float64 (1 where a layer runs direct), and `pixel_multipliers`,
+        (designs x 1).
+    """
     taps = power.lookup(d["winograd"], WINOGRAD_TAPS)[:, None]
     q_vec = _col(d, "q_vec")
     extra = power.lookup(d["winograd"], WINOGRAD_EXTRA)[:, None]
@@ -495,7 +601,16 @@ def winograd(
 def pixel_tiles(t: LayerTable, d: dict[str, np.ndarray], batch: int | np.ndarray) -> np.ndarray:
     """Pixel tiles per layer (docs/model.md, "Compute"): batch x ceil(P / lanes) x ceil(Q / q_vec)
     for a conv; ceil(batch x rows / (q_vec x lanes)) for a linear layer (rows fill the lanes).
-    `batch` may be per (design, layer) (fc_images)."""
+    `batch` may be per (design, layer) (fc_images).
+
+    Args:
+        t: the model's layer table (`rows`, `cols`, `linear`).
+        d: the design arrays (`design_arrays`), one entry per design: `q_vec`, `lanes`.
+        batch: images per run: a whole number, or (designs x layers) (`fc_images`' `images`).
+
+    Returns:
+        Pixel tiles, (designs x layers) float64.
+    """
     q_vec, lanes = _col(d, "q_vec"), _col(d, "lanes")
     return np.where(
         t.linear,
@@ -508,7 +623,19 @@ def pe_cycles(
     steps: np.ndarray, tiles: np.ndarray, passes: np.ndarray, d: dict[str, np.ndarray]
 ) -> np.ndarray:
     """PE-array cycles (docs/model.md, "Compute"): steps x tiles + passes x chain fill, where the
-    fill is k_vec unless `pe_chain_fill_cycles` overrides it."""
+    fill is k_vec unless `pe_chain_fill_cycles` overrides it.
+
+    Args:
+        steps: c_vec-wide steps per output pixel (summed over passes, after input folding and
+            Winograd), (designs x layers).
+        tiles: pixel tiles (`pixel_tiles`), (designs x layers).
+        passes: passes per layer, (designs x layers) or (1 x layers).
+        d: the design arrays (`design_arrays`), one entry per design: `k_vec`,
+            `pe_chain_fill_cycles` (< 0: k_vec).
+
+    Returns:
+        PE-array cycles per run, (designs x layers) float64.
+    """
     fill_override = _col(d, "pe_chain_fill_cycles")
     fill = np.where(fill_override < 0, _col(d, "k_vec"), fill_override)
     return steps * tiles + passes * fill
@@ -518,7 +645,17 @@ def depthwise_block(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) 
     """Depthwise layers on the depthwise block (docs/model.md, "Auxiliary blocks"), where the design
     has one: each of its depthwise_vec channels computes a 3x3 window for the tile's q_vec x lanes
     pixels a cycle: cycles = tiles x ceil(C / depthwise_vec) x ceil(R x S / 9). `on_block` marks
-    the (design, layer) entries it takes; `lanes` is its multipliers."""
+    the (design, layer) entries it takes; `lanes` is its multipliers.
+
+    Args:
+        t: the model's layer table (`depthwise`, `in_channels`, `taps`).
+        d: the design arrays (`design_arrays`), one entry per design: `depthwise_vec` (0: no block),
+            `q_vec`, `lanes`.
+        tiles: pixel tiles (`pixel_tiles`), (designs x layers).
+
+    Returns:
+        `on_block` (bool) and `cycles`, (designs x layers), and `lanes`, (designs x 1).
+    """
     dw_vec = _col(d, "depthwise_vec")
     on_block = t.depthwise & (dw_vec > 0)
     cycles = tiles * np.ceil(t.in_channels / np.maximum(dw_vec, 1)) * np.ceil(t.taps / DEPTHWISE_WINDOW)
@@ -528,14 +665,34 @@ def depthwise_block(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) 
 
 def drain_cycles(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> np.ndarray:
     """Cycles the crossbar needs to drain the outputs (docs/model.md, "Drain"): each pixel tile's
-    K channels leave drain_vec channels (of q_vec x lanes pixels) a cycle: tiles x ceil(K / drain_vec)."""
+    K channels leave drain_vec channels (of q_vec x lanes pixels) a cycle: tiles x ceil(K / drain_vec).
+
+    Args:
+        t: the model's layer table (`out_channels`).
+        d: the design arrays (`design_arrays`), one entry per design: `drain_vec`.
+        tiles: pixel tiles (`pixel_tiles`), (designs x layers).
+
+    Returns:
+        Drain cycles per run, (designs x layers) float64.
+    """
     return tiles * np.ceil(t.out_channels / _col(d, "drain_vec"))
 
 
 def aux_cycles(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> np.ndarray:
     """Cycles of the auxiliary blocks fused after each layer (docs/model.md, "Auxiliary blocks"):
     each block takes its vec channels of q_vec x lanes pixels a cycle; the blocks are pipelined,
-    so the slowest one counts."""
+    so the slowest one counts.
+
+    Args:
+        t: the model's layer table; its `graph` gives each layer's pool inputs, element-wise
+            outputs and activation values per image.
+        d: the design arrays (`design_arrays`), one entry per design: `q_vec`, `lanes`, `pool_vec`,
+            `eltwise_vec`, `activation_vec`.
+        batch: images per batch.
+
+    Returns:
+        Auxiliary-block cycles, (designs x layers) float64 (0 for a layer with no fused op).
+    """
     pixels = _col(d, "q_vec") * _col(d, "lanes")
     g = t.graph
     pool = g.pool_in / (_col(d, "pool_vec") * pixels)
@@ -547,7 +704,17 @@ def aux_cycles(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> np.ndarra
 def design_clock(
     device: Device, d: dict[str, np.ndarray], used: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """The clock each design runs at (docs/model.md, "Clock"): min(requested, fMAX model)."""
+    """The clock each design runs at (docs/model.md, "Clock"): min(requested, fMAX model).
+
+    Args:
+        device: the FPGA (`hw.load_device`): its fMAX model and highest clock.
+        d: the design arrays (`design_arrays`), one entry per design: `clock_mhz`, `alpha`, and the
+            sampled `dev:fmax.*` and `dev:max_clock_mhz` columns if any.
+        used: the designs' resources (`resource_use`).
+
+    Returns:
+        `fmax_mhz` and `clock_mhz_used`, (designs,) float64 MHz.
+    """
     sampled = {}  # Monte-Carlo samples of the fMAX model's estimates, per design
     if device.fmax is not None:
         sampled = {k: uncertainty.coefficient(d, device, f"fmax.{k}") for k in ("full_mhz", "mux_derate")}
@@ -575,7 +742,25 @@ def weight_fetches(
     cached); every count is per run, times the batch's `share` of it. With `weights_resident`
     (DDR-free operation) no weight crosses DRAM, and `resident_excess` (per design; > 0 is
     infeasible) is how far the model's filters, all passes of all layers per PE, exceed the
-    scratchpad (-1 without it)."""
+    scratchpad (-1 without it).
+
+    Args:
+        t: the model's layer table (not read: the counts come from `tables`).
+        tables: the layer tables of the designs' packings.
+        index: (designs,) int: design i runs `tables[index[i]]`.
+        d: the design arrays (`design_arrays`), one entry per design: `k_vec`, `filter_cache_kb`,
+            `weights_resident`.
+        fmt: the designs' number formats (`number_format`).
+        slices: output-row slices per layer (`memory.stream_buffer`), (designs x layers).
+        tiles: pixel tiles (`pixel_tiles`), (designs x layers).
+        expansion: filter values stored in the scratchpad per weight (input folding x
+            Winograd), (designs x layers).
+        fc: the FC batching (`fc_images`).
+
+    Returns:
+        `fetches`, (designs x layers) float64 per batch (fractional on a batched FC layer), and
+        `resident_excess`, (designs,) float64.
+    """
     passes = _stack(tables, index, "passes")
     per_pe_bits = (
         _stack(tables, index, "weight_cells")
@@ -603,7 +788,19 @@ def weight_bytes(
 ) -> np.ndarray:
     """DRAM bytes of weights per batch (docs/model.md, "Memory"): (stored cells x values stored
     per weight in DDR (`expansion`: Winograd, input folding) x weight bits / 8 + packing
-    metadata) x fetches."""
+    metadata) x fetches.
+
+    Args:
+        tables: the layer tables of the designs' packings.
+        index: (designs,) int: design i runs `tables[index[i]]`.
+        fmt: the designs' number formats (`number_format`: `weight_bits`).
+        fetches: weight fetches per batch (`weight_fetches`), (designs x layers).
+        expansion: filter values in DDR per weight (input folding x Winograd), (designs x
+            layers).
+
+    Returns:
+        DRAM bytes of weights per batch, (designs x layers) float64.
+    """
     stored = _stack(tables, index, "weight_cells") * expansion * fmt["weight_bits"] / BITS_PER_BYTE
     return (stored + _stack(tables, index, "metadata_bytes")) * fetches
 
@@ -615,7 +812,19 @@ def layer_time(
     latency_ns: np.ndarray | None = None,
 ) -> np.ndarray:
     """Seconds per layer (docs/model.md, "Memory"): max(compute, memory) with double buffering,
-    else their sum; plus the memory's access latency (fidelity 1 and 2: the cycle model's)."""
+    else their sum; plus the memory's access latency (fidelity 1 and 2: the cycle model's).
+
+    Args:
+        compute_s: compute seconds per layer, (designs x layers).
+        memory_s: memory seconds per layer, (designs x layers).
+        d: the design arrays (`design_arrays`), one entry per design: `double_buffering`,
+            `mem_access_latency_ns`.
+        latency_ns: the cycle model's read latency per design in ns, (designs,) (NaN: the
+            memory's `access_latency_ns`); None: the memory's for every design (fidelity 0).
+
+    Returns:
+        Seconds per layer, (designs x layers) float64.
+    """
     overlap = d["double_buffering"].astype(bool)[:, None]
     both = np.where(overlap, np.maximum(compute_s, memory_s), compute_s + memory_s)
     return both + mem.access_latency(d, latency_ns)
@@ -634,7 +843,24 @@ def sram_bits(
 ) -> np.ndarray:
     """On-chip bits read and written per layer (docs/model.md, "Power and energy"): stream-buffer
     reads by the feeder, filter-scratchpad reads, output writes, and the element-wise block's
-    second operands (a shortcut read from the stream buffer)."""
+    second operands (a shortcut read from the stream buffer).
+
+    Args:
+        t: the model's layer table (sizes and `graph`).
+        tables: the layer tables of the designs' packings (`feeder_reads`, `select_bits`).
+        index: (designs,) int: design i runs `tables[index[i]]`.
+        d: the design arrays (`design_arrays`), one entry per design: `k_vec`, `c_vec`, `q_vec`,
+            `lanes`.
+        fmt: the designs' number formats (`number_format`).
+        mac_cycles: cycles the multipliers work per layer (PE array or depthwise block),
+            (designs x layers).
+        dw: the depthwise block (`depthwise_block`).
+        batch: images per batch.
+        wino: the Winograd terms (`winograd`).
+
+    Returns:
+        On-chip bits read and written per batch, (designs x layers) float64.
+    """
     pixels = batch * t.rows * t.cols
     stream_reads = _stack(tables, index, "feeder_reads") * pixels * fmt["feature_bits"]
     # the PE array reads k_vec x c_vec weights a cycle (k_vec x c_vec x (m + r - 1) transformed
@@ -653,7 +879,19 @@ def sram_bits(
 def resource_use(
     device: Device, d: dict[str, np.ndarray], fmt: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """DSPs, M20Ks, eSRAM and ALMs per design (resources.py; docs/model.md, "Resources")."""
+    """DSPs, M20Ks, eSRAM and ALMs per design (resources.py; docs/model.md, "Resources").
+
+    Args:
+        device: the FPGA (`hw.load_device`).
+        d: the design arrays (`design_arrays`), one entry per design: the array sizes, `alpha`,
+            buffers, `precision`, `depthwise_vec`, `winograd`, and the sampled `dev:shell_alms` /
+            `dev:alms_per_multiplier` if any.
+        fmt: the designs' number formats (`number_format`).
+
+    Returns:
+        `resources.usage`'s dict: `multipliers`, `dsp`, `m20k`, `m20k_stream`, `m20k_filters`,
+        `esram` and `alm`, each (designs,).
+    """
     return usage(
         device,
         k_vec=d["k_vec"],
@@ -687,7 +925,33 @@ def evaluate(
     """Per-layer quantities as (designs x layers) arrays (per design: `multipliers`, the clock, and
     the `resources` dict); design i runs `tables[index[i]]`. fidelity: 0 flat controller
     efficiency, 1 (and 2) the cycle model's efficiency per stream (sim/traffic.py); memory_s
-    (designs x layers): memory seconds from a replay (fidelity 2) in place of the model's."""
+    (designs x layers): memory seconds from a replay (fidelity 2) in place of the model's.
+
+    The designs must have passed the design checks (`simulate_batch`, `simulate` run them).
+
+    Args:
+        tables: the layer tables of the designs' packings (one model: the same shapes).
+        index: (designs,) int: design i runs `tables[index[i]]`.
+        d: the design arrays (`design_arrays`), one entry per design (every DESIGN_COLUMNS entry).
+        device: the FPGA (`hw.load_device`).
+        batch: images per batch.
+        fidelity: the memory model's level, 0, 1 or 2 (2 is 1 here unless `memory_s` is given).
+        memory_s: memory seconds per layer from a replay, (designs x layers); None: the model's.
+
+    Returns:
+        (designs x layers) float64: `compute_cycles` (the largest of `pe_cycles`,
+        `drain_cycles` and `aux_cycles`), `compute_s`, `memory_s` and `time_s` (seconds),
+        `weight_bytes`, `act_bytes`, `act_write_bytes`, `dram_bytes` and `shortcut_spill_bytes`
+        (bytes per batch), `useful_macs`, `performed_macs` and `issued_macs` (per batch),
+        `spill` (bool: the layer is sliced, its output goes to DRAM),
+        `slices`, `weight_fetches`, and the energies `mac_j`, `sram_j`, `dram_j`, `logic_j`
+        (joules per batch); (designs,): `resident_excess`, `multipliers`, `fmax_mhz` and
+        `clock_mhz_used`; and `resources` (`resource_use`).
+
+    Raises:
+        UsageError: a fidelity other than 0, 1 or 2, or (fidelity 1 and 2) a memory naming a
+            DRAM config that does not exist or does not validate.
+    """
     t = tables[0]  # layer shapes, densities and the graph are the same in every table of one model
     fmt = number_format(d)
     used = resource_use(device, d, fmt)
@@ -780,7 +1044,24 @@ def evaluate(
 def totals(
     per_layer: dict[str, Any], d: dict[str, np.ndarray], device: Device, dense_macs: float, batch: int
 ) -> dict[str, np.ndarray]:
-    """Network figures per design point (1-D arrays)."""
+    """Network figures per design point (1-D arrays).
+
+    Args:
+        per_layer: the per-layer quantities (`evaluate`).
+        d: the design arrays (`design_arrays`), one entry per design: `mem_kind`, `clock_mhz`,
+            `mem_channels`, `mem_data_rate_mtps` (the device checks) and the power model's columns.
+        device: the FPGA (`hw.load_device`): static power and limits.
+        dense_macs: the model's dense MACs for one image (`Workload.macs`).
+        batch: images per batch.
+
+    Returns:
+        Column -> (designs,) array (docs/model.md, "Network figures"): `latency_s` (a batch),
+        `fps`, `power_w`, `energy_j_per_frame`, `fps_per_w`, `gops_effective`,
+        `gops_dense_equiv`, `gops_peak`, `utilization`, `compute_s`, `memory_s`, `stall_s`,
+        `memory_bound_share`, `drain_bound_share`, `dram_mb_per_frame`, `bound` ("memory" or
+        "compute"), `dsp`, `m20k`, `alm`, `esram`, `fmax_mhz`, `clock_mhz_used`, `dynamic_w`,
+        `static_w`, `feasible` (bool) and `violation` (text; "" when feasible).
+    """
     latency = per_layer["time_s"].sum(axis=1)
     compute = per_layer["compute_s"].sum(axis=1)
     memory = per_layer["memory_s"].sum(axis=1)
@@ -849,7 +1130,9 @@ def simulate_batch(
         fidelity: 0 or 1 (level 2 replays one design's traffic: `simulate`).
 
     Returns:
-        The design table with the network figures appended (`fps`, `power_w`, `feasible`, ...).
+        The design table with the network figures appended (`fps`, `power_w`, `feasible`, ...,
+        and `fidelity`: the memory level each design's figures were computed at,
+        `memory_fidelity`).
 
     Raises:
         UsageError: an argument of the wrong type, an empty table, a missing column, a value out
@@ -874,7 +1157,24 @@ def simulate_batch(
     tables = [packed_table(sparse, m, k, a, g, cache=cache) for m, k, a, g in unique]
     per_layer = evaluate(tables, index, d, device, batch, fidelity)
     figures = totals(per_layer, d, device, sparse.workload.macs, batch)
+    figures["fidelity"] = memory_fidelity(fidelity, d["mem_dram"])
     return pd.concat([designs, pd.DataFrame(figures)], axis=1)
+
+
+def memory_fidelity(level: int, dram: np.ndarray | str) -> np.ndarray:
+    """The memory model's level that a design's figures were computed at: the level asked for,
+    or 0 for a memory that names no DRAM device (level 1 then falls back to the flat
+    controller_efficiency, docs/dram.md "Which device").
+
+    Args:
+        level: the level asked for (0, 1 or 2).
+        dram: the memories' DRAM device names (`mem_dram`), one per design, or one name.
+
+    Returns:
+        The level per design, int64 of the shape of `dram`.
+    """
+    names = pd.Series(np.atleast_1d(np.asarray(dram, dtype=object))).fillna("").astype(str)
+    return np.where(names.to_numpy() != "", level, 0).astype(np.int64).reshape(np.shape(dram))
 
 
 LAYER_OUTPUTS = (
@@ -916,7 +1216,14 @@ class Result:
 
     @cached_property
     def layers(self) -> pd.DataFrame:
-        """Per layer: MACs, compute vs memory time, bytes, energy, the bound and what limits compute."""
+        """Per layer: MACs, compute vs memory time, bytes, energy, the bound and what limits compute.
+
+        Returns:
+            One row per compute layer, in workload order: `layer`, `kind`, `macs` (dense, for
+            the batch), the per-layer outputs of `evaluate` (LAYER_OUTPUTS: cycles, seconds,
+            bytes per batch, MACs, energies in joules), `bound` ("memory" or "compute"),
+            `compute_limit` ("pe", "drain" or "aux") and `utilization`. Built on first read.
+        """
         frame = pd.DataFrame(
             {
                 "layer": self.table.names,
@@ -965,8 +1272,8 @@ def simulate(
 
     Raises:
         UsageError: an argument of the wrong type or value, hardware that does not go together
-            (a precision the device lacks, a clock above its maximum), or a packing made for
-            another k_vec.
+            (a precision the device lacks, a clock above its maximum), a packing made for
+            another k_vec, or fidelity 2 with a memory that names no DRAM device.
     """
     check_type(
         target,
@@ -1001,6 +1308,7 @@ def simulate(
         memory_s, replays = traffic.level2_memory_s(per_layer, table, memory, clock_hz, batch, arch.c_vec)
         per_layer = evaluate([table], np.zeros(1, dtype=int), d, device, batch, fidelity, memory_s[None, :])
     figures = totals(per_layer, d, device, float(table.macs.sum()), batch)
+    figures["fidelity"] = memory_fidelity(fidelity, np.array([memory.dram]))
     return Result(
         pd.Series({k: v[0] for k, v in figures.items()}),
         per_layer,

@@ -97,7 +97,22 @@ def _uncapped(cfg: DramConfig) -> DramConfig:
 
 @functools.lru_cache(maxsize=32)
 def device_table(name: str) -> dict[str, dict[str, float]]:
-    """The efficiency table of a DRAM device (in memory per process, on disk across processes)."""
+    """The efficiency table of a DRAM device (in memory per process, on disk across processes).
+
+    The device is measured without its own port cap (the simulator applies the DLA's port at the
+    DLA's clock).
+
+    Args:
+        name: a DRAM config: a name in hw_configs/dram/ (`Memory.dram`) or a YAML path.
+
+    Returns:
+        Traffic class (seq_read, seq_write, seq_read_write, random_read, tiled_fmap,
+        random_read_qd1, ...; dram/efficiency.py TRAFFIC_CLASSES) -> `efficiency` (share of peak,
+        0..1), `bandwidth_gbps`, `avg_read_latency_ns`, `row_hit_rate` and `pj_per_bit`.
+
+    Raises:
+        UsageError: no DRAM config of that name, or one that does not validate.
+    """
     return efficiency_table(_uncapped(load_dram(name)))
 
 
@@ -126,7 +141,25 @@ def level1_streams(
     one group is one run. Writes are sequential; when the layer also reads maps they share the
     bus with the reads (seq_read_write: the read/write turnaround). Each class's efficiency is
     scaled by the memory's estimate for it (EFFICIENCY_SCALE; capped at 1). A design whose memory
-    names no DRAM device keeps its flat controller_efficiency."""
+    names no DRAM device keeps its flat controller_efficiency.
+
+    Args:
+        d: the design arrays (`simulator.design_arrays`), one entry per design: `c_vec`,
+            `mem_controller_efficiency`, and where present `mem_dram` (the DRAM device; "" for
+            none) and `mem_seq_efficiency_scale` / `mem_run_efficiency_scale`.
+        act_bytes: feature-map bytes read and written per batch, (designs x layers).
+        act_write_bytes: the written part of `act_bytes`, (designs x layers).
+        in_channels: input channels C per layer, (layers,).
+        slices: output-row slices per layer (`memory.stream_buffer`), (designs x layers).
+        linear: True for fully connected layers (one channel group), (layers,).
+        batch: images per batch (a feature-map run is one image's slice of one channel group).
+
+    Returns:
+        `eff_weight`, `eff_act_read`, `eff_act_write` (shares of peak, 0..1) and
+        `act_read_bytes`, `act_write_bytes` (bytes per batch), each (designs x layers); and
+        `latency_ns`, (designs,): the device's unloaded read latency in ns (NaN where the memory
+        names no DRAM device).
+    """
     names = np.asarray(d["mem_dram"]).astype(str) if "mem_dram" in d else np.full(len(d["k_vec"]), "")
     flat = d["mem_controller_efficiency"].astype(np.float64)[:, None]
 
@@ -264,7 +297,30 @@ def layer_streams(
     Weights live on their own channels when `weight_channels` > 0, else everything is
     interleaved over all channels. Within a channel, weights sit in the weight region (each
     layer's after the previous layer's) and feature maps in the two buffers of the map regions
-    (`region_bytes` each; see REGIONS)."""
+    (`region_bytes` each; see REGIONS).
+
+    Args:
+        weight_bytes: DRAM bytes of weights per layer and batch, all fetches together, (layers,).
+        weight_fetches: times each layer's weights cross DRAM per batch, (layers,); rounded to a
+            whole number >= 1.
+        act_bytes: feature-map bytes read and written per layer and batch, (layers,).
+        act_write_bytes: the written part of `act_bytes`, (layers,).
+        slices: output-row slices per layer (`memory.stream_buffer`), (layers,).
+        in_channels: input channels C per layer, (layers,).
+        out_channels: output channels K per layer, (layers,).
+        linear: True for fully connected layers (one channel group), (layers,).
+        c_vec: channels per stored channel group (the design's c_vec).
+        channels: memory channels (pseudo-channels on HBM2).
+        weight_channels: channels reserved for weights (the first ones); 0 interleaves
+            everything over all channels.
+        batch: images per batch.
+        region_bytes: bytes of each region within a channel (`region_bytes_of`).
+
+    Returns:
+        One LayerStream per layer, in layer order: the 64-B requests (REQUEST_BYTES) in DMA
+        issue order, each with its channel, its byte address within the channel, whether it is a
+        write, and its kind (0 weight read, 1 feature-map read, 2 feature-map write).
+    """
     out: list[LayerStream] = []
     weight_offset = 0
     for i in range(weight_bytes.shape[0]):
@@ -314,7 +370,14 @@ def layer_streams(
 
 
 def region_bytes_of(cfg: DramConfig) -> int:
-    """A quarter of one channel's capacity (the decoded fields' span), at least one row."""
+    """A quarter of one channel's capacity (the decoded fields' span), at least one row.
+
+    Args:
+        cfg: the DRAM device (`dram.config.load_dram`).
+
+    Returns:
+        The region size in bytes (capacity / REGIONS, at least one row's bytes).
+    """
     bits = sum(cfg.field_bits().values()) - cfg.field_bits()["ch"]
     capacity = (1 << bits) * cfg.organization.burst_bytes
     return max(capacity // REGIONS, cfg.organization.row_bytes)
@@ -427,7 +490,24 @@ def replay(
     """Replay one layer's requests through the cycle model from idle banks: every memory channel
     is one channel of the DRAM device (its bank and row decoded by the device's address map
     within the channel), all requests available at once (the DMA runs ahead of compute), the
-    DLA's port at `port_bytes_per_s` per channel (0: none)."""
+    DLA's port at `port_bytes_per_s` per channel (0: none).
+
+    Args:
+        dram: a DRAM config name in hw_configs/dram/ (taken as one channel, without the device's
+            own port cap), or a DramConfig used as given (level2_memory_s passes that one-channel
+            form).
+        stream: the layer's requests (`layer_streams`).
+        channels: memory channels; the stream's channel numbers are below it.
+        port_bytes_per_s: the DLA port's bytes a second per channel (width x the DLA clock); 0:
+            no port cap.
+
+    Returns:
+        The Replay: memory time in ns, bytes per channel, when each channel finished (ns from
+        the start) and the row-hit rate; all zero for an empty stream.
+
+    Raises:
+        UsageError: no DRAM config of that name, or one that does not validate.
+    """
     cfg = _channel_config(dram) if isinstance(dram, str) else dram
     if len(stream) == 0:
         return Replay(0.0, np.zeros(channels), np.zeros(channels), 0.0)
@@ -460,7 +540,25 @@ def replay_frame(
     clock by which every request of layers 0..i is done (a running maximum). A layer offered
     while the previous one's traffic still runs thus starts after it (the lag is not counted
     twice), and a layer offered after an idle gap is timed from its own start (refreshes that
-    fell into the gap cost it nothing)."""
+    fell into the gap cost it nothing).
+
+    Args:
+        dram: a DRAM config name in hw_configs/dram/ (taken as one channel, without the device's
+            own port cap), or a DramConfig used as given.
+        streams: the frame's layers' requests in layer order (`layer_streams`).
+        channels: memory channels; the streams' channel numbers are below it.
+        port_bytes_per_s: the DLA port's bytes a second per channel; 0: no port cap.
+        start_ns: when each layer begins in the frame, ns from the frame's start, (layers,);
+            made non-decreasing (a running maximum). None: every layer at 0.
+
+    Returns:
+        One Replay per layer, in order: its memory time (ns, from max(start_i, E_(i-1)) to E_i),
+        its bytes and done times per channel (ns from the Replay's `start_ns`, that
+        max(start_i, E_(i-1))), and the whole frame's row-hit rate.
+
+    Raises:
+        UsageError: no DRAM config of that name, or one that does not validate.
+    """
     cfg = _channel_config(dram) if isinstance(dram, str) else dram
     sizes = np.array([len(s) for s in streams], np.int64)
     if sizes.sum() == 0:
@@ -523,7 +621,26 @@ def level2_memory_s(
     """Level 2: per-layer memory seconds of one design from replaying its streams (the frame as
     one stream when `carry_state`, default CARRY_STATE; else each layer from idle banks).
     per_layer: the design's level-1 evaluation (its layer times place each layer's traffic in
-    the frame)."""
+    the frame).
+
+    Args:
+        per_layer: `simulator.evaluate`'s output for this one design, arrays of (1 x layers):
+            `weight_bytes`, `weight_fetches`, `act_bytes`, `act_write_bytes`, `slices` and
+            `time_s` (seconds; places each layer's traffic in the frame).
+        table: the design's LayerTable (`in_channels`, `out_channels`, `linear`).
+        memory: the memory system (`hw.load_memory`); it must name a DRAM device (`dram`).
+        clock_hz: the DLA clock in Hz (the clock used): the ports run at it.
+        batch: images per batch.
+        c_vec: the design's c_vec (the feature maps' channel groups).
+        carry_state: True replays the frame as one stream, False each layer from idle banks;
+            None: CARRY_STATE.
+
+    Returns:
+        The memory seconds per layer, (layers,) float64, and one Replay per layer.
+
+    Raises:
+        UsageError: the memory names no DRAM device, or its DRAM config is unknown or invalid.
+    """
     if not memory.dram:
         raise UsageError(
             f"memory '{memory.name}': fidelity 2 needs key 'dram' (a config in hw_configs/dram/)"

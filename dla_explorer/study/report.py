@@ -46,7 +46,15 @@ REFERENCE = {
 }
 # What each figure's numbers rest on. The simulator is analytical today (level 0) with no
 # uncertainty bands; a results table that carries `fidelity` / `*_lo`, `*_hi` columns says so.
-DEFAULT_FIDELITY = "level 0 (analytical model), no uncertainty bands"
+# what each memory fidelity level is (docs/dram.md, "Fidelity levels"): a table's `fidelity`
+# column (written by simulate and simulate_batch) says which its numbers were computed at
+FIDELITY_TEXT = {
+    0: "level 0 (analytical model with a flat DRAM controller efficiency)",
+    1: "level 1 (analytical model with DRAM efficiency per traffic class from the cycle model)",
+    2: "level 2 (every DRAM request replayed through the cycle model)",
+}
+# tables written before the column: level 1 was the default since the cycle model, level 0 before
+UNRECORDED_FIDELITY = "memory fidelity not recorded in the table"
 DOCS = ("model.md", "validation.md", "cli.md")
 
 CAPTIONS = {
@@ -119,7 +127,17 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def html_table(frame: pd.DataFrame, changed: np.ndarray | None = None) -> str:
-    """A sortable table (numbers sort by value); `changed` (rows x columns) marks cells."""
+    """A sortable table (numbers sort by value); `changed` (rows x columns) marks cells.
+
+    Args:
+        frame: the table; numbers are formatted for reading (NaN as '–') and keep their value
+            for sorting.
+        changed: a bool array of `frame`'s shape; True cells are highlighted (`side_by_side`'s
+            marks). None: no cell.
+
+    Returns:
+        The HTML: a `<table class="sortable">` in a scrolling `<div>` (the page's script sorts it).
+    """
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
 
     def cell(value, mark: bool) -> str:
@@ -258,7 +276,17 @@ def _split(packed: pd.Series) -> str:
 
 
 def summary(results: analysis.Results) -> list[str]:
-    """A few sentences per model: where the time goes and what packing and HBM2 buy."""
+    """A few sentences per model: where the time goes and what packing and HBM2 buy.
+
+    Args:
+        results: the experiment's results (`analysis.load`), with packed rows of the HBM2 design
+            and of the spec's first DDR4 design at the headline sparsity.
+
+    Returns:
+        One paragraph of plain text per model of the spec, in its order: packing's speedup over
+        unpacked, the DDR4 design's memory-bound share and DRAM MB a frame, and HBM2's gain over
+        DDR4 with its frames/s and frames/s/W.
+    """
     spec, lines = results.spec, []
     curves = analysis.sparsity_curves(results).set_index(["model", "sparsity"])
     ddr4 = spec.ddr4_designs[0]
@@ -296,14 +324,22 @@ def summary(results: analysis.Results) -> list[str]:
 
 
 def fidelity(frame: pd.DataFrame | None) -> str:
-    """The fidelity level and uncertainty bands a table's numbers carry."""
+    """The fidelity level and uncertainty bands a table's numbers carry.
+
+    Args:
+        frame: a results table (comparison.csv, a search or sweep table), or None. Its
+            `fidelity` column, if any, names the memory model's level (0, 1 or 2); a pair
+            of `<figure>_p5` / `<figure>_p95` (or `_lo` / `_hi`) columns marks a figure's bands.
+
+    Returns:
+        One phrase for the page: the FIDELITY_TEXT of each level in the table's `fidelity`
+        column (UNRECORDED_FIDELITY without one, or for None or an empty table), then "no
+        uncertainty bands" or "5-95% bands on fps, power_w (Monte-Carlo over the estimates'
+        ranges)".
+    """
     if frame is None or frame.empty:
-        return DEFAULT_FIDELITY
-    level = (
-        ", ".join(sorted(map(str, frame["fidelity"].dropna().unique())))
-        if "fidelity" in frame
-        else "level 0 (analytical model)"
-    )
+        return f"{UNRECORDED_FIDELITY}, no uncertainty bands"
+    level = fidelity_level(frame)
     for low, high, kind in (("_p5", "_p95", "5-95% bands"), ("_lo", "_hi", "uncertainty bands")):
         # the Monte-Carlo bands of study/bands.py (<figure>_p5 / _p95), or any <figure>_lo / _hi
         named = sorted(
@@ -313,6 +349,22 @@ def fidelity(frame: pd.DataFrame | None) -> str:
         if named:
             return f"{level}, {kind} on {', '.join(named)} (Monte-Carlo over the estimates' ranges)"
     return f"{level}, no uncertainty bands"
+
+
+def fidelity_level(frame: pd.DataFrame | None) -> str:
+    """The memory fidelity a table's numbers were computed at (`fidelity`'s first part).
+
+    Args:
+        frame: a results table with a `fidelity` column (0, 1 or 2 per row), or None.
+
+    Returns:
+        The FIDELITY_TEXT of each level present, joined by "and"; UNRECORDED_FIDELITY for a
+        table without the column, or for None.
+    """
+    levels = []
+    if frame is not None and "fidelity" in frame:
+        levels = sorted(pd.to_numeric(frame["fidelity"], errors="coerce").dropna().astype(int).unique())
+    return " and ".join(FIDELITY_TEXT.get(v, f"level {v}") for v in levels) or UNRECORDED_FIDELITY
 
 
 @dataclass
@@ -379,8 +431,12 @@ class Provenance:
 
 
 def _mtime(path: Path) -> str:
-    stamp = datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc)
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+    return _stamp(datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc))
+
+
+def _stamp(moment: datetime.datetime) -> str:
+    """A time as the report prints it (UTC; a naive time, as Optuna records them, is local)."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _duration(seconds: float | None) -> str:
@@ -437,7 +493,17 @@ def _explorer_js() -> str:
 
 
 def explorer_section(built: explorer.Explorer, fidelity_text: str) -> str:
-    """The interactive explorer's markup and data (the script is added once per page)."""
+    """The interactive explorer's markup and data (the script is added once per page).
+
+    Args:
+        built: the designs and the page's data (`explorer.build`).
+        fidelity_text: what the numbers rest on (`fidelity`), shown above the explorer.
+
+    Returns:
+        The HTML section: objective pickers, sliders, scatter and parallel-coordinates panes, the
+        front's table, the drill-down panes, and the data as JSON in a script tag. The page must
+        embed plotly and the explorer script (a Document with `interactive` set).
+    """
     data = json.dumps(built.payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     note = built.payload["drill_note"]
     return f"""
@@ -566,7 +632,7 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
         source = results.search if name == "pareto" else results.comparison
         numbers = fidelity(source)
         if "bands on" in numbers:  # the tables carry them; these figures draw the nominal values
-            numbers = numbers.split(",")[0] + "; the bands are drawn under 'Uncertainty bands'"
+            numbers = fidelity_level(source) + "; the bands are drawn under 'Uncertainty bands'"
         caption = f"{CAPTIONS[name]} Numbers: {numbers}."
         first = "png" if "png" in formats else formats[0]
         others = ", ".join(f"[{f}](figures/{name}.{f})" for f in formats if f != first)
@@ -608,7 +674,16 @@ def _dram_section(doc: Document, frames: Sequence[pd.DataFrame], intro: str) -> 
 
 
 def read_ratio_bands(folder: Path) -> pd.DataFrame | None:
-    """The paper's ratios as 5/50/95% bands (uncertainty.csv), if the run drew samples."""
+    """The paper's ratios as 5/50/95% bands (uncertainty.csv), if the run drew samples.
+
+    Args:
+        folder: an experiment's results folder.
+
+    Returns:
+        uncertainty.csv (`bands.ratio_row`): one row per ratio and model with figure,
+        comparison, model, p5, p50, p95, paper, paper_inside_band, half_width, within_limit and
+        samples; None when the run drew no samples (no file).
+    """
     path = folder / "uncertainty.csv"
     return pd.read_csv(path) if path.is_file() else None
 
@@ -622,7 +697,18 @@ def _ratio_key(label: str) -> str:
 
 
 def comparison_with_bands(table: pd.DataFrame, ratios: pd.DataFrame | None) -> pd.DataFrame:
-    """The comparison table with each ratio's 5-95% band beside its median (where drawn)."""
+    """The comparison table with each ratio's 5-95% band beside its median (where drawn).
+
+    Args:
+        table: the comparison with the reference work (`analysis.speedups`, columns renamed for
+            the page): comparison, model, simulated, paper, ..., detail.
+        ratios: the ratio bands (`read_ratio_bands`), or None.
+
+    Returns:
+        `table` with median, 5%, 95%, band half-width (a share of the median) and paper inside
+        band inserted after `simulated` (NaN on a row without a band), `detail` kept last;
+        `table` unchanged when there are no bands.
+    """
     if ratios is None or ratios.empty:
         return table
     bands = ratios.assign(_key=ratios["comparison"].map(_ratio_key))[
@@ -646,7 +732,16 @@ def comparison_with_bands(table: pd.DataFrame, ratios: pd.DataFrame | None) -> p
 
 
 def design_table_with_bands(results: analysis.Results) -> pd.DataFrame:
-    """The designs table with the 5% and 95% of frames/s, power and frames/s/W beside each."""
+    """The designs table with the 5% and 95% of frames/s, power and frames/s/W beside each.
+
+    Args:
+        results: the experiment's results; their comparison table carries `fps_p5` /
+            `fps_p95`, `power_w_p5`, ... when the run drew samples.
+
+    Returns:
+        `design_table(results)` with "<heading> 5%" and "<heading> 95%" after each of frames/s,
+        power (W) and frames/s/W that has bands (unchanged without samples).
+    """
     table = design_table(results)
     frame = results.comparison[np.isclose(results.comparison.sparsity, results.headline)].reset_index(
         drop=True
@@ -662,7 +757,15 @@ def design_table_with_bands(results: analysis.Results) -> pd.DataFrame:
 
 def band_figures_section(doc: Document, results: analysis.Results, ratios: pd.DataFrame | None) -> None:
     """The bands as error bars: plotly figures of the paper's ratios and of the designs' headline
-    figures (the figure specs as JSON in the page, drawn by the embedded plotly)."""
+    figures (the figure specs as JSON in the page, drawn by the embedded plotly).
+
+    Nothing is added when neither the ratios nor the comparison table carry bands.
+
+    Args:
+        doc: the report being built; marked interactive when figures are added.
+        results: the experiment's results (their comparison's `<figure>_p5/_p50/_p95` columns).
+        ratios: the ratio bands (`read_ratio_bands`), or None.
+    """
     figures = plots.ratio_band_figures(ratios) if ratios is not None else []
     figures += plots.design_band_figures(results.comparison, results.headline)
     if not figures:
@@ -774,21 +877,37 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
 
 
 def dse_report(folder: Path) -> tuple[Path, Path]:
-    """The report of a `search` or `sweep` folder: the front's table and the explorer."""
+    """The report of a `search` or `sweep` folder: the front's table and the explorer.
+
+    Args:
+        folder: the results folder (holding spec.json and search.csv or sweep.csv).
+
+    Returns:
+        The paths of report.html and report.md, written into `folder`.
+
+    Raises:
+        DlaError: the folder has no spec.json or no complete search.csv / sweep.csv.
+    """
     table, spec = explorer.load_dse_folder(folder)
     doc = Document(f"dla-explorer report: {spec.name}")
     built = explorer.build(table, spec, doc.title, cache=folder / "explorer-cache.json")
     started = pd.to_datetime(table["datetime_start"], errors="coerce") if "datetime_start" in table else None
     duration = None
+    # when the run ended, as the experiment's report says (spec.json's time is when it began):
+    # a search's last trial, else the time the sweep appended its last row
+    files = (folder / "search.csv", folder / "sweep.csv", folder / "spec.json")
+    table_file = next(p for p in files if p.is_file())
+    finished = _mtime(table_file)
     if started is not None and started.notna().any() and "duration_s" in table:
         end = (started + pd.to_timedelta(table["duration_s"].fillna(0), unit="s")).max()
         duration = (end - started.min()).total_seconds()
+        finished = _stamp(end.to_pydatetime())
     source = (read_spec_record(folder) or {}).get("source") or str(folder / "spec.json")
     provenance = Provenance(
         spec.name,
         str(source),
         spec.content_hash(),
-        _mtime(folder / "spec.json"),
+        finished,
         _duration(duration),
         [("device and batch", f"{spec.device}, batch {spec.batch}"), ("fidelity", fidelity(table))],
     )
@@ -869,7 +988,17 @@ def _flatten(value: object, prefix: str = "") -> dict[str, str]:
 
 
 def spec_differences(a: dict, b: dict) -> pd.DataFrame:
-    """Every spec key whose value differs between two runs (absent keys show as '–')."""
+    """Every spec key whose value differs between two runs (absent keys show as '–').
+
+    Args:
+        a: the first run's spec as a (nested) dict, as recorded.
+        b: the second run's.
+
+    Returns:
+        One row per differing key, sorted: `key` (nested keys dotted, e.g.
+        `constraints.max.power_w`), `A` and `B` (the values as text; lists as JSON). Empty when
+        the specs match.
+    """
     fa, fb = _flatten(a), _flatten(b)
     keys = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
     return pd.DataFrame(
@@ -881,7 +1010,19 @@ def side_by_side(
     a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metrics: dict[str, str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows matched on `keys`: each metric of A, of B and B/A; the second value marks the cells of
-    B and B/A that differ by more than CHANGE_THRESHOLD (and rows present in one run only)."""
+    B and B/A that differ by more than CHANGE_THRESHOLD (and rows present in one run only).
+
+    Args:
+        a: run A's table.
+        b: run B's table.
+        keys: the columns that identify a row in both (an outer join: a row of one run only
+            gets NaN for the other).
+        metrics: column -> the heading it is shown under; each column numeric in both tables.
+
+    Returns:
+        The table (the keys, then "<heading> A", "<heading> B" and "<heading> B/A" per metric)
+        and the marks: a bool array of its shape for `html_table`'s `changed`.
+    """
     merged = a[keys + list(metrics)].merge(
         b[keys + list(metrics)], on=keys, how="outer", suffixes=(" A", " B")
     )
@@ -940,7 +1081,24 @@ def _dse_tables(folder: Path) -> tuple[dict, pd.DataFrame]:
 
 def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]:
     """Two results folders side by side, differences highlighted: written into the first as
-    report_vs_<second folder's name>.html and .md."""
+    report_vs_<second folder's name>.html and .md.
+
+    Two experiments are compared on their designs at the headline sparsity, their ratios
+    against the reference work and their searches (when both ran one); two search or sweep
+    folders on their searches' summaries. The pages start with the spec keys that differ.
+
+    Args:
+        first: run A's results folder (the pages are written into it).
+        second: run B's, of the same kind (both experiments, or both searches / sweeps).
+
+    Returns:
+        The paths of report_vs_<name>.html and report_vs_<name>.md.
+
+    Raises:
+        UsageError: one folder is an experiment and the other is not.
+        DlaError: a folder is not a results folder, or holds tables that are missing or
+            unreadable.
+    """
     a, b = Path(first), Path(second)
     kinds = (_folder_kind(a), _folder_kind(b))
     if kinds[0] != kinds[1]:
@@ -948,7 +1106,8 @@ def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]
     doc = Document(f"dla-explorer: {a} (A) against {b} (B)")
     doc.paragraph(
         f"A = {a}, B = {b}. Highlighted: values of B that differ from A by more than "
-        f"{CHANGE_THRESHOLD:.0%}, and rows present in one run only. Numbers: {DEFAULT_FIDELITY}."
+        f"{CHANGE_THRESHOLD:.0%}, and rows present in one run only. Numbers: nominal (memory "
+        "fidelity as each run's own report gives it)."
     )
     sections: list[tuple[str, pd.DataFrame, np.ndarray | None]] = []
     if kinds[0] == "experiment":

@@ -19,14 +19,23 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dla_explorer.core.errors import UnknownName, UsageError, check_type
+from dla_explorer.core.errors import UnknownName, UsageError, check_type, user_stacklevel
 
 LAYER_KINDS = ("conv", "depthwise", "grouped", "linear")
 ROOT_NAME = "model"  # the layer name of a model that is itself one Conv2d or Linear
 
 
 def module_of(model: nn.Module, layer_name: str) -> nn.Module | None:
-    """The module behind a workload layer name (`layer1.0.conv1`, `conv#2`, `model`)."""
+    """The module behind a workload layer name (`layer1.0.conv1`, `conv#2`, `model`).
+
+    Args:
+        model: the torch module the workload was extracted from.
+        layer_name: a `Layer.name`; a `#n` call suffix (a shared module's n-th call) is dropped
+            and ROOT_NAME ("model") is the model itself.
+
+    Returns:
+        The module, or None when the model has no module of that name.
+    """
     name = layer_name.split("#")[0]
     return dict(model.named_modules()).get("" if name == ROOT_NAME else name)
 
@@ -53,10 +62,12 @@ class _Tensors:
 
     @property
     def ifmap(self) -> int:
+        """Input feature-map elements, N x C x H x W (all images of the batch)."""
         return self.N * self.C * self.H * self.W
 
     @property
     def ofmap(self) -> int:
+        """Output feature-map elements, N x K x P x Q (all images of the batch)."""
         return self.N * self.K * self.P * self.Q
 
 
@@ -90,29 +101,43 @@ class Layer(_Tensors):
 
     @property
     def c_per_group(self) -> int:
+        """Input channels each filter reads, C / groups (1 for a depthwise layer)."""
         return self.C // self.groups
 
     @property
     def k_per_group(self) -> int:
+        """Filters (output channels) per group, K / groups."""
         return self.K // self.groups
 
     @property
     def macs(self) -> int:
+        """Dense multiply-accumulates of the layer, N x K x P x Q x C / groups x R x S (all images)."""
         return self.N * self.K * self.P * self.Q * self.c_per_group * self.R * self.S
 
     @property
     def weights(self) -> int:
+        """Weight values of the layer, K x C / groups x R x S (biases not counted)."""
         return self.K * self.c_per_group * self.R * self.S
 
     @property
     def weight_shape(self) -> tuple[int, ...]:
+        """The torch weight tensor's shape: (K, C) for a linear layer, else (K, C / groups, R, S)."""
         if self.kind == "linear":
             return (self.K, self.C)
         return (self.K, self.c_per_group, self.R, self.S)
 
 
 def unknown_layer_message(name: str, names: Sequence[str]) -> str:
-    """One line for a layer name that is not in a model: the closest names, or the first few."""
+    """One line for a layer name that is not in a model: the closest names, or the first few.
+
+    Args:
+        name: the name asked for.
+        names: the model's layer names, in order.
+
+    Returns:
+        The message (no trailing period), e.g. "no layer 'conv9' in the model (53 layers; did you
+        mean conv1, conv2)"; up to three close matches, else the first three names.
+    """
     close = difflib.get_close_matches(name, names, n=3)
     shown = close or list(names[:3])
     kind = "did you mean" if close else "layers are named like"
@@ -189,14 +214,21 @@ class Workload(LayerSequence):
 
     @property
     def macs(self) -> int:
+        """Dense multiply-accumulates of the compute layers (the weightless ops not counted)."""
         return sum(layer.macs for layer in self.layers)
 
     @property
     def weights(self) -> int:
+        """Weight values of the compute layers."""
         return sum(layer.weights for layer in self.layers)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per layer: the dataclass fields plus macs, weights, ifmap and ofmap."""
+        """One row per layer: the dataclass fields plus macs, weights, ifmap and ofmap.
+
+        Returns:
+            The table, one row per compute layer in execution order: name, kind, N, C, K, R, S,
+            H, W, P, Q, stride, padding, groups, macs, weights, ifmap and ofmap (elements).
+        """
         rows = [
             {
                 **dataclasses.asdict(layer),
@@ -347,24 +379,40 @@ def extract(
         warnings.warn(
             f"{name}: torch.fx cannot trace the model ({trace_error}), so its pooling, element-wise "
             f"and other weightless nodes are unknown (Workload.ops is empty){unsupported}",
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     else:
-        warn_uncovered(workload, stacklevel=3)
+        warn_uncovered(workload)
     return workload
 
 
 def uncovered(workload: Workload) -> list[tuple[AuxOp, float, float]]:
     """The ops the DLA cannot run ("other"), with their share of the network's MACs and
-    parameters (the layer table's plus theirs)."""
+    parameters (the layer table's plus theirs).
+
+    Args:
+        workload: the layer table, with its weightless ops (`Workload.ops`).
+
+    Returns:
+        One (op, share of MACs, share of parameters) per "other" op in execution order; the
+        shares are fractions (0..1) of the compute layers' and the "other" ops' total. Empty when
+        the DLA runs every node.
+    """
     others = [op for op in workload.ops if op.kind == "other"]
     macs = workload.macs + sum(op.macs for op in others)
     params = workload.weights + sum(op.params for op in others)
     return [(op, op.macs / max(macs, 1), op.params / max(params, 1)) for op in others]
 
 
-def warn_uncovered(workload: Workload, stacklevel: int = 2) -> None:
-    """One warning listing the ops outside the layer table with their shares (if any)."""
+def warn_uncovered(workload: Workload, stacklevel: int | None = None) -> None:
+    """One warning listing the ops outside the layer table with their shares (if any).
+
+    Args:
+        workload: the layer table, with its weightless ops (`Workload.ops`).
+        stacklevel: what the calling function would pass to `warnings.warn` itself (2: the
+            warning names the line that called it; one is added for this function's frame);
+            None: the first line outside the package (the user's call).
+    """
     rows = uncovered(workload)
     if not rows:
         return
@@ -375,5 +423,5 @@ def warn_uncovered(workload: Workload, stacklevel: int = 2) -> None:
     warnings.warn(
         f"{workload.name}: {len(rows)} nodes the DLA cannot run are not in the layer table "
         f"({mac_share:.1%} of MACs, {param_share:.1%} of parameters): {listed}{more}",
-        stacklevel=stacklevel + 1,
+        stacklevel=user_stacklevel() if stacklevel is None else stacklevel + 1,
     )

@@ -261,7 +261,7 @@ def _walk(
     if not layers:
         raise UsageError(f"{source}: no Conv, Gemm or MatMul-with-weights nodes to analyse")
     workload = Workload(name, tuple(input_shape), tuple(layers), tuple(ops))
-    warn_uncovered(workload, stacklevel=3)
+    warn_uncovered(workload)
     return workload
 
 

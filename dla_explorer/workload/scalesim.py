@@ -16,7 +16,16 @@ from dla_explorer.workload.layers import Layer, Workload
 
 
 def scalesim_output_size(size: int, kernel: int, stride: int) -> int:
-    """SCALE-Sim's output size: ceil((size - kernel + stride) / stride) (no padding, rounded up)."""
+    """SCALE-Sim's output size: ceil((size - kernel + stride) / stride) (no padding, rounded up).
+
+    Args:
+        size: the input height or width, in elements (padding included, if any).
+        kernel: the filter height or width.
+        stride: the stride along that axis.
+
+    Returns:
+        The output height or width SCALE-Sim computes for that axis.
+    """
     return -(-(size - kernel + stride) // stride)
 
 
@@ -80,9 +89,10 @@ def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workl
         The Workload, batch 1, input shape from the first row.
 
     Raises:
-        DlaError: the file does not exist.
-        UsageError: a wrong header, a short row, a size that is not a whole number >= 1, or a
-            filter larger than its input (the message names the file and the row).
+        DlaError: the file does not exist, or is not UTF-8 text.
+        UsageError: an empty file, a wrong header, no layer row, a short row, a size that is not a
+            whole number >= 1, a filter larger than its input, or sizes beyond
+            MAX_TOPOLOGY_SIZE / MAX_TOPOLOGY_MACS (the message names the file and the row).
     """
     path = Path(path)
     if not path.is_file():

@@ -20,7 +20,9 @@ MODEL_VERSION = 2  # bump whenever the controller's timing behaviour changes (ca
 class DramResult:
     """Summary of one run. Bandwidth is measured the way DRAMsim3's reference runs are: column
     commands issued until the cycle the last request is accepted, over that time (with a
-    saturating source this is the sustained rate; for a single request, the whole run)."""
+    saturating source this is the sustained rate); when no column command issued by then (a
+    single request, or every request taken before data moved), the whole run: `time_ns` is
+    then `completion_ns`."""
 
     config: str
     requests: int
@@ -336,9 +338,12 @@ def _summarise(
     reads = k.request_times(added, done, per, writes, tck, added_ns, done_ns, scratch, scratch_cycles)
     lat = scratch[:reads]
     window = int(stats[k.S_LAST_ACCEPT])
-    if window > 0:
+    if window > 0 and stats[k.S_CMDS_AT_LAST_ACCEPT] > 0:
         bandwidth = stats[k.S_CMDS_AT_LAST_ACCEPT] * burst_bytes / (window * tck)
     else:
+        # every request was taken before any data moved (all at once, or a timed trace whose
+        # last request came before the first column command): the window held nothing, and
+        # the run gave 0 GB/s over the last arrival time; the whole run is the measure
         window = int(stats[k.S_END])
         bandwidth = (stats[k.S_RD] + stats[k.S_WR]) * burst_bytes / max(window * tck, tck)
     columns = int(stats[k.S_RD] + stats[k.S_WR])
