@@ -45,6 +45,32 @@ def test_a_run_repeated_after_a_larger_one_gives_the_same_result():
     assert first.commands == again.commands
 
 
+def test_a_replay_reusing_its_work_arrays_equals_one_with_fresh_arrays(monkeypatch):
+    # traffic._simulate runs the controller on per-thread work arrays (acceptance, completion and
+    # port clocks) that a larger replay before it left full of its own values: every entry must be
+    # rewritten, so a short replay after a long one equals the same replay on zeroed fresh arrays
+    from dla_explorer.sim import traffic
+
+    cfg = traffic._channel_config("hbm2_s10mx_pc")
+    rng = np.random.default_rng(11)
+    n = 4000
+    channel = rng.integers(0, 4, n)
+    address = (np.arange(n, dtype=np.uint64) * np.uint64(64)) % np.uint64(1 << 20)
+    address[::7] = address[::7] + np.uint64(1 << 24)  # row changes among the stream
+    is_write = rng.random(n) < 0.2
+    arrival = np.sort(rng.integers(0, 3000, n))
+    port = 8e9  # bytes/s a channel: the port paces the moves (the avail work array)
+    big = rng.integers(0, 1 << 26, 30_000).astype(np.uint64) * np.uint64(64)
+    traffic._simulate(cfg, rng.integers(0, 4, big.shape[0]), big, rng.random(big.shape[0]) < 0.5, 4, port)
+    reused = traffic._simulate(cfg, channel, address, is_write, 4, port, arrival)
+    monkeypatch.setattr(traffic, "_work", lambda m: tuple(np.zeros(m, np.int64) for _ in range(3)))
+    fresh = traffic._simulate(cfg, channel, address, is_write, 4, port, arrival)
+    assert np.array_equal(reused[0], fresh[0])
+    assert np.array_equal(reused[1], fresh[1])
+    assert np.array_equal(reused[2], fresh[2])
+    assert reused[2][traffic.k.S_WR] > 0 and reused[2][traffic.k.S_RD] > 0
+
+
 def _run_controller(
     cfg, addresses, arrival, max_out, port_interval=0.0, reads_per_act=None, is_write=None, colskip=True
 ):
