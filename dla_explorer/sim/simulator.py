@@ -1173,8 +1173,9 @@ def memory_fidelity(level: int, dram: np.ndarray | str) -> np.ndarray:
     Returns:
         The level per design, int64 of the shape of `dram`.
     """
-    names = pd.Series(np.atleast_1d(np.asarray(dram, dtype=object))).fillna("").astype(str)
-    return np.where(names.to_numpy() != "", level, 0).astype(np.int64).reshape(np.shape(dram))
+    names = np.asarray(dram, dtype=object)
+    named = (names != "") & ~pd.isna(names)  # a table read from CSV holds NaN for an empty name
+    return np.where(named, level, 0).astype(np.int64)
 
 
 LAYER_OUTPUTS = (
