@@ -127,6 +127,22 @@ def test_appended_csv_survives_a_torn_last_line(tmp_path):
     assert path.read_text().endswith("3.0\n")
 
 
+def test_appended_rows_follow_the_files_columns(tmp_path):
+    """Rows were appended under the file's old header: a sweep resumed by a version whose rows
+    carry a new column (`fidelity`) left a file no reader could parse, and rows in another
+    column order shifted their values silently."""
+    path = tmp_path / "sweep.csv"
+    append_csv(pd.DataFrame({"point": [0], "fps": [1.0]}), path)
+    append_csv(pd.DataFrame({"fps": [2.0], "point": [1]}), path)  # another order
+    append_csv(pd.DataFrame({"point": [2], "fidelity": [1], "fps": [3.0]}), path)  # a new column
+    append_csv(pd.DataFrame({"point": [3]}), path)  # a column missing: left empty
+    table = read_csv_complete(path)
+    assert table["point"].tolist() == [0, 1, 2, 3]
+    assert table["fps"].tolist()[:3] == [1.0, 2.0, 3.0] and pd.isna(table["fps"].iloc[3])
+    assert pd.isna(table["fidelity"].iloc[0]) and table["fidelity"].iloc[2] == 1
+    assert path.read_text().splitlines()[0] == "point,fps,fidelity"
+
+
 def test_csv_cut_inside_its_first_row_resumes(tmp_path):
     """Issue 14 item 10: only a header and half a row left: no rows yet (was IndexError)."""
     path = tmp_path / "sweep.csv"

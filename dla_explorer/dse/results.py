@@ -12,6 +12,7 @@ A results folder (results/<name>/ by default) holds:
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import io
 import json
@@ -220,10 +221,25 @@ def append_csv(table: pd.DataFrame, path: Path) -> None:
         table: the rows to append (the index is not written).
         path: the CSV file; created with a header when missing or empty.
 
+    The rows are written under the file's header: rows with another column set were appended
+    under the old header, so a sweep resumed by a version that writes a new column (`fidelity`)
+    left a file no reader could parse, and rows in another column order shifted every value.
+    Columns the file lacks now rewrite it once (atomically) with the union of the columns; a
+    column the rows lack is left empty.
+
     Raises:
         DlaError: the rows cannot be written (a full disk, a read-only folder).
     """
     new = not path.is_file() or path.stat().st_size == 0
+    if not new:
+        with open(path, newline="") as handle:
+            header = next(csv.reader(handle), [])
+        if header != list(table.columns):
+            if not set(table.columns) <= set(header):
+                old = read_csv_complete(path)
+                write_csv_atomic(pd.concat([old, table], ignore_index=True), path)
+                return
+            table = table.reindex(columns=header)
     try:
         with open(path, "a", newline="") as handle:
             table.to_csv(handle, index=False, header=new)
