@@ -363,20 +363,18 @@ class Memory(_Config):
     @classmethod
     def _dram_device(cls, name: str, info: pydantic.ValidationInfo) -> str:
         # at load, not when fidelity 1 first needs it (that error named neither file nor key, and
-        # fidelity 0 took the misspelt name silently); the same lookup as dram.config.resolve
+        # fidelity 0 took the misspelt name silently). Fidelity 0 and 1 take the peak from
+        # data_rate_mtps and bus_width_bits, fidelity 2 replays the device's own timings and
+        # width: a 2,400 MT/s memory naming a DDR4-2666 device gave three levels that described
+        # two memories, and no error
         if not name:
             return name
-        folder = CONFIG_ROOT / "dram"
-        named = folder / f"{name.removesuffix('.yaml')}.yaml"
-        if not Path(name).is_file() and not named.is_file():
-            known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
-            raise ValueError(f"dram config '{name}' not found (a YAML path, or one of: {known})")
-        # fidelity 0 and 1 take the peak from data_rate_mtps and bus_width_bits, fidelity 2 replays
-        # the device's own timings and width: a 2,400 MT/s memory naming a DDR4-2666 device gave
-        # three levels that described two memories, and no error
         from dla_explorer.sim.dram.config import load_dram  # only a memory naming a device pays
 
-        device = load_dram(name)
+        try:
+            device = load_dram(name)
+        except UsageError as exc:  # a ValueError, so that the message names this file and key
+            raise ValueError(str(exc)) from None
         rate, width = device.data_rate_mtps, device.organization.channel_width_bits
         given_rate, given_width = info.data.get("data_rate_mtps"), info.data.get("bus_width_bits")
         if given_rate is not None and abs(given_rate - rate) > DATA_RATE_TOLERANCE * rate:
