@@ -337,6 +337,7 @@ def _summarise(
     done_ns = np.empty(n, np.float64)
     reads = k.request_times(added, done, per, writes, tck, added_ns, done_ns, scratch, scratch_cycles)
     lat = scratch[:reads]
+    columns = int(stats[k.S_RD] + stats[k.S_WR])
     window = int(stats[k.S_LAST_ACCEPT])
     if window > 0 and stats[k.S_CMDS_AT_LAST_ACCEPT] > 0:
         bandwidth = stats[k.S_CMDS_AT_LAST_ACCEPT] * burst_bytes / (window * tck)
@@ -345,8 +346,7 @@ def _summarise(
         # last request came before the first column command): the window held nothing, and
         # the run gave 0 GB/s over the last arrival time; the whole run is the measure
         window = int(stats[k.S_END])
-        bandwidth = (stats[k.S_RD] + stats[k.S_WR]) * burst_bytes / max(window * tck, tck)
-    columns = int(stats[k.S_RD] + stats[k.S_WR])
+        bandwidth = columns * burst_bytes / max(window * tck, tck)
     hits = int(stats[k.S_RD_HIT] + stats[k.S_WR_HIT])
     energy = energy_pj(
         cfg,
