@@ -50,9 +50,8 @@ FORMATS: dict[str, NumberFormat] = {
     "bfp12": NumberFormat(8, 5, 16, 16),
     "fp16": NumberFormat(12, 5, 16, 16),
 }
-PRECISIONS = tuple(FORMATS)
 # formats only the CPU / GPU baselines use (their rooflines): bits of a stored value
-BASELINE_FORMAT_BITS = {"fp32": 32}
+_BASELINE_FORMAT_BITS = {"fp32": 32}
 
 
 def value_bytes(precision: str) -> float:
@@ -68,7 +67,7 @@ def value_bytes(precision: str) -> float:
     Raises:
         KeyError: an unknown format.
     """
-    bits = FORMATS[precision].feature_bits if precision in FORMATS else BASELINE_FORMAT_BITS[precision]
+    bits = FORMATS[precision].feature_bits if precision in FORMATS else _BASELINE_FORMAT_BITS[precision]
     return bits / BITS_PER_BYTE
 
 
@@ -103,7 +102,7 @@ WINOGRAD_MODES = ("dense", "unpacked")
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "hw_configs"
 # a memory's data_rate_mtps may round its DRAM device's 2 / tCK (DDR4-2666: 2,666.67 MT/s;
 # DDR4-2400 at tCK 0.833 ns: 2,400.96): half a percent takes the rounding, not another speed grade
-DATA_RATE_TOLERANCE = 0.005
+_DATA_RATE_TOLERANCE = 0.005
 
 
 class _Config(pydantic.BaseModel):
@@ -377,7 +376,7 @@ class Memory(_Config):
             raise ValueError(str(exc)) from None
         rate, width = device.data_rate_mtps, device.organization.channel_width_bits
         given_rate, given_width = info.data.get("data_rate_mtps"), info.data.get("bus_width_bits")
-        if given_rate is not None and abs(given_rate - rate) > DATA_RATE_TOLERANCE * rate:
+        if given_rate is not None and abs(given_rate - rate) > _DATA_RATE_TOLERANCE * rate:
             raise ValueError(
                 f"device '{name}' runs at {rate:.0f} MT/s (tCK {device.timing.tck_ns:g} ns), "
                 f"data_rate_mtps is {given_rate:g}: fidelity 2 replays the device's timings, so "
@@ -484,7 +483,7 @@ DEPTHWISE_WINDOW = 9  # multipliers per channel of the depthwise block: one 3x3 
 DESIGN_COLUMNS = ("mode", *ARCH_FIELDS, *(f"mem_{n}" for n in MEMORY_FIELDS))
 
 
-def resolve(name_or_path: str | Path, folder: str) -> Path:
+def _resolve(name_or_path: str | Path, folder: str) -> Path:
     """A config path: an existing file, or a name in hw_configs/<folder>/ (with or without .yaml).
 
     Args:
@@ -525,7 +524,7 @@ def load_device(name_or_path: str | Path) -> Device:
             the file, the key and the rule).
         DlaError: the file cannot be read.
     """
-    return load_yaml_model(Device, resolve(name_or_path, "devices"))
+    return load_yaml_model(Device, _resolve(name_or_path, "devices"))
 
 
 def load_architecture(name_or_path: str | Path) -> Architecture:
@@ -542,7 +541,7 @@ def load_architecture(name_or_path: str | Path) -> Architecture:
             the file, the key and the rule).
         DlaError: the file cannot be read.
     """
-    return load_yaml_model(Architecture, resolve(name_or_path, "arch"))
+    return load_yaml_model(Architecture, _resolve(name_or_path, "arch"))
 
 
 def load_memory(name_or_path: str | Path) -> Memory:
@@ -559,7 +558,7 @@ def load_memory(name_or_path: str | Path) -> Memory:
             the file, the key and the rule).
         DlaError: the file cannot be read.
     """
-    return load_yaml_model(Memory, resolve(name_or_path, "memory"))
+    return load_yaml_model(Memory, _resolve(name_or_path, "memory"))
 
 
 def load_baseline(name_or_path: str | Path) -> Baseline:
@@ -576,7 +575,7 @@ def load_baseline(name_or_path: str | Path) -> Baseline:
             the file, the key and the rule).
         DlaError: the file cannot be read.
     """
-    return load_yaml_model(Baseline, resolve(name_or_path, "baselines"))
+    return load_yaml_model(Baseline, _resolve(name_or_path, "baselines"))
 
 
 def precision_error(precision: str, device: Device) -> str:
