@@ -31,6 +31,12 @@ from dla_explorer.sparsity.pruning import (
     prune_recipe,
 )
 
+__all__ = [
+    "Evaluator",
+    "constraint_columns",
+    "load_model",
+]
+
 
 def load_model(entry: ModelEntry) -> SparseModel:
     """A spec's model: its checkpoint, or its recipe pruned once and cached in the packing

@@ -31,6 +31,27 @@ from dla_explorer.core.fileio import FileLock, as_path, write_csv_atomic, write_
 from dla_explorer.dse.space import KEY_COLUMNS
 from dla_explorer.dse.spec import METRICS, Objective, Spec
 
+__all__ = [
+    "RESULTS_DB",
+    "SPEC_FILE",
+    "STUDY_DB",
+    "Loaded",
+    "append_csv",
+    "best_per_objective",
+    "claim_folder",
+    "hypervolume",
+    "load_results",
+    "pareto_front",
+    "pareto_mask",
+    "parse_objectives",
+    "prepare_dir",
+    "read_csv_complete",
+    "read_json",
+    "read_spec_record",
+    "write_sqlite",
+    "write_table",
+]
+
 SPEC_FILE = "spec.json"
 RESULTS_DB = "results.db"
 STUDY_DB = "study.db"

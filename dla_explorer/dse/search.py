@@ -64,6 +64,14 @@ from dla_explorer.dse.trials import (
     trial_seed,
 )
 
+__all__ = [
+    "TPE_DEFAULTS",
+    "SearchOptions",
+    "SearchReport",
+    "load_study_table",
+    "run_search",
+]
+
 
 class _SeededGrid:
     """A spec's grid in the order Optuna's GridSampler shuffles it for a seed (the same

@@ -27,6 +27,31 @@ from dla_explorer.packing.finetune import ACCURACY_METRICS, AccuracySettings
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity.pruning import Recipe, load_recipe
 
+__all__ = [
+    "ARCH_PARAMS",
+    "CONFIG_PARAMS",
+    "MEMORY_PARAMS",
+    "METRICS",
+    "NAME_PATTERN",
+    "Base",
+    "CategoricalParam",
+    "Constraints",
+    "Direction",
+    "FloatParam",
+    "Heartbeat",
+    "IntParam",
+    "Mode",
+    "ModelEntry",
+    "Objective",
+    "Param",
+    "Pow2Param",
+    "SamplerSpec",
+    "Scalar",
+    "Spec",
+    "load_spec",
+    "parse_spec",
+]
+
 Mode = Literal["dense", "unpacked", "packed", "nm"]  # packing.MODES (a test keeps them equal)
 Direction = Literal["maximize", "minimize"]
 Scalar = str | bool | int | float

@@ -30,6 +30,11 @@ from dla_explorer.dse.results import (
 from dla_explorer.dse.space import Space
 from dla_explorer.dse.spec import Spec
 
+__all__ = [
+    "SweepReport",
+    "run_sweep",
+]
+
 # rows that share a packing are evaluated together, so each batch packs few geometries
 _PACKING_ORDER = ["model", "mode", "k_vec", "alpha", "gamma"]
 

@@ -15,6 +15,11 @@ from dla_explorer.packing import PackedLayer, packed_passes
 from dla_explorer.packing.format import PackedPass
 from dla_explorer.workload import Layer
 
+__all__ = [
+    "im2col",
+    "run_layer",
+]
+
 # output pixels gathered at once: bounds the (pixels, lanes, packed columns) temporary
 _PIXEL_CHUNK = 1024
 

@@ -20,6 +20,39 @@ from dla_explorer.core.fileio import check_int_bounds, format_validation_error, 
 from dla_explorer.core.units import BITS_PER_BYTE
 from dla_explorer.sim.uncertainty import Range, split_ranges
 
+__all__ = [
+    "ARCH_FIELDS",
+    "CONFIG_ROOT",
+    "DEPTHWISE_WINDOW",
+    "DESIGN_COLUMNS",
+    "FORMATS",
+    "MEMORY_FIELDS",
+    "WINOGRAD",
+    "WINOGRAD_EXTRA",
+    "WINOGRAD_MODES",
+    "WINOGRAD_TAPS",
+    "Architecture",
+    "Baseline",
+    "Device",
+    "Energy",
+    "FmaxModel",
+    "MeasuredPoint",
+    "Memory",
+    "NumberFormat",
+    "Precision",
+    "Winograd",
+    "WinogradForm",
+    "check_compatible",
+    "compatibility_errors",
+    "load_architecture",
+    "load_baseline",
+    "load_device",
+    "load_memory",
+    "precision_error",
+    "value_bytes",
+    "winograd_error",
+]
+
 Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
 
 

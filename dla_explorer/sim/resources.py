@@ -23,6 +23,17 @@ from dla_explorer.sim.config import (
 )
 from dla_explorer.sim.uncertainty import coefficient
 
+__all__ = [
+    "ResourceReport",
+    "device_excess",
+    "fmax_mhz",
+    "limits",
+    "relative_excess",
+    "resources",
+    "usage",
+    "violation_text",
+]
+
 
 def _blocks(bits: np.ndarray, width: np.ndarray, device: Device) -> np.ndarray:
     """M20Ks for a buffer: enough for its capacity and for its read width, whichever is more."""

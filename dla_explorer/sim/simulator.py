@@ -57,6 +57,26 @@ from dla_explorer.sim.graph import GraphArrays, graph_arrays
 from dla_explorer.sim.resources import device_excess, fmax_mhz, usage, violation_text
 from dla_explorer.sparsity.pruning import SparseModel
 
+__all__ = [
+    "LayerTable",
+    "Result",
+    "aux_cycles",
+    "design_arrays",
+    "design_row",
+    "drain_cycles",
+    "evaluate",
+    "fc_images",
+    "input_folding",
+    "packed_table",
+    "pe_cycles",
+    "pixel_tiles",
+    "simulate",
+    "simulate_batch",
+    "totals",
+    "weight_fetches",
+    "winograd",
+]
+
 _POSITIVE_COLUMNS = (
     "k_vec",
     "c_vec",

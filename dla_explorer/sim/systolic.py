@@ -27,6 +27,13 @@ import pandas as pd
 from dla_explorer.core.errors import DlaError, UsageError, check_type
 from dla_explorer.workload import Workload, read_scalesim_csv
 
+__all__ = [
+    "SystolicConfig",
+    "read_scalesim_cfg",
+    "run",
+    "systolic_cycles",
+]
+
 _DATAFLOWS = ("os", "ws", "is")
 
 

@@ -32,6 +32,24 @@ from dla_explorer.sim.dram.config import DramConfig, load_dram
 from dla_explorer.sim.dram.efficiency import efficiency_table
 from dla_explorer.sim.dram.model import decode, params
 
+__all__ = [
+    "CARRY_STATE",
+    "DEFAULT_FIDELITY",
+    "INTERLEAVE_BYTES",
+    "REGIONS",
+    "RUN_CLASSES",
+    "LayerStream",
+    "Replay",
+    "check_fidelity",
+    "device_table",
+    "layer_streams",
+    "level1_streams",
+    "level2_memory_s",
+    "replay",
+    "replay_frame",
+    "sustained_gbps",
+]
+
 _FIDELITY_LEVELS = (0, 1, 2)
 DEFAULT_FIDELITY = 1
 _REQUEST_BYTES = 64  # the DLA's DMA issues 64-B requests (FPGA AI Suite ddr_data_bytes 64)

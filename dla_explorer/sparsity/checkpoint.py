@@ -22,6 +22,15 @@ from dla_explorer.core.fileio import MAX_INT, as_path, atomic_open
 from dla_explorer.sparsity.pruning import Recipe, SparseModel
 from dla_explorer.workload import AuxOp, Layer, Workload
 
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "load",
+    "recipe_key",
+    "save",
+    "source_key",
+]
+
 FORMAT = "dla-explorer.sparse-model"
 FORMAT_VERSION = 1
 

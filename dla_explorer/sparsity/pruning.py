@@ -34,6 +34,22 @@ from dla_explorer.core.fileio import load_yaml_model
 from dla_explorer.workload import Workload, extract, module_of, zoo
 from dla_explorer.workload.layers import check_input_shape, unknown_layer_message
 
+__all__ = [
+    "LayerProgress",
+    "Recipe",
+    "SparseModel",
+    "calibration_batch",
+    "default_input_shape",
+    "load_model",
+    "load_recipe",
+    "load_weights",
+    "measure_activation_density",
+    "parse_nm",
+    "prune",
+    "prune_recipe",
+    "resolve_model",
+]
+
 _METHODS = ("random", "magnitude", "magnitude_global", "nm")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
 # torchvision's ImageNet normalisation, used for calibration images read from a folder

@@ -36,6 +36,16 @@ from dla_explorer.study import bands, dram_figure
 from dla_explorer.study.records import RECORD, tool_version
 from dla_explorer.workload import zoo as models
 
+__all__ = [
+    "Design",
+    "ExperimentSpec",
+    "Mode",
+    "PaperFigures",
+    "Size",
+    "load_experiment",
+    "run_experiment",
+]
+
 Mode = Literal["dense", "unpacked", "packed", "nm"]
 
 

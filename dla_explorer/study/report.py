@@ -35,6 +35,13 @@ from dla_explorer.sim import config as hw
 from dla_explorer.study import analysis, dram_figure, explorer, plots
 from dla_explorer.study.records import RECORD, tool_version
 
+__all__ = [
+    "parse_formats",
+    "summary",
+    "write_comparison",
+    "write_report",
+]
+
 _FORMATS = ("png", "svg", "pdf")
 _PAPER_DPI = 300  # the PNGs in figures/ (print resolution)
 _PAGE_DPI = 110  # the PNGs embedded in report.html (screen resolution keeps the page small)
