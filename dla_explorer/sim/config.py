@@ -157,7 +157,11 @@ class _Config(pydantic.BaseModel):
 
     # pydantic calls a model's own __init__ from model_validate too (the loaders' path, whose
     # errors name the file): this marker, which BaseModel.__init__ and RootModel.__init__ carry,
-    # tells it this one only wraps the base's, so validation goes on without it
+    # tells it this one only wraps the base's, so validation goes on without it. Pydantic 2.14
+    # has no public switch for this: without the marker a loader's error gains a "key 'Memory':"
+    # prefix (tests/test_hw.py) and model_validate drops strict= and context= (pydantic issues
+    # 10062, 12245); a model_validator cannot do the wrapping, as it cannot tell `Cls(**data)`
+    # from model_validate or a nested field, and a metaclass __call__ needs pydantic's private one
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @pydantic.model_validator(mode="wrap")  # type: ignore[misc]  # mypy cannot infer the wrap type
