@@ -4,7 +4,10 @@ Each notebook runs in a fresh kernel of this interpreter (a kernel spec written 
 sys.executable, first on JUPYTER_PATH, so no user-level `python3` spec can take its place), with
 notebooks/ as its working folder, the packing and model cache and temporary files in a per-test
 folder, and matplotlib's inline backend (headless, and it renders every figure to PNG, so a plot
-that fails to draw fails the test). A new notebook is picked up automatically.
+that fails to draw fails the test). The backend must still be the inline one after the last cell:
+a library call that switches it (matplotlib.use("Agg")) hides every later figure without an error.
+The notebooks assert their own printed conclusions, so a model change that breaks a notebook's
+narrative fails here. A new notebook is picked up automatically.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ CELL_TIMEOUT_S = 300
 KERNEL = "dla-explorer-tests"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 PREFIX_CHECK = "import sys\nprint(sys.prefix)"
+BACKEND_CHECK = "import matplotlib\nprint(matplotlib.get_backend())"
 
 
 def test_there_are_notebooks() -> None:
@@ -39,6 +43,7 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("DLA_EXPLORER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(BACKEND_CHECK))
     notebook.cells.append(nbformat.v4.new_code_cell(PREFIX_CHECK))
     client = NotebookClient(
         notebook, kernel_name=KERNEL, timeout=CELL_TIMEOUT_S, resources={"metadata": {"path": str(NOTEBOOKS)}}
@@ -46,6 +51,8 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on an error
     prefix = "".join(o.get("text", "") for o in notebook.cells[-1].outputs).strip()
     assert prefix == sys.prefix, f"the kernel ran {prefix}, not this environment's {sys.prefix}"
+    backend = "".join(o.get("text", "") for o in notebook.cells[-2].outputs).strip()
+    assert backend == INLINE_BACKEND, f"{path.name} ended on matplotlib backend {backend!r}: later figures did not show"
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)

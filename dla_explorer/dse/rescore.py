@@ -174,14 +174,14 @@ def dram_layers(result: Any) -> pd.DataFrame:
 
 def plot_dram_layers(frame: pd.DataFrame, path: Path, title: str) -> None:
     """Bandwidth per channel over the frame (one step per layer) above each layer's stall."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a bare Figure (no pyplot) draws without a backend: matplotlib.use("Agg") here switched the
+    # caller's backend mid-session and a notebook that ran a search showed none of its later plots
+    from matplotlib.figure import Figure
 
     from dla_explorer.core.fileio import atomic_open
 
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 5), height_ratios=(3, 1))
+    fig = Figure(figsize=(9, 5))
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     for channel, rows in frame.groupby("channel"):
         x = np.append(rows["start_s"].to_numpy(), rows["start_s"].iloc[-1] + rows["time_s"].iloc[-1]) * 1e3
         y = np.append(rows["bandwidth_gbps"].to_numpy(), rows["bandwidth_gbps"].iloc[-1])
@@ -199,4 +199,3 @@ def plot_dram_layers(frame: pd.DataFrame, path: Path, title: str) -> None:
     fig.tight_layout()
     with atomic_open(path, "wb") as handle:
         fig.savefig(handle, format="png", dpi=120)
-    plt.close(fig)

@@ -6,11 +6,15 @@ train: `make demo` measures no accuracy).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import matplotlib
 
-matplotlib.use("Agg")  # files only: the report must render on machines without a display
+# files only: the report must render on machines without a display; but a notebook kernel keeps
+# its own (inline) backend, or importing this module hid every later figure of the notebook
+if "ipykernel" not in sys.modules:
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402

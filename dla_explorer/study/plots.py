@@ -8,9 +8,14 @@ figures drawn and named in the legend."""
 
 from __future__ import annotations
 
+import sys
+
 import matplotlib
 
-matplotlib.use("Agg")  # files only: the report must render on machines without a display
+# files only: the report must render on machines without a display; but a notebook kernel keeps
+# its own (inline) backend, or importing this module hid every later figure of the notebook
+if "ipykernel" not in sys.modules:
+    matplotlib.use("Agg")
 
 from typing import Any, cast  # noqa: E402
 
