@@ -52,7 +52,9 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     prefix = "".join(o.get("text", "") for o in notebook.cells[-1].outputs).strip()
     assert prefix == sys.prefix, f"the kernel ran {prefix}, not this environment's {sys.prefix}"
     backend = "".join(o.get("text", "") for o in notebook.cells[-2].outputs).strip()
-    assert backend == INLINE_BACKEND, f"{path.name} ended on matplotlib backend {backend!r}: later figures did not show"
+    assert backend == INLINE_BACKEND, (
+        f"{path.name} ended on matplotlib backend {backend!r}: figures after the switch did not show"
+    )
 
 
 @pytest.mark.parametrize("path", PATHS, ids=IDS)
