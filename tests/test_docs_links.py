@@ -420,3 +420,69 @@ def _library_object(parts: list[str]) -> bool:
     """numba's compiled-library object in docs/dram.md's profiling how-to, not this package's
     dla_explorer.workload.library module."""
     return parts[0] == "library" and parts[1:2] in (["_get_compiled_object"], ["get_pointer_to_function"])
+
+
+# -- YAML examples and the spec's key table ---------------------------------------------------
+
+
+def _yaml_blocks() -> list[tuple[str, str]]:
+    out = []
+    for path in PROSE:
+        text = path.read_text()
+        for m in re.finditer(r"```yaml\n(.*?)```", text, re.S):
+            out.append((f"{path.name}:{text[: m.start()].count(chr(10)) + 1}", m.group(1)))
+    return out
+
+
+@pytest.mark.parametrize(("where", "block"), _yaml_blocks(), ids=_id)
+def test_docs_yaml_examples_validate(where, block):
+    """A recipe example validates as a Recipe, a spec example as a Spec (files are not opened)."""
+    import yaml
+
+    from dla_explorer.dse.spec import Spec
+    from dla_explorer.sparsity.pruning import Recipe
+
+    data = yaml.safe_load(block)
+    model = Spec if "models" in data else Recipe
+    model.model_validate(data)  # raises, naming the key, if the example is stale
+
+
+def _fields(model: type) -> dict[str, typing.Any]:
+    return getattr(model, "model_fields", {})
+
+
+def _field_model(model: type, name: str) -> type | None:
+    """The pydantic model a field holds (through Optional and list), if any."""
+    annotation = _fields(model)[name].annotation
+    for candidate in (annotation, *typing.get_args(annotation)):
+        for inner in (candidate, *typing.get_args(candidate)):
+            if isinstance(inner, type) and _fields(inner):
+                return inner
+    return None
+
+
+def test_search_key_table_matches_spec():
+    """docs/search.md's "Every key" table names every top-level Spec key, and only real keys."""
+    from dla_explorer.dse.spec import Spec
+
+    text = (DOCS / "search.md").read_text()
+    table = text.split("Every key:", 1)[1].split("\n\n", 2)[1]
+    named = []
+    for row in table.splitlines()[2:]:
+        previous = ""
+        for key in re.findall(r"`([^`]+)`", row.split("|")[1]):
+            key = key.replace("[]", "").removesuffix(".<param>")
+            key = previous.rsplit(".", 1)[0] + key if key.startswith(".") else key
+            named.append(key)
+            previous = key
+    bad = []
+    for key in named:
+        model: type | None = Spec
+        for part in key.split("."):
+            if model is None or part not in _fields(model):
+                bad.append(key)
+                break
+            model = _field_model(model, part)
+    assert not bad, f"docs/search.md names keys the spec lacks: {bad}"
+    top = {k.split(".")[0] for k in named}
+    assert not set(_fields(Spec)) - top, f"docs/search.md lacks keys: {set(_fields(Spec)) - top}"
