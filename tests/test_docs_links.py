@@ -162,7 +162,8 @@ def test_physics_term_points_to_its_formula(target):
 
 def test_every_docs_reference_in_the_package_resolves():
     bad, old = [], []
-    for path in sorted((ROOT / "dla_explorer").rglob("*.py")):
+    sources = [*(ROOT / "dla_explorer").rglob("*.py"), *(ROOT / "hw_configs").rglob("*.yaml")]
+    for path in sorted(sources):
         text = path.read_text()
         where = path.relative_to(ROOT)
         for m in MARKER.finditer(text):

@@ -161,7 +161,8 @@ def fmax_mhz(
     `max_clock_mhz` where it has no model.
 
         fill   = max(DSP, M20K, ALM share used)
-        fmax   = full_mhz x (1 - fill_slope x ln(max(fill, min_fill))) x (1 - mux_derate x levels)
+        fmax   = min(full_mhz x (1 - fill_slope x ln(max(fill, min_fill))) x (1 - mux_derate x levels),
+                     max_clock_mhz)
         levels = ceil(select bits / 2)   (a 6-input LUT is a 4:1 mux: two select bits a level)
 
     Args:
