@@ -110,6 +110,9 @@ PHYSICS = {
         "Memory.effective_gbps",
     ),
     "dla_explorer.sim.baselines": ("roofline",),
+    "dla_explorer.sim.systolic": ("systolic_cycles",),
+    "dla_explorer.packing.activations": ("compressed_activation_bytes",),
+    "dla_explorer.packing.packed": ("PackedLayer.steps_per_pass",),
 }
 
 
