@@ -99,6 +99,27 @@ def test_random_small_tiles_get_a_lower_efficiency(table):
     assert np.all(flat["eff_act_read"] == 0.8)
 
 
+def test_level1_between_classes_and_the_write_classes(table):
+    d = {"mem_dram": np.array([DDR4]), "mem_controller_efficiency": np.array([0.8]), "k_vec": np.array([16]),
+         "c_vec": np.array([16])}  # fmt: skip
+    one, linear = np.ones((1, 1)), np.array([False])
+    # 64 KiB of reads in 256 channel groups (C = 4,096 at c_vec 16), one slice: 256-B runs, half
+    # way in log2 between the 64-B (random_read) and 1-KiB (tiled_fmap) classes: log2 256 = 8 is
+    # the midpoint of 6 and 10, so the efficiency is the mean of the two classes' (a linear
+    # interpolation in bytes would give 1/5 of the way: 256 - 64 = 192 of 960)
+    reads = float(1 << 16) * one
+    mid = traffic.level1_streams(d, reads, 0 * one, np.full(1, 4096.0), one, linear, 1)
+    expected = (table["random_read"]["efficiency"] + table["tiled_fmap"]["efficiency"]) / 2
+    assert mid["eff_act_read"][0, 0] == pytest.approx(expected)
+    # writes beside reads share the bus (turnaround: seq_read_write); writes alone are seq_write
+    both = traffic.level1_streams(d, reads, 0.5 * reads, np.full(1, 16.0), one, linear, 1)
+    alone = traffic.level1_streams(d, reads, reads, np.full(1, 16.0), one, linear, 1)
+    assert both["eff_act_write"][0, 0] == table["seq_read_write"]["efficiency"]
+    assert alone["eff_act_write"][0, 0] == table["seq_write"]["efficiency"]
+    assert both["act_read_bytes"][0, 0] == 0.5 * reads[0, 0] and alone["act_read_bytes"][0, 0] == 0
+    assert table["seq_read_write"]["efficiency"] < table["seq_write"]["efficiency"]
+
+
 def test_replay_equals_the_dram_models_own_run():
     # one channel: the replay decodes bank and row as the DRAM model's `run` does
     rng = np.random.default_rng(0)
@@ -138,6 +159,18 @@ def test_levels_agree_on_a_streaming_design(fc, table):
     }
     assert mem[2] == pytest.approx(mem[1], rel=0.10)
     assert mem[0] / mem[1] == pytest.approx(table["seq_read"]["efficiency"] / 0.8, rel=0.01)
+
+
+def test_level1_latency_is_the_unloaded_random_read(fc, table):
+    """Without double buffering a layer waits for its first data: at level 1 the cycle model's
+    unloaded random 64-B read (a layer's first access lands anywhere), not the flat 100 ns."""
+    a = arch(double_buffering=False)
+    layers = simulate(fc, a, memory(channels=2), DEVICE, mode="dense", cache=None, fidelity=1).layers
+    latency_s = table["random_read_qd1"]["avg_read_latency_ns"] * 1e-9
+    assert latency_s > table["seq_read_qd1"]["avg_read_latency_ns"] * 1e-9
+    assert layers.time_s[0] == pytest.approx(layers.compute_s[0] + layers.memory_s[0] + latency_s)
+    flat = simulate(fc, a, memory(channels=2), DEVICE, mode="dense", cache=None, fidelity=0).layers
+    assert flat.time_s[0] == pytest.approx(flat.compute_s[0] + flat.memory_s[0] + 100e-9)
 
 
 def test_fidelity_errors(fc):

@@ -120,6 +120,13 @@ def test_a_shortcut_without_room_spills_once(block):
     # beside c2 the shortcut (4,096) leaves no room for a one-row slice (3 x 256 + 256 B): it is
     # written once and read back once by the add, charged to c3
     assert layers.shortcut_spill_bytes.tolist() == [0, 0, 0, 2 * 4096]
+    # every layer's maps (>= 6,144 B) overflow the 4,096 B with nothing resident: all sliced, each
+    # output written to DRAM (4,096 B); the spilled shortcut's write is half its traffic, charged
+    # with its reader c3 (the streams of fidelity 1 split reads from writes by this)
+    per_layer = run(block, arch(stream_buffer_kb=4)).per_layer
+    assert per_layer["act_write_bytes"][0].tolist() == [4096, 4096, 4096, 4096 + 4096]
+    # c3 reads c2's output (1x1: no halo), writes its own, and the shortcut goes out and back
+    assert layers.act_bytes[3] == 4096 + 4096 + 2 * 4096
 
 
 def test_esram_extends_the_stream_buffer(block):
@@ -190,6 +197,9 @@ def test_pooling_layer_on_the_pool_block(block):
     assert layers.compute_cycles[0] == 4096 and layers.compute_limit[0] == "aux"
     wider = run(pooled, arch(q_vec=1, pool_vec=4)).layers
     assert wider.aux_cycles[0] == 1024 and wider.compute_limit[0] == "pe"
+    # a batch of 3 images: the pool block reads 3 x 4,096 values, the PEs run 3 x 256 tiles
+    three = simulate(pooled, a, memory(), FIXED, mode="dense", batch=3, cache=None).layers
+    assert three.aux_cycles[0] == 3 * 4096 and three.pe_cycles[0] == 9 * 3 * 256 + 16
 
 
 def test_residual_add_on_the_eltwise_block(block):
