@@ -206,6 +206,10 @@ def test_residual_add_on_the_eltwise_block(block):
     layers = run(block, arch(q_vec=1, eltwise_vec=1)).layers
     # 4,096 sums at 1 channel x 1 pixel a cycle after c3 (1x1: 256 tiles x 1 step + 16 fill)
     assert layers.aux_cycles.tolist() == [0, 0, 0, 4096] and layers.pe_cycles[3] == 256 + 16
+    # on-chip bits of c3 (int8: 8 bits a value): the feeder reads 16 channels x 256 pixels =
+    # 4,096 values, the scratchpads 256 cycles x 16 x 16 weights = 65,536; c3's output (4,096)
+    # and the sum (4,096) are written, the shortcut (4,096) read as the add's second operand
+    assert layers.sram_j[3] == pytest.approx((4096 + 65536 + 2 * 4096 + 4096) * 8 * 0.5e-12)  # 0.5 pJ/bit
 
 
 class Wide1x1(nn.Module):
