@@ -240,6 +240,10 @@ def test_drain_bound_packed_1x1_layer():
     # with a drain half as wide the packed layer waits for it
     narrow = simulate(packed, a.model_copy(update={"drain_vec": 4}), memory(), FIXED).layers.iloc[0]
     assert narrow.compute_cycles == tiles * 64 and narrow.compute_limit == "drain"
+    # a width that does not divide the 256 channels: the last beat of a tile is partly empty,
+    # ceil(256 / 12) = 22 cycles a tile (not 21.3)
+    odd = simulate(packed, a.model_copy(update={"drain_vec": 12}), memory(), FIXED).layers.iloc[0]
+    assert odd.drain_cycles == tiles * 22
 
 
 # -- precision ---------------------------------------------------------------------------------
