@@ -183,7 +183,17 @@ def test_energy_follows_the_idd_formulas():
     res = simulate_trace(cfg, pt.sequential(20_000))
     read_only = e["read"] / 512
     assert read_only < res.pj_per_bit < read_only * 3  # plus background, ACT and refresh
-    assert res.energy_pj["refresh"] > 0 and res.energy_pj["background"] > 0
+    # each term is its command count times the per-command energy above
+    assert res.energy_pj["read"] == pytest.approx(res.commands["read"] * e["read"])
+    assert res.energy_pj["activate"] == pytest.approx(res.commands["activate"] * e["activate"])
+    assert res.commands["refresh"] > 0 and res.energy_pj["refresh"] == pytest.approx(
+        res.commands["refresh"] * 1.2 * (250 - 46) * 467 * 0.75 * 8
+    )
+    # background: both ranks, every clock of the run, at IDD2N (35 mA) precharged up to IDD3N
+    # (46 mA) with a row open
+    rank_clocks = 2 * res.completion_ns / 0.75
+    assert 1.2 * 35 * rank_clocks * 6 <= res.energy_pj["background"] <= 1.2 * 46 * rank_clocks * 6
+    assert res.energy_pj["total"] == pytest.approx(sum(v for k, v in res.energy_pj.items() if k != "total"))
 
 
 def test_write_refresh_and_background_energy_by_hand():

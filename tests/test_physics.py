@@ -15,7 +15,7 @@ from torch import nn
 from dla_explorer import packing
 from dla_explorer.sim import config as hw
 from dla_explorer.sim.graph import graph_arrays, zoo_ops
-from dla_explorer.sim.resources import resources
+from dla_explorer.sim.resources import fmax_mhz, resources
 from dla_explorer.sim.simulator import design_row, simulate, simulate_batch
 from dla_explorer.sparsity import pruning
 from dla_explorer.workload import zoo
@@ -313,6 +313,23 @@ def test_clock_falls_as_the_device_fills(block):
     # a small design keeps its requested clock
     small = run(block, arch(clock_mhz=300), device=S10).totals
     assert small.clock_mhz_used == 300
+    # the fMAX-capped design's clocked logic and peak throughput run at the clock it reaches, not
+    # the 500 MHz requested: 0.1 pJ per used ALM and cycle; 2 ops x 64 x 16 x 7 multipliers
+    capped = run(block, full.model_copy(update={"k_vec": 64}), device=S10)
+    used = resources(full.model_copy(update={"k_vec": 64}), S10).used["alm"]
+    latency = capped.totals.latency_s
+    assert capped.layers.logic_j.sum() == pytest.approx(used * expected * 1e6 * 0.1e-12 * latency)
+    assert capped.totals.gops_peak == pytest.approx(2 * 64 * 16 * 7 * expected * 1e6 / 1e9)
+
+
+def test_fmax_is_not_extrapolated_below_the_smallest_fitted_fill():
+    # 1% of the DSPs, M20Ks and ALMs: below the fit's 5% the curve is held at its 5% value,
+    # 400 x (1 - 0.1135 ln 0.05) = 536 MHz; with an alpha-8 mux (2 levels, 5% each) 482.4 MHz,
+    # under the device's 500 MHz (the curve at 1% would give 609 x 0.9 = 548, capped to 500)
+    used = {k: np.array([0.01 * v]) for k, v in {"dsp": 3960, "m20k": 6847, "alm": 702720}.items()}
+    at_floor = 400 * (1 - 0.1135 * math.log(0.05)) * 0.9
+    assert fmax_mhz(S10, used, np.array([8]))[0] == pytest.approx(at_floor)
+    assert fmax_mhz(S10, used, np.array([1]))[0] == 500  # 536 MHz: the device's ceiling
 
 
 # -- memory ports and placement ----------------------------------------------------------------
