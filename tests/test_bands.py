@@ -166,7 +166,7 @@ def test_one_definition_of_a_values_size():
 
 def test_device_constraint_counts_esram():
     """A searched design whose eSRAM stream buffer needs more blocks than the device has is
-    infeasible (add_constraints used to check DSPs, M20Ks and ALMs only)."""
+    infeasible (_add_constraints used to check DSPs, M20Ks and ALMs only)."""
     from dla_explorer.dse import evaluation
     from dla_explorer.dse.spec import Spec
 
@@ -185,7 +185,7 @@ def test_device_constraint_counts_esram():
     row = {"clock_mhz": 300.0, "mem_kind": "hbm2", "mem_channels": 16, "mem_data_rate_mtps": 2000.0}
     row |= {"dsp": 100.0, "m20k": 100.0, "alm": 1e5}
     table = pd.DataFrame([{**row, "esram": device.esram_blocks}, {**row, "esram": device.esram_blocks + 1}])
-    out = evaluation.add_constraints(table, spec, device)
+    out = evaluation._add_constraints(table, spec, device)
     assert list(out["feasible"]) == [True, False]
     assert "esram +50.0%" in out.loc[1, "violation"]  # 3 blocks of 2
     assert out.loc[1, "c_device"] == pytest.approx(0.5)

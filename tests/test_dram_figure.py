@@ -97,7 +97,7 @@ def test_the_table_adds_up_to_the_simulator(net, hardware, frame):
 
 
 def test_page_carries_a_figure_per_headline_design(frame, tmp_path):
-    doc = report.Document("t")
+    doc = report._Document("t")
     report._dram_section(doc, [frame], "intro")
     html_path, md_path = doc.write(tmp_path)
     page = html_path.read_text()
@@ -144,7 +144,7 @@ def test_no_cycle_model_no_figure(net, hardware, tmp_path):
     spec.modes = ["dense"]  # the figure is of the packed headline rows only
     assert dram_figure.write_headline_layers(spec, {"net": net}, DEVICE, flat, tmp_path) is None
     assert dram_figure.load(tmp_path / dram_figure.FILE) is None
-    doc = report.Document("t")
+    doc = report._Document("t")
     report._dram_section(doc, [pd.DataFrame(), None], "intro")
     assert not doc.html and not doc.interactive
 
@@ -153,7 +153,7 @@ def test_no_cycle_model_no_figure(net, hardware, tmp_path):
 def test_figures_render_in_a_browser(frame, tmp_path):
     """Headless chromium opens the page from disk (no network) and plotly draws every figure: a
     heatmap and the stall bars in each design's div."""
-    doc = report.Document("t")
+    doc = report._Document("t")
     report._dram_section(doc, [frame], "intro")
     html_path, _ = doc.write(tmp_path)
     out = subprocess.run(

@@ -145,7 +145,7 @@ def test_packed_speedup_splits_into_feeder_and_combining(results, spec_file):
         assert row.feeder_speedup * row.combining_speedup == pytest.approx(row.packed_speedup)
     row = packed[(packed["design"] == "hbm2") & (packed["sparsity"] == 0.9)].iloc[0]
     spec = experiment.load_experiment(spec_file)
-    sparse = experiment.sparse_model(spec, "mobilenet_v2", 0.9, results)
+    sparse = experiment._sparse_model(spec, "mobilenet_v2", 0.9, results)
     arch = hw.load_architecture("dla_s10mx").model_copy(update={"alpha": 1, "clock_mhz": row.clock_mhz_used})
     alone = simulator.simulate(sparse, arch, hw.load_memory("hbm2_x2"), hw.load_device(spec.device), "packed")
     assert row.fps_alpha1 == pytest.approx(alone.totals["fps"])
@@ -181,7 +181,7 @@ def test_designs_table_names_each_design_and_gives_shares_in_percent(results):
     """The search's best design shares model, memory and mode with the HBM2 reference design: the
     table read as one design with two sets of figures until it named the design; and its
     utilisation and memory-bound time were fractions beside a summary in percent."""
-    table = report.design_table_with_bands(analysis.load(results))
+    table = report._design_table_with_bands(analysis.load(results))
     comparison = pd.read_csv(results / "comparison.csv").query("sparsity == 0.9").reset_index(drop=True)
     assert list(table["design"]) == list(comparison["design"])
     assert {"hbm2", "dse_best_hbm2"} <= set(table["design"])
@@ -190,7 +190,7 @@ def test_designs_table_names_each_design_and_gives_shares_in_percent(results):
     assert list(table["memory-bound time (%)"]) == pytest.approx(list(comparison["memory_bound_share"] * 100))
     assert list(table["frames/s"]) == pytest.approx(list(comparison["fps"]))
     assert list(table["frames/s 5%"]) == pytest.approx(list(comparison["fps_p5"]), nan_ok=True)
-    markdown = report.markdown_table(table)
+    markdown = report._markdown_table(table)
     assert "| model | design | memory | mode |" in markdown
 
 
@@ -222,7 +222,7 @@ def test_provenance_names_the_run_s_own_time_and_tool(results, tmp_path):
     assert "- **tool**: dla-explorer 0.0.9 (commit abc1234); this report: 0.1.0" in markdown
     # the memory level the numbers were computed at (the report said level 0 of level-1 numbers),
     # whole in every figure caption (a caption cut the level's text at its first comma)
-    level = report.FIDELITY_TEXT[1]
+    level = report._FIDELITY_TEXT[1]
     assert f"- **fidelity**: {level}" in markdown
     captions = re.findall(r"Numbers: (.*?)\.\*", markdown)
     assert captions and all(c.startswith(level) for c in captions), captions
@@ -426,7 +426,7 @@ def test_a_bad_search_spec_is_refused_before_the_work(tmp_path, monkeypatch, cap
     (tmp_path / "bad_search.yaml").write_text(SEARCH.replace("n_trials: 6", "n_trails: 6"))
     path = tmp_path / "small.yaml"
     path.write_text(SPEC.replace("search: search.yaml", f"search: {search}"))
-    monkeypatch.setattr(experiment, "sparse_model", lambda *a: pytest.fail("worked first"))
+    monkeypatch.setattr(experiment, "_sparse_model", lambda *a: pytest.fail("worked first"))
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == code
     err = capsys.readouterr().err
     assert err.startswith(f"dla-explorer run: error: {path}: key 'search': {tmp_path / search}: ")

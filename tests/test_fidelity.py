@@ -205,7 +205,7 @@ def test_results_record_the_memory_fidelity_their_figures_were_computed_at(fc):
     default level 1: no table carried the level. A memory that names no DRAM device runs level 1
     on the flat controller efficiency, which is level 0, and is recorded so."""
     from dla_explorer.sim.simulator import design_row
-    from dla_explorer.study.report import fidelity
+    from dla_explorer.study.report import _fidelity as fidelity
 
     named, plain = memory(), memory(dram="")
     rows = pd.DataFrame([design_row(arch(), m, "dense") for m in (named, plain)])

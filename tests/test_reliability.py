@@ -100,11 +100,11 @@ def test_2_experiment_checkpoints_are_keyed_on_the_full_recipe(tmp_path, monkeyp
     spec = experiment.load_experiment(ROOT / "experiments" / "paper.yaml")
     calls: list[int] = []
     monkeypatch.setattr(experiment.pruning, "prune_recipe", _fake_prune(calls))
-    experiment.sparse_model(spec, "resnet50", 0.9, tmp_path)
-    experiment.sparse_model(spec, "resnet50", 0.9, tmp_path)
+    experiment._sparse_model(spec, "resnet50", 0.9, tmp_path)
+    experiment._sparse_model(spec, "resnet50", 0.9, tmp_path)
     assert calls == [0]  # reused
     reseeded = spec.model_copy(update={"seed": 1})
-    experiment.sparse_model(reseeded, "resnet50", 0.9, tmp_path)
+    experiment._sparse_model(reseeded, "resnet50", 0.9, tmp_path)
     assert calls == [0, 1]  # the seed-0 checkpoint is not served for seed 1
 
 
@@ -587,12 +587,12 @@ def test_16_passwords_are_redacted_everywhere(tmp_path, tiny_checkpoint):
     spec_a = _spec_in(tmp_path / "a", tiny_checkpoint, n_trials=2, sampler="random")
     search(spec_a, storage=storage)
     spec_b = _spec_in(tmp_path / "b", tiny_checkpoint, n_trials=2, sampler="random", batch=2)
-    from dla_explorer.dse.search import SearchOptions, open_study
+    from dla_explorer.dse.search import SearchOptions, _open_study
     from dla_explorer.dse.storage import OpenedStorage, open_storage
 
     opened = open_storage(storage, load_spec(spec_b).heartbeat, "tiny")
     shown = OpenedStorage(opened.storage, opened.lock, url)
     with pytest.raises(DlaError) as info:
-        open_study(load_spec(spec_b), str(spec_b), shown, optuna.samplers.RandomSampler())
+        _open_study(load_spec(spec_b), str(spec_b), shown, optuna.samplers.RandomSampler())
     assert "s3cr" not in str(info.value) and "user:***@" in str(info.value)
     assert SearchOptions  # imported for the type only

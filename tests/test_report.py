@@ -140,7 +140,7 @@ def test_figure_files_for_papers(tmp_path):
 def test_side_by_side_highlights_changes():
     a = pd.DataFrame({"model": ["x", "y", "z"], "fps": [100.0, 200.0, 50.0]})
     b = pd.DataFrame({"model": ["x", "y", "w"], "fps": [100.5, 220.0, 70.0]})
-    table, marks = report.side_by_side(a, b, ["model"], {"fps": "frames/s"})
+    table, marks = report._side_by_side(a, b, ["model"], {"fps": "frames/s"})
     rows = dict(zip(table["model"], marks[:, 2], strict=True))  # column 2: frames/s B
     assert rows == {"x": False, "y": True, "z": True, "w": True}  # +0.5%: noise; +10%; only in one run
     assert table.set_index("model").loc["y", "frames/s B/A"] == pytest.approx(1.1)
@@ -215,7 +215,7 @@ def test_a_sweep_report_names_each_design_by_its_grid_point(tmp_path):
     # the mode, when the front holds designs of both (they read alike without it)
     front = table[table["point"].isin([int(r[0]) for r in rows])].head(1)
     both = pd.concat([front, front.assign(mode="dense", point=-1)])
-    assert report.front_table(both)[["point", "mode"]].values.tolist() == [
+    assert report._front_table(both)[["point", "mode"]].values.tolist() == [
         [front["point"].iloc[0], "packed"],
         [-1, "dense"],
     ]

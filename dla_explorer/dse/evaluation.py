@@ -31,6 +31,12 @@ from dla_explorer.sparsity.pruning import (
     prune_recipe,
 )
 
+__all__ = [
+    "Evaluator",
+    "constraint_columns",
+    "load_model",
+]
+
 
 def load_model(entry: ModelEntry) -> SparseModel:
     """A spec's model: its checkpoint, or its recipe pruned once and cached in the packing
@@ -67,7 +73,7 @@ def load_model(entry: ModelEntry) -> SparseModel:
     return sparse
 
 
-def check_modes(spec: Spec, label: str, sparse: SparseModel) -> None:
+def _check_modes(spec: Spec, label: str, sparse: SparseModel) -> None:
     """Mode 'nm' needs a model pruned to an N:M pattern (otherwise every trial failed).
 
     Args:
@@ -109,7 +115,7 @@ class Evaluator:
         Raises:
             UnknownName: no entry of the spec has this label (a UsageError and a KeyError).
             UsageError: the entry's recipe does not work, or the spec can pick mode 'nm' and the
-                model was not pruned with method nm (`check_modes`).
+                model was not pruned with method nm (`_check_modes`).
             DlaError: the entry's checkpoint is unreadable.
         """
         if label not in self._models:
@@ -118,7 +124,7 @@ class Evaluator:
                 labels = ", ".join(m.label for m in self.spec.models)
                 raise UnknownName(f"model '{label}' is not in spec '{self.spec.name}' (its models: {labels})")
             sparse = load_model(entry)
-            check_modes(self.spec, label, sparse)
+            _check_modes(self.spec, label, sparse)
             self._models[label] = sparse
         return self._models[label]
 
@@ -141,18 +147,18 @@ class Evaluator:
             `designs` (same index and order) with the network figures appended (`fps`,
             `latency_s`, `power_w`, `fps_per_w`, resources, ...), `pruned_share` and, where the
             spec gives accuracy data, `accuracy` and `top5` (NaN otherwise), then the constraint
-            columns `c_*`, `feasible` and `violation` (`add_constraints`).
+            columns `c_*`, `feasible` and `violation` (`_add_constraints`).
 
         Raises:
             UsageError: a design value out of range or a mode the model cannot run
-                (`check_modes`), or a model entry whose recipe does not work.
+                (`_check_modes`), or a model entry whose recipe does not work.
             DlaError: a model's checkpoint is unreadable.
         """
         labels = designs["model"].unique()
         groups = [(labels[0], designs)] if len(labels) == 1 else designs.groupby("model", sort=False)
         parts = [self._simulate(label, rows) for label, rows in groups]
         figures = parts[0] if len(parts) == 1 else pd.concat(parts).loc[designs.index]
-        return add_constraints(pd.concat([designs, figures], axis=1), self.spec, self.device)
+        return _add_constraints(pd.concat([designs, figures], axis=1), self.spec, self.device)
 
     def _simulate(self, label: str, designs: pd.DataFrame) -> pd.DataFrame:
         """simulator.simulate_batch's network figures for one model's designs (its packed layer
@@ -193,7 +199,7 @@ def constraint_columns(spec: Spec) -> list[str]:
     return names
 
 
-def add_constraints(table: pd.DataFrame, spec: Spec, device: hw.Device) -> pd.DataFrame:
+def _add_constraints(table: pd.DataFrame, spec: Spec, device: hw.Device) -> pd.DataFrame:
     """Append the c_* columns, `feasible` and `violation` (these two replace the simulator's
     resource-only ones). The device limits form one constraint, `c_device`, the largest relative
     excess (one value per trial keeps Optuna's storage writes few); `violation` names each.

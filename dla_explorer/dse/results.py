@@ -31,10 +31,31 @@ from dla_explorer.core.fileio import FileLock, as_path, write_csv_atomic, write_
 from dla_explorer.dse.space import KEY_COLUMNS
 from dla_explorer.dse.spec import METRICS, Objective, Spec
 
+__all__ = [
+    "RESULTS_DB",
+    "SPEC_FILE",
+    "STUDY_DB",
+    "Loaded",
+    "append_csv",
+    "best_per_objective",
+    "claim_folder",
+    "hypervolume",
+    "load_results",
+    "pareto_front",
+    "pareto_mask",
+    "parse_objectives",
+    "prepare_dir",
+    "read_csv_complete",
+    "read_json",
+    "read_spec_record",
+    "write_sqlite",
+    "write_table",
+]
+
 SPEC_FILE = "spec.json"
 RESULTS_DB = "results.db"
 STUDY_DB = "study.db"
-TABLES = ("sweep", "search")
+_TABLES = ("sweep", "search")
 
 
 # -- folders -------------------------------------------------------------------------------------
@@ -149,7 +170,7 @@ def read_spec_record(folder: Path) -> dict | None:
 # -- tables --------------------------------------------------------------------------------------
 
 
-def export_lock(folder: Path) -> FileLock:
+def _export_lock(folder: Path) -> FileLock:
     """Held while results.db and the CSV exports are rewritten: two searches finishing together
     would otherwise drop each other's table mid-write ("no such table").
 
@@ -180,7 +201,7 @@ def write_table(table: pd.DataFrame, folder: Path, kind: str) -> Path:
             for more than 120 s.
     """
     path = folder / f"{kind}.csv"
-    with export_lock(folder):
+    with _export_lock(folder):
         write_csv_atomic(table, path)
         _write_sqlite(table, folder, kind)
     return path
@@ -198,7 +219,7 @@ def write_sqlite(table: pd.DataFrame, folder: Path, kind: str) -> None:
         DlaError: results.db cannot be written: not an SQLite file, or locked by another writer
             for more than 120 s.
     """
-    with export_lock(folder):
+    with _export_lock(folder):
         _write_sqlite(table, folder, kind)
 
 
@@ -507,7 +528,7 @@ def load_results(target: str, study: str | None = None) -> Loaded:
     if path.is_dir():
         tables = {
             kind: t
-            for kind in TABLES
+            for kind in _TABLES
             if (t := read_csv_complete(path / f"{kind}.csv", _KEYS[kind])) is not None
         }
         if (path / STUDY_DB).is_file():
@@ -532,7 +553,7 @@ def load_results(target: str, study: str | None = None) -> Loaded:
         return Loaded(target, tables, [])
     spec = record["spec"]
     try:
-        return Loaded(target, tables, [Objective(**o) for o in spec["objectives"]], searched(spec["space"]))
+        return Loaded(target, tables, [Objective(**o) for o in spec["objectives"]], _searched(spec["space"]))
     except (pydantic.ValidationError, KeyError, TypeError, AttributeError) as exc:
         first = exc.errors()[0]["msg"] if isinstance(exc, pydantic.ValidationError) else repr(exc)
         raise DlaError(
@@ -547,19 +568,19 @@ def _load_study(target: str, study: str | None = None) -> Loaded:
     from dla_explorer.dse.search import load_study_table  # optuna is needed only for studies
 
     table, spec = load_study_table(target, study)
-    return Loaded(target, {"search": table}, list(spec.objectives), searched(spec.space))
+    return Loaded(target, {"search": table}, list(spec.objectives), _searched(spec.space))
 
 
 def _read_results_db(path: Path) -> dict[str, pd.DataFrame]:
     try:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
             names = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-            return {n: pd.read_sql(f'SELECT * FROM "{n}"', connection) for n in names if n in TABLES}
+            return {n: pd.read_sql(f'SELECT * FROM "{n}"', connection) for n in names if n in _TABLES}
     except sqlite3.DatabaseError as exc:
         raise DlaError(f"{path}: not a readable SQLite results file ({exc})") from None
 
 
-def searched(space: dict) -> list[str]:
+def _searched(space: dict) -> list[str]:
     """Table columns of a spec's parameters (model and mode, which may vary, first).
 
     Args:

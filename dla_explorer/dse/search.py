@@ -64,8 +64,16 @@ from dla_explorer.dse.trials import (
     trial_seed,
 )
 
+__all__ = [
+    "TPE_DEFAULTS",
+    "SearchOptions",
+    "SearchReport",
+    "load_study_table",
+    "run_search",
+]
 
-class SeededGrid:
+
+class _SeededGrid:
     """A spec's grid in the order Optuna's GridSampler shuffles it for a seed (the same
     RandomState shuffle, of point indices rather than of listed points), made once per run:
     point(i) decodes the i-th point of that order from its index, so nothing per trial remakes
@@ -98,14 +106,14 @@ class SeededGrid:
 
 
 class _GridSampler(optuna.samplers.BaseSampler):
-    """Grid point number `index` of a SeededGrid for every parameter the trial suggests.
-    `reseeder` makes one per claimed trial with index = the trials claimed before it, so a
+    """Grid point number `index` of a _SeededGrid for every parameter the trial suggests.
+    `_reseeder` makes one per claimed trial with index = the trials claimed before it, so a
     resumed study takes the points an uninterrupted one takes (trial numbers, which Optuna's
     GridSampler uses, shift with every killed trial and its re-queued copy). The study ends at
-    the budget, capped at the grid's size (budget_of): no study.stop(), which Optuna allows only
+    the budget, capped at the grid's size (_budget_of): no study.stop(), which Optuna allows only
     inside study.optimize (this module uses ask and tell)."""
 
-    def __init__(self, grid: SeededGrid, index: int = 0) -> None:
+    def __init__(self, grid: _SeededGrid, index: int = 0) -> None:
         self.grid, self.index = grid, index
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
@@ -140,7 +148,7 @@ def _tpe_options(options: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **options}
 
 
-def make_sampler(
+def _make_sampler(
     spec: Spec,
     space: Space,
     worker: int = 0,
@@ -149,8 +157,8 @@ def make_sampler(
     independent_seed: int | None = None,
 ) -> optuna.samplers.BaseSampler:
     """The spec's sampler; worker k gets seed + k so parallel workers do not repeat each other
-    (`seed` given: that seed, for one trial, see reseeder; the grid sampler is positioned per
-    trial by reseeder, not seeded).
+    (`seed` given: that seed, for one trial, see _reseeder; the grid sampler is positioned per
+    trial by _reseeder, not seeded).
 
     Args:
         spec: the experiment spec (sampler name, seed and options).
@@ -174,7 +182,7 @@ def make_sampler(
     if seed is None and spec.sampler.seed is not None:
         seed = (spec.sampler.seed + worker) % 2**32
     if name == "grid":
-        return _GridSampler(SeededGrid(space.optuna_grid(), seed))
+        return _GridSampler(_SeededGrid(space.optuna_grid(), seed))
     if name == "tpe" and workers > 1:
         options.setdefault("constant_liar", True)  # keeps parallel workers from piling up
     if name == "qmc" and independent_seed is not None:
@@ -183,13 +191,13 @@ def make_sampler(
         return sampler_class(name)(seed=seed, **options)
 
 
-def reseeder(spec: Spec, space: Space, workers: int = 1) -> Reseed:
+def _reseeder(spec: Spec, space: Space, workers: int = 1) -> Reseed:
     """A fresh sampler per claimed trial, from the trial's index (the trials claimed before it):
     a study resumed after a kill then draws exactly what an uninterrupted one draws (one worker;
     several workers interleave in their own order anyway).
 
     - TPE, random, NSGA-II, CMA-ES: seeded by trials.trial_seed(seed, index).
-    - grid: point number `index` of the grid shuffled by the spec's seed (SeededGrid), listed
+    - grid: point number `index` of the grid shuffled by the spec's seed (_SeededGrid), listed
       once here; without a seed Optuna's order for seed 0, as GridSampler has.
     - QMC: the spec's seed as is (with scrambling it picks the sequence, which every trial and
       worker must share); Optuna numbers the points by a counter stored in the study, which a
@@ -211,18 +219,18 @@ def reseeder(spec: Spec, space: Space, workers: int = 1) -> Reseed:
     """
     name, base = spec.sampler.name, spec.sampler.seed
     if name == "grid":
-        grid = SeededGrid(space.optuna_grid(), base)
+        grid = _SeededGrid(space.optuna_grid(), base)
         return lambda index: _GridSampler(grid, index)
     if base is None:
         return None
     if name == "qmc":
-        return lambda index: make_sampler(
+        return lambda index: _make_sampler(
             spec, space, workers=workers, seed=base, independent_seed=trial_seed(base, index)
         )
-    return lambda index: make_sampler(spec, space, workers=workers, seed=trial_seed(base, index))
+    return lambda index: _make_sampler(spec, space, workers=workers, seed=trial_seed(base, index))
 
 
-def budget_of(spec: Spec, space: Space, n_trials: int | None) -> int | None:
+def _budget_of(spec: Spec, space: Space, n_trials: int | None) -> int | None:
     """The number of trials the study should hold: n_trials, capped at the grid's size for the
     grid sampler (which, without n_trials, runs the whole grid).
 
@@ -247,7 +255,7 @@ def budget_of(spec: Spec, space: Space, n_trials: int | None) -> int | None:
 # -- the study -----------------------------------------------------------------------------------
 
 
-def open_study(
+def _open_study(
     spec: Spec, source: str, opened: OpenedStorage, sampler: optuna.samplers.BaseSampler
 ) -> optuna.Study:
     """Create or load the spec's study; a study made by a different spec is refused.
@@ -339,7 +347,7 @@ class SearchReport:
     rescore: str = ""  # the fidelity-2 re-score of the Pareto front (dse/rescore.py), if any
 
 
-def run_worker(
+def _run_worker(
     spec: Spec,
     opened: OpenedStorage,
     evaluator: Evaluator,
@@ -369,13 +377,13 @@ def run_worker(
     Raises:
         UsageError: the grid sampler's grid exceeds the spec's max_grid, or a float parameter has no
             step.
-        DlaError: the study was made by another spec (see open_study).
+        DlaError: the study was made by another spec (see _open_study).
         KeyboardInterrupt: Ctrl-C; the running trial is re-queued first (see trials.run_trial).
     """
-    sampler = make_sampler(spec, evaluator.space, worker, workers)
-    study = open_study(spec, source, opened, sampler)
+    sampler = _make_sampler(spec, evaluator.space, worker, workers)
+    study = _open_study(spec, source, opened, sampler)
     retry, stale = retry_callback(spec.heartbeat), StaleCheck()
-    reseed = reseeder(spec, evaluator.space, workers)
+    reseed = _reseeder(spec, evaluator.space, workers)
     ran = 0
     while deadline is None or time.time() < deadline:
         claimed = claim(study, opened, budget, retry, stale, spec.heartbeat.grace_period, reseed)
@@ -407,7 +415,7 @@ def _worker_process(
     _die_with_parent()
     try:
         opened = open_storage(target, spec.heartbeat, spec.name)
-        run_worker(spec, opened, _FORKED["evaluator"], budget, deadline, worker, workers, source)
+        _run_worker(spec, opened, _FORKED["evaluator"], budget, deadline, worker, workers, source)
     except KeyboardInterrupt:
         os._exit(130)
     except DlaError as exc:
@@ -474,16 +482,16 @@ def run_search(spec: Spec, source: str, options: SearchOptions | None = None) ->
     evaluator = Evaluator(spec)
     evaluator.load_models()
     opened = open_storage(target, spec.heartbeat, spec.name)
-    study = open_study(spec, source, opened, make_sampler(spec, evaluator.space))
+    study = _open_study(spec, source, opened, _make_sampler(spec, evaluator.space))
     resumed_from = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
-    budget = budget_of(spec, evaluator.space, n_trials)
+    budget = _budget_of(spec, evaluator.space, n_trials)
     deadline = time.time() + timeout if timeout else None
     progress = Progress(spec, budget, options.progress)
     start = time.monotonic()
     pids = {os.getpid()}
     try:
         if options.workers == 1:
-            run_worker(spec, opened, evaluator, budget, deadline, 0, 1, source, progress)
+            _run_worker(spec, opened, evaluator, budget, deadline, 0, 1, source, progress)
         else:
             _run_processes(
                 spec,
@@ -502,7 +510,7 @@ def run_search(spec: Spec, source: str, options: SearchOptions | None = None) ->
         progress.refresh(study, force=True)
         progress.close()
         trials = study.get_trials(deepcopy=False)
-        table = study_table(trials, evaluator.space)
+        table = _study_table(trials, evaluator.space)
         path = write_table(table, folder, "search")
     counts = counts_of(trials)
     feasible = int(table.get("feasible", pd.Series(dtype=bool)).fillna(False).astype(bool).sum())
@@ -570,7 +578,7 @@ def _run_processes(
 # -- tables --------------------------------------------------------------------------------------
 
 
-def study_table(trials: Sequence[FrozenTrial], space: Space) -> pd.DataFrame:
+def _study_table(trials: Sequence[FrozenTrial], space: Space) -> pd.DataFrame:
     """One row per trial: number, state, the design, every metric and the constraint values.
 
     Args:
@@ -619,7 +627,7 @@ def load_study_table(target: str, study_name: str | None = None) -> tuple[pd.Dat
         study_name: the study to read; None when the storage holds exactly one.
 
     Returns:
-        (table, spec): the trial table (see study_table) and the spec stored in the study.
+        (table, spec): the trial table (see _study_table) and the spec stored in the study.
 
     Raises:
         DlaError: the storage file is missing or cannot be opened, it is not a readable Optuna
@@ -664,4 +672,4 @@ def load_study_table(target: str, study_name: str | None = None) -> tuple[pd.Dat
             f"study '{study_name}': its stored spec is not valid for this version "
             f"(key '{key}': {first['msg']})"
         ) from None
-    return study_table(trials, Space(spec)), spec
+    return _study_table(trials, Space(spec)), spec

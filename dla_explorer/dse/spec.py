@@ -27,6 +27,31 @@ from dla_explorer.packing.finetune import ACCURACY_METRICS, AccuracySettings
 from dla_explorer.sim import config as hw
 from dla_explorer.sparsity.pruning import Recipe, load_recipe
 
+__all__ = [
+    "ARCH_PARAMS",
+    "CONFIG_PARAMS",
+    "MEMORY_PARAMS",
+    "METRICS",
+    "NAME_PATTERN",
+    "Base",
+    "CategoricalParam",
+    "Constraints",
+    "Direction",
+    "FloatParam",
+    "Heartbeat",
+    "IntParam",
+    "Mode",
+    "ModelEntry",
+    "Objective",
+    "Param",
+    "Pow2Param",
+    "SamplerSpec",
+    "Scalar",
+    "Spec",
+    "load_spec",
+    "parse_spec",
+]
+
 Mode = Literal["dense", "unpacked", "packed", "nm"]  # packing.MODES (a test keeps them equal)
 Direction = Literal["maximize", "minimize"]
 Scalar = str | bool | int | float
@@ -63,12 +88,12 @@ ARCH_PARAMS = hw.ARCH_FIELDS
 MEMORY_PARAMS = tuple(f"mem_{n}" for n in hw.MEMORY_FIELDS)
 # parameters whose values name whole configurations (or a model / mode) rather than one field
 CONFIG_PARAMS = ("model", "mode", "arch", "memory")
-PARAM_NAMES = (*CONFIG_PARAMS, *ARCH_PARAMS, *MEMORY_PARAMS)
-DEFAULT_MAX_GRID = 1_000_000
+_PARAM_NAMES = (*CONFIG_PARAMS, *ARCH_PARAMS, *MEMORY_PARAMS)
+_DEFAULT_MAX_GRID = 1_000_000
 # a results folder and study name: a plain folder name (not '.', '..' or hidden)
 NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
 # pow2 parameters are searched as exponents; 2^40 is far beyond any array or memory field
-MAX_POW2 = 2**40
+_MAX_POW2 = 2**40
 
 
 class _Strict(pydantic.BaseModel):
@@ -121,8 +146,8 @@ class Pow2Param(_Param):
     """Powers of two from low to high; searched as the exponent (Optuna parameter log2_NAME)."""
 
     type: Literal["pow2"]
-    low: PositiveInt = Field(le=MAX_POW2)
-    high: PositiveInt = Field(le=MAX_POW2)
+    low: PositiveInt = Field(le=_MAX_POW2)
+    high: PositiveInt = Field(le=_MAX_POW2)
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> Pow2Param:
@@ -378,13 +403,13 @@ class Spec(_Strict):
     storage: str | None = Field(None, description="Optuna storage URL or journal file path")
     heartbeat: Heartbeat = Heartbeat()
     results: str | None = Field(None, description="results folder (default results/<name>)")
-    max_grid: PositiveInt = Field(DEFAULT_MAX_GRID, description="largest grid a sweep runs")
+    max_grid: PositiveInt = Field(_DEFAULT_MAX_GRID, description="largest grid a sweep runs")
     sweep_batch: PositiveInt = Field(1000, description="designs per simulator call in sweeps")
 
     @pydantic.model_validator(mode="after")
     def _check(self) -> Spec:
         for name in self.space:
-            if name not in PARAM_NAMES:
+            if name not in _PARAM_NAMES:
                 raise _KeyError(
                     f"space.{name}",
                     "unknown parameter (an Architecture field, "
@@ -516,7 +541,7 @@ def _check_conditions(spec: Spec) -> None:
                 raise _KeyError(
                     f"space.{name}.when.{ref}", "a condition can only refer to a parameter listed before it"
                 )
-            if ref not in PARAM_NAMES:
+            if ref not in _PARAM_NAMES:
                 raise _KeyError(f"space.{name}.when.{ref}", "unknown parameter or design column")
 
 

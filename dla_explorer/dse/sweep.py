@@ -30,8 +30,13 @@ from dla_explorer.dse.results import (
 from dla_explorer.dse.space import Space
 from dla_explorer.dse.spec import Spec
 
+__all__ = [
+    "SweepReport",
+    "run_sweep",
+]
+
 # rows that share a packing are evaluated together, so each batch packs few geometries
-PACKING_ORDER = ["model", "mode", "k_vec", "alpha", "gamma"]
+_PACKING_ORDER = ["model", "mode", "k_vec", "alpha", "gamma"]
 
 
 @dataclass
@@ -98,7 +103,7 @@ def run_sweep(spec: Spec, source: str, batch_size: int | None = None, progress: 
                     f"{path}: holds points outside the grid of {len(grid)} (delete it to start over)"
                 )
             finished[points] = True
-        todo = grid[~finished].sort_values(PACKING_ORDER, kind="stable")
+        todo = grid[~finished].sort_values(_PACKING_ORDER, kind="stable")
         evaluator = Evaluator(spec, space)
         evaluator.load_models()
         size = spec.sweep_batch if batch_size is None else batch_size

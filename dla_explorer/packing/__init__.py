@@ -59,7 +59,7 @@ from dla_explorer.packing.store import save as save_packed
 from dla_explorer.sparsity.pruning import SparseModel, parse_nm
 
 # tqdm shows the bar only when packing outlasts this many seconds
-PROGRESS_DELAY_S = 1.0
+_PROGRESS_DELAY_S = 1.0
 # where packed groupings are cached: True for default_cache_dir(), a folder, or None for none
 CacheSpec = str | os.PathLike | bool | None
 DEFAULT_CACHE: CacheSpec = True
@@ -169,7 +169,7 @@ def pack(
         desc=f"packing {sparse.model}",
         unit="layer",
         file=sys.stderr,
-        delay=PROGRESS_DELAY_S,
+        delay=_PROGRESS_DELAY_S,
         disable=None if progress else True,  # None: on a terminal only (tqdm)
         leave=False,
     )

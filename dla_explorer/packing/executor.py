@@ -15,8 +15,13 @@ from dla_explorer.packing import PackedLayer, packed_passes
 from dla_explorer.packing.format import PackedPass
 from dla_explorer.workload import Layer
 
+__all__ = [
+    "im2col",
+    "run_layer",
+]
+
 # output pixels gathered at once: bounds the (pixels, lanes, packed columns) temporary
-PIXEL_CHUNK = 1024
+_PIXEL_CHUNK = 1024
 
 
 def im2col(x: np.ndarray, layer: Layer, c0: int, c1: int) -> np.ndarray:
@@ -40,7 +45,7 @@ def im2col(x: np.ndarray, layer: Layer, c0: int, c1: int) -> np.ndarray:
     return windows.transpose(0, 2, 3, 4, 5, 1).reshape(x.shape[0] * layer.P * layer.Q, -1)
 
 
-def run_pass(columns: np.ndarray, packed: PackedPass) -> np.ndarray:
+def _run_pass(columns: np.ndarray, packed: PackedPass) -> np.ndarray:
     """(pixels, pass columns) inputs -> (pixels, lanes) partial sums of one pass.
 
     Args:
@@ -58,9 +63,9 @@ def run_pass(columns: np.ndarray, packed: PackedPass) -> np.ndarray:
     source = packed.members[packed_column, packed.selects]  # (lanes, packed cols): input column
     # empty cells select member 0 with weight 0; a padded member (-1) never carries a weight
     source = np.where(source < 0, 0, source)
-    for start in range(0, columns.shape[0], PIXEL_CHUNK):
-        chunk = columns[start : start + PIXEL_CHUNK]
-        out[start : start + PIXEL_CHUNK] = np.einsum("plg,lg->pl", chunk[:, source], packed.values)
+    for start in range(0, columns.shape[0], _PIXEL_CHUNK):
+        chunk = columns[start : start + _PIXEL_CHUNK]
+        out[start : start + _PIXEL_CHUNK] = np.einsum("plg,lg->pl", chunk[:, source], packed.values)
     return out
 
 
@@ -95,6 +100,6 @@ def run_layer(x: np.ndarray, weight: np.ndarray, packed: PackedLayer) -> np.ndar
     out = np.zeros((batch * layer.P * layer.Q, layer.K), dtype=np.result_type(x, weight))
     for packed_pass in packed_passes(weight, packed):
         columns = im2col(images, layer, packed_pass.c0, packed_pass.c1)
-        out[:, packed_pass.k0 : packed_pass.k1] = run_pass(columns, packed_pass)
+        out[:, packed_pass.k0 : packed_pass.k1] = _run_pass(columns, packed_pass)
     out = out.reshape(batch, layer.P, layer.Q, layer.K).transpose(0, 3, 1, 2)
     return out[:, :, 0, 0] if layer.kind == "linear" else out

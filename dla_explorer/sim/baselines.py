@@ -21,6 +21,15 @@ from dla_explorer.sim.config import Baseline, value_bytes
 from dla_explorer.sparsity.pruning import SparseModel, resolve_model
 from dla_explorer.workload import Workload, module_of
 
+__all__ = [
+    "load_sparse_weights",
+    "measure_cpu",
+    "measure_cpu_baseline",
+    "measured",
+    "measured_samples",
+    "roofline",
+]
+
 
 def roofline(
     baseline: Baseline, workload: Workload, precision: str | None = None, batch: int = 1

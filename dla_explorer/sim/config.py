@@ -20,6 +20,39 @@ from dla_explorer.core.fileio import check_int_bounds, format_validation_error, 
 from dla_explorer.core.units import BITS_PER_BYTE
 from dla_explorer.sim.uncertainty import Range, split_ranges
 
+__all__ = [
+    "ARCH_FIELDS",
+    "CONFIG_ROOT",
+    "DEPTHWISE_WINDOW",
+    "DESIGN_COLUMNS",
+    "FORMATS",
+    "MEMORY_FIELDS",
+    "WINOGRAD",
+    "WINOGRAD_EXTRA",
+    "WINOGRAD_MODES",
+    "WINOGRAD_TAPS",
+    "Architecture",
+    "Baseline",
+    "Device",
+    "Energy",
+    "FmaxModel",
+    "MeasuredPoint",
+    "Memory",
+    "NumberFormat",
+    "Precision",
+    "Winograd",
+    "WinogradForm",
+    "check_compatible",
+    "compatibility_errors",
+    "load_architecture",
+    "load_baseline",
+    "load_device",
+    "load_memory",
+    "precision_error",
+    "value_bytes",
+    "winograd_error",
+]
+
 Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
 
 
@@ -50,9 +83,8 @@ FORMATS: dict[str, NumberFormat] = {
     "bfp12": NumberFormat(8, 5, 16, 16),
     "fp16": NumberFormat(12, 5, 16, 16),
 }
-PRECISIONS = tuple(FORMATS)
 # formats only the CPU / GPU baselines use (their rooflines): bits of a stored value
-BASELINE_FORMAT_BITS = {"fp32": 32}
+_BASELINE_FORMAT_BITS = {"fp32": 32}
 
 
 def value_bytes(precision: str) -> float:
@@ -68,7 +100,7 @@ def value_bytes(precision: str) -> float:
     Raises:
         KeyError: an unknown format.
     """
-    bits = FORMATS[precision].feature_bits if precision in FORMATS else BASELINE_FORMAT_BITS[precision]
+    bits = FORMATS[precision].feature_bits if precision in FORMATS else _BASELINE_FORMAT_BITS[precision]
     return bits / BITS_PER_BYTE
 
 
@@ -103,7 +135,7 @@ WINOGRAD_MODES = ("dense", "unpacked")
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / "hw_configs"
 # a memory's data_rate_mtps may round its DRAM device's 2 / tCK (DDR4-2666: 2,666.67 MT/s;
 # DDR4-2400 at tCK 0.833 ns: 2,400.96): half a percent takes the rounding, not another speed grade
-DATA_RATE_TOLERANCE = 0.005
+_DATA_RATE_TOLERANCE = 0.005
 
 
 class _Config(pydantic.BaseModel):
@@ -125,7 +157,11 @@ class _Config(pydantic.BaseModel):
 
     # pydantic calls a model's own __init__ from model_validate too (the loaders' path, whose
     # errors name the file): this marker, which BaseModel.__init__ and RootModel.__init__ carry,
-    # tells it this one only wraps the base's, so validation goes on without it
+    # tells it this one only wraps the base's, so validation goes on without it. Pydantic 2.14
+    # has no public switch for this: without the marker a loader's error gains a "key 'Memory':"
+    # prefix (tests/test_hw.py) and model_validate drops strict= and context= (pydantic issues
+    # 10062, 12245); a model_validator cannot do the wrapping, as it cannot tell `Cls(**data)`
+    # from model_validate or a nested field, and a metaclass __call__ needs pydantic's private one
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @pydantic.model_validator(mode="wrap")  # type: ignore[misc]  # mypy cannot infer the wrap type
@@ -377,7 +413,7 @@ class Memory(_Config):
             raise ValueError(str(exc)) from None
         rate, width = device.data_rate_mtps, device.organization.channel_width_bits
         given_rate, given_width = info.data.get("data_rate_mtps"), info.data.get("bus_width_bits")
-        if given_rate is not None and abs(given_rate - rate) > DATA_RATE_TOLERANCE * rate:
+        if given_rate is not None and abs(given_rate - rate) > _DATA_RATE_TOLERANCE * rate:
             raise ValueError(
                 f"device '{name}' runs at {rate:.0f} MT/s (tCK {device.timing.tck_ns:g} ns), "
                 f"data_rate_mtps is {given_rate:g}: fidelity 2 replays the device's timings, so "
@@ -484,7 +520,7 @@ DEPTHWISE_WINDOW = 9  # multipliers per channel of the depthwise block: one 3x3 
 DESIGN_COLUMNS = ("mode", *ARCH_FIELDS, *(f"mem_{n}" for n in MEMORY_FIELDS))
 
 
-def resolve(name_or_path: str | Path, folder: str) -> Path:
+def _resolve(name_or_path: str | Path, folder: str) -> Path:
     """A config path: an existing file, or a name in hw_configs/<folder>/ (with or without .yaml).
 
     Args:
@@ -525,7 +561,7 @@ def load_device(name_or_path: str | Path) -> Device:
             the file, the key and the rule).
         DlaError: the file cannot be read.
     """
-    return load_yaml_model(Device, resolve(name_or_path, "devices"))
+    return load_yaml_model(Device, _resolve(name_or_path, "devices"))
 
 
 def load_architecture(name_or_path: str | Path) -> Architecture:
@@ -542,7 +578,7 @@ def load_architecture(name_or_path: str | Path) -> Architecture:
             the file, the key and the rule).
         DlaError: the file cannot be read.
     """
-    return load_yaml_model(Architecture, resolve(name_or_path, "arch"))
+    return load_yaml_model(Architecture, _resolve(name_or_path, "arch"))
 
 
 def load_memory(name_or_path: str | Path) -> Memory:
@@ -559,7 +595,7 @@ def load_memory(name_or_path: str | Path) -> Memory:
             the file, the key and the rule).
         DlaError: the file cannot be read.
     """
-    return load_yaml_model(Memory, resolve(name_or_path, "memory"))
+    return load_yaml_model(Memory, _resolve(name_or_path, "memory"))
 
 
 def load_baseline(name_or_path: str | Path) -> Baseline:
@@ -576,7 +612,7 @@ def load_baseline(name_or_path: str | Path) -> Baseline:
             the file, the key and the rule).
         DlaError: the file cannot be read.
     """
-    return load_yaml_model(Baseline, resolve(name_or_path, "baselines"))
+    return load_yaml_model(Baseline, _resolve(name_or_path, "baselines"))
 
 
 def precision_error(precision: str, device: Device) -> str:

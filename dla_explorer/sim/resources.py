@@ -23,6 +23,17 @@ from dla_explorer.sim.config import (
 )
 from dla_explorer.sim.uncertainty import coefficient
 
+__all__ = [
+    "ResourceReport",
+    "device_excess",
+    "fmax_mhz",
+    "limits",
+    "relative_excess",
+    "resources",
+    "usage",
+    "violation_text",
+]
+
 
 def _blocks(bits: np.ndarray, width: np.ndarray, device: Device) -> np.ndarray:
     """M20Ks for a buffer: enough for its capacity and for its read width, whichever is more."""
@@ -102,7 +113,7 @@ def usage(
     )
     pe_multipliers = k_vec * c_vec * width * lanes
     multipliers = pe_multipliers + np.asarray(depthwise_vec) * DEPTHWISE_WINDOW * q_vec * lanes
-    select = select_bits(alpha)
+    select = _select_bits(alpha)
     stream_width = c_vec * alpha * width * lanes * feature_bits
     stream = _blocks(np.asarray(stream_buffer_kb) * KIB * BITS_PER_BYTE, stream_width, device)
     filter_width = c_vec * np.where(winograd_extra > 0, width, 1) * (mantissa_bits + select) + exponent_bits
@@ -123,7 +134,7 @@ def usage(
     }
 
 
-def select_bits(alpha) -> np.ndarray:
+def _select_bits(alpha) -> np.ndarray:
     """ceil(log2 alpha) select bits per packed weight (0 without packing hardware).
 
     Args:
@@ -172,7 +183,7 @@ def fmax_mhz(
     derate = model.mux_derate if mux_derate is None else mux_derate
     fill = np.maximum.reduce([used[k] / v for k, v in limits(device).items() if k != "esram"])
     by_fill = full * (1 - model.fill_slope * np.log(np.maximum(fill, model.min_fill)))
-    levels = np.ceil(select_bits(alpha) / 2)
+    levels = np.ceil(_select_bits(alpha) / 2)
     return np.minimum(by_fill * (1 - derate * levels), ceiling)
 
 

@@ -5,10 +5,10 @@ so one call evaluates thousands of designs. The physics of a design point is one
 per term, each pointing to its formula in docs/model.md:
 
     pixel_tiles, pe_cycles, drain_cycles, aux_cycles -> layer cycles (the slowest of the three)
-    design_clock (fMAX model)                         -> compute time
+    _design_clock (fMAX model)                         -> compute time
     stream_buffer (memory.py), weight_fetches          -> DRAM bytes -> transfer_time (memory.py)
-    layer_time                                         -> max(compute, memory) or their sum
-    sram_bits, mac/sram/dram/logic energy (power.py)   -> energy; static power x time
+    _layer_time                                         -> max(compute, memory) or their sum
+    _sram_bits, mac/sram/dram/logic energy (power.py)   -> energy; static power x time
 
 `steps` and the stored weight cells come from the packing stage (dense, unpacked, packed or N:M),
 so packed cycles are those of the actual packed layers; the weightless nodes of the graph come
@@ -57,7 +57,27 @@ from dla_explorer.sim.graph import GraphArrays, graph_arrays
 from dla_explorer.sim.resources import device_excess, fmax_mhz, usage, violation_text
 from dla_explorer.sparsity.pruning import SparseModel
 
-POSITIVE_COLUMNS = (
+__all__ = [
+    "LayerTable",
+    "Result",
+    "aux_cycles",
+    "design_arrays",
+    "design_row",
+    "drain_cycles",
+    "evaluate",
+    "fc_images",
+    "input_folding",
+    "packed_table",
+    "pe_cycles",
+    "pixel_tiles",
+    "simulate",
+    "simulate_batch",
+    "totals",
+    "weight_fetches",
+    "winograd",
+]
+
+_POSITIVE_COLUMNS = (
     "k_vec",
     "c_vec",
     "q_vec",
@@ -78,17 +98,17 @@ POSITIVE_COLUMNS = (
     "mem_seq_efficiency_scale",
     "mem_run_efficiency_scale",
 )
-NONNEGATIVE_COLUMNS = (
+_NONNEGATIVE_COLUMNS = (
     "depthwise_vec",
     "stream_buffer_esram_kb",
     "mem_port_width_bits",
     "mem_weight_channels",
     "winograd_ddr_transformed",
 )
-SHARE_COLUMNS = ("winograd_ddr_transformed",)  # shares: also <= 1
+_SHARE_COLUMNS = ("winograd_ddr_transformed",)  # shares: also <= 1
 # columns an older design table or row may lack, and the value that reproduces its figures
 # (no DRAM device named; the cycle model's efficiencies unscaled; no Winograd, no FC batching)
-DESIGN_DEFAULTS = {
+_DESIGN_DEFAULTS = {
     "mem_dram": "",
     "mem_seq_efficiency_scale": 1.0,
     "mem_run_efficiency_scale": 1.0,
@@ -98,8 +118,8 @@ DESIGN_DEFAULTS = {
     "input_folding": False,
     "weights_resident": False,
 }
-ENERGY_TERMS = ("mac_j", "sram_j", "dram_j", "logic_j")  # dynamic energy per layer, joules
-TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB each at most)
+_ENERGY_TERMS = ("mac_j", "sram_j", "dram_j", "logic_j")  # dynamic energy per layer, joules
+_TABLE_MEMO_SIZE = 64  # packed layer tables kept in memory (a few hundred KB each at most)
 
 
 def design_row(arch: Architecture, memory: Memory, mode: str = "packed") -> dict:
@@ -128,7 +148,7 @@ def design_row(arch: Architecture, memory: Memory, mode: str = "packed") -> dict
 def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarray]:
     """Design points as one numpy array per DESIGN_COLUMNS entry (what `evaluate` takes).
 
-    Columns an older table or row lacks get DESIGN_DEFAULTS (the values that reproduce its
+    Columns an older table or row lacks get _DESIGN_DEFAULTS (the values that reproduce its
     figures). Values are not checked here (`simulate_batch` checks them).
 
     Args:
@@ -144,7 +164,7 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
     if isinstance(designs, pd.DataFrame):
         # tables from before these columns existed (memories naming a DRAM device, the level-1
         # efficiency factors, Winograd and FC batching)
-        for name, value in DESIGN_DEFAULTS.items():
+        for name, value in _DESIGN_DEFAULTS.items():
             if name not in designs.columns:
                 designs = designs.assign(**{name: value})
         missing = [c for c in DESIGN_COLUMNS if c not in designs.columns]
@@ -152,16 +172,16 @@ def design_arrays(designs: pd.DataFrame | Sequence[dict]) -> dict[str, np.ndarra
             raise UsageError(f"design table lacks columns: {', '.join(missing)}")
         return {c: designs[c].to_numpy() for c in DESIGN_COLUMNS}
     rows = list(designs)
-    required = [c for c in DESIGN_COLUMNS if c not in DESIGN_DEFAULTS]
+    required = [c for c in DESIGN_COLUMNS if c not in _DESIGN_DEFAULTS]
     missing = [c for c in required if any(c not in row for row in rows)]
     if missing:
         raise UsageError(
             f"design rows lack keys: {', '.join(missing)} (a row is design_row(arch, memory, mode))"
         )
-    return {c: np.array([row.get(c, DESIGN_DEFAULTS.get(c)) for row in rows]) for c in DESIGN_COLUMNS}
+    return {c: np.array([row.get(c, _DESIGN_DEFAULTS.get(c)) for row in rows]) for c in DESIGN_COLUMNS}
 
 
-HARDWARE_TYPES = {
+_HARDWARE_TYPES = {
     "arch": (Architecture, "hw.load_architecture(name or path)"),
     "memory": (Memory, "hw.load_memory(name or path)"),
     "device": (Device, "hw.load_device(name or path)"),
@@ -172,7 +192,7 @@ def _check_hardware(**configs: object) -> None:
     """Each hardware argument is the config object it names (a name or a swapped argument would
     fail later with an AttributeError that names neither)."""
     for what, value in configs.items():
-        expected, hint = HARDWARE_TYPES[what]
+        expected, hint = _HARDWARE_TYPES[what]
         check_type(value, expected, what, hint)
 
 
@@ -192,9 +212,9 @@ def _check_columns(d: dict[str, np.ndarray], device: Device) -> None:
     """The design rules but Winograd's: value bounds, a precision the device has, weight channels
     that leave some for the feature maps, a known mode."""
     for names, rule, holds, bound in (
-        (POSITIVE_COLUMNS, "> 0", np.greater, 0),
-        (NONNEGATIVE_COLUMNS, ">= 0", np.greater_equal, 0),
-        (SHARE_COLUMNS, "<= 1", np.less_equal, 1),
+        (_POSITIVE_COLUMNS, "> 0", np.greater, 0),
+        (_NONNEGATIVE_COLUMNS, ">= 0", np.greater_equal, 0),
+        (_SHARE_COLUMNS, "<= 1", np.less_equal, 1),
     ):
         for name in names:
             ok = holds(d[name], bound)
@@ -291,7 +311,7 @@ class LayerTable:
         return self._steps[c_vec]
 
 
-def layer_table(packed: packing.PackedWorkload) -> LayerTable:
+def _layer_table(packed: packing.PackedWorkload) -> LayerTable:
     """The simulator's per-layer arrays of a packed workload (not memoised: see packed_table).
 
     Args:
@@ -354,7 +374,7 @@ def _memo(key: tuple, build) -> LayerTable:
         _TABLES.move_to_end(key)
         return _TABLES[key]
     _TABLES[key] = build()
-    if len(_TABLES) > TABLE_MEMO_SIZE:
+    if len(_TABLES) > _TABLE_MEMO_SIZE:
         _TABLES.popitem(last=False)
     return _TABLES[key]
 
@@ -368,7 +388,7 @@ def _ops_key(ops: tuple) -> int:
     beside its hash so its id cannot be reused."""
     entry = _OPS_KEYS.get(id(ops))
     if entry is None or entry[0] is not ops:
-        if len(_OPS_KEYS) > TABLE_MEMO_SIZE:
+        if len(_OPS_KEYS) > _TABLE_MEMO_SIZE:
             _OPS_KEYS.clear()
         entry = _OPS_KEYS[id(ops)] = (ops, hash(ops))
     return entry[1]
@@ -422,14 +442,14 @@ def packed_table(
 
     def build() -> LayerTable:
         geometry = packing.Geometry(int(k_vec), 1)
-        return layer_table(
+        return _layer_table(
             packing.pack(sparse, geometry, mode, alpha=int(alpha), gamma=float(gamma), cache=cache)
         )
 
     return _memo(key, build)
 
 
-def workload_table(packed: packing.PackedWorkload) -> LayerTable:
+def _workload_table(packed: packing.PackedWorkload) -> LayerTable:
     """The layer table of an already packed workload, memoised with the others.
 
     The key is the object (it is kept alive beside its table): the same PackedWorkload object
@@ -441,7 +461,7 @@ def workload_table(packed: packing.PackedWorkload) -> LayerTable:
     Returns:
         The LayerTable (shared: do not modify its arrays).
     """
-    return _memo(("object", id(packed)), lambda: layer_table(packed))
+    return _memo(("object", id(packed)), lambda: _layer_table(packed))
 
 
 def _stack(tables: Sequence[LayerTable], index: np.ndarray, name: str) -> np.ndarray:
@@ -467,7 +487,7 @@ def _col(d: dict[str, np.ndarray], name: str) -> np.ndarray:
 # -- the physics of one design point, one function per term (docs/model.md) ----------------------
 
 
-def number_format(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _number_format(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Bits per value of the design's precision (docs/model.md, "Precision"), (designs x 1):
     mantissa (datapath), block exponent, feature value (DDR and stream buffer), weight in DDR,
     weight in the filter scratchpad (mantissa + exponent / c_vec).
@@ -641,7 +661,7 @@ def pe_cycles(
     return steps * tiles + passes * fill
 
 
-def depthwise_block(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> dict[str, np.ndarray]:
+def _depthwise_block(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> dict[str, np.ndarray]:
     """Depthwise layers on the depthwise block (docs/model.md, "Auxiliary blocks"), where the design
     has one: each of its depthwise_vec channels computes a 3x3 window for the tile's q_vec x lanes
     pixels a cycle: cycles = tiles x ceil(C / depthwise_vec) x ceil(R x S / 9). `on_block` marks
@@ -701,7 +721,7 @@ def aux_cycles(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> np.ndarra
     return batch * np.ceil(np.maximum(np.maximum(pool, eltwise), activation))
 
 
-def design_clock(
+def _design_clock(
     device: Device, d: dict[str, np.ndarray], used: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """The clock each design runs at (docs/model.md, "Clock"): min(requested, fMAX model).
@@ -710,7 +730,7 @@ def design_clock(
         device: the FPGA (`hw.load_device`): its fMAX model and highest clock.
         d: the design arrays (`design_arrays`), one entry per design: `clock_mhz`, `alpha`, and the
             sampled `dev:fmax.*` and `dev:max_clock_mhz` columns if any.
-        used: the designs' resources (`resource_use`).
+        used: the designs' resources (`_resource_use`).
 
     Returns:
         `fmax_mhz` and `clock_mhz_used`, (designs,) float64 MHz.
@@ -750,7 +770,7 @@ def weight_fetches(
         index: (designs,) int: design i runs `tables[index[i]]`.
         d: the design arrays (`design_arrays`), one entry per design: `k_vec`, `filter_cache_kb`,
             `weights_resident`.
-        fmt: the designs' number formats (`number_format`).
+        fmt: the designs' number formats (`_number_format`).
         slices: output-row slices per layer (`memory.stream_buffer`), (designs x layers).
         tiles: pixel tiles (`pixel_tiles`), (designs x layers).
         expansion: filter values stored in the scratchpad per weight (input folding x
@@ -779,7 +799,7 @@ def weight_fetches(
     return {"fetches": per_run * fc["share"], "resident_excess": resident_excess}
 
 
-def weight_bytes(
+def _weight_bytes(
     tables: Sequence[LayerTable],
     index: np.ndarray,
     fmt: dict[str, np.ndarray],
@@ -793,7 +813,7 @@ def weight_bytes(
     Args:
         tables: the layer tables of the designs' packings.
         index: (designs,) int: design i runs `tables[index[i]]`.
-        fmt: the designs' number formats (`number_format`: `weight_bits`).
+        fmt: the designs' number formats (`_number_format`: `weight_bits`).
         fetches: weight fetches per batch (`weight_fetches`), (designs x layers).
         expansion: filter values in DDR per weight (input folding x Winograd), (designs x
             layers).
@@ -805,7 +825,7 @@ def weight_bytes(
     return (stored + _stack(tables, index, "metadata_bytes")) * fetches
 
 
-def layer_time(
+def _layer_time(
     compute_s: np.ndarray,
     memory_s: np.ndarray,
     d: dict[str, np.ndarray],
@@ -830,7 +850,7 @@ def layer_time(
     return both + mem.access_latency(d, latency_ns)
 
 
-def sram_bits(
+def _sram_bits(
     t: LayerTable,
     tables: Sequence[LayerTable],
     index: np.ndarray,
@@ -851,10 +871,10 @@ def sram_bits(
         index: (designs,) int: design i runs `tables[index[i]]`.
         d: the design arrays (`design_arrays`), one entry per design: `k_vec`, `c_vec`, `q_vec`,
             `lanes`.
-        fmt: the designs' number formats (`number_format`).
+        fmt: the designs' number formats (`_number_format`).
         mac_cycles: cycles the multipliers work per layer (PE array or depthwise block),
             (designs x layers).
-        dw: the depthwise block (`depthwise_block`).
+        dw: the depthwise block (`_depthwise_block`).
         batch: images per batch.
         wino: the Winograd terms (`winograd`).
 
@@ -876,7 +896,7 @@ def sram_bits(
     return stream_reads + filter_reads + writes + shortcut_reads
 
 
-def resource_use(
+def _resource_use(
     device: Device, d: dict[str, np.ndarray], fmt: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """DSPs, M20Ks, eSRAM and ALMs per design (resources.py; docs/model.md, "Resources").
@@ -886,7 +906,7 @@ def resource_use(
         d: the design arrays (`design_arrays`), one entry per design: the array sizes, `alpha`,
             buffers, `precision`, `depthwise_vec`, `winograd`, and the sampled `dev:shell_alms` /
             `dev:alms_per_multiplier` if any.
-        fmt: the designs' number formats (`number_format`).
+        fmt: the designs' number formats (`_number_format`).
 
     Returns:
         `resources.usage`'s dict: `multipliers`, `dsp`, `m20k`, `m20k_stream`, `m20k_filters`,
@@ -946,16 +966,16 @@ def evaluate(
         `spill` (bool: the layer is sliced, its output goes to DRAM),
         `slices`, `weight_fetches`, and the energies `mac_j`, `sram_j`, `dram_j`, `logic_j`
         (joules per batch); (designs,): `resident_excess`, `multipliers`, `fmax_mhz` and
-        `clock_mhz_used`; and `resources` (`resource_use`).
+        `clock_mhz_used`; and `resources` (`_resource_use`).
 
     Raises:
         UsageError: a fidelity other than 0, 1 or 2, or (fidelity 1 and 2) a memory naming a
             DRAM config that does not exist or does not validate.
     """
     t = tables[0]  # layer shapes, densities and the graph are the same in every table of one model
-    fmt = number_format(d)
-    used = resource_use(device, d, fmt)
-    clock = design_clock(device, d, used)
+    fmt = _number_format(d)
+    used = _resource_use(device, d, fmt)
+    clock = _design_clock(device, d, used)
     clock_hz = clock["clock_mhz_used"] * MEGA
 
     fc = fc_images(t, d, batch)
@@ -966,7 +986,7 @@ def evaluate(
     # filter values stored per weight: in the PE scratchpads, and in DDR
     scratch_expansion = folding["filter_expansion"] * wino["filter_expansion"]
     ddr_expansion = folding["filter_expansion"] * wino["ddr_expansion"]
-    dw = depthwise_block(t, d, tiles)
+    dw = _depthwise_block(t, d, tiles)
     share = fc["share"]  # the simulated batch's share of each run (1 / fc_batch on FC layers)
     mac_cycles = np.where(dw["on_block"], dw["cycles"], steps * tiles) * share
     pe = np.where(dw["on_block"], dw["cycles"], pe_cycles(steps, tiles, _stack(tables, index, "passes"), d))
@@ -992,7 +1012,7 @@ def evaluate(
         batch=batch,
     )
     fetch = weight_fetches(t, tables, index, d, fmt, buffer["slices"], tiles, scratch_expansion, fc)
-    w_bytes = weight_bytes(tables, index, fmt, fetch["fetches"], ddr_expansion)
+    w_bytes = _weight_bytes(tables, index, fmt, fetch["fetches"], ddr_expansion)
     act_bytes = buffer["act_bytes"]
     streams = None
     if traffic.check_fidelity(fidelity) >= 1:
@@ -1001,7 +1021,7 @@ def evaluate(
         )
     if memory_s is None:
         memory_s = mem.transfer_time(w_bytes, act_bytes, d, clock_hz, streams)
-    time_s = layer_time(compute_s, memory_s, d, None if streams is None else streams["latency_ns"])
+    time_s = _layer_time(compute_s, memory_s, d, None if streams is None else streams["latency_ns"])
 
     multipliers = _col(d, "k_vec") * _col(d, "c_vec") * wino["pixel_multipliers"] * _col(d, "lanes")
     useful = _stack(tables, index, "useful_macs") * batch  # direct-convolution MACs
@@ -1034,7 +1054,7 @@ def evaluate(
         **clock,
         "mac_j": power.mac_energy(device, d, performed, issued),
         "sram_j": power.sram_energy(
-            device, d, sram_bits(t, tables, index, d, fmt, mac_cycles, dw, batch, wino)
+            device, d, _sram_bits(t, tables, index, d, fmt, mac_cycles, dw, batch, wino)
         ),
         "dram_j": power.dram_energy(d, dram_bytes),
         "logic_j": power.logic_energy(device, d, clock_hz, used["alm"], time_s),
@@ -1065,7 +1085,7 @@ def totals(
     latency = per_layer["time_s"].sum(axis=1)
     compute = per_layer["compute_s"].sum(axis=1)
     memory = per_layer["memory_s"].sum(axis=1)
-    dynamic = sum(per_layer[k].sum(axis=1) for k in ENERGY_TERMS)
+    dynamic = sum(per_layer[k].sum(axis=1) for k in _ENERGY_TERMS)
     static_w = power.static_power(device, d)
     energy = dynamic + static_w * latency
     watts = energy / latency
@@ -1132,7 +1152,7 @@ def simulate_batch(
     Returns:
         The design table with the network figures appended (`fps`, `power_w`, `feasible`, ...,
         and `fidelity`: the memory level each design's figures were computed at,
-        `memory_fidelity`).
+        `_memory_fidelity`).
 
     Raises:
         UsageError: an argument of the wrong type, an empty table, a missing column, a value out
@@ -1157,11 +1177,11 @@ def simulate_batch(
     tables = [packed_table(sparse, m, k, a, g, cache=cache) for m, k, a, g in unique]
     per_layer = evaluate(tables, index, d, device, batch, fidelity)
     figures = totals(per_layer, d, device, sparse.workload.macs, batch)
-    figures["fidelity"] = memory_fidelity(fidelity, d["mem_dram"])
+    figures["fidelity"] = _memory_fidelity(fidelity, d["mem_dram"])
     return pd.concat([designs, pd.DataFrame(figures)], axis=1)
 
 
-def memory_fidelity(level: int, dram: np.ndarray | str) -> np.ndarray:
+def _memory_fidelity(level: int, dram: np.ndarray | str) -> np.ndarray:
     """The memory model's level that a design's figures were computed at: the level asked for,
     or 0 for a memory that names no DRAM device (level 1 then falls back to the flat
     controller_efficiency, docs/dram.md "Which device").
@@ -1178,7 +1198,7 @@ def memory_fidelity(level: int, dram: np.ndarray | str) -> np.ndarray:
     return np.where(named, level, 0).astype(np.int64)
 
 
-LAYER_OUTPUTS = (
+_LAYER_OUTPUTS = (
     "compute_cycles",
     "pe_cycles",
     "drain_cycles",
@@ -1196,7 +1216,7 @@ LAYER_OUTPUTS = (
     "slices",
     "shortcut_spill_bytes",
     "weight_fetches",
-    *ENERGY_TERMS,
+    *_ENERGY_TERMS,
 )
 
 
@@ -1221,7 +1241,7 @@ class Result:
 
         Returns:
             One row per compute layer, in workload order: `layer`, `kind`, `macs` (dense, for
-            the batch), the per-layer outputs of `evaluate` (LAYER_OUTPUTS: cycles, seconds,
+            the batch), the per-layer outputs of `evaluate` (_LAYER_OUTPUTS: cycles, seconds,
             bytes per batch, MACs, energies in joules), `bound` ("memory" or "compute"),
             `compute_limit` ("pe", "drain" or "aux") and `utilization`. Built on first read.
         """
@@ -1230,7 +1250,7 @@ class Result:
                 "layer": self.table.names,
                 "kind": self.table.kinds,
                 "macs": self.table.macs * self.batch,
-                **{k: self.per_layer[k][0] for k in LAYER_OUTPUTS},
+                **{k: self.per_layer[k][0] for k in _LAYER_OUTPUTS},
             }
         )
         frame["bound"] = np.where(frame["memory_s"] > frame["compute_s"], "memory", "compute")
@@ -1298,7 +1318,7 @@ def simulate(
     # after it (packing names an unknown mode in its own words): each rule checked once
     _check_winograd(d)
     if isinstance(target, packing.PackedWorkload):
-        table = workload_table(target)
+        table = _workload_table(target)
     else:
         table = packed_table(target, mode, arch.k_vec, arch.alpha, arch.gamma, cache)
     _check_columns(d, device)
@@ -1309,7 +1329,7 @@ def simulate(
         memory_s, replays = traffic.level2_memory_s(per_layer, table, memory, clock_hz, batch, arch.c_vec)
         per_layer = evaluate([table], np.zeros(1, dtype=int), d, device, batch, fidelity, memory_s[None, :])
     figures = totals(per_layer, d, device, float(table.macs.sum()), batch)
-    figures["fidelity"] = memory_fidelity(fidelity, np.array([memory.dram]))
+    figures["fidelity"] = _memory_fidelity(fidelity, np.array([memory.dram]))
     return Result(
         pd.Series({k: v[0] for k, v in figures.items()}),
         per_layer,

@@ -27,7 +27,14 @@ import pandas as pd
 from dla_explorer.core.errors import DlaError, UsageError, check_type
 from dla_explorer.workload import Workload, read_scalesim_csv
 
-DATAFLOWS = ("os", "ws", "is")
+__all__ = [
+    "SystolicConfig",
+    "read_scalesim_cfg",
+    "run",
+    "systolic_cycles",
+]
+
+_DATAFLOWS = ("os", "ws", "is")
 
 
 @dataclass(frozen=True)
@@ -48,10 +55,10 @@ class SystolicConfig:
     run_name: str = ""
 
     def __post_init__(self) -> None:
-        check_array(self.rows, self.cols, self.dataflow)
+        _check_array(self.rows, self.cols, self.dataflow)
 
 
-def check_array(rows: object, cols: object, dataflow: object, source: str = "systolic") -> None:
+def _check_array(rows: object, cols: object, dataflow: object, source: str = "systolic") -> None:
     """Raise UsageError unless rows and cols are whole numbers >= 1 and dataflow is os/ws/is.
 
     Args:
@@ -66,8 +73,8 @@ def check_array(rows: object, cols: object, dataflow: object, source: str = "sys
     for key, value in (("rows", rows), ("cols", cols)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise UsageError(f"{source}: {key} must be a whole number >= 1, got {value!r}")
-    if dataflow not in DATAFLOWS:
-        raise UsageError(f"{source}: dataflow must be one of {', '.join(DATAFLOWS)}, got {dataflow!r}")
+    if dataflow not in _DATAFLOWS:
+        raise UsageError(f"{source}: dataflow must be one of {', '.join(_DATAFLOWS)}, got {dataflow!r}")
 
 
 def read_scalesim_cfg(path: str | os.PathLike) -> SystolicConfig:
@@ -107,8 +114,8 @@ def read_scalesim_cfg(path: str | os.PathLike) -> SystolicConfig:
         return int(value)
 
     dataflow = text("Dataflow").lower()
-    if dataflow not in DATAFLOWS:
-        raise UsageError(f"{path}: key 'Dataflow' must be one of {', '.join(DATAFLOWS)}, got '{dataflow}'")
+    if dataflow not in _DATAFLOWS:
+        raise UsageError(f"{path}: key 'Dataflow' must be one of {', '.join(_DATAFLOWS)}, got '{dataflow}'")
     mode = parser.get("run_presets", "InterfaceBandwidth", fallback="CALC").strip().upper()
     if mode not in ("CALC", "USER"):
         raise UsageError(f"{path}: key 'InterfaceBandwidth' must be CALC or USER, got '{mode}'")
@@ -150,7 +157,7 @@ def systolic_cycles(workload: Workload, rows: int, cols: int, dataflow: str) -> 
     Raises:
         UsageError: rows, cols or dataflow out of range.
     """
-    check_array(rows, cols, dataflow)
+    _check_array(rows, cols, dataflow)
     fields = ("N", "C", "K", "R", "S", "P", "Q", "groups")
     n, c, k, r, s, p, q, groups = (
         np.array([[getattr(layer, f) for f in fields] for layer in workload.layers], dtype=np.int64)
@@ -227,8 +234,8 @@ def run(
         )
     dataflow = (
         dataflow.strip().lower() if isinstance(dataflow, str) else dataflow
-    )  # check_array names a bad one
-    check_array(rows, cols, dataflow)
+    )  # _check_array names a bad one
+    _check_array(rows, cols, dataflow)
     if isinstance(topology, Workload):  # what systolic_cycles takes: no CSV round trip
         return systolic_cycles(topology, rows, cols, dataflow)
     check_type(topology, (str, os.PathLike), "topology", "a SCALE-Sim topology CSV or a Workload")

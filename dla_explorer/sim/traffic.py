@@ -32,9 +32,27 @@ from dla_explorer.sim.dram.config import DramConfig, load_dram
 from dla_explorer.sim.dram.efficiency import efficiency_table
 from dla_explorer.sim.dram.model import decode, params
 
-FIDELITY_LEVELS = (0, 1, 2)
+__all__ = [
+    "CARRY_STATE",
+    "DEFAULT_FIDELITY",
+    "INTERLEAVE_BYTES",
+    "REGIONS",
+    "RUN_CLASSES",
+    "LayerStream",
+    "Replay",
+    "check_fidelity",
+    "device_table",
+    "layer_streams",
+    "level1_streams",
+    "level2_memory_s",
+    "replay",
+    "replay_frame",
+    "sustained_gbps",
+]
+
+_FIDELITY_LEVELS = (0, 1, 2)
 DEFAULT_FIDELITY = 1
-REQUEST_BYTES = 64  # the DLA's DMA issues 64-B requests (FPGA AI Suite ddr_data_bytes 64)
+_REQUEST_BYTES = 64  # the DLA's DMA issues 64-B requests (FPGA AI Suite ddr_data_bytes 64)
 # Interleaved placement: consecutive blocks of this many bytes go to consecutive channels. An
 # estimate (the EMIF / HBM2 fabric interleave is a design choice); range 256 B - 4 KiB.
 INTERLEAVE_BYTES = 1024
@@ -47,18 +65,18 @@ RUN_CLASSES = ((64.0, "random_read"), (1024.0, "tiled_fmap"), (8192.0, "seq_read
 # one after the other, as the compiler lays them out), and two feature-map buffers that the
 # layers use in turn (layer i reads buffer i % 2 and writes the other, which layer i + 1 reads).
 # The region size is a quarter of a channel's capacity when the device is known (level 2), else
-# DEFAULT_REGION_BYTES, which fits every shipped channel (HBM2 pseudo-channel: 512 MiB). Regions
+# _DEFAULT_REGION_BYTES, which fits every shipped channel (HBM2 pseudo-channel: 512 MiB). Regions
 # are offsets of the address *within* a channel: flat offsets (the old 16 / 32 GiB bases) wrapped
 # to address 0 of a channel smaller than them, so weights, inputs and outputs aliased.
 REGIONS = 4
 WEIGHT_REGION, FMAP_REGIONS = 0, (1, 2)
-DEFAULT_REGION_BYTES = 1 << 26
+_DEFAULT_REGION_BYTES = 1 << 26
 # Level 2 replays a frame's layers as one request stream (the controller's queues, open rows and
 # refresh phase carry over from layer to layer); False replays each layer from idle banks.
 CARRY_STATE = True
 # the memory's estimate (a factor with its range in the YAML) that scales each class level 1 uses:
 # the real controller against the modelled one on sequential streams and on short runs
-EFFICIENCY_SCALE = {
+_EFFICIENCY_SCALE = {
     "seq_read": "seq_efficiency_scale",
     "seq_write": "seq_efficiency_scale",
     "seq_read_write": "seq_efficiency_scale",
@@ -69,7 +87,7 @@ EFFICIENCY_SCALE = {
 
 # the highest clock sustained_gbps takes: FPGA fabric clocks are below 1-2 GHz, so a larger number
 # is a clock given in Hz, not MHz
-MAX_CLOCK_MHZ = 10_000
+_MAX_CLOCK_MHZ = 10_000
 
 
 def check_fidelity(level: int) -> int:
@@ -84,7 +102,7 @@ def check_fidelity(level: int) -> int:
     Raises:
         UsageError: any other value.
     """
-    if level not in FIDELITY_LEVELS:
+    if level not in _FIDELITY_LEVELS:
         raise UsageError(f"fidelity = {level}: must be one of 0, 1, 2")
     return int(level)
 
@@ -140,7 +158,7 @@ def level1_streams(
     DLA stores a map as c_vec-deep channel groups, each group's rows contiguous, so one slice of
     one group is one run. Writes are sequential; when the layer also reads maps they share the
     bus with the reads (seq_read_write: the read/write turnaround). Each class's efficiency is
-    scaled by the memory's estimate for it (EFFICIENCY_SCALE; capped at 1). A design whose memory
+    scaled by the memory's estimate for it (_EFFICIENCY_SCALE; capped at 1). A design whose memory
     names no DRAM device keeps its flat controller_efficiency.
 
     Args:
@@ -165,7 +183,7 @@ def level1_streams(
 
     def cls(name: str) -> np.ndarray:
         e = _per_design(names, name)[:, None]
-        column = f"mem_{EFFICIENCY_SCALE[name]}"
+        column = f"mem_{_EFFICIENCY_SCALE[name]}"
         scale = np.asarray(d[column], dtype=np.float64)[:, None] if column in d else 1.0
         return np.where(np.isnan(e), flat, np.minimum(e * scale, 1.0))
 
@@ -207,7 +225,7 @@ def sustained_gbps(memory: Any, clock_mhz: float, fidelity: int = DEFAULT_FIDELI
         GB/s (1e9 bytes a second) of the whole memory.
 
     Raises:
-        UsageError: `memory` is not a Memory, the clock is not a number in (0, MAX_CLOCK_MHZ], or
+        UsageError: `memory` is not a Memory, the clock is not a number in (0, _MAX_CLOCK_MHZ], or
             the fidelity is not 0, 1 or 2.
     """
     from dla_explorer.sim.config import Memory  # config is a sibling: imported where it is used
@@ -216,11 +234,11 @@ def sustained_gbps(memory: Any, clock_mhz: float, fidelity: int = DEFAULT_FIDELI
     if (
         isinstance(clock_mhz, bool)
         or not isinstance(clock_mhz, numbers.Real)
-        or not 0 < clock_mhz <= MAX_CLOCK_MHZ
+        or not 0 < clock_mhz <= _MAX_CLOCK_MHZ
     ):
         # 0 or a negative clock gave 0 or negative GB/s; 400e6 (Hz, not MHz) lifted the port cap
         raise UsageError(
-            f"clock_mhz = {clock_mhz!r}: must be a clock in MHz in (0, {MAX_CLOCK_MHZ:,}] (400, not 400e6)"
+            f"clock_mhz = {clock_mhz!r}: must be a clock in MHz in (0, {_MAX_CLOCK_MHZ:,}] (400, not 400e6)"
         )
     level = check_fidelity(fidelity)
     peak = memory.data_rate_mtps * MEGA * memory.bus_width_bits / BITS_PER_BYTE
@@ -252,14 +270,14 @@ class LayerStream:
 
 
 def _runs(starts: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """Byte addresses of REQUEST_BYTES requests covering runs (start, number of requests)."""
+    """Byte addresses of _REQUEST_BYTES requests covering runs (start, number of requests)."""
     lines = lines.astype(np.int64)
     total = int(lines.sum())
     if total == 0:
         return np.zeros(0, np.int64)
     first = np.repeat(np.cumsum(lines) - lines, lines)
     offset = np.arange(total, dtype=np.int64) - first
-    return np.repeat(starts.astype(np.int64), lines) + offset * REQUEST_BYTES
+    return np.repeat(starts.astype(np.int64), lines) + offset * _REQUEST_BYTES
 
 
 def _place(addr: np.ndarray, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -285,7 +303,7 @@ def layer_streams(
     channels: int,
     weight_channels: int,
     batch: int = 1,
-    region_bytes: int = DEFAULT_REGION_BYTES,
+    region_bytes: int = _DEFAULT_REGION_BYTES,
 ) -> list[LayerStream]:
     """The requests of every layer of one design (1-D per-layer arrays, bytes per batch).
 
@@ -314,10 +332,10 @@ def layer_streams(
         weight_channels: channels reserved for weights (the first ones); 0 interleaves
             everything over all channels.
         batch: images per batch.
-        region_bytes: bytes of each region within a channel (`region_bytes_of`).
+        region_bytes: bytes of each region within a channel (`_region_bytes_of`).
 
     Returns:
-        One LayerStream per layer, in layer order: the 64-B requests (REQUEST_BYTES) in DMA
+        One LayerStream per layer, in layer order: the 64-B requests (_REQUEST_BYTES) in DMA
         issue order, each with its channel, its byte address within the channel, whether it is a
         write, and its kind (0 weight read, 1 feature-map read, 2 feature-map write).
     """
@@ -327,11 +345,11 @@ def layer_streams(
         n_slices = max(1, int(slices[i]))
         fetches = max(1, int(round(weight_fetches[i])))
         per_fetch = weight_bytes[i] / fetches
-        w_lines = np.full(fetches, math.ceil(per_fetch / REQUEST_BYTES))
+        w_lines = np.full(fetches, math.ceil(per_fetch / _REQUEST_BYTES))
         w_addr = _runs(np.full(fetches, weight_offset), w_lines) if per_fetch > 0 else np.zeros(0, np.int64)
         w_slice = np.repeat(np.arange(fetches) * n_slices // fetches, w_lines) if per_fetch > 0 else w_addr
         if per_fetch > 0:  # the next layer's filters follow this layer's, line aligned
-            weight_offset += int(w_lines[0]) * REQUEST_BYTES
+            weight_offset += int(w_lines[0]) * _REQUEST_BYTES
 
         reads = act_bytes[i] - act_write_bytes[i]
         in_groups = 1 if linear[i] else max(1, math.ceil(in_channels[i] / c_vec))
@@ -369,7 +387,7 @@ def layer_streams(
     return out
 
 
-def region_bytes_of(cfg: DramConfig) -> int:
+def _region_bytes_of(cfg: DramConfig) -> int:
     """A quarter of one channel's capacity (the decoded fields' span), at least one row.
 
     Args:
@@ -392,7 +410,7 @@ def _map_runs(
     if total <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     runs = batch * n_slices * groups
-    run_lines = max(1, math.ceil(total / runs / REQUEST_BYTES))
+    run_lines = max(1, math.ceil(total / runs / _REQUEST_BYTES))
     image_bytes = total / batch
     group_pitch = image_bytes / groups
     step = group_pitch / n_slices
@@ -400,7 +418,7 @@ def _map_runs(
     # slice-major order: per image, slice after slice, each slice's channel groups in turn
     img, s, g = (a.ravel() for a in grid)
     starts = base + img * image_bytes + g * group_pitch + (s * step if overlap or n_slices > 1 else 0)
-    starts = (np.floor(starts / REQUEST_BYTES) * REQUEST_BYTES).astype(np.int64)
+    starts = (np.floor(starts / _REQUEST_BYTES) * _REQUEST_BYTES).astype(np.int64)
     lines = np.full(starts.size, run_lines)
     return _runs(starts, lines), np.repeat(s, run_lines)
 
@@ -457,7 +475,7 @@ def _simulate(
     channel is done with it: a read's data returned, a write's burst written, the controller's
     counters, tCK in ns)."""
     burst = cfg.organization.burst_bytes
-    per = max(1, REQUEST_BYTES // burst)
+    per = max(1, _REQUEST_BYTES // burst)
     addr = (address[:, None] + np.arange(per, dtype=np.uint64) * np.uint64(burst)).ravel()
     _, bank, row = decode(cfg, addr)
     ch = np.repeat(channel, per)
@@ -518,7 +536,7 @@ def replay(
     np.maximum.at(ch_done, stream.channel, end * tck)
     return Replay(
         time_ns=float(max(stats[k.S_END], end.max()) * tck),
-        channel_bytes=np.bincount(stream.channel, minlength=channels) * float(REQUEST_BYTES),
+        channel_bytes=np.bincount(stream.channel, minlength=channels) * float(_REQUEST_BYTES),
         channel_done_ns=ch_done,
         row_hit_rate=_hit_rate(stats),
     )
@@ -600,7 +618,7 @@ def replay_frame(
         out.append(
             Replay(
                 time_ns=float(front[i] - begin[i]) * tck,
-                channel_bytes=np.bincount(streams[i].channel, minlength=channels) * float(REQUEST_BYTES),
+                channel_bytes=np.bincount(streams[i].channel, minlength=channels) * float(_REQUEST_BYTES),
                 channel_done_ns=np.where(ch_last[i] > 0, done, 0.0),
                 row_hit_rate=rate,
                 start_ns=float(begin[i]) * tck,
@@ -659,7 +677,7 @@ def level2_memory_s(
         channels=memory.channels,
         weight_channels=memory.weight_channels,
         batch=batch,
-        region_bytes=region_bytes_of(cfg),
+        region_bytes=_region_bytes_of(cfg),
     )
     port = memory.port_width_bits / 8 * clock_hz if memory.port_width_bits else 0.0
     if CARRY_STATE if carry_state is None else carry_state:

@@ -22,6 +22,15 @@ from dla_explorer.core.fileio import MAX_INT, as_path, atomic_open
 from dla_explorer.sparsity.pruning import Recipe, SparseModel
 from dla_explorer.workload import AuxOp, Layer, Workload
 
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "load",
+    "recipe_key",
+    "save",
+    "source_key",
+]
+
 FORMAT = "dla-explorer.sparse-model"
 FORMAT_VERSION = 1
 
@@ -32,7 +41,7 @@ def _digest_file(path: Path, digest: Any) -> None:
             digest.update(block)
 
 
-def source_digest(path: str | os.PathLike) -> str:
+def _source_digest(path: str | os.PathLike) -> str:
     """SHA-256 of a file, or of a folder's files (names and contents, sorted); "" if missing.
 
     Args:
@@ -74,9 +83,9 @@ def recipe_key(recipe: Recipe) -> str:
     data = recipe.model_dump(mode="json", exclude={"output"})
     files = {}
     if ":" in recipe.model and recipe.model.split(":")[0].endswith(".py"):
-        files["model"] = source_digest(recipe.model.rsplit(":", 1)[0])
+        files["model"] = _source_digest(recipe.model.rsplit(":", 1)[0])
     if recipe.calibration != "synthetic":
-        files["calibration"] = source_digest(recipe.calibration)
+        files["calibration"] = _source_digest(recipe.calibration)
     text = json.dumps({"recipe": data, "files": files}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

@@ -34,11 +34,27 @@ from dla_explorer.core.fileio import load_yaml_model
 from dla_explorer.workload import Workload, extract, module_of, zoo
 from dla_explorer.workload.layers import check_input_shape, unknown_layer_message
 
-METHODS = ("random", "magnitude", "magnitude_global", "nm")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
+__all__ = [
+    "LayerProgress",
+    "Recipe",
+    "SparseModel",
+    "calibration_batch",
+    "default_input_shape",
+    "load_model",
+    "load_recipe",
+    "load_weights",
+    "measure_activation_density",
+    "parse_nm",
+    "prune",
+    "prune_recipe",
+    "resolve_model",
+]
+
+_METHODS = ("random", "magnitude", "magnitude_global", "nm")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
 # torchvision's ImageNet normalisation, used for calibration images read from a folder
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
 # progress(stage, layer, layers): called once per compute layer in each stage of `prune`, "masks"
 # (its mask is made) then "activations" (its input density is measured), for a per-layer bar
 LayerProgress = Callable[[str, str, int], None]
@@ -117,7 +133,7 @@ class SparseModel:
         return self._hash
 
 
-MAX_NM_M = 256  # N:M groups run along the input channels; no layer of the zoo has more than 2048
+_MAX_NM_M = 256  # N:M groups run along the input channels; no layer of the zoo has more than 2048
 
 
 def parse_nm(text: str | tuple[int, int]) -> tuple[int, int]:
@@ -131,7 +147,7 @@ def parse_nm(text: str | tuple[int, int]) -> tuple[int, int]:
 
     Raises:
         UsageError: the text is not two integers separated by ':', N is not between 1 and M, or M is
-            above MAX_NM_M.
+            above _MAX_NM_M.
     """
     if isinstance(text, str):
         try:
@@ -142,8 +158,8 @@ def parse_nm(text: str | tuple[int, int]) -> tuple[int, int]:
         n, m = text
     if not 1 <= n <= m:
         raise UsageError(f"N:M pattern {n}:{m}: N must be between 1 and M")
-    if m > MAX_NM_M:
-        raise UsageError(f"N:M pattern {n}:{m}: M must be at most {MAX_NM_M} (groups of M input channels)")
+    if m > _MAX_NM_M:
+        raise UsageError(f"N:M pattern {n}:{m}: M must be at most {_MAX_NM_M} (groups of M input channels)")
     return n, m
 
 
@@ -214,7 +230,7 @@ def resolve_model(model: nn.Module | str, seed: int = 0) -> tuple[nn.Module, str
     return zoo.get(model, seed), model
 
 
-WEIGHT_SUFFIXES = (".pt", ".pth", ".npz")
+_WEIGHT_SUFFIXES = (".pt", ".pth", ".npz")
 
 
 def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
@@ -236,7 +252,7 @@ def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
             checkpoint (or the state dict it names) is missing, corrupt or of a newer format.
     """
     path = Path(path)
-    if path.suffix not in WEIGHT_SUFFIXES:
+    if path.suffix not in _WEIGHT_SUFFIXES:
         raise UsageError(f"weights '{path}': use a state dict (.pt, .pth) or a checkpoint (.npz)")
     if not path.is_file():
         raise DlaError(f"weights file '{path}' not found")
@@ -308,7 +324,7 @@ def default_input_shape(model: nn.Module | str) -> tuple[int, ...]:
     return zoo.input_shape(model) if isinstance(model, str) else zoo.DEFAULT_INPUT_SHAPE
 
 
-def layer_targets(
+def _layer_targets(
     workload: Workload, sparsity: float, overrides: Mapping[str, float] | None
 ) -> dict[str, float]:
     """Target sparsity per layer: the global value, or the last override pattern that matches.
@@ -510,9 +526,9 @@ def calibration_batch(
 def _load_images(folder: Path, shape: tuple[int, ...]) -> torch.Tensor:
     from PIL import Image
 
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[: shape[0]]
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)[: shape[0]]
     if not files:
-        raise UsageError(f"calibration folder '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise UsageError(f"calibration folder '{folder}' holds no images ({', '.join(_IMAGE_SUFFIXES)})")
     height, width = shape[2], shape[3]
     arrays = []
     for f in files:
@@ -522,8 +538,8 @@ def _load_images(folder: Path, shape: tuple[int, ...]) -> torch.Tensor:
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             raise UsageError(f"calibration image '{f}': cannot be read ({_one_line(exc)})") from None
     images = torch.from_numpy(np.stack(arrays) / 255.0).permute(0, 3, 1, 2)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1)
     return (images - mean) / std
 
 
@@ -608,7 +624,7 @@ def prune(
 
     Args:
         model: a torch module, a zoo or library name, 'file.py:factory' or a model.onnx file.
-        method: one of METHODS: random, magnitude, magnitude_global, nm.
+        method: one of _METHODS: random, magnitude, magnitude_global, nm.
         sparsity: fraction of weights pruned per layer, in [0, 1); ignored by method nm.
         nm: the N:M pattern of method nm ('2:4' when None).
         overrides: glob pattern over layer names -> sparsity (a fraction; 0 keeps a layer dense).
@@ -635,8 +651,8 @@ def prune(
             missing, unreadable or does not fit the model.
         DlaError: the weights file or the ONNX file is unreadable or corrupt.
     """
-    if method not in METHODS:
-        raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(METHODS)}")
+    if method not in _METHODS:
+        raise UsageError(f"unknown pruning method '{method}'; choose one of {', '.join(_METHODS)}")
     # the arguments' own rules before the model is loaded and traced (seconds for ResNet-50)
     check_type(model, (nn.Module, str), "model", "a torch module, a zoo name or 'file.py:factory'")
     if overrides is not None:
@@ -647,8 +663,8 @@ def prune(
         check_input_shape(input_shape)
     if method != "nm":
         _check_sparsity(sparsity, "pruning")
-    check_whole(seed, "seed", 0, MAX_SEED)
-    check_whole(calibration_size, "calibration_size", 1, MAX_CALIBRATION_SIZE)
+    check_whole(seed, "seed", 0, _MAX_SEED)
+    check_whole(calibration_size, "calibration_size", 1, _MAX_CALIBRATION_SIZE)
     if isinstance(model, str) and model.endswith(".onnx"):
         return _prune_onnx(
             model, method, sparsity, nm, overrides, seed, input_shape, keep_first_last_dense, name, progress
@@ -664,7 +680,7 @@ def prune(
     if keep_first_last_dense:
         ends = {workload.layers[0].name: 0.0, workload.layers[-1].name: 0.0}
         overrides = {**ends, **(overrides or {})}
-    targets = layer_targets(workload, sparsity, overrides)
+    targets = _layer_targets(workload, sparsity, overrides)
     if method == "nm" and any(v not in (0.0, sparsity) for v in targets.values()):
         raise UsageError("with method 'nm', per-layer overrides can only keep a layer dense (0)")
 
@@ -724,7 +740,7 @@ def _prune_onnx(
     _check_sparsity(sparsity, "pruning")
     if keep_first_last_dense:
         overrides = {workload.layers[0].name: 0.0, workload.layers[-1].name: 0.0, **(overrides or {})}
-    targets = layer_targets(workload, sparsity, overrides)
+    targets = _layer_targets(workload, sparsity, overrides)
     overridden = {
         layer.name for layer in workload if any(fnmatch.fnmatchcase(layer.name, p) for p in (overrides or {}))
     }
@@ -743,8 +759,8 @@ def _prune_onnx(
     return SparseModel(workload.name, workload, pruned, masks, density, recipe)
 
 
-MAX_CALIBRATION_SIZE = 4096
-MAX_SEED = 2**32 - 1  # numpy's legacy seeding and torch both take 32-bit seeds
+_MAX_CALIBRATION_SIZE = 4096
+_MAX_SEED = 2**32 - 1  # numpy's legacy seeding and torch both take 32-bit seeds
 
 
 class Recipe(pydantic.BaseModel):
@@ -759,7 +775,7 @@ class Recipe(pydantic.BaseModel):
     method: Literal["random", "magnitude", "magnitude_global", "nm"] = "random"
     sparsity: float = pydantic.Field(0.0, ge=0.0, lt=1.0)
     nm: str | None = pydantic.Field(None, description="N:M pattern for method nm, e.g. '2:4'")
-    seed: int = pydantic.Field(0, ge=0, le=MAX_SEED, description="numpy and torch seed")
+    seed: int = pydantic.Field(0, ge=0, le=_MAX_SEED, description="numpy and torch seed")
     overrides: dict[str, float] = pydantic.Field(default_factory=dict)
     keep_first_last_dense: bool = False
     input_shape: (
@@ -769,7 +785,7 @@ class Recipe(pydantic.BaseModel):
     )
     calibration: str = "synthetic"
     # the calibration batch is held in memory at once (224x224x3 fp32: 0.6 MB an image)
-    calibration_size: int = pydantic.Field(8, ge=1, le=MAX_CALIBRATION_SIZE)
+    calibration_size: int = pydantic.Field(8, ge=1, le=_MAX_CALIBRATION_SIZE)
     output: str | None = pydantic.Field(None, description="checkpoint path (.npz)")
 
 

@@ -36,6 +36,16 @@ from dla_explorer.study import bands, dram_figure
 from dla_explorer.study.records import RECORD, tool_version
 from dla_explorer.workload import zoo as models
 
+__all__ = [
+    "Design",
+    "ExperimentSpec",
+    "Mode",
+    "PaperFigures",
+    "Size",
+    "load_experiment",
+    "run_experiment",
+]
+
 Mode = Literal["dense", "unpacked", "packed", "nm"]
 
 
@@ -158,7 +168,7 @@ def load_experiment(path: str | Path) -> ExperimentSpec:
     return spec
 
 
-def recipe_of(spec: ExperimentSpec, model: str, sparsity: float) -> pruning.Recipe:
+def _recipe_of(spec: ExperimentSpec, model: str, sparsity: float) -> pruning.Recipe:
     """The pruning recipe of one model and sparsity of the experiment.
 
     Args:
@@ -179,7 +189,7 @@ def recipe_of(spec: ExperimentSpec, model: str, sparsity: float) -> pruning.Reci
     )
 
 
-def sparse_model(spec: ExperimentSpec, model: str, sparsity: float, folder: Path) -> pruning.SparseModel:
+def _sparse_model(spec: ExperimentSpec, model: str, sparsity: float, folder: Path) -> pruning.SparseModel:
     """The pruned model, from the results folder if an earlier run made it from the same recipe
     (its checkpoint records the recipe's key: a changed seed or method prunes again).
 
@@ -192,7 +202,7 @@ def sparse_model(spec: ExperimentSpec, model: str, sparsity: float, folder: Path
     Returns:
         The SparseModel.
     """
-    recipe = recipe_of(spec, model, sparsity)
+    recipe = _recipe_of(spec, model, sparsity)
     key = checkpoint.recipe_key(recipe)
     path = folder / "models" / f"{model}_{spec.method}{round(sparsity * 100)}.npz"
     if path.is_file() and checkpoint.source_key(path) == key:
@@ -205,8 +215,8 @@ def sparse_model(spec: ExperimentSpec, model: str, sparsity: float, folder: Path
     return sparse
 
 
-FIDELITIES = (0, 1, 2)
-FIDELITY_COLUMNS = ("fps", "memory_s")  # comparison.csv: fps_level0, memory_s_level2, ...
+_FIDELITIES = (0, 1, 2)
+_FIDELITY_COLUMNS = ("fps", "memory_s")  # comparison.csv: fps_level0, memory_s_level2, ...
 
 
 def _simulate_model(
@@ -225,15 +235,15 @@ def _simulate_model(
             # are the default, fidelity 1). Level 2 (a replay, ~0.1-0.5 s a frame) for the packed
             # rows the comparison reads, and only for a memory naming its DRAM device
             levels = {}
-            for level in FIDELITIES:
+            for level in _FIDELITIES:
                 if level == 2 and (mode != "packed" or not memory.dram):
-                    levels.update({f"{m}_level{level}": float("nan") for m in FIDELITY_COLUMNS})
+                    levels.update({f"{m}_level{level}": float("nan") for m in _FIDELITY_COLUMNS})
                     continue
                 other = result if level == result.fidelity else None
                 other = other or simulator.simulate(
                     sparse, arch, memory, device, mode, spec.batch, fidelity=level
                 )
-                levels.update({f"{m}_level{level}": other.totals[m] for m in FIDELITY_COLUMNS})
+                levels.update({f"{m}_level{level}": other.totals[m] for m in _FIDELITY_COLUMNS})
             if mode == "packed":
                 levels["fps_alpha1"] = _fps_alpha1(sparse, arch, memory, device, spec.batch, result)
             totals.append({**row, **result.totals.to_dict(), **levels})
@@ -316,7 +326,7 @@ def _baselines(
     return pd.DataFrame(rows)
 
 
-def read_record(folder: Path) -> dict | None:
+def _read_record(folder: Path) -> dict | None:
     """The experiment.json of a results folder (None when there is none).
 
     Args:
@@ -428,7 +438,7 @@ def run_experiment(
     # disable None: a bar on a terminal only (tqdm)
     bar = tqdm(cases, desc="prune, pack, simulate", unit="case", disable=None if progress else True)
     for model, sparsity in bar:
-        sparse = sparse_model(spec, model, sparsity, folder)
+        sparse = _sparse_model(spec, model, sparsity, folder)
         labels = {"model": model, "sparsity": sparsity}
         model_totals, model_layers = _simulate_model(spec, sparse, device, hardware)
         model_totals = _packing_fairness(model_totals, sparse)
@@ -457,7 +467,7 @@ def run_experiment(
     # the report's per-layer DRAM figure: the headline designs replayed at fidelity 2
     dram_figure.write_headline_layers(spec, headline, device, hardware, folder)
 
-    previous = read_record(folder)
+    previous = _read_record(folder)
     search_summary = previous.get("search") if previous else None
     if run_search and spec.search:
         search_summary = _run_search(

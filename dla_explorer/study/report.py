@@ -35,10 +35,17 @@ from dla_explorer.sim import config as hw
 from dla_explorer.study import analysis, dram_figure, explorer, plots
 from dla_explorer.study.records import RECORD, tool_version
 
-FORMATS = ("png", "svg", "pdf")
-PAPER_DPI = 300  # the PNGs in figures/ (print resolution)
-PAGE_DPI = 110  # the PNGs embedded in report.html (screen resolution keeps the page small)
-REFERENCE = {
+__all__ = [
+    "parse_formats",
+    "summary",
+    "write_comparison",
+    "write_report",
+]
+
+_FORMATS = ("png", "svg", "pdf")
+_PAPER_DPI = 300  # the PNGs in figures/ (print resolution)
+_PAGE_DPI = 110  # the PNGs embedded in report.html (screen resolution keeps the page small)
+_REFERENCE = {
     "title": "Optimized FPGA-based Deep Learning Accelerator for Sparse CNN using High Bandwidth Memory",
     "venue": "IEEE FCCM 2021 (Field-Programmable Custom Computing Machines)",
     "year": 2021,
@@ -48,16 +55,16 @@ REFERENCE = {
 # uncertainty bands; a results table that carries `fidelity` / `*_lo`, `*_hi` columns says so.
 # what each memory fidelity level is (docs/dram.md, "Fidelity levels"): a table's `fidelity`
 # column (written by simulate and simulate_batch) says which its numbers were computed at
-FIDELITY_TEXT = {
+_FIDELITY_TEXT = {
     0: "level 0 (analytical model with a flat DRAM controller efficiency)",
     1: "level 1 (analytical model with DRAM efficiency per traffic class from the cycle model)",
     2: "level 2 (every DRAM request replayed through the cycle model)",
 }
 # tables written before the column: level 1 was the default since the cycle model, level 0 before
-UNRECORDED_FIDELITY = "memory fidelity not recorded in the table"
-DOCS = ("model.md", "validation.md", "cli.md")
+_UNRECORDED_FIDELITY = "memory fidelity not recorded in the table"
+_DOCS = ("model.md", "validation.md", "cli.md")
 
-CAPTIONS = {
+_CAPTIONS = {
     "throughput": "Throughput of every model, memory system and mode at the headline sparsity "
     "(values on the bars).",
     "speedup_vs_sparsity": "Where the gains come from, against sparsity: packing (left), HBM2's "
@@ -73,7 +80,7 @@ CAPTIONS = {
     "utilisation": "MAC utilisation per layer before and after packing (depthwise layers marked).",
     "pareto": "The design-space search: every trial, and the Pareto front of frames/s against power.",
 }
-STYLE = """
+_STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; color: #222;
        padding: 0 1em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }
@@ -112,7 +119,7 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
+def _markdown_table(frame: pd.DataFrame) -> str:
     """A DataFrame as a Markdown table (numbers formatted for reading).
 
     Args:
@@ -126,13 +133,13 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def html_table(frame: pd.DataFrame, changed: np.ndarray | None = None) -> str:
+def _html_table(frame: pd.DataFrame, changed: np.ndarray | None = None) -> str:
     """A sortable table (numbers sort by value); `changed` (rows x columns) marks cells.
 
     Args:
         frame: the table; numbers are formatted for reading (NaN as '–') and keep their value
             for sorting.
-        changed: a bool array of `frame`'s shape; True cells are highlighted (`side_by_side`'s
+        changed: a bool array of `frame`'s shape; True cells are highlighted (`_side_by_side`'s
             marks). None: no cell.
 
     Returns:
@@ -161,7 +168,7 @@ def html_table(frame: pd.DataFrame, changed: np.ndarray | None = None) -> str:
 # -- tables --------------------------------------------------------------------------------------
 
 
-def design_table(results: analysis.Results) -> pd.DataFrame:
+def _design_table(results: analysis.Results) -> pd.DataFrame:
     """The designs at the headline sparsity: one row per model, design, memory and mode.
 
     Args:
@@ -193,7 +200,7 @@ def design_table(results: analysis.Results) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def baseline_table(results: analysis.Results) -> pd.DataFrame:
+def _baseline_table(results: analysis.Results) -> pd.DataFrame:
     """The CPU and GPU baselines: published, roofline bounds and measured here.
 
     Args:
@@ -216,7 +223,7 @@ def baseline_table(results: analysis.Results) -> pd.DataFrame:
 
 
 # the front table: (column, heading, scale) in the order an architect reads a design
-FRONT_COLUMNS = (
+_FRONT_COLUMNS = (
     ("trial", "trial", 1),
     ("model", "model", 1),
     ("mode", "mode", 1),
@@ -242,7 +249,7 @@ FRONT_COLUMNS = (
 )
 
 
-def front_table(front: pd.DataFrame) -> pd.DataFrame:
+def _front_table(front: pd.DataFrame) -> pd.DataFrame:
     """Every design on the front with its full array configuration, memory and resources.
 
     Args:
@@ -254,7 +261,7 @@ def front_table(front: pd.DataFrame) -> pd.DataFrame:
     """
     out = {}
     sweep = "point" in front
-    for column, heading, scale in FRONT_COLUMNS:
+    for column, heading, scale in _FRONT_COLUMNS:
         if column == "trial" and column not in front and sweep:
             column = "point"  # a sweep table's own rows, not explorer.design_table's
         if column in ("model", "mode") and column in front and front[column].nunique() == 1:
@@ -323,7 +330,7 @@ def summary(results: analysis.Results) -> list[str]:
 # -- provenance ----------------------------------------------------------------------------------
 
 
-def fidelity(frame: pd.DataFrame | None) -> str:
+def _fidelity(frame: pd.DataFrame | None) -> str:
     """The fidelity level and uncertainty bands a table's numbers carry.
 
     Args:
@@ -332,14 +339,14 @@ def fidelity(frame: pd.DataFrame | None) -> str:
             of `<figure>_p5` / `<figure>_p95` (or `_lo` / `_hi`) columns marks a figure's bands.
 
     Returns:
-        One phrase for the page: the FIDELITY_TEXT of each level in the table's `fidelity`
-        column (UNRECORDED_FIDELITY without one, or for None or an empty table), then "no
+        One phrase for the page: the _FIDELITY_TEXT of each level in the table's `fidelity`
+        column (_UNRECORDED_FIDELITY without one, or for None or an empty table), then "no
         uncertainty bands" or "5-95% bands on fps, power_w (Monte-Carlo over the estimates'
         ranges)".
     """
     if frame is None or frame.empty:
-        return f"{UNRECORDED_FIDELITY}, no uncertainty bands"
-    level = fidelity_level(frame)
+        return f"{_UNRECORDED_FIDELITY}, no uncertainty bands"
+    level = _fidelity_level(frame)
     for low, high, kind in (("_p5", "_p95", "5-95% bands"), ("_lo", "_hi", "uncertainty bands")):
         # the Monte-Carlo bands of study/bands.py (<figure>_p5 / _p95), or any <figure>_lo / _hi
         named = sorted(
@@ -351,24 +358,24 @@ def fidelity(frame: pd.DataFrame | None) -> str:
     return f"{level}, no uncertainty bands"
 
 
-def fidelity_level(frame: pd.DataFrame | None) -> str:
-    """The memory fidelity a table's numbers were computed at (`fidelity`'s first part).
+def _fidelity_level(frame: pd.DataFrame | None) -> str:
+    """The memory fidelity a table's numbers were computed at (`_fidelity`'s first part).
 
     Args:
         frame: a results table with a `fidelity` column (0, 1 or 2 per row), or None.
 
     Returns:
-        The FIDELITY_TEXT of each level present, joined by "and"; UNRECORDED_FIDELITY for a
+        The _FIDELITY_TEXT of each level present, joined by "and"; _UNRECORDED_FIDELITY for a
         table without the column, or for None.
     """
     levels = []
     if frame is not None and "fidelity" in frame:
         levels = sorted(pd.to_numeric(frame["fidelity"], errors="coerce").dropna().astype(int).unique())
-    return " and ".join(FIDELITY_TEXT.get(v, f"level {v}") for v in levels) or UNRECORDED_FIDELITY
+    return " and ".join(_FIDELITY_TEXT.get(v, f"level {v}") for v in levels) or _UNRECORDED_FIDELITY
 
 
 @dataclass
-class Provenance:
+class _Provenance:
     """Where a report's numbers come from: the spec, its hash, the run, the tool and the fidelity."""
 
     name: str
@@ -390,8 +397,8 @@ class Provenance:
             # results made by one version, the report by another: say both
             version = f"{self.run_tool}; this report: {version}"
         docs_root = Path(dla_explorer.__file__).resolve().parent.parent / "docs"
-        docs = ", ".join(f"docs/{name}" for name in DOCS if (docs_root / name).is_file()) or "docs/"
-        ref = REFERENCE
+        docs = ", ".join(f"docs/{name}" for name in _DOCS if (docs_root / name).is_file()) or "docs/"
+        ref = _REFERENCE
         return [
             ("reference work", f'"{ref["title"]}", {ref["venue"]}'),
             ("experiment", f"{self.name} from {self.source}"),
@@ -412,7 +419,7 @@ class Provenance:
         for key, value in self.rows():
             text = html.escape(value)
             if key == "reference work":
-                text += f' (<a href="{REFERENCE["link"]}">abstract</a>)'
+                text += f' (<a href="{_REFERENCE["link"]}">abstract</a>)'
             items.append(f"<li><b>{html.escape(key)}</b>: {text}</li>")
         return f'<div class="provenance"><ul>{"".join(items)}</ul></div>'
 
@@ -425,7 +432,7 @@ class Provenance:
         lines = []
         for key, value in self.rows():
             if key == "reference work":
-                value += f" ([abstract]({REFERENCE['link']}))"
+                value += f" ([abstract]({_REFERENCE['link']}))"
             lines.append(f"- **{key}**: {value}")
         return lines
 
@@ -453,9 +460,9 @@ def _save(fig: Figure, folder: Path, name: str, formats: Sequence[str]) -> bytes
     for fmt in formats:
         with atomic_open(folder / f"{name}.{fmt}", "wb") as handle:
             # tight: the legends sit outside the axes and must be in the file
-            fig.savefig(handle, format=fmt, dpi=PAPER_DPI if fmt == "png" else None, bbox_inches="tight")
+            fig.savefig(handle, format=fmt, dpi=_PAPER_DPI if fmt == "png" else None, bbox_inches="tight")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=PAGE_DPI, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=_PAGE_DPI, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
 
@@ -473,9 +480,9 @@ def parse_formats(text: str) -> tuple[str, ...]:
         UsageError: an unknown format or none at all.
     """
     formats = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
-    bad = [f for f in formats if f not in FORMATS]
+    bad = [f for f in formats if f not in _FORMATS]
     if bad or not formats:
-        raise UsageError(f"--format: '{text}': each of {', '.join(FORMATS)} (comma-separated)")
+        raise UsageError(f"--format: '{text}': each of {', '.join(_FORMATS)} (comma-separated)")
     return formats
 
 
@@ -492,17 +499,17 @@ def _explorer_js() -> str:
     return resources.files("dla_explorer.study").joinpath("assets/explorer.js").read_text()
 
 
-def explorer_section(built: explorer.Explorer, fidelity_text: str) -> str:
+def _explorer_section(built: explorer.Explorer, fidelity_text: str) -> str:
     """The interactive explorer's markup and data (the script is added once per page).
 
     Args:
         built: the designs and the page's data (`explorer.build`).
-        fidelity_text: what the numbers rest on (`fidelity`), shown above the explorer.
+        fidelity_text: what the numbers rest on (`_fidelity`), shown above the explorer.
 
     Returns:
         The HTML section: objective pickers, sliders, scatter and parallel-coordinates panes, the
         front's table, the drill-down panes, and the data as JSON in a script tag. The page must
-        embed plotly and the explorer script (a Document with `interactive` set).
+        embed plotly and the explorer script (a _Document with `interactive` set).
     """
     data = json.dumps(built.payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     note = built.payload["drill_note"]
@@ -542,12 +549,12 @@ def _page(title: str, body: list[str], interactive: bool) -> str:
     scripts += f"<script>{_explorer_js()}</script>"  # sortable tables, and the explorer if present
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(body)}{scripts}</body></html>"
+        f"<style>{_STYLE}</style></head><body>{''.join(body)}{scripts}</body></html>"
     )
 
 
 @dataclass
-class Document:
+class _Document:
     """The report's parts, written out as HTML and Markdown."""
 
     title: str
@@ -589,8 +596,8 @@ class Document:
         self.heading(heading)
         if note:
             self.paragraph(note, "note")
-        self.html.append(html_table(frame))
-        self.md += [markdown_table(frame), ""]
+        self.html.append(_html_table(frame))
+        self.md += [_markdown_table(frame), ""]
 
     def write(self, folder: Path) -> tuple[Path, Path]:
         """Write report.md and report.html atomically.
@@ -608,19 +615,19 @@ class Document:
         return html_path, md_path
 
 
-def _front_section(doc: Document, built: explorer.Explorer, objectives: str) -> None:
+def _front_section(doc: _Document, built: explorer.Explorer, objectives: str) -> None:
     front = built.front()
     kind = "Sweep" if "point" in front else "Search"
     doc.table(
         f"{kind}: all {len(front)} designs on the Pareto front ({objectives})",
-        front_table(front),
+        _front_table(front),
         f"{len(front)} of {int(built.frame['feasible'].sum())} feasible designs "
         f"({len(built.frame)} evaluated). Resources are shares of the device; 'pruned' is the share "
         "of weight magnitude that packing's conflicts remove.",
     )
 
 
-def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -> None:
+def _figures(doc: _Document, results: analysis.Results, formats: Sequence[str]) -> None:
     folder = results.folder / "figures"
     folder.mkdir(exist_ok=True)
     doc.heading("Figures")
@@ -630,10 +637,10 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
             continue
         png = _save(fig, folder, name, formats)
         source = results.search if name == "pareto" else results.comparison
-        numbers = fidelity(source)
+        numbers = _fidelity(source)
         if "bands on" in numbers:  # the tables carry them; these figures draw the nominal values
-            numbers = fidelity_level(source) + "; the bands are drawn under 'Uncertainty bands'"
-        caption = f"{CAPTIONS[name]} Numbers: {numbers}."
+            numbers = _fidelity_level(source) + "; the bands are drawn under 'Uncertainty bands'"
+        caption = f"{_CAPTIONS[name]} Numbers: {numbers}."
         first = "png" if "png" in formats else formats[0]
         others = ", ".join(f"[{f}](figures/{name}.{f})" for f in formats if f != first)
         doc.md += [
@@ -649,7 +656,7 @@ def _figures(doc: Document, results: analysis.Results, formats: Sequence[str]) -
         )
 
 
-def _dram_section(doc: Document, frames: Sequence[pd.DataFrame], intro: str) -> None:
+def _dram_section(doc: _Document, frames: Sequence[pd.DataFrame], intro: str) -> None:
     """The per-layer DRAM figures (docs/report.md, "DRAM traffic per layer"): a summary table,
     then one interactive figure a design (plotly, embedded in the page)."""
     frames = [f for f in frames if f is not None and not f.empty]
@@ -659,8 +666,8 @@ def _dram_section(doc: Document, frames: Sequence[pd.DataFrame], intro: str) -> 
     doc.heading("DRAM traffic per layer")
     doc.paragraph(intro, "note")
     table = dram_figure.summary(frame)
-    doc.html.append(html_table(table))
-    doc.md += [markdown_table(table), ""]
+    doc.html.append(_html_table(table))
+    doc.md += [_markdown_table(table), ""]
     doc.html += dram_figure.figures_html(frame)
     doc.interactive = True  # plotly.js goes into the page
     doc.md += [
@@ -673,7 +680,7 @@ def _dram_section(doc: Document, frames: Sequence[pd.DataFrame], intro: str) -> 
 # -- uncertainty bands: error bars and band columns (study/bands.py writes them) ----------------
 
 
-def read_ratio_bands(folder: Path) -> pd.DataFrame | None:
+def _read_ratio_bands(folder: Path) -> pd.DataFrame | None:
     """The paper's ratios as 5/50/95% bands (uncertainty.csv), if the run drew samples.
 
     Args:
@@ -696,13 +703,13 @@ def _ratio_key(label: str) -> str:
     return label.replace(" (published)", "")
 
 
-def comparison_with_bands(table: pd.DataFrame, ratios: pd.DataFrame | None) -> pd.DataFrame:
+def _comparison_with_bands(table: pd.DataFrame, ratios: pd.DataFrame | None) -> pd.DataFrame:
     """The comparison table with each ratio's 5-95% band beside its median (where drawn).
 
     Args:
         table: the comparison with the reference work (`analysis.speedups`, columns renamed for
             the page): comparison, model, simulated, paper, ..., detail.
-        ratios: the ratio bands (`read_ratio_bands`), or None.
+        ratios: the ratio bands (`_read_ratio_bands`), or None.
 
     Returns:
         `table` with median, 5%, 95%, band half-width (a share of the median) and paper inside
@@ -731,7 +738,7 @@ def comparison_with_bands(table: pd.DataFrame, ratios: pd.DataFrame | None) -> p
     return out[[*order, "detail"]] if "detail" in table else out[order]
 
 
-def design_table_with_bands(results: analysis.Results) -> pd.DataFrame:
+def _design_table_with_bands(results: analysis.Results) -> pd.DataFrame:
     """The designs table with the 5% and 95% of frames/s, power and frames/s/W beside each.
 
     Args:
@@ -739,10 +746,10 @@ def design_table_with_bands(results: analysis.Results) -> pd.DataFrame:
             `fps_p95`, `power_w_p5`, ... when the run drew samples.
 
     Returns:
-        `design_table(results)` with "<heading> 5%" and "<heading> 95%" after each of frames/s,
+        `_design_table(results)` with "<heading> 5%" and "<heading> 95%" after each of frames/s,
         power (W) and frames/s/W that has bands (unchanged without samples).
     """
-    table = design_table(results)
+    table = _design_table(results)
     frame = results.comparison[np.isclose(results.comparison.sparsity, results.headline)].reset_index(
         drop=True
     )
@@ -755,7 +762,7 @@ def design_table_with_bands(results: analysis.Results) -> pd.DataFrame:
     return table
 
 
-def band_figures_section(doc: Document, results: analysis.Results, ratios: pd.DataFrame | None) -> None:
+def _band_figures_section(doc: _Document, results: analysis.Results, ratios: pd.DataFrame | None) -> None:
     """The bands as error bars: plotly figures of the paper's ratios and of the designs' headline
     figures (the figure specs as JSON in the page, drawn by the embedded plotly).
 
@@ -764,7 +771,7 @@ def band_figures_section(doc: Document, results: analysis.Results, ratios: pd.Da
     Args:
         doc: the report being built; marked interactive when figures are added.
         results: the experiment's results (their comparison's `<figure>_p5/_p50/_p95` columns).
-        ratios: the ratio bands (`read_ratio_bands`), or None.
+        ratios: the ratio bands (`_read_ratio_bands`), or None.
     """
     figures = plots.ratio_band_figures(ratios) if ratios is not None else []
     figures += plots.design_band_figures(results.comparison, results.headline)
@@ -791,7 +798,7 @@ def band_figures_section(doc: Document, results: analysis.Results, ratios: pd.Da
     doc.interactive = True
 
 
-def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]:
+def _experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]:
     """The report of a 'dla-explorer run' folder: tables, figures and the explorer.
 
     Args:
@@ -806,7 +813,7 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
     """
     results = analysis.load(folder)
     spec, record = results.spec, results.record
-    doc = Document(f"dla-explorer report: {spec.name}")
+    doc = _Document(f"dla-explorer report: {spec.name}")
     built = None
     if results.search is not None and results.search_folder is not None:
         table, search_spec = explorer.load_dse_folder(results.search_folder)
@@ -814,8 +821,8 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
             table, search_spec, doc.title, cache=results.search_folder / "explorer-cache.json"
         )
     extra = [("device and batch", f"{spec.device}, batch {spec.batch}, run size '{record.size}'")]
-    extra.append(("fidelity", f"{fidelity(results.comparison)} (per figure below)"))
-    provenance = Provenance(
+    extra.append(("fidelity", f"{_fidelity(results.comparison)} (per figure below)"))
+    provenance = _Provenance(
         spec.name,
         record.source,
         record.hash,
@@ -838,26 +845,26 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
             "explained_in_validation": "> 30% off: see docs/validation.md",
         }
     )
-    ratios = read_ratio_bands(folder)
+    ratios = _read_ratio_bands(folder)
     doc.table(
         "Comparison with the reference work",
-        comparison_with_bands(speedups, ratios),
-        f"The paper's ratios: {REFERENCE['title']}."
+        _comparison_with_bands(speedups, ratios),
+        f"The paper's ratios: {_REFERENCE['title']}."
         + (" Median and 5-95% band of each ratio over the estimates' ranges." if ratios is not None else ""),
     )
-    doc.table(f"Designs at {results.headline:.0%} sparsity", design_table_with_bands(results))
-    doc.table("CPU and GPU baselines", baseline_table(results))
+    doc.table(f"Designs at {results.headline:.0%} sparsity", _design_table_with_bands(results))
+    doc.table("CPU and GPU baselines", _baseline_table(results))
     if built is not None:
         objectives = " vs ".join(built.payload["objectives"])
         _front_section(doc, built, objectives)
-        doc.html.append(explorer_section(built, fidelity(results.search)))
+        doc.html.append(_explorer_section(built, _fidelity(results.search)))
         doc.interactive = True
         doc.md += [
             "The interactive explorer (any two objectives, constraints, per-design drill-down) "
             "is in report.html.",
             "",
         ]
-    band_figures_section(doc, results, ratios)
+    _band_figures_section(doc, results, ratios)
     _figures(doc, results, formats)
     _dram_section(
         doc,
@@ -876,7 +883,7 @@ def experiment_report(folder: Path, formats: Sequence[str]) -> tuple[Path, Path]
     return doc.write(folder)
 
 
-def dse_report(folder: Path) -> tuple[Path, Path]:
+def _dse_report(folder: Path) -> tuple[Path, Path]:
     """The report of a `search` or `sweep` folder: the front's table and the explorer.
 
     Args:
@@ -889,7 +896,7 @@ def dse_report(folder: Path) -> tuple[Path, Path]:
         DlaError: the folder has no spec.json or no complete search.csv / sweep.csv.
     """
     table, spec = explorer.load_dse_folder(folder)
-    doc = Document(f"dla-explorer report: {spec.name}")
+    doc = _Document(f"dla-explorer report: {spec.name}")
     built = explorer.build(table, spec, doc.title, cache=folder / "explorer-cache.json")
     started = pd.to_datetime(table["datetime_start"], errors="coerce") if "datetime_start" in table else None
     duration = None
@@ -903,20 +910,20 @@ def dse_report(folder: Path) -> tuple[Path, Path]:
         duration = (end - started.min()).total_seconds()
         finished = _stamp(end.to_pydatetime())
     source = (read_spec_record(folder) or {}).get("source") or str(folder / "spec.json")
-    provenance = Provenance(
+    provenance = _Provenance(
         spec.name,
         str(source),
         spec.content_hash(),
         finished,
         _duration(duration),
-        [("device and batch", f"{spec.device}, batch {spec.batch}"), ("fidelity", fidelity(table))],
+        [("device and batch", f"{spec.device}, batch {spec.batch}"), ("fidelity", _fidelity(table))],
     )
     if spec.description:
         doc.paragraph(spec.description)
     doc.html.append(provenance.html())
     doc.md += [*provenance.markdown(), ""]
     _front_section(doc, built, " vs ".join(built.payload["objectives"]))
-    doc.html.append(explorer_section(built, fidelity(table)))
+    doc.html.append(_explorer_section(built, _fidelity(table)))
     doc.interactive = True
     doc.md += ["The interactive explorer is in report.html.", ""]
     _dram_section(
@@ -962,9 +969,9 @@ def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) ->
     formats = parse_formats(formats if isinstance(formats, str) else ",".join(map(str, formats)))
     folder = as_path(folder, "folder")
     if (folder / RECORD).is_file():
-        return experiment_report(folder, formats)
+        return _experiment_report(folder, formats)
     if (folder / "spec.json").is_file():
-        return dse_report(folder)
+        return _dse_report(folder)
     if not folder.is_dir():
         raise DlaError(f"{folder}: folder not found")
     raise DlaError(
@@ -975,7 +982,7 @@ def write_report(folder: str | Path, formats: Sequence[str] = ("png", "svg")) ->
 # -- two results folders side by side ------------------------------------------------------------
 
 # a relative difference above this is highlighted (below it: rounding and timing noise)
-CHANGE_THRESHOLD = 0.01
+_CHANGE_THRESHOLD = 0.01
 
 
 def _flatten(value: object, prefix: str = "") -> dict[str, str]:
@@ -987,7 +994,7 @@ def _flatten(value: object, prefix: str = "") -> dict[str, str]:
     return {prefix: json.dumps(value, sort_keys=True) if isinstance(value, list) else str(value)}
 
 
-def spec_differences(a: dict, b: dict) -> pd.DataFrame:
+def _spec_differences(a: dict, b: dict) -> pd.DataFrame:
     """Every spec key whose value differs between two runs (absent keys show as '–').
 
     Args:
@@ -1006,11 +1013,11 @@ def spec_differences(a: dict, b: dict) -> pd.DataFrame:
     )
 
 
-def side_by_side(
+def _side_by_side(
     a: pd.DataFrame, b: pd.DataFrame, keys: list[str], metrics: dict[str, str]
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows matched on `keys`: each metric of A, of B and B/A; the second value marks the cells of
-    B and B/A that differ by more than CHANGE_THRESHOLD (and rows present in one run only).
+    B and B/A that differ by more than _CHANGE_THRESHOLD (and rows present in one run only).
 
     Args:
         a: run A's table.
@@ -1021,7 +1028,7 @@ def side_by_side(
 
     Returns:
         The table (the keys, then "<heading> A", "<heading> B" and "<heading> B/A" per metric)
-        and the marks: a bool array of its shape for `html_table`'s `changed`.
+        and the marks: a bool array of its shape for `_html_table`'s `changed`.
     """
     merged = a[keys + list(metrics)].merge(
         b[keys + list(metrics)], on=keys, how="outer", suffixes=(" A", " B")
@@ -1031,7 +1038,7 @@ def side_by_side(
     for column, heading in metrics.items():
         first, second = merged[f"{column} A"].astype(float), merged[f"{column} B"].astype(float)
         ratio = second / first
-        changed = ~(np.abs(ratio - 1) <= CHANGE_THRESHOLD)  # NaN (a row in one run only) counts
+        changed = ~(np.abs(ratio - 1) <= _CHANGE_THRESHOLD)  # NaN (a row in one run only) counts
         out[f"{heading} A"], out[f"{heading} B"], out[f"{heading} B/A"] = first, second, ratio
         marks += [np.zeros(len(merged), dtype=bool), changed.to_numpy(), changed.to_numpy()]
     return out, np.stack(marks, axis=1)
@@ -1054,7 +1061,7 @@ def _search_side_by_side(frame_a: pd.DataFrame, frame_b: pd.DataFrame) -> tuple[
     differs."""
     rows = pd.DataFrame([_search_summary(frame_a), _search_summary(frame_b)], index=["A", "B"]).T
     rows = rows.reset_index(names="search")
-    return side_by_side(
+    return _side_by_side(
         rows[["search", "A"]].rename(columns={"A": "value"}),
         rows[["search", "B"]].rename(columns={"B": "value"}),
         ["search"],
@@ -1103,10 +1110,10 @@ def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]
     kinds = (_folder_kind(a), _folder_kind(b))
     if kinds[0] != kinds[1]:
         raise UsageError(f"{a} is a{'n' if kinds[0] == 'experiment' else ''} {kinds[0]} folder, {b} is not")
-    doc = Document(f"dla-explorer: {a} (A) against {b} (B)")
+    doc = _Document(f"dla-explorer: {a} (A) against {b} (B)")
     doc.paragraph(
         f"A = {a}, B = {b}. Highlighted: values of B that differ from A by more than "
-        f"{CHANGE_THRESHOLD:.0%}, and rows present in one run only. Numbers: nominal (memory "
+        f"{_CHANGE_THRESHOLD:.0%}, and rows present in one run only. Numbers: nominal (memory "
         "fidelity as each run's own report gives it)."
     )
     sections: list[tuple[str, pd.DataFrame, np.ndarray | None]] = []
@@ -1129,10 +1136,10 @@ def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]
             if all("design" in h for h in heads)
             else ["model", "memory", "mode"]
         )
-        table, marks = side_by_side(heads[0], heads[1], keys, metrics)
+        table, marks = _side_by_side(heads[0], heads[1], keys, metrics)
         sections.append(("Designs at the headline sparsity", table, marks))
         speed = [analysis.speedups(r)[["comparison", "model", "simulated", "paper"]] for r in (ra, rb)]
-        table, marks = side_by_side(speed[0], speed[1], ["comparison", "model"], {"simulated": "ratio"})
+        table, marks = _side_by_side(speed[0], speed[1], ["comparison", "model"], {"simulated": "ratio"})
         sections.append(("Comparison with the reference work", table, marks))
         if ra.search_folder is not None and rb.search_folder is not None:
             searches = [_dse_tables(f)[1] for f in (ra.search_folder, rb.search_folder)]
@@ -1141,23 +1148,23 @@ def write_comparison(first: str | Path, second: str | Path) -> tuple[Path, Path]
         (spec_a, frame_a), (spec_b, frame_b) = _dse_tables(a), _dse_tables(b)
         specs = (spec_a, spec_b)
         sections.append(("Design-space search", *_search_side_by_side(frame_a, frame_b)))
-    differences = spec_differences(*specs)
+    differences = _spec_differences(*specs)
     doc.heading(f"What changed in the spec ({len(differences)} keys)")
     if differences.empty:
         doc.paragraph("The two runs used the same spec.", "note")
     else:
         marks = np.zeros(differences.shape, dtype=bool)
         marks[:, 2] = True
-        doc.html.append(html_table(differences, marks))
-        doc.md += [markdown_table(differences), ""]
+        doc.html.append(_html_table(differences, marks))
+        doc.md += [_markdown_table(differences), ""]
     for heading, table, changed in sections:
         doc.heading(heading)
-        doc.html.append(html_table(table, changed))
+        doc.html.append(_html_table(table, changed))
         shown = table.copy().astype(object)
         if changed is not None:  # Markdown: changed values in bold
             for r, c in zip(*np.nonzero(changed), strict=True):
                 shown.iat[r, c] = f"**{_fmt(table.iat[r, c])}**"
-        doc.md += [markdown_table(shown), ""]
+        doc.md += [_markdown_table(shown), ""]
     name = b.resolve().name or "other"
     html_path, md_path = a / f"report_vs_{name}.html", a / f"report_vs_{name}.md"
     write_text_atomic(html_path, _page(doc.title, [f"<h1>{html.escape(doc.title)}</h1>", *doc.html], False))

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from dla_explorer.workload.scalesim import (
         SCALESIM_COLUMNS,
         read_scalesim_csv,
-        scalesim_output_size,
         to_scalesim_csv,
     )
 
@@ -43,12 +42,11 @@ __all__ = [
     "extract",
     "module_of",
     "read_scalesim_csv",
-    "scalesim_output_size",
     "to_scalesim_csv",
     "uncovered",
     "warn_uncovered",
 ]
-_SCALESIM = {"SCALESIM_COLUMNS", "read_scalesim_csv", "scalesim_output_size", "to_scalesim_csv"}
+_SCALESIM = {"SCALESIM_COLUMNS", "read_scalesim_csv", "to_scalesim_csv"}
 _HOME = {
     name: "dla_explorer.workload.scalesim" if name in _SCALESIM else "dla_explorer.workload.layers"
     for name in __all__

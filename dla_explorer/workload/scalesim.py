@@ -15,7 +15,7 @@ from dla_explorer.workload.layers import Layer, Workload
 # back to our P x Q, and export grouped layers with Channels = C per group (exact MAC count).
 
 
-def scalesim_output_size(size: int, kernel: int, stride: int) -> int:
+def _scalesim_output_size(size: int, kernel: int, stride: int) -> int:
     """SCALE-Sim's output size: ceil((size - kernel + stride) / stride) (no padding, rounded up).
 
     Args:
@@ -31,7 +31,7 @@ def scalesim_output_size(size: int, kernel: int, stride: int) -> int:
 
 def _scalesim_input_size(layer: Layer, out: int, kernel: int, size: int) -> int:
     padded = size + 2 * layer.padding
-    if scalesim_output_size(padded, kernel, layer.stride) == out:
+    if _scalesim_output_size(padded, kernel, layer.stride) == out:
         return padded
     return (out - 1) * layer.stride + kernel
 
@@ -136,8 +136,8 @@ def read_scalesim_csv(path: str | os.PathLike, name: str | None = None) -> Workl
                 s,
                 h,
                 w,
-                scalesim_output_size(h, r, stride),
-                scalesim_output_size(w, s, stride),
+                _scalesim_output_size(h, r, stride),
+                _scalesim_output_size(w, s, stride),
                 stride,
             )
         )

@@ -15,6 +15,14 @@ from dla_explorer.core.errors import UsageError, check_whole
 if TYPE_CHECKING:
     from torch import nn
 
+__all__ = [
+    "DEFAULT_INPUT_SHAPE",
+    "describe",
+    "get",
+    "input_shape",
+    "names",
+]
+
 DEFAULT_INPUT_SHAPE = (1, 3, 224, 224)
 
 # name -> (module, factory, description)
