@@ -77,6 +77,47 @@ def test_sequential_weight_stream_is_the_seq_class(table):
     assert (1 << 20) / (rep.time_ns * 1e-9) / peak == pytest.approx(table["seq_read"]["efficiency"], rel=0.05)
 
 
+def test_each_layer_reads_the_buffer_the_previous_one_wrote():
+    # three layers, each reading 4 KiB of maps and writing 4 KiB, one channel, 1-MiB regions:
+    # weights in region 0; layer i reads map buffer 1 + i % 2 and writes the other, which layer
+    # i + 1 reads (ping-pong: a layer never overwrites the map it is still reading)
+    three = np.ones(3)
+    streams = traffic.layer_streams(
+        weight_bytes=0 * three, weight_fetches=three, act_bytes=8192 * three, act_write_bytes=4096 * three,
+        slices=three, in_channels=16 * three, out_channels=16 * three, linear=np.zeros(3, bool), c_vec=16,
+        channels=1, weight_channels=0, region_bytes=1 << 20,
+    )  # fmt: skip
+    regions = [
+        (set((s.address[~s.is_write] >> 20).tolist()), set((s.address[s.is_write] >> 20).tolist()))
+        for s in streams
+    ]
+    assert regions == [({1}, {2}), ({2}, {1}), ({1}, {2})]
+    assert all(len(s) == 8192 // 64 for s in streams)
+
+
+def test_filters_follow_each_other_and_maps_run_by_channel_group():
+    region = 1 << 20
+    two = np.ones(2)
+    # 1,000 B of filters a layer: 16 lines (1,024 B, line aligned); layer 1's follow layer 0's
+    streams = traffic.layer_streams(
+        weight_bytes=1000 * two, weight_fetches=two, act_bytes=0 * two, act_write_bytes=0 * two,
+        slices=two, in_channels=16 * two, out_channels=16 * two, linear=np.zeros(2, bool), c_vec=16,
+        channels=1, weight_channels=0, region_bytes=region,
+    )  # fmt: skip
+    assert streams[0].address.tolist() == list(range(0, 1024, 64))
+    assert streams[1].address.tolist() == list(range(1024, 2048, 64))
+    # 4 KiB of input maps of C = 24 channels stored in c_vec 16 groups: ceil(24 / 16) = 2 groups
+    # of 2 KiB, read in 2 row slices: each slice reads 1 KiB of group 0, then 1 KiB of group 1
+    (maps,) = traffic.layer_streams(
+        weight_bytes=np.zeros(1), weight_fetches=np.ones(1), act_bytes=np.full(1, 4096.0),
+        act_write_bytes=np.zeros(1), slices=np.full(1, 2.0), in_channels=np.full(1, 24.0),
+        out_channels=np.full(1, 16.0), linear=np.zeros(1, bool), c_vec=16, channels=1, weight_channels=0,
+        region_bytes=region,
+    )  # fmt: skip
+    runs = [range(0, 1024, 64), range(2048, 3072, 64), range(1024, 2048, 64), range(3072, 4096, 64)]
+    assert maps.address.tolist() == [region + a for run in runs for a in run]  # map buffer 1
+
+
 def test_random_small_tiles_get_a_lower_efficiency(table):
     d = {"mem_dram": np.array([DDR4, DDR4]), "mem_controller_efficiency": np.array([0.8, 0.8]),
          "k_vec": np.array([16, 16]), "c_vec": np.array([16, 16])}  # fmt: skip
