@@ -13,13 +13,14 @@ import pytest
 import torch
 from PIL import Image
 
-from dla_explorer.cli import main
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.packing import Geometry, pruned_layer_weight
 from dla_explorer.packing import finetune as ft
 from dla_explorer.sparsity import checkpoint, tasks
 from dla_explorer.sparsity.pruning import load_weights, prune
 from dla_explorer.workload import zoo
+
+from .helpers import run
 
 SHAPE = (1, 1, 16, 16)
 
@@ -169,15 +170,6 @@ def test_image_folder_matches_the_task(tmp_path, digits, trained):
     ]
     reference = tasks.logits(trained, digits.test.images[np.concatenate(picked)])
     assert tasks.fidelity(reference, tasks.logits(trained, data.test.images))["top1_agreement"] > 0.97
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_train_accuracy_and_fidelity(capsys, tmp_path, monkeypatch, digits):

@@ -9,16 +9,9 @@ import pytest
 
 from dla_explorer.cli import main
 
+from .helpers import run
+
 TINY = ["--model", "mobilenet_v2", "--input-shape", "1,3,64,64", "--calibration-size", "2"]
-
-
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:  # argparse's own usage errors
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_models_lists_the_zoo(capsys):

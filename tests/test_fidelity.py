@@ -15,16 +15,10 @@ from dla_explorer.sim.dram import simulate_trace
 from dla_explorer.sim.simulator import simulate, simulate_batch
 from dla_explorer.sparsity import pruning
 
+from .helpers import small_arch as arch
+
 DEVICE = hw.load_device("stratix10_mx2100").model_copy(update={"fmax": None})
 DDR4 = "ddr4_2666_8gb_x8_1rank"
-
-
-def arch(**changes):
-    base = dict(
-        name="t", k_vec=16, c_vec=16, q_vec=4, lanes=1, precision="int8", clock_mhz=400,
-        stream_buffer_kb=64, filter_cache_kb=8, alpha=1, gamma=0.0, compress_activations=False,
-    )  # fmt: skip
-    return hw.Architecture(**{**base, **changes})
 
 
 def memory(channels=1, **changes):

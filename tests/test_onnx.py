@@ -14,12 +14,13 @@ pytest.importorskip("onnx")
 import onnx  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from dla_explorer.cli import main  # noqa: E402
 from dla_explorer.core.errors import UsageError  # noqa: E402
 from dla_explorer.sparsity.pruning import prune  # noqa: E402
 from dla_explorer.workload import extract, zoo  # noqa: E402
 from dla_explorer.workload.layers import uncovered  # noqa: E402
 from dla_explorer.workload.onnx_import import load_onnx, read_onnx  # noqa: E402
+
+from .helpers import run  # noqa: E402
 
 
 def export(model: torch.nn.Module, shape: tuple[int, ...], path) -> None:
@@ -132,15 +133,6 @@ def test_matmul_weights_are_transposed_to_k_by_c(tmp_path):
     layer = workload.layers[0]
     assert (layer.kind, layer.N, layer.C, layer.K) == ("linear", 4, 3, 2)
     np.testing.assert_array_equal(weights[layer.name], weight.T)
-
-
-def run(capsys, *argv):
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_workload_reads_onnx(capsys, tmp_path):

@@ -21,6 +21,8 @@ from dla_explorer.sparsity import pruning
 from dla_explorer.workload import zoo
 from dla_explorer.workload.layers import AuxOp, extract
 
+from .helpers import small_arch as arch
+
 S10 = hw.load_device("stratix10_mx2100")
 FIXED = S10.model_copy(update={"fmax": None})  # requested clock holds (the clock has its own tests)
 DATA = Path(__file__).parent / "data"
@@ -54,14 +56,6 @@ def block():
     w = sparse.workload
     add = AuxOp("add", "eltwise", "add", inputs=("c3", "stem"), after="c3", **shaped(w["c3"]))
     return dataclasses.replace(sparse, workload=dataclasses.replace(w, ops=(add,)))
-
-
-def arch(**changes):
-    base = dict(
-        name="t", k_vec=16, c_vec=16, q_vec=4, lanes=1, precision="int8", clock_mhz=400,
-        stream_buffer_kb=64, filter_cache_kb=8, alpha=1, gamma=0.0, compress_activations=False,
-    )  # fmt: skip
-    return hw.Architecture(**{**base, **changes})
 
 
 def memory(gbps=1000.0, **changes):

@@ -211,12 +211,21 @@ def wait_for_trials(
     raise AssertionError(f"fewer than {count} trials after {limit} s")
 
 
-def test_resume_after_kill_keeps_finished_trials(tmp_path, tiny_checkpoint):
-    path = write_spec(tmp_path, tiny_checkpoint, n_trials=16)
+def signalled_mid_trial(
+    tmp_path: Path, checkpoint: Path, n_trials: int, signum: int
+) -> tuple[Path, str, subprocess.Popen]:
+    """A search of the tiny spec in a subprocess, sent `signum` while a trial runs after three
+    have finished: the spec's path, the study's storage and the process (not yet waited for)."""
+    path = write_spec(tmp_path, checkpoint, n_trials=n_trials)
     storage = f"sqlite:///{tmp_path / 'results' / 'study.db'}"
     process = start_search(path)
     wait_for_trials(storage, "tiny", 3, process)
-    process.send_signal(signal.SIGKILL)
+    process.send_signal(signum)
+    return path, storage, process
+
+
+def test_resume_after_kill_keeps_finished_trials(tmp_path, tiny_checkpoint):
+    path, storage, process = signalled_mid_trial(tmp_path, tiny_checkpoint, 16, signal.SIGKILL)
     process.wait()
     before = optuna.load_study(study_name="tiny", storage=storage)
     done = {t.number: t.values for t in finished(before)}
@@ -234,11 +243,7 @@ def test_resume_after_kill_keeps_finished_trials(tmp_path, tiny_checkpoint):
 
 
 def test_ctrl_c_requeues_the_running_trial(tmp_path, tiny_checkpoint):
-    path = write_spec(tmp_path, tiny_checkpoint, n_trials=10)
-    storage = f"sqlite:///{tmp_path / 'results' / 'study.db'}"
-    process = start_search(path)
-    wait_for_trials(storage, "tiny", 3, process)
-    process.send_signal(signal.SIGINT)
+    path, storage, process = signalled_mid_trial(tmp_path, tiny_checkpoint, 10, signal.SIGINT)
     process.wait(timeout=30)
     study = optuna.load_study(study_name="tiny", storage=storage)
     states = [t.state for t in study.trials]

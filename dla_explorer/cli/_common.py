@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dla_explorer.core.units import GIGA, KILO, MEGA, MILLI, TERA
+from dla_explorer.core.vocab import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_ALPHA, DEFAULT_GAMMA
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,15 +28,26 @@ TICK_S = 0.5
 MAX_COUNT = 10**9  # the largest count an option takes (array sizes, trials, workers, rows)
 
 
-def positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     if value > MAX_COUNT:  # beyond int64 products downstream (--rows 10^20 overflowed)
         raise argparse.ArgumentTypeError(f"{value} must be at most {MAX_COUNT:,}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
     return value
 
 
@@ -73,6 +85,31 @@ def formatter(prog: str) -> argparse.HelpFormatter:
 def add_parser(subparsers: argparse._SubParsersAction, name: str, **kwargs) -> argparse.ArgumentParser:
     """A subcommand parser with the CLI's help formatter."""
     return subparsers.add_parser(name, formatter_class=formatter, **kwargs)
+
+
+def add_grouping_options(p: argparse.ArgumentParser, scope: str = "") -> None:
+    """--alpha, --gamma and --algorithm: how column combining groups columns (`scope` prefixes
+    their help, e.g. "packed: " where they act in one mode only)."""
+    p.add_argument(
+        "--alpha",
+        type=positive_int,
+        default=DEFAULT_ALPHA,
+        metavar="A",
+        help=f"{scope}most columns combined into one (default {DEFAULT_ALPHA})",
+    )
+    p.add_argument(
+        "--gamma",
+        type=non_negative_float,
+        default=DEFAULT_GAMMA,
+        metavar="G",
+        help=f"{scope}conflicts allowed per row on average (default {DEFAULT_GAMMA})",
+    )
+    p.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default=DEFAULT_ALGORITHM,
+        help=f"{scope}grouping algorithm (default {DEFAULT_ALGORITHM}; reference is Kung et al.'s greedy)",
+    )
 
 
 def print_table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> None:

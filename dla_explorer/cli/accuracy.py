@@ -6,10 +6,16 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dla_explorer.cli._common import add_parser, non_negative_float, positive_int, print_table, write_csv
+from dla_explorer.cli._common import (
+    add_grouping_options,
+    add_parser,
+    non_negative_float,
+    positive_int,
+    print_table,
+    write_csv,
+)
 from dla_explorer.cli.pack import DEFAULT_K_VEC
 from dla_explorer.core.errors import UsageError
-from dla_explorer.core.vocab import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_ALPHA, DEFAULT_GAMMA
 from dla_explorer.sparsity import training_defaults as defaults
 
 if TYPE_CHECKING:
@@ -34,26 +40,7 @@ def _packing_options(p: argparse.ArgumentParser) -> None:
         metavar="K",
         help=f"PEs (default {DEFAULT_K_VEC})",
     )
-    p.add_argument(
-        "--alpha",
-        type=positive_int,
-        default=DEFAULT_ALPHA,
-        metavar="A",
-        help=f"most columns combined into one (default {DEFAULT_ALPHA})",
-    )
-    p.add_argument(
-        "--gamma",
-        type=non_negative_float,
-        default=DEFAULT_GAMMA,
-        metavar="G",
-        help=f"conflicts allowed per row on average (default {DEFAULT_GAMMA})",
-    )
-    p.add_argument(
-        "--algorithm",
-        choices=ALGORITHMS,
-        default=DEFAULT_ALGORITHM,
-        help=f"grouping algorithm (default {DEFAULT_ALGORITHM}; reference is Kung et al.'s greedy)",
-    )
+    add_grouping_options(p)
     p.add_argument(
         "--iterations",
         type=positive_int,

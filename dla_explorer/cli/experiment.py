@@ -6,22 +6,12 @@ import argparse
 import textwrap
 from typing import TYPE_CHECKING
 
-from dla_explorer.cli._common import add_parser, print_table
+from dla_explorer.cli._common import add_parser, non_negative_int, print_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from dla_explorer.study.analysis import Results
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

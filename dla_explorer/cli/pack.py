@@ -6,17 +6,17 @@ import argparse
 from typing import TYPE_CHECKING
 
 from dla_explorer.cli._common import (
+    add_grouping_options,
     add_parser,
     check_outputs,
     for_display,
-    non_negative_float,
     positive_int,
     print_table,
     si,
     write_csv,
 )
 from dla_explorer.core.errors import UsageError
-from dla_explorer.core.vocab import ALGORITHMS, DEFAULT_ALGORITHM, DEFAULT_ALPHA, DEFAULT_GAMMA, MODES
+from dla_explorer.core.vocab import MODES
 
 if TYPE_CHECKING:
     from dla_explorer.packing import PackedWorkload
@@ -83,26 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"dot-product width of each PE (default {DEFAULT_C_VEC})",
     )
     p.add_argument("--mode", choices=MODES, default="packed", help="default packed")
-    p.add_argument(
-        "--alpha",
-        type=positive_int,
-        default=DEFAULT_ALPHA,
-        metavar="A",
-        help=f"packed: most columns combined into one (default {DEFAULT_ALPHA})",
-    )
-    p.add_argument(
-        "--gamma",
-        type=non_negative_float,
-        default=DEFAULT_GAMMA,
-        metavar="G",
-        help=f"packed: conflicts allowed per row on average (default {DEFAULT_GAMMA})",
-    )
-    p.add_argument(
-        "--algorithm",
-        choices=ALGORITHMS,
-        default=DEFAULT_ALGORITHM,
-        help=f"packed: grouping algorithm (default {DEFAULT_ALGORITHM}; reference is Kung et al.'s greedy)",
-    )
+    add_grouping_options(p, "packed: ")
     p.add_argument("--csv", metavar="PATH", help="also write the full per-layer table as CSV")
     p.add_argument(
         "--out", metavar="FILE.npz", help="save the packed workload (for 'dla-explorer simulate FILE.npz')"

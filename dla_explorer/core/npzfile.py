@@ -83,10 +83,23 @@ def load_npz(
     found = manifest.get("format") if isinstance(manifest, dict) else None
     if found != fmt:
         raise DlaError(f"{path}: not a {what} (its format is {found or 'unknown'})")
-    stored = manifest.get("format_version")
+    check_format_version(path, manifest.get("format_version"), version)
+    return manifest, arrays
+
+
+def check_format_version(path: str | os.PathLike, stored: object, version: int) -> None:
+    """Refuse a manifest's `stored` format version unless it is a whole number up to `version`.
+
+    Args:
+        path: the file, for the message.
+        stored: the manifest's "format_version" (None when it has none).
+        version: the newest format version this code reads.
+
+    Raises:
+        DlaError: one line naming the file, its version and the newest one this code reads.
+    """
     if not isinstance(stored, int) or stored > version:
         raise DlaError(
             f"{path}: written in format version {stored}; this dla-explorer reads versions up to "
             f"{version}: upgrade dla-explorer"
         )
-    return manifest, arrays

@@ -107,13 +107,9 @@ def conflict_pruned(
 
 def _trained_sparse(model: nn.Module, sparse: SparseModel) -> SparseModel:
     """The compute-layer weights of `model` under `sparse`'s masks, as a new SparseModel."""
-    from dla_explorer.workload import module_of
-
     weights = {}
     for layer in sparse.workload:
-        module = module_of(model, layer.name)
-        weight = getattr(module, "weight", None)
-        values = weight.detach().cpu().numpy() if weight is not None else sparse.weights[layer.name]
+        values = _layer_weight(model, layer.name, sparse)
         weights[layer.name] = np.where(sparse.masks[layer.name], values, 0).astype(np.float32)
     return SparseModel(
         sparse.model, sparse.workload, weights, sparse.masks, dict(sparse.act_density), dict(sparse.recipe)
@@ -230,6 +226,7 @@ def accuracy_table(
 
 
 def _layer_weight(model: nn.Module, name: str, sparse: SparseModel) -> np.ndarray:
+    """Layer `name`'s weight in `model` as numpy (`sparse`'s when the module has none)."""
     from dla_explorer.workload import module_of
 
     weight = getattr(module_of(model, name), "weight", None)

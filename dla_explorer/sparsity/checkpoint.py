@@ -19,6 +19,7 @@ import numpy as np
 
 from dla_explorer.core.errors import DlaError, check_type
 from dla_explorer.core.fileio import MAX_INT, as_path, atomic_open
+from dla_explorer.core.npzfile import check_format_version
 from dla_explorer.sparsity.pruning import Recipe, SparseModel
 from dla_explorer.workload import AuxOp, Layer, Workload
 
@@ -194,12 +195,7 @@ def _check_manifest(path: Path, manifest: Any) -> None:
         # e.g. a packed workload of 'pack --out' given to inspect: say what the file is
         what = f" (it is a {other} file)" if isinstance(other, str) else ""
         raise DlaError(f"{path}: not a dla-explorer sparse-model file{what}")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise DlaError(
-            f"{path}: written in format version {version}; this dla-explorer reads "
-            f"versions up to {FORMAT_VERSION}: upgrade dla-explorer"
-        )
+    check_format_version(path, manifest.get("format_version"), FORMAT_VERSION)
 
 
 _LAYER_INTS = ("N", "C", "K", "R", "S", "H", "W", "P", "Q", "stride", "padding", "groups")

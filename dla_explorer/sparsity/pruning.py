@@ -21,7 +21,7 @@ import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -672,21 +672,14 @@ def prune(
     input_shape = tuple(input_shape or default_input_shape(model))
     module, default_name = load_model(model, weights, seed)
     name = name or default_name
-    nm_pattern = parse_nm(nm if nm is not None else "2:4") if method == "nm" else None
-    if nm_pattern is not None:
-        sparsity = 1.0 - nm_pattern[0] / nm_pattern[1]
-    _check_sparsity(sparsity, "pruning")
+    nm_pattern, sparsity = _nm_sparsity(method, nm, sparsity)
     workload = extract(module, input_shape, name=name)
-    if keep_first_last_dense:
-        ends = {workload.layers[0].name: 0.0, workload.layers[-1].name: 0.0}
-        overrides = {**ends, **(overrides or {})}
+    overrides = _with_ends_dense(workload, overrides, keep_first_last_dense)
     targets = _layer_targets(workload, sparsity, overrides)
     if method == "nm" and any(v not in (0.0, sparsity) for v in targets.values()):
         raise UsageError("with method 'nm', per-layer overrides can only keep a layer dense (0)")
 
-    overridden = {
-        layer.name for layer in workload if any(fnmatch.fnmatchcase(layer.name, p) for p in (overrides or {}))
-    }
+    overridden = _overridden(workload, overrides)
     modules = _compute_modules(module, workload)
     trained = {n: _weight(m).detach().cpu().numpy().astype(np.float32) for n, m in modules.items()}
     masks = _masks(trained, targets, method, nm_pattern, np.random.default_rng(seed), overridden, progress)
@@ -703,18 +696,61 @@ def prune(
             _weight(m).data = originals[n]
 
     source = "tensor" if isinstance(calibration, torch.Tensor) else str(calibration or "synthetic")
-    recipe = {
+    recipe = _recipe_record(method, sparsity, seed, nm_pattern, overrides, source, int(inputs.shape[0]))
+    if weights:
+        recipe["weights"] = str(weights)
+    return SparseModel(name, workload, pruned, masks, density, recipe)
+
+
+def _nm_sparsity(
+    method: str, nm: str | tuple[int, int] | None, sparsity: float
+) -> tuple[tuple[int, int] | None, float]:
+    """The N:M pattern of method nm (None for the others) and the sparsity it implies (1 - N/M;
+    the given one otherwise), checked to lie in [0, 1)."""
+    nm_pattern = parse_nm(nm if nm is not None else "2:4") if method == "nm" else None
+    if nm_pattern is not None:
+        sparsity = 1.0 - nm_pattern[0] / nm_pattern[1]
+    _check_sparsity(sparsity, "pruning")
+    return nm_pattern, sparsity
+
+
+def _with_ends_dense(
+    workload: Workload, overrides: Mapping[str, float] | None, keep_first_last_dense: bool
+) -> Mapping[str, float] | None:
+    """`overrides` with the first and the last compute layer kept dense when asked (the caller's
+    own overrides of those layers win)."""
+    if not keep_first_last_dense:
+        return overrides
+    return {workload.layers[0].name: 0.0, workload.layers[-1].name: 0.0, **(overrides or {})}
+
+
+def _overridden(workload: Workload, overrides: Mapping[str, float] | None) -> set[str]:
+    """The layers an override pattern matches (magnitude_global leaves them out of its shared
+    threshold: each keeps its own target)."""
+    return {
+        layer.name for layer in workload if any(fnmatch.fnmatchcase(layer.name, p) for p in (overrides or {}))
+    }
+
+
+def _recipe_record(
+    method: str,
+    sparsity: float,
+    seed: int,
+    nm_pattern: tuple[int, int] | None,
+    overrides: Mapping[str, float] | None,
+    calibration: str,
+    calibration_size: int,
+) -> dict[str, Any]:
+    """The recipe a SparseModel records: how it was pruned and calibrated."""
+    return {
         "method": method,
         "sparsity": sparsity,
         "seed": seed,
         "nm": f"{nm_pattern[0]}:{nm_pattern[1]}" if nm_pattern else None,
         "overrides": dict(overrides or {}),
-        "calibration": source,
-        "calibration_size": int(inputs.shape[0]),
+        "calibration": calibration,
+        "calibration_size": calibration_size,
     }
-    if weights:
-        recipe["weights"] = str(weights)
-    return SparseModel(name, workload, pruned, masks, density, recipe)
 
 
 def _prune_onnx(
@@ -734,27 +770,21 @@ def _prune_onnx(
     from dla_explorer.workload.onnx_import import load_onnx
 
     workload, trained = load_onnx(path, input_shape, name)
-    nm_pattern = parse_nm(nm if nm is not None else "2:4") if method == "nm" else None
-    if nm_pattern is not None:
-        sparsity = 1.0 - nm_pattern[0] / nm_pattern[1]
-    _check_sparsity(sparsity, "pruning")
-    if keep_first_last_dense:
-        overrides = {workload.layers[0].name: 0.0, workload.layers[-1].name: 0.0, **(overrides or {})}
+    nm_pattern, sparsity = _nm_sparsity(method, nm, sparsity)
+    overrides = _with_ends_dense(workload, overrides, keep_first_last_dense)
     targets = _layer_targets(workload, sparsity, overrides)
-    overridden = {
-        layer.name for layer in workload if any(fnmatch.fnmatchcase(layer.name, p) for p in (overrides or {}))
-    }
+    overridden = _overridden(workload, overrides)
     masks = _masks(trained, targets, method, nm_pattern, np.random.default_rng(seed), overridden, progress)
     pruned = {n: np.where(masks[n], w, np.float32(0)) for n, w in trained.items()}
-    recipe = {
-        "method": method,
-        "sparsity": sparsity,
-        "seed": seed,
-        "nm": f"{nm_pattern[0]}:{nm_pattern[1]}" if nm_pattern else None,
-        "overrides": dict(overrides or {}),
-        "calibration": "none (ONNX graph not run: activation density taken as 1)",
-        "calibration_size": 0,
-    }
+    recipe = _recipe_record(
+        method,
+        sparsity,
+        seed,
+        nm_pattern,
+        overrides,
+        "none (ONNX graph not run: activation density taken as 1)",
+        0,
+    )
     density = {layer.name: 1.0 for layer in workload}
     return SparseModel(workload.name, workload, pruned, masks, density, recipe)
 
