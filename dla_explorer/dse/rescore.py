@@ -1,4 +1,4 @@
-"""Re-scoring a search's Pareto front at memory fidelity 2 (docs/dram.md, "Fidelity levels").
+"""Re-scoring a search's Pareto front at memory fidelity 2 (docs/dram.md#fidelity-levels).
 
 A search evaluates every trial at fidelity 1 (the cycle model's efficiency per traffic class);
 afterwards the designs of its feasible Pareto front are simulated again at fidelity 2 (each
@@ -131,7 +131,7 @@ def rescore_front(table: pd.DataFrame, spec: Any, evaluator: Any, folder: Path |
 
 
 def dram_layers(result: Any) -> pd.DataFrame:
-    """Per layer and channel of a fidelity-2 result (docs/report.md, "DRAM traffic per layer"):
+    """Per layer and channel of a fidelity-2 result (docs/report.md#dram-traffic-per-layer):
     when the layer runs in the frame (`start_s`, `time_s`), its `compute_s` and `memory_s`, the
     bytes the channel moved (`bytes`: the simulator's DRAM bytes of the layer, split over the
     channels as the replay's requests were; `requested_bytes`: those 64-B requests), the channel's

@@ -11,7 +11,8 @@ from dla_explorer.core.units import BITS_PER_BYTE
 def compressed_activation_bytes(
     elements: np.ndarray | float, density: np.ndarray | float, value_bytes: np.ndarray | float = 1
 ) -> np.ndarray:
-    """DRAM bytes of an activation tensor in the bitmap format (vectorised over arrays).
+    """DRAM bytes of an activation tensor in the bitmap format (vectorised over arrays;
+    docs/packing.md#compressed-activations-compressed_activation_bytes).
 
     Bitmap: one presence bit per element, then the non-zero values packed:
     ceil((elements + ceil(elements * density) * 8 * value_bytes) / 8) bytes; value_bytes may be

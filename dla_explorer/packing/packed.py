@@ -122,7 +122,9 @@ class PackedLayer:
         return self.taps * -(-self.channels // c_vec)
 
     def steps_per_pass(self, c_vec: int) -> np.ndarray:
-        """c_vec-wide array cycles per output pixel of each pass on this layer's schedule."""
+        """c_vec-wide array cycles per output pixel of each pass on this layer's schedule
+        (docs/packing.md#modes-and-their-steps-per-output-pixel-summed-over-passes,
+        docs/model.md#compute)."""
         c_vec = positive_int(c_vec, "c_vec")
         if self.schedule == "packed":
             return -(-self.packed_columns // c_vec)

@@ -34,8 +34,10 @@ __all__ = [
 def roofline(
     baseline: Baseline, workload: Workload, precision: str | None = None, batch: int = 1
 ) -> dict[str, float | str]:
-    """Frames/s, power and frames/s/W of `baseline` on `workload` (dense), layer by layer:
-    each layer takes max(ops / achieved compute, bytes / achieved bandwidth).
+    """Frames/s, power and frames/s/W of `baseline` on `workload` (dense), layer by layer
+    (docs/model.md#baselines): each layer takes max(ops / achieved compute, bytes / achieved
+    bandwidth), bytes = value size x (weights + batch x (input + output elements)); power = TDP
+    x power fraction.
 
     Args:
         baseline: the CPU or GPU (peak tera-ops/s, bandwidth in GB/s, TDP in W, efficiencies).
@@ -49,8 +51,8 @@ def roofline(
 
     Raises:
         UsageError: the baseline has no peak for `precision`.
-        KeyError: the baseline has a peak for a precision without a byte size in BYTES_PER_VALUE
-            (only int8, fp16 and fp32 have one).
+        KeyError: the baseline has a peak for a precision without a byte size in
+            `config.value_bytes` (the DLA formats int8, bfp11, bfp12, fp16, and fp32).
     """
     precision = precision or next(iter(baseline.peak_tops))
     if precision not in baseline.peak_tops:

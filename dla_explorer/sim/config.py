@@ -58,7 +58,7 @@ Precision = Literal["int8", "bfp11", "bfp12", "fp16"]
 
 @dataclass(frozen=True)
 class NumberFormat:
-    """How one precision mode stores and multiplies values (docs/model.md, "Precision").
+    """How one precision mode stores and multiplies values (docs/model.md#precision).
 
     Block floating point (FPGA AI Suite Handbook 863373, section 9.4.1, table 27): integer
     mantissas, sign included, sharing one `exponent_bits` exponent per block of c_vec values.
@@ -88,7 +88,8 @@ _BASELINE_FORMAT_BITS = {"fp32": 32}
 
 
 def value_bytes(precision: str) -> float:
-    """Bytes one stored value of `precision` takes: a DLA format's feature value (FORMATS, the one
+    """Bytes one stored value of `precision` takes (docs/model.md#precision): a DLA format's
+    feature value (FORMATS, the one
     definition), else a baseline-only format's.
 
     Args:
@@ -106,8 +107,8 @@ def value_bytes(precision: str) -> float:
 
 @dataclass(frozen=True)
 class WinogradForm:
-    """A 1-D Winograd minimal filtering form F(m, r) along the output width (docs/model.md,
-    "Winograd"): m outputs of an r-tap filter row from m + r - 1 transformed inputs, with
+    """A 1-D Winograd minimal filtering form F(m, r) along the output width (docs/model.md#winograd):
+    m outputs of an r-tap filter row from m + r - 1 transformed inputs, with
     m + r - 1 multipliers where direct convolution needs m x r."""
 
     outputs: int  # m: outputs per tile; the PE's q_vec
@@ -128,7 +129,7 @@ Winograd = Literal["none", "f43"]
 WINOGRAD_TAPS = {name: 0 if form is None else form.taps for name, form in WINOGRAD.items()}
 WINOGRAD_EXTRA = {name: 0 if form is None else form.taps - 1 for name, form in WINOGRAD.items()}
 # Where the filter transform happens: `Architecture.winograd_ddr_transformed` (an estimate,
-# declared with its range in the arch YAML that turns Winograd on; docs/model.md, "Winograd").
+# declared with its range in the arch YAML that turns Winograd on; docs/model.md#winograd).
 # Modes whose weights run as stored (zeros multiplied): the transform turns each r-tap filter
 # row into m + r - 1 dense values, so the zeros packing or N:M skips are gone.
 WINOGRAD_MODES = ("dense", "unpacked")
@@ -227,12 +228,13 @@ class Energy(_Config):
 
 
 class FmaxModel(_Config):
-    """fMAX of a DLA on this device as it fills (docs/model.md, "Clock"):
+    """fMAX of a DLA on this device as it fills (docs/model.md#clock):
 
         fmax = full_mhz x (1 - fill_slope x ln(max(fill, min_fill))) x (1 - mux_derate x mux levels)
 
     `fill` is the largest of the DSP, M20K and ALM shares used; a packing mux of `alpha` inputs
-    adds ceil(log2(alpha) / 2) LUT levels (a 6-input LUT is a 4:1 mux)."""
+    adds ceil(ceil(log2 alpha) / 2) LUT levels (a 6-input LUT is a 4:1 mux: two select bits a
+    level)."""
 
     full_mhz: PositiveFloat = Field(description="fMAX of a design that fills the device")
     fill_slope: float = Field(ge=0, description="relative fMAX gained per unit of -ln(fill)")
@@ -349,18 +351,21 @@ class Architecture(_Config):
 
     @property
     def pixel_multipliers(self) -> int:
-        """Multipliers per (PE, input channel, lane): q_vec, or q_vec + 2 with Winograd F(4,3)."""
+        """Multipliers per (PE, input channel, lane): q_vec, or q_vec + 2 with Winograd F(4,3)
+        (docs/model.md#winograd)."""
         form = WINOGRAD[self.winograd]
         return self.q_vec if form is None else form.multipliers
 
     @property
     def multipliers(self) -> int:
-        """Multipliers of the whole array: k_vec x c_vec x the per-pixel multipliers x lanes."""
+        """Multipliers of the whole array: k_vec x c_vec x the per-pixel multipliers x lanes
+        (docs/model.md#the-accelerator)."""
         return self.k_vec * self.c_vec * self.pixel_multipliers * self.lanes
 
     @property
     def fill_cycles(self) -> int:
-        """Cycles to fill the PE chain (k_vec unless pe_chain_fill_cycles sets them)."""
+        """Cycles to fill the PE chain (k_vec unless pe_chain_fill_cycles sets them;
+        docs/model.md#compute)."""
         return self.k_vec if self.pe_chain_fill_cycles < 0 else self.pe_chain_fill_cycles
 
     @property
@@ -446,12 +451,13 @@ class Memory(_Config):
 
     @property
     def peak_gbps(self) -> float:
-        """Peak bandwidth in GB/s."""
+        """Peak bandwidth in GB/s: channels x data rate x bus width / 8 (docs/model.md#memory)."""
         return self.channels * self.data_rate_mtps * self.bus_width_bits / 8 / 1e3
 
     @property
     def effective_gbps(self) -> float:
-        """Peak x the flat controller_efficiency: the memory model of fidelity level 0 only (the
+        """Peak x the flat controller_efficiency (docs/model.md#memory): the memory model of
+        fidelity level 0 only (the
         default level 1 takes the cycle model's efficiency: sim.traffic.sustained_gbps)."""
         return self.peak_gbps * self.controller_efficiency
 

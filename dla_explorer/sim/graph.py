@@ -1,6 +1,6 @@
 """The whole graph as per-layer arrays: auxiliary work fused after each compute layer, and the
-shortcut tensors that stay live across layers (docs/model.md, "Auxiliary blocks" and "Stream
-buffer").
+shortcut tensors that stay live across layers (docs/model.md#auxiliary-blocks,
+docs/model.md#stream-buffer).
 
 The simulator's unit is the compute layer. A weightless node (`Workload.ops`: pooling, element-wise
 adds, activations, concat) runs on the DLA's auxiliary blocks behind the crossbar, pipelined with
@@ -43,12 +43,14 @@ class GraphArrays:
 
     @property
     def resident(self) -> np.ndarray:
-        """(L,) shortcut elements resident during each layer, when none spills."""
+        """(L,) shortcut elements resident during each layer, when none spills
+        (docs/model.md#stream-buffer, "Liveness")."""
         return self.tensor_size @ self.live
 
 
 def graph_arrays(workload: Workload) -> GraphArrays:
-    """The per-layer aux work and the shortcut tensors of `workload` (see the module docstring).
+    """The per-layer aux work and the shortcut tensors of `workload` (docs/model.md#auxiliary-blocks,
+    docs/model.md#stream-buffer; see the module docstring).
 
     A node's position is the index of the compute layer it follows (-1 before the first); a
     tensor produced at position p and consumed at position c > p + 1 is resident beside the

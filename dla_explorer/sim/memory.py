@@ -1,5 +1,5 @@
 """Off-chip memory and the stream buffer: which feature maps cross DRAM, and how long a layer's
-DRAM traffic takes (docs/model.md, "Stream buffer" and "Memory").
+DRAM traffic takes (docs/model.md#stream-buffer, docs/model.md#memory).
 
 All functions work on (design points x layers) numpy arrays; `d` is a dict of per-design 1-D
 arrays keyed by the simulator's DESIGN_COLUMNS.
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def channel_bandwidth(
     d: dict[str, np.ndarray], clock_hz: np.ndarray, efficiency: np.ndarray | None = None
 ) -> np.ndarray:
-    """Sustained bytes/s of one channel per design (docs/model.md, "Memory"):
+    """Sustained bytes/s of one channel per design (docs/model.md#memory):
     min(rate x width / 8 x controller efficiency, user port width / 8 x DLA clock).
     `efficiency` (designs x layers, fidelity 1) replaces the flat controller efficiency."""
     dram = d["mem_data_rate_mtps"] * MEGA * d["mem_bus_width_bits"] / BITS_PER_BYTE
@@ -40,13 +40,13 @@ def transfer_time(
     clock_hz: np.ndarray,
     streams: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Seconds of DRAM traffic per layer (docs/model.md, "Memory", placement).
+    """Seconds of DRAM traffic per layer (docs/model.md#memory, placement).
 
     Interleaved (weight_channels 0): all bytes over all channels. Split placement: weights over
     their `weight_channels`, feature maps over the others, both at once.
     `streams` (fidelity 1, see `level1_streams`): the efficiency of each stream of the layer
     (weight reads, feature-map reads, feature-map writes) and their bytes, in place of one flat
-    efficiency for all bytes (docs/dram.md, "Fidelity levels")."""
+    efficiency for all bytes (docs/dram.md#fidelity-levels)."""
     channels = d["mem_channels"][:, None].astype(np.float64)
     w_ch = d["mem_weight_channels"][:, None].astype(np.float64)
     split = w_ch > 0
@@ -65,7 +65,8 @@ def transfer_time(
 
 
 def access_latency(d: dict[str, np.ndarray], latency_ns: np.ndarray | None = None) -> np.ndarray:
-    """The memory's access latency per design (fidelity 1: the cycle model's `latency_ns`)."""
+    """The memory's access latency per design (fidelity 1: the cycle model's `latency_ns`), added
+    to each layer's time (docs/model.md#memory)."""
     if latency_ns is None:
         return d["mem_access_latency_ns"][:, None] * NANO
     return np.where(np.isnan(latency_ns), d["mem_access_latency_ns"], latency_ns)[:, None] * NANO
@@ -87,7 +88,7 @@ def stream_buffer(
     buffer_bytes: np.ndarray,
     batch: int,
 ) -> dict[str, np.ndarray]:
-    """Which maps cross DRAM, per design and layer (docs/model.md, "Stream buffer").
+    """Which maps cross DRAM, per design and layer (docs/model.md#stream-buffer).
 
     Per-layer arrays (L,) are per image; `feature_bytes` (designs x 1) is a stored value's size;
     `buffer_bytes` (designs,) the stream buffer (M20K and eSRAM). Returns `act_bytes` (DRAM bytes
@@ -136,5 +137,5 @@ def stream_buffer(
 
 
 def buffer_bytes(d: dict[str, np.ndarray]) -> np.ndarray:
-    """The stream buffer per design: its M20K part and its eSRAM part."""
+    """The stream buffer per design: its M20K part and its eSRAM part (docs/model.md#stream-buffer)."""
     return (d["stream_buffer_kb"] + d["stream_buffer_esram_kb"]).astype(np.float64) * KIB

@@ -1,5 +1,5 @@
 """Power and energy: dynamic energy per layer from MACs, on-chip buffer bits and DRAM bits, plus
-static power (device, card and memory interfaces) (docs/model.md, "Power and energy").
+static power (device, card and memory interfaces) (docs/model.md#power-and-energy).
 Coefficients come from the Device (per precision) and the Memory; their sources are in
 hw_configs/ and docs/model.md. Device coefficients are read per design point (`uncertainty.
 coefficient`): Monte-Carlo samples carry them as `dev:` design columns.
@@ -23,9 +23,10 @@ def lookup(values: np.ndarray, table: dict) -> np.ndarray:
 
 
 def winograd_multiplies(useful_macs: np.ndarray, multiply_ratio: np.ndarray) -> np.ndarray:
-    """Multiplies a layer performs: its direct-convolution MACs x (m + r - 1) / (m x r) where it
-    runs Winograd F(m, r) (1/2 for F(4, 3): 6 multiplies give 4 outputs of a 3-tap row), x 1
-    elsewhere (docs/model.md, "Winograd"). The transforms are additions in the feeder (once per
+    """Multiplies a layer performs (docs/model.md#winograd): its direct-convolution MACs x
+    `multiply_ratio` = ceil(S / r) x (m + r - 1) / (m x S) where it runs Winograd F(m, r) on a
+    filter width S (1/2 for F(4, 3) on a 3-wide row: 6 multiplies give 4 outputs of a 3-tap row;
+    12/20 on a 5-wide row), x 1 elsewhere. The transforms are additions in the feeder (once per
     input tile, shared by every PE) and after accumulation (once per output tile): their energy
     is in the logic term (used ALMs x clock), not charged per MAC."""
     return useful_macs * multiply_ratio
@@ -34,9 +35,9 @@ def winograd_multiplies(useful_macs: np.ndarray, multiply_ratio: np.ndarray) -> 
 def mac_energy(
     device: Device, d: dict[str, np.ndarray], useful_macs: np.ndarray, issued_macs: np.ndarray
 ) -> np.ndarray:
-    """Joules per layer of the multipliers: useful multiplies (`winograd_multiplies`: the MACs a
-    Winograd layer actually performs) at the precision's E_mac, idle and zero-weight lane-slots
-    (clock-gated) at the gated fraction of it."""
+    """Joules per layer of the multipliers (docs/model.md#power-and-energy): useful multiplies
+    (`winograd_multiplies`: the MACs a Winograd layer actually performs) at the precision's E_mac,
+    idle and zero-weight lane-slots (clock-gated) at the gated fraction of it."""
     mac_pj = per_precision(d, device, "energy.mac_pj")[:, None]
     gated = coefficient(d, device, "energy.gated_mac_fraction")[:, None]
     idle = issued_macs - useful_macs
@@ -44,12 +45,14 @@ def mac_energy(
 
 
 def sram_energy(device: Device, d: dict[str, np.ndarray], sram_bits: np.ndarray) -> np.ndarray:
-    """Joules per layer of the M20K (and eSRAM) bits read and written."""
+    """Joules per layer of the M20K (and eSRAM) bits read and written: bits x E_M20K
+    (docs/model.md#power-and-energy)."""
     return sram_bits * coefficient(d, device, "energy.m20k_pj_per_bit")[:, None] * PICO
 
 
 def dram_energy(d: dict[str, np.ndarray], dram_bytes: np.ndarray) -> np.ndarray:
-    """Joules per layer of the DRAM bits moved."""
+    """Joules per layer of the DRAM bits moved: bytes x 8 x E_DRAM per bit
+    (docs/model.md#power-and-energy)."""
     return dram_bytes * BITS_PER_BYTE * d["mem_energy_pj_per_bit"][:, None] * PICO
 
 
@@ -57,13 +60,15 @@ def logic_energy(
     device: Device, d: dict[str, np.ndarray], clock_hz: np.ndarray, alms: np.ndarray, time_s: np.ndarray
 ) -> np.ndarray:
     """Joules per layer of the clocked logic (control, accumulators, packing muxes): every used
-    ALM, every cycle (at the design's clock), while the layer runs."""
+    ALM, every cycle (at the design's clock), while the layer runs: ALMs x clock x E_ALM x time
+    (docs/model.md#power-and-energy)."""
     watts = alms * clock_hz * coefficient(d, device, "energy.logic_pj_per_alm_cycle") * PICO
     return watts[:, None] * time_s
 
 
 def static_power(device: Device, d: dict[str, np.ndarray]) -> np.ndarray:
-    """Watts drawn whatever the load: FPGA static, the card around it, the memory interfaces."""
+    """Watts drawn whatever the load: FPGA static, the card around it, the memory interfaces
+    (channels x W per channel) (docs/model.md#power-and-energy)."""
     interfaces = d["mem_channels"] * d["mem_interface_static_w_per_channel"]
     fixed = coefficient(d, device, "static_power_w") + coefficient(d, device, "board_power_w")
     return fixed + interfaces

@@ -1,5 +1,5 @@
 """FPGA resources a DLA configuration needs (DSPs, M20Ks, eSRAM, ALMs), checked against a
-device, and the fMAX a design of that size reaches (docs/model.md, "Resources" and "Clock").
+device, and the fMAX a design of that size reaches (docs/model.md#resources, docs/model.md#clock).
 
 Functions take numpy arrays (one entry per design point) so that a sweep of thousands of designs
 is one call; `resources(arch, device)` is the single-design convenience.
@@ -36,7 +36,8 @@ __all__ = [
 
 
 def _blocks(bits: np.ndarray, width: np.ndarray, device: Device) -> np.ndarray:
-    """M20Ks for a buffer: enough for its capacity and for its read width, whichever is more."""
+    """M20Ks for a buffer: enough for its capacity and for its read width, whichever is more
+    (docs/model.md#resources)."""
     by_capacity = np.ceil(bits / device.m20k_bits)
     by_width = np.ceil(width / device.m20k_max_width_bits)
     return np.maximum(by_capacity, by_width)
@@ -62,7 +63,8 @@ def usage(
     alms_per_multiplier=None,
     winograd_extra=0,
 ) -> dict[str, np.ndarray]:
-    """DSPs, M20Ks, eSRAM blocks and ALMs per design (all arguments broadcast as numpy arrays).
+    """DSPs, M20Ks, eSRAM blocks and ALMs per design (docs/model.md#resources; all arguments
+    broadcast as numpy arrays).
 
     The stream buffer must deliver c_vec feature values to each of the q_vec x lanes pixel columns
     per cycle, alpha times wider when packed columns gather up to alpha inputs (the input-packing
@@ -75,7 +77,7 @@ def usage(
     Winograd F(m, r) (`winograd_extra` = r - 1 multipliers per PE, channel and lane beyond q_vec;
     AYD17's F(4, 3): 2) widens each PE to k_vec x c_vec x (q_vec + r - 1) x lanes multipliers; the
     feeder then delivers q_vec + r - 1 transformed inputs per channel and lane, and each scratchpad
-    c_vec x (q_vec + r - 1) transformed weights a cycle (docs/model.md, "Winograd").
+    c_vec x (q_vec + r - 1) transformed weights a cycle (docs/model.md#winograd).
 
     Args:
         device: the FPGA (`hw.load_device`): M20K size and width, eSRAM block size, ALM
@@ -135,7 +137,8 @@ def usage(
 
 
 def _select_bits(alpha) -> np.ndarray:
-    """ceil(log2 alpha) select bits per packed weight (0 without packing hardware).
+    """ceil(log2 alpha) select bits per packed weight (0 without packing hardware): the mux levels
+    of docs/model.md#clock and the scratchpad width of docs/model.md#resources.
 
     Args:
         alpha: the largest column group (>= 1), an int or an integer array of one per design.
@@ -154,11 +157,12 @@ def fmax_mhz(
     mux_derate: np.ndarray | None = None,
     max_clock_mhz: np.ndarray | None = None,
 ) -> np.ndarray:
-    """fMAX per design from the device's fitted model (docs/model.md, "Clock"); the device's
+    """fMAX per design from the device's fitted model (docs/model.md#clock); the device's
     `max_clock_mhz` where it has no model.
 
         fill   = max(DSP, M20K, ALM share used)
-        fmax   = full_mhz x (1 - fill_slope x ln(max(fill, min_fill))) x (1 - mux_derate x levels)
+        fmax   = min(full_mhz x (1 - fill_slope x ln(max(fill, min_fill))) x (1 - mux_derate x levels),
+                     max_clock_mhz)
         levels = ceil(select bits / 2)   (a 6-input LUT is a 4:1 mux: two select bits a level)
 
     Args:
@@ -166,8 +170,8 @@ def fmax_mhz(
             `max_clock_mhz`.
         used: the designs' resources (`usage`): `dsp`, `m20k` and `alm` per design.
         alpha: the largest column group (1: no packing mux), per design.
-        full_mhz: fMAX of a nearly empty device in MHz per design (Monte-Carlo samples); None:
-            the device model's.
+        full_mhz: fMAX of a design that fills the device (fill 1), in MHz per design
+            (Monte-Carlo samples); None: the device model's.
         mux_derate: fMAX lost per mux level, a share per design (samples); None: the model's.
         max_clock_mhz: the device's highest clock in MHz per design (samples); None: the
             device's.
@@ -223,7 +227,8 @@ def relative_excess(value: float | np.ndarray, bound: float | np.ndarray) -> np.
 def device_excess(
     device: Device, used: dict[str, np.ndarray], d: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """Relative excess of every design over every device limit (> 0 is infeasible): DSPs, M20Ks
+    """Relative excess of every design over every device limit (> 0 is infeasible;
+    docs/model.md#resources): DSPs, M20Ks
     and ALMs (`used`, from `usage`), the clock, and the memory interfaces (`d`: clock_mhz,
     mem_kind, mem_channels, mem_data_rate_mtps; sampled `dev:` columns of the device's estimates,
     if any, replace its eSRAM block count and clock limit).
@@ -299,7 +304,8 @@ class ResourceReport:
 
 
 def resources(arch: Architecture, device: Device) -> ResourceReport:
-    """The FPGA resources one DLA array takes on a device, and the clock it reaches there.
+    """The FPGA resources one DLA array takes on a device, and the clock it reaches there
+    (docs/model.md#resources, docs/model.md#clock).
 
     Args:
         arch: the DLA array (`hw.load_architecture`).

@@ -488,7 +488,7 @@ def _col(d: dict[str, np.ndarray], name: str) -> np.ndarray:
 
 
 def _number_format(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Bits per value of the design's precision (docs/model.md, "Precision"), (designs x 1):
+    """Bits per value of the design's precision (docs/model.md#precision), (designs x 1):
     mantissa (datapath), block exponent, feature value (DDR and stream buffer), weight in DDR,
     weight in the filter scratchpad (mantissa + exponent / c_vec).
 
@@ -508,7 +508,7 @@ def _number_format(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def fc_images(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
-    """Images each layer runs at once (docs/model.md, "FC batching"), (designs x layers): `batch`
+    """Images each layer runs at once (docs/model.md#fc-batching), (designs x layers): `batch`
     for conv layers (image by image), batch x fc_batch for fully connected layers, whose weights
     stream once for all of them (AYD17); `share` = batch / images, what of one such run the
     simulated batch is charged (1 / fc_batch on FC layers).
@@ -528,7 +528,7 @@ def fc_images(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> dict[str, 
 
 
 def input_folding(t: LayerTable, d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The first conv's input folded into channels by its stride (docs/model.md, "Input folding";
+    """The first conv's input folded into channels by its stride (docs/model.md#input-folding;
     FPGA AI Suite IP Reference Manual 2.6.4.2), (designs x layers), where `input_folding` is set,
     the first conv has stride s > 1 and the mode runs weights as stored (dense, unpacked; the
     packed modes' feeder already gathers across taps): C' = C s^2, R' = ceil(R / s),
@@ -571,7 +571,7 @@ def input_folding(t: LayerTable, d: dict[str, np.ndarray]) -> dict[str, np.ndarr
 def winograd(
     t: LayerTable, d: dict[str, np.ndarray], kernel_cols: np.ndarray, strides: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Which layers run Winograd and what it changes (docs/model.md, "Winograd"), (designs x layers).
+    """Which layers run Winograd and what it changes (docs/model.md#winograd), (designs x layers).
 
     A design with F(m, r) (AYD17's F(4, 3): m = q_vec = 4, r = 3, W_vec = 6) runs every stride-1
     conv layer (not depthwise, not linear) of filter width S > 1 (after input folding:
@@ -619,7 +619,7 @@ def winograd(
 
 
 def pixel_tiles(t: LayerTable, d: dict[str, np.ndarray], batch: int | np.ndarray) -> np.ndarray:
-    """Pixel tiles per layer (docs/model.md, "Compute"): batch x ceil(P / lanes) x ceil(Q / q_vec)
+    """Pixel tiles per layer (docs/model.md#compute): batch x ceil(P / lanes) x ceil(Q / q_vec)
     for a conv; ceil(batch x rows / (q_vec x lanes)) for a linear layer (rows fill the lanes).
     `batch` may be per (design, layer) (fc_images).
 
@@ -642,7 +642,7 @@ def pixel_tiles(t: LayerTable, d: dict[str, np.ndarray], batch: int | np.ndarray
 def pe_cycles(
     steps: np.ndarray, tiles: np.ndarray, passes: np.ndarray, d: dict[str, np.ndarray]
 ) -> np.ndarray:
-    """PE-array cycles (docs/model.md, "Compute"): steps x tiles + passes x chain fill, where the
+    """PE-array cycles (docs/model.md#compute): steps x tiles + passes x chain fill, where the
     fill is k_vec unless `pe_chain_fill_cycles` overrides it.
 
     Args:
@@ -662,7 +662,7 @@ def pe_cycles(
 
 
 def _depthwise_block(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> dict[str, np.ndarray]:
-    """Depthwise layers on the depthwise block (docs/model.md, "Auxiliary blocks"), where the design
+    """Depthwise layers on the depthwise block (docs/model.md#auxiliary-blocks), where the design
     has one: each of its depthwise_vec channels computes a 3x3 window for the tile's q_vec x lanes
     pixels a cycle: cycles = tiles x ceil(C / depthwise_vec) x ceil(R x S / 9). `on_block` marks
     the (design, layer) entries it takes; `lanes` is its multipliers.
@@ -684,7 +684,7 @@ def _depthwise_block(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray)
 
 
 def drain_cycles(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> np.ndarray:
-    """Cycles the crossbar needs to drain the outputs (docs/model.md, "Drain"): each pixel tile's
+    """Cycles the crossbar needs to drain the outputs (docs/model.md#drain): each pixel tile's
     K channels leave drain_vec channels (of q_vec x lanes pixels) a cycle: tiles x ceil(K / drain_vec).
 
     Args:
@@ -699,7 +699,7 @@ def drain_cycles(t: LayerTable, d: dict[str, np.ndarray], tiles: np.ndarray) -> 
 
 
 def aux_cycles(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> np.ndarray:
-    """Cycles of the auxiliary blocks fused after each layer (docs/model.md, "Auxiliary blocks"):
+    """Cycles of the auxiliary blocks fused after each layer (docs/model.md#auxiliary-blocks):
     each block takes its vec channels of q_vec x lanes pixels a cycle; the blocks are pipelined,
     so the slowest one counts.
 
@@ -724,7 +724,7 @@ def aux_cycles(t: LayerTable, d: dict[str, np.ndarray], batch: int) -> np.ndarra
 def _design_clock(
     device: Device, d: dict[str, np.ndarray], used: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """The clock each design runs at (docs/model.md, "Clock"): min(requested, fMAX model).
+    """The clock each design runs at (docs/model.md#clock): min(requested, fMAX model).
 
     Args:
         device: the FPGA (`hw.load_device`): its fMAX model and highest clock.
@@ -754,8 +754,8 @@ def weight_fetches(
     expansion: np.ndarray,
     fc: dict[str, np.ndarray],
 ) -> dict[str, np.ndarray]:
-    """How many times each layer's weights cross DRAM per batch (docs/model.md, "Filter
-    scratchpad", "FC batching"): once; once per slice when the layer has several passes (each
+    """How many times each layer's weights cross DRAM per batch (docs/model.md#filter-scratchpad,
+    docs/model.md#fc-batching): once; once per slice when the layer has several passes (each
     slice walks every pass); once per pixel tile when one PE's share of a pass does not fit its
     scratchpad (counting the values a Winograd or folded layer stores per weight, `expansion`).
     A batched FC layer streams its weights once per run of fc_batch images (its images are
@@ -806,7 +806,7 @@ def _weight_bytes(
     fetches: np.ndarray,
     expansion: np.ndarray,
 ) -> np.ndarray:
-    """DRAM bytes of weights per batch (docs/model.md, "Memory"): (stored cells x values stored
+    """DRAM bytes of weights per batch (docs/model.md#memory): (stored cells x values stored
     per weight in DDR (`expansion`: Winograd, input folding) x weight bits / 8 + packing
     metadata) x fetches.
 
@@ -831,7 +831,7 @@ def _layer_time(
     d: dict[str, np.ndarray],
     latency_ns: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Seconds per layer (docs/model.md, "Memory"): max(compute, memory) with double buffering,
+    """Seconds per layer (docs/model.md#memory): max(compute, memory) with double buffering,
     else their sum; plus the memory's access latency (fidelity 1 and 2: the cycle model's).
 
     Args:
@@ -861,7 +861,7 @@ def _sram_bits(
     batch: int,
     wino: dict[str, np.ndarray],
 ) -> np.ndarray:
-    """On-chip bits read and written per layer (docs/model.md, "Power and energy"): stream-buffer
+    """On-chip bits read and written per layer (docs/model.md#power-and-energy): stream-buffer
     reads by the feeder, filter-scratchpad reads, output writes, and the element-wise block's
     second operands (a shortcut read from the stream buffer).
 
@@ -899,7 +899,7 @@ def _sram_bits(
 def _resource_use(
     device: Device, d: dict[str, np.ndarray], fmt: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """DSPs, M20Ks, eSRAM and ALMs per design (resources.py; docs/model.md, "Resources").
+    """DSPs, M20Ks, eSRAM and ALMs per design (resources.py; docs/model.md#resources).
 
     Args:
         device: the FPGA (`hw.load_device`).
@@ -943,9 +943,11 @@ def evaluate(
     memory_s: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Per-layer quantities as (designs x layers) arrays (per design: `multipliers`, the clock, and
-    the `resources` dict); design i runs `tables[index[i]]`. fidelity: 0 flat controller
-    efficiency, 1 (and 2) the cycle model's efficiency per stream (sim/traffic.py); memory_s
-    (designs x layers): memory seconds from a replay (fidelity 2) in place of the model's.
+    the `resources` dict); design i runs `tables[index[i]]`. A layer's compute cycles are the
+    largest of its PE-array, drain and auxiliary-block cycles (docs/model.md#auxiliary-blocks).
+    fidelity: 0 flat controller efficiency, 1 (and 2) the cycle model's efficiency per stream
+    (sim/traffic.py); memory_s (designs x layers): memory seconds from a replay (fidelity 2) in
+    place of the model's.
 
     The designs must have passed the design checks (`simulate_batch`, `simulate` run them).
 
@@ -1075,7 +1077,7 @@ def totals(
         batch: images per batch.
 
     Returns:
-        Column -> (designs,) array (docs/model.md, "Network figures"): `latency_s` (a batch),
+        Column -> (designs,) array (docs/model.md#network-figures): `latency_s` (a batch),
         `fps`, `power_w`, `energy_j_per_frame`, `fps_per_w`, `gops_effective`,
         `gops_dense_equiv`, `gops_peak`, `utilization`, `compute_s`, `memory_s`, `stall_s`,
         `memory_bound_share`, `drain_bound_share`, `dram_mb_per_frame`, `bound` ("memory" or
@@ -1184,7 +1186,7 @@ def simulate_batch(
 def _memory_fidelity(level: int, dram: np.ndarray | str) -> np.ndarray:
     """The memory model's level that a design's figures were computed at: the level asked for,
     or 0 for a memory that names no DRAM device (level 1 then falls back to the flat
-    controller_efficiency, docs/dram.md "Which device").
+    controller_efficiency, docs/dram.md#fidelity-levels, "Which device").
 
     Args:
         level: the level asked for (0, 1 or 2).

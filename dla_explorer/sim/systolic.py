@@ -137,7 +137,8 @@ def _ceil_div(a: np.ndarray, b: np.ndarray | int) -> np.ndarray:
 
 
 def systolic_cycles(workload: Workload, rows: int, cols: int, dataflow: str) -> pd.DataFrame:
-    """Dense compute cycles and utilisation per layer (workload order), as SCALE-Sim v3 reports.
+    """Dense compute cycles and utilisation per layer (workload order), as SCALE-Sim v3 reports
+    (docs/systolic.md#formulas).
 
     Grouped and depthwise layers are mapped the way SCALE-Sim sees `to_scalesim_csv`'s export
     (Channels = C per group, all K filters side by side): exact MACs, optimistic utilisation.

@@ -1,4 +1,4 @@
-"""The DLA's DRAM traffic and the simulator's fidelity levels (docs/dram.md, "Fidelity levels").
+"""The DLA's DRAM traffic and the simulator's fidelity levels (docs/dram.md#fidelity-levels).
 
 - Level 0: the analytical model with the memory config's flat `controller_efficiency`.
 - Level 1: the same model, with the efficiency of each of a layer's streams (weight reads,
@@ -152,7 +152,8 @@ def level1_streams(
     linear: np.ndarray,
     batch: int,
 ) -> dict[str, np.ndarray]:
-    """Level 1: the efficiency of each stream of each layer (designs x layers) and the latency.
+    """Level 1: the efficiency of each stream of each layer (designs x layers) and the latency
+    (docs/dram.md#fidelity-levels).
 
     Weight reads are sequential (seq_read). Feature-map reads go by run length (RUN_CLASSES): the
     DLA stores a map as c_vec-deep channel groups, each group's rows contiguous, so one slice of
@@ -212,7 +213,8 @@ def level1_streams(
 
 def sustained_gbps(memory: Any, clock_mhz: float, fidelity: int = DEFAULT_FIDELITY) -> float:
     """GB/s the whole memory sustains on a long sequential read at this fidelity level (the
-    weight stream's figure): per channel min(peak x efficiency, port width x the DLA clock), with
+    weight stream's figure; docs/dram.md#fidelity-levels): per channel min(peak x efficiency,
+    port width x the DLA clock), with
     the flat controller_efficiency at level 0 (or without a DRAM device), else the cycle model's
     seq_read efficiency (times the memory's seq_efficiency_scale at level 1, where it acts).
 
@@ -305,7 +307,8 @@ def layer_streams(
     batch: int = 1,
     region_bytes: int = _DEFAULT_REGION_BYTES,
 ) -> list[LayerStream]:
-    """The requests of every layer of one design (1-D per-layer arrays, bytes per batch).
+    """The requests of every layer of one design (1-D per-layer arrays, bytes per batch;
+    docs/dram.md#fidelity-levels, level 2).
 
     Per layer and slice, in DMA order: the slice's filter fetch (weights are fetched
     `weight_fetches` times, spread evenly over the slices), the slice's input rows of every
@@ -505,7 +508,8 @@ def _hit_rate(stats: np.ndarray) -> float:
 def replay(
     dram: str | DramConfig, stream: LayerStream, channels: int, port_bytes_per_s: float = 0.0
 ) -> Replay:
-    """Replay one layer's requests through the cycle model from idle banks: every memory channel
+    """Replay one layer's requests through the cycle model from idle banks
+    (docs/dram.md#fidelity-levels, level 2): every memory channel
     is one channel of the DRAM device (its bank and row decoded by the device's address map
     within the channel), all requests available at once (the DMA runs ahead of compute), the
     DLA's port at `port_bytes_per_s` per channel (0: none).
@@ -550,7 +554,8 @@ def replay_frame(
     start_ns: np.ndarray | None = None,
 ) -> list[Replay]:
     """Replay a frame's layers as one request stream, in layer order, so the controller's queues,
-    open rows and refresh phase carry over from one layer to the next (one controller call).
+    open rows and refresh phase carry over from one layer to the next (one controller call;
+    docs/dram.md#fidelity-levels, level 2).
 
     Layer i's requests are offered from `start_ns[i]` (when the layer begins in the frame; default
     0: back to back), all at once as within a layer (the DMA runs ahead of compute). Its memory
@@ -636,7 +641,8 @@ def level2_memory_s(
     c_vec: int,
     carry_state: bool | None = None,
 ) -> tuple[np.ndarray, list[Replay]]:
-    """Level 2: per-layer memory seconds of one design from replaying its streams (the frame as
+    """Level 2 (docs/dram.md#fidelity-levels): per-layer memory seconds of one design from
+    replaying its streams (the frame as
     one stream when `carry_state`, default CARRY_STATE; else each layer from idle banks).
     per_layer: the design's level-1 evaluation (its layer times place each layer's traffic in
     the frame).

@@ -126,7 +126,7 @@ def estimates(
     return out
 
 
-# Memory estimates that act only at some fidelity levels (docs/dram.md, "Fidelity levels"): the
+# Memory estimates that act only at some fidelity levels (docs/dram.md#fidelity-levels): the
 # flat efficiency and latency at level 0 (and at any level for a memory that names no DRAM
 # device: level 1 falls back to them); the factors on the cycle model's efficiencies at level 1.
 # Level 2 replays the traffic through the cycle model: neither acts there.

@@ -1,4 +1,4 @@
-"""The report's per-layer DRAM figure (docs/report.md, "DRAM traffic per layer").
+"""The report's per-layer DRAM figure (docs/report.md#dram-traffic-per-layer).
 
 For the headline designs of an experiment (the packed rows of the HBM2 design and of every DDR4
 design at the headline sparsity, each model), the design's frame is simulated at memory fidelity

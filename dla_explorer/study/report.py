@@ -53,7 +53,7 @@ _REFERENCE = {
 }
 # What each figure's numbers rest on. The simulator is analytical today (level 0) with no
 # uncertainty bands; a results table that carries `fidelity` / `*_lo`, `*_hi` columns says so.
-# what each memory fidelity level is (docs/dram.md, "Fidelity levels"): a table's `fidelity`
+# what each memory fidelity level is (docs/dram.md#fidelity-levels): a table's `fidelity`
 # column (written by simulate and simulate_batch) says which its numbers were computed at
 _FIDELITY_TEXT = {
     0: "level 0 (analytical model with a flat DRAM controller efficiency)",
@@ -657,7 +657,7 @@ def _figures(doc: _Document, results: analysis.Results, formats: Sequence[str]) 
 
 
 def _dram_section(doc: _Document, frames: Sequence[pd.DataFrame], intro: str) -> None:
-    """The per-layer DRAM figures (docs/report.md, "DRAM traffic per layer"): a summary table,
+    """The per-layer DRAM figures (docs/report.md#dram-traffic-per-layer): a summary table,
     then one interactive figure a design (plotly, embedded in the page)."""
     frames = [f for f in frames if f is not None and not f.empty]
     if not frames:

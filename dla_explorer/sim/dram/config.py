@@ -215,7 +215,8 @@ class DramConfig(_Config):
 
     @property
     def peak_gbps(self) -> float:
-        """Peak data bandwidth of all channels (GB/s)."""
+        """Peak data bandwidth of all channels (GB/s): channels x width x 2 transfers per tCK
+        (docs/dram.md#what-is-measured)."""
         org = self.organization
         return org.channels * org.channel_width_bits / 8 * 2 / self.timing.tck_ns
 

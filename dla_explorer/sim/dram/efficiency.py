@@ -42,7 +42,8 @@ def one_channel(cfg: DramConfig) -> DramConfig:
 
 
 def stream_bases(cfg: DramConfig) -> dict[str, int]:
-    """Base addresses of a second stream, built from the address map (not a fixed offset, which
+    """Base addresses of a second stream (docs/dram.md#level-1-efficiency-table), built from the
+    address map (not a fixed offset, which
     lands in a different place under every map and wraps on a small channel):
 
     - `other_bank`: the most significant bank field (rank, bank group or bank) half its range
@@ -143,7 +144,8 @@ def efficiency_table(
     config: DramConfig | str, *, requests: int = 50_000, cache: str | os.PathLike | bool | None = True
 ) -> dict[str, dict[str, float]]:
     """{traffic class: {efficiency, bandwidth_gbps, avg_read_latency_ns, row_hit_rate,
-    pj_per_bit}} for a DRAM config; cache: True (default folder), a folder, or None/False."""
+    pj_per_bit}} for a DRAM config, one channel of it (docs/dram.md#level-1-efficiency-table);
+    cache: True (default folder), a folder, or None/False."""
     cfg = one_channel(load_dram(config))
     if requests < 100:
         raise UsageError(f"requests = {requests}: use at least 100 per traffic class")

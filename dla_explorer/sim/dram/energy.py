@@ -26,7 +26,8 @@ def energy_pj(
     active_rank_cycles: int,
     idle_rank_cycles: int,
 ) -> dict[str, float]:
-    """Energy by component (pJ) for the given command counts and rank-state cycles."""
+    """Energy by component (pJ) for the given command counts and rank-state cycles, by the IDD
+    formulas of the module docstring (docs/dram.md#what-is-measured)."""
     t, pw = cfg.timing, cfg.power
     devices = cfg.organization.devices_per_rank
     scale = t.tck_ns * devices
