@@ -316,8 +316,8 @@ def test_clock_falls_as_the_device_fills(block):
     assert capped.totals.gops_peak == pytest.approx(2 * 64 * 16 * 7 * expected * 1e6 / 1e9)
 
 
-def test_fmax_is_not_extrapolated_below_the_smallest_fitted_fill():
-    # 1% of the DSPs, M20Ks and ALMs: below the fit's 5% the curve is held at its 5% value,
+def test_fmax_is_held_below_the_devices_min_fill():
+    # 1% of the DSPs, M20Ks and ALMs: below the device's min_fill (0.05) the curve is held there,
     # 400 x (1 - 0.1135 ln 0.05) = 536 MHz; with an alpha-8 mux (2 levels, 5% each) 482.4 MHz,
     # under the device's 500 MHz (the curve at 1% would give 609 x 0.9 = 548, capped to 500)
     used = {k: np.array([0.01 * v]) for k, v in {"dsp": 3960, "m20k": 6847, "alm": 702720}.items()}
