@@ -183,7 +183,41 @@ def test_energy_follows_the_idd_formulas():
     res = simulate_trace(cfg, pt.sequential(20_000))
     read_only = e["read"] / 512
     assert read_only < res.pj_per_bit < read_only * 3  # plus background, ACT and refresh
-    assert res.energy_pj["refresh"] > 0 and res.energy_pj["background"] > 0
+    # each term is its command count times the per-command energy above
+    assert res.energy_pj["read"] == pytest.approx(res.commands["read"] * e["read"])
+    assert res.energy_pj["activate"] == pytest.approx(res.commands["activate"] * e["activate"])
+    assert res.commands["refresh"] > 0 and res.energy_pj["refresh"] == pytest.approx(
+        res.commands["refresh"] * 1.2 * (250 - 46) * 467 * 0.75 * 8
+    )
+    # background: both ranks, every clock of the run, at IDD2N (35 mA) precharged up to IDD3N
+    # (46 mA) with a row open
+    rank_clocks = 2 * res.completion_ns / 0.75
+    assert 1.2 * 35 * rank_clocks * 6 <= res.energy_pj["background"] <= 1.2 * 46 * rank_clocks * 6
+    assert res.energy_pj["total"] == pytest.approx(sum(v for k, v in res.energy_pj.items() if k != "total"))
+
+
+def test_write_refresh_and_background_energy_by_hand():
+    """The terms the test above leaves at `> 0`, each from the config's IDD values (TN-40-07)."""
+    cfg = load_dram("dramsim3_ddr4_8gb_x8_2666")  # 8 x8 devices a rank, tCK 0.75 ns, VDD 1.2 V
+    one = dict(activates=0, reads=0, writes=0, refreshes=0, active_rank_cycles=0, idle_rank_cycles=0)
+    scale = 0.75 * 8  # mA * V * clocks -> pJ over the rank's 8 devices
+    # WRITE: IDD4W 132 mA above IDD3N 46 mA over BL8 = 4 clocks (IDD4W, not IDD4R's 146)
+    assert energy_pj(cfg, **{**one, "writes": 1})["write"] == pytest.approx(1.2 * (132 - 46) * 4 * scale)
+    # all-bank REF: IDD5AB 250 mA above IDD3N over tRFC 467 clocks (350 ns)
+    refresh = energy_pj(cfg, **{**one, "refreshes": 1})["refresh"]
+    assert refresh == pytest.approx(1.2 * (250 - 46) * 467 * scale)
+    # background: IDD3N (46 mA) while a bank is open, IDD2N (35 mA) while all are precharged
+    bg = energy_pj(cfg, **{**one, "active_rank_cycles": 1000, "idle_rank_cycles": 3000})
+    assert bg["background"] == pytest.approx(1.2 * (46 * 1000 + 35 * 3000) * scale)
+    assert bg["total"] == pytest.approx(bg["background"])
+    # HBM2 pseudo-channel with per-bank refresh: one 64-bit device, tCK 1 ns; REFsb draws IDD5PB
+    # 40 mA above IDD3N 27.5 mA for tRFCsb 160 clocks (not the all-bank tRFC of 260)
+    hbm = variant("hbm2_s10mx_pc", controller__refresh="per_bank")
+    assert energy_pj(hbm, **{**one, "refreshes": 1})["refresh"] == pytest.approx(1.2 * (40 - 27.5) * 160)
+    allbank = load_dram("hbm2_s10mx_pc")
+    assert energy_pj(allbank, **{**one, "refreshes": 1})["refresh"] == pytest.approx(1.2 * (125 - 27.5) * 260)
+    # its BL4 burst is 2 clocks: a write is IDD4W 250 mA above IDD3N for 2 ns
+    assert energy_pj(allbank, **{**one, "writes": 1})["write"] == pytest.approx(1.2 * (250 - 27.5) * 2)
 
 
 # ---- level-1 table ----
@@ -271,7 +305,11 @@ def test_cli_json(tmp_path, capsys):
         "requests",
         "time_ns",
     }
-    assert out["requests"] == 200 and 0 < out["efficiency"] <= 1
+    assert out["requests"] == 200
+    # the figures are the library's on the same requests (hex and decimal addresses, W/r parsed)
+    ref = simulate_trace("dramsim3_ddr4_8gb_x8_2666", np.arange(200) * 64, np.arange(200) % 5 == 4)
+    assert out["efficiency"] == pytest.approx(ref.efficiency) and out["time_ns"] == pytest.approx(ref.time_ns)
+    assert out["row_hit_rate"] == pytest.approx(ref.row_hit_rate)
 
 
 def test_cli_text_with_times(tmp_path, capsys):

@@ -39,6 +39,11 @@ def test_two_stream_bases_separate_or_collide_as_named(name):
             assert (bank[a] == bank[b]).all() and (row[a] != row[b]).all()
         else:  # never the same bank at the same step
             assert (bank[a] != bank[b]).all()
+    # the read/write class: the two-stream addresses, the second stream written (every other
+    # request): the read/write turnaround alone, no bank conflict
+    addr, is_write = classes["seq_read_write"](n)
+    assert np.array_equal(addr, classes["two_streams"](n)[0])
+    assert is_write is not None and np.array_equal(is_write, np.arange(n) % 2 == 1)
     # a base is a valid address of one channel (no wrap onto the first stream)
     bases = stream_bases(cfg)
     assert bases["other_bank"] != 0 and bases["same_bank"] != 0
@@ -63,6 +68,8 @@ def test_two_stream_efficiency_bounds(name, tmp_path):
     two = table["two_streams"]["efficiency"]
     assert two <= refresh + 0.005
     assert two >= 0.85 * refresh * burst / max(burst, tccd_l)
+    # the same two streams with the second written: the read/write turnarounds cost bus time
+    assert table["seq_read_write"]["efficiency"] < two - 0.02
     # same bank, other rows: each activation serves at least `row_hit_cap` bursts (the read
     # queue holds more than that many queued hits of the open row: half the queue is one
     # stream's consecutive lines), and one activation cycle of the bank takes at most

@@ -251,8 +251,10 @@ def test_report_is_self_contained(results):
     assert len(images) == len(list((results / "figures").glob("*.png"))) == 7
     assert 'src="figures/' not in page and "Comparison with the reference work" in page
     markdown = md_path.read_text()
-    for name in re.findall(r"\(figures/([a-z_]+\.png)\)", markdown):
-        assert (results / "figures" / name).is_file()
+    # the markdown links every figure file, and only those (a loop over its links alone would
+    # pass on a markdown that links none)
+    linked = set(re.findall(r"\(figures/([a-z_]+\.png)\)", markdown))
+    assert linked == {p.name for p in (results / "figures").glob("*.png")} and len(linked) == 7
 
 
 def test_report_draws_the_bands_as_error_bars(results):

@@ -71,6 +71,47 @@ def test_sequential_weight_stream_is_the_seq_class(table):
     assert (1 << 20) / (rep.time_ns * 1e-9) / peak == pytest.approx(table["seq_read"]["efficiency"], rel=0.05)
 
 
+def test_each_layer_reads_the_buffer_the_previous_one_wrote():
+    # three layers, each reading 4 KiB of maps and writing 4 KiB, one channel, 1-MiB regions:
+    # weights in region 0; layer i reads map buffer 1 + i % 2 and writes the other, which layer
+    # i + 1 reads (ping-pong: a layer never overwrites the map it is still reading)
+    three = np.ones(3)
+    streams = traffic.layer_streams(
+        weight_bytes=0 * three, weight_fetches=three, act_bytes=8192 * three, act_write_bytes=4096 * three,
+        slices=three, in_channels=16 * three, out_channels=16 * three, linear=np.zeros(3, bool), c_vec=16,
+        channels=1, weight_channels=0, region_bytes=1 << 20,
+    )  # fmt: skip
+    regions = [
+        (set((s.address[~s.is_write] >> 20).tolist()), set((s.address[s.is_write] >> 20).tolist()))
+        for s in streams
+    ]
+    assert regions == [({1}, {2}), ({2}, {1}), ({1}, {2})]
+    assert all(len(s) == 8192 // 64 for s in streams)
+
+
+def test_filters_follow_each_other_and_maps_run_by_channel_group():
+    region = 1 << 20
+    two = np.ones(2)
+    # 1,000 B of filters a layer: 16 lines (1,024 B, line aligned); layer 1's follow layer 0's
+    streams = traffic.layer_streams(
+        weight_bytes=1000 * two, weight_fetches=two, act_bytes=0 * two, act_write_bytes=0 * two,
+        slices=two, in_channels=16 * two, out_channels=16 * two, linear=np.zeros(2, bool), c_vec=16,
+        channels=1, weight_channels=0, region_bytes=region,
+    )  # fmt: skip
+    assert streams[0].address.tolist() == list(range(0, 1024, 64))
+    assert streams[1].address.tolist() == list(range(1024, 2048, 64))
+    # 4 KiB of input maps of C = 24 channels stored in c_vec 16 groups: ceil(24 / 16) = 2 groups
+    # of 2 KiB, read in 2 row slices: each slice reads 1 KiB of group 0, then 1 KiB of group 1
+    (maps,) = traffic.layer_streams(
+        weight_bytes=np.zeros(1), weight_fetches=np.ones(1), act_bytes=np.full(1, 4096.0),
+        act_write_bytes=np.zeros(1), slices=np.full(1, 2.0), in_channels=np.full(1, 24.0),
+        out_channels=np.full(1, 16.0), linear=np.zeros(1, bool), c_vec=16, channels=1, weight_channels=0,
+        region_bytes=region,
+    )  # fmt: skip
+    runs = [range(0, 1024, 64), range(2048, 3072, 64), range(1024, 2048, 64), range(3072, 4096, 64)]
+    assert maps.address.tolist() == [region + a for run in runs for a in run]  # map buffer 1
+
+
 def test_random_small_tiles_get_a_lower_efficiency(table):
     d = {"mem_dram": np.array([DDR4, DDR4]), "mem_controller_efficiency": np.array([0.8, 0.8]),
          "k_vec": np.array([16, 16]), "c_vec": np.array([16, 16])}  # fmt: skip
@@ -91,6 +132,27 @@ def test_random_small_tiles_get_a_lower_efficiency(table):
     flat = traffic.level1_streams({**d, "mem_dram": np.array(["", ""])}, reads, 0 * reads,
                                   np.full(1, 16.0), slices, np.array([False]), 1)  # fmt: skip
     assert np.all(flat["eff_act_read"] == 0.8)
+
+
+def test_level1_between_classes_and_the_write_classes(table):
+    d = {"mem_dram": np.array([DDR4]), "mem_controller_efficiency": np.array([0.8]), "k_vec": np.array([16]),
+         "c_vec": np.array([16])}  # fmt: skip
+    one, linear = np.ones((1, 1)), np.array([False])
+    # 64 KiB of reads in 256 channel groups (C = 4,096 at c_vec 16), one slice: 256-B runs, half
+    # way in log2 between the 64-B (random_read) and 1-KiB (tiled_fmap) classes: log2 256 = 8 is
+    # the midpoint of 6 and 10, so the efficiency is the mean of the two classes' (a linear
+    # interpolation in bytes would give 1/5 of the way: 256 - 64 = 192 of 960)
+    reads = float(1 << 16) * one
+    mid = traffic.level1_streams(d, reads, 0 * one, np.full(1, 4096.0), one, linear, 1)
+    expected = (table["random_read"]["efficiency"] + table["tiled_fmap"]["efficiency"]) / 2
+    assert mid["eff_act_read"][0, 0] == pytest.approx(expected)
+    # writes beside reads share the bus (turnaround: seq_read_write); writes alone are seq_write
+    both = traffic.level1_streams(d, reads, 0.5 * reads, np.full(1, 16.0), one, linear, 1)
+    alone = traffic.level1_streams(d, reads, reads, np.full(1, 16.0), one, linear, 1)
+    assert both["eff_act_write"][0, 0] == table["seq_read_write"]["efficiency"]
+    assert alone["eff_act_write"][0, 0] == table["seq_write"]["efficiency"]
+    assert both["act_read_bytes"][0, 0] == 0.5 * reads[0, 0] and alone["act_read_bytes"][0, 0] == 0
+    assert table["seq_read_write"]["efficiency"] < table["seq_write"]["efficiency"]
 
 
 def test_replay_equals_the_dram_models_own_run():
@@ -132,6 +194,18 @@ def test_levels_agree_on_a_streaming_design(fc, table):
     }
     assert mem[2] == pytest.approx(mem[1], rel=0.10)
     assert mem[0] / mem[1] == pytest.approx(table["seq_read"]["efficiency"] / 0.8, rel=0.01)
+
+
+def test_level1_latency_is_the_unloaded_random_read(fc, table):
+    """Without double buffering a layer waits for its first data: at level 1 the cycle model's
+    unloaded random 64-B read (a layer's first access lands anywhere), not the flat 100 ns."""
+    a = arch(double_buffering=False)
+    layers = simulate(fc, a, memory(channels=2), DEVICE, mode="dense", cache=None, fidelity=1).layers
+    latency_s = table["random_read_qd1"]["avg_read_latency_ns"] * 1e-9
+    assert latency_s > table["seq_read_qd1"]["avg_read_latency_ns"] * 1e-9
+    assert layers.time_s[0] == pytest.approx(layers.compute_s[0] + layers.memory_s[0] + latency_s)
+    flat = simulate(fc, a, memory(channels=2), DEVICE, mode="dense", cache=None, fidelity=0).layers
+    assert flat.time_s[0] == pytest.approx(flat.compute_s[0] + flat.memory_s[0] + 100e-9)
 
 
 def test_fidelity_errors(fc):

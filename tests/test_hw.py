@@ -6,7 +6,7 @@ import pytest
 
 from dla_explorer.core.errors import DlaError, UsageError
 from dla_explorer.sim import config as hw
-from dla_explorer.sim.resources import resources
+from dla_explorer.sim.resources import resources, usage
 
 CONFIGS = Path(hw.CONFIG_ROOT)
 
@@ -130,6 +130,30 @@ def test_resources_hand_computed_and_overshoot_reported():
     fp16 = resources(arch.model_copy(update={"precision": "fp16"}), device)
     # the DLA's FP16 is INT12 block floating point: one 12x12 mantissa product per 18x19 half
     assert fp16.used["dsp"] == 7168 / 2
+
+
+def test_m20k_counts_where_the_read_width_decides():
+    """Buffers small enough that the read port, not the capacity, sets the M20K count (the case
+    above is capacity-bound); every figure from the 40-bit widest M20K port."""
+    device = hw.load_device("stratix10_mx2100")
+    common = dict(
+        k_vec=1, c_vec=10, q_vec=1, lanes=1, mantissa_bits=12, feature_bits=16, exponent_bits=5,
+        alpha=1, stream_buffer_kb=1, filter_cache_kb=1, dsp_per_multiplier=0.5,
+    )  # fmt: skip
+    used = usage(device, **common)
+    # a PE reads 10 mantissas of 12 bits + one 5-bit block exponent = 125 bits: ceil(125 / 40) = 4
+    # blocks (without the exponent 120 bits would fit 3)
+    assert used["m20k_filters"] == 4
+    # the feeder: 10 channels x 1 pixel x 16 bits = 160 bits = 4 blocks
+    assert used["m20k_stream"] == 4
+    # input packing gathers up to alpha = 4 channels per column: 4 x wider, 640 bits = 16 blocks;
+    # the 2-bit selects widen each scratchpad read to 10 x (12 + 2) + 5 = 145 bits = 4 blocks
+    packed = usage(device, **{**common, "alpha": 4})
+    assert packed["m20k_stream"] == 16 and packed["m20k_filters"] == 4
+    # 8 filters' PEs: 8 x 4 blocks; 2 lanes x 7 pixels: 10 x 14 x 16 = 2,240 bits = 56 blocks
+    wide = usage(device, **{**common, "k_vec": 8, "q_vec": 7, "lanes": 2})
+    assert wide["m20k_filters"] == 32 and wide["m20k_stream"] == 56
+    assert wide["m20k"] == 32 + 56
 
 
 def test_reference_design_cites_a_source_for_every_parameter():

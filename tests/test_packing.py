@@ -235,6 +235,18 @@ def test_packed_steps_and_metadata_by_hand():
     assert packed.weight_cells == 4 and packed.pruned == 0
 
 
+def test_all_zero_columns_are_not_read_by_the_feeder():
+    layer = linear(C=3, K=2)
+    weight = np.array([[0.5, 0.0, 0.0], [0.0, 0.3, 0.0]], dtype=np.float32)  # input 2 unused
+    packed = one_layer(layer, weight, k_vec=2, c_vec=1, alpha=2, gamma=0.0)
+    # columns 0 and 1 share no row: one group of two; column 2 is in no group, so the feeder
+    # gathers 2 values a pixel where the dense schedule reads all 3
+    np.testing.assert_array_equal(packed.packed_columns, [1])
+    assert (packed.feeder_reads, packed.dense_feeder_reads) == (2, 3)
+    # descriptor: 1-bit size + 2 members x 2-bit index (of 3 columns); selects 1 bit x 2 cells
+    assert packed.metadata_bits == 2 * 1 + 1 + 2 * 2
+
+
 def test_packed_conflict_keeps_the_largest_weight():
     layer = linear(C=2, K=2)
     weight = np.array([[0.5, -0.2], [0.0, 0.3]], dtype=np.float32)

@@ -15,7 +15,7 @@ from torch import nn
 from dla_explorer import packing
 from dla_explorer.sim import config as hw
 from dla_explorer.sim.graph import graph_arrays, zoo_ops
-from dla_explorer.sim.resources import resources
+from dla_explorer.sim.resources import fmax_mhz, resources
 from dla_explorer.sim.simulator import design_row, simulate, simulate_batch
 from dla_explorer.sparsity import pruning
 from dla_explorer.workload import zoo
@@ -114,6 +114,13 @@ def test_a_shortcut_without_room_spills_once(block):
     # beside c2 the shortcut (4,096) leaves no room for a one-row slice (3 x 256 + 256 B): it is
     # written once and read back once by the add, charged to c3
     assert layers.shortcut_spill_bytes.tolist() == [0, 0, 0, 2 * 4096]
+    # every layer's maps (>= 6,144 B) overflow the 4,096 B with nothing resident: all sliced, each
+    # output written to DRAM (4,096 B); the spilled shortcut's write is half its traffic, charged
+    # with its reader c3 (the streams of fidelity 1 split reads from writes by this)
+    per_layer = run(block, arch(stream_buffer_kb=4)).per_layer
+    assert per_layer["act_write_bytes"][0].tolist() == [4096, 4096, 4096, 4096 + 4096]
+    # c3 reads c2's output (1x1: no halo), writes its own, and the shortcut goes out and back
+    assert layers.act_bytes[3] == 4096 + 4096 + 2 * 4096
 
 
 def test_esram_extends_the_stream_buffer(block):
@@ -184,12 +191,19 @@ def test_pooling_layer_on_the_pool_block(block):
     assert layers.compute_cycles[0] == 4096 and layers.compute_limit[0] == "aux"
     wider = run(pooled, arch(q_vec=1, pool_vec=4)).layers
     assert wider.aux_cycles[0] == 1024 and wider.compute_limit[0] == "pe"
+    # a batch of 3 images: the pool block reads 3 x 4,096 values, the PEs run 3 x 256 tiles
+    three = simulate(pooled, a, memory(), FIXED, mode="dense", batch=3, cache=None).layers
+    assert three.aux_cycles[0] == 3 * 4096 and three.pe_cycles[0] == 9 * 3 * 256 + 16
 
 
 def test_residual_add_on_the_eltwise_block(block):
     layers = run(block, arch(q_vec=1, eltwise_vec=1)).layers
     # 4,096 sums at 1 channel x 1 pixel a cycle after c3 (1x1: 256 tiles x 1 step + 16 fill)
     assert layers.aux_cycles.tolist() == [0, 0, 0, 4096] and layers.pe_cycles[3] == 256 + 16
+    # on-chip bits of c3 (int8: 8 bits a value): the feeder reads 16 channels x 256 pixels =
+    # 4,096 values, the scratchpads 256 cycles x 16 x 16 weights = 65,536; c3's output (4,096)
+    # and the sum (4,096) are written, the shortcut (4,096) read as the add's second operand
+    assert layers.sram_j[3] == pytest.approx((4096 + 65536 + 2 * 4096 + 4096) * 8 * 0.5e-12)  # 0.5 pJ/bit
 
 
 class Wide1x1(nn.Module):
@@ -220,6 +234,10 @@ def test_drain_bound_packed_1x1_layer():
     # with a drain half as wide the packed layer waits for it
     narrow = simulate(packed, a.model_copy(update={"drain_vec": 4}), memory(), FIXED).layers.iloc[0]
     assert narrow.compute_cycles == tiles * 64 and narrow.compute_limit == "drain"
+    # a width that does not divide the 256 channels: the last beat of a tile is partly empty,
+    # ceil(256 / 12) = 22 cycles a tile (not 21.3)
+    odd = simulate(packed, a.model_copy(update={"drain_vec": 12}), memory(), FIXED).layers.iloc[0]
+    assert odd.drain_cycles == tiles * 22
 
 
 # -- precision ---------------------------------------------------------------------------------
@@ -289,6 +307,23 @@ def test_clock_falls_as_the_device_fills(block):
     # a small design keeps its requested clock
     small = run(block, arch(clock_mhz=300), device=S10).totals
     assert small.clock_mhz_used == 300
+    # the fMAX-capped design's clocked logic and peak throughput run at the clock it reaches, not
+    # the 500 MHz requested: 0.1 pJ per used ALM and cycle; 2 ops x 64 x 16 x 7 multipliers
+    capped = run(block, full.model_copy(update={"k_vec": 64}), device=S10)
+    used = resources(full.model_copy(update={"k_vec": 64}), S10).used["alm"]
+    latency = capped.totals.latency_s
+    assert capped.layers.logic_j.sum() == pytest.approx(used * expected * 1e6 * 0.1e-12 * latency)
+    assert capped.totals.gops_peak == pytest.approx(2 * 64 * 16 * 7 * expected * 1e6 / 1e9)
+
+
+def test_fmax_is_held_below_the_devices_min_fill():
+    # 1% of the DSPs, M20Ks and ALMs: below the device's min_fill (0.05) the curve is held there,
+    # 400 x (1 - 0.1135 ln 0.05) = 536 MHz; with an alpha-8 mux (2 levels, 5% each) 482.4 MHz,
+    # under the device's 500 MHz (the curve at 1% would give 609 x 0.9 = 548, capped to 500)
+    used = {k: np.array([0.01 * v]) for k, v in {"dsp": 3960, "m20k": 6847, "alm": 702720}.items()}
+    at_floor = 400 * (1 - 0.1135 * math.log(0.05)) * 0.9
+    assert fmax_mhz(S10, used, np.array([8]))[0] == pytest.approx(at_floor)
+    assert fmax_mhz(S10, used, np.array([1]))[0] == 500  # 536 MHz: the device's ceiling
 
 
 # -- memory ports and placement ----------------------------------------------------------------

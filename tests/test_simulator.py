@@ -1,5 +1,7 @@
 """The DLA simulator against hand-computed layers, and its consistency properties."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,6 +125,9 @@ def test_memory_bound_switch(hand):
         hand, arch(double_buffering=False), memory(10.0, latency_ns=100), DEVICE, mode="dense", cache=None
     ).layers.iloc[0]
     assert serial.time_s == pytest.approx(2144 / CLOCK + 86272 / 10e9 + 100e-9)
+    # double buffering hides the transfer behind the compute, not the first access's latency
+    overlapped = simulate(hand, arch(), memory(10.0, latency_ns=100), DEVICE, mode="dense", cache=None)
+    assert overlapped.layers.time_s[0] == pytest.approx(86272 / 10e9 + 100e-9)
 
 
 def test_spilled_maps_use_the_bitmap_format(hand):
@@ -142,10 +147,19 @@ def test_spilled_maps_use_the_bitmap_format(hand):
     assert raw.spill and raw.slices == 14
     halo_input = 64 * 14 * 14 + 13 * 2 * 896
     assert raw.act_bytes == halo_input + 128 * 14 * 14
-    # an output map travels at the next layer's measured input density
-    density_out = hand.act_density["fc"]
-    expected_out = packing.compressed_activation_bytes(128 * 196, density_out, 1)
-    assert packed.act_bytes == halo_input + expected_out  # input density 1: stored dense
+    # an output map travels at the next layer's measured input density. Here that is the fc's
+    # input, the mean of ReLU maps: positive everywhere, density 1, so the bitmap form (1 + 8 bits
+    # a value) loses to dense and both maps are stored dense
+    assert hand.act_density["fc"] == 1.0
+    assert packed.act_bytes == raw.act_bytes
+    # at a measured density of 1/4: 25,088 presence bits = 3,136 B, then one int8 byte for each
+    # of the 6,272 non-zero values; the input (density 1, the network's) stays dense
+    quarter = dataclasses.replace(hand, act_density={**hand.act_density, "fc": 0.25})
+    sparse_out = simulate(
+        quarter, tiny.model_copy(update={"compress_activations": True}), memory(1000), DEVICE, mode="dense",
+        cache=None,
+    ).layers.iloc[0]  # fmt: skip
+    assert sparse_out.act_bytes == halo_input + 3136 + 6272
 
 
 def test_energy_is_power_times_time_and_adds_up(hand_sparse):
@@ -167,6 +181,42 @@ def test_energy_is_power_times_time_and_adds_up(hand_sparse):
     assert layers.logic_j.sum() == pytest.approx(logic_w * t.latency_s)
 
 
+def test_sram_dram_and_static_energy_by_hand(hand):
+    """The energy terms the test above only sums, each by hand (docs/model.md, "Power and energy";
+    the Stratix 10 MX coefficients are hw_configs/devices/stratix10_mx2100.yaml's nominals)."""
+    m = memory(1000).model_copy(update={"channels": 2, "interface_static_w_per_channel": 1.5})
+    result = simulate(hand, arch(), m, DEVICE, mode="dense", cache=None)
+    layers, t = result.layers, result.totals
+    # DRAM: conv 73,728 weight + 12,544 input bytes; fc 1,280 weight + 10 output bytes; 10 pJ/bit
+    assert layers.dram_j.tolist() == pytest.approx([86272 * 8 * 10e-12, 1290 * 8 * 10e-12])
+    # on-chip bits, int8 (8 bits a value, no exponent, no selects in dense mode), conv:
+    #   feeder: 2 passes x 64 x 3 x 3 = 1,152 values a pixel x 196 pixels = 225,792
+    #   scratchpads: 72 steps x 28 tiles = 2,016 cycles x 64 x 16 weights = 2,064,384
+    #   output writes: 128 x 196 = 25,088 (no residual add: no second operand, no extra write)
+    # fc: 128 feeder values (one row), 8 cycles x 1,024 weights, 10 outputs
+    bits = [8 * (225792 + 2064384 + 25088), 8 * (128 + 8 * 1024 + 10)]
+    assert layers.sram_j.tolist() == pytest.approx([b * 0.5e-12 for b in bits])  # 0.5 pJ/bit
+    # static: 15 W FPGA + 25 W card + 2 channels x 1.5 W of memory interface
+    assert t.static_w == pytest.approx(15.0 + 25.0 + 2 * 1.5)
+    # the rest of the power is the dynamic energy over the batch's latency
+    assert t.dynamic_w == pytest.approx(
+        layers[["mac_j", "sram_j", "dram_j", "logic_j"]].to_numpy().sum() / t.latency_s
+    )
+
+
+def test_stall_is_the_time_compute_does_not_cover(hand):
+    # serial (no double buffering), memory-bound conv: 2,144 compute cycles, 86,272 B at 10 GB/s
+    # and a 100-ns access latency; the fc: 72 cycles, 1,290 B. The stall is every memory second
+    # and latency the compute does not hide
+    a = arch(double_buffering=False)
+    t = simulate(hand, a, memory(10.0, latency_ns=100), DEVICE, mode="dense", cache=None).totals
+    compute = (2144 + 72) / CLOCK
+    memory_s = (86272 + 1290) / 10e9
+    assert t.compute_s == pytest.approx(compute) and t.memory_s == pytest.approx(memory_s)
+    assert t.stall_s == pytest.approx(memory_s + 2 * 100e-9)
+    assert t.latency_s == pytest.approx(compute + memory_s + 2 * 100e-9)
+
+
 def test_packed_cycles_come_from_the_packed_layers(hand_sparse):
     a = arch()
     packed = packing.pack(hand_sparse, packing.Geometry(64, 16), "packed", alpha=8, gamma=1.75, cache=None)
@@ -182,6 +232,14 @@ def test_packed_cycles_come_from_the_packed_layers(hand_sparse):
     assert result.mode == "packed"
     # the packed format carries a 3-bit select per stored cell
     assert result.layers.weight_bytes[0] == conv.weight_cells + conv.metadata_bytes
+    # at 75% sparsity alpha binds: each pass's 576 columns fill 576 / 8 = 72 groups, 9,216 cells
+    # for the 128 filters. A PE's share of a pass: 72 cells x (8 + 3) bits = 99 B, more than a 0.05 KB
+    # (51.2 B) scratchpad holds: the filters, their selects and descriptors with them, stream
+    # once per pixel tile (14 rows x ceil(14 / 7) = 28)
+    assert conv.weight_cells == 9216 and conv.n_passes == 2
+    reload = simulate(packed, arch(filter_cache_kb=0.05), memory(1000), DEVICE).layers
+    assert reload.weight_fetches[0] == 28
+    assert reload.weight_bytes[0] == 28 * (conv.weight_cells + conv.metadata_bytes)
 
 
 def test_unpacked_equals_dense_time_with_less_mac_energy(hand_sparse):
@@ -276,8 +334,6 @@ def test_incompatible_hardware_is_refused(hand):
 
 
 def test_same_weights_other_densities_are_not_confused(hand_sparse):
-    import dataclasses
-
     sparser_maps = dataclasses.replace(
         hand_sparse, act_density={name: density / 4 for name, density in hand_sparse.act_density.items()}
     )

@@ -160,6 +160,17 @@ def test_mac_energy_counts_performed_multiplies(net):
     assert wino.mac_j["conv3"] == pytest.approx((performed + (issued - performed) * gated) * mac_pj * 1e-12)
 
 
+def test_network_utilization_counts_performed_multiplies(net):
+    """The network's utilization is performed multiplies over issued slots (not the direct MACs,
+    which a Winograd layer exceeds: its useful/issued is 14/16 x 2 = 1.75)."""
+    totals = simulate(net, arch(winograd="f43"), MEMORY, DEVICE, mode="dense", cache=None).totals
+    m = 64 * 16 * 6  # multipliers, as above
+    performed = 128 * 64 * 9 * 196 / 2 + 64 * 128 * 196 + 64 * 64 * 9 * 49 + 64 * 10
+    # issued: conv3 24 x 56 cycles, conv1 8 x 56, strided 36 x 14, fc 4 x 1 (cycles as above)
+    issued = (24 * 56 + 8 * 56 + 36 * 14 + 4) * m
+    assert totals.utilization == pytest.approx(performed / issued)
+
+
 def test_fc_batching_by_hand(net):
     one, batched = layers(net), layers(net, fc_batch=8)
     # fc 64 -> 10: 1 pass x ceil(64/16) = 4 steps; 8 images fill ceil(8 / 4) = 2 tiles: one run of
