@@ -9,13 +9,19 @@ The public API is one module per concept, reachable from the top level (imported
 
 - `models.get`, `workload.extract`: a torch CNN and its table of compute layers;
 - `pruning.prune`, `checkpoint.save` / `load`: sparse weights and measured activation density;
+- `tasks.digits` / `load_data`, `tasks.train` / `evaluate`: labelled data (the built-in digits
+  task or an image folder), (masked) training and top-1 / top-5 accuracy;
 - `packing.pack`, `packing.save_packed` / `load_packed`, `executor.run_layer`: column combining,
   packed files and the functional check;
+- `finetune.accuracy_table`, `finetune.finetune`: the accuracy packing costs and packing-aware
+  fine-tuning that wins it back;
 - `hw.load_*`, `resources.resources`, `simulator.simulate` / `simulate_batch`: hardware configs,
   FPGA resources, throughput, latency, power and energy;
 - `systolic.run`: SCALE-Sim-compatible systolic-array cycles;
 - `spec.load_spec`, `search.run_search`, `sweep.run_sweep`, `results`: design-space exploration;
-- `experiment.run_experiment`, `report.write_report`: the reference comparison, end to end.
+- `experiment.run_experiment`, `report.write_report`: the reference comparison, end to end;
+- `accuracy.tradeoff_table` / `tradeoff_figure`: accuracy against utilisation and frames/s across
+  alpha and gamma.
 
 Example::
 
@@ -35,8 +41,10 @@ PUBLIC_MODULES = {
     "workload": "dla_explorer.workload",
     "pruning": "dla_explorer.sparsity.pruning",
     "checkpoint": "dla_explorer.sparsity.checkpoint",
+    "tasks": "dla_explorer.sparsity.tasks",
     "packing": "dla_explorer.packing",
     "executor": "dla_explorer.packing.executor",
+    "finetune": "dla_explorer.packing.finetune",
     "hw": "dla_explorer.sim.config",
     "resources": "dla_explorer.sim.resources",
     "simulator": "dla_explorer.sim.simulator",
@@ -50,6 +58,7 @@ PUBLIC_MODULES = {
     "results": "dla_explorer.dse.results",
     "experiment": "dla_explorer.study.experiment",
     "report": "dla_explorer.study.report",
+    "accuracy": "dla_explorer.study.accuracy",
 }
 
 __all__ = ["PUBLIC_MODULES", "__version__", *PUBLIC_MODULES]

@@ -70,8 +70,8 @@ def test_training_learns_and_beats_chance_by_far(trained, digits):
 def test_topk_and_fidelity_against_hand_computed_cases():
     outputs = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1], [0.2, 0.3, 0.5]])
     labels = torch.tensor([1, 2, 1])
-    assert tasks.topk_accuracy(outputs, labels, 1) == pytest.approx(1 / 3)
-    assert tasks.topk_accuracy(outputs, labels, 2) == pytest.approx(2 / 3)
+    assert tasks._topk_accuracy(outputs, labels, 1) == pytest.approx(1 / 3)
+    assert tasks._topk_accuracy(outputs, labels, 2) == pytest.approx(2 / 3)
     reference = torch.tensor([[3.0, 4.0], [0.0, 0.0]])
     result = tasks.fidelity(reference, torch.tensor([[3.0, 4.0], [0.0, 5.0]]))
     assert result["top1_agreement"] == pytest.approx(0.5)
@@ -94,7 +94,7 @@ def test_masked_training_keeps_pruned_weights_at_zero(sparse, trained, digits):
 
 def test_finetune_keeps_the_packed_structure_and_recovers(sparse, trained, digits, tmp_path):
     packing = ft.Packing(Geometry(64, 16))
-    packed_sparse, _ = ft.conflict_pruned(sparse, packing, cache=None)
+    packed_sparse, _ = ft._conflict_pruned(sparse, packing, cache=None)
     before = tasks.evaluate(ft.with_weights(trained, packed_sparse.weights), digits.test)["top1"]
     tuned = ft.finetune(trained, sparse, digits.train, packing, epochs=2, iterations=2, cache=None)
     assert [row["epochs"] for row in tuned.history] == [1, 1]
@@ -120,7 +120,7 @@ def test_packed_accuracy_is_cached_on_disk(sparse, trained, digits, tmp_path):
     packing = ft.Packing(Geometry(32, 8), alpha=4, gamma=1.0)
     first = ft.packed_accuracy(trained, sparse, digits, packing, epochs=0, cache=tmp_path)
     ft._MEMO.clear()
-    entries = list((tmp_path / ft.ACCURACY_SUBFOLDER).glob("*.json"))
+    entries = list((tmp_path / ft._ACCURACY_SUBFOLDER).glob("*.json"))
     assert len(entries) == 1
     assert ft.packed_accuracy(trained, sparse, digits, packing, epochs=0, cache=tmp_path) == first
     # a different c_vec is the same packing: no new entry; a different gamma is a new one
@@ -128,7 +128,7 @@ def test_packed_accuracy_is_cached_on_disk(sparse, trained, digits, tmp_path):
         trained, sparse, digits, ft.Packing(Geometry(32, 16), 4, 1.0), epochs=0, cache=tmp_path
     )
     ft.packed_accuracy(trained, sparse, digits, ft.Packing(Geometry(32, 8), 4, 0.5), epochs=0, cache=tmp_path)
-    assert len(list((tmp_path / ft.ACCURACY_SUBFOLDER).glob("*.json"))) == 2
+    assert len(list((tmp_path / ft._ACCURACY_SUBFOLDER).glob("*.json"))) == 2
     assert 0 < first["pruned_share"] < 1
 
 

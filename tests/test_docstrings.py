@@ -52,6 +52,8 @@ MODULES = (
     "workload/layers.py",
     "workload/scalesim.py",
     "packing/__init__.py",
+    "packing/finetune.py",
+    "sparsity/tasks.py",
 )
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef

@@ -50,8 +50,24 @@ from dla_explorer.sparsity import tasks
 from dla_explorer.sparsity.pruning import SparseModel
 from dla_explorer.sparsity.training_defaults import DEFAULT_FINETUNE_EPOCHS, DEFAULT_ITERATIONS, FINETUNE_LR
 
-ACCURACY_SUBFOLDER = "accuracy"
-ACCURACY_CODE_VERSION = 1  # bump when training or evaluation changes what a cached entry means
+_ACCURACY_SUBFOLDER = "accuracy"
+_ACCURACY_CODE_VERSION = 1  # bump when training or evaluation changes what a cached entry means
+
+__all__ = [
+    "ACCURACY_METRICS",
+    "STAGES",
+    "WEIGHT_METRICS",
+    "AccuracySettings",
+    "Finetuned",
+    "Packing",
+    "accuracy_table",
+    "design_metrics",
+    "fidelity_table",
+    "finetune",
+    "packed_accuracy",
+    "retrain_sparse",
+    "with_weights",
+]
 
 
 @dataclass(frozen=True)
@@ -77,15 +93,23 @@ class Finetuned:
 
 
 def with_weights(base: nn.Module, weights: dict[str, np.ndarray]) -> nn.Module:
-    """A copy of `base` whose compute layers carry `weights` (biases and norms are base's)."""
+    """A copy of `base` whose compute layers carry `weights` (biases and norms are base's).
+
+    Args:
+        base: the trained dense torch model; not modified.
+        weights: workload layer name -> weight array (e.g. a SparseModel's weights).
+
+    Returns:
+        The copy, in eval mode.
+    """
     return tasks.set_weights(copy.deepcopy(base), weights).eval()
 
 
-def magnitude(weights: dict[str, np.ndarray]) -> float:
+def _magnitude(weights: dict[str, np.ndarray]) -> float:
     return float(sum(np.abs(w).sum(dtype=np.float64) for w in weights.values()))
 
 
-def conflict_pruned(
+def _conflict_pruned(
     sparse: SparseModel, packing: Packing, cache: CacheSpec = DEFAULT_CACHE
 ) -> tuple[SparseModel, PackedWorkload]:
     """`sparse` packed and conflict-pruned: a SparseModel whose masks are the packed ones."""
@@ -124,7 +148,23 @@ def retrain_sparse(
     lr: float = FINETUNE_LR,
     seed: int = 0,
 ) -> tuple[nn.Module, SparseModel]:
-    """Masked retraining of `sparse` (its masks fixed): the unpacked reference."""
+    """Masked retraining of `sparse` (its masks fixed): the unpacked reference of the accuracy table.
+
+    Args:
+        base: the trained dense torch model; supplies the parameters outside the compute layers
+            and is not modified.
+        sparse: the pruned model whose weights start the retraining and whose masks stay fixed.
+        data: labelled training images.
+        epochs: retraining epochs (0: the pruned model as it is).
+        lr: the peak learning rate.
+        seed: seeds the shuffling.
+
+    Returns:
+        The retrained torch model and its compute-layer weights as a SparseModel (same masks).
+
+    Raises:
+        UsageError: `data` is unlabelled.
+    """
     model = with_weights(base, sparse.weights)
     tasks.train(model, data, epochs=epochs, lr=lr, masks=sparse.masks, seed=seed)
     return model, _trained_sparse(model, sparse)
@@ -132,7 +172,7 @@ def retrain_sparse(
 
 def _pruned_share(after: SparseModel, before: SparseModel) -> float:
     """The share of `before`'s |w| that conflict pruning took to give `after`."""
-    return 1.0 - magnitude(after.weights) / max(magnitude(before.weights), 1e-30)
+    return 1.0 - _magnitude(after.weights) / max(_magnitude(before.weights), 1e-30)
 
 
 def finetune(
@@ -148,15 +188,39 @@ def finetune(
     evaluate_on: tasks.Labelled | None = None,
 ) -> Finetuned:
     """Packing-aware fine-tuning: `iterations` rounds of (pack and conflict-prune the current
-    weights, retrain with the packed masks for its share of `epochs`). `base` supplies the
-    parameters outside the compute layers; it is not modified."""
+    weights, retrain with the packed masks for the round's share of `epochs`). The result keeps
+    the last round's grouping.
+
+    Args:
+        base: the trained dense torch model; supplies the parameters outside the compute layers
+            and is not modified.
+        sparse: the pruned (usually retrained) model the rounds start from.
+        data: labelled training images.
+        packing: the geometry (k_vec), alpha, gamma and algorithm of the packing.
+        epochs: retraining epochs over all rounds.
+        iterations: combine + retrain rounds (at most `epochs`, at least 1).
+        lr: the peak learning rate.
+        seed: seeds the shuffling (round r uses seed + r).
+        cache: where packings (and accuracy results) are cached: a folder, None for none, or the
+            default ($DLA_EXPLORER_CACHE); see packing.pack.
+        evaluate_on: labelled images to record top-1 on before and after each round (None: not
+            recorded).
+
+    Returns:
+        The fine-tuned torch model, its SparseModel (masks: the packed ones), its packing, one
+        history row per round (round, epochs, pruned_share, sparsity, and top1_before /
+        top1_after with `evaluate_on`) and the share of |w| a fresh re-pack would prune.
+
+    Raises:
+        UsageError: `data` is unlabelled, or the packing is out of range (see packing.pack).
+    """
     iterations = max(1, min(iterations, max(epochs, 1)))
     shares = np.diff(np.linspace(0, epochs, iterations + 1).round().astype(int))
     model = with_weights(base, sparse.weights)
     current = sparse
     history = []
     for round_, round_epochs in enumerate(shares, start=1):
-        packed_sparse, packed = conflict_pruned(current, packing, cache)
+        packed_sparse, packed = _conflict_pruned(current, packing, cache)
         tasks.set_weights(model, packed_sparse.weights)
         row = {
             "round": round_,
@@ -175,7 +239,7 @@ def finetune(
         history.append(row)
     # the last round's grouping is the structure the weights were trained for (its labels are in
     # `packed`); a fresh re-pack may regroup (gamma allows new conflicts): report what it would prune
-    repacked, _ = conflict_pruned(current, packing, cache)
+    repacked, _ = _conflict_pruned(current, packing, cache)
     final_share = _pruned_share(repacked, current)
     return Finetuned(model, current, packed, history, final_share)
 
@@ -197,12 +261,34 @@ def accuracy_table(
     seed: int = 0,
     cache: CacheSpec = DEFAULT_CACHE,
 ) -> tuple[pd.DataFrame, Finetuned]:
-    """One row per stage (STAGES): top1, top5, weight sparsity and the share of the dense
-    model's |w| each keeps. With epochs = 0 the retrained stages equal their inputs."""
+    """The accuracy of each stage of Kung et al.'s method (STAGES): dense, pruned, sparse
+    (retrained), packed, packed (fine-tuned). What `dla-explorer accuracy` prints.
+
+    Args:
+        base: the trained dense torch model; not modified.
+        sparse: the recipe's pruned model (not retrained).
+        data: the labelled task (train split for retraining, test split for accuracy).
+        packing: the geometry (k_vec), alpha, gamma and algorithm of the packing.
+        epochs: masked-retraining and fine-tuning epochs (each); with 0 the retrained stages
+            equal their inputs.
+        iterations: combine + retrain rounds of the fine-tuning.
+        lr: the peak learning rate.
+        seed: seeds the shuffling.
+        cache: where packings (and accuracy results) are cached: a folder, None for none, or the
+            default ($DLA_EXPLORER_CACHE); see packing.pack.
+
+    Returns:
+        The table, one row per stage: stage, top1, top5 (fractions; top5 NaN with 5 classes or
+        fewer), sparsity (share of zero weights) and abs_w_kept (share of the dense model's |w|
+        kept); and the fine-tuning's outcome (to save with checkpoint.save).
+
+    Raises:
+        UsageError: `data` is unlabelled, or the packing is out of range (see packing.pack).
+    """
     dense_weights = {layer.name: _layer_weight(base, layer.name, sparse) for layer in sparse.workload}
-    dense_magnitude = magnitude(dense_weights)
+    dense_magnitude = _magnitude(dense_weights)
     retrained_model, retrained = retrain_sparse(base, sparse, data.train, epochs, lr, seed)
-    packed_sparse, _ = conflict_pruned(retrained, packing, cache)
+    packed_sparse, _ = _conflict_pruned(retrained, packing, cache)
     tuned = finetune(base, retrained, data.train, packing, epochs, iterations, lr, seed, cache)
     rows = []
     for stage, model, weights in (
@@ -219,7 +305,7 @@ def accuracy_table(
                 "stage": stage,
                 **tasks.evaluate(model, data.test),
                 "sparsity": 1.0 - nonzero / total,
-                "abs_w_kept": magnitude(weights) / max(dense_magnitude, 1e-30),
+                "abs_w_kept": _magnitude(weights) / max(dense_magnitude, 1e-30),
             }
         )
     return pd.DataFrame(rows), tuned
@@ -240,9 +326,23 @@ def fidelity_table(
     packing: Packing,
     cache: CacheSpec = DEFAULT_CACHE,
 ) -> pd.DataFrame:
-    """Without labels: top-1 agreement and relative logit error of the pruned and of the packed
-    model against the dense one, and of the packed model against the pruned (unpacked) one."""
-    packed_sparse, _ = conflict_pruned(sparse, packing, cache)
+    """Output fidelity without labels: the pruned and the packed model against the dense one,
+    and the packed model against the pruned (unpacked) one. What `dla-explorer accuracy` prints
+    for a folder of bare images.
+
+    Args:
+        base: the trained dense torch model; not modified.
+        sparse: the pruned model.
+        images: the images compared on (labels unused).
+        packing: the geometry (k_vec), alpha, gamma and algorithm of the packing.
+        cache: where packings (and accuracy results) are cached: a folder, None for none, or the
+            default ($DLA_EXPLORER_CACHE); see packing.pack.
+
+    Returns:
+        Three rows: model, reference, top1_agreement (share of images whose top-1 class agrees)
+        and logit_rel_error (||out - ref|| / ||ref||).
+    """
+    packed_sparse, _ = _conflict_pruned(sparse, packing, cache)
     dense = tasks.logits(base, images.images)
     unpacked = tasks.logits(with_weights(base, sparse.weights), images.images)
     packed = tasks.logits(with_weights(base, packed_sparse.weights), images.images)
@@ -257,7 +357,7 @@ def fidelity_table(
 # ----------------------------------------------------------------------------- cached, for searches
 
 
-def accuracy_key(
+def _accuracy_key(
     sparse: SparseModel, data_name: str, packing: Packing, epochs: int, iterations: int, lr: float, seed: int
 ) -> str:
     fields = {
@@ -271,7 +371,7 @@ def accuracy_key(
         "iterations": iterations,
         "lr": lr,
         "seed": seed,
-        "version": ACCURACY_CODE_VERSION,
+        "version": _ACCURACY_CODE_VERSION,
     }
     return json.dumps(fields, sort_keys=True)
 
@@ -290,10 +390,29 @@ def packed_accuracy(
     seed: int = 0,
     cache: CacheSpec = DEFAULT_CACHE,
 ) -> dict[str, float]:
-    """top1/top5 of `sparse` packed with `packing` and fine-tuned for `epochs` (0: conflict
-    pruning only), plus the share of |w| conflict pruning removed. Memoised in the process and
-    on disk (under the packing cache folder), keyed by accuracy_key."""
-    key = accuracy_key(sparse, data.name, packing, epochs, iterations, lr, seed)
+    """The accuracy of `sparse` packed with `packing` and fine-tuned for `epochs` (0: conflict
+    pruning only, the cheap bound). Memoised in the process and on disk (under the cache folder's
+    accuracy/), keyed by the model's content, the data, the packing and the training settings.
+
+    Args:
+        base: the trained dense torch model; not modified.
+        sparse: the pruned model.
+        data: the labelled task (train split for fine-tuning, test split for accuracy).
+        packing: the geometry (k_vec), alpha, gamma and algorithm of the packing.
+        epochs: fine-tuning epochs (0: none).
+        iterations: combine + retrain rounds.
+        lr: the peak learning rate.
+        seed: seeds the shuffling.
+        cache: where packings (and accuracy results) are cached: a folder, None for none, or the
+            default ($DLA_EXPLORER_CACHE); see packing.pack.
+
+    Returns:
+        top1, top5 (fractions) and pruned_share (the share of |w| conflict pruning removed).
+
+    Raises:
+        UsageError: `data` is unlabelled, or the packing is out of range (see packing.pack).
+    """
+    key = _accuracy_key(sparse, data.name, packing, epochs, iterations, lr, seed)
     if key in _MEMO:
         return _MEMO[key]
     folder = _packcache.resolve(cache)
@@ -303,8 +422,8 @@ def packed_accuracy(
         if stored is not None:
             _MEMO[key] = stored
             return stored
-    packed_sparse, _ = conflict_pruned(sparse, packing, cache)
-    share = 1.0 - magnitude(packed_sparse.weights) / max(magnitude(sparse.weights), 1e-30)
+    packed_sparse, _ = _conflict_pruned(sparse, packing, cache)
+    share = 1.0 - _magnitude(packed_sparse.weights) / max(_magnitude(sparse.weights), 1e-30)
     if epochs > 0:
         model = finetune(base, sparse, data.train, packing, epochs, iterations, lr, seed, cache).model
     else:
@@ -319,7 +438,7 @@ def packed_accuracy(
 
 def _entry_path(folder: Path, key: str) -> Path:
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return folder / ACCURACY_SUBFOLDER / f"{digest}.json"
+    return folder / _ACCURACY_SUBFOLDER / f"{digest}.json"
 
 
 def _read_entry(path: Path, key: str) -> dict[str, float] | None:
@@ -355,7 +474,7 @@ _PRUNED_SHARE: dict[tuple[str, int, int, float], float] = {}
 WEIGHT_METRICS = ("pruned_share",)
 
 
-def base_model(sparse: SparseModel) -> nn.Module:
+def _base_model(sparse: SparseModel) -> nn.Module:
     """The trained dense torch model a SparseModel was pruned from: its model name (zoo name or
     file.py:factory) with the recipe's weights, when it recorded any."""
     from dla_explorer.sparsity.pruning import load_model
@@ -372,10 +491,28 @@ def design_metrics(
     base: nn.Module | None = None,
     cache: CacheSpec = DEFAULT_CACHE,
 ) -> pd.DataFrame:
-    """Per design row (columns mode, k_vec, alpha, gamma): `pruned_share` (share of |w| conflict
-    pruning removes; 0 outside packed mode) and, given `settings`, `accuracy` and `top5` (of the
-    packed and fine-tuned model; outside packed mode, of the pruned model). Designs sharing a
-    packing share one evaluation (and the disk cache spans runs)."""
+    """The weight and accuracy metrics of designs, for searches and sweeps. Designs sharing a
+    packing share one evaluation (and the disk cache spans runs).
+
+    Args:
+        sparse: the pruned model the designs run.
+        designs: one row per design, with columns mode, k_vec, alpha and gamma.
+        metrics: the metrics wanted, among WEIGHT_METRICS and ACCURACY_METRICS.
+        settings: the spec's `accuracy:` block; None: accuracy and top5 are NaN (not measured).
+        base: the trained dense torch model; None: rebuilt from `sparse`'s recipe (its model
+            and weights).
+        cache: where packings (and accuracy results) are cached: a folder, None for none, or the
+            default ($DLA_EXPLORER_CACHE); see packing.pack.
+
+    Returns:
+        One row per design (same index): pruned_share (share of |w| conflict pruning removes;
+        0 outside packed mode) and accuracy / top5 (of the packed and fine-tuned model; outside
+        packed mode, of the pruned model), the wanted ones.
+
+    Raises:
+        UsageError: the data does not resolve or is unlabelled, the model or its weights cannot
+            be loaded, or a packing is out of range.
+    """
     packed = designs["mode"].to_numpy() == "packed"
     if designs.empty:
         return pd.DataFrame(
@@ -413,7 +550,7 @@ def design_metrics(
         if wanted & set(ACCURACY_METRICS) and data is None:
             row["accuracy"] = row["top5"] = float("nan")  # no data given: not measured
         if data is not None and settings is not None:
-            model = base if base is not None else base_model(sparse)
+            model = base if base is not None else _base_model(sparse)
             if is_packed:
                 scores = packed_accuracy(
                     model,

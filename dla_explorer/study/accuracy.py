@@ -27,6 +27,9 @@ from dla_explorer.sim import config as hw  # noqa: E402
 from dla_explorer.sim.simulator import simulate  # noqa: E402
 from dla_explorer.sparsity import tasks  # noqa: E402
 from dla_explorer.sparsity.pruning import SparseModel  # noqa: E402
+from dla_explorer.sparsity.training_defaults import DEFAULT_ITERATIONS  # noqa: E402
+
+__all__ = ["tradeoff_figure", "tradeoff_table"]
 
 
 def tradeoff_table(
@@ -39,7 +42,7 @@ def tradeoff_table(
     memory: str | hw.Memory = "ddr4_2666_x1",
     device: str | hw.Device = "stratix10_mx2100",
     epochs: int = 0,
-    iterations: int = ft.DEFAULT_ITERATIONS,
+    iterations: int = DEFAULT_ITERATIONS,
     cache: CacheSpec = DEFAULT_CACHE,
 ) -> pd.DataFrame:
     """One row per (alpha, gamma): top1/top5 of the packed model (fine-tuned for `epochs`; 0 is
