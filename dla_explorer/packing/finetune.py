@@ -510,8 +510,9 @@ def design_metrics(
         packed mode, of the pruned model), the wanted ones.
 
     Raises:
-        UsageError: the data does not resolve or is unlabelled, the model or its weights cannot
-            be loaded, or a packing is out of range.
+        UsageError: the data does not resolve or is unlabelled, the recipe's model does not
+            resolve or its weights do not fit it, or a packing is out of range.
+        DlaError: an image or the recipe's weights file is unreadable or corrupt.
     """
     packed = designs["mode"].to_numpy() == "packed"
     if designs.empty:
