@@ -136,6 +136,50 @@ def test_esram_extends_the_stream_buffer(block):
     assert not out.feasible[0] and "esram" in out.violation[0]  # Arria 10 has no eSRAM
 
 
+class ConvReluPoolConv(nn.Module):
+    """c1 3x3 (8 -> 16) on 16 x 16 -> ReLU -> 2x2/2 max pool -> c2 1x1 (16 -> 16) on 8 x 8."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(8, 16, 3, padding=1, bias=False)
+        self.relu = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.c2 = nn.Conv2d(16, 16, 1, bias=False)
+
+    def forward(self, x):
+        return self.c2(self.pool(self.relu(self.c1(x))))
+
+
+def test_a_spilled_output_is_the_pooled_map_at_its_density():
+    torch.manual_seed(0)
+    sparse = pruning.prune(ConvReluPoolConv(), "random", 0.0, input_shape=(1, 8, 16, 16), name="crpc")
+    # extraction records the ReLU and the pool after c1, in a chain: c1 -> relu -> pool
+    assert [(op.kind, op.inputs, op.after) for op in sparse.workload.ops] == [
+        ("activation", ("c1",), "c1"),
+        ("pool", ("relu",), "c1"),
+    ]
+    # the output path of c1 writes the pooled map: 16 x 8 x 8 = 1,024 values, not c1's 4,096
+    assert graph_arrays(sparse.workload).out_written.tolist() == [1024, 1024]
+    # hand-set densities: c1's input (the image) dense, c2's input (the pooled ReLU map) 50%
+    sparse = dataclasses.replace(sparse, act_density={"c1": 1.0, "c2": 0.5})
+    # int8 (1 B a value), a 2,048 B buffer. c1: input 2,048 B + written 1,024 B = 3,072 > 2,048:
+    # sliced in ceil(3,072 / 2,048) = 2, its output to DRAM; it reads the network input with the
+    # 3x3 halo, 2,048 x (1 + 1 x 2 / 16) = 2,304, and writes 1,024. c2: 1,024 + 1,024 = 2,048 fits
+    # (not more than the buffer); it reads c1's 1,024 back and writes its own 1,024 (the last)
+    plain = run(sparse, arch(stream_buffer_kb=2))
+    assert plain.layers.slices.tolist() == [2, 1]
+    assert plain.layers.act_bytes.tolist() == [2304 + 1024, 1024 + 1024]
+    assert plain.per_layer["act_write_bytes"][0].tolist() == [1024, 1024]
+    # compressed (docs/packing.md bitmap: ceil((n + ceil(n x density) x 8) / 8) B, dense if less):
+    # c1's input at 1.0 stays dense, 2,304 with the halo; c1 writes the pooled map at c2's
+    # measured input density 0.5: (1,024 + 512 x 8) / 8 = 640 B (the map before the pool would
+    # be (4,096 + 2,048 x 8) / 8 = 2,560 B); c2 reads those 640 B and writes 1,024 dense (last)
+    packed = run(sparse, arch(stream_buffer_kb=2, compress_activations=True))
+    assert packed.layers.slices.tolist() == [2, 1]
+    assert packed.layers.act_bytes.tolist() == [2304 + 640, 640 + 1024]
+    assert packed.per_layer["act_write_bytes"][0].tolist() == [640, 1024]
+
+
 # -- filter scratchpad -------------------------------------------------------------------------
 
 

@@ -131,7 +131,9 @@ def test_memory_bound_switch(hand):
 
 
 def test_spilled_maps_use_the_bitmap_format(hand):
-    tiny = arch(stream_buffer_kb=1)  # 12,544 + 25,088 bytes of maps do not fit 1 KB
+    # the conv's output path runs the ReLU and the mean (a global average pool) on the aux blocks
+    # and writes the pooled 128 values, not the 25,088 of the conv (docs/model.md#stream-buffer)
+    tiny = arch(stream_buffer_kb=1)  # 12,544 + 128 bytes of maps do not fit 1 KB
     raw = simulate(hand, tiny, memory(1000), DEVICE, mode="dense", cache=None).layers.iloc[0]
     packed = simulate(
         hand,
@@ -141,25 +143,25 @@ def test_spilled_maps_use_the_bitmap_format(hand):
         mode="dense",
         cache=None,
     ).layers.iloc[0]
-    # 37,632 B of maps in a 1 KB buffer: sliced into ceil(37,632 / 1,024) = 37 slices, at most one
-    # per output row: 14. The input is read once plus the 3x3 kernel's halo of R - stride = 2
-    # rows at each of the 13 slice boundaries (896 B a row); the output is written once
-    assert raw.spill and raw.slices == 14
-    halo_input = 64 * 14 * 14 + 13 * 2 * 896
-    assert raw.act_bytes == halo_input + 128 * 14 * 14
-    # an output map travels at the next layer's measured input density. Here that is the fc's
-    # input, the mean of ReLU maps: positive everywhere, density 1, so the bitmap form (1 + 8 bits
-    # a value) loses to dense and both maps are stored dense
+    # 12,672 B of maps in a 1 KB buffer: sliced into ceil(12,672 / 1,024) = 13 slices (at most
+    # one per output row: 14). The input is read once plus the 3x3 kernel's halo of R - stride =
+    # 2 rows at each of the 12 slice boundaries (896 B a row); the pooled output is written once
+    assert raw.spill and raw.slices == 13
+    halo_input = 64 * 14 * 14 + 12 * 2 * 896
+    assert raw.act_bytes == halo_input + 128
+    # the written tensor travels at the next layer's measured input density, which is that
+    # tensor: the fc's input, the mean of ReLU maps, positive everywhere, density 1, so the bitmap
+    # form (1 + 8 bits a value) loses to dense and both maps are stored dense
     assert hand.act_density["fc"] == 1.0
     assert packed.act_bytes == raw.act_bytes
-    # at a measured density of 1/4: 25,088 presence bits = 3,136 B, then one int8 byte for each
-    # of the 6,272 non-zero values; the input (density 1, the network's) stays dense
+    # at a measured density of 1/4: 128 presence bits = 16 B, then one int8 byte for each of the
+    # 32 non-zero values; the input (density 1, the network's) stays dense
     quarter = dataclasses.replace(hand, act_density={**hand.act_density, "fc": 0.25})
     sparse_out = simulate(
         quarter, tiny.model_copy(update={"compress_activations": True}), memory(1000), DEVICE, mode="dense",
         cache=None,
     ).layers.iloc[0]  # fmt: skip
-    assert sparse_out.act_bytes == halo_input + 3136 + 6272
+    assert sparse_out.act_bytes == halo_input + 16 + 32
 
 
 def test_energy_is_power_times_time_and_adds_up(hand_sparse):

@@ -35,6 +35,7 @@ class GraphArrays:
     eltwise_out: np.ndarray  # (L,) elements the element-wise block writes
     eltwise_reads: np.ndarray  # (L,) second-operand elements it reads from the stream buffer
     activation: np.ndarray  # (L,) elements the activation block passes
+    out_written: np.ndarray  # (L,) elements the output path writes (after its fused aux chain)
     host_macs: np.ndarray  # (L,) MACs of "other" nodes (not run on the DLA; reported)
     tensor_size: np.ndarray  # (T,) elements of each shortcut tensor
     tensor_first: np.ndarray  # (T,) first layer during which it is resident beside the layer's maps
@@ -56,12 +57,20 @@ def graph_arrays(workload: Workload) -> GraphArrays:
     tensor produced at position p and consumed at position c > p + 1 is resident beside the
     maps of layers p + 2 .. c (layer p + 1 reads it as its input, counted with that layer's maps).
 
+    The tensor a layer's output path writes (to the stream buffer or DRAM) is the output of the
+    chain of pool / activation / element-wise nodes that run after it and consume its output in
+    turn (AIS IP Reference Manual 768974, "Parameter Group: xbar": the xbar_out_port feeding the
+    input feeder and the output writer takes the PE array's or the last auxiliary module's
+    output): a pooled layer writes the pooled map. Concat and "other" nodes end the chain (a
+    concat is assembled in place from its producers' writes; "other" nodes run off the DLA).
+
     Args:
         workload: the compute layers and the weightless nodes (`ops`) of a network.
 
     Returns:
-        GraphArrays: per compute layer the aux-block work (elements per image) and per shortcut
-        tensor its size (elements per image) and the layers it is resident during.
+        GraphArrays: per compute layer the aux-block work and the written tensor (elements per
+        image) and per shortcut tensor its size (elements per image) and the layers it is
+        resident during.
     """
     layers = workload.layers
     n = len(layers)
@@ -70,11 +79,15 @@ def graph_arrays(workload: Workload) -> GraphArrays:
     size: dict[str, float] = {INPUT: float(np.prod(workload.input_shape[1:]))}
     size.update({layer.name: layer.ofmap / layer.N for layer in layers})
     arrays = {k: np.zeros(n) for k in ("pool_in", "eltwise_out", "eltwise_reads", "activation", "host_macs")}
+    written = np.array([layer.ofmap / layer.N for layer in layers], dtype=np.float64)
+    tail = [layer.name for layer in layers]  # the last tensor of each layer's output path
     tensors: list[tuple[float, int, int]] = []
     for op in workload.ops:
         at = index.get(op.after, 0) if op.after else 0  # nodes before the first layer run with it
         position[op.name] = at if op.after else -1
         size[op.name] = op.ofmap / op.N
+        if op.after in index and op.kind in ("pool", "eltwise", "activation") and tail[at] in op.inputs:
+            tail[at], written[at] = op.name, op.ofmap / op.N
         per_image_in, per_image_out = op.ifmap / op.N, op.ofmap / op.N
         if op.kind == "pool":
             arrays["pool_in"][at] += per_image_in
@@ -96,7 +109,9 @@ def graph_arrays(workload: Workload) -> GraphArrays:
     last = np.array([t[2] for t in tensors], dtype=np.int64)
     cols = np.arange(n)
     live = (cols[None, :] >= first[:, None]) & (cols[None, :] <= last[:, None])
-    return GraphArrays(**arrays, tensor_size=t_size, tensor_first=first, tensor_last=last, live=live)
+    return GraphArrays(
+        **arrays, out_written=written, tensor_size=t_size, tensor_first=first, tensor_last=last, live=live
+    )
 
 
 # -- the zoo's weightless nodes (until extraction records them) ----------------------------------

@@ -76,6 +76,7 @@ def stream_buffer(
     *,
     ifmap: np.ndarray,
     ofmap: np.ndarray,
+    written: np.ndarray,
     in_rows: np.ndarray,
     kernel_rows: np.ndarray,
     out_rows: np.ndarray,
@@ -90,13 +91,17 @@ def stream_buffer(
 ) -> dict[str, np.ndarray]:
     """Which maps cross DRAM, per design and layer (docs/model.md#stream-buffer).
 
-    Per-layer arrays (L,) are per image; `feature_bytes` (designs x 1) is a stored value's size;
+    Per-layer arrays (L,) are per image; `ofmap` is the PE array's output, `written` the tensor
+    the output path writes after the fused auxiliary blocks (`GraphArrays.out_written`: a pooled
+    map, not the map before the pool), `density_out` that tensor's density (the next compute
+    layer's measured input density); `feature_bytes` (designs x 1) is a stored value's size;
     `buffer_bytes` (designs,) the stream buffer (M20K and eSRAM). Returns `act_bytes` (DRAM bytes
     of maps per batch), `slices`, `sliced` (the layer's maps did not fit whole), `out_dram` (its
     output went to DRAM), `shortcut_spill` (bytes of shortcuts that could not stay resident).
     """
     buffer = buffer_bytes[:, None]
-    in_b, out_b = ifmap * feature_bytes, ofmap * feature_bytes
+    # the stream buffer and DRAM hold what the output path writes (after pool / activation / add)
+    in_b, out_b = ifmap * feature_bytes, written * feature_bytes
     # the smallest slice: one output row and the input rows it needs
     min_slice = (ifmap / in_rows * np.minimum(kernel_rows, in_rows) + ofmap / out_rows) * feature_bytes
     resident_all = graph.resident * feature_bytes
@@ -123,7 +128,7 @@ def stream_buffer(
     halo = 1 + (slices - 1) * halo_rows / in_rows  # input rows read twice at slice boundaries
     compress = compress[:, None]
     in_stored = np.where(compress, compressed_activation_bytes(ifmap, density_in, feature_bytes), in_b)
-    out_stored = np.where(compress, compressed_activation_bytes(ofmap, density_out, feature_bytes), out_b)
+    out_stored = np.where(compress, compressed_activation_bytes(written, density_out, feature_bytes), out_b)
     moved = np.where(in_dram, in_stored * np.where(sliced, halo, 1.0), 0) + np.where(out_dram, out_stored, 0)
     return {
         "act_bytes": batch * moved + shortcut_spill,

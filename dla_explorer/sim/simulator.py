@@ -291,8 +291,12 @@ class LayerTable:
     feeder_reads: np.ndarray  # stream-buffer values read per output pixel
     ifmap: np.ndarray  # elements per image
     ofmap: np.ndarray
+    written: np.ndarray  # elements the output path writes: ofmap after its fused pool / add
     density_in: np.ndarray  # measured share of non-zero input activations
-    density_out: np.ndarray  # the next layer's input density (1 for the last layer)
+    # the density of the tensor the layer's output path writes (after its fused pool / activation
+    # / add): the next layer's measured input density, which is that tensor in a chain (only
+    # compute-layer inputs are measured); 1 for the last layer
+    density_out: np.ndarray
     graph: GraphArrays = field(repr=False)
     packed: packing.PackedWorkload = field(repr=False)
     _steps: dict = field(default_factory=dict, repr=False)
@@ -333,6 +337,7 @@ def _layer_table(packed: packing.PackedWorkload) -> LayerTable:
     n = shape(lambda la: la.N)
     density = np.array([packed.act_density.get(la.name, 1.0) for la in workload])
     rows, cols = shape(lambda la: la.P), shape(lambda la: la.Q)
+    graph = graph_arrays(packed.workload)
     return LayerTable(
         names=np.array([la.name for la in workload]),
         kinds=np.array([la.kind for la in workload]),
@@ -357,9 +362,10 @@ def _layer_table(packed: packing.PackedWorkload) -> LayerTable:
         feeder_reads=per_layer(lambda x: x.feeder_reads),
         ifmap=shape(lambda la: la.ifmap),
         ofmap=shape(lambda la: la.ofmap),
+        written=graph.out_written * n,  # per image in the graph, N x that in the layer's units
         density_in=density,
         density_out=np.append(density[1:], 1.0),
-        graph=graph_arrays(packed.workload),
+        graph=graph,
         packed=packed,
     )
 
@@ -1001,6 +1007,7 @@ def evaluate(
     buffer = mem.stream_buffer(
         ifmap=t.ifmap,
         ofmap=t.ofmap,
+        written=t.written,
         in_rows=t.in_rows,
         kernel_rows=t.kernel_rows,
         out_rows=np.where(t.linear, 1.0, t.rows),
