@@ -82,6 +82,8 @@ def test_graph_liveness_of_a_residual_shortcut(block):
     )
     assert g.resident.tolist() == [0, 0, 4096, 4096]
     assert g.eltwise_out.tolist() == [0, 0, 0, 4096] and g.eltwise_reads.tolist() == [0, 0, 0, 4096]
+    # the add consumes c3's output path: c3 writes the sum (4,096), no separate aux write
+    assert g.out_written.tolist() == [4096] * 4 and g.aux_written.tolist() == [0, 0, 0, 0]
 
 
 def test_residual_stays_resident_and_forces_slicing(block):
@@ -160,6 +162,11 @@ def test_a_spilled_output_is_the_pooled_map_at_its_density():
     ]
     # the output path of c1 writes the pooled map: 16 x 8 x 8 = 1,024 values, not c1's 4,096
     assert graph_arrays(sparse.workload).out_written.tolist() == [1024, 1024]
+    # on-chip bits of c1 (int8, one pixel a cycle): the feeder reads 8 channels x 9 taps = 72
+    # values a pixel x 256 pixels = 18,432; the scratchpads 9 steps x 256 tiles = 2,304 cycles x
+    # 16 x 16 weights = 589,824; one write, the ReLU'd pooled map (1,024), no shortcut read
+    c1 = run(sparse, arch(q_vec=1)).layers
+    assert c1.sram_j[0] == pytest.approx((18432 + 589824 + 1024) * 8 * 0.5e-12)  # 0.5 pJ/bit
     # hand-set densities: c1's input (the image) dense, c2's input (the pooled ReLU map) 50%
     sparse = dataclasses.replace(sparse, act_density={"c1": 1.0, "c2": 0.5})
     # int8 (1 B a value), a 2,048 B buffer. c1: input 2,048 B + written 1,024 B = 3,072 > 2,048:
@@ -233,6 +240,10 @@ def test_pooling_layer_on_the_pool_block(block):
     # pool block reads its 4,096 inputs 1 channel x 1 pixel a cycle: 4,096 cycles, the limit
     assert layers.pe_cycles[0] == 2320 and layers.aux_cycles[0] == 4096
     assert layers.compute_cycles[0] == 4096 and layers.compute_limit[0] == "aux"
+    # on-chip bits of the stem (int8): the feeder reads 8 channels x 9 taps = 72 values a pixel x
+    # 256 pixels = 18,432; the scratchpads 2,304 cycles x 16 x 16 weights = 589,824; the output
+    # path writes the pooled map, 16 x 8 x 8 = 1,024 values (not the stem's 4,096)
+    assert layers.sram_j[0] == pytest.approx((18432 + 589824 + 1024) * 8 * 0.5e-12)  # 0.5 pJ/bit
     wider = run(pooled, arch(q_vec=1, pool_vec=4)).layers
     assert wider.aux_cycles[0] == 1024 and wider.compute_limit[0] == "pe"
     # a batch of 3 images: the pool block reads 3 x 4,096 values, the PEs run 3 x 256 tiles
@@ -245,9 +256,24 @@ def test_residual_add_on_the_eltwise_block(block):
     # 4,096 sums at 1 channel x 1 pixel a cycle after c3 (1x1: 256 tiles x 1 step + 16 fill)
     assert layers.aux_cycles.tolist() == [0, 0, 0, 4096] and layers.pe_cycles[3] == 256 + 16
     # on-chip bits of c3 (int8: 8 bits a value): the feeder reads 16 channels x 256 pixels =
-    # 4,096 values, the scratchpads 256 cycles x 16 x 16 weights = 65,536; c3's output (4,096)
-    # and the sum (4,096) are written, the shortcut (4,096) read as the add's second operand
-    assert layers.sram_j[3] == pytest.approx((4096 + 65536 + 2 * 4096 + 4096) * 8 * 0.5e-12)  # 0.5 pJ/bit
+    # 4,096 values, the scratchpads 256 cycles x 16 x 16 weights = 65,536; the add is fused on
+    # c3's output path, so one tensor is written, the sum (4,096; c3's own output never reaches
+    # the buffer), and the shortcut (4,096) is read as the add's second operand
+    assert layers.sram_j[3] == pytest.approx((4096 + 65536 + 4096 + 4096) * 8 * 0.5e-12)  # 0.5 pJ/bit
+
+
+def test_an_add_of_two_buffered_tensors_is_not_fused(block):
+    w = block.workload
+    # stem + c1 run after c3: neither operand is c3's output path, so the add reads both from the
+    # stream buffer (2 x 4,096) and writes its sum (4,096) beside c3's own output (4,096)
+    add = AuxOp("add", "eltwise", "add", inputs=("stem", "c1"), after="c3", **shaped(w["c3"]))
+    loose = dataclasses.replace(block, workload=dataclasses.replace(w, ops=(add,)))
+    g = graph_arrays(loose.workload)
+    assert g.out_written.tolist() == [4096] * 4 and g.aux_written.tolist() == [0, 0, 0, 4096]
+    assert g.eltwise_out.tolist() == [0, 0, 0, 4096] and g.eltwise_reads.tolist() == [0, 0, 0, 8192]
+    layers = run(loose, arch(q_vec=1, eltwise_vec=1)).layers
+    # c3: feeder 4,096 + scratchpads 65,536 (as above) + writes 2 x 4,096 + reads 2 x 4,096
+    assert layers.sram_j[3] == pytest.approx((4096 + 65536 + 2 * 4096 + 2 * 4096) * 8 * 0.5e-12)
 
 
 class Wide1x1(nn.Module):

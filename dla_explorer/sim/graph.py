@@ -32,10 +32,15 @@ class GraphArrays:
     weightless nodes. Element counts are per image."""
 
     pool_in: np.ndarray  # (L,) elements the pool block reads
-    eltwise_out: np.ndarray  # (L,) elements the element-wise block writes
-    eltwise_reads: np.ndarray  # (L,) second-operand elements it reads from the stream buffer
+    eltwise_out: np.ndarray  # (L,) elements the element-wise block computes (its cycles)
+    # (L,) operand elements it reads from the stream buffer: the second operands (the shortcut) of
+    # an add fused on the output path, every operand of one that is not
+    eltwise_reads: np.ndarray
     activation: np.ndarray  # (L,) elements the activation block passes
     out_written: np.ndarray  # (L,) elements the output path writes (after its fused aux chain)
+    # (L,) elements pool / element-wise / activation nodes off every output path write to the
+    # stream buffer (a fused node's output is in `out_written` or never leaves the chain)
+    aux_written: np.ndarray
     host_macs: np.ndarray  # (L,) MACs of "other" nodes (not run on the DLA; reported)
     tensor_size: np.ndarray  # (T,) elements of each shortcut tensor
     tensor_first: np.ndarray  # (T,) first layer during which it is resident beside the layer's maps
@@ -63,6 +68,10 @@ def graph_arrays(workload: Workload) -> GraphArrays:
     input feeder and the output writer takes the PE array's or the last auxiliary module's
     output): a pooled layer writes the pooled map. Concat and "other" nodes end the chain (a
     concat is assembled in place from its producers' writes; "other" nodes run off the DLA).
+    A pool / element-wise / activation node that does not consume the chain's tail (an add of two
+    tensors already in the stream buffer, a node before the first layer) is not on an output
+    path: it reads all its operands from the stream buffer and writes its own output there
+    (`aux_written`); a fused add reads only its other operands (the shortcut).
 
     Args:
         workload: the compute layers and the weightless nodes (`ops`) of a network.
@@ -78,7 +87,10 @@ def graph_arrays(workload: Workload) -> GraphArrays:
     position: dict[str, int] = {INPUT: -1, **index}
     size: dict[str, float] = {INPUT: float(np.prod(workload.input_shape[1:]))}
     size.update({layer.name: layer.ofmap / layer.N for layer in layers})
-    arrays = {k: np.zeros(n) for k in ("pool_in", "eltwise_out", "eltwise_reads", "activation", "host_macs")}
+    arrays = {
+        k: np.zeros(n)
+        for k in ("pool_in", "eltwise_out", "eltwise_reads", "activation", "aux_written", "host_macs")
+    }
     written = np.array([layer.ofmap / layer.N for layer in layers], dtype=np.float64)
     tail = [layer.name for layer in layers]  # the last tensor of each layer's output path
     tensors: list[tuple[float, int, int]] = []
@@ -86,14 +98,18 @@ def graph_arrays(workload: Workload) -> GraphArrays:
         at = index.get(op.after, 0) if op.after else 0  # nodes before the first layer run with it
         position[op.name] = at if op.after else -1
         size[op.name] = op.ofmap / op.N
-        if op.after in index and op.kind in ("pool", "eltwise", "activation") and tail[at] in op.inputs:
-            tail[at], written[at] = op.name, op.ofmap / op.N
         per_image_in, per_image_out = op.ifmap / op.N, op.ofmap / op.N
+        fused = op.after in index and tail[at] in op.inputs
+        if op.kind in ("pool", "eltwise", "activation"):
+            if fused:
+                tail[at], written[at] = op.name, per_image_out
+            else:
+                arrays["aux_written"][at] += per_image_out
         if op.kind == "pool":
             arrays["pool_in"][at] += per_image_in
         elif op.kind == "eltwise":
             arrays["eltwise_out"][at] += per_image_out
-            arrays["eltwise_reads"][at] += per_image_out * max(len(op.inputs) - 1, 0)
+            arrays["eltwise_reads"][at] += per_image_out * max(len(op.inputs) - fused, 0)
         elif op.kind == "activation":
             arrays["activation"][at] += per_image_out
         elif op.kind == "other":

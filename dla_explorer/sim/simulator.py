@@ -868,8 +868,9 @@ def _sram_bits(
     wino: dict[str, np.ndarray],
 ) -> np.ndarray:
     """On-chip bits read and written per layer (docs/model.md#power-and-energy): stream-buffer
-    reads by the feeder, filter-scratchpad reads, output writes, and the element-wise block's
-    second operands (a shortcut read from the stream buffer).
+    reads by the feeder, filter-scratchpad reads, the written tensor (the output path's, after
+    its fused auxiliary chain) and the outputs of auxiliary nodes off every output path, and the
+    element-wise block's operands from the stream buffer (a fused add's shortcut).
 
     Args:
         t: the model's layer table (sizes and `graph`).
@@ -897,7 +898,10 @@ def _sram_bits(
         _col(d, "k_vec") * _col(d, "c_vec") * np.where(wino["on"], wino["pixel_multipliers"], 1.0),
     )
     filter_reads = mac_cycles * width * (fmt["scratchpad_bits"] + _stack(tables, index, "select_bits"))
-    writes = (t.ofmap + t.graph.eltwise_out) * batch * fmt["feature_bits"]
+    # the output path writes one tensor, after its fused pool / add / activation chain (a fused
+    # add's output is that tensor, not a second write); aux nodes off every output path write
+    # their own outputs (graph.py, `aux_written`)
+    writes = (t.written + t.graph.aux_written) * batch * fmt["feature_bits"]
     shortcut_reads = t.graph.eltwise_reads * batch * fmt["feature_bits"]
     return stream_reads + filter_reads + writes + shortcut_reads
 
