@@ -350,13 +350,18 @@ def _check_snippet(code: str) -> list[str]:
     return sorted(set(bad))
 
 
-def _snippets() -> list[tuple[str, str]]:
+def _fenced_blocks(language: str) -> list[tuple[str, str]]:
+    """(file:line, body) of every fenced block of `language` in the prose docs."""
     out = []
     for path in PROSE:
         text = path.read_text()
-        for m in re.finditer(r"```python\n(.*?)```", text, re.S):
+        for m in re.finditer(rf"```{language}\n(.*?)```", text, re.S):
             out.append((f"{path.name}:{text[: m.start()].count(chr(10)) + 1}", m.group(1)))
     return out
+
+
+def _snippets() -> list[tuple[str, str]]:
+    return _fenced_blocks("python")
 
 
 def test_check_snippet_finds_a_stale_name():
@@ -430,12 +435,7 @@ def _library_object(parts: list[str]) -> bool:
 
 
 def _yaml_blocks() -> list[tuple[str, str]]:
-    out = []
-    for path in PROSE:
-        text = path.read_text()
-        for m in re.finditer(r"```yaml\n(.*?)```", text, re.S):
-            out.append((f"{path.name}:{text[: m.start()].count(chr(10)) + 1}", m.group(1)))
-    return out
+    return _fenced_blocks("yaml")
 
 
 @pytest.mark.parametrize(("where", "block"), _yaml_blocks(), ids=_id)
