@@ -165,7 +165,11 @@ def test_physics_term_points_to_its_formula(target):
 
 def test_every_docs_reference_in_the_package_resolves():
     bad, old = [], []
-    sources = [*(ROOT / "dla_explorer").rglob("*.py"), *(ROOT / "hw_configs").rglob("*.yaml")]
+    sources = [
+        *(ROOT / "dla_explorer").rglob("*.py"),
+        *(ROOT / "hw_configs").rglob("*.yaml"),
+        ROOT / "benchmarks" / "README.md",
+    ]
     for path in sorted(sources):
         text = path.read_text()
         where = path.relative_to(ROOT)
