@@ -88,9 +88,8 @@ _BASELINE_FORMAT_BITS = {"fp32": 32}
 
 
 def value_bytes(precision: str) -> float:
-    """Bytes one stored value of `precision` takes (docs/model.md#precision): a DLA format's
-    feature value (FORMATS, the one
-    definition), else a baseline-only format's.
+    """Bytes one stored value of `precision` takes (docs/model.md#precision): a DLA format's feature
+    value (FORMATS, the one definition), else a baseline-only format's.
 
     Args:
         precision: a DLA precision (int8, bfp11, bfp12, fp16) or a baseline's format.
@@ -107,9 +106,9 @@ def value_bytes(precision: str) -> float:
 
 @dataclass(frozen=True)
 class WinogradForm:
-    """A 1-D Winograd minimal filtering form F(m, r) along the output width (docs/model.md#winograd):
-    m outputs of an r-tap filter row from m + r - 1 transformed inputs, with
-    m + r - 1 multipliers where direct convolution needs m x r."""
+    """A 1-D Winograd minimal filtering form F(m, r) along the output width
+    (docs/model.md#winograd): m outputs of an r-tap filter row from m + r - 1 transformed inputs,
+    with m + r - 1 multipliers where direct convolution needs m x r."""
 
     outputs: int  # m: outputs per tile; the PE's q_vec
     taps: int  # r: filter width it applies to (the S loop folds into the transform)
@@ -457,8 +456,8 @@ class Memory(_Config):
     @property
     def effective_gbps(self) -> float:
         """Peak x the flat controller_efficiency (docs/model.md#memory): the memory model of
-        fidelity level 0 only (the
-        default level 1 takes the cycle model's efficiency: sim.traffic.sustained_gbps)."""
+        fidelity level 0 only (the default level 1 takes the cycle model's efficiency:
+        sim.traffic.sustained_gbps)."""
         return self.peak_gbps * self.controller_efficiency
 
 

@@ -157,11 +157,11 @@ def zoo_ops(workload: Workload) -> Workload:
     """`workload` with the weightless nodes of the zoo's ResNet-50 / MobileNet v1 / v2 (by layer
     names); a workload that already has ops, or another network, is returned unchanged.
 
-    ResNet (bottleneck or basic blocks): the 3x3/2 max pool after conv1, one residual add per
-    block (after its last main-path conv, or after the downsample conv that follows it), the
-    global average pool. MobileNet v2: a residual
-    add after each inverted-residual block whose input and output shapes match. MobileNet v1 and
-    v2: the global average pool. ReLUs are fused into the crossbar drain and not listed.
+    ResNet (bottleneck or basic blocks): the 3x3/2 max pool after conv1, one residual add per block
+    (after its last main-path conv, or after the downsample conv that follows it), the global
+    average pool. MobileNet v2: a residual add after each inverted-residual block whose input and
+    output shapes match. MobileNet v1 and v2: the global average pool. ReLUs are fused into the
+    crossbar drain and not listed.
 
     Args:
         workload: a workload extracted from a zoo model (its layer names decide the network).

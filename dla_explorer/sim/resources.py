@@ -228,10 +228,9 @@ def device_excess(
     device: Device, used: dict[str, np.ndarray], d: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """Relative excess of every design over every device limit (> 0 is infeasible;
-    docs/model.md#resources): DSPs, M20Ks
-    and ALMs (`used`, from `usage`), the clock, and the memory interfaces (`d`: clock_mhz,
-    mem_kind, mem_channels, mem_data_rate_mtps; sampled `dev:` columns of the device's estimates,
-    if any, replace its eSRAM block count and clock limit).
+    docs/model.md#resources): DSPs, M20Ks and ALMs (`used`, from `usage`), the clock, and the memory
+    interfaces (`d`: clock_mhz, mem_kind, mem_channels, mem_data_rate_mtps; sampled `dev:` columns
+    of the device's estimates, if any, replace its eSRAM block count and clock limit).
 
     Args:
         device: the FPGA (`hw.load_device`).

@@ -212,11 +212,11 @@ def level1_streams(
 
 
 def sustained_gbps(memory: Any, clock_mhz: float, fidelity: int = DEFAULT_FIDELITY) -> float:
-    """GB/s the whole memory sustains on a long sequential read at this fidelity level (the
-    weight stream's figure; docs/dram.md#fidelity-levels): per channel min(peak x efficiency,
-    port width x the DLA clock), with
-    the flat controller_efficiency at level 0 (or without a DRAM device), else the cycle model's
-    seq_read efficiency (times the memory's seq_efficiency_scale at level 1, where it acts).
+    """GB/s the whole memory sustains on a long sequential read at this fidelity level (the weight
+    stream's figure; docs/dram.md#fidelity-levels): per channel min(peak x efficiency, port width x
+    the DLA clock), with the flat controller_efficiency at level 0 (or without a DRAM device), else
+    the cycle model's seq_read efficiency (times the memory's seq_efficiency_scale at level 1, where
+    it acts).
 
     Args:
         memory: the memory system (`hw.load_memory`).
@@ -509,10 +509,10 @@ def replay(
     dram: str | DramConfig, stream: LayerStream, channels: int, port_bytes_per_s: float = 0.0
 ) -> Replay:
     """Replay one layer's requests through the cycle model from idle banks
-    (docs/dram.md#fidelity-levels, level 2): every memory channel
-    is one channel of the DRAM device (its bank and row decoded by the device's address map
-    within the channel), all requests available at once (the DMA runs ahead of compute), the
-    DLA's port at `port_bytes_per_s` per channel (0: none).
+    (docs/dram.md#fidelity-levels, level 2): every memory channel is one channel of the DRAM device
+    (its bank and row decoded by the device's address map within the channel), all requests
+    available at once (the DMA runs ahead of compute), the DLA's port at `port_bytes_per_s` per
+    channel (0: none).
 
     Args:
         dram: a DRAM config name in hw_configs/dram/ (taken as one channel, without the device's
@@ -641,9 +641,9 @@ def level2_memory_s(
     c_vec: int,
     carry_state: bool | None = None,
 ) -> tuple[np.ndarray, list[Replay]]:
-    """Level 2 (docs/dram.md#fidelity-levels): per-layer memory seconds of one design from
-    replaying its streams (the frame as
-    one stream when `carry_state`, default CARRY_STATE; else each layer from idle banks).
+    """Level 2 (docs/dram.md#fidelity-levels): per-layer memory seconds of one design from replaying
+    its streams (the frame as one stream when `carry_state`, default CARRY_STATE; else each layer
+    from idle banks).
     per_layer: the design's level-1 evaluation (its layer times place each layer's traffic in
     the frame).
 

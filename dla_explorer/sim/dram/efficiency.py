@@ -5,10 +5,9 @@
 efficiency to each channel's share of the traffic, and a multi-channel run of one in-order source
 measures how the map spreads a pattern over channels, not the channel) and returns, per class,
 the sustained efficiency (sustained / peak), the bandwidth and the average read latency under that
-load, plus the unloaded (one request in flight) latency of
-sequential and random reads. The analytical model uses it in place of a flat controller
-efficiency. Results are cached on disk under the config's content hash and MODEL_VERSION, written
-atomically; an unreadable entry is recomputed.
+load, plus the unloaded (one request in flight) latency of sequential and random reads. The
+analytical model uses it in place of a flat controller efficiency. Results are cached on disk under
+the config's content hash and MODEL_VERSION, written atomically; an unreadable entry is recomputed.
 """
 
 from __future__ import annotations
@@ -43,8 +42,8 @@ def one_channel(cfg: DramConfig) -> DramConfig:
 
 def stream_bases(cfg: DramConfig) -> dict[str, int]:
     """Base addresses of a second stream (docs/dram.md#level-1-efficiency-table), built from the
-    address map (not a fixed offset, which
-    lands in a different place under every map and wraps on a small channel):
+    address map (not a fixed offset, which lands in a different place under every map and wraps on a
+    small channel):
 
     - `other_bank`: the most significant bank field (rank, bank group or bank) half its range
       away, and another row. Two sequential streams advance their lower fields in lockstep, so

@@ -18,12 +18,11 @@ MODEL_VERSION = 2  # bump whenever the controller's timing behaviour changes (ca
 
 @dataclasses.dataclass(frozen=True)
 class DramResult:
-    """Summary of one run (docs/dram.md#what-is-measured). Bandwidth is measured the way
-    DRAMsim3's reference runs are: column
-    commands issued until the cycle the last request is accepted, over that time (with a
-    saturating source this is the sustained rate); when no column command issued by then (a
-    single request, or every request taken before data moved), the whole run: `time_ns` is
-    then `completion_ns`."""
+    """Summary of one run (docs/dram.md#what-is-measured). Bandwidth is measured the way DRAMsim3's
+    reference runs are: column commands issued until the cycle the last request is accepted, over
+    that time (with a saturating source this is the sustained rate); when no column command issued
+    by then (a single request, or every request taken before data moved), the whole run: `time_ns`
+    is then `completion_ns`."""
 
     config: str
     requests: int
