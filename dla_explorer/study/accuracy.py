@@ -6,28 +6,24 @@ train: `make demo` measures no accuracy).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
-import matplotlib
+import dla_explorer.study._backend  # noqa: F401  (the backend, before pyplot)
 
-# files only: the report must render on machines without a display; but a notebook kernel keeps
-# its own (inline) backend, or importing this module hid every later figure of the notebook
-if "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")
+# isort: split
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from torch import nn  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+from torch import nn
 
-from dla_explorer.packing import DEFAULT_CACHE, CacheSpec, Geometry  # noqa: E402
-from dla_explorer.packing import finetune as ft  # noqa: E402
-from dla_explorer.sim import config as hw  # noqa: E402
-from dla_explorer.sim.simulator import simulate  # noqa: E402
-from dla_explorer.sparsity import tasks  # noqa: E402
-from dla_explorer.sparsity.pruning import SparseModel  # noqa: E402
-from dla_explorer.sparsity.training_defaults import DEFAULT_ITERATIONS  # noqa: E402
+from dla_explorer.packing import DEFAULT_CACHE, CacheSpec, Geometry
+from dla_explorer.packing import finetune as ft
+from dla_explorer.sim import config as hw
+from dla_explorer.sim.simulator import simulate
+from dla_explorer.sparsity import tasks
+from dla_explorer.sparsity.pruning import SparseModel
+from dla_explorer.sparsity.training_defaults import DEFAULT_ITERATIONS
 
 __all__ = ["tradeoff_figure", "tradeoff_table"]
 

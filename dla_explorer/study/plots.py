@@ -8,28 +8,23 @@ figures drawn and named in the legend."""
 
 from __future__ import annotations
 
-import sys
+import dla_explorer.study._backend  # noqa: F401  (the backend, before pyplot)
 
-import matplotlib
+# isort: split
 
-# files only: the report must render on machines without a display; but a notebook kernel keeps
-# its own (inline) backend, or importing this module hid every later figure of the notebook
-if "ipykernel" not in sys.modules:
-    matplotlib.use("Agg")
+from typing import Any, cast
 
-from typing import Any, cast  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from cycler import cycler  # (matplotlib's own dependency)
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from cycler import cycler  # noqa: E402  (matplotlib's own dependency)
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dla_explorer.sim import config as hw  # noqa: E402
-from dla_explorer.sim.traffic import DEFAULT_FIDELITY, sustained_gbps  # noqa: E402
-from dla_explorer.study.analysis import Results, search_pareto, sparsity_curves  # noqa: E402
-from dla_explorer.study.records import ExperimentView  # noqa: E402
+from dla_explorer.sim import config as hw
+from dla_explorer.sim.traffic import DEFAULT_FIDELITY, sustained_gbps
+from dla_explorer.study.analysis import Results, search_pareto, sparsity_curves
+from dla_explorer.study.records import ExperimentView
 
 MODEL_LABELS = {"resnet50": "ResNet-50", "mobilenet_v1": "MobileNet v1", "mobilenet_v2": "MobileNet v2"}
 # Okabe & Ito (2008), "Color Universal Design": safe for deuteranopia, protanopia, tritanopia
